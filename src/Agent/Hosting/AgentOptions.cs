@@ -1,0 +1,57 @@
+namespace RedisAgent.Hosting;
+
+/// <summary>The agent itself. Section <c>Agent</c>.</summary>
+internal sealed class AgentOptions
+{
+    public const string Section = "Agent";
+
+    /// <summary>
+    /// Where the agent keeps its files (the exec driver's redis.conf and data). Default:
+    /// <c>$STATE_DIRECTORY</c> (systemd's StateDirectory=), else /var/lib/redis-agent as root,
+    /// else <c>$XDG_STATE_HOME/redis-agent</c> (~/.local/state/redis-agent).
+    /// </summary>
+    public string? StateDirectory { get; set; }
+
+    public string ResolveStateDirectory()
+    {
+        if (!string.IsNullOrWhiteSpace(StateDirectory))
+        {
+            return Path.GetFullPath(StateDirectory);
+        }
+
+        if (Environment.GetEnvironmentVariable("STATE_DIRECTORY") is { Length: > 0 } systemd)
+        {
+            return systemd.Split(':')[0];
+        }
+
+        if (Environment.IsPrivilegedProcess)
+        {
+            return "/var/lib/redis-agent";
+        }
+
+        var xdg = Environment.GetEnvironmentVariable("XDG_STATE_HOME");
+        var root = string.IsNullOrEmpty(xdg)
+            ? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".local", "state")
+            : xdg;
+        return Path.Combine(root, "redis-agent");
+    }
+}
+
+/// <summary>
+/// The node the agent watches. <c>REDIS_URL</c> wins over <c>Redis:Url</c>; with neither, the agent
+/// runs the embedded default: its own redis-server on 127.0.0.1:6379.
+/// </summary>
+internal sealed class RedisOptions
+{
+    public const string Section = "Redis";
+    public const string EnvironmentVariable = "REDIS_URL";
+    public const string EmbeddedUrl = "redis://127.0.0.1:6379";
+
+    public string? Url { get; set; }
+
+    /// <summary>The key the URL came from, for error messages.</summary>
+    public string Source { get; set; } = "Redis:Url";
+
+    /// <summary>True when no URL was configured and the embedded default applies.</summary>
+    public bool Embedded { get; set; }
+}

@@ -1,0 +1,97 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using RedisAgent.Connection;
+using RedisAgent.Node;
+using RedisAgent.Probing;
+using RedisAgent.Sampling;
+using RedisAgent.Supervision;
+
+namespace RedisAgent.Hosting;
+
+internal static class AgentServiceCollectionExtensions
+{
+    /// <summary>Registers the agent's options (validated at start), its shared state and its loops.</summary>
+    public static IServiceCollection AddRedisAgent(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.TryAddSingleton(TimeProvider.System);
+
+        services.AddOptions<RedisOptions>()
+            .Configure(options =>
+            {
+                if (configuration[RedisOptions.EnvironmentVariable] is { Length: > 0 } fromEnvironment)
+                {
+                    options.Url = fromEnvironment;
+                    options.Source = RedisOptions.EnvironmentVariable;
+                }
+                else if (configuration[$"{RedisOptions.Section}:Url"] is { Length: > 0 } fromConfig)
+                {
+                    options.Url = fromConfig;
+                    options.Source = $"{RedisOptions.Section}:Url";
+                }
+                else
+                {
+                    options.Url = RedisOptions.EmbeddedUrl;
+                    options.Embedded = true;
+                }
+            })
+            .ValidateOnStart();
+        AddSection<AgentOptions>(services, configuration, AgentOptions.Section);
+        AddSection<ProbeOptions>(services, configuration, ProbeOptions.Section);
+        AddSection<VerdictOptions>(services, configuration, VerdictOptions.Section);
+        AddSection<SamplingOptions>(services, configuration, SamplingOptions.Section);
+        AddSection<RestartOptions>(services, configuration, RestartOptions.Section);
+        AddSection<ExecOptions>(services, configuration, ExecOptions.Section);
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RedisOptions>, RedisOptionsValidator>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ProbeOptions>, ProbeOptionsValidator>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<VerdictOptions>, VerdictOptionsValidator>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SamplingOptions>, SamplingOptionsValidator>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RestartOptions>, RestartOptionsValidator>());
+
+        services.TryAddSingleton(sp => RedisEndpoint.Parse(sp.GetRequiredService<IOptions<RedisOptions>>().Value.Url!));
+        services.TryAddSingleton<SecretRedactor>();
+        services.TryAddSingleton<NodeStatus>();
+        services.TryAddSingleton<SupervisorInbox>();
+        services.TryAddSingleton(CreateDriver);
+
+        // Registration order is start order: the supervisor starts the exec driver's server before the loops watch it.
+        services.AddHostedService<Supervisor>();
+        services.AddHostedService<PortProbeMonitor>();
+        services.AddHostedService<NodeFactsSampler>();
+        return services;
+    }
+
+    private static void AddSection<TOptions>(IServiceCollection services, IConfiguration configuration, string section)
+        where TOptions : class =>
+        services.AddOptions<TOptions>().Bind(configuration.GetSection(section)).ValidateOnStart();
+
+    private static IRestartDriver CreateDriver(IServiceProvider services)
+    {
+        var options = services.GetRequiredService<IOptions<RestartOptions>>().Value;
+        var time = services.GetRequiredService<TimeProvider>();
+        var loggers = services.GetRequiredService<ILoggerFactory>();
+        switch (options.Driver)
+        {
+            case RestartDriverKind.Exec:
+                var redis = services.GetRequiredService<IOptions<RedisOptions>>().Value;
+                var exec = services.GetRequiredService<IOptions<ExecOptions>>().Value;
+                return new ExecDriver(
+                    exec,
+                    services.GetRequiredService<RedisEndpoint>(),
+                    services.GetRequiredService<IOptions<AgentOptions>>().Value.ResolveStateDirectory(),
+                    installIfMissing: exec.InstallIfMissing ?? redis.Embedded,
+                    services.GetRequiredService<SupervisorInbox>(),
+                    time,
+                    loggers);
+            case RestartDriverKind.Command:
+                return new CommandDriver("command", options.Command!, options.CommandTimeout, time, loggers.CreateLogger<CommandDriver>());
+            case RestartDriverKind.Systemd:
+                return CommandDriver.Systemd(options.SystemdUnit, options.CommandTimeout, time, loggers.CreateLogger<CommandDriver>());
+            default:
+                return new ObserveOnlyDriver();
+        }
+    }
+}

@@ -1,0 +1,168 @@
+using System.Net;
+using System.Net.NetworkInformation;
+using System.Text.RegularExpressions;
+using Microsoft.Extensions.Options;
+using RedisAgent.Connection;
+using RedisAgent.Probing;
+using RedisAgent.Sampling;
+using RedisAgent.Supervision;
+
+namespace RedisAgent.Hosting;
+
+/// <summary>Collects what is wrong with a configuration, each message naming its key.</summary>
+internal sealed class ConfigErrors
+{
+    private readonly List<string> _errors = [];
+
+    public void Positive(string key, TimeSpan value)
+    {
+        if (value <= TimeSpan.Zero)
+        {
+            _errors.Add($"{key} must be greater than zero (got {value}).");
+        }
+    }
+
+    public void NotNegative(string key, TimeSpan value)
+    {
+        if (value < TimeSpan.Zero)
+        {
+            _errors.Add($"{key} must not be negative (got {value}).");
+        }
+    }
+
+    public void Between(string key, int value, int min, int max)
+    {
+        if (value < min || value > max)
+        {
+            _errors.Add($"{key} must be between {min} and {max} (got {value}).");
+        }
+    }
+
+    public void Require(bool condition, string message)
+    {
+        if (!condition)
+        {
+            _errors.Add(message);
+        }
+    }
+
+    public ValidateOptionsResult Result() =>
+        _errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(_errors);
+}
+
+internal sealed class RedisOptionsValidator : IValidateOptions<RedisOptions>
+{
+    public ValidateOptionsResult Validate(string? name, RedisOptions options) =>
+        RedisEndpoint.TryParse(options.Url, out _, out var error)
+            ? ValidateOptionsResult.Success
+            : ValidateOptionsResult.Fail($"{options.Source} {error}.");
+}
+
+internal sealed class ProbeOptionsValidator : IValidateOptions<ProbeOptions>
+{
+    public ValidateOptionsResult Validate(string? name, ProbeOptions options)
+    {
+        var errors = new ConfigErrors();
+        errors.Positive("Probe:Interval", options.Interval);
+        errors.Positive("Probe:RetryInterval", options.RetryInterval);
+        errors.Positive("Probe:Timeout", options.Timeout);
+        errors.Require(options.RetryInterval <= options.Interval, "Probe:RetryInterval must not be longer than Probe:Interval.");
+        return errors.Result();
+    }
+}
+
+internal sealed class VerdictOptionsValidator : IValidateOptions<VerdictOptions>
+{
+    public ValidateOptionsResult Validate(string? name, VerdictOptions options)
+    {
+        var errors = new ConfigErrors();
+        errors.Between("Verdict:FailuresToDown", options.FailuresToDown, 1, 100);
+        errors.Between("Verdict:SuccessesToUp", options.SuccessesToUp, 1, 100);
+        errors.Positive("Verdict:HangThreshold", options.HangThreshold);
+        return errors.Result();
+    }
+}
+
+internal sealed class SamplingOptionsValidator : IValidateOptions<SamplingOptions>
+{
+    public ValidateOptionsResult Validate(string? name, SamplingOptions options)
+    {
+        var errors = new ConfigErrors();
+        errors.Positive("Sampling:Interval", options.Interval);
+        errors.Require(!string.IsNullOrWhiteSpace(options.ClientName) && !options.ClientName.Any(char.IsWhiteSpace),
+            "Sampling:ClientName must be a non-empty name without spaces.");
+        return errors.Result();
+    }
+}
+
+/// <summary>The restart settings, checked together with the node they apply to.</summary>
+internal sealed partial class RestartOptionsValidator(IOptions<RedisOptions> redis, IOptions<ExecOptions> exec)
+    : IValidateOptions<RestartOptions>
+{
+    public ValidateOptionsResult Validate(string? name, RestartOptions options)
+    {
+        var errors = new ConfigErrors();
+        errors.Positive("Restart:CommandTimeout", options.CommandTimeout);
+        errors.Positive("Restart:StartTimeout", options.StartTimeout);
+        errors.NotNegative("Restart:InitialBackoff", options.InitialBackoff);
+        errors.Require(options.MaxBackoff >= options.InitialBackoff, "Restart:MaxBackoff must not be shorter than Restart:InitialBackoff.");
+        errors.NotNegative("Restart:StablePeriod", options.StablePeriod);
+        errors.Between("Restart:StartLimitBurst", options.StartLimitBurst, 1, 1000);
+        errors.Positive("Restart:StartLimitInterval", options.StartLimitInterval);
+
+        switch (options.Driver)
+        {
+            case RestartDriverKind.Command:
+                errors.Require(!string.IsNullOrWhiteSpace(options.Command), "Restart:Command is required when Restart:Driver is command.");
+                break;
+            case RestartDriverKind.Systemd:
+                errors.Require(UnitName().IsMatch(options.SystemdUnit),
+                    $"Restart:SystemdUnit '{options.SystemdUnit}' is not a systemd unit name (letters, digits and @._:- only).");
+                break;
+            case RestartDriverKind.Exec:
+                ValidateExec(errors);
+                break;
+        }
+
+        return errors.Result();
+    }
+
+    private void ValidateExec(ConfigErrors errors)
+    {
+        var execOptions = exec.Value;
+        errors.Require(!string.IsNullOrWhiteSpace(execOptions.Path), "Exec:Path must name the redis-server binary.");
+        errors.Positive("Exec:StopTimeout", execOptions.StopTimeout);
+        if (execOptions.ConfigFile is { } file)
+        {
+            errors.Require(File.Exists(file), $"Exec:ConfigFile '{file}' does not exist.");
+        }
+
+        var redisOptions = redis.Value;
+        if (RedisEndpoint.TryParse(redisOptions.Url, out var endpoint, out _) && !IsThisMachine(endpoint!.Host))
+        {
+            errors.Require(false,
+                $"Restart:Driver is exec, which runs redis-server on this machine, but {redisOptions.Source} names host '{endpoint.Host}'. " +
+                "Use the command driver for a remote node, or point the URL at this machine.");
+        }
+    }
+
+    private static bool IsThisMachine(string host)
+    {
+        if (host.Equals("localhost", StringComparison.OrdinalIgnoreCase))
+        {
+            return true;
+        }
+
+        if (!IPAddress.TryParse(host, out var address))
+        {
+            return host.Equals(Environment.MachineName, StringComparison.OrdinalIgnoreCase);
+        }
+
+        return IPAddress.IsLoopback(address) || NetworkInterface.GetAllNetworkInterfaces()
+            .SelectMany(i => i.GetIPProperties().UnicastAddresses)
+            .Any(a => a.Address.Equals(address));
+    }
+
+    [GeneratedRegex("^[A-Za-z0-9@._:-]+$")]
+    private static partial Regex UnitName();
+}

@@ -1,0 +1,77 @@
+using RedisAgent.Probing;
+using RedisAgent.Sampling;
+using RedisAgent.Supervision;
+
+namespace RedisAgent.Node;
+
+/// <summary>An immutable picture of what the agent knows about its node, for reports, metrics and tests.</summary>
+internal sealed record NodeSnapshot(
+    NodeVerdict Verdict,
+    DateTimeOffset? VerdictSince,
+    PortProbeResult? LastProbe,
+    long Probes,
+    SupervisorPhase Phase,
+    RestartRecord? LastRestart,
+    IReadOnlyDictionary<RestartTrigger, long> RestartsByTrigger,
+    ExitStatus? LastExit,
+    string? NeedsFailover,
+    long RestartsRefused,
+    NodeFacts? Facts)
+{
+    public long Restarts => RestartsByTrigger.Values.Sum();
+}
+
+/// <summary>
+/// The one place the agent's loops write what they learn and readers take snapshots from.
+/// Writers are few and rare (a probe a second), so a lock is simpler than anything cleverer.
+/// </summary>
+internal sealed class NodeStatus
+{
+    private readonly Lock _lock = new();
+    private NodeSnapshot _snapshot = new(
+        NodeVerdict.Unknown, null, null, 0, SupervisorPhase.Watching, null,
+        new Dictionary<RestartTrigger, long>(), null, null, 0, null);
+
+    public NodeSnapshot Snapshot
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _snapshot;
+            }
+        }
+    }
+
+    public void RecordProbe(PortProbeResult result, VerdictChange? change) => Update(s => s with
+    {
+        LastProbe = result,
+        Probes = s.Probes + 1,
+        Verdict = change?.To ?? s.Verdict,
+        VerdictSince = change?.At ?? s.VerdictSince,
+    });
+
+    public void SetPhase(SupervisorPhase phase, string? needsFailover) =>
+        Update(s => s with { Phase = phase, NeedsFailover = needsFailover });
+
+    public void RecordRestart(RestartRecord record) => Update(s =>
+    {
+        var counts = new Dictionary<RestartTrigger, long>(s.RestartsByTrigger);
+        counts[record.Cause.Trigger] = counts.GetValueOrDefault(record.Cause.Trigger) + 1;
+        return s with { LastRestart = record, RestartsByTrigger = counts };
+    });
+
+    public void RecordRefusal() => Update(s => s with { RestartsRefused = s.RestartsRefused + 1 });
+
+    public void RecordExit(ExitStatus status) => Update(s => s with { LastExit = status });
+
+    public void SetFacts(NodeFacts facts) => Update(s => s with { Facts = facts });
+
+    private void Update(Func<NodeSnapshot, NodeSnapshot> change)
+    {
+        lock (_lock)
+        {
+            _snapshot = change(_snapshot);
+        }
+    }
+}

@@ -1,0 +1,21 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace RedisAgent.Probing;
+
+/// <summary>How many observations it takes to change the agent's mind. Section <c>Verdict</c>.</summary>
+internal sealed class VerdictOptions
+{
+    public const string Section = "Verdict";
+
+    /// <summary>Consecutive failed probes before the node is <see cref="NodeVerdict.ProcessDown"/> or <see cref="NodeVerdict.Hung"/>.</summary>
+    [Range(1, 100)]
+    public int FailuresToDown { get; set; } = 3;
+
+    /// <summary>Consecutive answered probes before the node is <see cref="NodeVerdict.Healthy"/>, <see cref="NodeVerdict.Busy"/> or <see cref="NodeVerdict.Misconfigured"/>.</summary>
+    [Range(1, 100)]
+    public int SuccessesToUp { get; set; } = 2;
+
+    /// <summary>How long a node may accept connections without answering before it is <see cref="NodeVerdict.Hung"/> (and killed).</summary>
+    [Range(typeof(TimeSpan), "00:00:00.050", "01:00:00")]
+    public TimeSpan HangThreshold { get; set; } = TimeSpan.FromSeconds(10);
+}

@@ -1,0 +1,3 @@
+using RedisAgent.Hosting;
+
+return await AgentHost.RunAsync(args).ConfigureAwait(false);

@@ -1,0 +1,38 @@
+namespace RedisAgent.Sampling;
+
+/// <summary>Parses the text of <c>INFO</c> (<c>key:value</c> lines under <c># Section</c> headers).</summary>
+internal static class InfoParser
+{
+    public static IReadOnlyDictionary<string, string> Parse(string info)
+    {
+        var fields = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var rawLine in info.Split('\n'))
+        {
+            var line = rawLine.TrimEnd('\r');
+            if (line.Length == 0 || line[0] == '#')
+            {
+                continue;
+            }
+
+            var colon = line.IndexOf(':', StringComparison.Ordinal);
+            if (colon > 0)
+            {
+                fields[line[..colon]] = line[(colon + 1)..];
+            }
+        }
+
+        return fields;
+    }
+
+    /// <summary>The facts the supervisor needs; <paramref name="saveConfig"/> is null when CONFIG could not be read.</summary>
+    public static NodeFacts ToFacts(IReadOnlyDictionary<string, string> info, string? saveConfig, DateTimeOffset at) => new(
+        Role: info.GetValueOrDefault("role", "unknown"),
+        ConnectedReplicas: Int(info, "connected_slaves"),
+        AofEnabled: Int(info, "aof_enabled") == 1,
+        SaveConfig: saveConfig,
+        ProcessId: Int(info, "process_id"),
+        SampledAt: at);
+
+    private static int Int(IReadOnlyDictionary<string, string> info, string key) =>
+        info.TryGetValue(key, out var text) && int.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, out var value) ? value : 0;
+}

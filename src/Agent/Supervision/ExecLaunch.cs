@@ -1,0 +1,101 @@
+using System.Globalization;
+using System.Text;
+using RedisAgent.Connection;
+
+namespace RedisAgent.Supervision;
+
+/// <summary>The exact command line the exec driver runs, and where the server keeps its files.</summary>
+internal sealed record ExecLaunch(string FileName, IReadOnlyList<string> Arguments, string? DataDirectory)
+{
+    /// <summary>
+    /// Builds the launch. Without a configured redis.conf, one is written (mode 0600: it may hold
+    /// the password, which must never appear on a command line that <c>ps</c> shows).
+    /// </summary>
+    public static ExecLaunch Create(string fileName, ExecOptions options, RedisEndpoint endpoint, string stateDirectory)
+    {
+        var arguments = new List<string>();
+        string? dataDirectory = null;
+        if (options.ConfigFile is { } configFile)
+        {
+            arguments.Add(configFile);
+        }
+        else
+        {
+            var home = Path.Combine(stateDirectory, "redis-" + endpoint.Port.ToString(CultureInfo.InvariantCulture));
+            dataDirectory = Path.Combine(home, "data");
+            Directory.CreateDirectory(dataDirectory);
+            var generated = Path.Combine(home, "redis.conf");
+            WriteConfig(generated, GeneratedConfig(endpoint, dataDirectory));
+            arguments.Add(generated);
+        }
+
+        arguments.AddRange(options.Arguments);
+        // The agent owns the process: it must stay in the foreground, whatever the file says.
+        arguments.Add("--daemonize");
+        arguments.Add("no");
+        return new ExecLaunch(fileName, arguments, dataDirectory);
+    }
+
+    internal static string GeneratedConfig(RedisEndpoint endpoint, string dataDirectory)
+    {
+        var config = new StringBuilder()
+            .AppendLine("# Written by redis-agent (exec driver); rewritten at every agent start.")
+            .AppendLine(CultureInfo.InvariantCulture, $"bind {endpoint.Host}")
+            .AppendLine(CultureInfo.InvariantCulture, $"port {endpoint.Port}")
+            .AppendLine(CultureInfo.InvariantCulture, $"dir {Quote(dataDirectory)}")
+            .AppendLine("daemonize no")
+            // Redis's own lines go to stdout, where the agent reads them.
+            .AppendLine("logfile \"\"");
+        if (endpoint.Password is { } password)
+        {
+            if (endpoint.User is { } user)
+            {
+                config.AppendLine(CultureInfo.InvariantCulture, $"user {user} on {Quote(">" + password)} ~* &* +@all");
+                config.AppendLine("user default off");
+            }
+            else
+            {
+                config.AppendLine(CultureInfo.InvariantCulture, $"requirepass {Quote(password)}");
+            }
+        }
+
+        return config.ToString();
+    }
+
+    private static void WriteConfig(string path, string content)
+    {
+        var temporary = path + ".tmp";
+        using (var stream = new FileStream(temporary, new FileStreamOptions
+        {
+            Mode = FileMode.Create,
+            Access = FileAccess.Write,
+            UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+        }))
+        {
+            stream.Write(Encoding.UTF8.GetBytes(content));
+        }
+
+        File.SetUnixFileMode(temporary, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        File.Move(temporary, path, overwrite: true);
+    }
+
+    /// <summary>Quotes a value for redis.conf, which reads C-style escapes inside double quotes.</summary>
+    private static string Quote(string value)
+    {
+        var quoted = new StringBuilder("\"");
+        foreach (var c in value)
+        {
+            _ = c switch
+            {
+                '\\' => quoted.Append(@"\\"),
+                '"' => quoted.Append("\\\""),
+                '\n' => quoted.Append(@"\n"),
+                '\r' => quoted.Append(@"\r"),
+                '\t' => quoted.Append(@"\t"),
+                _ => quoted.Append(c),
+            };
+        }
+
+        return quoted.Append('"').ToString();
+    }
+}

@@ -1,0 +1,32 @@
+namespace RedisAgent.Supervision;
+
+/// <summary>What made the supervisor restart the node.</summary>
+internal enum RestartTrigger
+{
+    /// <summary>The exec driver's child exited.</summary>
+    Exited,
+
+    /// <summary>Probes saw the port down for the configured number of observations.</summary>
+    ProbeFailures,
+
+    /// <summary>The node accepted connections without answering for longer than the hang threshold.</summary>
+    Hang,
+
+    /// <summary>After a restart, the node did not answer within the start timeout.</summary>
+    StartTimeout,
+
+    /// <summary>The previous restart attempt itself failed (command exited non-zero, binary missing...).</summary>
+    RestartFailed,
+}
+
+/// <summary>The trigger and the evidence, as written in the restart's log line.</summary>
+internal sealed record RestartCause(RestartTrigger Trigger, string Detail)
+{
+    public override string ToString() => $"{Trigger}: {Detail}";
+}
+
+/// <summary>A restart that was carried out.</summary>
+internal sealed record RestartRecord(DateTimeOffset At, RestartCause Cause, int Attempt, TimeSpan Delay);
+
+/// <summary>Thrown by a driver when a restart could not be carried out; the supervisor counts it as a failed start.</summary>
+internal sealed class RestartFailedException(string message, Exception? inner = null) : Exception(message, inner);

@@ -1,0 +1,316 @@
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using RedisAgent.Connection;
+using RedisAgent.Node;
+using RedisAgent.Probing;
+
+namespace RedisAgent.Supervision;
+
+/// <summary>
+/// Acts on the local node's state: restarts it through the driver when only the process died
+/// or hung, within the restart policy, and stops (asking for a failover) when restarting is
+/// unsafe or hopeless. All decisions are taken on this loop, one signal at a time.
+/// </summary>
+internal sealed partial class Supervisor : BackgroundService
+{
+    private readonly IRestartDriver _driver;
+    private readonly SupervisorInbox _inbox;
+    private readonly NodeStatus _status;
+    private readonly RestartOptions _options;
+    private readonly RestartPolicy _policy;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly SecretRedactor _redactor;
+
+    private SupervisorPhase _phase = SupervisorPhase.Watching;
+    private NodeVerdict _verdict = NodeVerdict.Unknown;
+    private RestartCause? _pendingCause;
+    private DateTimeOffset? _restartDue;
+    private TimeSpan _pendingDelay;
+    private DateTimeOffset? _restartedAt;
+    private DateTimeOffset? _startDeadline;
+    private PortProbeResult? _lastProbe;
+
+    public Supervisor(
+        IRestartDriver driver,
+        SupervisorInbox inbox,
+        NodeStatus status,
+        IOptions<RestartOptions> options,
+        SecretRedactor redactor,
+        TimeProvider time,
+        ILogger<Supervisor> logger)
+    {
+        _driver = driver;
+        _inbox = inbox;
+        _status = status;
+        _options = options.Value;
+        _policy = new RestartPolicy(_options);
+        _redactor = redactor;
+        _time = time;
+        _logger = logger;
+    }
+
+    public override async Task StartAsync(CancellationToken cancellationToken)
+    {
+        // Before the host reports started (and systemd gets READY=1): the exec driver's server is up.
+        await _driver.StartAsync(cancellationToken).ConfigureAwait(false);
+        await base.StartAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await base.StopAsync(cancellationToken).ConfigureAwait(false);
+        SetPhase(SupervisorPhase.Stopped);
+        await _driver.StopAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                var signal = await NextSignalAsync(stoppingToken).ConfigureAwait(false);
+                switch (signal)
+                {
+                    case SupervisorSignal.Probed probed:
+                        OnProbed(probed);
+                        break;
+                    case SupervisorSignal.ProcessExited exited:
+                        OnExited(exited);
+                        break;
+                    default:
+                        OnDeadline();
+                        break;
+                }
+
+                if (_phase == SupervisorPhase.RestartPending && _time.GetUtcNow() >= _restartDue)
+                {
+                    await RestartAsync(stoppingToken).ConfigureAwait(false);
+                }
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (Exception ex)
+            {
+                // One bad signal must not end supervision.
+                Log.LoopFailed(_logger, _redactor.Redact(ex.ToString()));
+            }
+        }
+    }
+
+    private async Task<SupervisorSignal?> NextSignalAsync(CancellationToken stoppingToken)
+    {
+        if (_inbox.Reader.TryRead(out var ready))
+        {
+            return ready;
+        }
+
+        var deadline = _phase switch
+        {
+            SupervisorPhase.RestartPending => _restartDue,
+            SupervisorPhase.Starting => _startDeadline,
+            _ => null,
+        };
+        if (deadline is null)
+        {
+            return await _inbox.Reader.ReadAsync(stoppingToken).ConfigureAwait(false);
+        }
+
+        var wait = deadline.Value - _time.GetUtcNow();
+        if (wait <= TimeSpan.Zero)
+        {
+            return null;
+        }
+
+        using var timeout = new CancellationTokenSource(wait, _time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, timeout.Token);
+        try
+        {
+            return await _inbox.Reader.ReadAsync(linked.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested)
+        {
+            return null;
+        }
+    }
+
+    private void OnProbed(SupervisorSignal.Probed probed)
+    {
+        _lastProbe = probed.Result;
+        _verdict = probed.Verdict;
+        var now = _time.GetUtcNow();
+        var alive = probed.Verdict is NodeVerdict.Healthy or NodeVerdict.Busy or NodeVerdict.Misconfigured;
+        if (probed.Result.Outcome == PortProbeOutcome.Pong)
+        {
+            _policy.OnHealthy(now);
+        }
+
+        switch (_phase)
+        {
+            case SupervisorPhase.Starting when alive && probed.Result.ProcessAnswered && probed.Result.At >= _restartedAt:
+                Log.BackUp(_logger, (now - _restartedAt!.Value).TotalMilliseconds, probed.Verdict);
+                SetPhase(SupervisorPhase.Watching);
+                break;
+            case SupervisorPhase.GaveUp or SupervisorPhase.Refused when alive:
+                Log.Recovered(_logger, probed.Verdict);
+                SetPhase(SupervisorPhase.Watching);
+                break;
+            case SupervisorPhase.RestartPending when alive && _pendingCause?.Trigger != RestartTrigger.Exited:
+                // Someone else brought it back while we waited out the backoff.
+                Log.RestartCancelled(_logger, probed.Verdict);
+                SetPhase(SupervisorPhase.Watching);
+                break;
+            case SupervisorPhase.Watching when probed.Change?.To == NodeVerdict.ProcessDown:
+                Fail(new RestartCause(RestartTrigger.ProbeFailures, Describe(probed.Change)));
+                break;
+            case SupervisorPhase.Watching when probed.Change?.To == NodeVerdict.Hung:
+                Fail(new RestartCause(RestartTrigger.Hang, Describe(probed.Change)));
+                break;
+        }
+    }
+
+    private void OnExited(SupervisorSignal.ProcessExited exited)
+    {
+        _status.RecordExit(exited.Status);
+        Log.ProcessExited(_logger, exited.ProcessId, exited.Status.ToString());
+        if (_phase is SupervisorPhase.Watching or SupervisorPhase.Starting)
+        {
+            Fail(new RestartCause(RestartTrigger.Exited, $"pid {exited.ProcessId} {exited.Status}"));
+        }
+    }
+
+    private void OnDeadline()
+    {
+        if (_phase == SupervisorPhase.Starting && _time.GetUtcNow() >= _startDeadline)
+        {
+            var last = _lastProbe is { } p ? $"{p.Outcome}{(p.Detail is null ? "" : " (" + p.Detail + ")")}" : "no probe yet";
+            Fail(new RestartCause(
+                RestartTrigger.StartTimeout,
+                $"not answering {_options.StartTimeout.TotalSeconds:0.#} s after the restart; last probe: {last}"));
+        }
+    }
+
+    private void Fail(RestartCause cause)
+    {
+        var now = _time.GetUtcNow();
+        _policy.OnFailure(now);
+
+        var guard = PersistenceGuard.Check(_status.Snapshot.Facts);
+        if (!guard.IsAllowed)
+        {
+            _status.RecordRefusal();
+            SetPhase(SupervisorPhase.Refused, "restart refused: " + guard.Reason);
+            Log.RestartRefused(_logger, cause.ToString(), guard.Reason!);
+            return;
+        }
+
+        if (guard.Reason is { } note)
+        {
+            Log.GuardNote(_logger, note);
+        }
+
+        if (_driver is ObserveOnlyDriver)
+        {
+            Log.ObserveOnly(_logger, cause.ToString());
+            return;
+        }
+
+        if (_policy.IsLimitReached(now))
+        {
+            var reason = $"start limit reached: {_options.StartLimitBurst} restarts within {_options.StartLimitInterval.TotalSeconds:0.#} s";
+            SetPhase(SupervisorPhase.GaveUp, reason);
+            Log.GaveUp(_logger, reason, cause.ToString());
+            return;
+        }
+
+        _pendingCause = cause;
+        _pendingDelay = _policy.NextDelay(Random.Shared.NextDouble());
+        _restartDue = now + _pendingDelay;
+        SetPhase(SupervisorPhase.RestartPending);
+        if (_pendingDelay > TimeSpan.Zero)
+        {
+            Log.RestartScheduled(_logger, _pendingDelay.TotalMilliseconds, cause.ToString());
+        }
+    }
+
+    private async Task RestartAsync(CancellationToken stoppingToken)
+    {
+        var cause = _pendingCause!;
+        var now = _time.GetUtcNow();
+        _restartDue = null;
+        _policy.RecordRestart(now);
+        var record = new RestartRecord(now, cause, _policy.Consecutive, _pendingDelay);
+        _status.RecordRestart(record);
+        try
+        {
+            await _driver.RestartAsync(cause, stoppingToken).ConfigureAwait(false);
+            Log.Restarted(_logger, _driver.Name, cause.Trigger, cause.Detail, record.Attempt);
+            _restartedAt = now;
+            _startDeadline = now + _options.StartTimeout;
+            SetPhase(SupervisorPhase.Starting);
+        }
+        catch (RestartFailedException ex)
+        {
+            var message = _redactor.Redact(ex.Message);
+            Log.RestartFailed(_logger, _driver.Name, message);
+            SetPhase(SupervisorPhase.Watching);
+            Fail(new RestartCause(RestartTrigger.RestartFailed, message));
+        }
+    }
+
+    private void SetPhase(SupervisorPhase phase, string? needsFailover = null)
+    {
+        _phase = phase;
+        _status.SetPhase(phase, needsFailover);
+    }
+
+    private static string Describe(VerdictChange change)
+    {
+        var evidence = change.Evidence;
+        return $"{change.Observations} consecutive failed probes, last: {evidence.Outcome}" +
+               (evidence.Detail is null ? "" : $" ({evidence.Detail})");
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 1101, Level = LogLevel.Warning, Message = "Restarted redis with the {Driver} driver (attempt {Attempt}); reason: {Trigger}: {Detail}")]
+        public static partial void Restarted(ILogger logger, string driver, RestartTrigger trigger, string detail, int attempt);
+
+        [LoggerMessage(EventId = 1102, Level = LogLevel.Information, Message = "Redis is back ({Verdict}) {Milliseconds:0} ms after the restart")]
+        public static partial void BackUp(ILogger logger, double milliseconds, NodeVerdict verdict);
+
+        [LoggerMessage(EventId = 1103, Level = LogLevel.Warning, Message = "redis-server pid {Pid} ended: {Status}")]
+        public static partial void ProcessExited(ILogger logger, int pid, string status);
+
+        [LoggerMessage(EventId = 1104, Level = LogLevel.Information, Message = "Next restart in {Milliseconds:0} ms (backoff); reason: {Cause}")]
+        public static partial void RestartScheduled(ILogger logger, double milliseconds, string cause);
+
+        [LoggerMessage(EventId = 1105, Level = LogLevel.Error, Message = "Restart with the {Driver} driver failed: {Message}")]
+        public static partial void RestartFailed(ILogger logger, string driver, string message);
+
+        [LoggerMessage(EventId = 1106, Level = LogLevel.Critical, Message = "NOT restarting redis: {Reason}. This node needs a failover. Trigger: {Cause}")]
+        public static partial void RestartRefused(ILogger logger, string cause, string reason);
+
+        [LoggerMessage(EventId = 1107, Level = LogLevel.Critical, Message = "Giving up restarting redis: {Reason}. This node needs a failover. Last trigger: {Cause}")]
+        public static partial void GaveUp(ILogger logger, string reason, string cause);
+
+        [LoggerMessage(EventId = 1108, Level = LogLevel.Warning, Message = "Redis answers again ({Verdict}); supervision resumes")]
+        public static partial void Recovered(ILogger logger, NodeVerdict verdict);
+
+        [LoggerMessage(EventId = 1109, Level = LogLevel.Information, Message = "Redis answered ({Verdict}) before the pending restart; restart cancelled")]
+        public static partial void RestartCancelled(ILogger logger, NodeVerdict verdict);
+
+        [LoggerMessage(EventId = 1110, Level = LogLevel.Warning, Message = "Restarting although {Note}")]
+        public static partial void GuardNote(ILogger logger, string note);
+
+        [LoggerMessage(EventId = 1111, Level = LogLevel.Warning, Message = "Redis needs a restart but the restart driver is 'none': {Cause}")]
+        public static partial void ObserveOnly(ILogger logger, string cause);
+
+        [LoggerMessage(EventId = 1199, Level = LogLevel.Error, Message = "The supervisor loop failed and carries on: {Error}")]
+        public static partial void LoopFailed(ILogger logger, string error);
+    }
+}
