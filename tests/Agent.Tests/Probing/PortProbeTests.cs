@@ -1,0 +1,204 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using RedisAgent.Connection;
+using RedisAgent.Probing;
+using RedisAgent.Testing;
+
+namespace RedisAgent.Tests.Probing;
+
+/// <summary>The probe against scripted TCP peers (protocol cases) and a real redis-server.</summary>
+public sealed class PortProbeTests
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromMilliseconds(300);
+
+    [Fact]
+    public async Task Probe_RealRedis_IsPong()
+    {
+        await using var redis = await RedisServer.StartAsync();
+
+        var result = await Probe(redis.Url);
+
+        Assert.Equal(PortProbeOutcome.Pong, result.Outcome);
+        Assert.True(result.Latency < TimeSpan.FromSeconds(1));
+    }
+
+    [Fact]
+    public async Task Probe_RealRedisWithPassword_AuthenticatesAndIsPong()
+    {
+        await using var redis = await RedisServer.StartAsync(new RedisServerOptions { Password = "c0rrect horse" });
+
+        Assert.Equal(PortProbeOutcome.Pong, (await Probe(redis.Url)).Outcome);
+        Assert.Equal(PortProbeOutcome.AuthFailed, (await Probe($"redis://:wrong@127.0.0.1:{redis.Port}")).Outcome);
+        Assert.Equal(PortProbeOutcome.AuthFailed, (await Probe($"redis://127.0.0.1:{redis.Port}")).Outcome);
+    }
+
+    [Fact]
+    public async Task Probe_ClosedPort_IsRefused()
+    {
+        var port = LoopbackPorts.Free();
+
+        Assert.Equal(PortProbeOutcome.Refused, (await Probe($"redis://127.0.0.1:{port}")).Outcome);
+    }
+
+    [Fact]
+    public async Task Probe_PeerThatNeverAnswers_IsHungAfterTheTimeout()
+    {
+        await using var peer = ScriptedPeer.Start(async (_, _, token) => await Task.Delay(System.Threading.Timeout.Infinite, token));
+
+        var result = await Probe(peer.Url);
+
+        Assert.Equal(PortProbeOutcome.Hung, result.Outcome);
+        Assert.InRange(result.Latency, Timeout, Timeout + TimeSpan.FromSeconds(2));
+    }
+
+    [Fact]
+    public async Task Probe_PeerThatClosesAtOnce_IsReset()
+    {
+        await using var peer = ScriptedPeer.Start((socket, _, _) =>
+        {
+            socket.Close();
+            return Task.CompletedTask;
+        });
+
+        Assert.Equal(PortProbeOutcome.Reset, (await Probe(peer.Url)).Outcome);
+    }
+
+    [Fact]
+    public async Task Probe_LoadingServer_IsBusy()
+    {
+        await using var peer = ScriptedPeer.Reply("-LOADING Redis is loading the dataset in memory\r\n");
+
+        var result = await Probe(peer.Url);
+
+        Assert.Equal(PortProbeOutcome.Busy, result.Outcome);
+        Assert.StartsWith("-LOADING", result.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Probe_WithUserAndPassword_SendsAuthThenPing()
+    {
+        await using var peer = ScriptedPeer.Reply("+OK\r\n+PONG\r\n");
+
+        var result = await Probe($"redis://alice:s3cret@127.0.0.1:{peer.Port}");
+
+        Assert.Equal(PortProbeOutcome.Pong, result.Outcome);
+        Assert.Equal("*3\r\n$4\r\nAUTH\r\n$5\r\nalice\r\n$6\r\ns3cret\r\n*1\r\n$4\r\nPING\r\n", peer.Received);
+    }
+
+    [Fact]
+    public async Task Probe_AuthRejected_IsAuthFailedAndDetailHoldsNoSecret()
+    {
+        await using var peer = ScriptedPeer.Reply("-WRONGPASS invalid username-password pair or user is disabled.\r\n-NOAUTH Authentication required.\r\n");
+
+        var result = await Probe($"redis://alice:s3cret@127.0.0.1:{peer.Port}");
+
+        Assert.Equal(PortProbeOutcome.AuthFailed, result.Outcome);
+        Assert.DoesNotContain("s3cret", result.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Probe_EndlessReplyLine_IsCappedNotBuffered()
+    {
+        await using var peer = ScriptedPeer.Reply("+" + new string('x', 100_000));
+
+        var result = await Probe(peer.Url);
+
+        Assert.Equal(PortProbeOutcome.OtherReply, result.Outcome);
+        Assert.True(result.Detail!.Length <= 100);
+    }
+
+    private static Task<PortProbeResult> Probe(string url) =>
+        new PortProbe(RedisEndpoint.Parse(url), Timeout, TimeProvider.System).ProbeAsync(CancellationToken.None);
+
+    /// <summary>A TCP peer on loopback that runs a script for each connection.</summary>
+    private sealed class ScriptedPeer : IAsyncDisposable
+    {
+        private readonly TcpListener _listener;
+        private readonly CancellationTokenSource _stop = new();
+        private readonly StringBuilder _received = new();
+        private readonly Task _loop;
+
+        private ScriptedPeer(Func<Socket, ScriptedPeer, CancellationToken, Task> script)
+        {
+            _listener = new TcpListener(IPAddress.Loopback, 0);
+            _listener.Start();
+            _loop = Task.Run(async () =>
+            {
+                while (!_stop.IsCancellationRequested)
+                {
+                    Socket socket;
+                    try
+                    {
+                        socket = await _listener.AcceptSocketAsync(_stop.Token);
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        return;
+                    }
+
+                    _ = Task.Run(async () =>
+                    {
+                        using (socket)
+                        {
+                            try
+                            {
+                                await script(socket, this, _stop.Token);
+                            }
+                            catch (Exception ex) when (ex is OperationCanceledException or SocketException or ObjectDisposedException)
+                            {
+                            }
+                        }
+                    });
+                }
+            });
+        }
+
+        public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
+
+        public string Url => $"redis://127.0.0.1:{Port}";
+
+        public string Received
+        {
+            get
+            {
+                lock (_received)
+                {
+                    return _received.ToString();
+                }
+            }
+        }
+
+        public static ScriptedPeer Start(Func<Socket, ScriptedPeer, CancellationToken, Task> script) => new(script);
+
+        /// <summary>Reads the request (until it ends with PING), then sends <paramref name="reply"/>.</summary>
+        public static ScriptedPeer Reply(string reply) => new(async (socket, self, token) =>
+        {
+            var buffer = new byte[4096];
+            while (!self.Received.EndsWith("PING\r\n", StringComparison.Ordinal))
+            {
+                var read = await socket.ReceiveAsync(buffer, token);
+                if (read == 0)
+                {
+                    return;
+                }
+
+                lock (self._received)
+                {
+                    self._received.Append(Encoding.UTF8.GetString(buffer, 0, read));
+                }
+            }
+
+            await socket.SendAsync(Encoding.UTF8.GetBytes(reply), token);
+            await Task.Delay(System.Threading.Timeout.Infinite, token);
+        });
+
+        public async ValueTask DisposeAsync()
+        {
+            await _stop.CancelAsync();
+            _listener.Stop();
+            await _loop;
+            _stop.Dispose();
+        }
+    }
+}

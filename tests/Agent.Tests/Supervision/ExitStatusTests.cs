@@ -1,0 +1,20 @@
+using RedisAgent.Supervision;
+
+namespace RedisAgent.Tests.Supervision;
+
+public sealed class ExitStatusTests
+{
+    [Theory]
+    [InlineData(0, "exit code 0")]
+    [InlineData(1, "exit code 1")]
+    [InlineData(128, "exit code 128")]
+    [InlineData(137, "killed by signal 9 (SIGKILL)")]
+    [InlineData(139, "killed by signal 11 (SIGSEGV)")]
+    [InlineData(143, "killed by signal 15 (SIGTERM)")]
+    public void FromProcessExitCode_ReadsSignalsAboveOneTwentyEight(int code, string expected) =>
+        Assert.Equal(expected, ExitStatus.FromProcessExitCode(code).ToString());
+
+    [Fact]
+    public void SystemdCommand_NamesTheUnit() =>
+        Assert.Equal("systemctl restart redis-server@main.service", CommandDriver.SystemdCommand("redis-server@main.service"));
+}

@@ -1,0 +1,139 @@
+using System.Globalization;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using RedisAgent.Hosting;
+using RedisAgent.Node;
+using RedisAgent.Supervision;
+
+namespace RedisAgent.Testing;
+
+/// <summary>
+/// A whole agent, built exactly as <c>redis-agent</c> builds itself, running in the test
+/// process with fast test timings, its logs captured and its state readable.
+/// </summary>
+internal sealed class AgentUnderTest : IAsyncDisposable
+{
+    /// <summary>Settings that make a test agent quick to decide; a test overrides what it is about.</summary>
+    public static IReadOnlyDictionary<string, string?> FastSettings { get; } = new Dictionary<string, string?>
+    {
+        ["Probe:Interval"] = "00:00:00.100",
+        ["Probe:RetryInterval"] = "00:00:00.050",
+        ["Probe:Timeout"] = "00:00:00.300",
+        ["Verdict:FailuresToDown"] = "3",
+        ["Verdict:SuccessesToUp"] = "2",
+        ["Verdict:HangThreshold"] = "00:00:01",
+        ["Restart:StartTimeout"] = "00:00:10",
+        ["Restart:InitialBackoff"] = "00:00:00.050",
+        ["Restart:MaxBackoff"] = "00:00:00.500",
+        ["Restart:StablePeriod"] = "00:00:05",
+        ["Sampling:Interval"] = "00:00:00.100",
+        ["Exec:StopTimeout"] = "00:00:05",
+    };
+
+    private readonly IHost _host;
+    private readonly TempDirectory _state;
+    private readonly HashSet<int> _execPids = [];
+
+    private AgentUnderTest(IHost host, TempDirectory state, CapturedLogs logs)
+    {
+        _host = host;
+        _state = state;
+        Logs = logs;
+    }
+
+    public CapturedLogs Logs { get; }
+
+    public NodeStatus Status => _host.Services.GetRequiredService<NodeStatus>();
+
+    public NodeSnapshot Snapshot => Status.Snapshot;
+
+    public string StateDirectory => _state.Path;
+
+    /// <summary>The exec driver's current child, if the agent uses that driver and the child runs.</summary>
+    public int? ExecProcessId
+    {
+        get
+        {
+            var pid = (_host.Services.GetRequiredService<IRestartDriver>() as ExecDriver)?.ProcessId;
+            if (pid is { } p)
+            {
+                lock (_execPids)
+                {
+                    _execPids.Add(p);
+                }
+            }
+
+            return pid;
+        }
+    }
+
+    /// <summary>Builds and starts an agent; <paramref name="settings"/> override <see cref="FastSettings"/>.</summary>
+    public static async Task<AgentUnderTest> StartAsync(IReadOnlyDictionary<string, string?> settings)
+    {
+        var state = new TempDirectory("agent");
+        var logs = new CapturedLogs();
+        var merged = new Dictionary<string, string?>(FastSettings) { ["Agent:StateDirectory"] = state.Path };
+        foreach (var (key, value) in settings)
+        {
+            merged[key] = value;
+        }
+
+        // A REDIS_URL in the developer's environment must not leak into a test.
+        merged.TryAdd("REDIS_URL", null);
+
+        var builder = AgentHost.CreateBuilder([]);
+        builder.Configuration.AddInMemoryCollection(merged);
+        builder.Logging.ClearProviders();
+        builder.Logging.SetMinimumLevel(LogLevel.Debug);
+        builder.Logging.AddProvider(logs);
+        var host = builder.Build();
+        var agent = new AgentUnderTest(host, state, logs);
+        try
+        {
+            await host.StartAsync().WaitAsync(TimeSpan.FromSeconds(30)).ConfigureAwait(false);
+        }
+        catch
+        {
+            await agent.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+
+        _ = agent.ExecProcessId;
+        return agent;
+    }
+
+    /// <summary>Waits until the agent's view of its node satisfies <paramref name="condition"/>.</summary>
+    public Task WaitForAsync(Func<NodeSnapshot, bool> condition, TimeSpan timeout, string what) =>
+        Poll.UntilAsync(() => condition(Snapshot), timeout, () => $"{what}\nSnapshot: {Describe(Snapshot)}\nAgent log:\n{Logs.Text}");
+
+    public static string Describe(NodeSnapshot s) => string.Create(CultureInfo.InvariantCulture,
+        $"verdict={s.Verdict} phase={s.Phase} probes={s.Probes} last={s.LastProbe?.Outcome} restarts={s.Restarts} " +
+        $"refused={s.RestartsRefused} needsFailover={s.NeedsFailover ?? "-"} lastExit={s.LastExit} role={s.Facts?.Role} replicas={s.Facts?.ConnectedReplicas}");
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            await _host.StopAsync(TimeSpan.FromSeconds(15)).ConfigureAwait(false);
+        }
+        finally
+        {
+            _host.Dispose();
+            int[] pids;
+            lock (_execPids)
+            {
+                pids = [.. _execPids];
+            }
+
+            foreach (var pid in pids)
+            {
+                Signals.Send(pid, Signals.SigKill);
+                Signals.Send(pid, Signals.SigCont);
+            }
+
+            _state.Dispose();
+        }
+    }
+}
