@@ -10,6 +10,7 @@ internal sealed record NodeSnapshot(
     DateTimeOffset? VerdictSince,
     PortProbeResult? LastProbe,
     long Probes,
+    IReadOnlyDictionary<PortProbeOutcome, long> ProbeOutcomes,
     SupervisorPhase Phase,
     RestartRecord? LastRestart,
     IReadOnlyDictionary<RestartTrigger, long> RestartsByTrigger,
@@ -29,7 +30,7 @@ internal sealed class NodeStatus
 {
     private readonly Lock _lock = new();
     private NodeSnapshot _snapshot = new(
-        NodeVerdict.Unknown, null, null, 0, SupervisorPhase.Watching, null,
+        NodeVerdict.Unknown, null, null, 0, new Dictionary<PortProbeOutcome, long>(), SupervisorPhase.Watching, null,
         new Dictionary<RestartTrigger, long>(), null, null, 0, null);
 
     public NodeSnapshot Snapshot
@@ -43,12 +44,18 @@ internal sealed class NodeStatus
         }
     }
 
-    public void RecordProbe(PortProbeResult result, VerdictChange? change) => Update(s => s with
+    public void RecordProbe(PortProbeResult result, VerdictChange? change) => Update(s =>
     {
-        LastProbe = result,
-        Probes = s.Probes + 1,
-        Verdict = change?.To ?? s.Verdict,
-        VerdictSince = change?.At ?? s.VerdictSince,
+        var outcomes = new Dictionary<PortProbeOutcome, long>(s.ProbeOutcomes);
+        outcomes[result.Outcome] = outcomes.GetValueOrDefault(result.Outcome) + 1;
+        return s with
+        {
+            LastProbe = result,
+            Probes = s.Probes + 1,
+            ProbeOutcomes = outcomes,
+            Verdict = change?.To ?? s.Verdict,
+            VerdictSince = change?.At ?? s.VerdictSince,
+        };
     });
 
     public void SetPhase(SupervisorPhase phase, string? needsFailover) =>

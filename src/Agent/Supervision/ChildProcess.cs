@@ -12,6 +12,7 @@ internal static partial class ChildProcess
     /// A task that completes when the process exits. Built on the Exited event on purpose:
     /// <see cref="Process.WaitForExitAsync"/> also waits for the end of redirected output,
     /// which a forked child (a BGSAVE, a daemonized server) can hold open for a long time.
+    /// Call it after <see cref="Process.Start()"/>.
     /// </summary>
     public static Task WhenExited(Process process)
     {

@@ -40,7 +40,6 @@ internal sealed partial class CommandDriver(string name, string command, TimeSpa
         startInfo.ArgumentList.Add(command);
 
         using var process = new Process { StartInfo = startInfo };
-        var exited = ChildProcess.WhenExited(process);
         var output = new StringBuilder();
         process.OutputDataReceived += (_, e) => Append(output, e.Data);
         process.ErrorDataReceived += (_, e) => Append(output, e.Data);
@@ -53,6 +52,7 @@ internal sealed partial class CommandDriver(string name, string command, TimeSpa
             throw new RestartFailedException($"could not run /bin/sh for the {name} driver: {ex.Message}", ex);
         }
 
+        var exited = ChildProcess.WhenExited(process);
         process.StandardInput.Close();
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();

@@ -253,9 +253,11 @@ internal sealed partial class Supervisor : BackgroundService
             _startDeadline = now + _options.StartTimeout;
             SetPhase(SupervisorPhase.Starting);
         }
-        catch (RestartFailedException ex)
+        catch (Exception ex) when (ex is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
         {
-            var message = _redactor.Redact(ex.Message);
+            // Whatever went wrong, it is a failed restart: counted, backed off, limited. Leaving the
+            // phase as it was would strand the node with no restart pending and none coming.
+            var message = _redactor.Redact(ex is RestartFailedException ? ex.Message : $"{ex.GetType().Name}: {ex.Message}");
             Log.RestartFailed(_logger, _driver.Name, message);
             SetPhase(SupervisorPhase.Watching);
             Fail(new RestartCause(RestartTrigger.RestartFailed, message));

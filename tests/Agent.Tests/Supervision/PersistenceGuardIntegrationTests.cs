@@ -1,0 +1,82 @@
+using System.Globalization;
+using RedisAgent.Probing;
+using RedisAgent.Supervision;
+using RedisAgent.Testing;
+
+namespace RedisAgent.Tests.Supervision;
+
+/// <summary>A primary with a replica: restarted only when it would come back with its data.</summary>
+public sealed class PersistenceGuardIntegrationTests
+{
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(20);
+
+    [Fact]
+    public async Task PrimaryWithReplicaAndNoPersistence_IsNotRestartedAndAsksForAFailover()
+    {
+        var (agent, replica) = await PrimaryWithReplicaAsync("--save", "", "--appendonly", "no");
+        await using (agent)
+        await using (replica)
+        {
+            Signals.Send(agent.ExecProcessId!.Value, Signals.SigKill);
+
+            await agent.WaitForAsync(s => s.Phase == SupervisorPhase.Refused, Deadline, "restart refused");
+            var snapshot = agent.Snapshot;
+            Assert.Equal(0, snapshot.Restarts);
+            Assert.Equal(1, snapshot.RestartsRefused);
+            Assert.Contains("no persistence", snapshot.NeedsFailover, StringComparison.Ordinal);
+            Assert.Null(agent.ExecProcessId);
+            Assert.Contains(agent.Logs.Entries, e => e.EventId == 1106);
+        }
+    }
+
+    [Fact]
+    public async Task PrimaryWithReplicaAndAppendOnly_IsRestarted()
+    {
+        var (agent, replica) = await PrimaryWithReplicaAsync("--save", "", "--appendonly", "yes");
+        await using (agent)
+        await using (replica)
+        {
+            Signals.Send(agent.ExecProcessId!.Value, Signals.SigKill);
+
+            await agent.WaitForAsync(s => s.Restarts == 1 && s.Phase == SupervisorPhase.Watching, Deadline, "restarted");
+            Assert.Equal(0, agent.Snapshot.RestartsRefused);
+        }
+    }
+
+    private static async Task<(AgentUnderTest Agent, RedisServer Replica)> PrimaryWithReplicaAsync(params string[] persistence)
+    {
+        var port = LoopbackPorts.Free();
+        var settings = new Dictionary<string, string?>
+        {
+            ["Redis:Url"] = $"redis://127.0.0.1:{port}",
+            ["Restart:Driver"] = "exec",
+        };
+        for (var i = 0; i < persistence.Length; i++)
+        {
+            settings[$"Exec:Arguments:{i}"] = persistence[i];
+        }
+
+        var agent = await AgentUnderTest.StartAsync(settings);
+        RedisServer? replica = null;
+        try
+        {
+            await agent.WaitForAsync(s => s.Verdict == NodeVerdict.Healthy, Deadline, "primary healthy");
+            replica = await RedisServer.StartAsync(new RedisServerOptions
+            {
+                Arguments = ["--replicaof", "127.0.0.1", port.ToString(CultureInfo.InvariantCulture)],
+            });
+            await agent.WaitForAsync(s => s.Facts is { IsPrimary: true, ConnectedReplicas: 1 }, Deadline, "the agent knows its replica");
+            return (agent, replica);
+        }
+        catch
+        {
+            await agent.DisposeAsync();
+            if (replica is not null)
+            {
+                await replica.DisposeAsync();
+            }
+
+            throw;
+        }
+    }
+}
