@@ -36,6 +36,9 @@ internal static class AgentHost
         try
         {
             using var host = CreateBuilder(args).Build();
+            // Validate before starting, so a bad key costs one clear line rather than the host's
+            // "failed to start" stack trace.
+            host.Services.GetService<IStartupValidator>()?.Validate();
             await host.RunAsync().ConfigureAwait(false);
             return 0;
         }
@@ -53,8 +56,17 @@ internal static class AgentHost
         AgentConfigurationException configuration => configuration.Message,
         // The binder's own message names the key: "Failed to convert configuration value at 'Probe:Interval' ...".
         InvalidOperationException binding when binding.Message.StartsWith("Failed to convert configuration value", StringComparison.Ordinal)
-            => binding.Message,
+            => binding.Message + ValidValues(binding.Message),
         AggregateException aggregate => aggregate.InnerExceptions.Select(DescribeConfigurationError).FirstOrDefault(m => m is not null),
         _ => null,
     };
+
+    /// <summary>For an enum-typed key, the values it takes: "magic" is wrong, but what is right?</summary>
+    private static string ValidValues(string bindingMessage)
+    {
+        var match = System.Text.RegularExpressions.Regex.Match(bindingMessage, "to type '([^']+)'");
+        return match.Success && typeof(AgentHost).Assembly.GetType(match.Groups[1].Value) is { IsEnum: true } type
+            ? " Valid values: " + string.Join(", ", Enum.GetNames(type).Select(n => n.ToLowerInvariant())) + "."
+            : "";
+    }
 }

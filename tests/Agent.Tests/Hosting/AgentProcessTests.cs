@@ -1,0 +1,120 @@
+using RedisAgent.Hosting;
+using RedisAgent.Testing;
+
+namespace RedisAgent.Tests.Hosting;
+
+/// <summary>The real binary, as an operator runs it.</summary>
+public sealed class AgentProcessTests
+{
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
+
+    [Theory]
+    [InlineData("REDIS_URL", "http://:Sekr1t-pass@127.0.0.1:6379", "REDIS_URL has scheme 'http'")]
+    [InlineData("REDIS_URL", "redis://:Sekr1t-pass@127.0.0.1:6379/cache", "REDIS_URL has a path that is not a database number")]
+    [InlineData("Probe__Interval", "soon", "Probe:Interval")]
+    [InlineData("Probe__Timeout", "-00:00:01", "Probe:Timeout must be greater than zero")]
+    [InlineData("Verdict__FailuresToDown", "0", "Verdict:FailuresToDown must be between 1 and 100")]
+    [InlineData("Restart__Driver", "magic", "at 'Restart:Driver' to type 'RedisAgent.Supervision.RestartDriverKind'. Valid values: exec, command, systemd, none.")]
+    [InlineData("Restart__Driver", "command", "Restart:Command is required when Restart:Driver is command")]
+    [InlineData("Restart__SystemdUnit", "redis; rm -rf /", "Restart:SystemdUnit")]
+    [InlineData("Exec__Path", "/nonexistent/redis-server", "Exec:Path '/nonexistent/redis-server' was not found")]
+    public async Task BadConfiguration_StopsAtStartNamingTheKey(string key, string value, string expected)
+    {
+        using var state = new TempDirectory("config");
+        var environment = new Dictionary<string, string>
+        {
+            [key] = value,
+            ["Agent__StateDirectory"] = state.Path,
+            ["Exec__InstallIfMissing"] = "false",
+        };
+        if (key == "Restart__SystemdUnit")
+        {
+            environment["Restart__Driver"] = "systemd";
+        }
+
+        if (key is not "REDIS_URL")
+        {
+            // A free port, so the exec driver's checks are the only thing in the way.
+            environment["REDIS_URL"] = $"redis://127.0.0.1:{LoopbackPorts.Free()}";
+        }
+
+        await using var agent = AgentProcess.Start(environment);
+
+        Assert.Equal(AgentHost.ConfigurationErrorExitCode, await agent.WaitForExitAsync(Deadline));
+        Assert.Contains("redis-agent: configuration error:", agent.Output, StringComparison.Ordinal);
+        Assert.Contains(expected, agent.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("Sekr1t-pass", agent.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ExecDriverForARemoteHost_IsRefusedAtStart()
+    {
+        await using var agent = AgentProcess.Start(new Dictionary<string, string>
+        {
+            ["REDIS_URL"] = "redis://cache.invalid:6379",
+            ["Restart__Driver"] = "exec",
+        });
+
+        Assert.Equal(AgentHost.ConfigurationErrorExitCode, await agent.WaitForExitAsync(Deadline));
+        Assert.Contains("Restart:Driver is exec", agent.Output, StringComparison.Ordinal);
+        Assert.Contains("REDIS_URL names host 'cache.invalid'", agent.Output, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// The README's first command: no configuration at all. It needs 127.0.0.1:6379 free, as a
+    /// newcomer's machine has it.
+    /// </summary>
+    [Fact]
+    public async Task EmbeddedDefault_RunsItsOwnRedisOn6379_RestartsIt_AndStopsItOnSigterm()
+    {
+        using var state = new TempDirectory("embedded");
+        Assert.False(await Resp.PingsAsync("127.0.0.1", 6379), "something already serves 127.0.0.1:6379; the embedded default needs it free");
+        int pid;
+        await using (var agent = AgentProcess.Start(new Dictionary<string, string> { ["Agent__StateDirectory"] = state.Path }))
+        {
+            try
+            {
+                await agent.WaitForOutputAsync("Node is Healthy", Deadline);
+                pid = await Resp.ProcessIdAsync("127.0.0.1", 6379);
+                Assert.Contains("Ready to accept connections", agent.Output, StringComparison.Ordinal);
+
+                Signals.Send(pid, Signals.SigKill);
+                await agent.WaitForOutputAsync("Redis is back", Deadline);
+                var restarted = await Resp.ProcessIdAsync("127.0.0.1", 6379);
+                Assert.NotEqual(pid, restarted);
+                pid = restarted;
+
+                agent.Signal(Signals.SigTerm);
+                Assert.Equal(0, await agent.WaitForExitAsync(Deadline));
+            }
+            catch
+            {
+                // Never leave a server behind on the well-known port.
+                if (await Resp.PingsAsync("127.0.0.1", 6379))
+                {
+                    Signals.Send(await Resp.ProcessIdAsync("127.0.0.1", 6379), Signals.SigKill);
+                }
+
+                throw;
+            }
+
+            Assert.Contains("Saving the final RDB snapshot", agent.Output, StringComparison.Ordinal);
+        }
+
+        Assert.False(Signals.IsAlive(pid), "redis-server outlived the agent");
+        Assert.False(await Resp.PingsAsync("127.0.0.1", 6379));
+        Assert.True(File.Exists(Path.Combine(state.Path, "redis-6379", "data", "dump.rdb")), "no snapshot in the state directory");
+        Assert.Equal("-rw-------", ModeString(Path.Combine(state.Path, "redis-6379", "redis.conf")));
+    }
+
+    private static string ModeString(string path)
+    {
+        var mode = File.GetUnixFileMode(path);
+        return "-" + string.Concat(
+            Bit(mode, UnixFileMode.UserRead, 'r'), Bit(mode, UnixFileMode.UserWrite, 'w'), Bit(mode, UnixFileMode.UserExecute, 'x'),
+            Bit(mode, UnixFileMode.GroupRead, 'r'), Bit(mode, UnixFileMode.GroupWrite, 'w'), Bit(mode, UnixFileMode.GroupExecute, 'x'),
+            Bit(mode, UnixFileMode.OtherRead, 'r'), Bit(mode, UnixFileMode.OtherWrite, 'w'), Bit(mode, UnixFileMode.OtherExecute, 'x'));
+
+        static char Bit(UnixFileMode mode, UnixFileMode flag, char c) => mode.HasFlag(flag) ? c : '-';
+    }
+}

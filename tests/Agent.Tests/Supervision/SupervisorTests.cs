@@ -1,0 +1,155 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
+using RedisAgent.Connection;
+using RedisAgent.Node;
+using RedisAgent.Probing;
+using RedisAgent.Supervision;
+using RedisAgent.Testing;
+
+namespace RedisAgent.Tests.Supervision;
+
+/// <summary>The supervisor's decisions on a fake clock, with a driver that only records.</summary>
+public sealed class SupervisorTests : IAsyncLifetime
+{
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(10);
+    private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 11, 26, 8, 0, 0, TimeSpan.Zero));
+    private readonly RecordingDriver _driver = new();
+    private readonly SupervisorInbox _inbox = new();
+    private readonly NodeStatus _status = new();
+    private readonly Supervisor _supervisor;
+
+    public SupervisorTests()
+    {
+        var options = new RestartOptions
+        {
+            StartTimeout = TimeSpan.FromSeconds(10),
+            InitialBackoff = TimeSpan.FromSeconds(1),
+            MaxBackoff = TimeSpan.FromSeconds(8),
+            StartLimitBurst = 3,
+        };
+        _supervisor = new Supervisor(
+            _driver, _inbox, _status, Options.Create(options),
+            new SecretRedactor(RedisEndpoint.Parse("redis://127.0.0.1:6379")), _time, NullLogger<Supervisor>.Instance);
+    }
+
+    public Task InitializeAsync() => _supervisor.StartAsync(CancellationToken.None);
+
+    public async Task DisposeAsync()
+    {
+        await _supervisor.StopAsync(CancellationToken.None);
+        _supervisor.Dispose();
+    }
+
+    [Fact]
+    public async Task NodeThatNeverAnswersAfterARestart_IsRestartedAgainAfterTheStartTimeoutWithBackoff()
+    {
+        Probe(PortProbeOutcome.Pong, NodeVerdict.Healthy);
+        Probe(PortProbeOutcome.Refused, NodeVerdict.ProcessDown, changedFrom: NodeVerdict.Healthy);
+        await Until(() => _driver.Restarts == 1, "the first restart is immediate");
+        Assert.Equal(SupervisorPhase.Starting, _status.Snapshot.Phase);
+
+        // Still refused, and the verdict does not change any more: only the start timeout can act.
+        Probe(PortProbeOutcome.Refused, NodeVerdict.ProcessDown);
+        _time.Advance(TimeSpan.FromSeconds(10));
+        await Until(() => _status.Snapshot.Phase == SupervisorPhase.RestartPending, "start timeout noticed, next restart backed off");
+        Assert.Equal(1, _driver.Restarts);
+        _time.Advance(TimeSpan.FromSeconds(1));
+        await Until(() => _driver.Restarts == 2, "second restart after its backoff");
+        Assert.Equal(RestartTrigger.StartTimeout, _driver.Causes[^1].Trigger);
+        Assert.Contains("Refused", _driver.Causes[^1].Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task NodeBackBeforeTheBackoffEnds_CancelsThePendingRestart()
+    {
+        Probe(PortProbeOutcome.Pong, NodeVerdict.Healthy);
+        Probe(PortProbeOutcome.Refused, NodeVerdict.ProcessDown, changedFrom: NodeVerdict.Healthy);
+        await Until(() => _driver.Restarts == 1, "first restart");
+        _time.Advance(TimeSpan.FromSeconds(10));
+        await Until(() => _status.Snapshot.Phase == SupervisorPhase.RestartPending, "second restart pending");
+
+        Probe(PortProbeOutcome.Pong, NodeVerdict.Healthy, changedFrom: NodeVerdict.ProcessDown);
+
+        await Until(() => _status.Snapshot.Phase == SupervisorPhase.Watching, "pending restart cancelled");
+        _time.Advance(TimeSpan.FromSeconds(30));
+        Probe(PortProbeOutcome.Pong, NodeVerdict.Healthy);
+        await Until(() => _status.Snapshot.Phase == SupervisorPhase.Watching, "still watching");
+        Assert.Equal(1, _driver.Restarts);
+    }
+
+    [Fact]
+    public async Task DriverThatThrows_CountsAsAFailedRestartAndTheLimitStillHolds()
+    {
+        _driver.Failure = new IOException("disk full");
+        Probe(PortProbeOutcome.Pong, NodeVerdict.Healthy);
+        Probe(PortProbeOutcome.Refused, NodeVerdict.ProcessDown, changedFrom: NodeVerdict.Healthy);
+
+        for (var attempt = 1; attempt <= 2; attempt++)
+        {
+            // Advance only once the failed attempt's backoff is scheduled.
+            await Until(() => _driver.Attempts == attempt && _status.Snapshot.Phase == SupervisorPhase.RestartPending, $"attempt {attempt} failed, next one pending");
+            _time.Advance(TimeSpan.FromSeconds(8));
+        }
+
+        await Until(() => _status.Snapshot.Phase == SupervisorPhase.GaveUp, "gave up at the start limit");
+        Assert.Equal(3, _driver.Attempts);
+        Assert.Equal(3, _status.Snapshot.Restarts);
+        Assert.Contains("start limit", _status.Snapshot.NeedsFailover, StringComparison.Ordinal);
+    }
+
+    private void Probe(PortProbeOutcome outcome, NodeVerdict verdict, NodeVerdict? changedFrom = null)
+    {
+        var result = new PortProbeResult(outcome, _time.GetUtcNow(), TimeSpan.FromMilliseconds(1));
+        var change = changedFrom is { } from ? new VerdictChange(from, verdict, result.At, result, 3) : null;
+        _status.RecordProbe(result, change);
+        _inbox.Post(new SupervisorSignal.Probed(result, verdict, change));
+    }
+
+    private static Task Until(Func<bool> condition, string what) => Poll.UntilAsync(condition, Deadline, () => what);
+
+    private sealed class RecordingDriver : IRestartDriver
+    {
+        private readonly List<RestartCause> _causes = [];
+
+        public Exception? Failure { get; set; }
+
+        public int Attempts { get; private set; }
+
+        public int Restarts { get; private set; }
+
+        public IReadOnlyList<RestartCause> Causes
+        {
+            get
+            {
+                lock (_causes)
+                {
+                    return [.. _causes];
+                }
+            }
+        }
+
+        public string Name => "recording";
+
+        public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task RestartAsync(RestartCause cause, CancellationToken cancellationToken)
+        {
+            Attempts++;
+            if (Failure is not null)
+            {
+                throw Failure;
+            }
+
+            lock (_causes)
+            {
+                _causes.Add(cause);
+            }
+
+            Restarts++;
+            return Task.CompletedTask;
+        }
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    }
+}

@@ -1,0 +1,108 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+
+namespace RedisAgent.Testing;
+
+/// <summary>
+/// The real <c>redis-agent</c> binary (built beside the tests) as a child process: its output
+/// captured, waited on for a line, stopped with SIGTERM (then SIGKILL) on dispose.
+/// </summary>
+public sealed class AgentProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly ConcurrentQueue<string> _output = new();
+    private Task _exited = Task.CompletedTask;
+
+    private AgentProcess(Process process)
+    {
+        _process = process;
+    }
+
+    public static string BinaryPath => Path.Combine(AppContext.BaseDirectory, "redis-agent");
+
+    public int ProcessId => _process.Id;
+
+    public string Output => string.Join('\n', _output);
+
+    public bool HasExited => _process.HasExited;
+
+    public int ExitCode => _process.ExitCode;
+
+    /// <summary>Starts the agent with exactly <paramref name="environment"/> on top of a clean one (no REDIS_URL leaks in).</summary>
+    public static AgentProcess Start(IReadOnlyDictionary<string, string> environment, params string[] arguments)
+    {
+        var startInfo = new ProcessStartInfo(BinaryPath, arguments)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        startInfo.Environment.Remove("REDIS_URL");
+        foreach (var key in startInfo.Environment.Keys.Where(k => k.Contains("__", StringComparison.Ordinal)).ToList())
+        {
+            startInfo.Environment.Remove(key);
+        }
+
+        foreach (var (key, value) in environment)
+        {
+            startInfo.Environment[key] = value;
+        }
+
+        var process = new Process { StartInfo = startInfo };
+        var agent = new AgentProcess(process);
+        process.OutputDataReceived += (_, e) => agent.Keep(e.Data);
+        process.ErrorDataReceived += (_, e) => agent.Keep(e.Data);
+        process.Start();
+        agent._exited = process.WaitForExitAsync();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return agent;
+    }
+
+    public Task WaitForOutputAsync(string text, TimeSpan timeout) =>
+        Poll.UntilAsync(() => Output.Contains(text, StringComparison.Ordinal), timeout, () => $"the agent did not print '{text}'. Output:\n{Output}");
+
+    /// <summary>Waits for the agent to exit on its own and returns its exit code.</summary>
+    public async Task<int> WaitForExitAsync(TimeSpan timeout)
+    {
+        try
+        {
+            await _exited.WaitAsync(timeout).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            throw new TimeoutException($"The agent did not exit within {timeout}. Output:\n{Output}");
+        }
+
+        return _process.ExitCode;
+    }
+
+    public void Signal(int signal) => Signals.Send(_process.Id, signal);
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            Signal(Signals.SigTerm);
+            try
+            {
+                await _exited.WaitAsync(TimeSpan.FromSeconds(15)).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                Signal(Signals.SigKill);
+                await _exited.ConfigureAwait(false);
+            }
+        }
+
+        _process.Dispose();
+    }
+
+    private void Keep(string? line)
+    {
+        if (line is not null)
+        {
+            _output.Enqueue(line);
+        }
+    }
+}
