@@ -20,7 +20,7 @@ internal sealed class AgentUnderTest : IAsyncDisposable
     {
         ["Probe:Interval"] = "00:00:00.100",
         ["Probe:RetryInterval"] = "00:00:00.050",
-        ["Probe:Timeout"] = "00:00:00.300",
+        ["Probe:Timeout"] = "00:00:00.500",
         ["Verdict:FailuresToDown"] = "3",
         ["Verdict:SuccessesToUp"] = "2",
         ["Verdict:HangThreshold"] = "00:00:01",

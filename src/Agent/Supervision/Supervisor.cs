@@ -29,6 +29,7 @@ internal sealed partial class Supervisor : BackgroundService
     private DateTimeOffset? _restartDue;
     private TimeSpan _pendingDelay;
     private DateTimeOffset? _restartedAt;
+    private DateTimeOffset _phaseSince;
     private DateTimeOffset? _startDeadline;
     private PortProbeResult? _lastProbe;
 
@@ -143,23 +144,29 @@ internal sealed partial class Supervisor : BackgroundService
         _lastProbe = probed.Result;
         _verdict = probed.Verdict;
         var now = _time.GetUtcNow();
-        var alive = probed.Verdict is NodeVerdict.Healthy or NodeVerdict.Busy or NodeVerdict.Misconfigured;
         if (probed.Result.Outcome == PortProbeOutcome.Pong)
         {
             _policy.OnHealthy(now);
         }
 
+        // The verdict lags: the exec driver reports an exit at once, while the probes still hold the
+        // old "Healthy" for a few observations. So leaving a phase takes a probe that itself answered
+        // and began after the phase did, on top of a verdict that says the node is alive.
+        var back = probed.Verdict is NodeVerdict.Healthy or NodeVerdict.Busy or NodeVerdict.Misconfigured
+                   && probed.Result.ProcessAnswered
+                   && probed.Result.At >= _phaseSince;
+
         switch (_phase)
         {
-            case SupervisorPhase.Starting when alive && probed.Result.ProcessAnswered && probed.Result.At >= _restartedAt:
+            case SupervisorPhase.Starting when back:
                 Log.BackUp(_logger, (now - _restartedAt!.Value).TotalMilliseconds, probed.Verdict);
                 SetPhase(SupervisorPhase.Watching);
                 break;
-            case SupervisorPhase.GaveUp or SupervisorPhase.Refused when alive:
+            case SupervisorPhase.GaveUp or SupervisorPhase.Refused when back:
                 Log.Recovered(_logger, probed.Verdict);
                 SetPhase(SupervisorPhase.Watching);
                 break;
-            case SupervisorPhase.RestartPending when alive && _pendingCause?.Trigger != RestartTrigger.Exited:
+            case SupervisorPhase.RestartPending when back && _pendingCause?.Trigger != RestartTrigger.Exited:
                 // Someone else brought it back while we waited out the backoff.
                 Log.RestartCancelled(_logger, probed.Verdict);
                 SetPhase(SupervisorPhase.Watching);
@@ -266,6 +273,11 @@ internal sealed partial class Supervisor : BackgroundService
 
     private void SetPhase(SupervisorPhase phase, string? needsFailover = null)
     {
+        if (phase != _phase)
+        {
+            _phaseSince = _time.GetUtcNow();
+        }
+
         _phase = phase;
         _status.SetPhase(phase, needsFailover);
     }
