@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Net;
 
 namespace RedisAgent.Connection;
 
@@ -93,11 +92,6 @@ internal sealed record RedisEndpoint(string Host, int Port, string? User, string
         TryParse(url, out var endpoint, out var error)
             ? endpoint!
             : throw new FormatException($"The Redis URL {error}.");
-
-    /// <summary>True when the host is this machine's loopback (the only place the exec driver may start a server).</summary>
-    public bool IsLoopback =>
-        Host.Equals("localhost", StringComparison.OrdinalIgnoreCase)
-        || (IPAddress.TryParse(Host, out var ip) && IPAddress.IsLoopback(ip));
 
     public string HostAndPort => Host.Contains(':', StringComparison.Ordinal)
         ? $"[{Host}]:{Port.ToString(CultureInfo.InvariantCulture)}"

@@ -73,25 +73,27 @@ internal static class AgentServiceCollectionExtensions
         var options = services.GetRequiredService<IOptions<RestartOptions>>().Value;
         var time = services.GetRequiredService<TimeProvider>();
         var loggers = services.GetRequiredService<ILoggerFactory>();
-        switch (options.Driver)
+        return options.Driver switch
         {
-            case RestartDriverKind.Exec:
-                var redis = services.GetRequiredService<IOptions<RedisOptions>>().Value;
-                var exec = services.GetRequiredService<IOptions<ExecOptions>>().Value;
-                return new ExecDriver(
-                    exec,
-                    services.GetRequiredService<RedisEndpoint>(),
-                    services.GetRequiredService<IOptions<AgentOptions>>().Value.ResolveStateDirectory(),
-                    installIfMissing: exec.InstallIfMissing ?? redis.Embedded,
-                    services.GetRequiredService<SupervisorInbox>(),
-                    time,
-                    loggers);
-            case RestartDriverKind.Command:
-                return new CommandDriver("command", options.Command!, options.CommandTimeout, time, loggers.CreateLogger<CommandDriver>());
-            case RestartDriverKind.Systemd:
-                return CommandDriver.Systemd(options.SystemdUnit, options.CommandTimeout, time, loggers.CreateLogger<CommandDriver>());
-            default:
-                return new ObserveOnlyDriver();
-        }
+            RestartDriverKind.Exec => CreateExecDriver(services, time, loggers),
+            RestartDriverKind.Command => new CommandDriver("command", options.Command!, options.CommandTimeout, time, loggers.CreateLogger<CommandDriver>()),
+            RestartDriverKind.Systemd => CommandDriver.Systemd(options.SystemdUnit, options.CommandTimeout, time, loggers.CreateLogger<CommandDriver>()),
+            RestartDriverKind.None => new ObserveOnlyDriver(),
+            _ => throw new InvalidOperationException($"No driver for {options.Driver}; validation should have refused it."),
+        };
+    }
+
+    private static ExecDriver CreateExecDriver(IServiceProvider services, TimeProvider time, ILoggerFactory loggers)
+    {
+        var redis = services.GetRequiredService<IOptions<RedisOptions>>().Value;
+        var exec = services.GetRequiredService<IOptions<ExecOptions>>().Value;
+        return new ExecDriver(
+            exec,
+            services.GetRequiredService<RedisEndpoint>(),
+            services.GetRequiredService<IOptions<AgentOptions>>().Value.ResolveStateDirectory(),
+            installIfMissing: exec.InstallIfMissing ?? redis.Embedded,
+            services.GetRequiredService<SupervisorInbox>(),
+            time,
+            loggers);
     }
 }

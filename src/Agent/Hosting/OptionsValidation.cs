@@ -110,6 +110,9 @@ internal sealed partial class RestartOptionsValidator(IOptions<RedisOptions> red
         errors.Between("Restart:StartLimitBurst", options.StartLimitBurst, 1, 1000);
         errors.Positive("Restart:StartLimitInterval", options.StartLimitInterval);
 
+        // The binder takes a number for an enum ("7"): refuse what names no driver.
+        errors.Require(Enum.IsDefined(options.Driver),
+            $"Restart:Driver '{options.Driver}' is not a driver. Valid values: exec, command, systemd, none.");
         switch (options.Driver)
         {
             case RestartDriverKind.Command:

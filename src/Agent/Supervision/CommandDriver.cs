@@ -71,7 +71,21 @@ internal sealed partial class CommandDriver(string name, string command, TimeSpa
         var status = ExitStatus.FromProcessExitCode(process.ExitCode);
         if (status.Code != 0)
         {
+            // The exit can be seen before the last lines arrive; a failure's message needs them.
+            await DrainOutputAsync(process).ConfigureAwait(false);
             throw new RestartFailedException($"the {name} driver's command ended with {status}; {Tail(output)}");
+        }
+    }
+
+    private async Task DrainOutputAsync(Process process)
+    {
+        try
+        {
+            // Bounded: a background child of the command may hold the pipes open indefinitely.
+            await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(1), time).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
         }
     }
 

@@ -24,7 +24,6 @@ internal sealed partial class Supervisor : BackgroundService
     private readonly SecretRedactor _redactor;
 
     private SupervisorPhase _phase = SupervisorPhase.Watching;
-    private NodeVerdict _verdict = NodeVerdict.Unknown;
     private RestartCause? _pendingCause;
     private DateTimeOffset? _restartDue;
     private TimeSpan _pendingDelay;
@@ -142,7 +141,6 @@ internal sealed partial class Supervisor : BackgroundService
     private void OnProbed(SupervisorSignal.Probed probed)
     {
         _lastProbe = probed.Result;
-        _verdict = probed.Verdict;
         var now = _time.GetUtcNow();
         if (probed.Result.Outcome == PortProbeOutcome.Pong)
         {

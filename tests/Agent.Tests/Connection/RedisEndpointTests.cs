@@ -46,13 +46,4 @@ public sealed class RedisEndpointTests
 
         Assert.Equal("auth *** failed, *** again", redactor.Redact("auth hunter2 failed, hunter2 again"));
     }
-
-    [Theory]
-    [InlineData("redis://127.0.0.1", true)]
-    [InlineData("redis://127.0.0.11", true)]
-    [InlineData("redis://localhost", true)]
-    [InlineData("redis://[::1]", true)]
-    [InlineData("redis://cache.example", false)]
-    public void IsLoopback_TellsLoopbackFromTheRest(string url, bool expected) =>
-        Assert.Equal(expected, RedisEndpoint.Parse(url).IsLoopback);
 }

@@ -15,6 +15,7 @@ public sealed class AgentProcessTests
     [InlineData("Probe__Timeout", "-00:00:01", "Probe:Timeout must be greater than zero")]
     [InlineData("Verdict__FailuresToDown", "0", "Verdict:FailuresToDown must be between 1 and 100")]
     [InlineData("Restart__Driver", "magic", "at 'Restart:Driver' to type 'RedisAgent.Supervision.RestartDriverKind'. Valid values: exec, command, systemd, none.")]
+    [InlineData("Restart__Driver", "7", "Restart:Driver '7' is not a driver")]
     [InlineData("Restart__Driver", "command", "Restart:Command is required when Restart:Driver is command")]
     [InlineData("Restart__SystemdUnit", "redis; rm -rf /", "Restart:SystemdUnit")]
     [InlineData("Exec__Path", "/nonexistent/redis-server", "Exec:Path '/nonexistent/redis-server' was not found")]
