@@ -21,6 +21,9 @@ public sealed record RedisServerOptions
     /// command would, instead of as this test's child.
     /// </summary>
     public bool Daemonize { get; init; }
+
+    /// <summary>Serve TLS only, with these certificates (the port is then the TLS port).</summary>
+    public TestCertificates? Tls { get; init; }
 }
 
 /// <summary>
@@ -56,7 +59,8 @@ public sealed class RedisServer : IAsyncDisposable
 
     public string LogFile => _directory.File("redis.log");
 
-    public string Url => Options.Password is null ? $"redis://{Host}:{Port}" : $"redis://:{Uri.EscapeDataString(Options.Password)}@{Host}:{Port}";
+    public string Url => (Options.Tls is null ? "redis" : "rediss") + "://" +
+                         (Options.Password is null ? "" : $":{Uri.EscapeDataString(Options.Password)}@") + $"{Host}:{Port}";
 
     /// <summary>The command line that starts this server as a daemon: what a restart command runs.</summary>
     public string DaemonCommand => string.Join(' ', CommandLine().Select(ShellQuote));
@@ -165,12 +169,9 @@ public sealed class RedisServer : IAsyncDisposable
 
     private List<string> BaseArguments()
     {
-        var arguments = new List<string>
-        {
-            "--bind", Host, "--port", Port.ToString(CultureInfo.InvariantCulture),
-            "--protected-mode", "no", "--dir", Directory,
-            "--save", "", "--appendonly", "no",
-        };
+        var arguments = new List<string> { "--bind", Host };
+        arguments.AddRange(Options.Tls?.RedisArguments(Port) ?? ["--port", Port.ToString(CultureInfo.InvariantCulture)]);
+        arguments.AddRange(["--protected-mode", "no", "--dir", Directory, "--save", "", "--appendonly", "no"]);
         if (Options.Password is not null)
         {
             arguments.AddRange(["--requirepass", Options.Password]);
@@ -221,6 +222,22 @@ public sealed class RedisServer : IAsyncDisposable
         }
 
         var clock = Stopwatch.StartNew();
+        if (Options.Tls is not null)
+        {
+            // The test client speaks plain RESP: for a TLS server, its ready line is the signal.
+            while (!Output.Contains("Ready to accept connections", StringComparison.Ordinal))
+            {
+                if (_child is { HasExited: true } || clock.Elapsed > StartTimeout)
+                {
+                    throw new InvalidOperationException($"TLS redis-server on {Host}:{Port} did not get ready. Output:\n{Output}");
+                }
+
+                await Task.Delay(10).ConfigureAwait(false);
+            }
+
+            return;
+        }
+
         while (!await PingsAsync().ConfigureAwait(false))
         {
             if (_child is { HasExited: true } || clock.Elapsed > StartTimeout)

@@ -49,9 +49,15 @@ internal sealed class RedisOptions
 
     public string? Url { get; set; }
 
+    /// <summary>For <c>rediss://</c>: a PEM file of the CA(s) that signed the server's certificate, instead of the system's roots.</summary>
+    public string? TlsCaFile { get; set; }
+
+    /// <summary>For <c>rediss://</c>: the SHA-256 fingerprint of the server's certificate (hex, colons optional). When set, it alone decides trust.</summary>
+    public string? TlsCertificateSha256 { get; set; }
+
     /// <summary>The key the URL came from, for error messages.</summary>
-    public string Source { get; set; } = "Redis:Url";
+    public string Source { get; internal set; } = "Redis:Url";
 
     /// <summary>True when no URL was configured and the embedded default applies.</summary>
-    public bool Embedded { get; set; }
+    public bool Embedded { get; internal set; }
 }

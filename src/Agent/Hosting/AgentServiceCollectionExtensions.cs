@@ -20,6 +20,7 @@ internal static class AgentServiceCollectionExtensions
         services.TryAddSingleton(TimeProvider.System);
 
         services.AddOptions<RedisOptions>()
+            .Bind(configuration.GetSection(RedisOptions.Section))
             .Configure(options =>
             {
                 if (configuration[RedisOptions.EnvironmentVariable] is { Length: > 0 } fromEnvironment)
@@ -52,6 +53,11 @@ internal static class AgentServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RestartOptions>, RestartOptionsValidator>());
 
         services.TryAddSingleton(sp => RedisEndpoint.Parse(sp.GetRequiredService<IOptions<RedisOptions>>().Value.Url!));
+        services.TryAddSingleton(sp =>
+        {
+            var redis = sp.GetRequiredService<IOptions<RedisOptions>>().Value;
+            return RedisTlsTrust.Create(redis.TlsCaFile, redis.TlsCertificateSha256);
+        });
         services.TryAddSingleton<SecretRedactor>();
         services.TryAddSingleton<NodeStatus>();
         services.TryAddSingleton<SupervisorInbox>();

@@ -52,10 +52,30 @@ internal sealed class ConfigErrors
 
 internal sealed class RedisOptionsValidator : IValidateOptions<RedisOptions>
 {
-    public ValidateOptionsResult Validate(string? name, RedisOptions options) =>
-        RedisEndpoint.TryParse(options.Url, out _, out var error)
-            ? ValidateOptionsResult.Success
-            : ValidateOptionsResult.Fail($"{options.Source} {error}.");
+    public ValidateOptionsResult Validate(string? name, RedisOptions options)
+    {
+        var errors = new ConfigErrors();
+        errors.Require(RedisEndpoint.TryParse(options.Url, out _, out var error), $"{options.Source} {error}.");
+        if (options.TlsCertificateSha256 is { Length: > 0 } pin)
+        {
+            errors.Require(RedisTlsTrust.ParseFingerprint(pin) is not null,
+                "Redis:TlsCertificateSha256 must be 64 hex digits (colons allowed), e.g. the output of 'openssl x509 -noout -fingerprint -sha256'.");
+        }
+
+        if (options.TlsCaFile is { Length: > 0 } caFile)
+        {
+            try
+            {
+                RedisTlsTrust.Create(caFile, null);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException or System.Security.Cryptography.CryptographicException)
+            {
+                errors.Require(false, $"Redis:TlsCaFile '{caFile}' cannot be used: {ex.Message}");
+            }
+        }
+
+        return errors.Result();
+    }
 }
 
 internal sealed class ProbeOptionsValidator : IValidateOptions<ProbeOptions>

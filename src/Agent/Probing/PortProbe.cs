@@ -19,13 +19,15 @@ internal sealed class PortProbe
     private readonly RedisEndpoint _endpoint;
     private readonly TimeSpan _timeout;
     private readonly TimeProvider _time;
+    private readonly RedisTlsTrust _trust;
     private readonly byte[] _request;
 
-    public PortProbe(RedisEndpoint endpoint, TimeSpan timeout, TimeProvider time)
+    public PortProbe(RedisEndpoint endpoint, TimeSpan timeout, TimeProvider time, RedisTlsTrust? trust = null)
     {
         _endpoint = endpoint;
         _timeout = timeout;
         _time = time;
+        _trust = trust ?? RedisTlsTrust.System;
         _request = BuildRequest(endpoint);
     }
 
@@ -53,7 +55,11 @@ internal sealed class PortProbe
                 {
                     var tls = new SslStream(stream, leaveInnerStreamOpen: false);
                     await tls.AuthenticateAsClientAsync(
-                        new SslClientAuthenticationOptions { TargetHost = _endpoint.Host },
+                        new SslClientAuthenticationOptions
+                        {
+                            TargetHost = _endpoint.Host,
+                            RemoteCertificateValidationCallback = _trust.Callback,
+                        },
                         linked.Token).ConfigureAwait(false);
                     stream = tls;
                 }
@@ -101,7 +107,8 @@ internal sealed class PortProbe
         }
         catch (System.Security.Authentication.AuthenticationException ex)
         {
-            return Result(PortProbeOutcome.Failed, "TLS: " + ex.Message);
+            // The server completed its side of a handshake: it is alive, and the agent does not trust it.
+            return Result(PortProbeOutcome.TlsRejected, "TLS: " + ex.Message);
         }
     }
 

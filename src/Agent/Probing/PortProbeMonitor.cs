@@ -14,6 +14,7 @@ namespace RedisAgent.Probing;
 /// </summary>
 internal sealed partial class PortProbeMonitor(
     RedisEndpoint endpoint,
+    RedisTlsTrust trust,
     NodeStatus status,
     SupervisorInbox inbox,
     IOptions<ProbeOptions> probeOptions,
@@ -22,7 +23,7 @@ internal sealed partial class PortProbeMonitor(
     ILogger<PortProbeMonitor> logger) : BackgroundService
 {
     private readonly ProbeOptions _options = probeOptions.Value;
-    private readonly PortProbe _probe = new(endpoint, probeOptions.Value.Timeout, time);
+    private readonly PortProbe _probe = new(endpoint, probeOptions.Value.Timeout, time, trust);
     private readonly VerdictPolicy _policy = new(verdictOptions.Value);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -92,7 +93,7 @@ internal sealed partial class PortProbeMonitor(
         [LoggerMessage(EventId = 1003, Level = LogLevel.Warning, Message = "Node is Busy, alive but not serving ({Reply}); it will not be restarted for this")]
         public static partial void Busy(ILogger logger, string reply);
 
-        [LoggerMessage(EventId = 1004, Level = LogLevel.Error, Message = "The agent cannot use {Endpoint}: the server answered {Reply}. Check the user and password in REDIS_URL; the server itself is up and will not be restarted")]
+        [LoggerMessage(EventId = 1004, Level = LogLevel.Error, Message = "The agent cannot use {Endpoint}: {Reply}. Check the user and password in REDIS_URL (and Redis:TlsCaFile or Redis:TlsCertificateSha256 for rediss://); the server itself is up and will not be restarted")]
         public static partial void Misconfigured(ILogger logger, string endpoint, string reply);
 
         [LoggerMessage(EventId = 1005, Level = LogLevel.Warning, Message = "Node is {Verdict} after {Observations} consecutive failed probes (last: {Outcome}, {Detail})")]

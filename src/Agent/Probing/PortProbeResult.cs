@@ -15,6 +15,9 @@ internal enum PortProbeOutcome
     /// <summary><c>-NOAUTH</c>, <c>-WRONGPASS</c>, <c>-DENIED</c>...: the agent is misconfigured, the server is fine.</summary>
     AuthFailed,
 
+    /// <summary>The TLS handshake failed on trust (certificate not trusted, pin mismatch): the agent is misconfigured, the server is fine.</summary>
+    TlsRejected,
+
     /// <summary>Connection refused: nothing listens on the port.</summary>
     Refused,
 
@@ -40,5 +43,5 @@ internal sealed record PortProbeResult(PortProbeOutcome Outcome, DateTimeOffset 
 {
     /// <summary>True when a process answered in RESP, whatever it said.</summary>
     public bool ProcessAnswered => Outcome is PortProbeOutcome.Pong or PortProbeOutcome.Busy
-        or PortProbeOutcome.OtherReply or PortProbeOutcome.AuthFailed;
+        or PortProbeOutcome.OtherReply or PortProbeOutcome.AuthFailed or PortProbeOutcome.TlsRejected;
 }

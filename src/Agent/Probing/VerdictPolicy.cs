@@ -84,7 +84,7 @@ internal sealed class VerdictPolicy(VerdictOptions options)
     {
         PortProbeOutcome.Pong or PortProbeOutcome.OtherReply => Signal.Answered,
         PortProbeOutcome.Busy => Signal.Busy,
-        PortProbeOutcome.AuthFailed => Signal.AuthFailed,
+        PortProbeOutcome.AuthFailed or PortProbeOutcome.TlsRejected => Signal.AuthFailed,
         PortProbeOutcome.Hung => Signal.Hung,
         _ => Signal.Down,
     };

@@ -14,6 +14,7 @@ namespace RedisAgent.Sampling;
 /// </summary>
 internal sealed partial class NodeFactsSampler(
     RedisEndpoint endpoint,
+    RedisTlsTrust trust,
     NodeStatus status,
     SecretRedactor redactor,
     IOptions<SamplingOptions> options,
@@ -97,6 +98,11 @@ internal sealed partial class NodeFactsSampler(
             SyncTimeout = 2000,
             AsyncTimeout = 2000,
         };
+        if (endpoint.Tls)
+        {
+            config.CertificateValidation += trust.Callback;
+        }
+
         if (IPAddress.TryParse(endpoint.Host, out var address))
         {
             config.EndPoints.Add(new IPEndPoint(address, endpoint.Port));

@@ -18,6 +18,8 @@ public sealed class AgentProcessTests
     [InlineData("Restart__Driver", "7", "Restart:Driver '7' is not a driver")]
     [InlineData("Restart__Driver", "command", "Restart:Command is required when Restart:Driver is command")]
     [InlineData("Restart__SystemdUnit", "redis; rm -rf /", "Restart:SystemdUnit")]
+    [InlineData("Redis__TlsCertificateSha256", "abc", "Redis:TlsCertificateSha256 must be 64 hex digits")]
+    [InlineData("Redis__TlsCaFile", "/nonexistent/ca.pem", "Redis:TlsCaFile '/nonexistent/ca.pem' cannot be used")]
     [InlineData("Exec__Path", "/nonexistent/redis-server", "Exec:Path '/nonexistent/redis-server' was not found")]
     public async Task BadConfiguration_StopsAtStartNamingTheKey(string key, string value, string expected)
     {
@@ -59,6 +61,46 @@ public sealed class AgentProcessTests
         Assert.Equal(AgentHost.ConfigurationErrorExitCode, await agent.WaitForExitAsync(Deadline));
         Assert.Contains("Restart:Driver is exec", agent.Output, StringComparison.Ordinal);
         Assert.Contains("REDIS_URL names host 'cache.invalid'", agent.Output, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// A missing redis-server is installed with apt-get when the agent is root. The machine's real
+    /// package manager cannot be used for this (it would change the machine), so a stand-in
+    /// apt-get comes first on the agent's PATH and "installs" by linking the real binary under
+    /// a name that exists nowhere else.
+    /// </summary>
+    [Fact]
+    public async Task MissingRedisServer_IsInstalledWithAptGetWhenRoot()
+    {
+        using var scratch = new TempDirectory("apt");
+        var bin = Directory.CreateDirectory(scratch.File("bin")).FullName;
+        var calls = scratch.File("apt-calls");
+        var aptGet = Path.Combine(bin, "apt-get");
+        await File.WriteAllTextAsync(aptGet,
+            $"#!/bin/sh\necho \"$@\" >> {calls}\nln -sf /usr/bin/redis-server {bin}/redis-server-under-test\n");
+        File.SetUnixFileMode(aptGet, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        var port = LoopbackPorts.Free();
+
+        await using var agent = AgentProcess.Start(new Dictionary<string, string>
+        {
+            ["PATH"] = bin + ":" + Environment.GetEnvironmentVariable("PATH"),
+            ["REDIS_URL"] = $"redis://127.0.0.1:{port}",
+            ["Exec__Path"] = "redis-server-under-test",
+            ["Exec__InstallIfMissing"] = "true",
+            ["Agent__StateDirectory"] = scratch.File("state"),
+        });
+
+        if (!Environment.IsPrivilegedProcess)
+        {
+            Assert.Equal(AgentHost.ConfigurationErrorExitCode, await agent.WaitForExitAsync(Deadline));
+            Assert.Contains("apt-get install redis-server", agent.Output, StringComparison.Ordinal);
+            return;
+        }
+
+        await agent.WaitForOutputAsync("Node is Healthy", Deadline);
+        Assert.Contains("installing the Debian package redis-server with apt-get", agent.Output, StringComparison.Ordinal);
+        Assert.Equal("install -y --no-install-recommends redis-server", (await File.ReadAllTextAsync(calls)).Trim());
+        Assert.True(await Resp.PingsAsync("127.0.0.1", port));
     }
 
     /// <summary>

@@ -1,0 +1,76 @@
+using RedisAgent.Connection;
+using RedisAgent.Probing;
+using RedisAgent.Testing;
+
+namespace RedisAgent.Tests.Probing;
+
+/// <summary>rediss:// against a real TLS-only redis-server: trusted through a CA or a pin, never blindly.</summary>
+public sealed class TlsTests : IAsyncLifetime
+{
+    private readonly TestCertificates _certificates = new();
+    private RedisServer _redis = null!;
+
+    public async Task InitializeAsync() => _redis = await RedisServer.StartAsync(new RedisServerOptions { Tls = _certificates });
+
+    public async Task DisposeAsync()
+    {
+        await _redis.DisposeAsync();
+        _certificates.Dispose();
+    }
+
+    [Fact]
+    public async Task Probe_TrustedThroughTheCaFile_IsPong() =>
+        Assert.Equal(PortProbeOutcome.Pong, (await Probe(RedisTlsTrust.Create(_certificates.CaFile, null))).Outcome);
+
+    [Fact]
+    public async Task Probe_PinnedFingerprint_IsPong() =>
+        Assert.Equal(PortProbeOutcome.Pong, (await Probe(RedisTlsTrust.Create(null, _certificates.ServerSha256))).Outcome);
+
+    [Fact]
+    public async Task Probe_UntrustedCertificate_IsTlsRejectedNotDown()
+    {
+        var result = await Probe(RedisTlsTrust.System);
+
+        Assert.Equal(PortProbeOutcome.TlsRejected, result.Outcome);
+        Assert.True(result.ProcessAnswered);
+    }
+
+    [Fact]
+    public async Task Probe_WrongPin_IsTlsRejected() =>
+        Assert.Equal(PortProbeOutcome.TlsRejected, (await Probe(RedisTlsTrust.Create(null, new string('a', 64)))).Outcome);
+
+    [Fact]
+    public async Task Agent_RedissWithCaFile_IsHealthyAndSamplesInfo()
+    {
+        await using var agent = await AgentUnderTest.StartAsync(new Dictionary<string, string?>
+        {
+            ["Redis:Url"] = _redis.Url,
+            ["Redis:TlsCaFile"] = _certificates.CaFile,
+            ["Restart:Driver"] = "none",
+        });
+
+        await agent.WaitForAsync(s => s.Verdict == NodeVerdict.Healthy && s.Facts is { Role: "master" }, TimeSpan.FromSeconds(20), "healthy over TLS, INFO sampled");
+    }
+
+    [Fact]
+    public async Task Agent_RedissUntrusted_IsMisconfiguredAndNeverRestarts()
+    {
+        using var scratch = new TempDirectory("marker");
+        var marker = scratch.File("restarted");
+        await using var agent = await AgentUnderTest.StartAsync(new Dictionary<string, string?>
+        {
+            ["Redis:Url"] = _redis.Url,
+            ["Restart:Driver"] = "command",
+            ["Restart:Command"] = $"touch {marker}",
+        });
+
+        await agent.WaitForAsync(s => s.Verdict == NodeVerdict.Misconfigured, TimeSpan.FromSeconds(20), "misconfigured");
+        var probes = agent.Snapshot.Probes;
+        await agent.WaitForAsync(s => s.Probes >= probes + 10, TimeSpan.FromSeconds(20), "ten more probes");
+        Assert.Equal(0, agent.Snapshot.Restarts);
+        Assert.False(File.Exists(marker));
+    }
+
+    private Task<PortProbeResult> Probe(RedisTlsTrust trust) =>
+        new PortProbe(RedisEndpoint.Parse(_redis.Url), TimeSpan.FromSeconds(5), TimeProvider.System, trust).ProbeAsync(CancellationToken.None);
+}

@@ -1,0 +1,54 @@
+using System.Net;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+
+namespace RedisAgent.Testing;
+
+/// <summary>A throwaway CA and a server certificate it signed (for 127.0.0.1 and localhost), as PEM files.</summary>
+public sealed class TestCertificates : IDisposable
+{
+    private readonly TempDirectory _directory = new("tls");
+
+    public TestCertificates()
+    {
+        using var caKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var caRequest = new CertificateRequest("CN=redis-agent test CA", caKey, HashAlgorithmName.SHA256);
+        caRequest.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
+        caRequest.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
+        using var ca = caRequest.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));
+
+        using var serverKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var serverRequest = new CertificateRequest("CN=127.0.0.1", serverKey, HashAlgorithmName.SHA256);
+        var names = new SubjectAlternativeNameBuilder();
+        names.AddIpAddress(IPAddress.Loopback);
+        names.AddDnsName("localhost");
+        serverRequest.CertificateExtensions.Add(names.Build());
+        serverRequest.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
+        serverRequest.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1")], false));
+        using var server = serverRequest.Create(ca, DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1), [1, 2, 3, 4]);
+
+        File.WriteAllText(CaFile, ca.ExportCertificatePem());
+        File.WriteAllText(ServerCertificateFile, server.ExportCertificatePem());
+        File.WriteAllText(ServerKeyFile, serverKey.ExportPkcs8PrivateKeyPem());
+        ServerSha256 = Convert.ToHexString(SHA256.HashData(server.RawData));
+    }
+
+    public string CaFile => _directory.File("ca.pem");
+
+    public string ServerCertificateFile => _directory.File("server.pem");
+
+    public string ServerKeyFile => _directory.File("server.key");
+
+    /// <summary>The server certificate's SHA-256 fingerprint, as hex.</summary>
+    public string ServerSha256 { get; }
+
+    /// <summary>redis-server arguments serving TLS only, on the given port.</summary>
+    public IReadOnlyList<string> RedisArguments(int port) =>
+    [
+        "--port", "0", "--tls-port", port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        "--tls-cert-file", ServerCertificateFile, "--tls-key-file", ServerKeyFile,
+        "--tls-ca-cert-file", CaFile, "--tls-auth-clients", "no",
+    ];
+
+    public void Dispose() => _directory.Dispose();
+}
