@@ -104,6 +104,41 @@ internal sealed class AgentUnderTest : IAsyncDisposable
         return agent;
     }
 
+    /// <summary>The Redis port, when the agent was started with <see cref="StartOwningRedisAsync"/>.</summary>
+    public int Port { get; private set; }
+
+    /// <summary>
+    /// An agent that runs its own redis-server (exec driver) on a free loopback port, started and
+    /// seen healthy. <paramref name="settings"/> add to or override that.
+    /// </summary>
+    public static async Task<AgentUnderTest> StartOwningRedisAsync(IReadOnlyDictionary<string, string?>? settings = null, string? password = null)
+    {
+        var port = LoopbackPorts.Free();
+        var merged = new Dictionary<string, string?>
+        {
+            ["Redis:Url"] = password is null ? $"redis://127.0.0.1:{port}" : $"redis://:{password}@127.0.0.1:{port}",
+            ["Restart:Driver"] = "exec",
+        };
+        foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
+        {
+            merged[key] = value;
+        }
+
+        var agent = await StartAsync(merged).ConfigureAwait(false);
+        agent.Port = port;
+        try
+        {
+            await agent.WaitForAsync(s => s.Verdict == Probing.NodeVerdict.Healthy, TimeSpan.FromSeconds(20), "its own redis-server answers").ConfigureAwait(false);
+        }
+        catch
+        {
+            await agent.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+
+        return agent;
+    }
+
     /// <summary>Waits until the agent's view of its node satisfies <paramref name="condition"/>.</summary>
     public Task WaitForAsync(Func<NodeSnapshot, bool> condition, TimeSpan timeout, string what) =>
         Poll.UntilAsync(() => condition(Snapshot), timeout, () => $"{what}\nSnapshot: {Describe(Snapshot)}\nAgent log:\n{Logs.Text}");

@@ -12,14 +12,8 @@ public sealed class HangBusyAndAuthTests
     [Fact]
     public async Task ExecDriver_SigStop_IsHungAfterTheThresholdThenKilledAndRestarted()
     {
-        var port = LoopbackPorts.Free();
-        await using var agent = await AgentUnderTest.StartAsync(new Dictionary<string, string?>
-        {
-            ["Redis:Url"] = $"redis://127.0.0.1:{port}",
-            ["Restart:Driver"] = "exec",
-            ["Verdict:HangThreshold"] = "00:00:01",
-        });
-        await agent.WaitForAsync(s => s.Verdict == NodeVerdict.Healthy, Deadline, "healthy");
+        await using var agent = await AgentUnderTest.StartOwningRedisAsync(new Dictionary<string, string?> { ["Verdict:HangThreshold"] = "00:00:01" });
+        var port = agent.Port;
         var pid = agent.ExecProcessId!.Value;
         var stoppedAt = DateTimeOffset.UtcNow;
 
@@ -36,16 +30,13 @@ public sealed class HangBusyAndAuthTests
     [Fact]
     public async Task DebugSleepShorterThanTheHangThreshold_IsNotRestarted()
     {
-        var port = LoopbackPorts.Free();
-        await using var agent = await AgentUnderTest.StartAsync(new Dictionary<string, string?>
+        await using var agent = await AgentUnderTest.StartOwningRedisAsync(new Dictionary<string, string?>
         {
-            ["Redis:Url"] = $"redis://127.0.0.1:{port}",
-            ["Restart:Driver"] = "exec",
             ["Verdict:HangThreshold"] = "00:00:03",
             ["Exec:Arguments:0"] = "--enable-debug-command",
             ["Exec:Arguments:1"] = "yes",
         });
-        await agent.WaitForAsync(s => s.Verdict == NodeVerdict.Healthy, Deadline, "healthy");
+        var port = agent.Port;
         var pid = agent.ExecProcessId!.Value;
 
         await Resp.CommandAsync("127.0.0.1", port, "DEBUG", "SLEEP", "1.5");
@@ -61,16 +52,13 @@ public sealed class HangBusyAndAuthTests
     [Fact]
     public async Task BusyScript_IsBusyAndNeverRestartedEvenPastTheHangThreshold()
     {
-        var port = LoopbackPorts.Free();
-        await using var agent = await AgentUnderTest.StartAsync(new Dictionary<string, string?>
+        await using var agent = await AgentUnderTest.StartOwningRedisAsync(new Dictionary<string, string?>
         {
-            ["Redis:Url"] = $"redis://127.0.0.1:{port}",
-            ["Restart:Driver"] = "exec",
             ["Verdict:HangThreshold"] = "00:00:01",
             ["Exec:Arguments:0"] = "--busy-reply-threshold",
             ["Exec:Arguments:1"] = "100",
         });
-        await agent.WaitForAsync(s => s.Verdict == NodeVerdict.Healthy, Deadline, "healthy");
+        var port = agent.Port;
         var pid = agent.ExecProcessId!.Value;
         await using var scriptClient = await RespClient.ConnectAsync("127.0.0.1", port);
 

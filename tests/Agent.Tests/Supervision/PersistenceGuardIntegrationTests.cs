@@ -45,25 +45,19 @@ public sealed class PersistenceGuardIntegrationTests
 
     private static async Task<(AgentUnderTest Agent, RedisServer Replica)> PrimaryWithReplicaAsync(params string[] persistence)
     {
-        var port = LoopbackPorts.Free();
-        var settings = new Dictionary<string, string?>
-        {
-            ["Redis:Url"] = $"redis://127.0.0.1:{port}",
-            ["Restart:Driver"] = "exec",
-        };
+        var settings = new Dictionary<string, string?>();
         for (var i = 0; i < persistence.Length; i++)
         {
             settings[$"Exec:Arguments:{i}"] = persistence[i];
         }
 
-        var agent = await AgentUnderTest.StartAsync(settings);
+        var agent = await AgentUnderTest.StartOwningRedisAsync(settings);
         RedisServer? replica = null;
         try
         {
-            await agent.WaitForAsync(s => s.Verdict == NodeVerdict.Healthy, Deadline, "primary healthy");
             replica = await RedisServer.StartAsync(new RedisServerOptions
             {
-                Arguments = ["--replicaof", "127.0.0.1", port.ToString(CultureInfo.InvariantCulture)],
+                Arguments = ["--replicaof", "127.0.0.1", agent.Port.ToString(CultureInfo.InvariantCulture)],
             });
             await agent.WaitForAsync(s => s.Facts is { IsPrimary: true, ConnectedReplicas: 1 }, Deadline, "the agent knows its replica");
             return (agent, replica);

@@ -13,13 +13,8 @@ public sealed class RestartDriverTests
     public async Task ExecDriver_KillNine_RestartsAtOnceAndKeepsThePasswordOutOfTheLogs()
     {
         const string password = "pw-Exec-9f3b7c";
-        var port = LoopbackPorts.Free();
-        await using var agent = await AgentUnderTest.StartAsync(new Dictionary<string, string?>
-        {
-            ["Redis:Url"] = $"redis://:{password}@127.0.0.1:{port}",
-            ["Restart:Driver"] = "exec",
-        });
-        await agent.WaitForAsync(s => s.Verdict == NodeVerdict.Healthy, Deadline, "the agent's own redis-server answers");
+        await using var agent = await AgentUnderTest.StartOwningRedisAsync(password: password);
+        var port = agent.Port;
         var pid = agent.ExecProcessId!.Value;
         Assert.Equal(pid, await Resp.ProcessIdAsync("127.0.0.1", port, password));
 
@@ -83,10 +78,9 @@ public sealed class RestartDriverTests
     [Fact]
     public async Task ExecDriver_ServerThatCannotStart_StopsAtTheStartLimitAndAsksForAFailover()
     {
-        var port = LoopbackPorts.Free();
         await using var agent = await AgentUnderTest.StartAsync(new Dictionary<string, string?>
         {
-            ["Redis:Url"] = $"redis://127.0.0.1:{port}",
+            ["Redis:Url"] = $"redis://127.0.0.1:{LoopbackPorts.Free()}",
             ["Restart:Driver"] = "exec",
             ["Restart:StartLimitBurst"] = "3",
             ["Exec:Arguments:0"] = "--loadmodule",
