@@ -12,6 +12,9 @@ internal sealed class AgentOptions
     /// </summary>
     public string? StateDirectory { get; set; }
 
+    /// <summary>This node's name in logs and reports; default: the machine's host name.</summary>
+    public string? NodeName { get; set; }
+
     public string ResolveStateDirectory()
     {
         if (!string.IsNullOrWhiteSpace(StateDirectory))

@@ -5,6 +5,8 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using RedisAgent.Connection;
+using RedisAgent.HostProbing;
+using RedisAgent.Peers;
 using RedisAgent.Node;
 using RedisAgent.Probing;
 using RedisAgent.Sampling;
@@ -46,11 +48,17 @@ internal static class AgentServiceCollectionExtensions
         AddSection<SamplingOptions>(services, configuration, SamplingOptions.Section);
         AddSection<RestartOptions>(services, configuration, RestartOptions.Section);
         AddSection<ExecOptions>(services, configuration, ExecOptions.Section);
+        AddSection<SshOptions>(services, configuration, SshOptions.Section);
+        services.AddOptions<PeersOptions>()
+            .Configure(options => configuration.GetSection(PeersOptions.Section).Bind(options.Items))
+            .ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RedisOptions>, RedisOptionsValidator>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ProbeOptions>, ProbeOptionsValidator>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<VerdictOptions>, VerdictOptionsValidator>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SamplingOptions>, SamplingOptionsValidator>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RestartOptions>, RestartOptionsValidator>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SshOptions>, SshOptionsValidator>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<PeersOptions>, PeersOptionsValidator>());
 
         services.TryAddSingleton(sp => RedisEndpoint.Parse(sp.GetRequiredService<IOptions<RedisOptions>>().Value.Url!));
         services.TryAddSingleton(sp =>
@@ -60,12 +68,16 @@ internal static class AgentServiceCollectionExtensions
         });
         services.TryAddSingleton<SecretRedactor>();
         services.TryAddSingleton<NodeStatus>();
+        services.TryAddSingleton<ObservationBook>();
+        services.TryAddSingleton<HostProbeFactory>();
+        services.TryAddSingleton(CreateTargets);
         services.TryAddSingleton<SupervisorInbox>();
         services.TryAddSingleton(CreateDriver);
 
         // Registration order is start order: the supervisor starts the exec driver's server before the loops watch it.
         services.AddHostedService<Supervisor>();
-        services.AddHostedService<PortProbeMonitor>();
+        services.AddHostedService<LocalNodeMonitor>();
+        services.AddHostedService<PeerMonitor>();
         services.AddHostedService<NodeFactsSampler>();
         return services;
     }
@@ -84,9 +96,34 @@ internal static class AgentServiceCollectionExtensions
             RestartDriverKind.Exec => CreateExecDriver(services, time, loggers),
             RestartDriverKind.Command => new CommandDriver("command", options.Command!, options.CommandTimeout, time, loggers.CreateLogger<CommandDriver>()),
             RestartDriverKind.Systemd => CommandDriver.Systemd(options.SystemdUnit, options.CommandTimeout, time, loggers.CreateLogger<CommandDriver>()),
+            RestartDriverKind.Ssh => new SshDriver(
+                services.GetRequiredService<HostProbeFactory>().Create(services.GetRequiredService<ProbeTargets>().Local.Ssh!),
+                options.SshCommand,
+                options.CommandTimeout,
+                loggers.CreateLogger<SshDriver>()),
             RestartDriverKind.None => new ObserveOnlyDriver(),
             _ => throw new InvalidOperationException($"No driver for {options.Driver}; validation should have refused it."),
         };
+    }
+
+    private static ProbeTargets CreateTargets(IServiceProvider services)
+    {
+        var endpoint = services.GetRequiredService<RedisEndpoint>();
+        var ssh = services.GetRequiredService<IOptions<SshOptions>>().Value;
+        var agent = services.GetRequiredService<IOptions<AgentOptions>>().Value;
+        var local = new ProbeTarget(
+            agent.NodeName ?? Environment.MachineName,
+            IsLocal: true,
+            endpoint,
+            string.IsNullOrWhiteSpace(ssh.KeyFile) ? null : ssh.Resolve(null, endpoint.Host),
+            SshOptions.Section);
+        var peers = services.GetRequiredService<IOptions<PeersOptions>>().Value.Items.Select((peer, i) =>
+        {
+            var peerEndpoint = RedisEndpoint.Parse(peer.Url!);
+            var resolved = (peer.Ssh ?? new SshOptions()).Resolve(ssh, peerEndpoint.Host);
+            return new ProbeTarget(peer.Name!, IsLocal: false, peerEndpoint, resolved.KeyFile.Length > 0 ? resolved : null, $"{PeersOptions.Section}:{i}");
+        }).ToList();
+        return new ProbeTargets(local, peers);
     }
 
     private static ExecDriver CreateExecDriver(IServiceProvider services, TimeProvider time, ILoggerFactory loggers)

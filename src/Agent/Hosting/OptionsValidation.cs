@@ -116,7 +116,7 @@ internal sealed class SamplingOptionsValidator : IValidateOptions<SamplingOption
 }
 
 /// <summary>The restart settings, checked together with the node they apply to.</summary>
-internal sealed partial class RestartOptionsValidator(IOptions<RedisOptions> redis, IOptions<ExecOptions> exec)
+internal sealed partial class RestartOptionsValidator(IOptions<RedisOptions> redis, IOptions<ExecOptions> exec, IOptions<HostProbing.SshOptions> ssh)
     : IValidateOptions<RestartOptions>
 {
     public ValidateOptionsResult Validate(string? name, RestartOptions options)
@@ -132,7 +132,7 @@ internal sealed partial class RestartOptionsValidator(IOptions<RedisOptions> red
 
         // The binder takes a number for an enum ("7"): refuse what names no driver.
         errors.Require(Enum.IsDefined(options.Driver),
-            $"Restart:Driver '{options.Driver}' is not a driver. Valid values: exec, command, systemd, none.");
+            $"Restart:Driver '{options.Driver}' is not a driver. Valid values: exec, command, systemd, ssh, none.");
         switch (options.Driver)
         {
             case RestartDriverKind.Command:
@@ -144,6 +144,10 @@ internal sealed partial class RestartOptionsValidator(IOptions<RedisOptions> red
                 break;
             case RestartDriverKind.Exec:
                 ValidateExec(errors);
+                break;
+            case RestartDriverKind.Ssh:
+                errors.Require(!string.IsNullOrWhiteSpace(ssh.Value.KeyFile), "Restart:Driver is ssh, which needs Ssh:KeyFile (and the host's key pinned) to reach the node's host.");
+                errors.Require(!string.IsNullOrWhiteSpace(options.SshCommand), "Restart:SshCommand must not be empty.");
                 break;
         }
 
@@ -165,7 +169,7 @@ internal sealed partial class RestartOptionsValidator(IOptions<RedisOptions> red
         {
             errors.Require(false,
                 $"Restart:Driver is exec, which runs redis-server on this machine, but {redisOptions.Source} names host '{endpoint.Host}'. " +
-                "Use the command driver for a remote node, or point the URL at this machine.");
+                "Use the ssh or command driver for a remote node, or point the URL at this machine.");
         }
     }
 
@@ -188,4 +192,50 @@ internal sealed partial class RestartOptionsValidator(IOptions<RedisOptions> red
 
     [GeneratedRegex("^[A-Za-z0-9@._:-]+$")]
     private static partial Regex UnitName();
+}
+
+/// <summary>The agent's own host probe (<c>Ssh</c>), checked when a key file turns it on.</summary>
+internal sealed class SshOptionsValidator(IOptions<RedisOptions> redis) : IValidateOptions<HostProbing.SshOptions>
+{
+    public ValidateOptionsResult Validate(string? name, HostProbing.SshOptions options)
+    {
+        if (string.IsNullOrWhiteSpace(options.KeyFile) || !RedisEndpoint.TryParse(redis.Value.Url, out var endpoint, out _))
+        {
+            return ValidateOptionsResult.Success;
+        }
+
+        var errors = new ConfigErrors();
+        HostProbing.HostProbeFactory.Validate(errors, HostProbing.SshOptions.Section, options.Resolve(null, endpoint!.Host));
+        return errors.Result();
+    }
+}
+
+/// <summary>Each peer: a name, a URL, and sound SSH settings when its host is probed.</summary>
+internal sealed class PeersOptionsValidator(IOptions<HostProbing.SshOptions> ssh) : IValidateOptions<Peers.PeersOptions>
+{
+    public ValidateOptionsResult Validate(string? name, Peers.PeersOptions options)
+    {
+        var errors = new ConfigErrors();
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < options.Items.Count; i++)
+        {
+            var peer = options.Items[i];
+            var prefix = $"{Peers.PeersOptions.Section}:{i}";
+            errors.Require(!string.IsNullOrWhiteSpace(peer.Name), $"{prefix}:Name is required.");
+            errors.Require(peer.Name is null || names.Add(peer.Name), $"{prefix}:Name '{peer.Name}' is used by another peer.");
+            if (!RedisEndpoint.TryParse(peer.Url, out var endpoint, out var error))
+            {
+                errors.Require(false, $"{prefix}:Url {error}.");
+                continue;
+            }
+
+            var resolved = (peer.Ssh ?? new HostProbing.SshOptions()).Resolve(ssh.Value, endpoint!.Host);
+            if (resolved.KeyFile.Length > 0)
+            {
+                HostProbing.HostProbeFactory.Validate(errors, prefix + ":Ssh", resolved);
+            }
+        }
+
+        return errors.Result();
+    }
 }

@@ -44,7 +44,7 @@ internal sealed class NodeStatus
         }
     }
 
-    public void RecordProbe(PortProbeResult result, VerdictChange? change) => Update(s =>
+    public void RecordProbe(PortProbeResult result, NodeVerdict verdict, VerdictChange? change) => Update(s =>
     {
         var outcomes = new Dictionary<PortProbeOutcome, long>(s.ProbeOutcomes);
         outcomes[result.Outcome] = outcomes.GetValueOrDefault(result.Outcome) + 1;
@@ -53,10 +53,14 @@ internal sealed class NodeStatus
             LastProbe = result,
             Probes = s.Probes + 1,
             ProbeOutcomes = outcomes,
-            Verdict = change?.To ?? s.Verdict,
+            Verdict = verdict,
             VerdictSince = change?.At ?? s.VerdictSince,
         };
     });
+
+    /// <summary>A verdict reached through the host probe (no port observation with it).</summary>
+    public void RecordVerdict(NodeVerdict verdict, VerdictChange? change) =>
+        Update(s => s with { Verdict = verdict, VerdictSince = change?.At ?? s.VerdictSince });
 
     public void SetPhase(SupervisorPhase phase, string? needsFailover) =>
         Update(s => s with { Phase = phase, NeedsFailover = needsFailover });

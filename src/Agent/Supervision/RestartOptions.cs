@@ -11,6 +11,9 @@ internal sealed class RestartOptions
     /// <summary>For the <c>command</c> driver: the command line, run with <c>/bin/sh -c</c>.</summary>
     public string? Command { get; set; }
 
+    /// <summary>For the <c>ssh</c> driver: the command run on the node's host over SSH (the <c>Ssh</c> section says how to get there).</summary>
+    public string SshCommand { get; set; } = "systemctl restart redis-server";
+
     /// <summary>For the <c>systemd</c> driver: the unit to <c>systemctl restart</c>.</summary>
     public string SystemdUnit { get; set; } = "redis-server";
 
@@ -46,6 +49,9 @@ internal enum RestartDriverKind
 
     /// <summary><c>systemctl restart</c> of a unit: a preset of <see cref="Command"/>.</summary>
     Systemd,
+
+    /// <summary>Runs <see cref="RestartOptions.SshCommand"/> on the node's host over SSH, for an agent off that host.</summary>
+    Ssh,
 
     /// <summary>Observe and report only; never restart.</summary>
     None,

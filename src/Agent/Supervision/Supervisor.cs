@@ -77,6 +77,9 @@ internal sealed partial class Supervisor : BackgroundService
                     case SupervisorSignal.Probed probed:
                         OnProbed(probed);
                         break;
+                    case SupervisorSignal.HostProbed hostProbed:
+                        OnVerdictChange(hostProbed.Change);
+                        break;
                     case SupervisorSignal.ProcessExited exited:
                         OnExited(exited);
                         break;
@@ -160,7 +163,7 @@ internal sealed partial class Supervisor : BackgroundService
                 Log.BackUp(_logger, (now - _restartedAt!.Value).TotalMilliseconds, probed.Verdict);
                 SetPhase(SupervisorPhase.Watching);
                 break;
-            case SupervisorPhase.GaveUp or SupervisorPhase.Refused when back:
+            case SupervisorPhase.GaveUp or SupervisorPhase.Refused or SupervisorPhase.HostUnreachable when back:
                 Log.Recovered(_logger, probed.Verdict);
                 SetPhase(SupervisorPhase.Watching);
                 break;
@@ -169,11 +172,32 @@ internal sealed partial class Supervisor : BackgroundService
                 Log.RestartCancelled(_logger, probed.Verdict);
                 SetPhase(SupervisorPhase.Watching);
                 break;
-            case SupervisorPhase.Watching when probed.Change?.To == NodeVerdict.ProcessDown:
-                Fail(new RestartCause(RestartTrigger.ProbeFailures, Describe(probed.Change)));
+            default:
+                OnVerdictChange(probed.Change);
                 break;
-            case SupervisorPhase.Watching when probed.Change?.To == NodeVerdict.Hung:
-                Fail(new RestartCause(RestartTrigger.Hang, Describe(probed.Change)));
+        }
+    }
+
+    /// <summary>Acts on a verdict change, whichever probe (port or host) brought it.</summary>
+    private void OnVerdictChange(VerdictChange? change)
+    {
+        switch (_phase, change?.To)
+        {
+            case (SupervisorPhase.Watching or SupervisorPhase.Starting or SupervisorPhase.RestartPending, NodeVerdict.HostUnreachable):
+                // A lost host is a failover's business: restarting would only burn the start limit.
+                SetPhase(SupervisorPhase.HostUnreachable, "host unreachable: neither the Redis port nor the host answers over SSH");
+                Log.HostLost(_logger, Describe(change!));
+                break;
+            case (SupervisorPhase.HostUnreachable, NodeVerdict.ProcessDown):
+                // The host answers again but Redis does not: now it is a restart's business.
+                SetPhase(SupervisorPhase.Watching);
+                Fail(new RestartCause(RestartTrigger.ProbeFailures, "host answers again, Redis does not: " + Describe(change!)));
+                break;
+            case (SupervisorPhase.Watching, NodeVerdict.ProcessDown):
+                Fail(new RestartCause(RestartTrigger.ProbeFailures, Describe(change!)));
+                break;
+            case (SupervisorPhase.Watching, NodeVerdict.Hung):
+                Fail(new RestartCause(RestartTrigger.Hang, Describe(change!)));
                 break;
         }
     }
@@ -284,7 +308,8 @@ internal sealed partial class Supervisor : BackgroundService
     {
         var evidence = change.Evidence;
         return $"{change.Observations} consecutive failed probes, last: {evidence.Outcome}" +
-               (evidence.Detail is null ? "" : $" ({evidence.Detail})");
+               (evidence.Detail is null ? "" : $" ({evidence.Detail})") +
+               (change.HostEvidence is { } host ? $"; host over SSH: {host.Outcome}" + (host.Detail is null ? "" : $" ({host.Detail})") : "");
     }
 
     private static partial class Log
@@ -321,6 +346,9 @@ internal sealed partial class Supervisor : BackgroundService
 
         [LoggerMessage(EventId = 1111, Level = LogLevel.Warning, Message = "Redis needs a restart but the restart driver is 'none': {Cause}")]
         public static partial void ObserveOnly(ILogger logger, string cause);
+
+        [LoggerMessage(EventId = 1112, Level = LogLevel.Critical, Message = "NOT restarting redis: its host is unreachable ({Evidence}). This node needs a failover")]
+        public static partial void HostLost(ILogger logger, string evidence);
 
         [LoggerMessage(EventId = 1199, Level = LogLevel.Error, Message = "The supervisor loop failed and carries on: {Error}")]
         public static partial void LoopFailed(ILogger logger, string error);

@@ -18,6 +18,9 @@ internal enum SupervisorPhase
     /// <summary>The persistence guard refused the restart. Needs a failover.</summary>
     Refused,
 
+    /// <summary>Neither the node's port nor its host answers: a restart cannot help. Needs a failover.</summary>
+    HostUnreachable,
+
     /// <summary>The agent is shutting down.</summary>
     Stopped,
 }

@@ -9,6 +9,9 @@ internal abstract record SupervisorSignal
     /// <summary>A port probe finished; <paramref name="Change"/> is set when it changed the verdict.</summary>
     public sealed record Probed(PortProbeResult Result, NodeVerdict Verdict, VerdictChange? Change) : SupervisorSignal;
 
+    /// <summary>A host probe (SSH) finished; <paramref name="Change"/> is set when it changed the node's verdict.</summary>
+    public sealed record HostProbed(HostProbing.HostProbeResult Result, NodeVerdict Verdict, VerdictChange? Change) : SupervisorSignal;
+
     public sealed record ProcessExited(int ProcessId, ExitStatus Status, DateTimeOffset At) : SupervisorSignal;
 }
 

@@ -14,7 +14,7 @@ public sealed class AgentProcessTests
     [InlineData("Probe__Interval", "soon", "Probe:Interval")]
     [InlineData("Probe__Timeout", "-00:00:01", "Probe:Timeout must be greater than zero")]
     [InlineData("Verdict__FailuresToDown", "0", "Verdict:FailuresToDown must be between 1 and 100")]
-    [InlineData("Restart__Driver", "magic", "at 'Restart:Driver' to type 'RedisAgent.Supervision.RestartDriverKind'. Valid values: exec, command, systemd, none.")]
+    [InlineData("Restart__Driver", "magic", "at 'Restart:Driver' to type 'RedisAgent.Supervision.RestartDriverKind'. Valid values: exec, command, systemd, ssh, none.")]
     [InlineData("Restart__Driver", "7", "Restart:Driver '7' is not a driver")]
     [InlineData("Restart__Driver", "command", "Restart:Command is required when Restart:Driver is command")]
     [InlineData("Restart__SystemdUnit", "redis; rm -rf /", "Restart:SystemdUnit")]
@@ -97,7 +97,7 @@ public sealed class AgentProcessTests
             return;
         }
 
-        await agent.WaitForOutputAsync("Node is Healthy", Deadline);
+        await agent.WaitForOutputAsync("is Healthy (was Unknown)", Deadline);
         Assert.Contains("installing the Debian package redis-server with apt-get", agent.Output, StringComparison.Ordinal);
         Assert.Equal("install -y --no-install-recommends redis-server", (await File.ReadAllTextAsync(calls)).Trim());
         Assert.True(await Resp.PingsAsync("127.0.0.1", port));
@@ -117,7 +117,7 @@ public sealed class AgentProcessTests
         {
             try
             {
-                await agent.WaitForOutputAsync("Node is Healthy", Deadline);
+                await agent.WaitForOutputAsync("is Healthy (was Unknown)", Deadline);
                 pid = await Resp.ProcessIdAsync("127.0.0.1", 6379);
                 Assert.Contains("Ready to accept connections", agent.Output, StringComparison.Ordinal);
 

@@ -102,7 +102,7 @@ public sealed class SupervisorTests : IAsyncLifetime
     {
         var result = new PortProbeResult(outcome, _time.GetUtcNow(), TimeSpan.FromMilliseconds(1));
         var change = changedFrom is { } from ? new VerdictChange(from, verdict, result.At, result, 3) : null;
-        _status.RecordProbe(result, change);
+        _status.RecordProbe(result, verdict, change);
         _inbox.Post(new SupervisorSignal.Probed(result, verdict, change));
     }
 

@@ -1,0 +1,174 @@
+using System.Net.Sockets;
+using Renci.SshNet;
+using Renci.SshNet.Common;
+
+namespace RedisAgent.HostProbing;
+
+/// <summary>
+/// Reaches a host over SSH: connect, check the host key against its pin, authenticate with a
+/// key, run the check command; each step under its own timeout. With
+/// <see cref="ResolvedSsh.KeepSession"/>, one session stays open and each probe opens a channel
+/// on it (far cheaper than a key exchange per probe: see docs/benchmarks.md); a session that
+/// has died is replaced within the same probe, so a restarted sshd is not taken for a lost host.
+/// </summary>
+internal sealed class HostProbe : IDisposable
+{
+    private readonly ResolvedSsh _ssh;
+    private readonly HostKeyTrust _trust;
+    private readonly IPrivateKeySource _key;
+    private readonly TimeProvider _time;
+    private SshClient? _session;
+
+    public HostProbe(ResolvedSsh ssh, HostKeyTrust trust, IPrivateKeySource key, TimeProvider time)
+    {
+        _ssh = ssh;
+        _trust = trust;
+        _key = key;
+        _time = time;
+    }
+
+    public ResolvedSsh Ssh => _ssh;
+
+    public async Task<HostProbeResult> ProbeAsync(CancellationToken cancellationToken)
+    {
+        var at = _time.GetUtcNow();
+        var started = _time.GetTimestamp();
+        var reused = _session is { IsConnected: true };
+        var (outcome, detail) = await AttemptAsync(cancellationToken).ConfigureAwait(false);
+        if (reused && !IsConclusive(outcome))
+        {
+            // The kept session may have died quietly (sshd restarted, NAT forgot it): one fresh try.
+            (outcome, detail) = await AttemptAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        return new HostProbeResult(outcome, at, _time.GetElapsedTime(started), detail);
+    }
+
+    /// <summary>Runs a command on the host over a fresh connection (for restarts): exit status and output.</summary>
+    public async Task<(int? ExitStatus, string Output)> RunAsync(string command, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        string? hostKeyProblem = null;
+        using var client = await ConnectAsync(problem => hostKeyProblem = problem, cancellationToken).ConfigureAwait(false);
+        using var sshCommand = client.CreateCommand(command);
+        using var deadline = new CancellationTokenSource(timeout, _time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
+        await sshCommand.ExecuteAsync(linked.Token).ConfigureAwait(false);
+        return (sshCommand.ExitStatus, (sshCommand.Result + sshCommand.Error).Trim());
+    }
+
+    public void Dispose() => DropSession();
+
+    private static bool IsConclusive(HostProbeOutcome outcome) =>
+        outcome is HostProbeOutcome.Answered or HostProbeOutcome.CheckFailed or HostProbeOutcome.AuthFailed or HostProbeOutcome.HostKeyRejected;
+
+    private async Task<(HostProbeOutcome Outcome, string? Detail)> AttemptAsync(CancellationToken cancellationToken)
+    {
+        string? hostKeyProblem = null;
+        var phase = "connect";
+        try
+        {
+            var client = _session is { IsConnected: true } kept
+                ? kept
+                : await ConnectAsync(problem => hostKeyProblem = problem, cancellationToken).ConfigureAwait(false);
+            if (_ssh.KeepSession)
+            {
+                _session = client;
+            }
+
+            phase = "check command";
+            try
+            {
+                using var command = client.CreateCommand(_ssh.CheckCommand);
+                using var deadline = new CancellationTokenSource(_ssh.CommandTimeout, _time);
+                using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
+                await command.ExecuteAsync(linked.Token).ConfigureAwait(false);
+                return command.ExitStatus == 0
+                    ? (HostProbeOutcome.Answered, null)
+                    : (HostProbeOutcome.CheckFailed, $"'{_ssh.CheckCommand}' exited {command.ExitStatus?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "without a status"}");
+            }
+            finally
+            {
+                if (!_ssh.KeepSession)
+                {
+                    client.Dispose();
+                }
+            }
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            DropSession();
+            return (HostProbeOutcome.Timeout, $"no answer within the {phase} timeout");
+        }
+        catch (SshOperationTimeoutException)
+        {
+            DropSession();
+            return (HostProbeOutcome.Timeout, $"no answer within the {phase} timeout");
+        }
+        catch (SshAuthenticationException ex)
+        {
+            DropSession();
+            return (HostProbeOutcome.AuthFailed, $"user {_ssh.User}: {ex.Message}");
+        }
+        catch (SshConnectionException) when (hostKeyProblem is not null)
+        {
+            DropSession();
+            return (HostProbeOutcome.HostKeyRejected, hostKeyProblem);
+        }
+        catch (SocketException ex)
+        {
+            DropSession();
+            return (Classify(ex.SocketErrorCode), ex.SocketErrorCode.ToString());
+        }
+        catch (Exception ex) when (ex is SshException or IOException or ObjectDisposedException or InvalidOperationException)
+        {
+            DropSession();
+            return ex.InnerException is SocketException socket
+                ? (Classify(socket.SocketErrorCode), socket.SocketErrorCode.ToString())
+                : (HostProbeOutcome.Failed, $"{phase}: {ex.Message}");
+        }
+    }
+
+    internal static HostProbeOutcome Classify(SocketError error) => error switch
+    {
+        // A reset or a refusal comes from the host's own kernel: the host is there.
+        SocketError.ConnectionRefused or SocketError.ConnectionReset => HostProbeOutcome.Refused,
+        SocketError.TimedOut => HostProbeOutcome.Timeout,
+        SocketError.HostUnreachable or SocketError.NetworkUnreachable or SocketError.HostDown => HostProbeOutcome.Unreachable,
+        _ => HostProbeOutcome.Failed,
+    };
+
+    private async Task<SshClient> ConnectAsync(Action<string> onHostKeyProblem, CancellationToken cancellationToken)
+    {
+        var connection = new ConnectionInfo(_ssh.Host, _ssh.Port, _ssh.User, new PrivateKeyAuthenticationMethod(_ssh.User, _key))
+        {
+            Timeout = _ssh.ConnectTimeout,
+        };
+        var client = new SshClient(connection);
+        client.HostKeyReceived += (_, e) =>
+        {
+            e.CanTrust = _trust.Verify(_ssh.Host, _ssh.Port, e.HostKeyName, e.HostKey, out var why);
+            if (why is not null)
+            {
+                onHostKeyProblem(why);
+            }
+        };
+        using var deadline = new CancellationTokenSource(_ssh.ConnectTimeout, _time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
+        try
+        {
+            await client.ConnectAsync(linked.Token).ConfigureAwait(false);
+            return client;
+        }
+        catch
+        {
+            client.Dispose();
+            throw;
+        }
+    }
+
+    private void DropSession()
+    {
+        _session?.Dispose();
+        _session = null;
+    }
+}

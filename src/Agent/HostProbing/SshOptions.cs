@@ -1,0 +1,68 @@
+namespace RedisAgent.HostProbing;
+
+/// <summary>
+/// How to reach a node's host over SSH. Section <c>Ssh</c> for the agent's own node, and
+/// <c>Peers:N:Ssh</c> for a peer, whose unset fields fall back to the <c>Ssh</c> section's.
+/// </summary>
+internal sealed class SshOptions
+{
+    public const string Section = "Ssh";
+
+    /// <summary>The host to reach; default: the host of the node's Redis URL.</summary>
+    public string? Host { get; set; }
+
+    public int? Port { get; set; }
+
+    /// <summary>The user to log in as; default: the user the agent runs as.</summary>
+    public string? User { get; set; }
+
+    /// <summary>Private key (OpenSSH or PEM format; ed25519, ECDSA or RSA). Setting it turns host probes on.</summary>
+    public string? KeyFile { get; set; }
+
+    /// <summary>The host key's SHA-256 fingerprint as <c>ssh-keygen -lf</c> prints it (<c>SHA256:...</c>). Either this or a known_hosts file pins the host.</summary>
+    public string? HostKeySha256 { get; set; }
+
+    /// <summary>An OpenSSH known_hosts file that must list the host (plain or hashed names; <c>[host]:port</c> for other ports).</summary>
+    public string? KnownHostsFile { get; set; }
+
+    /// <summary>Run on the host at each probe. Exit 0: the host is fine; another code: the host answers but the check fails.</summary>
+    public string? CheckCommand { get; set; }
+
+    /// <summary>TCP connect, key exchange and authentication must finish within this.</summary>
+    public TimeSpan? ConnectTimeout { get; set; }
+
+    /// <summary>The check command must finish within this.</summary>
+    public TimeSpan? CommandTimeout { get; set; }
+
+    /// <summary>Keep one SSH session open between probes (a channel per probe) instead of a new connection each time.</summary>
+    public bool? KeepSession { get; set; }
+
+    /// <summary>These options with unset fields taken from <paramref name="defaults"/>, then from built-in defaults.</summary>
+    public ResolvedSsh Resolve(SshOptions? defaults, string redisHost) => new(
+        Host ?? defaults?.Host ?? redisHost,
+        Port ?? defaults?.Port ?? 22,
+        User ?? defaults?.User ?? Environment.UserName,
+        KeyFile ?? defaults?.KeyFile ?? "",
+        HostKeySha256,
+        KnownHostsFile ?? defaults?.KnownHostsFile,
+        CheckCommand ?? defaults?.CheckCommand ?? "true",
+        ConnectTimeout ?? defaults?.ConnectTimeout ?? TimeSpan.FromSeconds(2),
+        CommandTimeout ?? defaults?.CommandTimeout ?? TimeSpan.FromSeconds(2),
+        KeepSession ?? defaults?.KeepSession ?? true);
+}
+
+/// <summary>SSH settings with every default applied; <see cref="Key"/> is the configuration path, for messages.</summary>
+internal sealed record ResolvedSsh(
+    string Host,
+    int Port,
+    string User,
+    string KeyFile,
+    string? HostKeySha256,
+    string? KnownHostsFile,
+    string CheckCommand,
+    TimeSpan ConnectTimeout,
+    TimeSpan CommandTimeout,
+    bool KeepSession)
+{
+    public string Address => Host.Contains(':', StringComparison.Ordinal) ? $"[{Host}]:{Port}" : $"{Host}:{Port}";
+}

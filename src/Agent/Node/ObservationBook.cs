@@ -1,0 +1,64 @@
+using System.Collections.Concurrent;
+using RedisAgent.HostProbing;
+using RedisAgent.Probing;
+
+namespace RedisAgent.Node;
+
+/// <summary>What the agent last saw of one target (its own node or a peer), with timestamps.</summary>
+internal sealed record TargetObservation(
+    string Name,
+    bool IsLocal,
+    string RedisAddress,
+    string? SshAddress,
+    NodeVerdict Verdict,
+    DateTimeOffset? VerdictSince,
+    PortProbeResult? LastPort,
+    HostVerdict HostVerdict,
+    HostProbeResult? LastHost,
+    IReadOnlyDictionary<PortProbeOutcome, long> PortOutcomes,
+    IReadOnlyDictionary<HostProbeOutcome, long> HostOutcomes);
+
+/// <summary>
+/// The last observations per target, kept so that a coordinator can ask "what do you see" and the
+/// metrics can export latencies and outcomes per target and probe kind.
+/// </summary>
+internal sealed class ObservationBook
+{
+    private readonly ConcurrentDictionary<string, TargetObservation> _targets = new(StringComparer.Ordinal);
+
+    public IReadOnlyDictionary<string, TargetObservation> Targets => _targets;
+
+    public TargetObservation? this[string name] => _targets.GetValueOrDefault(name);
+
+    public void Register(string name, bool isLocal, string redisAddress, string? sshAddress) =>
+        _targets.TryAdd(name, new TargetObservation(
+            name, isLocal, redisAddress, sshAddress, NodeVerdict.Unknown, null, null, HostVerdict.Unknown, null,
+            new Dictionary<PortProbeOutcome, long>(), new Dictionary<HostProbeOutcome, long>()));
+
+    public void RecordPort(string name, PortProbeResult result, NodeVerdict verdict, VerdictChange? change) =>
+        _targets.AddOrUpdate(name, _ => throw new InvalidOperationException($"Target {name} is not registered."), (_, t) => t with
+        {
+            LastPort = result,
+            PortOutcomes = Increment(t.PortOutcomes, result.Outcome),
+            Verdict = verdict,
+            VerdictSince = change?.At ?? t.VerdictSince,
+        });
+
+    public void RecordHost(string name, HostProbeResult result, HostVerdict hostVerdict, NodeVerdict verdict, VerdictChange? change) =>
+        _targets.AddOrUpdate(name, _ => throw new InvalidOperationException($"Target {name} is not registered."), (_, t) => t with
+        {
+            LastHost = result,
+            HostOutcomes = Increment(t.HostOutcomes, result.Outcome),
+            HostVerdict = hostVerdict,
+            Verdict = verdict,
+            VerdictSince = change?.At ?? t.VerdictSince,
+        });
+
+    private static Dictionary<TKey, long> Increment<TKey>(IReadOnlyDictionary<TKey, long> counts, TKey key)
+        where TKey : notnull
+    {
+        var next = new Dictionary<TKey, long>(counts);
+        next[key] = next.GetValueOrDefault(key) + 1;
+        return next;
+    }
+}

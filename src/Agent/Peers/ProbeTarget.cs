@@ -1,0 +1,17 @@
+using RedisAgent.Connection;
+using RedisAgent.HostProbing;
+
+namespace RedisAgent.Peers;
+
+/// <summary>Something the agent probes: its own node, or a peer. <see cref="Ssh"/> is null when its host is not probed.</summary>
+internal sealed record ProbeTarget(string Name, bool IsLocal, RedisEndpoint Endpoint, ResolvedSsh? Ssh, string ConfigPrefix);
+
+/// <summary>All targets of this agent, resolved from configuration once.</summary>
+internal sealed class ProbeTargets(ProbeTarget local, IReadOnlyList<ProbeTarget> peers)
+{
+    public ProbeTarget Local => local;
+
+    public IReadOnlyList<ProbeTarget> Peers => peers;
+
+    public IEnumerable<ProbeTarget> All => peers.Prepend(local);
+}
