@@ -49,6 +49,9 @@ internal sealed class AgentUnderTest : IAsyncDisposable
 
     public NodeSnapshot Snapshot => Status.Snapshot;
 
+    /// <summary>What the agent sees of every target, its own node and its peers.</summary>
+    public ObservationBook Book => _host.Services.GetRequiredService<ObservationBook>();
+
     public string StateDirectory => _state.Path;
 
     /// <summary>The exec driver's current child, if the agent uses that driver and the child runs.</summary>
@@ -142,6 +145,17 @@ internal sealed class AgentUnderTest : IAsyncDisposable
     /// <summary>Waits until the agent's view of its node satisfies <paramref name="condition"/>.</summary>
     public Task WaitForAsync(Func<NodeSnapshot, bool> condition, TimeSpan timeout, string what) =>
         Poll.UntilAsync(() => condition(Snapshot), timeout, () => $"{what}\nSnapshot: {Describe(Snapshot)}\nAgent log:\n{Logs.Text}");
+
+    /// <summary>Waits until the agent's view of target <paramref name="name"/> satisfies <paramref name="condition"/>.</summary>
+    public Task WaitForTargetAsync(string name, Func<TargetObservation, bool> condition, TimeSpan timeout, string what) =>
+        Poll.UntilAsync(
+            () => Book[name] is { } t && condition(t),
+            timeout,
+            () => $"{name}: {what}\nTarget: {(Book[name] is { } t ? Describe(t) : "not registered")}\nAgent log:\n{Logs.Text}");
+
+    public static string Describe(TargetObservation t) => string.Create(CultureInfo.InvariantCulture,
+        $"verdict={t.Verdict} host={t.HostVerdict} lastPort={t.LastPort?.Outcome} lastHost={t.LastHost?.Outcome} ({t.LastHost?.Detail}) " +
+        $"ports={string.Join(',', t.PortOutcomes.Select(p => $"{p.Key}:{p.Value}"))} hosts={string.Join(',', t.HostOutcomes.Select(p => $"{p.Key}:{p.Value}"))}");
 
     public static string Describe(NodeSnapshot s) => string.Create(CultureInfo.InvariantCulture,
         $"verdict={s.Verdict} phase={s.Phase} probes={s.Probes} last={s.LastProbe?.Outcome} restarts={s.Restarts} " +

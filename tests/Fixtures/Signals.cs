@@ -30,6 +30,47 @@ public static partial class Signals
 
     public static bool IsAlive(int pid) => pid > 1 && Kill(pid, 0) == 0;
 
+    /// <summary>The processes descended from <paramref name="pid"/>, read from /proc.</summary>
+    public static IReadOnlyList<int> Descendants(int pid)
+    {
+        var parents = new Dictionary<int, int>();
+        foreach (var directory in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(directory), out var child))
+            {
+                continue;
+            }
+
+            try
+            {
+                // Field 4 of /proc/PID/stat, after the ")" that closes the command name.
+                var stat = File.ReadAllText(Path.Combine(directory, "stat"));
+                var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+                parents[child] = int.Parse(fields[1], System.Globalization.CultureInfo.InvariantCulture);
+            }
+            catch (IOException)
+            {
+                // Exited while we looked.
+            }
+        }
+
+        var found = new List<int>();
+        var queue = new Queue<int>([pid]);
+        while (queue.TryDequeue(out var parent))
+        {
+            foreach (var (child, ppid) in parents)
+            {
+                if (ppid == parent)
+                {
+                    found.Add(child);
+                    queue.Enqueue(child);
+                }
+            }
+        }
+
+        return found;
+    }
+
     [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
     private static partial int Kill(int pid, int signal);
 }

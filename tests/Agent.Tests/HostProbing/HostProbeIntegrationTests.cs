@@ -1,0 +1,276 @@
+using System.Diagnostics;
+using RedisAgent.HostProbing;
+using RedisAgent.Probing;
+using RedisAgent.Supervision;
+using RedisAgent.Testing;
+using RedisAgent.Testing.Hosts;
+
+namespace RedisAgent.Tests.HostProbing;
+
+/// <summary>
+/// Three hosts on loopback aliases, each with its own sshd and redis-server; an agent on host 1
+/// watches its own node and the other two as peers.
+/// </summary>
+[Collection(LoopbackHostsCollection.Name)]
+public sealed class HostProbeIntegrationTests(LoopbackHosts hosts) : IAsyncLifetime
+{
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
+    private TestHost _host1 = null!;
+    private TestHost _host2 = null!;
+    private TestHost _host3 = null!;
+
+    public async Task InitializeAsync()
+    {
+        _host1 = await hosts.StartAsync(1);
+        _host2 = await hosts.StartAsync(2);
+        _host3 = await hosts.StartAsync(3);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _host1.DisposeAsync();
+        await _host2.DisposeAsync();
+        await _host3.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task RedisKilledOnAPeer_IsProcessDownThere_AndTheSshDriverBringsItBack()
+    {
+        await using var observer = await StartObserverAsync(_host2);
+        var remote = new Dictionary<string, string?>(_host2.SshSettings("Ssh", hosts.Keys.ClientKey))
+        {
+            ["Redis:Url"] = _host2.Redis.Url,
+            ["Agent:NodeName"] = "host-2",
+            ["Restart:Driver"] = "ssh",
+            ["Restart:SshCommand"] = _host2.Redis.DaemonCommand,
+            // Slower to decide than the observer, so the observer surely sees the process down.
+            ["Verdict:FailuresToDown"] = "8",
+        };
+        await using var agentForHost2 = await AgentUnderTest.StartAsync(remote);
+        await agentForHost2.WaitForAsync(s => s.Verdict == NodeVerdict.Healthy, Deadline, "host 2's agent sees its node healthy");
+        await observer.WaitForTargetAsync("host-2", t => t.Verdict == NodeVerdict.Healthy && t.HostVerdict == HostVerdict.Up, Deadline, "peer healthy");
+        var pid = await _host2.Redis.ProcessIdAsync();
+
+        Signals.Send(pid, Signals.SigKill);
+
+        await Poll.UntilAsync(
+            () => observer.Logs.Entries.Any(e => e.EventId == 1005 && e.Message.StartsWith("host-2 is ProcessDown", StringComparison.Ordinal)),
+            Deadline,
+            () => "the observer never judged host-2 ProcessDown:\n" + observer.Logs.Text);
+        await agentForHost2.WaitForAsync(s => s.Restarts == 1 && s.Phase == SupervisorPhase.Watching, Deadline, "restarted over SSH");
+        await observer.WaitForTargetAsync("host-2", t => t.Verdict == NodeVerdict.Healthy, Deadline, "peer healthy again");
+        Assert.NotEqual(pid, await _host2.Redis.ProcessIdAsync());
+        Assert.Equal(RestartTrigger.ProbeFailures, agentForHost2.Snapshot.LastRestart!.Cause.Trigger);
+        Assert.DoesNotContain(observer.Logs.Entries, e => e.Message.StartsWith("host-2 is HostUnreachable", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task DroppedHost_IsHostUnreachable_AndHealthyAgainWhenTheRuleGoes()
+    {
+        await using var observer = await StartObserverAsync(_host2, _host3);
+        await observer.WaitForTargetAsync("host-2", t => t.Verdict == NodeVerdict.Healthy && t.HostVerdict == HostVerdict.Up, Deadline, "peer healthy");
+
+        using (Partition.Isolate(_host2.Address))
+        {
+            await observer.WaitForTargetAsync("host-2", t => t.Verdict == NodeVerdict.HostUnreachable, Deadline, "unreachable while dropped");
+            var host3 = observer.Book["host-3"]!;
+            Assert.Equal(NodeVerdict.Healthy, host3.Verdict);
+        }
+
+        await observer.WaitForTargetAsync("host-2", t => t.Verdict == NodeVerdict.Healthy && t.HostVerdict == HostVerdict.Up, Deadline, "healthy after the rule is removed");
+        Assert.Equal(NodeVerdict.Healthy, observer.Snapshot.Verdict);
+    }
+
+    [Fact]
+    public async Task OwnNodesHostLost_IsNotRestarted_AndAsksForAFailover_ThenResumes()
+    {
+        using var scratch = new TempDirectory("marker");
+        var marker = scratch.File("restarted");
+        var settings = new Dictionary<string, string?>(_host2.SshSettings("Ssh", hosts.Keys.ClientKey))
+        {
+            ["Redis:Url"] = _host2.Redis.Url,
+            ["Agent:NodeName"] = "host-2",
+            ["Restart:Driver"] = "ssh",
+            ["Restart:SshCommand"] = $"touch {marker}",
+        };
+        await using var agent = await AgentUnderTest.StartAsync(settings);
+        await agent.WaitForAsync(s => s.Verdict == NodeVerdict.Healthy, Deadline, "healthy");
+
+        using (Partition.Isolate(_host2.Address))
+        {
+            await agent.WaitForAsync(s => s.Phase == SupervisorPhase.HostUnreachable, Deadline, "host lost");
+            Assert.Contains("host unreachable", agent.Snapshot.NeedsFailover, StringComparison.Ordinal);
+            Assert.Contains(agent.Logs.Entries, e => e.EventId == 1112);
+        }
+
+        await agent.WaitForAsync(s => s.Phase == SupervisorPhase.Watching && s.Verdict == NodeVerdict.Healthy, Deadline, "back");
+        Assert.Equal(0, agent.Snapshot.Restarts);
+        Assert.False(File.Exists(marker), "the restart command ran against a lost host");
+        Assert.Null(agent.Snapshot.NeedsFailover);
+    }
+
+    [Fact]
+    public async Task SshdStoppedButRedisAlive_IsNeverHostUnreachable()
+    {
+        await using var observer = await StartObserverAsync(_host2);
+        await observer.WaitForTargetAsync("host-2", t => t.Verdict == NodeVerdict.Healthy && t.HostVerdict == HostVerdict.Up, Deadline, "peer healthy");
+
+        await _host2.Ssh.StopAsync();
+
+        await observer.WaitForTargetAsync("host-2", t => t.HostOutcomes.GetValueOrDefault(HostProbeOutcome.Refused) >= 5, Deadline, "five refused SSH probes");
+        var peer = observer.Book["host-2"]!;
+        Assert.Equal(NodeVerdict.Healthy, peer.Verdict);
+        Assert.Equal(HostVerdict.Up, peer.HostVerdict);
+        Assert.DoesNotContain(observer.Logs.Entries, e => e.EventId == 1006);
+    }
+
+    [Fact]
+    public async Task WrongHostKeyAndWrongUserKey_AreConfigurationErrors_NotHostVerdicts()
+    {
+        var settings = new Dictionary<string, string?>
+        {
+            ["Peers:0:Name"] = "host-2",
+            ["Peers:0:Url"] = _host2.Redis.Url,
+            ["Peers:1:Name"] = "host-3",
+            ["Peers:1:Url"] = _host3.Redis.Url,
+        };
+        // host-2 pinned to host-3's key: a changed (or spoofed) host key. host-3 reached with a key it does not know.
+        Merge(settings, _host2.SshSettings("Peers:0:Ssh", hosts.Keys.ClientKey, hostKeySha256: _host3.Ssh.HostKeySha256));
+        Merge(settings, _host3.SshSettings("Peers:1:Ssh", hosts.Keys.StrangerKey));
+        await using var observer = await StartObserverAsync(settings);
+
+        await observer.WaitForTargetAsync("host-2", t => t.HostVerdict == HostVerdict.Misconfigured, Deadline, "host key refused");
+        await observer.WaitForTargetAsync("host-3", t => t.HostVerdict == HostVerdict.Misconfigured, Deadline, "user key refused");
+
+        var host2 = observer.Book["host-2"]!;
+        var host3 = observer.Book["host-3"]!;
+        Assert.Equal(HostProbeOutcome.HostKeyRejected, host2.LastHost!.Outcome);
+        Assert.Contains(_host3.Ssh.HostKeySha256, host2.LastHost.Detail, StringComparison.Ordinal);
+        Assert.Equal(HostProbeOutcome.AuthFailed, host3.LastHost!.Outcome);
+        Assert.Equal(NodeVerdict.Healthy, host2.Verdict);
+        Assert.Equal(NodeVerdict.Healthy, host3.Verdict);
+        Assert.Equal(2, observer.Logs.Entries.Count(e => e.EventId == 1022));
+    }
+
+    [Fact]
+    public async Task KnownHostsFile_PinsTheHost()
+    {
+        using var scratch = new TempDirectory("known-hosts");
+        var knownHosts = scratch.File("known_hosts");
+        var publicKey = (await File.ReadAllTextAsync(_host2.Ssh.HostKeyFile + ".pub")).Split(' ');
+        await File.WriteAllTextAsync(knownHosts, $"# test\n[{_host2.Address}]:{_host2.Ssh.Port} {publicKey[0]} {publicKey[1]}\n");
+        var settings = new Dictionary<string, string?> { ["Peers:0:Name"] = "host-2", ["Peers:0:Url"] = _host2.Redis.Url };
+        Merge(settings, _host2.SshSettings("Peers:0:Ssh", hosts.Keys.ClientKey));
+        settings["Peers:0:Ssh:HostKeySha256"] = null;
+        settings["Peers:0:Ssh:KnownHostsFile"] = knownHosts;
+
+        await using var observer = await StartObserverAsync(settings);
+
+        await observer.WaitForTargetAsync("host-2", t => t.HostVerdict == HostVerdict.Up && t.LastHost!.Outcome == HostProbeOutcome.Answered, Deadline, "trusted through known_hosts");
+    }
+
+    [Fact]
+    public async Task DroppedPeer_DoesNotSlowTheLocalProbes()
+    {
+        await using var observer = await StartObserverAsync(_host2);
+        await observer.WaitForTargetAsync("host-2", t => t.Verdict == NodeVerdict.Healthy, Deadline, "peer healthy");
+
+        using var partition = Partition.Isolate(_host2.Address);
+        var clock = Stopwatch.StartNew();
+        var localBefore = observer.Snapshot.Probes;
+        await observer.WaitForTargetAsync("host-2", t => t.Verdict == NodeVerdict.HostUnreachable, Deadline, "unreachable");
+        var elapsed = clock.Elapsed;
+        var localProbes = observer.Snapshot.Probes - localBefore;
+
+        // The local loop probes every 100 ms; while the peer's probes each wait out a 0.5-1 s timeout,
+        // a shared loop would manage only a handful. Generous: at least 40% of the cadence.
+        var expected = elapsed / TimeSpan.FromMilliseconds(100);
+        Assert.True(localProbes >= expected * 0.4, $"{localProbes} local probes in {elapsed.TotalSeconds:0.0} s (cadence would give {expected:0})");
+        var peer = observer.Book["host-2"]!;
+        Assert.True(peer.HostOutcomes.GetValueOrDefault(HostProbeOutcome.Timeout) >= 3, AgentUnderTest.Describe(peer));
+    }
+
+    [Theory]
+    [InlineData("unpinned", "Peers:0:Ssh:HostKeySha256 or Peers:0:Ssh:KnownHostsFile is required")]
+    [InlineData("bad-pin", "Peers:0:Ssh:HostKeySha256 is not a SHA-256 host key fingerprint")]
+    [InlineData("no-key", "Peers:0:Ssh:KeyFile '/nonexistent/key' does not exist")]
+    [InlineData("not-a-key", "Peers:0:Ssh:KeyFile")]
+    [InlineData("ssh-driver-without-key", "Restart:Driver is ssh, which needs Ssh:KeyFile")]
+    [InlineData("no-name", "Peers:0:Name is required")]
+    public async Task BadSshConfiguration_StopsTheAgentAtStartNamingTheKey(string fault, string expected)
+    {
+        using var scratch = new TempDirectory("ssh-config");
+        var environment = new Dictionary<string, string>
+        {
+            ["REDIS_URL"] = _host1.Redis.Url,
+            ["Restart__Driver"] = "none",
+            ["Peers__0__Name"] = "host-2",
+            ["Peers__0__Url"] = _host2.Redis.Url,
+            ["Peers__0__Ssh__KeyFile"] = hosts.Keys.ClientKey,
+            ["Peers__0__Ssh__HostKeySha256"] = _host2.Ssh.HostKeySha256,
+        };
+        switch (fault)
+        {
+            case "unpinned":
+                environment.Remove("Peers__0__Ssh__HostKeySha256");
+                environment["Peers__0__Ssh__KnownHostsFile"] = scratch.File("absent_known_hosts");
+                break;
+            case "bad-pin":
+                environment["Peers__0__Ssh__HostKeySha256"] = "SHA256:nope";
+                break;
+            case "no-key":
+                environment["Peers__0__Ssh__KeyFile"] = "/nonexistent/key";
+                break;
+            case "not-a-key":
+                await File.WriteAllTextAsync(scratch.File("garbage"), "not a key");
+                environment["Peers__0__Ssh__KeyFile"] = scratch.File("garbage");
+                break;
+            case "ssh-driver-without-key":
+                environment["Restart__Driver"] = "ssh";
+                break;
+            case "no-name":
+                environment.Remove("Peers__0__Name");
+                break;
+        }
+
+        await using var agent = AgentProcess.Start(environment);
+
+        Assert.Equal(RedisAgent.Hosting.AgentHost.ConfigurationErrorExitCode, await agent.WaitForExitAsync(Deadline));
+        Assert.Contains(expected, agent.Output, StringComparison.Ordinal);
+    }
+
+    private Task<AgentUnderTest> StartObserverAsync(params TestHost[] peers)
+    {
+        var settings = new Dictionary<string, string?>();
+        for (var i = 0; i < peers.Length; i++)
+        {
+            settings[$"Peers:{i}:Name"] = peers[i].Name;
+            settings[$"Peers:{i}:Url"] = peers[i].Redis.Url;
+            Merge(settings, peers[i].SshSettings($"Peers:{i}:Ssh", hosts.Keys.ClientKey));
+        }
+
+        return StartObserverAsync(settings);
+    }
+
+    /// <summary>An agent on host 1: its own node is host 1's redis; it only observes (driver none).</summary>
+    private async Task<AgentUnderTest> StartObserverAsync(Dictionary<string, string?> peers)
+    {
+        var settings = new Dictionary<string, string?>(peers)
+        {
+            ["Redis:Url"] = _host1.Redis.Url,
+            ["Agent:NodeName"] = "host-1",
+            ["Restart:Driver"] = "none",
+        };
+        var agent = await AgentUnderTest.StartAsync(settings);
+        await agent.WaitForAsync(s => s.Verdict == NodeVerdict.Healthy, Deadline, "host 1 healthy");
+        return agent;
+    }
+
+    private static void Merge(Dictionary<string, string?> into, Dictionary<string, string?> from)
+    {
+        foreach (var (key, value) in from)
+        {
+            into[key] = value;
+        }
+    }
+}

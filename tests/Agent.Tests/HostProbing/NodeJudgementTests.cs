@@ -1,0 +1,92 @@
+using RedisAgent.HostProbing;
+using RedisAgent.Probing;
+
+namespace RedisAgent.Tests.HostProbing;
+
+public sealed class NodeJudgementTests
+{
+    [Theory]
+    // An answering port decides alone, whatever SSH says.
+    [InlineData("Healthy", "Pong", "Down", true, "Healthy")]
+    [InlineData("Busy", "Busy", "Down", true, "Busy")]
+    [InlineData("Hung", "Hung", "Down", true, "Hung")]
+    [InlineData("Misconfigured", "AuthFailed", "Down", true, "Misconfigured")]
+    // A refused or reset port: the host's kernel answered.
+    [InlineData("ProcessDown", "Refused", "Down", true, "ProcessDown")]
+    [InlineData("ProcessDown", "Reset", "Unknown", true, "ProcessDown")]
+    // A silent port needs the host's word.
+    [InlineData("ProcessDown", "ConnectTimeout", "Down", true, "HostUnreachable")]
+    [InlineData("ProcessDown", "ConnectTimeout", "Up", true, "ProcessDown")]
+    [InlineData("ProcessDown", "ConnectTimeout", "Misconfigured", true, "ProcessDown")]
+    [InlineData("ProcessDown", "Failed", "Down", true, "HostUnreachable")]
+    [InlineData("ProcessDown", "ConnectTimeout", "Unknown", true, null)]
+    // Without host probes, the port alone (the agent's own host is there, or nobody can tell).
+    [InlineData("ProcessDown", "ConnectTimeout", "Unknown", false, "ProcessDown")]
+    public void Combine_Evidence_GivesTheVerdict(string port, string lastPort, string host, bool hostProbed, string? expected)
+    {
+        var verdict = NodeJudgement.Combine(
+            Enum.Parse<NodeVerdict>(port), Enum.Parse<PortProbeOutcome>(lastPort), Enum.Parse<HostVerdict>(host), hostProbed);
+
+        Assert.Equal(expected is null ? null : Enum.Parse<NodeVerdict>(expected), verdict);
+    }
+
+    [Fact]
+    public void TargetJudge_SilentPortThenSilentHost_IsHostUnreachableOnlyWhenTheHostVerdictSettles()
+    {
+        var judge = new TargetJudge(new VerdictOptions { FailuresToDown = 3, SuccessesToUp = 1 }, hostProbed: true);
+        var t = DateTimeOffset.UnixEpoch;
+        judge.ObservePort(new PortProbeResult(PortProbeOutcome.Pong, t, TimeSpan.Zero));
+        judge.ObserveHost(new HostProbeResult(HostProbeOutcome.Answered, t, TimeSpan.Zero));
+        Assert.Equal(NodeVerdict.Healthy, judge.Verdict);
+
+        for (var i = 1; i <= 3; i++)
+        {
+            judge.ObservePort(new PortProbeResult(PortProbeOutcome.ConnectTimeout, t.AddSeconds(i), TimeSpan.Zero));
+        }
+
+        // The port is down and silent, the host still counts as up: a process down, as far as anyone knows.
+        Assert.Equal(NodeVerdict.ProcessDown, judge.Verdict);
+        judge.ObserveHost(new HostProbeResult(HostProbeOutcome.Timeout, t.AddSeconds(4), TimeSpan.Zero));
+        judge.ObserveHost(new HostProbeResult(HostProbeOutcome.Timeout, t.AddSeconds(5), TimeSpan.Zero));
+        Assert.Equal(NodeVerdict.ProcessDown, judge.Verdict);
+        var (verdict, change, hostChange) = judge.ObserveHost(new HostProbeResult(HostProbeOutcome.Timeout, t.AddSeconds(6), TimeSpan.Zero));
+
+        Assert.Equal(NodeVerdict.HostUnreachable, verdict);
+        Assert.Equal(NodeVerdict.ProcessDown, change!.From);
+        Assert.Equal(HostProbeOutcome.Timeout, change.HostEvidence!.Outcome);
+        Assert.Equal(HostVerdict.Down, hostChange!.To);
+    }
+
+    [Theory]
+    [InlineData("Answered", "Up")]
+    [InlineData("CheckFailed", "Up")]
+    [InlineData("Refused", "Up")]
+    [InlineData("AuthFailed", "Misconfigured")]
+    [InlineData("HostKeyRejected", "Misconfigured")]
+    [InlineData("Timeout", "Down")]
+    [InlineData("Unreachable", "Down")]
+    [InlineData("Failed", "Down")]
+    public void HostVerdictPolicy_RepeatedOutcome_SettlesOnItsMeaning(string outcome, string expected)
+    {
+        var policy = new HostVerdictPolicy(new VerdictOptions { FailuresToDown = 3, SuccessesToUp = 2 });
+        HostVerdictChange? change = null;
+        for (var i = 0; i < 3; i++)
+        {
+            change ??= policy.Observe(new HostProbeResult(Enum.Parse<HostProbeOutcome>(outcome), DateTimeOffset.UnixEpoch.AddSeconds(i), TimeSpan.Zero));
+        }
+
+        Assert.Equal(Enum.Parse<HostVerdict>(expected), change?.To);
+    }
+
+    [Fact]
+    public void HostVerdictPolicy_OneTimeoutAmongAnswers_ChangesNothing()
+    {
+        var policy = new HostVerdictPolicy(new VerdictOptions { FailuresToDown = 3, SuccessesToUp = 1 });
+        policy.Observe(new HostProbeResult(HostProbeOutcome.Answered, DateTimeOffset.UnixEpoch, TimeSpan.Zero));
+
+        Assert.Null(policy.Observe(new HostProbeResult(HostProbeOutcome.Timeout, DateTimeOffset.UnixEpoch, TimeSpan.Zero)));
+        Assert.Null(policy.Observe(new HostProbeResult(HostProbeOutcome.Timeout, DateTimeOffset.UnixEpoch, TimeSpan.Zero)));
+        Assert.Null(policy.Observe(new HostProbeResult(HostProbeOutcome.Answered, DateTimeOffset.UnixEpoch, TimeSpan.Zero)));
+        Assert.Equal(HostVerdict.Up, policy.Current);
+    }
+}
