@@ -35,9 +35,12 @@ internal sealed class HostProbe : IDisposable
         var started = _time.GetTimestamp();
         var reused = _session is { IsConnected: true };
         var (outcome, detail) = await AttemptAsync(cancellationToken).ConfigureAwait(false);
-        if (reused && !IsConclusive(outcome))
+        if (reused && outcome is not (HostProbeOutcome.Timeout or HostProbeOutcome.Answered or HostProbeOutcome.CheckFailed
+                or HostProbeOutcome.AuthFailed or HostProbeOutcome.HostKeyRejected))
         {
-            // The kept session may have died quietly (sshd restarted, NAT forgot it): one fresh try.
+            // The kept session broke (sshd restarted, connection reset): that says nothing about the
+            // host, so one fresh try decides. A timeout is different: silence on a live session is
+            // already the evidence, and a second wait would only delay the verdict.
             (outcome, detail) = await AttemptAsync(cancellationToken).ConfigureAwait(false);
         }
 
@@ -57,9 +60,6 @@ internal sealed class HostProbe : IDisposable
     }
 
     public void Dispose() => DropSession();
-
-    private static bool IsConclusive(HostProbeOutcome outcome) =>
-        outcome is HostProbeOutcome.Answered or HostProbeOutcome.CheckFailed or HostProbeOutcome.AuthFailed or HostProbeOutcome.HostKeyRejected;
 
     private async Task<(HostProbeOutcome Outcome, string? Detail)> AttemptAsync(CancellationToken cancellationToken)
     {

@@ -27,6 +27,7 @@ internal sealed class HostProbeFactory(TimeProvider time) : IDisposable
         errors.Between($"{prefix}:Port", ssh.Port, 1, 65535);
         errors.Positive($"{prefix}:ConnectTimeout", ssh.ConnectTimeout);
         errors.Positive($"{prefix}:CommandTimeout", ssh.CommandTimeout);
+        errors.Positive($"{prefix}:Interval", ssh.Interval);
         errors.Require(!string.IsNullOrWhiteSpace(ssh.CheckCommand), $"{prefix}:CheckCommand must not be empty.");
         if (!File.Exists(ssh.KeyFile))
         {

@@ -10,13 +10,16 @@ namespace RedisAgent.Probing;
 internal static partial class ProbeLoop
 {
     /// <param name="probeOnce">One probe and its bookkeeping; returns whether the verdict is settled.</param>
+    /// <param name="wakeup">When set, a wait between probes ends early once it is woken.</param>
     public static async Task RunAsync(
         string what,
         Func<CancellationToken, Task<bool>> probeOnce,
-        ProbeOptions options,
+        TimeSpan interval,
+        TimeSpan retryInterval,
         TimeProvider time,
         ILogger logger,
-        CancellationToken stoppingToken)
+        CancellationToken stoppingToken,
+        ProbeWakeup? wakeup = null)
     {
         while (!stoppingToken.IsCancellationRequested)
         {
@@ -35,12 +38,19 @@ internal static partial class ProbeLoop
                 Log.ProbeFailed(logger, what, ex.GetType().Name, ex.Message);
             }
 
-            var wait = (settled ? options.Interval : options.RetryInterval) - time.GetElapsedTime(started);
+            var wait = (settled ? interval : retryInterval) - time.GetElapsedTime(started);
             if (wait > TimeSpan.Zero)
             {
                 try
                 {
-                    await Task.Delay(wait, time, stoppingToken).ConfigureAwait(false);
+                    if (wakeup is null)
+                    {
+                        await Task.Delay(wait, time, stoppingToken).ConfigureAwait(false);
+                    }
+                    else
+                    {
+                        await wakeup.WaitAsync(wait, time, stoppingToken).ConfigureAwait(false);
+                    }
                 }
                 catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
                 {
@@ -54,5 +64,47 @@ internal static partial class ProbeLoop
     {
         [LoggerMessage(EventId = 1099, Level = LogLevel.Error, Message = "The {What} probe loop failed and carries on: {Type}: {Message}")]
         public static partial void ProbeFailed(ILogger logger, string what, string type, string message);
+    }
+}
+
+/// <summary>Lets one loop cut another's wait short: the port loop wakes the host loop when the port goes silent.</summary>
+internal sealed class ProbeWakeup
+{
+    private readonly SemaphoreSlim _signal = new(0, 1);
+
+    public void Wake()
+    {
+        try
+        {
+            _signal.Release();
+        }
+        catch (SemaphoreFullException)
+        {
+            // Already woken: once is enough.
+        }
+    }
+
+    /// <summary>Waits for <paramref name="timeout"/> or until woken, whichever comes first.</summary>
+    public async Task WaitAsync(TimeSpan timeout, TimeProvider time, CancellationToken cancellationToken)
+    {
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var woken = _signal.WaitAsync(linked.Token);
+        var elapsed = Task.Delay(timeout, time, linked.Token);
+        await Task.WhenAny(woken, elapsed).ConfigureAwait(false);
+        await linked.CancelAsync().ConfigureAwait(false);
+        cancellationToken.ThrowIfCancellationRequested();
+        if (woken.IsCompletedSuccessfully)
+        {
+            return;
+        }
+
+        try
+        {
+            await woken.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // The timeout won; the semaphore was not taken.
+        }
     }
 }

@@ -22,6 +22,7 @@ internal sealed partial class TargetMonitor : IDisposable
     private readonly HostProbe? _hostProbe;
     private readonly Action<PortProbeResult, NodeVerdict, VerdictChange?> _onPort;
     private readonly Action<HostProbeResult, NodeVerdict, VerdictChange?> _onHost;
+    private readonly ProbeWakeup _hostWakeup = new();
 
     public TargetMonitor(
         ProbeTarget target,
@@ -53,10 +54,12 @@ internal sealed partial class TargetMonitor : IDisposable
     public Task RunAsync(CancellationToken stoppingToken)
     {
         Log.Watching(_logger, _target.Name, _target.Endpoint.ToString(), _target.Ssh?.Address ?? "not probed", _options.Interval.TotalMilliseconds);
-        var portLoop = ProbeLoop.RunAsync($"{_target.Name} port", ProbePortAsync, _options, _time, _logger, stoppingToken);
+        var portLoop = ProbeLoop.RunAsync($"{_target.Name} port", ProbePortAsync, _options.Interval, _options.RetryInterval, _time, _logger, stoppingToken);
+        // The host loop runs at its own, slower pace (each probe costs the host a process), and is
+        // woken the moment the port goes silent, which is when its answer matters.
         var hostLoop = _hostProbe is null
             ? Task.CompletedTask
-            : ProbeLoop.RunAsync($"{_target.Name} host", ProbeHostAsync, _options, _time, _logger, stoppingToken);
+            : ProbeLoop.RunAsync($"{_target.Name} host", ProbeHostAsync, _target.Ssh!.Interval, _options.RetryInterval, _time, _logger, stoppingToken, _hostWakeup);
         return Task.WhenAll(portLoop, hostLoop);
     }
 
@@ -65,6 +68,11 @@ internal sealed partial class TargetMonitor : IDisposable
     private async Task<bool> ProbePortAsync(CancellationToken cancellationToken)
     {
         var result = await _portProbe.ProbeAsync(cancellationToken).ConfigureAwait(false);
+        if (result.Outcome is PortProbeOutcome.ConnectTimeout or PortProbeOutcome.Failed)
+        {
+            _hostWakeup.Wake();
+        }
+
         var (verdict, change) = Judge.ObservePort(result);
         _book.RecordPort(_target.Name, result, verdict, change);
         if (change is not null)

@@ -67,7 +67,10 @@ public sealed class HostProbeIntegrationTests(LoopbackHosts hosts) : IAsyncLifet
     [Fact]
     public async Task DroppedHost_IsHostUnreachable_AndHealthyAgainWhenTheRuleGoes()
     {
-        await using var observer = await StartObserverAsync(_host2, _host3);
+        var settings = PeerSettings(_host2, _host3);
+        // Host probes every 5 minutes: only the silent port waking the host loop can reach a verdict in time.
+        settings["Peers:0:Ssh:Interval"] = "00:05:00";
+        await using var observer = await StartObserverAsync(settings);
         await observer.WaitForTargetAsync("host-2", t => t.Verdict == NodeVerdict.Healthy && t.HostVerdict == HostVerdict.Up, Deadline, "peer healthy");
 
         using (Partition.Isolate(_host2.Address))
@@ -239,7 +242,9 @@ public sealed class HostProbeIntegrationTests(LoopbackHosts hosts) : IAsyncLifet
         Assert.Contains(expected, agent.Output, StringComparison.Ordinal);
     }
 
-    private Task<AgentUnderTest> StartObserverAsync(params TestHost[] peers)
+    private Task<AgentUnderTest> StartObserverAsync(params TestHost[] peers) => StartObserverAsync(PeerSettings(peers));
+
+    private Dictionary<string, string?> PeerSettings(params TestHost[] peers)
     {
         var settings = new Dictionary<string, string?>();
         for (var i = 0; i < peers.Length; i++)
@@ -249,7 +254,7 @@ public sealed class HostProbeIntegrationTests(LoopbackHosts hosts) : IAsyncLifet
             Merge(settings, peers[i].SshSettings($"Peers:{i}:Ssh", hosts.Keys.ClientKey));
         }
 
-        return StartObserverAsync(settings);
+        return settings;
     }
 
     /// <summary>An agent on host 1: its own node is host 1's redis; it only observes (driver none).</summary>

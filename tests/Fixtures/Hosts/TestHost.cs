@@ -45,6 +45,7 @@ public sealed class TestHost : IAsyncDisposable
         [$"{prefix}:HostKeySha256"] = hostKeySha256 ?? Ssh.HostKeySha256,
         [$"{prefix}:ConnectTimeout"] = "00:00:01",
         [$"{prefix}:CommandTimeout"] = "00:00:01",
+        [$"{prefix}:Interval"] = "00:00:00.200",
     };
 
     public async ValueTask DisposeAsync()

@@ -1,0 +1,47 @@
+using Microsoft.Extensions.Time.Testing;
+using RedisAgent.Probing;
+
+namespace RedisAgent.Tests.Probing;
+
+public sealed class ProbeWakeupTests
+{
+    [Fact]
+    public async Task WaitAsync_Woken_ReturnsBeforeTheTimeout()
+    {
+        var time = new FakeTimeProvider();
+        var wakeup = new ProbeWakeup();
+        var waiting = wakeup.WaitAsync(TimeSpan.FromMinutes(5), time, CancellationToken.None);
+        Assert.False(waiting.IsCompleted);
+
+        wakeup.Wake();
+
+        await waiting.WaitAsync(TimeSpan.FromSeconds(10));
+    }
+
+    [Fact]
+    public async Task WaitAsync_NotWoken_ReturnsAtTheTimeoutAndKeepsNoStaleWake()
+    {
+        var time = new FakeTimeProvider();
+        var wakeup = new ProbeWakeup();
+        var waiting = wakeup.WaitAsync(TimeSpan.FromSeconds(5), time, CancellationToken.None);
+
+        time.Advance(TimeSpan.FromSeconds(5));
+        await waiting.WaitAsync(TimeSpan.FromSeconds(10));
+
+        // The timed-out wait must not have left the semaphore taken or released.
+        var next = wakeup.WaitAsync(TimeSpan.FromSeconds(5), time, CancellationToken.None);
+        Assert.False(next.IsCompleted);
+        wakeup.Wake();
+        await next.WaitAsync(TimeSpan.FromSeconds(10));
+    }
+
+    [Fact]
+    public async Task Wake_BeforeTheWait_IsKeptForIt()
+    {
+        var wakeup = new ProbeWakeup();
+        wakeup.Wake();
+        wakeup.Wake();
+
+        await wakeup.WaitAsync(TimeSpan.FromMinutes(5), new FakeTimeProvider(), CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10));
+    }
+}
