@@ -16,7 +16,15 @@ internal sealed record TargetObservation(
     HostVerdict HostVerdict,
     HostProbeResult? LastHost,
     IReadOnlyDictionary<PortProbeOutcome, long> PortOutcomes,
-    IReadOnlyDictionary<HostProbeOutcome, long> HostOutcomes);
+    IReadOnlyDictionary<HostProbeOutcome, long> HostOutcomes,
+    TimeSpan PortLatencySum,
+    TimeSpan HostLatencySum)
+{
+    /// <summary>Port probes so far (the count beside <see cref="PortLatencySum"/>, as a Prometheus summary has it).</summary>
+    public long PortProbes => PortOutcomes.Values.Sum();
+
+    public long HostProbes => HostOutcomes.Values.Sum();
+}
 
 /// <summary>
 /// The last observations per target, kept so that a coordinator can ask "what do you see" and the
@@ -33,13 +41,14 @@ internal sealed class ObservationBook
     public void Register(string name, bool isLocal, string redisAddress, string? sshAddress) =>
         _targets.TryAdd(name, new TargetObservation(
             name, isLocal, redisAddress, sshAddress, NodeVerdict.Unknown, null, null, HostVerdict.Unknown, null,
-            new Dictionary<PortProbeOutcome, long>(), new Dictionary<HostProbeOutcome, long>()));
+            new Dictionary<PortProbeOutcome, long>(), new Dictionary<HostProbeOutcome, long>(), TimeSpan.Zero, TimeSpan.Zero));
 
     public void RecordPort(string name, PortProbeResult result, NodeVerdict verdict, VerdictChange? change) =>
         _targets.AddOrUpdate(name, _ => throw new InvalidOperationException($"Target {name} is not registered."), (_, t) => t with
         {
             LastPort = result,
             PortOutcomes = Increment(t.PortOutcomes, result.Outcome),
+            PortLatencySum = t.PortLatencySum + result.Latency,
             Verdict = verdict,
             VerdictSince = change?.At ?? t.VerdictSince,
         });
@@ -49,6 +58,7 @@ internal sealed class ObservationBook
         {
             LastHost = result,
             HostOutcomes = Increment(t.HostOutcomes, result.Outcome),
+            HostLatencySum = t.HostLatencySum + result.Latency,
             HostVerdict = hostVerdict,
             Verdict = verdict,
             VerdictSince = change?.At ?? t.VerdictSince,

@@ -1,0 +1,40 @@
+using RedisAgent.HostProbing;
+using RedisAgent.Node;
+using RedisAgent.Probing;
+
+namespace RedisAgent.Tests.HostProbing;
+
+public sealed class ObservationBookTests
+{
+    private static readonly DateTimeOffset T0 = DateTimeOffset.UnixEpoch;
+
+    [Fact]
+    public void Record_KeepsLastResultsCountsAndLatencySumsPerKind()
+    {
+        var book = new ObservationBook();
+        book.Register("db-2", isLocal: false, "127.0.0.12:6379", "127.0.0.12:22");
+
+        book.RecordPort("db-2", new PortProbeResult(PortProbeOutcome.Pong, T0, TimeSpan.FromMilliseconds(2)), NodeVerdict.Unknown, null);
+        var pong = new PortProbeResult(PortProbeOutcome.Pong, T0.AddSeconds(1), TimeSpan.FromMilliseconds(3));
+        book.RecordPort("db-2", pong, NodeVerdict.Healthy, new VerdictChange(NodeVerdict.Unknown, NodeVerdict.Healthy, pong.At, pong, 2));
+        book.RecordHost("db-2", new HostProbeResult(HostProbeOutcome.Answered, T0.AddSeconds(2), TimeSpan.FromMilliseconds(80)), HostVerdict.Up, NodeVerdict.Healthy, null);
+        book.RecordPort("db-2", new PortProbeResult(PortProbeOutcome.Refused, T0.AddSeconds(3), TimeSpan.FromMilliseconds(1)), NodeVerdict.Healthy, null);
+
+        var target = book["db-2"]!;
+        Assert.Equal(NodeVerdict.Healthy, target.Verdict);
+        Assert.Equal(T0.AddSeconds(1), target.VerdictSince);
+        Assert.Equal(PortProbeOutcome.Refused, target.LastPort!.Outcome);
+        Assert.Equal(2, target.PortOutcomes[PortProbeOutcome.Pong]);
+        Assert.Equal(1, target.PortOutcomes[PortProbeOutcome.Refused]);
+        Assert.Equal(3, target.PortProbes);
+        Assert.Equal(TimeSpan.FromMilliseconds(6), target.PortLatencySum);
+        Assert.Equal(1, target.HostProbes);
+        Assert.Equal(TimeSpan.FromMilliseconds(80), target.HostLatencySum);
+        Assert.Equal(HostVerdict.Up, target.HostVerdict);
+    }
+
+    [Fact]
+    public void Record_UnregisteredTarget_Throws() =>
+        Assert.Throws<InvalidOperationException>(() =>
+            new ObservationBook().RecordPort("ghost", new PortProbeResult(PortProbeOutcome.Pong, T0, TimeSpan.Zero), NodeVerdict.Healthy, null));
+}
