@@ -5,6 +5,7 @@ using System.Text.Json;
 using HdrHistogram;
 using Microsoft.Extensions.Logging.Abstractions;
 using RedisAgent.Connection;
+using RedisAgent.Load;
 using RedisAgent.HostProbing;
 using RedisAgent.Node;
 using RedisAgent.Peers;
@@ -19,9 +20,10 @@ using RedisAgent.Testing.Hosts;
 // Talks only to an sshd and a redis-server it starts itself on 127.0.0.12; every iptables rule it
 // adds is tagged and removed in finally.
 
-var probes = Arg("--probes", 1000);
-var runs = Arg("--runs", 20);
-var outDirectory = ArgText("--out", Path.Combine(RepoRoot(), "load", "results"));
+var arguments = new LoadArguments(args);
+var probes = arguments.Int("--probes", 1000);
+var runs = arguments.Int("--runs", 20);
+var outDirectory = arguments.OutDirectory;
 Partition.SweepLeftovers();
 using var keys = new SshKeys();
 await using var host = await TestHost.StartAsync("bench-host", "127.0.0.12", keys);
@@ -146,23 +148,4 @@ static async Task RunAsync(string command)
 {
     using var process = Process.Start("/bin/sh", ["-c", command])!;
     await process.WaitForExitAsync();
-}
-
-int Arg(string name, int fallback) => int.Parse(ArgText(name, fallback.ToString(CultureInfo.InvariantCulture)), CultureInfo.InvariantCulture);
-
-string ArgText(string name, string fallback)
-{
-    var index = Array.IndexOf(args, name);
-    return index >= 0 && index + 1 < args.Length ? args[index + 1] : fallback;
-}
-
-static string RepoRoot()
-{
-    var directory = new DirectoryInfo(AppContext.BaseDirectory);
-    while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Agent.sln")))
-    {
-        directory = directory.Parent;
-    }
-
-    return directory?.FullName ?? Directory.GetCurrentDirectory();
 }

@@ -11,8 +11,9 @@ using HdrHistogram;
 //
 //   dotnet run -c Release --project load/RestartLatency -- [--kills 20] [--out load/results]
 
-var kills = ArgValue("--kills", 20);
-var outDirectory = ArgString("--out", Path.Combine(FindRepoRoot(), "load", "results"));
+var arguments = new RedisAgent.Load.LoadArguments(args);
+var kills = arguments.Int("--kills", 20);
+var outDirectory = arguments.OutDirectory;
 var redisServer = "/usr/bin/redis-server";
 if (!File.Exists(redisServer))
 {
@@ -218,25 +219,6 @@ static void Kill(int pid, int signal)
     {
         _ = NativeMethods.kill(pid, signal);
     }
-}
-
-int ArgValue(string name, int fallback) => int.Parse(ArgString(name, fallback.ToString(CultureInfo.InvariantCulture)), CultureInfo.InvariantCulture);
-
-string ArgString(string name, string fallback)
-{
-    var index = Array.IndexOf(args, name);
-    return index >= 0 && index + 1 < args.Length ? args[index + 1] : fallback;
-}
-
-static string FindRepoRoot()
-{
-    var directory = new DirectoryInfo(AppContext.BaseDirectory);
-    while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Agent.sln")))
-    {
-        directory = directory.Parent;
-    }
-
-    return directory?.FullName ?? Directory.GetCurrentDirectory();
 }
 
 void Report(List<ScenarioResult> scenarios)

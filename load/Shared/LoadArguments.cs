@@ -1,0 +1,30 @@
+using System.Globalization;
+
+namespace RedisAgent.Load;
+
+/// <summary>What every load scenario reads from its command line, and where it writes results.</summary>
+internal sealed class LoadArguments(string[] args)
+{
+    public int Int(string name, int fallback) =>
+        int.Parse(Text(name, fallback.ToString(CultureInfo.InvariantCulture)), CultureInfo.InvariantCulture);
+
+    public string Text(string name, string fallback)
+    {
+        var index = Array.IndexOf(args, name);
+        return index >= 0 && index + 1 < args.Length ? args[index + 1] : fallback;
+    }
+
+    /// <summary><c>--out</c>, or load/results under the repository.</summary>
+    public string OutDirectory => Text("--out", Path.Combine(RepoRoot(), "load", "results"));
+
+    private static string RepoRoot()
+    {
+        var directory = new DirectoryInfo(AppContext.BaseDirectory);
+        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Agent.sln")))
+        {
+            directory = directory.Parent;
+        }
+
+        return directory?.FullName ?? Directory.GetCurrentDirectory();
+    }
+}
