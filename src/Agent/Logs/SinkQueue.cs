@@ -1,0 +1,137 @@
+using System.Globalization;
+
+namespace RedisAgent.Logs;
+
+/// <summary>A sink's counters at one instant: <c>Received == Shipped + Dropped + Queued</c>, always.</summary>
+internal sealed record SinkCounters(long Received, long Shipped, long Dropped, long Queued);
+
+/// <summary>
+/// One sink's bounded, best-effort queue. Offering never blocks: when the sink is too slow the
+/// oldest line goes, so a stalled drain costs memory up to its capacity and nothing else
+/// (no probe, no other sink waits). The reader is told of the loss in-line, before the next
+/// line it takes: <c>... N lines dropped since T</c>. A line taken is "in flight" until the sink
+/// says it was shipped, or gives it up (then it counts as dropped).
+/// </summary>
+internal sealed class SinkQueue
+{
+    private readonly Lock _lock = new();
+    private readonly Queue<LogLine> _lines = new();
+    private readonly SemaphoreSlim _available = new(0);
+    private readonly int _capacity;
+    private readonly TimeProvider _time;
+    private long _received;
+    private long _shipped;
+    private long _dropped;
+    private long _inFlight;
+    private long _unreportedDrops;
+    private DateTimeOffset? _dropsSince;
+
+    public SinkQueue(string name, int capacity, TimeProvider time)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
+        Name = name;
+        _capacity = capacity;
+        _time = time;
+    }
+
+    public string Name { get; }
+
+    public SinkCounters Counters
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return new SinkCounters(_received, _shipped, _dropped, _lines.Count + _inFlight);
+            }
+        }
+    }
+
+    public void Offer(LogLine line)
+    {
+        var signal = false;
+        lock (_lock)
+        {
+            _received++;
+            if (_lines.Count >= _capacity)
+            {
+                var oldest = _lines.Dequeue();
+                Drop(oldest.Timestamp);
+            }
+            else
+            {
+                signal = true;
+            }
+
+            _lines.Enqueue(line);
+        }
+
+        if (signal)
+        {
+            _available.Release();
+        }
+    }
+
+    /// <summary>
+    /// The next line, preceded by a loss marker when lines were dropped since the last take. A marker
+    /// is extra (not a received line): ship it, but call neither <see cref="Shipped"/> nor <see cref="GaveUp"/> for it.
+    /// </summary>
+    public async Task<(LogLine Line, bool IsLossMarker)> TakeAsync(CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            await _available.WaitAsync(cancellationToken).ConfigureAwait(false);
+            lock (_lock)
+            {
+                if (_unreportedDrops > 0)
+                {
+                    // The marker is extra: it is not a received line, and the real line stays queued.
+                    var marker = Marker(_unreportedDrops, _dropsSince!.Value);
+                    _unreportedDrops = 0;
+                    _dropsSince = null;
+                    _available.Release();
+                    return (marker, true);
+                }
+
+                if (_lines.TryDequeue(out var line))
+                {
+                    _inFlight++;
+                    return (line, false);
+                }
+            }
+        }
+    }
+
+    /// <summary>The line last taken reached its destination.</summary>
+    public void Shipped()
+    {
+        lock (_lock)
+        {
+            _inFlight--;
+            _shipped++;
+        }
+    }
+
+    /// <summary>The line last taken could not be delivered and is given up.</summary>
+    public void GaveUp(LogLine line)
+    {
+        lock (_lock)
+        {
+            _inFlight--;
+            Drop(line.Timestamp);
+        }
+    }
+
+    private void Drop(DateTimeOffset lineTime)
+    {
+        _dropped++;
+        _unreportedDrops++;
+        _dropsSince ??= lineTime;
+    }
+
+    private LogLine Marker(long count, DateTimeOffset since) => new(
+        _time.GetUtcNow(),
+        LogSource.Agent,
+        '#',
+        string.Create(CultureInfo.InvariantCulture, $"... {count} lines dropped since {since.UtcDateTime:yyyy-MM-ddTHH:mm:ssZ} (this sink could not keep up)"));
+}
