@@ -35,6 +35,7 @@ internal sealed class AgentUnderTest : IAsyncDisposable
     private readonly IHost _host;
     private readonly TempDirectory _state;
     private readonly HashSet<int> _execPids = [];
+    private bool _started = true;
 
     private AgentUnderTest(IHost host, TempDirectory state, CapturedLogs logs)
     {
@@ -51,6 +52,9 @@ internal sealed class AgentUnderTest : IAsyncDisposable
 
     /// <summary>What the agent sees of every target, its own node and its peers.</summary>
     public ObservationBook Book => _host.Services.GetRequiredService<ObservationBook>();
+
+    /// <summary>The resource's log stream (Redis's lines and the agent's).</summary>
+    public Logs.LogBus LogBus => _host.Services.GetRequiredService<Logs.LogBus>();
 
     public string StateDirectory => _state.Path;
 
@@ -88,7 +92,13 @@ internal sealed class AgentUnderTest : IAsyncDisposable
 
         var builder = AgentHost.CreateBuilder([]);
         builder.Configuration.AddInMemoryCollection(merged);
-        builder.Logging.ClearProviders();
+        // Quiet the console, keep the agent's own providers (the log stream is one of them).
+        foreach (var console in builder.Services.Where(d => d.ServiceType == typeof(ILoggerProvider)
+                     && d.ImplementationType?.Namespace?.StartsWith("Microsoft.Extensions.Logging", StringComparison.Ordinal) == true).ToList())
+        {
+            builder.Services.Remove(console);
+        }
+
         builder.Logging.SetMinimumLevel(LogLevel.Debug);
         builder.Logging.AddProvider(logs);
         var host = builder.Build();
@@ -99,6 +109,8 @@ internal sealed class AgentUnderTest : IAsyncDisposable
         }
         catch
         {
+            // A host that did not start cannot be stopped (StopAsync would throw and hide this exception).
+            agent._started = false;
             await agent.DisposeAsync().ConfigureAwait(false);
             throw;
         }
@@ -165,7 +177,10 @@ internal sealed class AgentUnderTest : IAsyncDisposable
     {
         try
         {
-            await _host.StopAsync(TimeSpan.FromSeconds(15)).ConfigureAwait(false);
+            if (_started)
+            {
+                await _host.StopAsync(TimeSpan.FromSeconds(15)).ConfigureAwait(false);
+            }
         }
         finally
         {

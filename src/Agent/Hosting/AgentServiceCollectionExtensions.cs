@@ -6,6 +6,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using RedisAgent.Connection;
 using RedisAgent.HostProbing;
+using RedisAgent.Logs;
 using RedisAgent.Peers;
 using RedisAgent.Node;
 using RedisAgent.Probing;
@@ -49,6 +50,8 @@ internal static class AgentServiceCollectionExtensions
         AddSection<RestartOptions>(services, configuration, RestartOptions.Section);
         AddSection<ExecOptions>(services, configuration, ExecOptions.Section);
         AddSection<SshOptions>(services, configuration, SshOptions.Section);
+        AddSection<LogOptions>(services, configuration, LogOptions.Section);
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<LogOptions>, LogOptionsValidator>());
         services.AddOptions<PeersOptions>()
             .Configure(options => configuration.GetSection(PeersOptions.Section).Bind(options.Items))
             .ValidateOnStart();
@@ -69,6 +72,9 @@ internal static class AgentServiceCollectionExtensions
         services.TryAddSingleton<SecretRedactor>();
         services.TryAddSingleton<NodeStatus>();
         services.TryAddSingleton<ObservationBook>();
+        services.TryAddSingleton<LogBus>();
+        services.TryAddSingleton<RedisLogIngest>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<ILoggerProvider, LogBusLoggerProvider>());
         services.TryAddSingleton<HostProbeFactory>();
         services.TryAddSingleton(CreateTargets);
         services.TryAddSingleton<SupervisorInbox>();
@@ -79,6 +85,8 @@ internal static class AgentServiceCollectionExtensions
         services.AddHostedService<LocalNodeMonitor>();
         services.AddHostedService<PeerMonitor>();
         services.AddHostedService<NodeFactsSampler>();
+        services.AddHostedService<SyslogSink>();
+
         return services;
     }
 
@@ -137,6 +145,7 @@ internal static class AgentServiceCollectionExtensions
             installIfMissing: exec.InstallIfMissing ?? redis.Embedded,
             services.GetRequiredService<SupervisorInbox>(),
             time,
-            loggers);
+            loggers,
+            services.GetRequiredService<RedisLogIngest>());
     }
 }

@@ -239,3 +239,31 @@ internal sealed class PeersOptionsValidator(IOptions<HostProbing.SshOptions> ssh
         return errors.Result();
     }
 }
+
+/// <summary>The log stream and its syslog drain.</summary>
+internal sealed class LogOptionsValidator : IValidateOptions<Logs.LogOptions>
+{
+    public ValidateOptionsResult Validate(string? name, Logs.LogOptions options)
+    {
+        var errors = new ConfigErrors();
+        errors.Between("Logs:MaxLineLength", options.MaxLineLength, 80, 1_048_576);
+        errors.Between("Logs:HistoryLines", options.HistoryLines, 1, 1_000_000);
+        errors.Between("Logs:Syslog:QueueCapacity", options.Syslog.QueueCapacity, 1, 10_000_000);
+        errors.Between("Logs:Syslog:MaxDatagramBytes", options.Syslog.MaxDatagramBytes, 480, 65_000);
+        errors.Require(Logs.SyslogMessage.ParseFacility(options.Syslog.Facility) is not null,
+            $"Logs:Syslog:Facility '{options.Syslog.Facility}' is not a facility (local0..local7, user, daemon, kern, or 0-23).");
+        if (options.RedisTimeZone is { Length: > 0 } zone)
+        {
+            errors.Require(TimeZoneInfo.TryFindSystemTimeZoneById(zone, out _), $"Logs:RedisTimeZone '{zone}' is not a known time zone (an IANA name such as Europe/Paris).");
+        }
+
+        if (options.Syslog.Url is { Length: > 0 } url)
+        {
+            errors.Require(
+                Uri.TryCreate(url, UriKind.Absolute, out var uri) && uri.Scheme is "tcp" or "udp" && uri.Host.Length > 0 && uri.Port > 0,
+                $"Logs:Syslog:Url '{url}' must be tcp://host:port or udp://host:port.");
+        }
+
+        return errors.Result();
+    }
+}

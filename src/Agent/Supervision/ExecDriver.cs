@@ -22,6 +22,7 @@ internal sealed partial class ExecDriver : IRestartDriver, IDisposable
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly ILogger _redisLogger;
+    private readonly Logs.RedisLogIngest? _logs;
     private readonly Lock _lock = new();
     private readonly HashSet<int> _expectedExits = [];
     private ExecLaunch? _launch;
@@ -34,8 +35,10 @@ internal sealed partial class ExecDriver : IRestartDriver, IDisposable
         bool installIfMissing,
         SupervisorInbox inbox,
         TimeProvider time,
-        ILoggerFactory loggers)
+        ILoggerFactory loggers,
+        Logs.RedisLogIngest? logs = null)
     {
+        _logs = logs;
         _options = options;
         _endpoint = endpoint;
         _stateDirectory = stateDirectory;
@@ -144,8 +147,6 @@ internal sealed partial class ExecDriver : IRestartDriver, IDisposable
         }
 
         var process = new Process { StartInfo = startInfo, EnableRaisingEvents = true };
-        process.OutputDataReceived += (_, e) => ForwardOutput(e.Data);
-        process.ErrorDataReceived += (_, e) => ForwardOutput(e.Data);
         process.Exited += OnExited;
         try
         {
@@ -158,8 +159,10 @@ internal sealed partial class ExecDriver : IRestartDriver, IDisposable
         }
 
         process.StandardInput.Close();
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
+        // Raw bytes, split on '\n' only: the line reader of Process would also split on a '\r'
+        // inside a line, and a line is worth shipping exactly as Redis wrote it.
+        _ = ReadOutputAsync(process.StandardOutput.BaseStream);
+        _ = ReadOutputAsync(process.StandardError.BaseStream);
         lock (_lock)
         {
             _process?.Dispose();
@@ -222,11 +225,35 @@ internal sealed partial class ExecDriver : IRestartDriver, IDisposable
         await exited.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
+    private async Task ReadOutputAsync(Stream stream)
+    {
+        var splitter = new Logs.LineSplitter();
+        var buffer = new byte[16 * 1024];
+        try
+        {
+            int read;
+            while ((read = await stream.ReadAsync(buffer).ConfigureAwait(false)) > 0)
+            {
+                foreach (var line in splitter.Feed(buffer.AsSpan(0, read)))
+                {
+                    ForwardOutput(line);
+                }
+            }
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException)
+        {
+            // The process is gone and its pipe with it.
+        }
+
+        ForwardOutput(splitter.Flush());
+    }
+
     private void ForwardOutput(string? line)
     {
         if (!string.IsNullOrEmpty(line))
         {
             Log.RedisOutput(_redisLogger, line);
+            _logs?.Ingest(line);
         }
     }
 

@@ -1,0 +1,77 @@
+namespace RedisAgent.Logs;
+
+/// <summary>
+/// Takes every line of the resource (Redis's and the agent's) and hands it to each sink's own
+/// queue, and to a ring of recent lines. Publishing never waits: a slow sink only loses its own
+/// oldest lines.
+/// </summary>
+internal sealed class LogBus(Microsoft.Extensions.Options.IOptions<LogOptions> logOptions)
+{
+    private readonly LogOptions _options = logOptions.Value;
+    private readonly Lock _lock = new();
+    private readonly List<SinkQueue> _sinks = [];
+    private readonly LogLine[] _history = new LogLine[Math.Max(1, logOptions.Value.HistoryLines)];
+    private long _published;
+
+    public string Resource => _options.Resource ?? "redis";
+
+    public IReadOnlyList<SinkQueue> Sinks
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return [.. _sinks];
+            }
+        }
+    }
+
+    public void Attach(SinkQueue sink)
+    {
+        lock (_lock)
+        {
+            _sinks.Add(sink);
+        }
+    }
+
+    public void Detach(SinkQueue sink)
+    {
+        lock (_lock)
+        {
+            _sinks.Remove(sink);
+        }
+    }
+
+    public void Publish(LogLine line)
+    {
+        SinkQueue[] sinks;
+        lock (_lock)
+        {
+            _history[_published % _history.Length] = line;
+            _published++;
+            sinks = [.. _sinks];
+        }
+
+        foreach (var sink in sinks)
+        {
+            sink.Offer(line);
+        }
+    }
+
+    /// <summary>The most recent lines, oldest first (at most <see cref="LogOptions.HistoryLines"/>).</summary>
+    public IReadOnlyList<LogLine> History(int count = int.MaxValue)
+    {
+        lock (_lock)
+        {
+            var available = (int)Math.Min(_published, _history.Length);
+            var take = Math.Min(available, count);
+            var lines = new LogLine[take];
+            for (var i = 0; i < take; i++)
+            {
+                lines[i] = _history[(_published - take + i) % _history.Length];
+            }
+
+            return lines;
+        }
+    }
+}

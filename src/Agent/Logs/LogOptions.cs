@@ -1,0 +1,37 @@
+namespace RedisAgent.Logs;
+
+/// <summary>Where the resource's log lines go. Section <c>Logs</c>.</summary>
+internal sealed class LogOptions
+{
+    public const string Section = "Logs";
+
+    /// <summary>The resource name in every line: <c>redis[&lt;resource&gt;]</c>. Default: <c>Agent:NodeName</c>.</summary>
+    public string? Resource { get; set; }
+
+    /// <summary>The time zone Redis writes its log times in (an IANA name); default: this machine's.</summary>
+    public string? RedisTimeZone { get; set; }
+
+    /// <summary>Longer lines are cut, and say so.</summary>
+    public int MaxLineLength { get; set; } = LineSanitizer.DefaultMaxLength;
+
+    /// <summary>How many recent lines the agent keeps for tails that ask for history.</summary>
+    public int HistoryLines { get; set; } = 1500;
+
+    public SyslogOptions Syslog { get; set; } = new();
+}
+
+/// <summary>A syslog drain. Section <c>Logs:Syslog</c>.</summary>
+internal sealed class SyslogOptions
+{
+    /// <summary><c>tcp://host:port</c> (RFC 6587 octet counting) or <c>udp://host:port</c> (one message per datagram). Unset: no drain.</summary>
+    public string? Url { get; set; }
+
+    /// <summary>The syslog facility, by name (<c>local0</c>...<c>local7</c>, <c>user</c>, <c>daemon</c>) or number.</summary>
+    public string Facility { get; set; } = "local0";
+
+    /// <summary>Lines waiting for the drain; past this the oldest are dropped (and the drain is told in-line).</summary>
+    public int QueueCapacity { get; set; } = 10_000;
+
+    /// <summary>UDP: the largest datagram sent; a longer message is cut to fit (RFC 5426 asks receivers to take 2048).</summary>
+    public int MaxDatagramBytes { get; set; } = 2048;
+}

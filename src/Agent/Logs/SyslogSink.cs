@@ -1,0 +1,159 @@
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace RedisAgent.Logs;
+
+/// <summary>
+/// Ships the resource's lines to a syslog drain: RFC 5424 over TCP with RFC 6587 octet
+/// counting, or over UDP one message per datagram. Best-effort, like the router it imitates:
+/// it has a queue of its own (a stalled drain loses its oldest lines, nothing else waits), and
+/// it reconnects with capped, jittered backoff.
+/// <para>What a reconnect can cost: lines the kernel had accepted for a connection that then
+/// died may be lost (TCP gives no end-to-end receipt), and the line being written when the
+/// connection failed is sent again on the next one, so the drain may see it twice.</para>
+/// </summary>
+internal sealed partial class SyslogSink : BackgroundService
+{
+    private static readonly TimeSpan InitialBackoff = TimeSpan.FromMilliseconds(500);
+    private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(30);
+
+    private readonly SyslogOptions _options;
+    private readonly Uri? _url;
+    private readonly int _facility;
+    private readonly string _hostname;
+    private readonly string _resource;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+
+    public SyslogSink(LogBus bus, IOptions<LogOptions> options, IOptions<Hosting.AgentOptions> agent, TimeProvider time, ILogger<SyslogSink> logger)
+    {
+        _options = options.Value.Syslog;
+        _url = string.IsNullOrWhiteSpace(_options.Url) ? null : new Uri(_options.Url);
+        _facility = SyslogMessage.ParseFacility(_options.Facility) ?? 16;
+        _hostname = agent.Value.NodeName ?? Environment.MachineName;
+        _resource = bus.Resource;
+        _time = time;
+        _logger = logger;
+        if (_url is not null)
+        {
+            Queue = new SinkQueue("syslog " + _url.Authority, _options.QueueCapacity, time);
+            bus.Attach(Queue);
+        }
+    }
+
+    /// <summary>The drain's queue; null when no drain is configured (<c>Logs:Syslog:Url</c> unset).</summary>
+    public SinkQueue? Queue { get; }
+
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        _url is null ? Task.CompletedTask
+        : _url.Scheme == "udp" ? RunUdpAsync(_url, Queue!, stoppingToken)
+        : RunTcpAsync(_url, Queue!, stoppingToken);
+
+    private async Task RunTcpAsync(Uri url, SinkQueue queue, CancellationToken stoppingToken)
+    {
+        (LogLine Line, bool IsLossMarker)? pending = null;
+        var backoff = InitialBackoff;
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            using var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            try
+            {
+                await socket.ConnectAsync(await EndPointAsync(url, stoppingToken).ConfigureAwait(false), stoppingToken).ConfigureAwait(false);
+                Log.Connected(_logger, url.Authority);
+                backoff = InitialBackoff;
+                while (!stoppingToken.IsCancellationRequested)
+                {
+                    pending ??= await queue.TakeAsync(stoppingToken).ConfigureAwait(false);
+                    var frame = SyslogMessage.OctetCounted(SyslogMessage.Format(pending.Value.Line, _facility, _hostname, _resource));
+                    await socket.SendAsync(frame, stoppingToken).ConfigureAwait(false);
+                    if (!pending.Value.IsLossMarker)
+                    {
+                        queue.Shipped();
+                    }
+
+                    pending = null;
+                }
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (SocketException ex)
+            {
+                Log.Disconnected(_logger, url.Authority, ex.SocketErrorCode.ToString(), backoff.TotalMilliseconds);
+            }
+
+            try
+            {
+                await Task.Delay(Jitter(backoff), _time, stoppingToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+
+            backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxBackoff.Ticks));
+        }
+    }
+
+    private async Task RunUdpAsync(Uri url, SinkQueue queue, CancellationToken stoppingToken)
+    {
+        using var socket = new Socket(SocketType.Dgram, ProtocolType.Udp);
+        var endPoint = await EndPointAsync(url, stoppingToken).ConfigureAwait(false);
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            (LogLine Line, bool IsLossMarker) taken;
+            try
+            {
+                taken = await queue.TakeAsync(stoppingToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+
+            var datagram = SyslogMessage.Datagram(SyslogMessage.Format(taken.Line, _facility, _hostname, _resource), _options.MaxDatagramBytes);
+            try
+            {
+                await socket.SendToAsync(datagram, endPoint, stoppingToken).ConfigureAwait(false);
+                if (!taken.IsLossMarker)
+                {
+                    queue.Shipped();
+                }
+            }
+            catch (SocketException)
+            {
+                // UDP is fire and forget; a send error (an ICMP refusal echoed back) loses the line.
+                if (!taken.IsLossMarker)
+                {
+                    queue.GaveUp(taken.Line);
+                }
+            }
+        }
+    }
+
+    private static async Task<EndPoint> EndPointAsync(Uri url, CancellationToken cancellationToken)
+    {
+        if (IPAddress.TryParse(url.Host.Trim('[', ']'), out var address))
+        {
+            return new IPEndPoint(address, url.Port);
+        }
+
+        var addresses = await Dns.GetHostAddressesAsync(url.Host, cancellationToken).ConfigureAwait(false);
+        return new IPEndPoint(addresses[0], url.Port);
+    }
+
+    private static TimeSpan Jitter(TimeSpan delay) => delay * (0.5 + (Random.Shared.NextDouble() * 0.5));
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 1501, Level = LogLevel.Information, Message = "Syslog drain {Drain} connected")]
+        public static partial void Connected(ILogger logger, string drain);
+
+        [LoggerMessage(EventId = 1502, Level = LogLevel.Warning, Message = "Syslog drain {Drain} unreachable or lost ({Error}); retrying in about {BackoffMs:0} ms")]
+        public static partial void Disconnected(ILogger logger, string drain, string error, double backoffMs);
+    }
+}

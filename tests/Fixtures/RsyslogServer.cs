@@ -1,0 +1,122 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+
+namespace RedisAgent.Testing;
+
+/// <summary>
+/// A real rsyslogd on loopback: imtcp (octet-counted framing) and imudp inputs, writing every
+/// message to a file in the router's form, <c>TIMESTAMP app[procid]: msg</c>, which a test reads.
+/// </summary>
+public sealed class RsyslogServer : IAsyncDisposable
+{
+    public const string Binary = "/usr/sbin/rsyslogd";
+
+    private readonly TempDirectory _directory = new("rsyslog");
+    private readonly ConcurrentQueue<string> _output = new();
+    private Process? _process;
+
+    private RsyslogServer(int tcpPort, int udpPort)
+    {
+        TcpPort = tcpPort;
+        UdpPort = udpPort;
+    }
+
+    public int TcpPort { get; }
+
+    public int UdpPort { get; }
+
+    public string TcpUrl => $"tcp://127.0.0.1:{TcpPort}";
+
+    public string UdpUrl => $"udp://127.0.0.1:{UdpPort}";
+
+    public string OutputFile => _directory.File("received.log");
+
+    /// <summary>The lines received so far (each one a message, as rsyslog wrote it).</summary>
+    public IReadOnlyList<string> Lines
+    {
+        get
+        {
+            try
+            {
+                var text = File.Exists(OutputFile) ? File.ReadAllText(OutputFile) : "";
+                var lines = text.Split('\n');
+                // The last piece is either empty or a line rsyslog is still writing.
+                return lines[..^1];
+            }
+            catch (IOException)
+            {
+                return [];
+            }
+        }
+    }
+
+    public static async Task<RsyslogServer> StartAsync()
+    {
+        var server = new RsyslogServer(LoopbackPorts.Free(), FreeUdpPort());
+        await File.WriteAllTextAsync(server._directory.File("rsyslog.conf"), $$"""
+            global(workDirectory="{{server._directory.Path}}" maxMessageSize="64k")
+            module(load="imtcp")
+            module(load="imudp")
+            input(type="imtcp" address="127.0.0.1" port="{{server.TcpPort}}")
+            input(type="imudp" address="127.0.0.1" port="{{server.UdpPort}}")
+            template(name="router" type="string" string="%timereported:::date-year%-%timereported:::date-month%-%timereported:::date-day%T%timereported:::date-hour%:%timereported:::date-minute%:%timereported:::date-second%Z %app-name%[%procid%]: %msg%\n")
+            action(type="omfile" file="{{server.OutputFile}}" template="router")
+            """).ConfigureAwait(false);
+        var startInfo = new ProcessStartInfo(Binary, ["-n", "-f", server._directory.File("rsyslog.conf"), "-i", server._directory.File("rsyslogd.pid")])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        server._process = Process.Start(startInfo)!;
+        server._process.OutputDataReceived += (_, e) => server.Keep(e.Data);
+        server._process.ErrorDataReceived += (_, e) => server.Keep(e.Data);
+        server._process.BeginOutputReadLine();
+        server._process.BeginErrorReadLine();
+        await Poll.UntilAsync(server.AcceptsTcp, TimeSpan.FromSeconds(15), () => "rsyslogd does not listen. Output:\n" + string.Join('\n', server._output)).ConfigureAwait(false);
+        return server;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_process is { HasExited: false } process)
+        {
+            Signals.Send(process.Id, Signals.SigKill);
+            await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+        }
+
+        _process?.Dispose();
+        _directory.Dispose();
+    }
+
+    private static int FreeUdpPort()
+    {
+        using var socket = new Socket(SocketType.Dgram, ProtocolType.Udp);
+        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        return ((IPEndPoint)socket.LocalEndPoint!).Port;
+    }
+
+    private bool AcceptsTcp()
+    {
+        try
+        {
+            using var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
+            socket.Connect(IPAddress.Loopback, TcpPort);
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+    }
+
+    private void Keep(string? line)
+    {
+        if (line is not null)
+        {
+            _output.Enqueue(line);
+        }
+    }
+}
