@@ -86,6 +86,7 @@ internal static class AgentServiceCollectionExtensions
         services.AddHostedService<PeerMonitor>();
         services.AddHostedService<NodeFactsSampler>();
         services.AddHostedService<SyslogSink>();
+        services.AddHostedService<LogFileTailer>();
 
         return services;
     }

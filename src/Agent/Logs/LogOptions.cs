@@ -8,6 +8,15 @@ internal sealed class LogOptions
     /// <summary>The resource name in every line: <c>redis[&lt;resource&gt;]</c>. Default: <c>Agent:NodeName</c>.</summary>
     public string? Resource { get; set; }
 
+    /// <summary>Redis's log file to follow (its <c>logfile</c> setting), for nodes the agent does not run itself.</summary>
+    public string? File { get; set; }
+
+    /// <summary>Read a file that already exists at agent start from its beginning, instead of following from its end.</summary>
+    public bool FileFromStart { get; set; }
+
+    /// <summary>How often the file is checked for new lines and rotation.</summary>
+    public TimeSpan FilePollInterval { get; set; } = TimeSpan.FromMilliseconds(250);
+
     /// <summary>The time zone Redis writes its log times in (an IANA name); default: this machine's.</summary>
     public string? RedisTimeZone { get; set; }
 

@@ -1,0 +1,177 @@
+using System.Runtime.InteropServices;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace RedisAgent.Logs;
+
+/// <summary>
+/// Follows Redis's log file (<c>Logs:File</c>), like <c>tail -F</c>: it waits for a file that does
+/// not exist yet; after a rotation by rename (the path names a new file) it finishes the old one
+/// and reads the new one from its start; after a copy-truncate (the file shrank) it starts over
+/// at the beginning. A partial last line waits for its end.
+/// <para>Limits, as for every tailer: lines written between logrotate's copy and its truncate are
+/// lost, and a truncated file that grew past the old position before the next poll is read from
+/// that position (use rotation by rename, which Redis handles by reopening its file per line).</para>
+/// </summary>
+internal sealed partial class LogFileTailer(
+    RedisLogIngest ingest,
+    IOptions<LogOptions> options,
+    TimeProvider time,
+    ILogger<LogFileTailer> logger) : BackgroundService
+{
+    private readonly LogOptions _options = options.Value;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        if (string.IsNullOrWhiteSpace(_options.File))
+        {
+            return;
+        }
+
+        var path = _options.File;
+        var buffer = new byte[64 * 1024];
+        FileStream? stream = null;
+        ulong inode = 0;
+        var splitter = new LineSplitter();
+        var first = true;
+        try
+        {
+            while (!stoppingToken.IsCancellationRequested)
+            {
+                try
+                {
+                    if (stream is null && TryOpen(path, out stream, out inode))
+                    {
+                        Log.Following(logger, path);
+                        if (first && !_options.FileFromStart)
+                        {
+                            // At agent start, the past is not news: follow from the end, as tail -F does.
+                            stream!.Seek(0, SeekOrigin.End);
+                        }
+                    }
+
+                    first = false;
+                    if (stream is not null)
+                    {
+                        ReadAvailable(stream, buffer, splitter);
+                        var now = Inode(path);
+                        if (now != inode)
+                        {
+                            // Rotated by rename (or deleted): the old file is finished, the next one starts at 0.
+                            ReadAvailable(stream, buffer, splitter);
+                            Emit(splitter.Flush());
+                            await stream.DisposeAsync().ConfigureAwait(false);
+                            stream = null;
+                            Log.Rotated(logger, path);
+                            continue;
+                        }
+
+                        if (stream.Length < stream.Position)
+                        {
+                            Log.Truncated(logger, path);
+                            Emit(splitter.Flush());
+                            stream.Seek(0, SeekOrigin.Begin);
+                            continue;
+                        }
+                    }
+                }
+                catch (IOException ex)
+                {
+                    Log.ReadFailed(logger, path, ex.Message);
+                    if (stream is not null)
+                    {
+                        await stream.DisposeAsync().ConfigureAwait(false);
+                        stream = null;
+                    }
+                }
+
+                await Task.Delay(_options.FilePollInterval, time, stoppingToken).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+        finally
+        {
+            if (stream is not null)
+            {
+                await stream.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+    }
+
+    private void ReadAvailable(FileStream stream, byte[] buffer, LineSplitter splitter)
+    {
+        int read;
+        while ((read = stream.Read(buffer, 0, buffer.Length)) > 0)
+        {
+            foreach (var line in splitter.Feed(buffer.AsSpan(0, read)))
+            {
+                Emit(line);
+            }
+        }
+    }
+
+    private void Emit(string? line)
+    {
+        if (line is { Length: > 0 })
+        {
+            ingest.Ingest(line);
+        }
+    }
+
+    private static bool TryOpen(string path, out FileStream? stream, out ulong inode)
+    {
+        try
+        {
+            stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1, FileOptions.None);
+            inode = FileInode(stream);
+            return true;
+        }
+        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
+        {
+            stream = null;
+            inode = 0;
+            return false;
+        }
+    }
+
+    // struct stat on x86_64 and aarch64 Linux (glibc): st_dev (8 bytes), then st_ino (8 bytes).
+    private const int StatSize = 256;
+    private const int InodeOffset = 8;
+
+    /// <summary>The inode the path names now; 0 when nothing is there.</summary>
+    private static unsafe ulong Inode(string path)
+    {
+        var buffer = stackalloc byte[StatSize];
+        return Stat(path, buffer) == 0 ? *(ulong*)(buffer + InodeOffset) : 0;
+    }
+
+    private static unsafe ulong FileInode(FileStream stream)
+    {
+        var buffer = stackalloc byte[StatSize];
+        return FStat((int)stream.SafeFileHandle.DangerousGetHandle(), buffer) == 0 ? *(ulong*)(buffer + InodeOffset) : 0;
+    }
+
+    [LibraryImport("libc", EntryPoint = "stat", StringMarshalling = StringMarshalling.Utf8)]
+    private static unsafe partial int Stat(string path, byte* buffer);
+
+    [LibraryImport("libc", EntryPoint = "fstat")]
+    private static unsafe partial int FStat(int fd, byte* buffer);
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 1511, Level = LogLevel.Information, Message = "Following Redis's log file {Path}")]
+        public static partial void Following(ILogger logger, string path);
+
+        [LoggerMessage(EventId = 1512, Level = LogLevel.Information, Message = "Redis's log file {Path} was rotated; following the new one")]
+        public static partial void Rotated(ILogger logger, string path);
+
+        [LoggerMessage(EventId = 1513, Level = LogLevel.Information, Message = "Redis's log file {Path} was truncated; reading it from the start")]
+        public static partial void Truncated(ILogger logger, string path);
+
+        [LoggerMessage(EventId = 1514, Level = LogLevel.Warning, Message = "Reading Redis's log file {Path} failed: {Message}")]
+        public static partial void ReadFailed(ILogger logger, string path, string message);
+    }
+}

@@ -1,0 +1,100 @@
+using RedisAgent.Logs;
+using RedisAgent.Testing;
+
+namespace RedisAgent.Tests.Logs;
+
+/// <summary>Following a real redis-server's log file through rotation by rename and by truncation.</summary>
+public sealed class LogFileTailerTests
+{
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(20);
+
+    [Fact]
+    public async Task RotationByRename_LosesNoLineAndRepeatsNone()
+    {
+        await using var redis = await StartRedisAsync();
+        await using var agent = await StartTailingAsync(redis.LogFile);
+        await WaitForLineAsync(agent, "Ready to accept connections");
+
+        await LogAsync(redis, "before", 5);
+        await WaitForLineAsync(agent, "before-5");
+        File.Move(redis.LogFile, redis.LogFile + ".1");
+        await LogAsync(redis, "after", 5);
+        await WaitForLineAsync(agent, "after-5");
+
+        Assert.Equal(
+            [.. Numbered("before", 5), .. Numbered("after", 5)],
+            DebugLines(agent));
+        Assert.Contains(agent.Logs.Entries, e => e.EventId == 1512);
+    }
+
+    [Fact]
+    public async Task RotationByCopyTruncate_LosesNoLineAndRepeatsNone()
+    {
+        await using var redis = await StartRedisAsync();
+        await using var agent = await StartTailingAsync(redis.LogFile);
+        await WaitForLineAsync(agent, "Ready to accept connections");
+
+        await LogAsync(redis, "first", 5);
+        await WaitForLineAsync(agent, "first-5");
+        File.Copy(redis.LogFile, redis.LogFile + ".1");
+        await using (new FileStream(redis.LogFile, FileMode.Truncate, FileAccess.Write, FileShare.ReadWrite))
+        {
+        }
+
+        await Poll.UntilAsync(() => agent.Logs.Contains(1513), Deadline, () => "truncation not noticed:\n" + agent.Logs.Text);
+        await LogAsync(redis, "second", 5);
+        await WaitForLineAsync(agent, "second-5");
+
+        Assert.Equal([.. Numbered("first", 5), .. Numbered("second", 5)], DebugLines(agent));
+    }
+
+    [Fact]
+    public async Task FileThatAppearsLater_IsFollowed_AndAPartialLineWaitsForItsEnd()
+    {
+        using var scratch = new TempDirectory("tail");
+        var path = scratch.File("redis.log");
+        await using var agent = await StartTailingAsync(path);
+
+        await File.AppendAllTextAsync(path, "1:M 26 Nov 2026 09:30:00.000 * complete line\n1:M 26 Nov 2026 09:30:01.000 * partial");
+        await WaitForLineAsync(agent, "complete line");
+        Assert.DoesNotContain(agent.LogBus.History(), l => l.Text.Contains("partial", StringComparison.Ordinal));
+
+        await File.AppendAllTextAsync(path, " and its end\n");
+        await WaitForLineAsync(agent, "partial and its end");
+        var line = agent.LogBus.History().Single(l => l.Text.Contains("partial", StringComparison.Ordinal));
+        Assert.Equal("2026-11-26T09:30:01Z redis[r]: * partial and its end", line.Format("r"));
+    }
+
+    private static Task<RedisServer> StartRedisAsync() => RedisServer.StartAsync(new RedisServerOptions
+    {
+        Daemonize = true,
+        Arguments = ["--enable-debug-command", "yes"],
+    });
+
+    private static Task<AgentUnderTest> StartTailingAsync(string logFile) => AgentUnderTest.StartAsync(new Dictionary<string, string?>
+    {
+        ["Redis:Url"] = $"redis://127.0.0.1:{LoopbackPorts.Free()}",
+        ["Restart:Driver"] = "none",
+        ["Logs:File"] = logFile,
+        ["Logs:FileFromStart"] = "true",
+        ["Logs:FilePollInterval"] = "00:00:00.050",
+        ["Logs:RedisTimeZone"] = "Etc/UTC",
+    });
+
+    private static async Task LogAsync(RedisServer redis, string prefix, int count)
+    {
+        foreach (var message in Numbered(prefix, count))
+        {
+            Assert.Equal("OK", await Resp.CommandAsync(redis.Host, redis.Port, "DEBUG", "LOG", message));
+        }
+    }
+
+    private static IEnumerable<string> Numbered(string prefix, int count) => Enumerable.Range(1, count).Select(i => $"{prefix}-{i}");
+
+    private static List<string> DebugLines(AgentUnderTest agent) =>
+        [.. agent.LogBus.History().Where(l => l.Text.StartsWith("DEBUG LOG: ", StringComparison.Ordinal)).Select(l => l.Text["DEBUG LOG: ".Length..])];
+
+    private static Task WaitForLineAsync(AgentUnderTest agent, string text) =>
+        Poll.UntilAsync(() => agent.LogBus.History().Any(l => l.Text.Contains(text, StringComparison.Ordinal)), Deadline,
+            () => $"no line with '{text}'. Stream:\n{string.Join('\n', agent.LogBus.History().Select(l => l.Format("r")))}\nAgent log:\n{agent.Logs.Text}");
+}
