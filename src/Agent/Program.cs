@@ -1,3 +1,15 @@
 using RedisAgent.Hosting;
+using RedisAgent.Logs;
+
+if (args is ["logs", .. var rest])
+{
+    using var stop = new CancellationTokenSource();
+    Console.CancelKeyPress += (_, e) =>
+    {
+        e.Cancel = true;
+        stop.Cancel();
+    };
+    return await LogsCommand.RunAsync(rest, Console.Out, Console.Error, stop.Token).ConfigureAwait(false);
+}
 
 return await AgentHost.RunAsync(args).ConfigureAwait(false);

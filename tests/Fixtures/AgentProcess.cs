@@ -43,6 +43,8 @@ public sealed class AgentProcess : IAsyncDisposable
             startInfo.Environment.Remove(key);
         }
 
+        // Many agents run at once in tests: each takes any free port unless the test says otherwise.
+        startInfo.Environment["Urls"] = "http://127.0.0.1:0";
         foreach (var (key, value) in environment)
         {
             startInfo.Environment[key] = value;

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -30,14 +31,16 @@ internal sealed class AgentUnderTest : IAsyncDisposable
         ["Restart:StablePeriod"] = "00:00:05",
         ["Sampling:Interval"] = "00:00:00.100",
         ["Exec:StopTimeout"] = "00:00:05",
+        // Any free port: tests run many agents at once.
+        ["Urls"] = "http://127.0.0.1:0",
     };
 
-    private readonly IHost _host;
+    private readonly WebApplication _host;
     private readonly TempDirectory _state;
     private readonly HashSet<int> _execPids = [];
     private bool _started = true;
 
-    private AgentUnderTest(IHost host, TempDirectory state, CapturedLogs logs)
+    private AgentUnderTest(WebApplication host, TempDirectory state, CapturedLogs logs)
     {
         _host = host;
         _state = state;
@@ -52,6 +55,9 @@ internal sealed class AgentUnderTest : IAsyncDisposable
 
     /// <summary>What the agent sees of every target, its own node and its peers.</summary>
     public ObservationBook Book => _host.Services.GetRequiredService<ObservationBook>();
+
+    /// <summary>Where the agent's HTTP endpoints answer.</summary>
+    public Uri HttpAddress => new(_host.Urls.First());
 
     /// <summary>The resource's log stream (Redis's lines and the agent's).</summary>
     public Logs.LogBus LogBus => _host.Services.GetRequiredService<Logs.LogBus>();
@@ -101,7 +107,7 @@ internal sealed class AgentUnderTest : IAsyncDisposable
 
         builder.Logging.SetMinimumLevel(LogLevel.Debug);
         builder.Logging.AddProvider(logs);
-        var host = builder.Build();
+        var host = AgentHost.Build(builder);
         var agent = new AgentUnderTest(host, state, logs);
         try
         {
@@ -184,7 +190,7 @@ internal sealed class AgentUnderTest : IAsyncDisposable
         }
         finally
         {
-            _host.Dispose();
+            await _host.DisposeAsync().ConfigureAwait(false);
             int[] pids;
             lock (_execPids)
             {

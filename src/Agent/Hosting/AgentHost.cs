@@ -1,4 +1,7 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using RedisAgent.Logs;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -11,15 +14,23 @@ internal static class AgentHost
     /// <summary>sysexits.h EX_CONFIG: systemd and operators read it as "fix the configuration, do not retry".</summary>
     public const int ConfigurationErrorExitCode = 78;
 
-    public static HostApplicationBuilder CreateBuilder(string[] args)
+    /// <summary>Where the agent's HTTP endpoints listen unless <c>Urls</c> says otherwise: loopback only.</summary>
+    public const string DefaultUrls = "http://127.0.0.1:9379";
+
+    public static WebApplicationBuilder CreateBuilder(string[] args)
     {
-        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions
         {
             Args = args,
             ApplicationName = "redis-agent",
             // appsettings.json ships beside the binary; the working directory is wherever systemd or a shell left it.
             ContentRootPath = AppContext.BaseDirectory,
         });
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { ["Urls"] = DefaultUrls });
+        // Sources added by CreateBuilder (files, environment, command line) must still win over that default.
+        var defaults = builder.Configuration.Sources[^1];
+        builder.Configuration.Sources.RemoveAt(builder.Configuration.Sources.Count - 1);
+        builder.Configuration.Sources.Insert(0, defaults);
         builder.Services.AddSystemd();
         builder.Logging.AddSimpleConsole(options =>
         {
@@ -31,11 +42,19 @@ internal static class AgentHost
         return builder;
     }
 
+    /// <summary>Builds the agent and maps its HTTP endpoints; tests build it the same way.</summary>
+    public static WebApplication Build(WebApplicationBuilder builder)
+    {
+        var app = builder.Build();
+        app.MapLogTail();
+        return app;
+    }
+
     public static async Task<int> RunAsync(string[] args)
     {
         try
         {
-            using var host = CreateBuilder(args).Build();
+            await using var host = Build(CreateBuilder(args));
             // Validate before starting, so a bad key costs one clear line rather than the host's
             // "failed to start" stack trace.
             host.Services.GetService<IStartupValidator>()?.Validate();

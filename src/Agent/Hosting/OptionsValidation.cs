@@ -249,6 +249,7 @@ internal sealed class LogOptionsValidator : IValidateOptions<Logs.LogOptions>
         errors.Between("Logs:MaxLineLength", options.MaxLineLength, 80, 1_048_576);
         errors.Between("Logs:HistoryLines", options.HistoryLines, 1, 1_000_000);
         errors.Positive("Logs:FilePollInterval", options.FilePollInterval);
+        errors.Between("Logs:TailQueueCapacity", options.TailQueueCapacity, 1, 10_000_000);
         errors.Between("Logs:Syslog:QueueCapacity", options.Syslog.QueueCapacity, 1, 10_000_000);
         errors.Between("Logs:Syslog:MaxDatagramBytes", options.Syslog.MaxDatagramBytes, 480, 65_000);
         errors.Require(Logs.SyslogMessage.ParseFacility(options.Syslog.Facility) is not null,

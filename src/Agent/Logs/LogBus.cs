@@ -58,20 +58,38 @@ internal sealed class LogBus(Microsoft.Extensions.Options.IOptions<LogOptions> l
         }
     }
 
+    /// <summary>
+    /// Attaches <paramref name="sink"/> and returns the <paramref name="count"/> most recent lines, in
+    /// one step: every line is then either in the history returned or in the sink, never both or neither.
+    /// </summary>
+    public IReadOnlyList<LogLine> Subscribe(SinkQueue sink, int count)
+    {
+        lock (_lock)
+        {
+            _sinks.Add(sink);
+            return HistoryLocked(count);
+        }
+    }
+
     /// <summary>The most recent lines, oldest first (at most <see cref="LogOptions.HistoryLines"/>).</summary>
     public IReadOnlyList<LogLine> History(int count = int.MaxValue)
     {
         lock (_lock)
         {
-            var available = (int)Math.Min(_published, _history.Length);
-            var take = Math.Min(available, count);
-            var lines = new LogLine[take];
-            for (var i = 0; i < take; i++)
-            {
-                lines[i] = _history[(_published - take + i) % _history.Length];
-            }
-
-            return lines;
+            return HistoryLocked(count);
         }
+    }
+
+    private LogLine[] HistoryLocked(int count)
+    {
+        var available = (int)Math.Min(_published, _history.Length);
+        var take = Math.Min(available, count);
+        var lines = new LogLine[take];
+        for (var i = 0; i < take; i++)
+        {
+            lines[i] = _history[(_published - take + i) % _history.Length];
+        }
+
+        return lines;
     }
 }

@@ -26,6 +26,9 @@ internal sealed class LogOptions
     /// <summary>How many recent lines the agent keeps for tails that ask for history.</summary>
     public int HistoryLines { get; set; } = 1500;
 
+    /// <summary>Each live tail's own queue; a reader that falls this far behind loses its oldest lines.</summary>
+    public int TailQueueCapacity { get; set; } = 10_000;
+
     public SyslogOptions Syslog { get; set; } = new();
 }
 

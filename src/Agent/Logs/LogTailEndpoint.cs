@@ -1,0 +1,131 @@
+using System.Globalization;
+using System.Text;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Options;
+
+namespace RedisAgent.Logs;
+
+/// <summary>
+/// <c>GET /logs</c>: the resource's lines as text, one per line, in the router's format.
+/// The last <c>num</c> lines (of the source asked for) first (default 100, at most the ring's size), then, with
+/// <c>tail=true</c>, every new line as it comes. <c>source=redis|agent</c> filters. Each tail has
+/// its own bounded queue: a reader that does not keep up loses its own oldest lines (and is told
+/// in-line), never anyone else's.
+/// </summary>
+internal static class LogTailEndpoint
+{
+    public static IEndpointRouteBuilder MapLogTail(this IEndpointRouteBuilder endpoints)
+    {
+        endpoints.MapGet("/logs", HandleAsync);
+        return endpoints;
+    }
+
+    private static async Task HandleAsync(HttpContext context, LogBus bus, IOptions<LogOptions> options, TimeProvider time)
+    {
+        var query = context.Request.Query;
+        var history = options.Value.HistoryLines;
+        if (!TryParse(query, history, out var num, out var source, out var tail, out var error))
+        {
+            context.Response.StatusCode = StatusCodes.Status400BadRequest;
+            await context.Response.WriteAsync(error + "\n", context.RequestAborted).ConfigureAwait(false);
+            return;
+        }
+
+        context.Response.ContentType = "text/plain; charset=utf-8";
+        context.Response.Headers.CacheControl = "no-cache";
+        SinkQueue? subscription = null;
+        IReadOnlyList<LogLine> past;
+        if (tail)
+        {
+            subscription = new SinkQueue("tail " + context.Connection.RemoteIpAddress, options.Value.TailQueueCapacity, time);
+            past = bus.Subscribe(subscription, int.MaxValue);
+        }
+        else
+        {
+            past = bus.History();
+        }
+
+        try
+        {
+            var text = new StringBuilder();
+            // The last num lines of the source asked for, as heroku logs -n N -s redis gives them.
+            foreach (var line in past.Where(l => source is null || l.Source == source).TakeLast(num))
+            {
+                text.Append(line.Format(bus.Resource)).Append('\n');
+            }
+
+            await context.Response.WriteAsync(text.ToString(), context.RequestAborted).ConfigureAwait(false);
+            await context.Response.Body.FlushAsync(context.RequestAborted).ConfigureAwait(false);
+            if (subscription is null)
+            {
+                return;
+            }
+
+            while (!context.RequestAborted.IsCancellationRequested)
+            {
+                var (line, isLossMarker) = await subscription.TakeAsync(context.RequestAborted).ConfigureAwait(false);
+                if (isLossMarker || source is null || line.Source == source)
+                {
+                    await context.Response.WriteAsync(line.Format(bus.Resource) + "\n", context.RequestAborted).ConfigureAwait(false);
+                    await context.Response.Body.FlushAsync(context.RequestAborted).ConfigureAwait(false);
+                }
+
+                if (!isLossMarker)
+                {
+                    subscription.Shipped();
+                }
+            }
+        }
+        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        {
+            // The reader went away: that is how a tail ends.
+        }
+        finally
+        {
+            if (subscription is not null)
+            {
+                bus.Detach(subscription);
+            }
+        }
+    }
+
+    internal static bool TryParse(IQueryCollection query, int history, out int num, out LogSource? source, out bool tail, out string? error)
+    {
+        num = 100;
+        source = null;
+        tail = false;
+        error = null;
+        if (query.TryGetValue("num", out var numText)
+            && (!int.TryParse(numText, NumberStyles.None, CultureInfo.InvariantCulture, out num) || num > history))
+        {
+            error = $"num must be a whole number from 0 to {history} (the history kept), not '{numText}'";
+            return false;
+        }
+
+        if (query.TryGetValue("source", out var sourceText))
+        {
+            switch (sourceText.ToString())
+            {
+                case "redis":
+                    source = LogSource.Redis;
+                    break;
+                case "agent":
+                    source = LogSource.Agent;
+                    break;
+                default:
+                    error = $"source must be redis or agent, not '{sourceText}'";
+                    return false;
+            }
+        }
+
+        if (query.TryGetValue("tail", out var tailText) && !bool.TryParse(tailText, out tail))
+        {
+            error = $"tail must be true or false, not '{tailText}'";
+            return false;
+        }
+
+        return true;
+    }
+}

@@ -1,0 +1,118 @@
+using System.Globalization;
+using System.Net.Sockets;
+
+namespace RedisAgent.Logs;
+
+/// <summary>
+/// <c>redis-agent logs [-t] [-n N] [-s redis|agent] [--url URL]</c>: the resource's lines from a
+/// running agent, in the manner of <c>heroku logs -s redis -t</c>. Prints exactly the lines the
+/// agent serves, one per line.
+/// </summary>
+internal static class LogsCommand
+{
+    public const int UsageExitCode = 64;
+    public const int UnavailableExitCode = 69;
+    public const string UrlVariable = "REDIS_AGENT_URL";
+
+    public const string Usage = """
+        usage: redis-agent logs [-t|--tail] [-n|--num N] [-s|--source redis|agent] [--url URL]
+          -t, --tail     keep printing new lines as they come (Ctrl-C to stop)
+          -n, --num N    lines of history to print first (default 100)
+          -s, --source   only Redis's own lines (redis) or only the agent's (agent)
+          --url URL      the agent's HTTP address (default $REDIS_AGENT_URL, else http://127.0.0.1:9379)
+        """;
+
+    public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error, CancellationToken cancellationToken)
+    {
+        if (!TryParse(args, out var request, out var problem))
+        {
+            await error.WriteLineAsync($"redis-agent logs: {problem}\n{Usage}").ConfigureAwait(false);
+            return UsageExitCode;
+        }
+
+        using var http = new HttpClient { Timeout = Timeout.InfiniteTimeSpan };
+        try
+        {
+            using var response = await http.GetAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+            var body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+            if (!response.IsSuccessStatusCode)
+            {
+                using var reader = new StreamReader(body);
+                await error.WriteAsync($"redis-agent logs: the agent said {(int)response.StatusCode}: {await reader.ReadToEndAsync(cancellationToken).ConfigureAwait(false)}").ConfigureAwait(false);
+                return UsageExitCode;
+            }
+
+            using var lines = new StreamReader(body);
+            while (await lines.ReadLineAsync(cancellationToken).ConfigureAwait(false) is { } line)
+            {
+                await output.WriteLineAsync(line).ConfigureAwait(false);
+                await output.FlushAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            return 0;
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            return 0;
+        }
+        catch (HttpRequestException ex) when (ex.InnerException is SocketException || ex.HttpRequestError == HttpRequestError.ConnectionError)
+        {
+            await error.WriteLineAsync($"redis-agent logs: cannot reach the agent at {request.GetLeftPart(UriPartial.Authority)} ({ex.Message}). Is redis-agent running? Set --url or {UrlVariable}.").ConfigureAwait(false);
+            return UnavailableExitCode;
+        }
+    }
+
+    internal static bool TryParse(string[] args, out Uri request, out string? problem)
+    {
+        request = null!;
+        problem = null;
+        var tail = false;
+        var num = 100;
+        string? source = null;
+        var url = Environment.GetEnvironmentVariable(UrlVariable) is { Length: > 0 } fromEnvironment ? fromEnvironment : Hosting.AgentHost.DefaultUrls;
+        for (var i = 0; i < args.Length; i++)
+        {
+            string? Value() => i + 1 < args.Length ? args[++i] : null;
+            switch (args[i])
+            {
+                case "-t" or "--tail":
+                    tail = true;
+                    break;
+                case "-n" or "--num":
+                    var text = Value();
+                    if (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out num))
+                    {
+                        problem = $"{args[i - 1]} needs a whole number, not '{text}'";
+                        return false;
+                    }
+
+                    break;
+                case "-s" or "--source":
+                    source = Value();
+                    if (source is not ("redis" or "agent"))
+                    {
+                        problem = $"--source must be redis or agent, not '{source}'";
+                        return false;
+                    }
+
+                    break;
+                case "--url":
+                    url = Value() ?? "";
+                    break;
+                default:
+                    problem = $"unknown argument '{args[i]}'";
+                    return false;
+            }
+        }
+
+        if (!Uri.TryCreate(url, UriKind.Absolute, out var baseUri) || baseUri.Scheme is not ("http" or "https"))
+        {
+            problem = $"--url must be an http:// address, not '{url}'";
+            return false;
+        }
+
+        var query = $"/logs?num={num.ToString(CultureInfo.InvariantCulture)}" + (tail ? "&tail=true" : "") + (source is null ? "" : $"&source={source}");
+        request = new Uri(baseUri, query);
+        return true;
+    }
+}

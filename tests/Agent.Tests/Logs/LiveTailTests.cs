@@ -1,0 +1,113 @@
+using System.Net;
+using RedisAgent.Logs;
+using RedisAgent.Testing;
+
+namespace RedisAgent.Tests.Logs;
+
+/// <summary>Live tails over HTTP and through the CLI, in the manner of <c>heroku logs -s redis -t</c>.</summary>
+public sealed class LiveTailTests : IAsyncLifetime
+{
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(20);
+    private readonly HttpClient _http = new() { Timeout = Timeout.InfiniteTimeSpan };
+    private AgentUnderTest _agent = null!;
+
+    public async Task InitializeAsync()
+    {
+        _agent = await AgentUnderTest.StartOwningRedisAsync(new Dictionary<string, string?> { ["Logs:Resource"] = "tail-test" });
+        await Poll.UntilAsync(() => _agent.LogBus.History().Any(l => l.Text.Contains("Ready to accept connections", StringComparison.Ordinal)),
+            Deadline, () => "no ready line");
+    }
+
+    public async Task DisposeAsync()
+    {
+        _http.Dispose();
+        await _agent.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task History_WithNumAndSource_IsTheLastLinesInTheRoutersFormat()
+    {
+        var expected = _agent.LogBus.History().Where(l => l.Source == LogSource.Redis).TakeLast(3).Select(l => l.Format("tail-test")).ToList();
+
+        var body = await _http.GetStringAsync(new Uri(_agent.HttpAddress, "/logs?num=3&source=redis"));
+
+        Assert.Equal(expected, body.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+    }
+
+    [Fact]
+    public async Task Tail_StreamsNewLinesAsTheyCome()
+    {
+        using var response = await _http.GetAsync(new Uri(_agent.HttpAddress, "/logs?num=0&tail=true&source=agent"), HttpCompletionOption.ResponseHeadersRead);
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+
+        Signals.Send(_agent.ExecProcessId!.Value, Signals.SigKill);
+
+        string? line;
+        do
+        {
+            line = await reader.ReadLineAsync().WaitAsync(Deadline);
+            Assert.NotNull(line);
+            Assert.Contains(" agent[tail-test]: ", line, StringComparison.Ordinal);
+        }
+        while (!line.Contains("Restarted redis with the exec driver", StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData("num=-1", "num must be a whole number")]
+    [InlineData("num=999999", "num must be a whole number from 0 to 1500")]
+    [InlineData("source=kernel", "source must be redis or agent")]
+    [InlineData("tail=maybe", "tail must be true or false")]
+    public async Task BadQuery_IsA400SayingWhatIsWrong(string query, string expected)
+    {
+        using var response = await _http.GetAsync(new Uri(_agent.HttpAddress, "/logs?" + query));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains(expected, await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Cli_PrintsExactlyTheLines()
+    {
+        var expected = _agent.LogBus.History().Where(l => l.Source == LogSource.Redis).TakeLast(5).Select(l => l.Format("tail-test")).ToList();
+
+        await using var cli = AgentProcess.Start(new Dictionary<string, string>(), "logs", "-n", "5", "-s", "redis", "--url", _agent.HttpAddress.ToString());
+
+        Assert.Equal(0, await cli.WaitForExitAsync(Deadline));
+        Assert.Equal(expected, cli.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+    }
+
+    [Fact]
+    public async Task Cli_Tail_KeepsPrinting()
+    {
+        await using var cli = AgentProcess.Start(new Dictionary<string, string>(), "logs", "-t", "-n", "0", "--url", _agent.HttpAddress.ToString());
+        await Poll.UntilAsync(() => _agent.LogBus.Sinks.Count >= 1, Deadline, () => "the CLI never subscribed: " + cli.Output);
+
+        Signals.Send(_agent.ExecProcessId!.Value, Signals.SigKill);
+
+        await cli.WaitForOutputAsync("agent[tail-test]: # Restarted redis with the exec driver", Deadline);
+        await cli.WaitForOutputAsync("redis[tail-test]: * Ready to accept connections", Deadline);
+    }
+
+    [Theory]
+    [InlineData("--num", "lots", "--num needs a whole number, not 'lots'")]
+    [InlineData("-s", "kernel", "--source must be redis or agent, not 'kernel'")]
+    [InlineData("--frobnicate", "", "unknown argument '--frobnicate'")]
+    public async Task Cli_BadArguments_SayWhatIsWrongAndExit64(string flag, string value, string expected)
+    {
+        string[] arguments = value.Length == 0 ? ["logs", flag] : ["logs", flag, value];
+        await using var cli = AgentProcess.Start(new Dictionary<string, string>(), arguments);
+
+        Assert.Equal(LogsCommand.UsageExitCode, await cli.WaitForExitAsync(Deadline));
+        Assert.Contains(expected, cli.Output, StringComparison.Ordinal);
+        Assert.Contains("usage: redis-agent logs", cli.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Cli_NoAgentThere_SaysSoAndExit69()
+    {
+        await using var cli = AgentProcess.Start(new Dictionary<string, string>(), "logs", "--url", $"http://127.0.0.1:{LoopbackPorts.Free()}");
+
+        Assert.Equal(LogsCommand.UnavailableExitCode, await cli.WaitForExitAsync(Deadline));
+        Assert.Contains("cannot reach the agent", cli.Output, StringComparison.Ordinal);
+    }
+}
