@@ -1,0 +1,130 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using RedisAgent.Logs;
+using RedisAgent.Testing;
+
+namespace RedisAgent.Tests.Logs;
+
+/// <summary>A syslog drain that stops reading: it loses its own oldest lines, and nothing else notices.</summary>
+public sealed class StalledDrainTests
+{
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(60);
+
+    [Fact]
+    public async Task StalledDrain_DropsItsOwnOldestLines_CountsThemExactly_SaysSoInLine_AndDelaysNothingElse()
+    {
+        using var drain = new TcpListener(IPAddress.Loopback, 0);
+        drain.Server.ReceiveBufferSize = 4096;
+        drain.Start();
+        await using var agent = await AgentUnderTest.StartOwningRedisAsync(new Dictionary<string, string?>
+        {
+            ["Logs:Resource"] = "stall",
+            ["Logs:Syslog:Url"] = $"tcp://127.0.0.1:{((IPEndPoint)drain.LocalEndpoint).Port}",
+            ["Logs:Syslog:QueueCapacity"] = "200",
+            ["Exec:Arguments:0"] = "--enable-debug-command",
+            ["Exec:Arguments:1"] = "yes",
+        });
+        using var stalled = await drain.AcceptSocketAsync().WaitAsync(Deadline);
+        var syslog = agent.LogBus.Sinks.Single();
+
+        // A healthy live tail beside it.
+        using var http = new HttpClient { Timeout = Timeout.InfiniteTimeSpan };
+        using var tail = await http.GetAsync(new Uri(agent.HttpAddress, "/logs?num=0&tail=true&source=redis"), HttpCompletionOption.ResponseHeadersRead);
+        var tailReader = new StreamReader(await tail.Content.ReadAsStreamAsync());
+        var tailLines = ReadAllAsync(tailReader, "burst-end");
+
+        // A burst far larger than the drain's queue and every socket buffer on the way.
+        var probesBefore = agent.Snapshot.Probes;
+        var clock = Stopwatch.StartNew();
+        var payload = new string('x', 2000);
+        await using (var client = await RespClient.ConnectAsync("127.0.0.1", agent.Port))
+        {
+            for (var i = 0; i < 5000; i++)
+            {
+                await client.CommandAsync("DEBUG", "LOG", $"burst-{i} {payload}");
+            }
+
+            await client.CommandAsync("DEBUG", "LOG", "burst-end");
+        }
+
+        var received = await tailLines.WaitAsync(Deadline);
+        var elapsed = clock.Elapsed;
+        var probes = agent.Snapshot.Probes - probesBefore;
+
+        // The live tail saw every line of the burst.
+        Assert.Equal(5000, received.Count(l => l.Contains("DEBUG LOG: burst-", StringComparison.Ordinal) && !l.Contains("burst-end", StringComparison.Ordinal)));
+        // Probes kept their 100 ms cadence (generously: 40%).
+        Assert.True(probes >= elapsed / TimeSpan.FromMilliseconds(100) * 0.4, $"{probes} probes in {elapsed.TotalSeconds:0.0} s");
+        // The drain lost lines, and every one is accounted for.
+        await Poll.UntilAsync(() => syslog.Counters.Received >= 5001, Deadline, () => syslog.Counters.ToString());
+        var counters = syslog.Counters;
+        Assert.True(counters.Dropped > 0, counters.ToString());
+        Assert.Equal(counters.Received, counters.Shipped + counters.Dropped + counters.Queued);
+        Assert.True(counters.Queued <= 200 + 1, counters.ToString());
+
+        // Once the drain reads again, it is told what it lost, in-line.
+        var frames = await ReadFramesUntilAsync(stalled, "burst-end").WaitAsync(Deadline);
+        var marker = Assert.Single(frames, f => f.Contains("lines dropped since", StringComparison.Ordinal));
+        Assert.Contains(" agent stall - - # ... ", marker, StringComparison.Ordinal);
+        var dropped = long.Parse(marker.Split("... ")[1].Split(' ')[0], CultureInfo.InvariantCulture);
+        Assert.Equal(syslog.Counters.Dropped, dropped);
+    }
+
+    private static async Task<List<string>> ReadAllAsync(StreamReader reader, string last)
+    {
+        var lines = new List<string>();
+        while (await reader.ReadLineAsync() is { } line)
+        {
+            lines.Add(line);
+            if (line.EndsWith(last, StringComparison.Ordinal))
+            {
+                return lines;
+            }
+        }
+
+        return lines;
+    }
+
+    /// <summary>Reads RFC 6587 octet-counted frames until one contains <paramref name="last"/>.</summary>
+    private static async Task<List<string>> ReadFramesUntilAsync(Socket socket, string last)
+    {
+        var frames = new List<string>();
+        var buffer = new List<byte>();
+        var chunk = new byte[65536];
+        while (true)
+        {
+            var read = await socket.ReceiveAsync(chunk);
+            if (read == 0)
+            {
+                return frames;
+            }
+
+            buffer.AddRange(chunk.AsSpan(0, read));
+            while (true)
+            {
+                var space = buffer.IndexOf((byte)' ');
+                if (space < 0)
+                {
+                    break;
+                }
+
+                var length = int.Parse(Encoding.ASCII.GetString(buffer.GetRange(0, space).ToArray()), CultureInfo.InvariantCulture);
+                if (buffer.Count < space + 1 + length)
+                {
+                    break;
+                }
+
+                var frame = Encoding.UTF8.GetString(buffer.GetRange(space + 1, length).ToArray());
+                buffer.RemoveRange(0, space + 1 + length);
+                frames.Add(frame);
+                if (frame.EndsWith(last, StringComparison.Ordinal))
+                {
+                    return frames;
+                }
+            }
+        }
+    }
+}
