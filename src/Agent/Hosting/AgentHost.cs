@@ -38,6 +38,10 @@ internal static class AgentHost
             options.UseUtcTimestamp = true;
             options.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
         });
+        // Logging must never block the agent's loops: a slow console (a busy journald) loses lines
+        // instead of stalling, say, the reader of Redis's stdout, and through its pipe Redis itself.
+        builder.Services.Configure<Microsoft.Extensions.Logging.Console.ConsoleLoggerOptions>(options =>
+            options.QueueFullMode = Microsoft.Extensions.Logging.Console.ConsoleLoggerQueueFullMode.DropWrite);
         builder.Services.AddRedisAgent(builder.Configuration);
         return builder;
     }

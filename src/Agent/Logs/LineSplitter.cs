@@ -19,20 +19,28 @@ internal sealed class LineSplitter(int maxLineBytes = 64 * 1024)
     public IEnumerable<string> Feed(ReadOnlySpan<byte> bytes)
     {
         var lines = new List<string>();
-        foreach (var b in bytes)
+        while (!bytes.IsEmpty)
         {
-            if (b == (byte)'\n')
+            var newline = bytes.IndexOf((byte)'\n');
+            var piece = newline < 0 ? bytes : bytes[..newline];
+            var room = maxLineBytes - _partial.Count;
+            if (piece.Length >= room)
             {
+                // Cut an endless line at the cap; the rest starts the next line.
+                _partial.AddRange(piece[..room]);
                 lines.Add(Take());
+                bytes = bytes[room..];
+                continue;
             }
-            else
+
+            _partial.AddRange(piece);
+            if (newline < 0)
             {
-                _partial.Add(b);
-                if (_partial.Count >= maxLineBytes)
-                {
-                    lines.Add(Take());
-                }
+                break;
             }
+
+            lines.Add(Take());
+            bytes = bytes[(newline + 1)..];
         }
 
         return lines;

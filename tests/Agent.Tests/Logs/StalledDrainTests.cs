@@ -37,8 +37,6 @@ public sealed class StalledDrainTests
         var tailLines = ReadAllAsync(tailReader, "burst-end");
 
         // A burst far larger than the drain's queue and every socket buffer on the way.
-        var probesBefore = agent.Snapshot.Probes;
-        var clock = Stopwatch.StartNew();
         var payload = new string('x', 2000);
         await using (var client = await RespClient.ConnectAsync("127.0.0.1", agent.Port))
         {
@@ -51,13 +49,19 @@ public sealed class StalledDrainTests
         }
 
         var received = await tailLines.WaitAsync(Deadline);
-        var elapsed = clock.Elapsed;
-        var probes = agent.Snapshot.Probes - probesBefore;
 
         // The live tail saw every line of the burst.
         Assert.Equal(5000, received.Count(l => l.Contains("DEBUG LOG: burst-", StringComparison.Ordinal) && !l.Contains("burst-end", StringComparison.Ordinal)));
-        // Probes kept their 100 ms cadence (generously: 40%).
-        Assert.True(probes >= elapsed / TimeSpan.FromMilliseconds(100) * 0.4, $"{probes} probes in {elapsed.TotalSeconds:0.0} s");
+
+        // With the drain still stalled and its queue full, probes keep their 100 ms cadence: ten
+        // probes take about a second; the bound is generous. (What a log firehose costs in CPU is
+        // the log benchmark's question, not this test's: here the test's own load shares two cores.)
+        Assert.True(syslog.Counters.Queued > 0, "the drain is not stalled: " + syslog.Counters);
+        var probesBefore = agent.Snapshot.Probes;
+        var clock = Stopwatch.StartNew();
+        await agent.WaitForAsync(s => s.Probes >= probesBefore + 10, Deadline, "ten more probes");
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(3),
+            $"ten probes took {clock.Elapsed.TotalSeconds:0.0} s; outcomes {string.Join(", ", agent.Snapshot.ProbeOutcomes.Select(o => $"{o.Key}:{o.Value}"))}");
         // The drain lost lines, and every one is accounted for.
         await Poll.UntilAsync(() => syslog.Counters.Received >= 5001, Deadline, () => syslog.Counters.ToString());
         var counters = syslog.Counters;
@@ -65,11 +69,14 @@ public sealed class StalledDrainTests
         Assert.Equal(counters.Received, counters.Shipped + counters.Dropped + counters.Queued);
         Assert.True(counters.Queued <= 200 + 1, counters.ToString());
 
-        // Once the drain reads again, it is told what it lost, in-line.
+        // Once the drain reads again, it is told what it lost, in-line: one marker per stretch of
+        // loss (the sink may fall behind more than once before its socket is full), and together
+        // they account for every line dropped.
         var frames = await ReadFramesUntilAsync(stalled, "burst-end").WaitAsync(Deadline);
-        var marker = Assert.Single(frames, f => f.Contains("lines dropped since", StringComparison.Ordinal));
-        Assert.Contains(" agent stall - - # ... ", marker, StringComparison.Ordinal);
-        var dropped = long.Parse(marker.Split("... ")[1].Split(' ')[0], CultureInfo.InvariantCulture);
+        var markers = frames.Where(f => f.Contains("lines dropped since", StringComparison.Ordinal)).ToList();
+        Assert.NotEmpty(markers);
+        Assert.All(markers, m => Assert.Contains(" agent stall - - # ... ", m, StringComparison.Ordinal));
+        var dropped = markers.Sum(m => long.Parse(m.Split("... ")[1].Split(' ')[0], CultureInfo.InvariantCulture));
         Assert.Equal(syslog.Counters.Dropped, dropped);
     }
 
