@@ -17,11 +17,17 @@ public sealed class RsyslogServer : IAsyncDisposable
     private readonly ConcurrentQueue<string> _output = new();
     private Process? _process;
 
-    private RsyslogServer(int tcpPort, int udpPort)
+    private RsyslogServer(int tcpPort, int udpPort, int tlsPort)
     {
         TcpPort = tcpPort;
         UdpPort = udpPort;
+        TlsPort = tlsPort;
     }
+
+    /// <summary>The TLS input's port (octet-counted over TLS); 0 when started without certificates.</summary>
+    public int TlsPort { get; }
+
+    public string TlsUrl => $"tls://127.0.0.1:{TlsPort}";
 
     public int TcpPort { get; }
 
@@ -52,13 +58,19 @@ public sealed class RsyslogServer : IAsyncDisposable
         }
     }
 
-    public static async Task<RsyslogServer> StartAsync()
+    /// <summary>Starts rsyslogd; with <paramref name="tls"/>, also a TLS input serving those certificates.</summary>
+    public static async Task<RsyslogServer> StartAsync(TestCertificates? tls = null)
     {
-        var server = new RsyslogServer(LoopbackPorts.Free(), FreeUdpPort());
+        var server = new RsyslogServer(LoopbackPorts.Free(), FreeUdpPort(), tls is null ? 0 : LoopbackPorts.Free());
+        var tlsConfig = tls is null ? "" : $$"""
+            global(DefaultNetstreamDriverCAFile="{{tls.CaFile}}" DefaultNetstreamDriverCertFile="{{tls.ServerCertificateFile}}" DefaultNetstreamDriverKeyFile="{{tls.ServerKeyFile}}")
+            input(type="imtcp" address="127.0.0.1" port="{{server.TlsPort}}" streamDriver.name="ossl" streamDriver.mode="1" streamDriver.authMode="anon")
+            """;
         await File.WriteAllTextAsync(server._directory.File("rsyslog.conf"), $$"""
             global(workDirectory="{{server._directory.Path}}" maxMessageSize="64k")
             module(load="imtcp")
             module(load="imudp")
+            {{tlsConfig}}
             input(type="imtcp" address="127.0.0.1" port="{{server.TcpPort}}")
             input(type="imudp" address="127.0.0.1" port="{{server.UdpPort}}")
             template(name="router" type="string" string="%timereported:::date-year%-%timereported:::date-month%-%timereported:::date-day%T%timereported:::date-hour%:%timereported:::date-minute%:%timereported:::date-second%Z %app-name%[%procid%]: %msg%\n")

@@ -67,7 +67,7 @@ internal static class AgentServiceCollectionExtensions
         services.TryAddSingleton(sp =>
         {
             var redis = sp.GetRequiredService<IOptions<RedisOptions>>().Value;
-            return RedisTlsTrust.Create(redis.TlsCaFile, redis.TlsCertificateSha256);
+            return TlsTrust.Create(redis.TlsCaFile, redis.TlsCertificateSha256);
         });
         services.TryAddSingleton<SecretRedactor>();
         services.TryAddSingleton<NodeStatus>();

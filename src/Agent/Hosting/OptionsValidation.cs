@@ -58,7 +58,7 @@ internal sealed class RedisOptionsValidator : IValidateOptions<RedisOptions>
         errors.Require(RedisEndpoint.TryParse(options.Url, out _, out var error), $"{options.Source} {error}.");
         if (options.TlsCertificateSha256 is { Length: > 0 } pin)
         {
-            errors.Require(RedisTlsTrust.ParseFingerprint(pin) is not null,
+            errors.Require(TlsTrust.ParseFingerprint(pin) is not null,
                 "Redis:TlsCertificateSha256 must be 64 hex digits (colons allowed), e.g. the output of 'openssl x509 -noout -fingerprint -sha256'.");
         }
 
@@ -66,7 +66,7 @@ internal sealed class RedisOptionsValidator : IValidateOptions<RedisOptions>
         {
             try
             {
-                RedisTlsTrust.Create(caFile, null);
+                TlsTrust.Create(caFile, null);
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException or System.Security.Cryptography.CryptographicException)
             {
@@ -262,8 +262,25 @@ internal sealed class LogOptionsValidator : IValidateOptions<Logs.LogOptions>
         if (options.Syslog.Url is { Length: > 0 } url)
         {
             errors.Require(
-                Uri.TryCreate(url, UriKind.Absolute, out var uri) && uri.Scheme is "tcp" or "udp" && uri.Host.Length > 0 && uri.Port > 0,
-                $"Logs:Syslog:Url '{url}' must be tcp://host:port or udp://host:port.");
+                Uri.TryCreate(url, UriKind.Absolute, out var uri) && uri.Scheme is "tcp" or "tls" or "udp" && uri.Host.Length > 0 && uri.Port > 0,
+                $"Logs:Syslog:Url '{url}' must be tcp://host:port, tls://host:port or udp://host:port.");
+        }
+
+        if (options.Syslog.TlsCertificateSha256 is { Length: > 0 } pin)
+        {
+            errors.Require(TlsTrust.ParseFingerprint(pin) is not null, "Logs:Syslog:TlsCertificateSha256 must be 64 hex digits (colons allowed).");
+        }
+
+        if (options.Syslog.TlsCaFile is { Length: > 0 } caFile)
+        {
+            try
+            {
+                TlsTrust.Create(caFile, null);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException or System.Security.Cryptography.CryptographicException)
+            {
+                errors.Require(false, $"Logs:Syslog:TlsCaFile '{caFile}' cannot be used: {ex.Message}");
+            }
         }
 
         return errors.Result();

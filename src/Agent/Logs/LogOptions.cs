@@ -35,8 +35,17 @@ internal sealed class LogOptions
 /// <summary>A syslog drain. Section <c>Logs:Syslog</c>.</summary>
 internal sealed class SyslogOptions
 {
-    /// <summary><c>tcp://host:port</c> (RFC 6587 octet counting) or <c>udp://host:port</c> (one message per datagram). Unset: no drain.</summary>
+    /// <summary>
+    /// <c>tcp://host:port</c> or <c>tls://host:port</c> (RFC 6587 octet counting), or <c>udp://host:port</c>
+    /// (one message per datagram). Unset: no drain.
+    /// </summary>
     public string? Url { get; set; }
+
+    /// <summary>For <c>tls://</c>: a PEM file of the CA(s) that signed the drain's certificate, instead of the system's roots.</summary>
+    public string? TlsCaFile { get; set; }
+
+    /// <summary>For <c>tls://</c>: the SHA-256 fingerprint of the drain's certificate (hex); when set, it alone decides trust.</summary>
+    public string? TlsCertificateSha256 { get; set; }
 
     /// <summary>The syslog facility, by name (<c>local0</c>...<c>local7</c>, <c>user</c>, <c>daemon</c>) or number.</summary>
     public string Facility { get; set; } = "local0";

@@ -7,8 +7,9 @@ using Microsoft.Extensions.Options;
 namespace RedisAgent.Logs;
 
 /// <summary>
-/// Ships the resource's lines to a syslog drain: RFC 5424 over TCP with RFC 6587 octet
-/// counting, or over UDP one message per datagram. Best-effort, like the router it imitates:
+/// Ships the resource's lines to a syslog drain: RFC 5424 over TCP or TLS with RFC 6587 octet
+/// counting, or over UDP one message per datagram. TLS trusts a CA file or a pinned certificate,
+/// never anything that answers. Best-effort, like the router it imitates:
 /// it has a queue of its own (a stalled drain loses its oldest lines, nothing else waits), and
 /// it reconnects with capped, jittered backoff.
 /// <para>What a reconnect can cost: lines the kernel had accepted for a connection that then
@@ -27,6 +28,7 @@ internal sealed partial class SyslogSink : BackgroundService
     private readonly string _resource;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
+    private readonly Connection.TlsTrust _trust;
 
     public SyslogSink(LogBus bus, IOptions<LogOptions> options, IOptions<Hosting.AgentOptions> agent, TimeProvider time, ILogger<SyslogSink> logger)
     {
@@ -37,6 +39,7 @@ internal sealed partial class SyslogSink : BackgroundService
         _resource = bus.Resource;
         _time = time;
         _logger = logger;
+        _trust = Connection.TlsTrust.Create(_options.TlsCaFile, _options.TlsCertificateSha256);
         if (_url is not null)
         {
             Queue = new SinkQueue("syslog " + _url.Authority, _options.QueueCapacity, time);
@@ -62,13 +65,24 @@ internal sealed partial class SyslogSink : BackgroundService
             try
             {
                 await socket.ConnectAsync(await EndPointAsync(url, stoppingToken).ConfigureAwait(false), stoppingToken).ConfigureAwait(false);
+                Stream stream = new NetworkStream(socket, ownsSocket: false);
+                await using var disposeStream = stream.ConfigureAwait(false);
+                if (url.Scheme == "tls")
+                {
+                    var tls = new System.Net.Security.SslStream(stream, leaveInnerStreamOpen: false);
+                    await tls.AuthenticateAsClientAsync(
+                        new System.Net.Security.SslClientAuthenticationOptions { TargetHost = url.Host, RemoteCertificateValidationCallback = _trust.Callback },
+                        stoppingToken).ConfigureAwait(false);
+                    stream = tls;
+                }
+
                 Log.Connected(_logger, url.Authority);
                 backoff = InitialBackoff;
                 while (!stoppingToken.IsCancellationRequested)
                 {
                     pending ??= await queue.TakeAsync(stoppingToken).ConfigureAwait(false);
                     var frame = SyslogMessage.OctetCounted(SyslogMessage.Format(pending.Value.Line, _facility, _hostname, _resource));
-                    await socket.SendAsync(frame, stoppingToken).ConfigureAwait(false);
+                    await stream.WriteAsync(frame, stoppingToken).ConfigureAwait(false);
                     if (!pending.Value.IsLossMarker)
                     {
                         queue.Shipped();
@@ -84,6 +98,14 @@ internal sealed partial class SyslogSink : BackgroundService
             catch (SocketException ex)
             {
                 Log.Disconnected(_logger, url.Authority, ex.SocketErrorCode.ToString(), backoff.TotalMilliseconds);
+            }
+            catch (System.Security.Authentication.AuthenticationException ex)
+            {
+                Log.Untrusted(_logger, url.Authority, ex.Message, backoff.TotalMilliseconds);
+            }
+            catch (IOException ex)
+            {
+                Log.Disconnected(_logger, url.Authority, ex.InnerException is SocketException se ? se.SocketErrorCode.ToString() : ex.Message, backoff.TotalMilliseconds);
             }
 
             try
@@ -155,5 +177,8 @@ internal sealed partial class SyslogSink : BackgroundService
 
         [LoggerMessage(EventId = 1502, Level = LogLevel.Warning, Message = "Syslog drain {Drain} unreachable or lost ({Error}); retrying in about {BackoffMs:0} ms")]
         public static partial void Disconnected(ILogger logger, string drain, string error, double backoffMs);
+
+        [LoggerMessage(EventId = 1503, Level = LogLevel.Error, Message = "Syslog drain {Drain} is not trusted ({Error}): check Logs:Syslog:TlsCaFile or Logs:Syslog:TlsCertificateSha256; retrying in about {BackoffMs:0} ms")]
+        public static partial void Untrusted(ILogger logger, string drain, string error, double backoffMs);
     }
 }

@@ -20,7 +20,7 @@ internal sealed class PeerMonitor : BackgroundService
     public PeerMonitor(
         ProbeTargets targets,
         ObservationBook book,
-        RedisTlsTrust tls,
+        TlsTrust tls,
         HostProbeFactory hosts,
         IOptions<ProbeOptions> probeOptions,
         IOptions<VerdictOptions> verdictOptions,

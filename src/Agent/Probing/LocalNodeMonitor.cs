@@ -19,7 +19,7 @@ internal sealed class LocalNodeMonitor : BackgroundService
         NodeStatus status,
         SupervisorInbox inbox,
         ObservationBook book,
-        RedisTlsTrust tls,
+        TlsTrust tls,
         HostProbeFactory hosts,
         IOptions<ProbeOptions> probeOptions,
         IOptions<VerdictOptions> verdictOptions,

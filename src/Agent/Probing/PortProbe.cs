@@ -19,15 +19,15 @@ internal sealed class PortProbe
     private readonly RedisEndpoint _endpoint;
     private readonly TimeSpan _timeout;
     private readonly TimeProvider _time;
-    private readonly RedisTlsTrust _trust;
+    private readonly TlsTrust _trust;
     private readonly byte[] _request;
 
-    public PortProbe(RedisEndpoint endpoint, TimeSpan timeout, TimeProvider time, RedisTlsTrust? trust = null)
+    public PortProbe(RedisEndpoint endpoint, TimeSpan timeout, TimeProvider time, TlsTrust? trust = null)
     {
         _endpoint = endpoint;
         _timeout = timeout;
         _time = time;
-        _trust = trust ?? RedisTlsTrust.System;
+        _trust = trust ?? TlsTrust.System;
         _request = BuildRequest(endpoint);
     }
 

@@ -28,7 +28,7 @@ internal sealed partial class TargetMonitor : IDisposable
         ProbeTarget target,
         ProbeOptions probeOptions,
         VerdictOptions verdictOptions,
-        RedisTlsTrust tls,
+        TlsTrust tls,
         HostProbeFactory hosts,
         ObservationBook book,
         TimeProvider time,

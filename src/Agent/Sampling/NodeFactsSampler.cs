@@ -14,7 +14,7 @@ namespace RedisAgent.Sampling;
 /// </summary>
 internal sealed partial class NodeFactsSampler(
     RedisEndpoint endpoint,
-    RedisTlsTrust trust,
+    TlsTrust trust,
     NodeStatus status,
     SecretRedactor redactor,
     IOptions<SamplingOptions> options,

@@ -20,16 +20,16 @@ public sealed class TlsTests : IAsyncLifetime
 
     [Fact]
     public async Task Probe_TrustedThroughTheCaFile_IsPong() =>
-        Assert.Equal(PortProbeOutcome.Pong, (await Probe(RedisTlsTrust.Create(_certificates.CaFile, null))).Outcome);
+        Assert.Equal(PortProbeOutcome.Pong, (await Probe(TlsTrust.Create(_certificates.CaFile, null))).Outcome);
 
     [Fact]
     public async Task Probe_PinnedFingerprint_IsPong() =>
-        Assert.Equal(PortProbeOutcome.Pong, (await Probe(RedisTlsTrust.Create(null, _certificates.ServerSha256))).Outcome);
+        Assert.Equal(PortProbeOutcome.Pong, (await Probe(TlsTrust.Create(null, _certificates.ServerSha256))).Outcome);
 
     [Fact]
     public async Task Probe_UntrustedCertificate_IsTlsRejectedNotDown()
     {
-        var result = await Probe(RedisTlsTrust.System);
+        var result = await Probe(TlsTrust.System);
 
         Assert.Equal(PortProbeOutcome.TlsRejected, result.Outcome);
         Assert.True(result.ProcessAnswered);
@@ -37,7 +37,7 @@ public sealed class TlsTests : IAsyncLifetime
 
     [Fact]
     public async Task Probe_WrongPin_IsTlsRejected() =>
-        Assert.Equal(PortProbeOutcome.TlsRejected, (await Probe(RedisTlsTrust.Create(null, new string('a', 64)))).Outcome);
+        Assert.Equal(PortProbeOutcome.TlsRejected, (await Probe(TlsTrust.Create(null, new string('a', 64)))).Outcome);
 
     [Fact]
     public async Task Agent_RedissWithCaFile_IsHealthyAndSamplesInfo()
@@ -71,6 +71,6 @@ public sealed class TlsTests : IAsyncLifetime
         Assert.False(File.Exists(marker));
     }
 
-    private Task<PortProbeResult> Probe(RedisTlsTrust trust) =>
+    private Task<PortProbeResult> Probe(TlsTrust trust) =>
         new PortProbe(RedisEndpoint.Parse(_redis.Url), TimeSpan.FromSeconds(5), TimeProvider.System, trust).ProbeAsync(CancellationToken.None);
 }

@@ -5,36 +5,36 @@ using System.Security.Cryptography.X509Certificates;
 namespace RedisAgent.Connection;
 
 /// <summary>
-/// Whom the agent trusts on a <c>rediss://</c> connection: the system's roots by default, a
-/// private CA (<c>Redis:TlsCaFile</c>), or exactly one pinned server certificate
-/// (<c>Redis:TlsCertificateSha256</c>). There is no "trust anything" setting: a managed Redis
+/// Whom the agent trusts on a TLS connection (<c>rediss://</c>, a <c>tls://</c> syslog drain): the system's roots by default, a
+/// private CA (<c>Redis:TlsCaFile</c>, <c>Logs:Syslog:TlsCaFile</c>), or exactly one pinned server
+/// certificate (<c>...:TlsCertificateSha256</c>). There is no "trust anything" setting: a server
 /// with a self-signed certificate is pinned, not waved through.
 /// </summary>
-internal sealed class RedisTlsTrust
+internal sealed class TlsTrust
 {
     private readonly X509Certificate2Collection? _roots;
     private readonly byte[]? _pinnedSha256;
 
-    private RedisTlsTrust(X509Certificate2Collection? roots, byte[]? pinnedSha256)
+    private TlsTrust(X509Certificate2Collection? roots, byte[]? pinnedSha256)
     {
         _roots = roots;
         _pinnedSha256 = pinnedSha256;
     }
 
-    public static RedisTlsTrust System { get; } = new(null, null);
+    public static TlsTrust System { get; } = new(null, null);
 
-    public static RedisTlsTrust Create(string? caFile, string? sha256)
+    public static TlsTrust Create(string? caFile, string? sha256)
     {
         if (!string.IsNullOrWhiteSpace(sha256))
         {
-            return new RedisTlsTrust(null, ParseFingerprint(sha256) ?? throw new FormatException("not a SHA-256 fingerprint"));
+            return new TlsTrust(null, ParseFingerprint(sha256) ?? throw new FormatException("not a SHA-256 fingerprint"));
         }
 
         if (!string.IsNullOrWhiteSpace(caFile))
         {
             var roots = new X509Certificate2Collection();
             roots.ImportFromPemFile(caFile);
-            return roots.Count > 0 ? new RedisTlsTrust(roots, null) : throw new FormatException("holds no PEM certificate");
+            return roots.Count > 0 ? new TlsTrust(roots, null) : throw new FormatException("holds no PEM certificate");
         }
 
         return System;
