@@ -76,29 +76,46 @@ public sealed class RsyslogServer : IAsyncDisposable
             template(name="router" type="string" string="%timereported:::date-year%-%timereported:::date-month%-%timereported:::date-day%T%timereported:::date-hour%:%timereported:::date-minute%:%timereported:::date-second%Z %app-name%[%procid%]: %msg%\n")
             action(type="omfile" file="{{server.OutputFile}}" template="router")
             """).ConfigureAwait(false);
-        var startInfo = new ProcessStartInfo(Binary, ["-n", "-f", server._directory.File("rsyslog.conf"), "-i", server._directory.File("rsyslogd.pid")])
+        await server.LaunchAsync().ConfigureAwait(false);
+        return server;
+    }
+
+    /// <summary>Kills rsyslogd (as a crash would) and starts it again on the same ports.</summary>
+    public async Task RestartAsync()
+    {
+        await StopAsync().ConfigureAwait(false);
+        await LaunchAsync().ConfigureAwait(false);
+    }
+
+    private async Task LaunchAsync()
+    {
+        var startInfo = new ProcessStartInfo(Binary, ["-n", "-f", _directory.File("rsyslog.conf"), "-i", _directory.File("rsyslogd.pid")])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        server._process = Process.Start(startInfo)!;
-        server._process.OutputDataReceived += (_, e) => server.Keep(e.Data);
-        server._process.ErrorDataReceived += (_, e) => server.Keep(e.Data);
-        server._process.BeginOutputReadLine();
-        server._process.BeginErrorReadLine();
-        await Poll.UntilAsync(server.AcceptsTcp, TimeSpan.FromSeconds(15), () => "rsyslogd does not listen. Output:\n" + string.Join('\n', server._output)).ConfigureAwait(false);
-        return server;
+        _process?.Dispose();
+        _process = Process.Start(startInfo)!;
+        _process.OutputDataReceived += (_, e) => Keep(e.Data);
+        _process.ErrorDataReceived += (_, e) => Keep(e.Data);
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+        await Poll.UntilAsync(AcceptsTcp, TimeSpan.FromSeconds(15), () => "rsyslogd does not listen. Output:\n" + string.Join('\n', _output)).ConfigureAwait(false);
     }
 
-    public async ValueTask DisposeAsync()
+    private async Task StopAsync()
     {
         if (_process is { HasExited: false } process)
         {
             Signals.Send(process.Id, Signals.SigKill);
             await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
         }
+    }
 
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync().ConfigureAwait(false);
         _process?.Dispose();
         _directory.Dispose();
     }

@@ -1,0 +1,62 @@
+using System.Text;
+using RedisAgent.Logs;
+
+namespace RedisAgent.Tests.Logs;
+
+public sealed class SyslogMessageTests
+{
+    private static readonly LogLine Ready = new(new DateTimeOffset(2016, 4, 22, 21, 25, 9, 123, TimeSpan.Zero), LogSource.Redis, '*',
+        "The server is now ready to accept connections on port 7889");
+
+    [Fact]
+    public void Format_IsRfc5424_WithTheResourceAsProcId()
+    {
+        var message = SyslogMessage.Format(Ready, facility: 16, hostname: "db-1", resource: "redis-clear-69157");
+
+        // local0 (16) * 8 + notice (5) = 133.
+        Assert.Equal("<133>1 2016-04-22T21:25:09.123Z db-1 redis redis-clear-69157 - - * The server is now ready to accept connections on port 7889", message);
+    }
+
+    [Theory]
+    [InlineData('.', 7)]
+    [InlineData('-', 6)]
+    [InlineData('*', 5)]
+    [InlineData('#', 4)]
+    public void Severity_FollowsRedisLevels(char level, int severity) =>
+        Assert.Equal(severity, SyslogMessage.Severity(Ready with { Level = level }));
+
+    [Fact]
+    public void Format_HeaderFieldsWithSpacesOrControls_CannotShiftTheFields()
+    {
+        var message = SyslogMessage.Format(Ready, 16, "db 1\n", "my resource");
+
+        Assert.StartsWith("<133>1 2016-04-22T21:25:09.123Z db_1_ redis my_resource - - ", message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void OctetCounted_CountsBytesNotCharacters()
+    {
+        var frame = Encoding.UTF8.GetString(SyslogMessage.OctetCounted("é!"));
+
+        Assert.Equal("3 é!", frame);
+    }
+
+    [Fact]
+    public void Datagram_TooLong_IsCutOnACharacterBoundary()
+    {
+        var bytes = SyslogMessage.Datagram("ab" + new string('é', 1000), maxBytes: 481);
+
+        Assert.Equal(480, bytes.Length);
+        Assert.Equal("ab" + new string('é', 239), Encoding.UTF8.GetString(bytes));
+    }
+
+    [Theory]
+    [InlineData("local0", 16)]
+    [InlineData("LOCAL7", 23)]
+    [InlineData("daemon", 3)]
+    [InlineData("19", 19)]
+    [InlineData("local8", null)]
+    [InlineData("24", null)]
+    public void ParseFacility_NamesAndNumbers(string text, int? expected) =>
+        Assert.Equal(expected, SyslogMessage.ParseFacility(text));
+}
