@@ -102,13 +102,49 @@ internal sealed class SinkQueue
         }
     }
 
+    /// <summary>Like <see cref="TakeAsync"/>, but only what is already there: false when the queue is empty.</summary>
+    public bool TryTake(out LogLine line, out bool isLossMarker)
+    {
+        line = null!;
+        isLossMarker = false;
+        if (!_available.Wait(0))
+        {
+            return false;
+        }
+
+        lock (_lock)
+        {
+            if (_unreportedDrops > 0)
+            {
+                line = Marker(_unreportedDrops, _dropsSince!.Value);
+                isLossMarker = true;
+                _unreportedDrops = 0;
+                _dropsSince = null;
+                _available.Release();
+                return true;
+            }
+
+            if (_lines.TryDequeue(out var next))
+            {
+                line = next;
+                _inFlight++;
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     /// <summary>The line last taken reached its destination.</summary>
-    public void Shipped()
+    public void Shipped() => Shipped(1);
+
+    /// <summary><paramref name="count"/> lines taken reached their destination.</summary>
+    public void Shipped(int count)
     {
         lock (_lock)
         {
-            _inFlight--;
-            _shipped++;
+            _inFlight -= count;
+            _shipped += count;
         }
     }
 
