@@ -59,6 +59,22 @@ internal sealed class LogBus(Microsoft.Extensions.Options.IOptions<LogOptions> l
     }
 
     /// <summary>
+    /// For a source that can afford to wait (a file: the data is safe on disk, and Redis does not
+    /// wait for its reader): waits up to <paramref name="grace"/> while a sink is behind but still
+    /// moving, so a burst reaches a drain that is merely slower instead of overflowing its queue.
+    /// Stalled sinks are not waited for. Never called for Redis's stdout, where waiting would
+    /// block Redis on its pipe.
+    /// </summary>
+    public async Task WaitForRoomAsync(TimeSpan grace, TimeProvider time, CancellationToken cancellationToken)
+    {
+        var started = time.GetTimestamp();
+        while (Sinks.Any(s => s.IsBehindButMoving) && time.GetElapsedTime(started) < grace)
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(2), time, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
     /// Attaches <paramref name="sink"/> and returns the <paramref name="count"/> most recent lines, in
     /// one step: every line is then either in the history returned or in the sink, never both or neither.
     /// </summary>

@@ -16,6 +16,7 @@ namespace RedisAgent.Logs;
 /// </summary>
 internal sealed partial class LogFileTailer(
     RedisLogIngest ingest,
+    LogBus bus,
     IOptions<LogOptions> options,
     TimeProvider time,
     ILogger<LogFileTailer> logger) : BackgroundService
@@ -54,12 +55,12 @@ internal sealed partial class LogFileTailer(
                     first = false;
                     if (stream is not null)
                     {
-                        ReadAvailable(stream, buffer, splitter);
+                        await ReadAvailableAsync(stream, buffer, splitter, stoppingToken).ConfigureAwait(false);
                         var now = Inode(path);
                         if (now != inode)
                         {
                             // Rotated by rename (or deleted): the old file is finished, the next one starts at 0.
-                            ReadAvailable(stream, buffer, splitter);
+                            await ReadAvailableAsync(stream, buffer, splitter, stoppingToken).ConfigureAwait(false);
                             Emit(splitter.Flush());
                             await stream.DisposeAsync().ConfigureAwait(false);
                             stream = null;
@@ -101,7 +102,7 @@ internal sealed partial class LogFileTailer(
         }
     }
 
-    private void ReadAvailable(FileStream stream, byte[] buffer, LineSplitter splitter)
+    private async Task ReadAvailableAsync(FileStream stream, byte[] buffer, LineSplitter splitter, CancellationToken cancellationToken)
     {
         int read;
         while ((read = stream.Read(buffer, 0, buffer.Length)) > 0)
@@ -110,8 +111,14 @@ internal sealed partial class LogFileTailer(
             {
                 Emit(line);
             }
+
+            // A backlog (a burst, or a file read from its start) waits briefly for drains that are
+            // slower but moving, rather than overflowing their queues; see LogBus.WaitForRoomAsync.
+            await bus.WaitForRoomAsync(RoomGrace, time, cancellationToken).ConfigureAwait(false);
         }
     }
+
+    private static readonly TimeSpan RoomGrace = TimeSpan.FromSeconds(1);
 
     private void Emit(string? line)
     {

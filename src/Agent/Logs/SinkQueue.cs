@@ -25,6 +25,7 @@ internal sealed class SinkQueue
     private long _inFlight;
     private long _unreportedDrops;
     private DateTimeOffset? _dropsSince;
+    private long _lastProgress;
 
     public SinkQueue(string name, int capacity, TimeProvider time)
     {
@@ -32,6 +33,26 @@ internal sealed class SinkQueue
         Name = name;
         _capacity = capacity;
         _time = time;
+        _lastProgress = time.GetTimestamp();
+    }
+
+    /// <summary>How long a sink may ship nothing, with lines waiting, before it counts as stalled.</summary>
+    public static readonly TimeSpan StallAfter = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>
+    /// True when the sink is more than half full but still shipping: worth a short wait by a source
+    /// that can wait (a file). A stalled sink (nothing shipped for <see cref="StallAfter"/>) is never
+    /// waited for: it loses its oldest lines instead.
+    /// </summary>
+    public bool IsBehindButMoving
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _lines.Count > _capacity / 2 && _time.GetElapsedTime(_lastProgress) < StallAfter;
+            }
+        }
     }
 
     public string Name { get; }
@@ -145,6 +166,7 @@ internal sealed class SinkQueue
         {
             _inFlight -= count;
             _shipped += count;
+            _lastProgress = _time.GetTimestamp();
         }
     }
 

@@ -67,7 +67,9 @@ public sealed class StalledDrainTests
         var counters = syslog.Counters;
         Assert.True(counters.Dropped > 0, counters.ToString());
         Assert.Equal(counters.Received, counters.Shipped + counters.Dropped + counters.Queued);
-        Assert.True(counters.Queued <= 200 + 1, counters.ToString());
+        // Queued = the queue (at most its capacity) + the batch being written (at most 64 KB;
+        // Redis cuts a log line at 1 KB, so fewer than 100 lines even with the agent's shorter lines).
+        Assert.True(counters.Queued <= 200 + 100, counters.ToString());
 
         // Once the drain reads again, it is told what it lost, in-line: one marker per stretch of
         // loss (the sink may fall behind more than once before its socket is full), and together

@@ -1,0 +1,85 @@
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
+using RedisAgent.Logs;
+
+namespace RedisAgent.Tests.Logs;
+
+public sealed class LogBusTests
+{
+    private static readonly DateTimeOffset T0 = new(2026, 11, 26, 9, 0, 0, TimeSpan.Zero);
+    private readonly FakeTimeProvider _time = new(T0);
+
+    [Fact]
+    public async Task WaitForRoom_SinkBehindButMoving_IsWaitedForUntilItMakesRoom()
+    {
+        var bus = new LogBus(Options.Create(new LogOptions()));
+        var sink = new SinkQueue("slow", capacity: 10, _time);
+        bus.Attach(sink);
+        Fill(bus, 8);
+
+        var waiting = bus.WaitForRoomAsync(TimeSpan.FromSeconds(1), _time, CancellationToken.None);
+        _time.Advance(TimeSpan.FromMilliseconds(2));
+        Assert.False(waiting.IsCompleted);
+
+        for (var i = 0; i < 4; i++)
+        {
+            await sink.TakeAsync(CancellationToken.None);
+            sink.Shipped();
+        }
+
+        _time.Advance(TimeSpan.FromMilliseconds(2));
+        await waiting.WaitAsync(TimeSpan.FromSeconds(10));
+    }
+
+    [Fact]
+    public async Task WaitForRoom_StalledSink_IsNotWaitedFor()
+    {
+        var bus = new LogBus(Options.Create(new LogOptions()));
+        bus.Attach(new SinkQueue("stalled", capacity: 10, _time));
+        Fill(bus, 8);
+        _time.Advance(SinkQueue.StallAfter);
+
+        await bus.WaitForRoomAsync(TimeSpan.FromMinutes(1), _time, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10));
+    }
+
+    [Fact]
+    public async Task WaitForRoom_NeverLongerThanTheGrace()
+    {
+        var bus = new LogBus(Options.Create(new LogOptions()));
+        bus.Attach(new SinkQueue("slow", capacity: 10, _time));
+        Fill(bus, 8);
+
+        var waiting = bus.WaitForRoomAsync(TimeSpan.FromMilliseconds(100), _time, CancellationToken.None);
+        for (var i = 0; i < 60 && !waiting.IsCompleted; i++)
+        {
+            _time.Advance(TimeSpan.FromMilliseconds(2));
+            await Task.Yield();
+            await Task.Delay(1);
+        }
+
+        await waiting.WaitAsync(TimeSpan.FromSeconds(10));
+    }
+
+    [Fact]
+    public void Subscribe_HistoryAndSinkTogetherHoldEveryLineOnce()
+    {
+        var bus = new LogBus(Options.Create(new LogOptions { HistoryLines = 5 }));
+        Fill(bus, 3);
+        var sink = new SinkQueue("tail", capacity: 100, _time);
+
+        var history = bus.Subscribe(sink, int.MaxValue);
+        Fill(bus, 2, from: 3);
+
+        Assert.Equal(["line 0", "line 1", "line 2"], history.Select(l => l.Text));
+        Assert.Equal(new SinkCounters(2, 0, 0, 2), sink.Counters);
+        Assert.Equal(["line 1", "line 2", "line 3", "line 4"], bus.History(4).Select(l => l.Text));
+    }
+
+    private void Fill(LogBus bus, int count, int from = 0)
+    {
+        for (var i = from; i < from + count; i++)
+        {
+            bus.Publish(new LogLine(T0.AddSeconds(i), LogSource.Redis, '*', $"line {i}"));
+        }
+    }
+}
