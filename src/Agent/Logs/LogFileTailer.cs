@@ -30,8 +30,12 @@ internal sealed partial class LogFileTailer(
             return;
         }
 
-        var path = _options.File;
+        var path = Path.GetFullPath(_options.File);
         var buffer = new byte[64 * 1024];
+        // inotify (through FileSystemWatcher) wakes the loop the moment the file changes; the poll
+        // interval stays as the fallback for what inotify misses (some network file systems).
+        var wakeup = new Probing.ProbeWakeup();
+        using var watcher = Watch(path, wakeup);
         FileStream? stream = null;
         ulong inode = 0;
         var splitter = new LineSplitter();
@@ -87,7 +91,7 @@ internal sealed partial class LogFileTailer(
                     }
                 }
 
-                await Task.Delay(_options.FilePollInterval, time, stoppingToken).ConfigureAwait(false);
+                await wakeup.WaitAsync(_options.FilePollInterval, time, stoppingToken).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -119,6 +123,28 @@ internal sealed partial class LogFileTailer(
     }
 
     private static readonly TimeSpan RoomGrace = TimeSpan.FromSeconds(1);
+
+    private static FileSystemWatcher? Watch(string path, Probing.ProbeWakeup wakeup)
+    {
+        try
+        {
+            var watcher = new FileSystemWatcher(Path.GetDirectoryName(path)!, Path.GetFileName(path))
+            {
+                NotifyFilter = NotifyFilters.FileName | NotifyFilters.Size | NotifyFilters.LastWrite,
+            };
+            watcher.Changed += (_, _) => wakeup.Wake();
+            watcher.Created += (_, _) => wakeup.Wake();
+            watcher.Renamed += (_, _) => wakeup.Wake();
+            watcher.Deleted += (_, _) => wakeup.Wake();
+            watcher.EnableRaisingEvents = true;
+            return watcher;
+        }
+        catch (Exception ex) when (ex is ArgumentException or IOException or PlatformNotSupportedException)
+        {
+            // No directory yet, or no inotify instances left: polling alone still works.
+            return null;
+        }
+    }
 
     private void Emit(string? line)
     {

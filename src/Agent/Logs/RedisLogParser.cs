@@ -1,5 +1,3 @@
-using System.Globalization;
-using System.Text.RegularExpressions;
 
 namespace RedisAgent.Logs;
 
@@ -10,32 +8,108 @@ namespace RedisAgent.Logs;
 /// is dropped. Lines that do not match (the start-up banner, a crash report) keep their text
 /// and take the time they arrived.
 /// </summary>
-internal sealed partial class RedisLogParser(TimeZoneInfo redisTimeZone, int maxLength = LineSanitizer.DefaultMaxLength)
+internal sealed class RedisLogParser(TimeZoneInfo redisTimeZone, int maxLength = LineSanitizer.DefaultMaxLength)
 {
+    // "dd Mon yyyy HH:MM:SS.mmm": fixed width, as Redis's strftime("%d %b %Y %H:%M:%S.") + "%03d" writes it.
+    private const int TimeLength = 24;
+    private static readonly string[] Months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+    // The zone's offset for the last local minute seen: log lines come in bursts within a minute,
+    // and offsets only change on minute boundaries.
+    private long _cachedMinute = long.MinValue;
+    private TimeSpan _cachedOffset;
+    private bool _cachedValid;
+
     public LogLine Parse(string raw, DateTimeOffset arrivedAt)
     {
-        var match = Format().Match(raw);
-        if (match.Success && DateTime.TryParseExact(
-                match.Groups["time"].Value, "dd MMM yyyy HH:mm:ss.fff", CultureInfo.InvariantCulture, DateTimeStyles.None, out var local))
+        if (TryParse(raw, out var local, out var level, out var textStart) && ToUtc(local) is { } utc)
         {
-            DateTime utc;
-            try
-            {
-                utc = TimeZoneInfo.ConvertTimeToUtc(DateTime.SpecifyKind(local, DateTimeKind.Unspecified), redisTimeZone);
-            }
-            catch (ArgumentException)
-            {
-                // A local time that does not exist (the hour skipped at a DST change): the arrival time is the best we have.
-                utc = arrivedAt.UtcDateTime;
-            }
-
-            return new LogLine(new DateTimeOffset(utc, TimeSpan.Zero), LogSource.Redis, match.Groups["level"].Value[0],
-                LineSanitizer.Clean(match.Groups["text"].Value, maxLength));
+            return new LogLine(utc, LogSource.Redis, level, LineSanitizer.Clean(raw[textStart..], maxLength));
         }
 
         return new LogLine(arrivedAt, LogSource.Redis, null, LineSanitizer.Clean(raw, maxLength));
     }
 
-    [GeneratedRegex(@"^\d+:[XCSM] (?<time>\d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2}\.\d{3}) (?<level>[.\-*#]) (?<text>.*)$", RegexOptions.Singleline)]
-    private static partial Regex Format();
+    /// <summary>Matches <c>^\d+:[XCSM] dd Mon yyyy HH:MM:SS.mmm [.-*#] </c>, by hand: it runs for every line.</summary>
+    internal static bool TryParse(string raw, out DateTime local, out char level, out int textStart)
+    {
+        local = default;
+        level = default;
+        textStart = 0;
+        var line = raw.AsSpan();
+        var i = 0;
+        while (i < line.Length && char.IsAsciiDigit(line[i]))
+        {
+            i++;
+        }
+
+        // pid ':' role ' ' time ' ' level ' '
+        if (i == 0 || line.Length < i + 3 + TimeLength + 3 || line[i] != ':' || line[i + 1] is not ('X' or 'C' or 'S' or 'M') || line[i + 2] != ' ')
+        {
+            return false;
+        }
+
+        var time = line.Slice(i + 3, TimeLength);
+        var after = i + 3 + TimeLength;
+        if (line[after] != ' ' || line[after + 1] is not ('.' or '-' or '*' or '#') || line[after + 2] != ' ')
+        {
+            return false;
+        }
+
+        if (time[2] != ' ' || time[6] != ' ' || time[11] != ' ' || time[14] != ':' || time[17] != ':' || time[20] != '.'
+            || !Digits(time[..2], out var day) || !Digits(time.Slice(7, 4), out var year) || !Digits(time.Slice(12, 2), out var hour)
+            || !Digits(time.Slice(15, 2), out var minute) || !Digits(time.Slice(18, 2), out var second) || !Digits(time.Slice(21, 3), out var millisecond))
+        {
+            return false;
+        }
+
+        var month = Array.IndexOf(Months, time.Slice(3, 3).ToString()) + 1;
+        if (month == 0 || year < 1 || day < 1 || day > DateTime.DaysInMonth(year, month) || hour > 23 || minute > 59 || second > 59)
+        {
+            return false;
+        }
+
+        local = new DateTime(year, month, day, hour, minute, second, millisecond, DateTimeKind.Unspecified);
+        level = line[after + 1];
+        textStart = after + 3;
+        return true;
+    }
+
+    private DateTimeOffset? ToUtc(DateTime local)
+    {
+        var minute = local.Ticks / TimeSpan.TicksPerMinute;
+        if (minute != _cachedMinute)
+        {
+            _cachedMinute = minute;
+            try
+            {
+                var utc = TimeZoneInfo.ConvertTimeToUtc(local, redisTimeZone);
+                _cachedOffset = local - utc;
+                _cachedValid = true;
+            }
+            catch (ArgumentException)
+            {
+                // A local time that does not exist (the hour skipped at a DST change): the arrival time is the best we have.
+                _cachedValid = false;
+            }
+        }
+
+        return _cachedValid ? new DateTimeOffset(DateTime.SpecifyKind(local - _cachedOffset, DateTimeKind.Utc)) : null;
+    }
+
+    private static bool Digits(ReadOnlySpan<char> text, out int value)
+    {
+        value = 0;
+        foreach (var c in text)
+        {
+            if (!char.IsAsciiDigit(c))
+            {
+                return false;
+            }
+
+            value = (value * 10) + (c - '0');
+        }
+
+        return true;
+    }
 }
