@@ -271,6 +271,12 @@ internal sealed class LogOptionsValidator : IValidateOptions<Logs.LogOptions>
             errors.Require(TlsTrust.ParseFingerprint(pin) is not null, "Logs:Syslog:TlsCertificateSha256 must be 64 hex digits (colons allowed).");
         }
 
+        if (options.Syslog.StructuredData is { Length: > 0 } structuredData)
+        {
+            errors.Require(Logs.SyslogMessage.IsStructuredData(structuredData),
+                "Logs:Syslog:StructuredData must be RFC 5424 SD-ELEMENTs, e.g. [origin@32473 software=\"redis-agent\"].");
+        }
+
         if (options.Syslog.TlsCaFile is { Length: > 0 } caFile)
         {
             try

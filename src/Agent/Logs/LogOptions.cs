@@ -50,6 +50,12 @@ internal sealed class SyslogOptions
     /// <summary>The syslog facility, by name (<c>local0</c>...<c>local7</c>, <c>user</c>, <c>daemon</c>) or number.</summary>
     public string Facility { get; set; } = "local0";
 
+    /// <summary>
+    /// RFC 5424 STRUCTURED-DATA sent with every message, e.g. <c>[origin@32473 software="redis-agent"]</c>
+    /// (a drain token goes here too). Unset: none (<c>-</c>).
+    /// </summary>
+    public string? StructuredData { get; set; }
+
     /// <summary>Lines waiting for the drain; past this the oldest are dropped (and the drain is told in-line).</summary>
     public int QueueCapacity { get; set; } = 10_000;
 

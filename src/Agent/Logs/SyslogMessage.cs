@@ -10,11 +10,75 @@ namespace RedisAgent.Logs;
 /// </summary>
 internal static class SyslogMessage
 {
-    public static string Format(LogLine line, int facility, string hostname, string resource)
+    public static string Format(LogLine line, int facility, string hostname, string resource, string? structuredData = null)
     {
         Span<char> stamp = stackalloc char[24];
         return string.Create(CultureInfo.InvariantCulture,
-            $"<{(facility * 8) + Severity(line)}>1 {Timestamp(line.Timestamp.UtcDateTime, stamp)} {Header(hostname, 255)} {line.SourceName} {Header(resource, 128)} - - {line.Message}");
+            $"<{(facility * 8) + Severity(line)}>1 {Timestamp(line.Timestamp.UtcDateTime, stamp)} {Header(hostname, 255)} {line.SourceName} {Header(resource, 128)} - {structuredData ?? "-"} {line.Message}");
+    }
+
+    /// <summary>
+    /// True when <paramref name="text"/> is one or more RFC 5424 SD-ELEMENTs: <c>[id name="value" ...]</c>,
+    /// printable US-ASCII outside quoted values, with <c>"</c>, <c>\</c> and <c>]</c> escaped inside them.
+    /// </summary>
+    public static bool IsStructuredData(string text)
+    {
+        var i = 0;
+        if (text.Length == 0)
+        {
+            return false;
+        }
+
+        while (i < text.Length)
+        {
+            if (text[i++] != '[' || !Name(text, ref i))
+            {
+                return false;
+            }
+
+            while (i < text.Length && text[i] == ' ')
+            {
+                i++;
+                if (!Name(text, ref i) || i + 1 >= text.Length || text[i] != '=' || text[i + 1] != '"')
+                {
+                    return false;
+                }
+
+                i += 2;
+                while (i < text.Length && text[i] != '"')
+                {
+                    if (char.IsControl(text[i]) || (text[i] == '\\' && ++i >= text.Length))
+                    {
+                        return false;
+                    }
+
+                    i++;
+                }
+
+                if (i++ >= text.Length)
+                {
+                    return false;
+                }
+            }
+
+            if (i >= text.Length || text[i++] != ']')
+            {
+                return false;
+            }
+        }
+
+        return true;
+
+        static bool Name(string text, ref int i)
+        {
+            var start = i;
+            while (i < text.Length && text[i] is > ' ' and <= '~' and not ('=' or ']' or '"' or ' '))
+            {
+                i++;
+            }
+
+            return i > start && i - start <= 32;
+        }
     }
 
     /// <summary><c>yyyy-MM-ddTHH:mm:ss.fffZ</c>, written by hand: a custom DateTime format string per line costs more than the rest of the message.</summary>

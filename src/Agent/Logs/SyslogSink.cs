@@ -135,7 +135,7 @@ internal sealed partial class SyslogSink : BackgroundService
         var (line, isLossMarker) = await queue.TakeAsync(stoppingToken).ConfigureAwait(false);
         while (true)
         {
-            var message = SyslogMessage.Format(line, _facility, _hostname, _resource);
+            var message = SyslogMessage.Format(line, _facility, _hostname, _resource, _options.StructuredData);
             var length = Encoding.UTF8.GetByteCount(message);
             frames.Append(length).Append(' ').Append(message);
             bytes += length + 8;
@@ -163,7 +163,7 @@ internal sealed partial class SyslogSink : BackgroundService
                 return;
             }
 
-            var datagram = SyslogMessage.Datagram(SyslogMessage.Format(taken.Line, _facility, _hostname, _resource), _options.MaxDatagramBytes);
+            var datagram = SyslogMessage.Datagram(SyslogMessage.Format(taken.Line, _facility, _hostname, _resource, _options.StructuredData), _options.MaxDatagramBytes);
             try
             {
                 await socket.SendToAsync(datagram, endPoint, stoppingToken).ConfigureAwait(false);

@@ -20,6 +20,9 @@ public sealed class AgentProcessTests
     [InlineData("Restart__SystemdUnit", "redis; rm -rf /", "Restart:SystemdUnit")]
     [InlineData("Redis__TlsCertificateSha256", "abc", "Redis:TlsCertificateSha256 must be 64 hex digits")]
     [InlineData("Redis__TlsCaFile", "/nonexistent/ca.pem", "Redis:TlsCaFile '/nonexistent/ca.pem' cannot be used")]
+    [InlineData("Logs__Syslog__StructuredData", "not sd", "Logs:Syslog:StructuredData must be RFC 5424 SD-ELEMENTs")]
+    [InlineData("Logs__Syslog__Url", "http://127.0.0.1:514", "Logs:Syslog:Url 'http://127.0.0.1:514' must be tcp://host:port, tls://host:port or udp://host:port")]
+    [InlineData("Logs__RedisTimeZone", "Mars/Olympus", "Logs:RedisTimeZone 'Mars/Olympus' is not a known time zone")]
     [InlineData("Exec__Path", "/nonexistent/redis-server", "Exec:Path '/nonexistent/redis-server' was not found")]
     public async Task BadConfiguration_StopsAtStartNamingTheKey(string key, string value, string expected)
     {

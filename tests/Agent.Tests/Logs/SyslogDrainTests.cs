@@ -15,14 +15,16 @@ public sealed partial class SyslogDrainTests : IAsyncLifetime
     public async Task DisposeAsync() => await _rsyslog.DisposeAsync();
 
     [Theory]
-    [InlineData("tcp")]
-    [InlineData("udp")]
-    public async Task RedisLines_ArriveAtRsyslogExactlyAsTheAgentFormatsThem(string transport)
+    [InlineData("tcp", null)]
+    [InlineData("udp", null)]
+    [InlineData("tcp", "[origin@32473 software=\"redis-agent\"]")]
+    public async Task RedisLines_ArriveAtRsyslogExactlyAsTheAgentFormatsThem(string transport, string? structuredData)
     {
         await using var agent = await AgentUnderTest.StartOwningRedisAsync(new Dictionary<string, string?>
         {
             ["Logs:Resource"] = "redis-clear-69157",
             ["Logs:Syslog:Url"] = transport == "tcp" ? _rsyslog.TcpUrl : _rsyslog.UdpUrl,
+            ["Logs:Syslog:StructuredData"] = structuredData,
         });
 
         await Poll.UntilAsync(

@@ -59,4 +59,24 @@ public sealed class SyslogMessageTests
     [InlineData("24", null)]
     public void ParseFacility_NamesAndNumbers(string text, int? expected) =>
         Assert.Equal(expected, SyslogMessage.ParseFacility(text));
+
+    [Fact]
+    public void Format_WithStructuredData_PutsItBetweenMsgIdAndMessage()
+    {
+        var message = SyslogMessage.Format(Ready, 16, "db-1", "r", "[origin@32473 software=\"redis-agent\"]");
+
+        Assert.Equal("<133>1 2016-04-22T21:25:09.123Z db-1 redis r - [origin@32473 software=\"redis-agent\"] * The server is now ready to accept connections on port 7889", message);
+    }
+
+    [Theory]
+    [InlineData("[origin@32473 software=\"redis-agent\"]", true)]
+    [InlineData("[a@1][b@2 x=\"y\" z=\"w \\\" q\"]", true)]
+    [InlineData("[exampleSDID@32473]", true)]
+    [InlineData("origin@32473", false)]
+    [InlineData("[a b]", false)]
+    [InlineData("[a x=\"unterminated]", false)]
+    [InlineData("[a x=\"new\nline\"]", false)]
+    [InlineData("[a] trailing", false)]
+    public void IsStructuredData_FollowsRfc5424(string text, bool expected) =>
+        Assert.Equal(expected, SyslogMessage.IsStructuredData(text));
 }
