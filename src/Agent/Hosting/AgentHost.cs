@@ -80,6 +80,9 @@ internal static class AgentHost
         // The binder's own message names the key: "Failed to convert configuration value at 'Probe:Interval' ...".
         InvalidOperationException binding when binding.Message.StartsWith("Failed to convert configuration value", StringComparison.Ordinal)
             => binding.Message + ValidValues(binding.Message),
+        // Kestrel's "Failed to bind to address http://127.0.0.1:9379: address already in use."
+        IOException bind when bind.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException
+            => $"Urls: {bind.Message} Another process (another agent?) listens there; set Urls to a free address, e.g. Urls=http://127.0.0.1:9380.",
         AggregateException aggregate => aggregate.InnerExceptions.Select(DescribeConfigurationError).FirstOrDefault(m => m is not null),
         _ => null,
     };

@@ -53,6 +53,26 @@ public sealed class AgentProcessTests
     }
 
     [Fact]
+    public async Task HttpAddressInUse_StopsAtStartNamingUrls()
+    {
+        using var occupied = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        occupied.Start();
+        var port = ((System.Net.IPEndPoint)occupied.LocalEndpoint).Port;
+        using var state = new TempDirectory("urls");
+
+        await using var agent = AgentProcess.Start(new Dictionary<string, string>
+        {
+            ["Urls"] = $"http://127.0.0.1:{port}",
+            ["REDIS_URL"] = $"redis://127.0.0.1:{LoopbackPorts.Free()}",
+            ["Restart__Driver"] = "none",
+            ["Agent__StateDirectory"] = state.Path,
+        });
+
+        Assert.Equal(AgentHost.ConfigurationErrorExitCode, await agent.WaitForExitAsync(Deadline));
+        Assert.Contains("redis-agent: configuration error: Urls: Failed to bind to address", agent.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task ExecDriverForARemoteHost_IsRefusedAtStart()
     {
         await using var agent = AgentProcess.Start(new Dictionary<string, string>
