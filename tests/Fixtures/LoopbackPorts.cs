@@ -12,4 +12,19 @@ public static class LoopbackPorts
         listener.Bind(new IPEndPoint(address ?? IPAddress.Loopback, 0));
         return ((IPEndPoint)listener.LocalEndPoint!).Port;
     }
+
+    /// <summary>True when something accepts TCP connections at <paramref name="address"/>:<paramref name="port"/> right now.</summary>
+    public static bool Accepts(IPAddress address, int port)
+    {
+        try
+        {
+            using var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
+            socket.Connect(address, port);
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+    }
 }

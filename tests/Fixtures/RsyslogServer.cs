@@ -127,19 +127,7 @@ public sealed class RsyslogServer : IAsyncDisposable
         return ((IPEndPoint)socket.LocalEndPoint!).Port;
     }
 
-    private bool AcceptsTcp()
-    {
-        try
-        {
-            using var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
-            socket.Connect(IPAddress.Loopback, TcpPort);
-            return true;
-        }
-        catch (SocketException)
-        {
-            return false;
-        }
-    }
+    private bool AcceptsTcp() => LoopbackPorts.Accepts(IPAddress.Loopback, TcpPort);
 
     private void Keep(string? line)
     {

@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
-using System.Net.Sockets;
 
 namespace RedisAgent.Testing.Hosts;
 
@@ -116,16 +115,7 @@ public sealed class SshServer : IAsyncDisposable
             throw new InvalidOperationException($"sshd exited with {_process.ExitCode}. Output:\n{Output}");
         }
 
-        try
-        {
-            using var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
-            socket.Connect(IPAddress.Parse(Address), Port);
-            return true;
-        }
-        catch (SocketException)
-        {
-            return false;
-        }
+        return LoopbackPorts.Accepts(IPAddress.Parse(Address), Port);
     }
 
     private void Keep(string? line)
