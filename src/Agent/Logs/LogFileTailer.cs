@@ -81,9 +81,9 @@ internal sealed partial class LogFileTailer(
                         }
                     }
                 }
-                catch (IOException ex)
+                catch (Exception ex) when (ex is not OperationCanceledException)
                 {
-                    Log.ReadFailed(logger, path, ex.Message);
+                    Log.ReadFailed(logger, path, $"{ex.GetType().Name}: {ex.Message}");
                     if (stream is not null)
                     {
                         await stream.DisposeAsync().ConfigureAwait(false);

@@ -109,6 +109,12 @@ internal sealed partial class SyslogSink : BackgroundService
             {
                 Log.Disconnected(_logger, url.Authority, ex.InnerException is SocketException se ? se.SocketErrorCode.ToString() : ex.Message, backoff.TotalMilliseconds);
             }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                // Whatever else went wrong (name resolution, a bug), the drain is one of many
+                // sinks: it backs off and tries again, and never takes the agent down with it.
+                Log.Disconnected(_logger, url.Authority, $"{ex.GetType().Name}: {ex.Message}", backoff.TotalMilliseconds);
+            }
 
             try
             {
@@ -150,7 +156,34 @@ internal sealed partial class SyslogSink : BackgroundService
     private async Task RunUdpAsync(Uri url, SinkQueue queue, CancellationToken stoppingToken)
     {
         using var socket = new Socket(SocketType.Dgram, ProtocolType.Udp);
-        var endPoint = await EndPointAsync(url, stoppingToken).ConfigureAwait(false);
+        EndPoint? endPoint = null;
+        var backoff = InitialBackoff;
+        while (endPoint is null)
+        {
+            try
+            {
+                endPoint = await EndPointAsync(url, stoppingToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                Log.Disconnected(_logger, url.Authority, $"{ex.GetType().Name}: {ex.Message}", backoff.TotalMilliseconds);
+                try
+                {
+                    await Task.Delay(Jitter(backoff), _time, stoppingToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+
+                backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxBackoff.Ticks));
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+
         while (!stoppingToken.IsCancellationRequested)
         {
             (LogLine Line, bool IsLossMarker) taken;

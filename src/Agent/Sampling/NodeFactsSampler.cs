@@ -24,16 +24,24 @@ internal sealed partial class NodeFactsSampler(
     private readonly SamplingOptions _options = options.Value;
     private bool _configUnavailable;
     private bool _wasFailing;
+    private ConnectionMultiplexer? _connection;
+
+    public override void Dispose()
+    {
+        _connection?.Dispose();
+        base.Dispose();
+    }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        using var connection = await ConnectionMultiplexer.ConnectAsync(ClientOptions()).ConfigureAwait(false);
-        var server = connection.GetServer(connection.GetEndPoints()[0]);
         while (!stoppingToken.IsCancellationRequested)
         {
             try
             {
-                var facts = await SampleAsync(server).ConfigureAwait(false);
+                // One connection for the agent's life; SE.Redis reconnects it by itself. Made here,
+                // inside the loop, so that even a failure to create it only delays the facts.
+                var connection = _connection ??= await ConnectionMultiplexer.ConnectAsync(ClientOptions()).ConfigureAwait(false);
+                var facts = await SampleAsync(connection.GetServer(connection.GetEndPoints()[0])).ConfigureAwait(false);
                 status.SetFacts(facts);
                 if (_wasFailing)
                 {
@@ -41,7 +49,7 @@ internal sealed partial class NodeFactsSampler(
                     Log.SamplingResumed(logger);
                 }
             }
-            catch (Exception ex) when (ex is RedisException or TimeoutException)
+            catch (Exception ex) when (ex is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
             {
                 // The probe loop judges the node; a failing sample only means the facts age.
                 if (!_wasFailing)

@@ -250,10 +250,20 @@ internal sealed partial class ExecDriver : IRestartDriver, IDisposable
 
     private void ForwardOutput(string? line)
     {
-        if (!string.IsNullOrEmpty(line))
+        if (string.IsNullOrEmpty(line))
+        {
+            return;
+        }
+
+        try
         {
             Log.RedisOutput(_redisLogger, line);
             _logs?.Ingest(line);
+        }
+        catch (Exception ex)
+        {
+            // The reader must keep draining the pipe whatever a line does downstream, or Redis blocks writing to it.
+            Log.OutputLineFailed(_logger, ex.GetType().Name, ex.Message);
         }
     }
 
@@ -348,6 +358,9 @@ internal sealed partial class ExecDriver : IRestartDriver, IDisposable
 
         [LoggerMessage(EventId = 1205, Level = LogLevel.Information, Message = "apt-get {Arguments} exited with {Code}")]
         public static partial void InstallStep(ILogger logger, string arguments, int code);
+
+        [LoggerMessage(EventId = 1211, Level = LogLevel.Error, Message = "A line of Redis's output failed in the log pipeline and was skipped: {Type}: {Message}")]
+        public static partial void OutputLineFailed(ILogger logger, string type, string message);
 
         [LoggerMessage(EventId = 1210, Level = LogLevel.Information, Message = "{Line}")]
         public static partial void RedisOutput(ILogger logger, string line);
