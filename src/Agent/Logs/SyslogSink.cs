@@ -116,17 +116,28 @@ internal sealed partial class SyslogSink : BackgroundService
                 Log.Disconnected(_logger, url.Authority, $"{ex.GetType().Name}: {ex.Message}", backoff.TotalMilliseconds);
             }
 
-            try
-            {
-                await Task.Delay(Jitter(backoff), _time, stoppingToken).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
+            if (await BackOffAsync(backoff, stoppingToken).ConfigureAwait(false) is not { } next)
             {
                 return;
             }
 
-            backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxBackoff.Ticks));
+            backoff = next;
         }
+    }
+
+    /// <summary>Waits out <paramref name="backoff"/> (with jitter) and returns the next, doubled up to the cap; null when stopping.</summary>
+    private async Task<TimeSpan?> BackOffAsync(TimeSpan backoff, CancellationToken stoppingToken)
+    {
+        try
+        {
+            await Task.Delay(Jitter(backoff), _time, stoppingToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            return null;
+        }
+
+        return TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxBackoff.Ticks));
     }
 
     /// <summary>
@@ -167,16 +178,12 @@ internal sealed partial class SyslogSink : BackgroundService
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
                 Log.Disconnected(_logger, url.Authority, $"{ex.GetType().Name}: {ex.Message}", backoff.TotalMilliseconds);
-                try
-                {
-                    await Task.Delay(Jitter(backoff), _time, stoppingToken).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException)
+                if (await BackOffAsync(backoff, stoppingToken).ConfigureAwait(false) is not { } next)
                 {
                     return;
                 }
 
-                backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxBackoff.Ticks));
+                backoff = next;
             }
             catch (OperationCanceledException)
             {
