@@ -64,6 +64,19 @@ internal sealed class AgentUnderTest : IAsyncDisposable
 
     public string StateDirectory => _state.Path;
 
+    public Sampling.SampleBook Samples => _host.Services.GetRequiredService<Sampling.SampleBook>();
+
+    /// <summary>GET a path of the agent's HTTP endpoint (e.g. <c>/metrics</c>), with its status code.</summary>
+    public async Task<(System.Net.HttpStatusCode Status, string Body)> GetAsync(string path)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+        using var response = await http.GetAsync(new Uri(HttpAddress, path)).ConfigureAwait(false);
+        return (response.StatusCode, await response.Content.ReadAsStringAsync().ConfigureAwait(false));
+    }
+
+    /// <summary>The agent's metrics as series → value.</summary>
+    public async Task<IReadOnlyDictionary<string, double>> ScrapeAsync() => PromText.Parse((await GetAsync("/metrics").ConfigureAwait(false)).Body);
+
     /// <summary>The exec driver's current child, if the agent uses that driver and the child runs.</summary>
     public int? ExecProcessId
     {

@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using RedisAgent.Logs;
+using RedisAgent.Metrics;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -51,6 +52,7 @@ internal static class AgentHost
     {
         var app = builder.Build();
         app.MapLogTail();
+        app.MapMetricsAndHealth();
         return app;
     }
 

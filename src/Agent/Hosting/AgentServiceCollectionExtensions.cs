@@ -7,6 +7,7 @@ using Microsoft.Extensions.Options;
 using RedisAgent.Connection;
 using RedisAgent.HostProbing;
 using RedisAgent.Logs;
+using RedisAgent.Metrics;
 using RedisAgent.Peers;
 using RedisAgent.Node;
 using RedisAgent.Probing;
@@ -51,6 +52,13 @@ internal static class AgentServiceCollectionExtensions
         AddSection<ExecOptions>(services, configuration, ExecOptions.Section);
         AddSection<SshOptions>(services, configuration, SshOptions.Section);
         AddSection<LogOptions>(services, configuration, LogOptions.Section);
+        AddSection<MetricsOptions>(services, configuration, MetricsOptions.Section);
+        services.AddOptions<PlanOptions>()
+            .Bind(configuration.GetSection(PlanOptions.Section))
+            .Configure(options => configuration.GetSection(PlanOptions.CustomSection).Bind(options.Custom))
+            .ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<PlanOptions>, PlanOptionsValidator>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<MetricsOptions>, MetricsOptionsValidator>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<LogOptions>, LogOptionsValidator>());
         services.AddOptions<PeersOptions>()
             .Configure(options => configuration.GetSection(PeersOptions.Section).Bind(options.Items))
@@ -72,6 +80,8 @@ internal static class AgentServiceCollectionExtensions
         services.TryAddSingleton<SecretRedactor>();
         services.TryAddSingleton<NodeStatus>();
         services.TryAddSingleton<ObservationBook>();
+        services.TryAddSingleton<SampleBook>();
+        services.TryAddSingleton<AgentMetrics>();
         services.TryAddSingleton<LogBus>();
         services.TryAddSingleton<RedisLogIngest>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<ILoggerProvider, LogBusLoggerProvider>());
@@ -84,9 +94,10 @@ internal static class AgentServiceCollectionExtensions
         services.AddHostedService<Supervisor>();
         services.AddHostedService<LocalNodeMonitor>();
         services.AddHostedService<PeerMonitor>();
-        services.AddHostedService<NodeFactsSampler>();
+        services.AddHostedService<RedisSampler>();
         services.AddHostedService<SyslogSink>();
         services.AddHostedService<LogFileTailer>();
+        services.AddHostedService<MetricsLogLine>();
 
         return services;
     }

@@ -12,6 +12,8 @@ internal sealed class LogBus(Microsoft.Extensions.Options.IOptions<LogOptions> l
     private readonly List<SinkQueue> _sinks = [];
     private readonly LogLine[] _history = new LogLine[Math.Max(1, logOptions.Value.HistoryLines)];
     private long _published;
+    private readonly long[] _publishedBySource = new long[Enum.GetValues<LogSource>().Length];
+    private readonly Dictionary<string, SinkCounters> _retired = new(StringComparer.Ordinal);
 
     public string Resource => _options.Resource ?? "redis";
 
@@ -38,7 +40,42 @@ internal sealed class LogBus(Microsoft.Extensions.Options.IOptions<LogOptions> l
     {
         lock (_lock)
         {
-            _sinks.Remove(sink);
+            if (_sinks.Remove(sink))
+            {
+                // A departed tail's counts stay in its kind's totals, so the counters never go down.
+                var c = sink.Counters;
+                var r = _retired.GetValueOrDefault(sink.Kind) ?? new SinkCounters(0, 0, 0, 0);
+                _retired[sink.Kind] = new SinkCounters(r.Received + c.Received, r.Shipped + c.Shipped, r.Dropped + c.Dropped + c.Queued, 0);
+            }
+        }
+    }
+
+    /// <summary>Lines published since the agent started, by source.</summary>
+    public long PublishedFrom(LogSource source)
+    {
+        lock (_lock)
+        {
+            return _publishedBySource[(int)source];
+        }
+    }
+
+    /// <summary>
+    /// Counters per kind of sink (<c>syslog</c>, <c>tail</c>), attached and departed together; a
+    /// departed sink's queued lines count as dropped. With the number of sinks attached now.
+    /// </summary>
+    public IReadOnlyDictionary<string, (SinkCounters Counters, int Attached)> SinkTotals()
+    {
+        lock (_lock)
+        {
+            var totals = _retired.ToDictionary(kv => kv.Key, kv => (kv.Value, 0), StringComparer.Ordinal);
+            foreach (var sink in _sinks)
+            {
+                var c = sink.Counters;
+                var (t, attached) = totals.GetValueOrDefault(sink.Kind, (new SinkCounters(0, 0, 0, 0), 0));
+                totals[sink.Kind] = (new SinkCounters(t.Received + c.Received, t.Shipped + c.Shipped, t.Dropped + c.Dropped, t.Queued + c.Queued), attached + 1);
+            }
+
+            return totals;
         }
     }
 
@@ -49,6 +86,7 @@ internal sealed class LogBus(Microsoft.Extensions.Options.IOptions<LogOptions> l
         {
             _history[_published % _history.Length] = line;
             _published++;
+            _publishedBySource[(int)line.Source]++;
             sinks = [.. _sinks];
         }
 

@@ -57,6 +57,9 @@ internal sealed class SinkQueue
 
     public string Name { get; }
 
+    /// <summary>The kind of sink (<c>syslog</c>, <c>tail</c>): the first word of its name, and its label in the metrics.</summary>
+    public string Kind => Name.Split(' ', 2)[0];
+
     public SinkCounters Counters
     {
         get

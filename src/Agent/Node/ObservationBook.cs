@@ -36,6 +36,9 @@ internal sealed class ObservationBook
 
     public IReadOnlyDictionary<string, TargetObservation> Targets => _targets;
 
+    /// <summary>Raised after each probe with the target, the kind (<c>port</c> or <c>host</c>) and the latency: the metrics' histogram listens.</summary>
+    public event Action<string, string, TimeSpan>? Probed;
+
     public TargetObservation? this[string name] => _targets.GetValueOrDefault(name);
 
     public void Register(string name, bool isLocal, string redisAddress, string? sshAddress) =>
@@ -43,7 +46,8 @@ internal sealed class ObservationBook
             name, isLocal, redisAddress, sshAddress, NodeVerdict.Unknown, null, null, HostVerdict.Unknown, null,
             new Dictionary<PortProbeOutcome, long>(), new Dictionary<HostProbeOutcome, long>(), TimeSpan.Zero, TimeSpan.Zero));
 
-    public void RecordPort(string name, PortProbeResult result, NodeVerdict verdict, VerdictChange? change) =>
+    public void RecordPort(string name, PortProbeResult result, NodeVerdict verdict, VerdictChange? change)
+    {
         _targets.AddOrUpdate(name, _ => throw new InvalidOperationException($"Target {name} is not registered."), (_, t) => t with
         {
             LastPort = result,
@@ -52,8 +56,11 @@ internal sealed class ObservationBook
             Verdict = verdict,
             VerdictSince = change?.At ?? t.VerdictSince,
         });
+        Probed?.Invoke(name, "port", result.Latency);
+    }
 
-    public void RecordHost(string name, HostProbeResult result, HostVerdict hostVerdict, NodeVerdict verdict, VerdictChange? change) =>
+    public void RecordHost(string name, HostProbeResult result, HostVerdict hostVerdict, NodeVerdict verdict, VerdictChange? change)
+    {
         _targets.AddOrUpdate(name, _ => throw new InvalidOperationException($"Target {name} is not registered."), (_, t) => t with
         {
             LastHost = result,
@@ -63,6 +70,8 @@ internal sealed class ObservationBook
             Verdict = verdict,
             VerdictSince = change?.At ?? t.VerdictSince,
         });
+        Probed?.Invoke(name, "host", result.Latency);
+    }
 
     private static Dictionary<TKey, long> Increment<TKey>(IReadOnlyDictionary<TKey, long> counts, TKey key)
         where TKey : notnull

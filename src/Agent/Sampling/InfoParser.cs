@@ -24,6 +24,31 @@ internal static class InfoParser
         return fields;
     }
 
+    /// <summary>
+    /// Splits a composite INFO value such as <c>keys=1,expires=0,avg_ttl=0</c> (keyspace,
+    /// commandstats, replicas). Parts without <c>=</c> are kept under their position
+    /// (<c>"0"</c>, <c>"1"</c>...), which is how Redis 2.x listed replicas: <c>127.0.0.1,6380,online</c>.
+    /// </summary>
+    public static IReadOnlyDictionary<string, string> ParseFields(string value)
+    {
+        var fields = new Dictionary<string, string>(StringComparer.Ordinal);
+        var parts = value.Split(',');
+        for (var i = 0; i < parts.Length; i++)
+        {
+            var equals = parts[i].IndexOf('=', StringComparison.Ordinal);
+            if (equals > 0)
+            {
+                fields[parts[i][..equals]] = parts[i][(equals + 1)..];
+            }
+            else
+            {
+                fields[i.ToString(System.Globalization.CultureInfo.InvariantCulture)] = parts[i];
+            }
+        }
+
+        return fields;
+    }
+
     /// <summary>The facts the supervisor needs; <paramref name="saveConfig"/> is null when CONFIG could not be read.</summary>
     public static NodeFacts ToFacts(IReadOnlyDictionary<string, string> info, string? saveConfig, DateTimeOffset at) => new(
         Role: info.GetValueOrDefault("role", "unknown"),

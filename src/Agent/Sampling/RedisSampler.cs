@@ -1,0 +1,174 @@
+using System.Globalization;
+using System.Net;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using RedisAgent.Connection;
+using RedisAgent.Node;
+using StackExchange.Redis;
+
+namespace RedisAgent.Sampling;
+
+/// <summary>
+/// Reads <c>INFO ALL</c> and <c>CONFIG GET</c> over one persistent, named connection every
+/// <see cref="SamplingOptions.Interval"/>. The supervisor takes its facts (role, replicas,
+/// persistence) from it, so it knows them when the node dies and cannot be asked any more; the
+/// metrics and the metrics log line serve the last sample, so a scrape never touches Redis.
+/// </summary>
+internal sealed partial class RedisSampler(
+    RedisEndpoint endpoint,
+    TlsTrust trust,
+    NodeStatus status,
+    SampleBook book,
+    SecretRedactor redactor,
+    IOptions<SamplingOptions> options,
+    TimeProvider time,
+    ILogger<RedisSampler> logger) : BackgroundService
+{
+    /// <summary>The settings read with CONFIG GET, one pipelined request each (multi-key CONFIG GET needs Redis 7).</summary>
+    private static readonly string[] ConfigKeys = ["maxclients", "maxmemory", "maxmemory-policy", "timeout", "save"];
+
+    private readonly SamplingOptions _options = options.Value;
+    private bool _configUnavailable;
+    private bool _wasFailing;
+    private ConnectionMultiplexer? _connection;
+
+    public override void Dispose()
+    {
+        _connection?.Dispose();
+        base.Dispose();
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                // One connection for the agent's life; SE.Redis reconnects it by itself. Made here,
+                // inside the loop, so that even a failure to create it only delays the sample.
+                var connection = _connection ??= await ConnectionMultiplexer.ConnectAsync(ClientOptions()).ConfigureAwait(false);
+                var sample = await SampleAsync(connection.GetServer(connection.GetEndPoints()[0])).ConfigureAwait(false);
+                book.Succeeded(sample);
+                status.SetFacts(InfoParser.ToFacts(sample.Info, sample.Config?.Save, sample.At));
+                if (_wasFailing)
+                {
+                    _wasFailing = false;
+                    Log.SamplingResumed(logger);
+                }
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
+            {
+                // The probe loop judges the node; a failing sample only means the facts age (and
+                // redis_up says 0 with the sample's age beside it).
+                var message = redactor.Redact(ex.Message);
+                book.Failed(time.GetUtcNow(), message);
+                if (!_wasFailing)
+                {
+                    _wasFailing = true;
+                    Log.SamplingFailed(logger, message);
+                }
+            }
+
+            try
+            {
+                await Task.Delay(_options.Interval, time, stoppingToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                break;
+            }
+        }
+    }
+
+    private async Task<RedisSample> SampleAsync(IServer server)
+    {
+        var at = time.GetUtcNow();
+        var started = time.GetTimestamp();
+        var infoTask = server.InfoRawAsync("all");
+        var configTasks = _configUnavailable ? null : ConfigKeys.Select(key => server.ConfigGetAsync(key)).ToArray();
+        var info = InfoParser.Parse(await infoTask.ConfigureAwait(false) ?? "");
+        RedisConfigValues? config = null;
+        if (configTasks is not null)
+        {
+            try
+            {
+                var values = new Dictionary<string, string>(StringComparer.Ordinal);
+                foreach (var task in configTasks)
+                {
+                    foreach (var pair in await task.ConfigureAwait(false))
+                    {
+                        values[pair.Key] = pair.Value;
+                    }
+                }
+
+                config = new RedisConfigValues(
+                    Long(values, "maxclients"), Long(values, "maxmemory"), values.GetValueOrDefault("maxmemory-policy"), Long(values, "timeout"),
+                    values.TryGetValue("save", out var save) ? save : "");
+            }
+            catch (RedisServerException ex)
+            {
+                // Managed and hardened servers rename or disable CONFIG: carry on with INFO (which
+                // has maxmemory, its policy and, from Redis 7, maxclients) and the plan's limits.
+                _configUnavailable = true;
+                Log.ConfigUnavailable(logger, ex.Message);
+            }
+        }
+
+        return new RedisSample(info, config, at, time.GetElapsedTime(started));
+    }
+
+    private static long? Long(Dictionary<string, string> values, string key) =>
+        values.TryGetValue(key, out var text) && long.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) ? value : null;
+
+    private ConfigurationOptions ClientOptions()
+    {
+        var config = new ConfigurationOptions
+        {
+            ClientName = _options.ClientName,
+            AllowAdmin = true,
+            AbortOnConnectFail = false,
+            User = endpoint.User,
+            Password = endpoint.Password,
+            Ssl = endpoint.Tls,
+            ConnectTimeout = 2000,
+            SyncTimeout = 2000,
+            AsyncTimeout = 2000,
+            // Without SUBSCRIBE the client opens no second (pub/sub) connection: the agent holds
+            // exactly one connection to its node, which the plan's connection count discounts.
+            // Without CLUSTER, the tie-breaker GET and CLIENT SETINFO, connecting adds nothing to
+            // the node's error, miss and command counts that its users would then see.
+            CommandMap = CommandMap.Create(["SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE", "CLUSTER"], available: false),
+            ConfigurationChannel = "",
+            TieBreaker = "",
+            SetClientLibrary = false,
+        };
+        if (endpoint.Tls)
+        {
+            config.CertificateValidation += trust.Callback;
+        }
+
+        if (IPAddress.TryParse(endpoint.Host, out var address))
+        {
+            config.EndPoints.Add(new IPEndPoint(address, endpoint.Port));
+        }
+        else
+        {
+            config.EndPoints.Add(endpoint.Host, endpoint.Port);
+        }
+
+        return config;
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 1401, Level = LogLevel.Warning, Message = "CONFIG is unavailable on this server ({Reply}); carrying on with INFO only: persistence settings unknown, limits from INFO and the plan")]
+        public static partial void ConfigUnavailable(ILogger logger, string reply);
+
+        [LoggerMessage(EventId = 1402, Level = LogLevel.Warning, Message = "Sampling INFO failed; metrics keep the last sample and redis_up is 0: {Message}")]
+        public static partial void SamplingFailed(ILogger logger, string message);
+
+        [LoggerMessage(EventId = 1403, Level = LogLevel.Information, Message = "Sampling INFO works again")]
+        public static partial void SamplingResumed(ILogger logger);
+    }
+}
