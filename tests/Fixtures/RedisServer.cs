@@ -84,6 +84,22 @@ public sealed class RedisServer : IAsyncDisposable
         }
     }
 
+    /// <summary>Starts a server on a given port (one a test has already pointed something at).</summary>
+    public static async Task<RedisServer> StartAsync(RedisServerOptions? options, int port)
+    {
+        var server = new RedisServer(options ?? new RedisServerOptions(), port, new TempDirectory("redis"));
+        try
+        {
+            await server.LaunchAsync().ConfigureAwait(false);
+            return server;
+        }
+        catch
+        {
+            await server.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
     /// <summary>Everything the server printed (stdout, or its log file when daemonized).</summary>
     public string Output
     {

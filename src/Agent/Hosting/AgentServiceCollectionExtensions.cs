@@ -82,6 +82,7 @@ internal static class AgentServiceCollectionExtensions
         services.TryAddSingleton<ObservationBook>();
         services.TryAddSingleton<SampleBook>();
         services.TryAddSingleton<AgentMetrics>();
+        services.TryAddSingleton<MetricsExposition>();
         services.TryAddSingleton<LogBus>();
         services.TryAddSingleton<RedisLogIngest>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<ILoggerProvider, LogBusLoggerProvider>());

@@ -324,6 +324,7 @@ internal sealed class MetricsOptionsValidator : IValidateOptions<Metrics.Metrics
     {
         var errors = new ConfigErrors();
         errors.NotNegative("Metrics:LogInterval", options.LogInterval);
+        errors.NotNegative("Metrics:RenderInterval", options.RenderInterval);
         return errors.Result();
     }
 }

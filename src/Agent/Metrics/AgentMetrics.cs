@@ -223,7 +223,7 @@ internal sealed partial class AgentMetrics
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 1501, Level = LogLevel.Warning, Message = "Plan {Plan} allows {PlanBytes} bytes but the node's maxmemory is {MaxMemory} (0: no limit): Redis will not hold to the plan's memory; set maxmemory to the plan's")]
+        [LoggerMessage(EventId = 1404, Level = LogLevel.Warning, Message = "Plan {Plan} allows {PlanBytes} bytes but the node's maxmemory is {MaxMemory} (0: no limit): Redis will not hold to the plan's memory; set maxmemory to the plan's")]
         public static partial void PlanNotEnforced(ILogger logger, string plan, long planBytes, long maxMemory);
     }
 }

@@ -2,9 +2,7 @@ using System.Globalization;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
-using Prometheus;
 using RedisAgent.Node;
 using RedisAgent.Probing;
 using RedisAgent.Sampling;
@@ -12,7 +10,7 @@ using RedisAgent.Sampling;
 namespace RedisAgent.Metrics;
 
 /// <summary>
-/// <c>GET /metrics</c> (Prometheus text, from memory), <c>GET /healthz</c> (the agent is alive and
+/// <c>GET /metrics</c> (Prometheus text, from memory: see <see cref="MetricsExposition"/>), <c>GET /healthz</c> (the agent is alive and
 /// serving) and <c>GET /readyz</c> (a first sample has been taken and the port probes are running;
 /// 503 with the reason otherwise).
 /// </summary>
@@ -20,7 +18,7 @@ internal static class MetricsEndpoints
 {
     public static IEndpointRouteBuilder MapMetricsAndHealth(this IEndpointRouteBuilder endpoints)
     {
-        endpoints.MapMetrics("/metrics", endpoints.ServiceProvider.GetRequiredService<AgentMetrics>().Registry);
+        endpoints.MapGet("/metrics", (HttpContext context, MetricsExposition exposition) => exposition.WriteAsync(context));
         endpoints.MapGet("/healthz", () => Results.Text("ok\n"));
         endpoints.MapGet("/readyz", (SampleBook samples, NodeStatus status, IOptions<ProbeOptions> probe, TimeProvider time) =>
             Readiness(samples, status.Snapshot, probe.Value, time.GetUtcNow()) is { } reason

@@ -1,0 +1,213 @@
+using System.Globalization;
+using System.Net;
+using RedisAgent.Logs;
+using RedisAgent.Testing;
+
+namespace RedisAgent.Tests.Metrics;
+
+/// <summary>/metrics, /healthz, /readyz and the metrics log line, against a real redis-server.</summary>
+public sealed class MetricsIntegrationTests
+{
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(20);
+
+    [Fact]
+    public async Task Real_Redis_7_INFO_is_parsed_into_the_metrics()
+    {
+        await using var agent = await AgentUnderTest.StartOwningRedisAsync();
+        await using var client = await RespClient.ConnectAsync("127.0.0.1", agent.Port);
+        foreach (var key in new[] { "a", "b", "c" })
+        {
+            await client.CommandAsync("SET", key, "value");
+        }
+
+        await client.CommandAsync("GET", "a");
+        await client.CommandAsync("GET", "missing");
+
+        var metrics = await ScrapeUntilAsync(agent, m => m.GetValueOrDefault("redis_db_keys{db=\"db0\"}") == 3, "db0 has 3 keys");
+        var info = await client.InfoAsync();
+
+        Assert.Equal(1, metrics["redis_up"]);
+        Assert.Equal(double.Parse(info["maxclients"], CultureInfo.InvariantCulture), metrics["redis_config_maxclients"]);
+        Assert.Equal(0, metrics["redis_memory_max_bytes"]);
+        Assert.True(metrics["redis_commands_total{cmd=\"set\"}"] >= 3);
+        Assert.True(metrics["redis_keyspace_hits_total"] >= 1);
+        Assert.True(metrics["redis_keyspace_misses_total"] >= 1);
+        Assert.Contains(metrics.Keys, k => k.StartsWith("redis_instance_info{role=\"master\",redis_version=\"" + info["redis_version"], StringComparison.Ordinal));
+        Assert.Equal(1, metrics["redis_agent_config_available"]);
+        Assert.Equal(1, metrics["redis_plan_info{plan=\"none\"}"]);
+        // maxmemory 0 and no plan: no memory limit, so no ratio at all rather than NaN or +Inf.
+        Assert.DoesNotContain("redis_plan_memory_used_ratio", metrics.Keys);
+        Assert.DoesNotContain(metrics, m => double.IsNaN(m.Value) || double.IsInfinity(m.Value) && !m.Key.Contains("le=\"+Inf\"", StringComparison.Ordinal));
+        Assert.True(metrics["redis_agent_sample_age_seconds"] < 5);
+        Assert.True(metrics["redis_agent_probes_total{target=\"" + agent.Book.Targets.Keys.Single() + "\",kind=\"port\",outcome=\"pong\"}"] >= 1);
+    }
+
+    [Fact]
+    public async Task With_CONFIG_renamed_away_metrics_are_still_served_with_the_plans_limits()
+    {
+        await using var redis = await RedisServer.StartAsync(new RedisServerOptions { Arguments = ["--rename-command", "CONFIG", ""] });
+        await using var agent = await AgentUnderTest.StartAsync(new Dictionary<string, string?>
+        {
+            ["Redis:Url"] = redis.Url,
+            ["Restart:Driver"] = "none",
+            ["Plan:Name"] = "premium-0",
+        });
+
+        var metrics = await ScrapeUntilAsync(agent, m => m.ContainsKey("redis_connected_clients") && m.GetValueOrDefault("redis_agent_config_available", 1) == 0,
+            "a sample taken without CONFIG");
+
+        Assert.Equal(1, metrics["redis_up"]);
+        Assert.Equal(50 * 1024 * 1024, metrics["redis_plan_memory_limit_bytes"]);
+        Assert.Equal(40, metrics["redis_plan_connections_limit"]);
+        Assert.True(metrics["redis_plan_memory_used_ratio"] is > 0 and < 1);
+        // Redis 7 reports maxclients in INFO, so it is known even without CONFIG; timeout is not.
+        Assert.Equal(10000, metrics["redis_config_maxclients"]);
+        Assert.DoesNotContain("redis_config_timeout_seconds", metrics.Keys);
+        Assert.Single(agent.Logs.Entries, e => e.EventId == 1401);
+        // The plan says 50 MB but Redis enforces nothing: the agent says so once.
+        Assert.Single(agent.Logs.Entries, e => e.EventId == 1404);
+    }
+
+    [Fact]
+    public async Task A_thousand_scrapes_open_no_connection_to_Redis()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        await using var agent = await AgentUnderTest.StartAsync(new Dictionary<string, string?>
+        {
+            ["Redis:Url"] = redis.Url,
+            ["Restart:Driver"] = "none",
+            // Port probes open a connection each; an hour apart, none falls inside the test.
+            ["Probe:Interval"] = "01:00:00",
+        });
+        await ScrapeUntilAsync(agent, m => m.GetValueOrDefault("redis_up") == 1, "a first sample");
+        await agent.WaitForAsync(s => s.Verdict == RedisAgent.Probing.NodeVerdict.Healthy, Deadline, "the node judged healthy (the next probe is an hour away)");
+        await using var client = await RespClient.ConnectAsync(redis.Host, redis.Port);
+        var connectionsBefore = long.Parse((await client.InfoAsync("stats"))["total_connections_received"], CultureInfo.InvariantCulture);
+        var probesBefore = agent.Snapshot.Probes;
+        var samplesBefore = agent.Samples.Samples;
+
+        using var http = new HttpClient();
+        for (var i = 0; i < 1000; i++)
+        {
+            using var response = await http.GetAsync(new Uri(agent.HttpAddress, "/metrics"));
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        var connectionsAfter = long.Parse((await client.InfoAsync("stats"))["total_connections_received"], CultureInfo.InvariantCulture);
+        Assert.Equal(agent.Snapshot.Probes - probesBefore, connectionsAfter - connectionsBefore);
+        Assert.Equal(0, connectionsAfter - connectionsBefore);
+        // Meanwhile the sampler kept sampling, over the connection it already had.
+        Assert.True(agent.Samples.Samples > samplesBefore);
+    }
+
+    [Fact]
+    public async Task The_sampler_holds_one_named_connection_and_is_not_counted_as_a_user()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        await using var agent = await AgentUnderTest.StartAsync(new Dictionary<string, string?>
+        {
+            ["Redis:Url"] = redis.Url,
+            ["Restart:Driver"] = "none",
+            ["Probe:Interval"] = "01:00:00",
+        });
+        await ScrapeUntilAsync(agent, m => m.GetValueOrDefault("redis_up") == 1, "a first sample");
+        await using var client = await RespClient.ConnectAsync(redis.Host, redis.Port);
+
+        var clients = (await client.CommandAsync("CLIENT", "LIST")).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(2, clients.Length);
+        Assert.Single(clients, c => c.Contains(" name=redis-agent ", StringComparison.Ordinal));
+        // Two connections (the agent's and this test's), one of them a user's.
+        var metrics = await ScrapeUntilAsync(agent, m => m.GetValueOrDefault("redis_connected_clients") == 2, "the test's connection sampled");
+        Assert.Equal(1, metrics["redis_active_connections"]);
+    }
+
+    [Fact]
+    public async Task Healthz_answers_at_once_and_readyz_waits_for_a_first_sample()
+    {
+        var port = LoopbackPorts.Free();
+        await using var agent = await AgentUnderTest.StartAsync(new Dictionary<string, string?>
+        {
+            ["Redis:Url"] = $"redis://127.0.0.1:{port}",
+            ["Restart:Driver"] = "none",
+        });
+
+        var healthz = await agent.GetAsync("/healthz");
+        Assert.Equal((HttpStatusCode.OK, "ok\n"), healthz);
+        var readyz = await agent.GetAsync("/readyz");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, readyz.Status);
+        Assert.StartsWith("not ready: no sample of the node yet", readyz.Body, StringComparison.Ordinal);
+        var metrics = await agent.ScrapeAsync();
+        Assert.Equal(0, metrics["redis_up"]);
+
+        await using var redis = await RedisServer.StartAsync(new RedisServerOptions { Arguments = [] }, port);
+        await Poll.UntilAsync(async () => (await agent.GetAsync("/readyz")).Status == HttpStatusCode.OK, Deadline,
+            () => "readyz after Redis came up: " + agent.GetAsync("/readyz").Result.Body);
+        Assert.Equal(1, (await agent.ScrapeAsync())["redis_up"]);
+    }
+
+    [Fact]
+    public async Task A_metrics_line_in_Herokus_form_goes_into_the_log_stream()
+    {
+        await using var agent = await AgentUnderTest.StartOwningRedisAsync(new Dictionary<string, string?>
+        {
+            ["Logs:Resource"] = "redis-metrics-42",
+            ["Metrics:LogInterval"] = "00:00:00.200",
+            ["Plan:Name"] = "mini",
+        });
+
+        await Poll.UntilAsync(() => agent.LogBus.History().Any(l => l.Text.StartsWith("source=REDIS", StringComparison.Ordinal)), Deadline, () => "a metrics line");
+
+        var line = agent.LogBus.History().First(l => l.Text.StartsWith("source=REDIS", StringComparison.Ordinal));
+        Assert.Equal(LogSource.Redis, line.Source);
+        Assert.Matches(
+            @"^redis\[redis-metrics-42\]: source=REDIS addon=redis-metrics-42 sample#active-connections=\d+ sample#max-connections=20 " +
+            @"sample#connection-percentage-used=[\d.]+ sample#load-avg-1m=[\d.]+ sample#load-avg-5m=[\d.]+ sample#load-avg-15m=[\d.]+ " +
+            @"sample#memory-redis=\d+bytes sample#memory-max=26214400bytes sample#memory-percentage-used=[\d.]+ (sample#hit-rate=[\d.]+ )?sample#evicted-keys=0$",
+            line.Format("redis-metrics-42")[21..]);
+        var tail = await agent.GetAsync("/logs?source=redis");
+        Assert.Contains("redis[redis-metrics-42]: source=REDIS addon=redis-metrics-42 sample#active-connections=", tail.Body, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_Redis_restart_takes_counters_down_without_new_series()
+    {
+        await using var agent = await AgentUnderTest.StartOwningRedisAsync();
+        await using (var client = await RespClient.ConnectAsync("127.0.0.1", agent.Port))
+        {
+            for (var i = 0; i < 5000; i++)
+            {
+                await client.SendAsync("PING");
+            }
+
+            for (var i = 0; i < 5000; i++)
+            {
+                await client.ReadReplyAsync();
+            }
+        }
+
+        var before = await ScrapeUntilAsync(agent, m => m.GetValueOrDefault("redis_commands_processed_total") > 5000, "a sample after 5,000 PINGs");
+        var pidBefore = before["redis_process_id"];
+
+        Signals.Send((int)pidBefore, Signals.SigKill);
+        var after = await ScrapeUntilAsync(agent, m => m.GetValueOrDefault("redis_process_id") is var pid && pid != 0 && pid != pidBefore && m["redis_up"] == 1,
+            "a sample of the restarted server");
+
+        // Unlabelled series and the instance's info are the same series as before; only values moved.
+        static IEnumerable<string> Stable(IReadOnlyDictionary<string, double> m) =>
+            m.Keys.Where(k => k.StartsWith("redis_", StringComparison.Ordinal) && !k.StartsWith("redis_agent_", StringComparison.Ordinal)
+                && (!k.Contains('{', StringComparison.Ordinal) || k.StartsWith("redis_instance_info", StringComparison.Ordinal)));
+        Assert.Equal(Stable(before).Order(), Stable(after).Order());
+        // The counter went down with the server: Prometheus reads that as a reset, and rate() stays right.
+        Assert.True(after["redis_commands_processed_total"] < 5000, $"commands processed after the restart: {after["redis_commands_processed_total"]}");
+        Assert.Equal(1, after["redis_agent_restarts_total{reason=\"exited\"}"]);
+    }
+
+    private static async Task<IReadOnlyDictionary<string, double>> ScrapeUntilAsync(
+        AgentUnderTest agent, Func<IReadOnlyDictionary<string, double>, bool> condition, string what)
+    {
+        IReadOnlyDictionary<string, double> last = new Dictionary<string, double>();
+        await Poll.UntilAsync(async () => condition(last = await agent.ScrapeAsync()), Deadline,
+            () => $"{what}\nLast scrape:\n{string.Join('\n', last.Where(m => !m.Key.StartsWith("dotnet", StringComparison.Ordinal)).Select(m => $"{m.Key} {m.Value}"))}\nAgent log:\n{agent.Logs.Text}");
+        return last;
+    }
+}
