@@ -75,6 +75,34 @@ public sealed class LogBusTests
         Assert.Equal(["line 1", "line 2", "line 3", "line 4"], bus.History(4).Select(l => l.Text));
     }
 
+    [Fact]
+    public async Task SinkTotals_KeepADepartedTailsCounts_AndCountItsUnreadLinesAsDropped()
+    {
+        var bus = new LogBus(Options.Create(new LogOptions()));
+        var drain = new SinkQueue("syslog tcp://127.0.0.1:514", capacity: 100, _time);
+        var tail = new SinkQueue("tail 127.0.0.1", capacity: 100, _time);
+        bus.Attach(drain);
+        bus.Subscribe(tail, 0);
+        Fill(bus, 3);
+        bus.Publish(new LogLine(T0, LogSource.Agent, null, "an agent line"));
+        await tail.TakeAsync(CancellationToken.None);
+        tail.Shipped();
+
+        bus.Detach(tail);
+        var totals = bus.SinkTotals();
+
+        Assert.Equal((new SinkCounters(4, 1, 3, 0), 0), totals["tail"]);
+        Assert.Equal((new SinkCounters(4, 0, 0, 4), 1), totals["syslog"]);
+        Assert.Equal(3, bus.PublishedFrom(LogSource.Redis));
+        Assert.Equal(1, bus.PublishedFrom(LogSource.Agent));
+
+        // A second tail adds to the first's totals rather than replacing them.
+        var second = new SinkQueue("tail 127.0.0.2", capacity: 100, _time);
+        bus.Subscribe(second, 0);
+        Fill(bus, 1);
+        Assert.Equal((new SinkCounters(5, 1, 3, 1), 1), bus.SinkTotals()["tail"]);
+    }
+
     private void Fill(LogBus bus, int count, int from = 0)
     {
         for (var i = from; i < from + count; i++)

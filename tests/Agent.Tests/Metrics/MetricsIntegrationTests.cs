@@ -39,7 +39,14 @@ public sealed class MetricsIntegrationTests
         Assert.DoesNotContain("redis_plan_memory_used_ratio", metrics.Keys);
         Assert.DoesNotContain(metrics, m => double.IsNaN(m.Value) || double.IsInfinity(m.Value) && !m.Key.Contains("le=\"+Inf\"", StringComparison.Ordinal));
         Assert.True(metrics["redis_agent_sample_age_seconds"] < 5);
-        Assert.True(metrics["redis_agent_probes_total{target=\"" + agent.Book.Targets.Keys.Single() + "\",kind=\"port\",outcome=\"pong\"}"] >= 1);
+        var target = agent.Book.Targets.Keys.Single();
+        Assert.True(metrics[$"redis_agent_probes_total{{target=\"{target}\",kind=\"port\",outcome=\"pong\"}}"] >= 1);
+        Assert.True(metrics[$"redis_agent_probe_duration_seconds_count{{target=\"{target}\",kind=\"port\"}}"] >= 1);
+        Assert.Equal(1, metrics[$"redis_agent_verdict{{target=\"{target}\",verdict=\"healthy\"}}"]);
+        Assert.Equal(0, metrics[$"redis_agent_verdict{{target=\"{target}\",verdict=\"process_down\"}}"]);
+        Assert.Equal(1, metrics["redis_agent_supervisor_phase{phase=\"watching\"}"]);
+        // Redis's own start-up lines came through the agent's log pipeline.
+        Assert.True(metrics["redis_agent_log_lines_total{source=\"redis\"}"] >= 1);
     }
 
     [Fact]
