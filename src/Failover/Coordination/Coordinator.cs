@@ -1,0 +1,59 @@
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using RedisFailover.Hosting;
+using RedisFailover.Store;
+
+namespace RedisFailover.Coordination;
+
+/// <summary>Every resource's coordinator, built from the configuration and the store, and the clock that ticks them.</summary>
+internal sealed class Coordinator : BackgroundService
+{
+    private readonly Dictionary<string, ResourceCoordinator> _resources = new(StringComparer.Ordinal);
+    private readonly TimeProvider _time;
+
+    public Coordinator(IOptions<FailoverOptions> options, IOptions<ResourcesOptions> resources, FileStore store, PrimaryPublisher publisher, TimeProvider time, ILoggerFactory loggers)
+    {
+        _time = time;
+        foreach (var resource in resources.Value.Items)
+        {
+            var record = store.Load(resource.Name!);
+            var machine = new ResourceMachine(
+                resource.Name!,
+                [.. resource.Nodes.Select(n => new NodeSpec(n.Name!, n.Address!, n.Zone))],
+                options.Value.Policy,
+                record.Term,
+                record.Primary,
+                new ResourceSettings(record.TimeoutSeconds ?? resource.Timeout, record.MaxMemoryPolicy ?? resource.MaxmemoryPolicy),
+                record.Paused);
+            _resources[resource.Name!] = new ResourceCoordinator(machine, store, publisher, time, loggers.CreateLogger("RedisFailover.Resource"));
+            if (record.Primary is { } primary && machine.PrimaryAddress is { } address)
+            {
+                // A restarted coordinator tells watchers and the URL file what it knew.
+                publisher.Publish(resource.Name!, primary, address, record.Term);
+            }
+        }
+    }
+
+    public ResourceCoordinator? this[string resource] => _resources.GetValueOrDefault(resource);
+
+    public IEnumerable<ResourceCoordinator> Resources => _resources.Values;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(100), _time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
+            {
+                foreach (var resource in _resources.Values)
+                {
+                    resource.Step((machine, now) => machine.Tick(now));
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+    }
+}

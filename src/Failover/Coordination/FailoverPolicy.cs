@@ -1,0 +1,10 @@
+namespace RedisFailover.Coordination;
+
+/// <summary>How a resource decides: the confirmation window and its rounds, the quorum, what "in sync" means.</summary>
+internal sealed record FailoverPolicy(TimeSpan Window, TimeSpan RoundInterval, int? Quorum, long MaxSyncLagBytes, TimeSpan ResendAfter)
+{
+    public static FailoverPolicy Default { get; } = new(TimeSpan.FromMinutes(2), TimeSpan.FromSeconds(10), null, 1024 * 1024, TimeSpan.FromSeconds(5));
+
+    /// <summary>The quorum among <paramref name="vantages"/> agents: configured, else all of them (at least one).</summary>
+    public int QuorumOf(int vantages) => Quorum ?? Math.Max(1, vantages);
+}

@@ -1,0 +1,78 @@
+namespace RedisFailover.Coordination;
+
+/// <summary>The states of one resource, as in docs/architecture.md.</summary>
+internal enum ResourceState
+{
+    /// <summary>A primary serves and a standby follows it.</summary>
+    Healthy,
+
+    /// <summary>The primary's host is reported unreachable; the confirmation window is running.</summary>
+    Confirming,
+
+    /// <summary>Confirmed: the term is written, the standby promoted, the address published.</summary>
+    FailingOver,
+
+    /// <summary>A new standby is being rebuilt from the new primary; no failover until it is in sync.</summary>
+    Rebuilding,
+
+    /// <summary>No standby in sync: a failover is impossible until one is.</summary>
+    Degraded,
+}
+
+/// <summary>The settings a resource keeps across restarts and failovers.</summary>
+internal sealed record ResourceSettings(long? TimeoutSeconds, string? MaxMemoryPolicy)
+{
+    public static ResourceSettings None { get; } = new(null, null);
+
+    public override string ToString() => $"timeout={TimeoutSeconds?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "-"} maxmemory-policy={MaxMemoryPolicy ?? "-"}";
+}
+
+/// <summary>One configured node of a resource.</summary>
+internal sealed record NodeSpec(string Name, string Address, string Zone);
+
+/// <summary>What an agent says about its node (a report), as the machine needs it.</summary>
+internal sealed record NodeReport(
+    string Role,
+    long ReplicationOffset,
+    bool LinkUp,
+    string? PrimaryAddress,
+    bool SyncInProgress,
+    string LocalVerdict,
+    bool Fenced,
+    long TermSeen,
+    ResourceSettings Settings,
+    IReadOnlyList<TargetSeen> Observations)
+{
+    public bool IsPrimary => Role == "master";
+}
+
+/// <summary>What an agent sees of a target: its combined verdict and its host verdict.</summary>
+internal sealed record TargetSeen(string Target, string Verdict, string HostVerdict, DateTimeOffset At);
+
+/// <summary>What the machine asks for: send a command, write the journal, persist, publish.</summary>
+internal abstract record Effect;
+
+internal enum CommandKind
+{
+    ProbeNow,
+    Promote,
+    ReplicateFrom,
+    ApplySettings,
+    Fence,
+    Unfence,
+}
+
+/// <summary>A command to one node's agent, stamped with the term it belongs to.</summary>
+internal sealed record SendCommand(string Node, CommandKind Kind, long Term, string? Argument = null, ResourceSettings? Settings = null) : Effect;
+
+/// <summary>A line of the incident's decision journal.</summary>
+internal sealed record JournalLine(string Kind, string Text) : Effect;
+
+/// <summary>Write term and primary durably; nothing after it in the same list may run before it has.</summary>
+internal sealed record PersistTerm(long Term, string Primary) : Effect;
+
+/// <summary>Tell applications where the primary is now.</summary>
+internal sealed record PublishPrimary(string Node, string Address, long Term) : Effect;
+
+/// <summary>An incident opened or closed (the journal groups lines by incident).</summary>
+internal sealed record IncidentChange(string? OpenedId, string? ClosedOutcome) : Effect;

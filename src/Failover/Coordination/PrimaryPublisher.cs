@@ -1,0 +1,99 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using RedisFailover.Hosting;
+using RedisFailover.Protos;
+
+namespace RedisFailover.Coordination;
+
+/// <summary>
+/// Tells applications where each resource's primary is: a <c>REDIS_URL</c> file rewritten
+/// atomically, a hook command, and the admin API's watch streams.
+/// </summary>
+internal sealed partial class PrimaryPublisher(IOptions<ResourcesOptions> resources, ILogger<PrimaryPublisher> logger)
+{
+    private readonly ConcurrentDictionary<string, PrimaryAddress> _current = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<Channel<PrimaryAddress>, string> _watchers = new();
+
+    public PrimaryAddress? Current(string resource) => _current.GetValueOrDefault(resource);
+
+    public void Publish(string resource, string node, string address, long term)
+    {
+        var published = new PrimaryAddress { Resource = resource, Node = node, Address = address, Term = term };
+        _current[resource] = published;
+        foreach (var (watcher, watched) in _watchers)
+        {
+            if (watched == resource)
+            {
+                watcher.Writer.TryWrite(published);
+            }
+        }
+
+        var options = resources.Value.Items.FirstOrDefault(r => r.Name == resource);
+        var url = "redis://" + address;
+        if (options?.UrlFile is { Length: > 0 } file)
+        {
+            var temporary = file + ".tmp";
+            File.WriteAllText(temporary, $"REDIS_URL={url}\n");
+            File.Move(temporary, file, overwrite: true);
+        }
+
+        if (options?.PublishCommand is { Length: > 0 } command)
+        {
+            _ = RunHookAsync(resource, command, url);
+        }
+
+        Log.Published(logger, resource, node, address, term);
+    }
+
+    public (ChannelReader<PrimaryAddress> Reader, IDisposable Subscription) Watch(string resource)
+    {
+        var channel = Channel.CreateBounded<PrimaryAddress>(new BoundedChannelOptions(16) { FullMode = BoundedChannelFullMode.DropOldest });
+        _watchers[channel] = resource;
+        if (_current.TryGetValue(resource, out var now))
+        {
+            channel.Writer.TryWrite(now);
+        }
+
+        return (channel.Reader, new Unsubscribe(() => _watchers.TryRemove(channel, out _)));
+    }
+
+    private async Task RunHookAsync(string resource, string command, string url)
+    {
+        try
+        {
+            var start = new ProcessStartInfo("/bin/sh", ["-c", command]) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+            start.Environment["REDIS_URL"] = url;
+            using var process = Process.Start(start)!;
+            var output = process.StandardOutput.ReadToEndAsync();
+            var error = process.StandardError.ReadToEndAsync();
+            await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60)).ConfigureAwait(false);
+            if (process.ExitCode != 0)
+            {
+                Log.HookFailed(logger, resource, process.ExitCode, (await error.ConfigureAwait(false)).Trim());
+            }
+
+            _ = await output.ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is TimeoutException or System.ComponentModel.Win32Exception or IOException)
+        {
+            Log.HookFailed(logger, resource, -1, ex.Message);
+        }
+    }
+
+    private sealed class Unsubscribe(Action action) : IDisposable
+    {
+        public void Dispose() => action();
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 2020, Level = LogLevel.Warning, Message = "{Resource}: primary is {Node} at {Address} (term {Term})")]
+        public static partial void Published(ILogger logger, string resource, string node, string address, long term);
+
+        [LoggerMessage(EventId = 2021, Level = LogLevel.Error, Message = "{Resource}: the publish command failed (exit {Code}): {Error}")]
+        public static partial void HookFailed(ILogger logger, string resource, int code, string error);
+    }
+}

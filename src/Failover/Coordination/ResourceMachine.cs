@@ -1,0 +1,505 @@
+using System.Globalization;
+
+namespace RedisFailover.Coordination;
+
+/// <summary>
+/// One resource's failover state machine. Pure: it is told what agents say and what time it is,
+/// and answers with effects (commands, journal lines, a term to persist, an address to publish)
+/// that its host carries out in order. One failover at a time; a process-only death is never its
+/// business (the agent restarts the process); nothing is promoted without a confirmed host loss
+/// or an operator's word; the new term is persisted before any command of it is sent.
+/// </summary>
+internal sealed class ResourceMachine
+{
+    /// <summary>Verdicts that say the primary's host is not there. Anything else (even ProcessDown: a port refused by a live kernel) says it is.</summary>
+    private static readonly HashSet<string> Unreachable = new(StringComparer.OrdinalIgnoreCase) { "HostUnreachable" };
+
+    private static readonly HashSet<string> Undecided = new(StringComparer.OrdinalIgnoreCase) { "Unknown", "" };
+
+    private readonly Dictionary<string, NodeView> _nodes;
+    private readonly FailoverPolicy _policy;
+    private readonly List<Effect> _effects = [];
+
+    // The confirmation in progress.
+    private DateTimeOffset _windowStart;
+    private DateTimeOffset _roundStart;
+    private int _round;
+    private readonly Dictionary<string, string> _answers = new(StringComparer.Ordinal);
+    private bool _blockedNoted;
+    private int _incidents;
+
+    public ResourceMachine(string resource, IReadOnlyList<NodeSpec> nodes, FailoverPolicy policy, long term, string? primary, ResourceSettings settings, bool paused)
+    {
+        Resource = resource;
+        _nodes = nodes.ToDictionary(n => n.Name, n => new NodeView(n), StringComparer.Ordinal);
+        _policy = policy;
+        Term = term;
+        Primary = primary;
+        Settings = settings;
+        Paused = paused;
+        State = ResourceState.Degraded;
+        Reason = primary is null ? "no primary known yet" : "waiting for the agents' first reports";
+    }
+
+    public string Resource { get; }
+
+    public ResourceState State { get; private set; }
+
+    /// <summary>Why the resource is in its state, in words (empty when Healthy).</summary>
+    public string Reason { get; private set; }
+
+    public long Term { get; private set; }
+
+    public string? Primary { get; private set; }
+
+    public ResourceSettings Settings { get; private set; }
+
+    public bool Paused { get; private set; }
+
+    public IReadOnlyCollection<NodeView> Nodes => _nodes.Values;
+
+    public string? PrimaryAddress => Primary is null ? null : _nodes[Primary].Spec.Address;
+
+    public bool Knows(string node) => _nodes.ContainsKey(node);
+
+    public IReadOnlyList<Effect> Connected(string node, long termSeen, DateTimeOffset now)
+    {
+        var view = _nodes[node];
+        view.Connected = true;
+        view.TermSeen = Math.Max(view.TermSeen, termSeen);
+        return Take();
+    }
+
+    public IReadOnlyList<Effect> Disconnected(string node, DateTimeOffset now)
+    {
+        _nodes[node].Connected = false;
+        return Take();
+    }
+
+    public IReadOnlyList<Effect> Reported(string node, NodeReport report, DateTimeOffset now)
+    {
+        var view = _nodes[node];
+        view.Report = report;
+        view.ReportAt = now;
+        view.TermSeen = Math.Max(view.TermSeen, report.TermSeen);
+
+        // The first report of a resource nobody has named a primary for: the node that is master.
+        if (Primary is null && report.IsPrimary)
+        {
+            Primary = node;
+            Emit(new PersistTerm(Term, node));
+            Journal("primary", $"{node} ({view.Spec.Address}) is the primary: it reports role master and no primary was known");
+            Emit(new PublishPrimary(node, view.Spec.Address, Term));
+        }
+
+        if (IsInSync(node))
+        {
+            view.LastInSync = report;
+        }
+
+        if (State == ResourceState.Confirming)
+        {
+            ConfirmingReport(node, report, now);
+        }
+        else if (Primary is not null && node != Primary && SaysUnreachable(report, Primary))
+        {
+            Suspect(node, now);
+        }
+
+        if (State is not (ResourceState.Confirming or ResourceState.FailingOver))
+        {
+            Reconcile(node, now);
+            UpdateStandbyState();
+        }
+
+        return Take();
+    }
+
+    public IReadOnlyList<Effect> ProbeAnswered(string vantage, string target, string verdict, DateTimeOffset now)
+    {
+        if (State == ResourceState.Confirming && target == Primary && vantage != Primary)
+        {
+            _answers[vantage] = verdict;
+            Journal("probe", $"round {_round}: {vantage} ({_nodes[vantage].Spec.Zone}) sees {target} {verdict}");
+            if (!Unreachable.Contains(verdict) && !Undecided.Contains(verdict))
+            {
+                Refute($"{vantage} reached {target} ({verdict})");
+            }
+        }
+
+        return Take();
+    }
+
+    public IReadOnlyList<Effect> Tick(DateTimeOffset now)
+    {
+        if (State == ResourceState.Confirming && now - _roundStart >= _policy.RoundInterval)
+        {
+            if (!CloseRound())
+            {
+                return Take();
+            }
+
+            if (now - _windowStart >= _policy.Window)
+            {
+                Journal("confirmed", string.Create(CultureInfo.InvariantCulture,
+                    $"{Primary}'s host unreachable from a quorum in every one of {_round} rounds over {(now - _windowStart).TotalSeconds:0.#} s"));
+                FailOver(now);
+            }
+            else
+            {
+                StartRound(now);
+            }
+        }
+
+        return Take();
+    }
+
+    /// <summary>An operator's switchover to <paramref name="node"/>: a replica in sync, promoted with the old primary fenced first.</summary>
+    public IReadOnlyList<Effect> PromoteRequested(string node, DateTimeOffset now, out string? refusal)
+    {
+        refusal = null;
+        if (node == Primary)
+        {
+            refusal = $"{node} is already the primary";
+        }
+        else if (State is ResourceState.Confirming or ResourceState.FailingOver)
+        {
+            refusal = $"a failover is in progress ({State})";
+        }
+        else if (!IsInSync(node) || !_nodes[node].Connected)
+        {
+            refusal = $"{node} is not a connected replica in sync with {Primary}";
+        }
+
+        if (refusal is not null)
+        {
+            return Take();
+        }
+
+        OpenIncident($"operator asked to promote {node}");
+        var old = Primary;
+        if (old is not null && _nodes[old].Connected)
+        {
+            Emit(new SendCommand(old, CommandKind.Fence, Term + 1, "switchover"));
+        }
+
+        Promote(node, old, now, "operator's switchover");
+        CloseIncident("switched over");
+        return Take();
+    }
+
+    public IReadOnlyList<Effect> SettingsChanged(ResourceSettings settings, DateTimeOffset now)
+    {
+        Settings = new ResourceSettings(settings.TimeoutSeconds ?? Settings.TimeoutSeconds, settings.MaxMemoryPolicy ?? Settings.MaxMemoryPolicy);
+        Journal("settings", $"resource settings now {Settings}");
+        foreach (var view in _nodes.Values.Where(v => v.Connected))
+        {
+            Emit(new SendCommand(view.Spec.Name, CommandKind.ApplySettings, Term, Settings: Settings));
+        }
+
+        return Take();
+    }
+
+    public void SetPaused(bool paused) => Paused = paused;
+
+    // ---- confirmation ---------------------------------------------------------------------
+
+    private void Suspect(string reporter, DateTimeOffset now)
+    {
+        if (State is ResourceState.Rebuilding or ResourceState.Degraded)
+        {
+            if (!_blockedNoted)
+            {
+                _blockedNoted = true;
+                OpenIncident($"{reporter} reports {Primary}'s host unreachable");
+                Journal("blocked", $"no failover: {(State == ResourceState.Rebuilding ? "the new standby is not in sync yet" : "no standby is in sync")} ({Reason})");
+                CloseIncident("blocked");
+            }
+
+            return;
+        }
+
+        OpenIncident($"{reporter} reports {Primary}'s host unreachable");
+        State = ResourceState.Confirming;
+        Reason = $"confirming that {Primary}'s host is lost";
+        _windowStart = now;
+        _round = 0;
+        Journal("suspect", string.Create(CultureInfo.InvariantCulture,
+            $"{reporter} reports {Primary} HostUnreachable; confirming over {_policy.Window.TotalSeconds:0.#} s in rounds of {_policy.RoundInterval.TotalSeconds:0.#} s, quorum {_policy.QuorumOf(Vantages().Count)} of {Vantages().Count}"));
+        StartRound(now);
+    }
+
+    private void ConfirmingReport(string node, NodeReport report, DateTimeOffset now)
+    {
+        // Periodic observations count too: one vantage that reached the primary since the window began ends it.
+        if (node == Primary)
+        {
+            return;
+        }
+
+        var seen = report.Observations.FirstOrDefault(o => o.Target == Primary);
+        if (seen is not null && seen.At >= _windowStart && !Unreachable.Contains(seen.Verdict) && !Undecided.Contains(seen.Verdict))
+        {
+            Refute($"{node} reports {Primary} {seen.Verdict} at {seen.At:HH:mm:ss.fff}");
+        }
+    }
+
+    private void StartRound(DateTimeOffset now)
+    {
+        _round++;
+        _roundStart = now;
+        _answers.Clear();
+        foreach (var vantage in Vantages())
+        {
+            Emit(new SendCommand(vantage, CommandKind.ProbeNow, Term, Primary));
+        }
+    }
+
+    /// <summary>Judges the round that ends; false (and the incident closed) when it lacked its quorum.</summary>
+    private bool CloseRound()
+    {
+        var vantages = Vantages();
+        var quorum = _policy.QuorumOf(_nodes.Values.Count(v => v.Spec.Name != Primary));
+        var unreachable = _answers.Count(a => Unreachable.Contains(a.Value));
+        var summary = _answers.Count == 0 ? "no answer" : string.Join(", ", _answers.Select(a => $"{a.Key}: {a.Value}"));
+        if (unreachable >= quorum)
+        {
+            Journal("round", $"round {_round}: {unreachable} of quorum {quorum} see {Primary} unreachable ({summary})");
+            return true;
+        }
+
+        Journal("round", $"round {_round}: only {unreachable} of quorum {quorum} see {Primary} unreachable ({summary}; {vantages.Count} vantage agents connected)");
+        State = ResourceState.Healthy;
+        Reason = "";
+        CloseIncident("not confirmed");
+        UpdateStandbyState();
+        return false;
+    }
+
+    private void Refute(string why)
+    {
+        Journal("refuted", why);
+        State = ResourceState.Healthy;
+        Reason = "";
+        CloseIncident("refuted");
+        UpdateStandbyState();
+    }
+
+    // ---- failing over ---------------------------------------------------------------------
+
+    private void FailOver(DateTimeOffset now)
+    {
+        State = ResourceState.FailingOver;
+        var old = Primary!;
+        var oldOffset = _nodes[old].Report?.ReplicationOffset ?? 0;
+        var candidates = _nodes.Values
+            .Where(v => v.Spec.Name != old && v.LastInSync is not null)
+            .Select(v => (View: v, Offset: v.Report?.ReplicationOffset ?? v.LastInSync!.ReplicationOffset))
+            .OrderByDescending(c => c.Offset)
+            .ToList();
+        Journal("candidates", candidates.Count == 0
+            ? "no replica was in sync with the primary"
+            : string.Join("; ", candidates.Select(c => string.Create(CultureInfo.InvariantCulture,
+                $"{c.View.Spec.Name} offset {c.Offset}, {(c.View.Connected ? "connected" : "agent not connected")}, verdict {c.View.Report?.LocalVerdict ?? "?"}"))));
+        if (Paused)
+        {
+            Block("automatic failover is paused");
+            return;
+        }
+
+        var chosen = candidates.FirstOrDefault(c => c.View.Connected && string.Equals(c.View.Report?.LocalVerdict, "Healthy", StringComparison.OrdinalIgnoreCase));
+        if (chosen.View is null)
+        {
+            Block("no healthy, connected replica that was in sync");
+            return;
+        }
+
+        Journal("loss", string.Create(CultureInfo.InvariantCulture,
+            $"estimated loss: {Math.Max(0, oldOffset - chosen.Offset)} bytes of replication stream (primary's last offset {oldOffset}, {chosen.View.Spec.Name}'s {chosen.Offset})"));
+        Promote(chosen.View.Spec.Name, old, now, "confirmed loss of " + old);
+        CloseIncident("failed over");
+    }
+
+    private void Promote(string node, string? old, DateTimeOffset now, string why)
+    {
+        Term++;
+        Primary = node;
+        // Durable first: a coordinator that dies after this line promotes nobody else for this term.
+        Emit(new PersistTerm(Term, node));
+        var address = _nodes[node].Spec.Address;
+        Journal("promote", $"term {Term}: promoting {node} ({address}): {why}");
+        Emit(new SendCommand(node, CommandKind.Promote, Term));
+        Emit(new SendCommand(node, CommandKind.ApplySettings, Term, Settings: Settings));
+        Emit(new PublishPrimary(node, address, Term));
+        foreach (var view in _nodes.Values.Where(v => v.Spec.Name != node && v.Connected))
+        {
+            if (view.Spec.Name == old)
+            {
+                Emit(new SendCommand(old, CommandKind.Fence, Term, $"term {Term}: {node} is the primary"));
+            }
+
+            Emit(new SendCommand(view.Spec.Name, CommandKind.ReplicateFrom, Term, address));
+            view.LastCommandAt = now;
+        }
+
+        _nodes[node].LastCommandAt = now;
+        foreach (var view in _nodes.Values)
+        {
+            view.LastInSync = null;
+        }
+
+        State = ResourceState.Rebuilding;
+        Reason = $"rebuilding a standby from {node}";
+        _blockedNoted = false;
+    }
+
+    private void Block(string why)
+    {
+        Journal("blocked", "no failover: " + why);
+        State = ResourceState.Degraded;
+        Reason = $"{Primary} lost and not replaced: {why}";
+        CloseIncident("blocked");
+    }
+
+    // ---- steady state ---------------------------------------------------------------------
+
+    /// <summary>Brings a node to its place: the primary a master, every other node a replica of it.</summary>
+    private void Reconcile(string node, DateTimeOffset now)
+    {
+        var view = _nodes[node];
+        if (Primary is null || view.Report is not { } report || !view.Connected)
+        {
+            return;
+        }
+
+        if (view.LastCommandAt is { } last && now - last < _policy.ResendAfter)
+        {
+            return;
+        }
+
+        if (node == Primary)
+        {
+            if (!report.IsPrimary)
+            {
+                Journal("reconcile", $"{node} is the primary of term {Term} but reports role {report.Role}: promoting it again");
+                Emit(new SendCommand(node, CommandKind.Promote, Term));
+                Emit(new SendCommand(node, CommandKind.ApplySettings, Term, Settings: Settings));
+                view.LastCommandAt = now;
+            }
+            else if (!Matches(report.Settings))
+            {
+                Emit(new SendCommand(node, CommandKind.ApplySettings, Term, Settings: Settings));
+                view.LastCommandAt = now;
+            }
+
+            if (report.Fenced)
+            {
+                Emit(new SendCommand(node, CommandKind.Unfence, Term));
+                view.LastCommandAt = now;
+            }
+
+            return;
+        }
+
+        if (report.IsPrimary || report.PrimaryAddress != PrimaryAddress)
+        {
+            Journal("reconcile", $"{node} reports role {report.Role}{(report.IsPrimary ? "" : " of " + report.PrimaryAddress)}; the primary of term {Term} is {Primary}: replicating from {PrimaryAddress}");
+            Emit(new SendCommand(node, CommandKind.ReplicateFrom, Term, PrimaryAddress));
+            view.LastCommandAt = now;
+        }
+        else if (!Matches(report.Settings))
+        {
+            // Replicas keep the settings too, so that they hold from the moment one is promoted.
+            Emit(new SendCommand(node, CommandKind.ApplySettings, Term, Settings: Settings));
+            view.LastCommandAt = now;
+        }
+    }
+
+    private void UpdateStandbyState()
+    {
+        if (State is ResourceState.Confirming or ResourceState.FailingOver || Primary is null)
+        {
+            return;
+        }
+
+        var inSync = _nodes.Values.Where(v => v.Spec.Name != Primary && v.Connected && IsInSync(v.Spec.Name)).Select(v => v.Spec.Name).ToList();
+        if (inSync.Count > 0)
+        {
+            if (State != ResourceState.Healthy)
+            {
+                Journal("in-sync", $"standby {string.Join(", ", inSync)} in sync with {Primary}: failover allowed again");
+            }
+
+            State = ResourceState.Healthy;
+            Reason = "";
+            _blockedNoted = false;
+        }
+        else if (State != ResourceState.Rebuilding)
+        {
+            State = ResourceState.Degraded;
+            Reason = $"no replica in sync with {Primary}: a failover is impossible until one is";
+        }
+    }
+
+    private bool IsInSync(string node)
+    {
+        var view = _nodes[node];
+        if (Primary is null || node == Primary || view.Report is not { } report)
+        {
+            return false;
+        }
+
+        var primaryOffset = _nodes[Primary].Report?.ReplicationOffset ?? 0;
+        return !report.IsPrimary && report.LinkUp && !report.SyncInProgress && report.PrimaryAddress == PrimaryAddress
+            && primaryOffset - report.ReplicationOffset <= _policy.MaxSyncLagBytes;
+    }
+
+    private bool Matches(ResourceSettings reported) =>
+        (Settings.TimeoutSeconds is null || Settings.TimeoutSeconds == reported.TimeoutSeconds)
+        && (Settings.MaxMemoryPolicy is null || string.Equals(Settings.MaxMemoryPolicy, reported.MaxMemoryPolicy, StringComparison.OrdinalIgnoreCase));
+
+    private static bool SaysUnreachable(NodeReport report, string target) =>
+        report.Observations.Any(o => o.Target == target && Unreachable.Contains(o.Verdict));
+
+    private List<string> Vantages() =>
+        [.. _nodes.Values.Where(v => v.Spec.Name != Primary && v.Connected).Select(v => v.Spec.Name)];
+
+    private void OpenIncident(string why)
+    {
+        _incidents++;
+        Emit(new IncidentChange(string.Create(CultureInfo.InvariantCulture, $"{Resource}-t{Term}-{_incidents}"), null));
+        Journal("opened", why);
+    }
+
+    private void CloseIncident(string outcome) => Emit(new IncidentChange(null, outcome));
+
+    private void Journal(string kind, string text) => Emit(new JournalLine(kind, text));
+
+    private void Emit(Effect effect) => _effects.Add(effect);
+
+    private IReadOnlyList<Effect> Take()
+    {
+        var taken = _effects.ToArray();
+        _effects.Clear();
+        return taken;
+    }
+}
+
+/// <summary>What the coordinator knows of one node.</summary>
+internal sealed class NodeView(NodeSpec spec)
+{
+    public NodeSpec Spec { get; } = spec;
+
+    public bool Connected { get; set; }
+
+    public NodeReport? Report { get; set; }
+
+    public DateTimeOffset? ReportAt { get; set; }
+
+    public long TermSeen { get; set; }
+
+    /// <summary>The last report that showed this node a replica in sync with the primary (cleared at each promotion).</summary>
+    public NodeReport? LastInSync { get; set; }
+
+    public DateTimeOffset? LastCommandAt { get; set; }
+}

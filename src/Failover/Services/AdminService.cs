@@ -1,0 +1,151 @@
+using Grpc.Core;
+using RedisFailover.Coordination;
+using RedisFailover.Protos;
+using RedisFailover.Store;
+
+namespace RedisFailover.Services;
+
+/// <summary>The operators' API: status, incidents with their journal, switchover, settings, pause, and the primary's address as a stream.</summary>
+internal sealed class AdminService(Coordinator coordinator, FileStore store, PrimaryPublisher publisher) : Admin.AdminBase
+{
+    public override Task<ResourceStatus> GetStatus(ResourceRequest request, ServerCallContext context) =>
+        Task.FromResult(Status(Find(request.Resource)));
+
+    public override Task<IncidentList> ListIncidents(ResourceRequest request, ServerCallContext context)
+    {
+        var resource = Find(request.Resource);
+        var list = new IncidentList();
+        foreach (var group in store.Journal(resource.Name).Where(r => r.Incident.Length > 0).GroupBy(r => r.Incident))
+        {
+            var incident = new Incident
+            {
+                Id = group.Key,
+                Resource = resource.Name,
+                Opened = ResourceCoordinator.Stamp(group.First().At),
+                Outcome = group.LastOrDefault(r => r.Kind == "closed")?.Text ?? "open",
+            };
+            if (group.LastOrDefault(r => r.Kind == "closed") is { } closed)
+            {
+                incident.Closed = ResourceCoordinator.Stamp(closed.At);
+            }
+
+            incident.Entries.AddRange(group.Select(r => new JournalEntry { At = ResourceCoordinator.Stamp(r.At), Term = r.Term, Kind = r.Kind, Text = r.Text }));
+            list.Incidents.Add(incident);
+        }
+
+        return Task.FromResult(list);
+    }
+
+    public override Task<ResourceStatus> Promote(PromoteRequest request, ServerCallContext context)
+    {
+        var resource = Find(request.Resource);
+        if (!resource.Machine.Knows(request.Node))
+        {
+            throw new RpcException(new Grpc.Core.Status(StatusCode.NotFound, $"resource '{request.Resource}' has no node '{request.Node}'"));
+        }
+
+        var refusal = resource.Request((machine, now) => (machine.PromoteRequested(request.Node, now, out var why), why));
+        if (refusal is not null)
+        {
+            throw new RpcException(new Grpc.Core.Status(StatusCode.FailedPrecondition, refusal));
+        }
+
+        return Task.FromResult(Status(resource));
+    }
+
+    public override Task<ResourceStatus> SetSettings(SetSettingsRequest request, ServerCallContext context)
+    {
+        var resource = Find(request.Resource);
+        var settings = request.Settings ?? new Settings();
+        if (settings.HasTimeoutSeconds && settings.TimeoutSeconds < 0)
+        {
+            throw new RpcException(new Grpc.Core.Status(StatusCode.InvalidArgument, "timeout_seconds must be 0 (never) or more"));
+        }
+
+        string[] policies = ["noeviction", "allkeys-lru", "allkeys-lfu", "allkeys-random", "volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl"];
+        if (settings.HasMaxmemoryPolicy && !policies.Contains(settings.MaxmemoryPolicy))
+        {
+            throw new RpcException(new Grpc.Core.Status(StatusCode.InvalidArgument, $"maxmemory_policy must be one of {string.Join(", ", policies)}"));
+        }
+
+        resource.Step((machine, now) => machine.SettingsChanged(
+            new ResourceSettings(settings.HasTimeoutSeconds ? settings.TimeoutSeconds : null, settings.HasMaxmemoryPolicy ? settings.MaxmemoryPolicy : null), now));
+        resource.SaveRecord();
+        return Task.FromResult(Status(resource));
+    }
+
+    public override Task<ResourceStatus> PauseFailover(ResourceRequest request, ServerCallContext context) => SetPaused(request, paused: true);
+
+    public override Task<ResourceStatus> ResumeFailover(ResourceRequest request, ServerCallContext context) => SetPaused(request, paused: false);
+
+    public override async Task WatchPrimary(ResourceRequest request, IServerStreamWriter<PrimaryAddress> responseStream, ServerCallContext context)
+    {
+        var resource = Find(request.Resource);
+        var (reader, subscription) = publisher.Watch(resource.Name);
+        using (subscription)
+        {
+            try
+            {
+                await foreach (var address in reader.ReadAllAsync(context.CancellationToken).ConfigureAwait(false))
+                {
+                    await responseStream.WriteAsync(address, context.CancellationToken).ConfigureAwait(false);
+                }
+            }
+            catch (OperationCanceledException) when (context.CancellationToken.IsCancellationRequested)
+            {
+            }
+        }
+    }
+
+    private Task<ResourceStatus> SetPaused(ResourceRequest request, bool paused)
+    {
+        var resource = Find(request.Resource);
+        resource.Step((machine, _) =>
+        {
+            machine.SetPaused(paused);
+            return [new JournalLine("pause", paused ? "automatic failover paused by an operator" : "automatic failover resumed by an operator")];
+        });
+        resource.SaveRecord();
+        return Task.FromResult(Status(resource));
+    }
+
+    private ResourceCoordinator Find(string name) =>
+        coordinator[name] ?? throw new RpcException(new Grpc.Core.Status(StatusCode.NotFound, $"unknown resource '{name}'"));
+
+    private static ResourceStatus Status(ResourceCoordinator resource) => resource.Read(machine =>
+    {
+        var status = new ResourceStatus
+        {
+            Resource = machine.Resource,
+            State = machine.State.ToString(),
+            Term = machine.Term,
+            Primary = machine.Primary ?? "",
+            PrimaryAddress = machine.PrimaryAddress ?? "",
+            Paused = machine.Paused,
+            Settings = ResourceCoordinator.ToProto(machine.Settings),
+            Reason = machine.Reason,
+        };
+        foreach (var node in machine.Nodes)
+        {
+            var view = new Protos.NodeStatus
+            {
+                Node = node.Spec.Name,
+                Address = node.Spec.Address,
+                Zone = node.Spec.Zone,
+                Role = node.Report?.Role ?? "unknown",
+                Connected = node.Connected,
+                ReplicationOffset = node.Report?.ReplicationOffset ?? 0,
+                LinkUp = node.Report?.LinkUp ?? false,
+                LocalVerdict = node.Report?.LocalVerdict ?? "Unknown",
+            };
+            if (node.ReportAt is { } at)
+            {
+                view.LastReport = ResourceCoordinator.Stamp(at);
+            }
+
+            status.Nodes.Add(view);
+        }
+
+        return status;
+    });
+}

@@ -1,0 +1,210 @@
+using RedisFailover.Coordination;
+
+namespace RedisAgent.Tests.Failover;
+
+/// <summary>The coordinator's decisions, on explicit timestamps: three nodes, a 10 s window in rounds of 2 s.</summary>
+public sealed class ResourceMachineTests
+{
+    private static readonly DateTimeOffset T0 = new(2026, 11, 26, 12, 0, 0, TimeSpan.Zero);
+    private static readonly FailoverPolicy Policy = new(TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(2), null, 1000, TimeSpan.FromSeconds(5));
+    private readonly ResourceMachine _machine;
+    private readonly List<Effect> _effects = [];
+
+    public ResourceMachineTests()
+    {
+        _machine = new ResourceMachine("cache", [new("n1", "127.0.0.11:6379", "a"), new("n2", "127.0.0.12:6379", "b"), new("n3", "127.0.0.13:6379", "c")],
+            Policy, term: 1, primary: "n1", new ResourceSettings(300, "allkeys-lru"), paused: false);
+        foreach (var node in new[] { "n1", "n2", "n3" })
+        {
+            Do(m => m.Connected(node, 1, T0));
+        }
+
+        Do(m => m.Reported("n1", Primary(offset: 5000), T0));
+        Do(m => m.Reported("n2", Replica(offset: 5000), T0));
+        Do(m => m.Reported("n3", Replica(offset: 4900), T0));
+        _effects.Clear();
+    }
+
+    [Fact]
+    public void A_healthy_resource_with_a_replica_in_sync_is_Healthy() => Assert.Equal(ResourceState.Healthy, _machine.State);
+
+    [Fact]
+    public void A_process_death_seen_by_every_vantage_is_never_a_failover()
+    {
+        for (var s = 0; s < 60; s++)
+        {
+            var now = T0.AddSeconds(s);
+            Do(m => m.Reported("n2", Replica(5000, Saw("n1", "ProcessDown", now)), now));
+            Do(m => m.Reported("n3", Replica(4900, Saw("n1", "ProcessDown", now)), now));
+            Do(m => m.Tick(now));
+        }
+
+        Assert.Equal(ResourceState.Healthy, _machine.State);
+        Assert.DoesNotContain(_effects, e => e is SendCommand { Kind: CommandKind.Promote } or PersistTerm);
+    }
+
+    [Fact]
+    public void A_host_lost_for_the_whole_window_is_confirmed_and_the_standby_with_the_highest_offset_promoted()
+    {
+        LoseHost(seconds: 12);
+
+        Assert.Equal(ResourceState.Rebuilding, _machine.State);
+        Assert.Equal(2, _machine.Term);
+        Assert.Equal("n2", _machine.Primary);
+        var persist = _effects.FindIndex(e => e is PersistTerm { Term: 2, Primary: "n2" });
+        var promote = _effects.FindIndex(e => e is SendCommand { Node: "n2", Kind: CommandKind.Promote, Term: 2 });
+        Assert.InRange(persist, 0, promote - 1);
+        Assert.Contains(_effects, e => e is SendCommand { Node: "n2", Kind: CommandKind.ApplySettings, Settings.TimeoutSeconds: 300, Settings.MaxMemoryPolicy: "allkeys-lru" });
+        Assert.Contains(_effects, e => e is PublishPrimary { Node: "n2", Address: "127.0.0.12:6379", Term: 2 });
+        Assert.Contains(_effects, e => e is SendCommand { Node: "n3", Kind: CommandKind.ReplicateFrom, Argument: "127.0.0.12:6379" });
+        Assert.Single(_effects, e => e is SendCommand { Kind: CommandKind.Promote });
+        Assert.Contains(_effects, e => e is JournalLine { Kind: "loss" } line && line.Text.Contains("0 bytes", StringComparison.Ordinal));
+        Assert.Contains(_effects, e => e is JournalLine { Kind: "candidates" } line && line.Text.Contains("n2 offset 5000", StringComparison.Ordinal) && line.Text.Contains("n3 offset 4900", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Before_the_window_ends_nothing_is_promoted()
+    {
+        LoseHost(seconds: 9);
+
+        Assert.Equal(ResourceState.Confirming, _machine.State);
+        Assert.DoesNotContain(_effects, e => e is SendCommand { Kind: CommandKind.Promote } or PersistTerm);
+    }
+
+    [Fact]
+    public void One_vantage_that_reaches_the_primary_ends_the_confirmation()
+    {
+        Suspect(T0);
+        Do(m => m.ProbeAnswered("n2", "n1", "HostUnreachable", T0.AddMilliseconds(100)));
+        Do(m => m.ProbeAnswered("n3", "n1", "Healthy", T0.AddMilliseconds(100)));
+
+        Assert.Equal(ResourceState.Healthy, _machine.State);
+        Assert.Contains(_effects, e => e is JournalLine { Kind: "refuted" });
+        LoseHostFrom(T0.AddSeconds(1), seconds: 5);
+        Assert.DoesNotContain(_effects, e => e is SendCommand { Kind: CommandKind.Promote });
+    }
+
+    [Fact]
+    public void A_partition_that_cuts_off_one_vantage_lacks_the_quorum()
+    {
+        Suspect(T0);
+        for (var s = 0; s <= 12; s++)
+        {
+            var now = T0.AddSeconds(s);
+            // n2 cannot see n1; n3 does not answer at all (cut off with it).
+            Do(m => m.ProbeAnswered("n2", "n1", "HostUnreachable", now));
+            Do(m => m.Tick(now));
+        }
+
+        Assert.Equal(ResourceState.Healthy, _machine.State);
+        Assert.Contains(_effects, e => e is JournalLine { Kind: "round" } line && line.Text.Contains("only 1 of quorum 2", StringComparison.Ordinal));
+        Assert.DoesNotContain(_effects, e => e is SendCommand { Kind: CommandKind.Promote });
+    }
+
+    [Fact]
+    public void A_second_loss_before_the_new_standby_is_in_sync_is_blocked_and_the_journal_says_why()
+    {
+        LoseHost(seconds: 12);
+        _effects.Clear();
+        var later = T0.AddSeconds(20);
+        // n3 is still syncing from n2 when n2's host is reported lost.
+        Do(m => m.Reported("n3", Replica(100, "127.0.0.12:6379", syncing: true, Saw("n2", "HostUnreachable", later)), later));
+        for (var s = 0; s < 30; s++)
+        {
+            Do(m => m.Tick(later.AddSeconds(s)));
+        }
+
+        Assert.Equal(2, _machine.Term);
+        Assert.DoesNotContain(_effects, e => e is SendCommand { Kind: CommandKind.Promote } or PersistTerm);
+        Assert.Contains(_effects, e => e is JournalLine { Kind: "blocked" } line && line.Text.Contains("not in sync", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void The_rebuilt_standby_in_sync_makes_the_resource_Healthy_again()
+    {
+        LoseHost(seconds: 12);
+        var later = T0.AddSeconds(20);
+        Do(m => m.Reported("n2", Primary(offset: 9000), later));
+        Do(m => m.Reported("n3", Replica(8990, "127.0.0.12:6379"), later));
+
+        Assert.Equal(ResourceState.Healthy, _machine.State);
+        Assert.Contains(_effects, e => e is JournalLine { Kind: "in-sync" });
+    }
+
+    [Fact]
+    public void A_returning_old_primary_is_made_a_replica_of_the_new_one()
+    {
+        LoseHost(seconds: 12);
+        _effects.Clear();
+        var later = T0.AddSeconds(30);
+        Do(m => m.Connected("n1", 1, later));
+        Do(m => m.Reported("n1", Primary(offset: 5100), later));
+
+        Assert.Contains(_effects, e => e is SendCommand { Node: "n1", Kind: CommandKind.ReplicateFrom, Argument: "127.0.0.12:6379", Term: 2 });
+    }
+
+    [Fact]
+    public void A_coordinator_restarted_after_persisting_the_term_promotes_the_same_node_with_the_same_term()
+    {
+        // What a coordinator that died right after PersistTerm(2, n2) finds on disk, and n2 not yet promoted.
+        var restarted = new ResourceMachine("cache", [new("n1", "127.0.0.11:6379", "a"), new("n2", "127.0.0.12:6379", "b"), new("n3", "127.0.0.13:6379", "c")],
+            Policy, term: 2, primary: "n2", ResourceSettings.None, paused: false);
+        var effects = new List<Effect>();
+        effects.AddRange(restarted.Connected("n2", 1, T0));
+        effects.AddRange(restarted.Reported("n2", Replica(5000, "127.0.0.11:6379"), T0));
+
+        Assert.Single(effects, e => e is SendCommand { Node: "n2", Kind: CommandKind.Promote, Term: 2 });
+        Assert.DoesNotContain(effects, e => e is PersistTerm);
+        Assert.Equal(2, restarted.Term);
+    }
+
+    [Fact]
+    public void A_paused_resource_confirms_but_does_not_fail_over()
+    {
+        _machine.SetPaused(true);
+
+        LoseHost(seconds: 12);
+
+        Assert.Equal(ResourceState.Degraded, _machine.State);
+        Assert.Equal(1, _machine.Term);
+        Assert.Contains(_effects, e => e is JournalLine { Kind: "blocked" } line && line.Text.Contains("paused", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Without_a_replica_in_sync_the_resource_is_Degraded_and_says_so()
+    {
+        Do(m => m.Reported("n2", Replica(5000, "127.0.0.11:6379", syncing: true), T0.AddSeconds(1)));
+        Do(m => m.Reported("n3", Replica(100, "127.0.0.11:6379"), T0.AddSeconds(1)));
+
+        Assert.Equal(ResourceState.Degraded, _machine.State);
+        Assert.Contains("no replica in sync", _machine.Reason, StringComparison.Ordinal);
+    }
+
+    private void LoseHost(int seconds) => LoseHostFrom(T0, seconds);
+
+    private void LoseHostFrom(DateTimeOffset from, int seconds)
+    {
+        Do(m => m.Disconnected("n1", from));
+        Suspect(from);
+        for (var ms = 0; ms <= seconds * 1000; ms += 500)
+        {
+            var now = from.AddMilliseconds(ms);
+            Do(m => m.ProbeAnswered("n2", "n1", "HostUnreachable", now));
+            Do(m => m.ProbeAnswered("n3", "n1", "HostUnreachable", now));
+            Do(m => m.Tick(now));
+        }
+    }
+
+    private void Suspect(DateTimeOffset at) => Do(m => m.Reported("n2", Replica(5000, Saw("n1", "HostUnreachable", at)), at));
+
+    private void Do(Func<ResourceMachine, IReadOnlyList<Effect>> step) => _effects.AddRange(step(_machine));
+
+    private static TargetSeen Saw(string target, string verdict, DateTimeOffset at) => new(target, verdict, verdict == "HostUnreachable" ? "Down" : "Up", at);
+
+    private static NodeReport Primary(long offset) => new("master", offset, false, null, false, "Healthy", false, 1, new ResourceSettings(300, "allkeys-lru"), []);
+
+    private static NodeReport Replica(long offset, params TargetSeen[] seen) => Replica(offset, "127.0.0.11:6379", false, seen);
+
+    private static NodeReport Replica(long offset, string primary, bool syncing = false, params TargetSeen[] seen) =>
+        new("slave", offset, !syncing, primary, syncing, "Healthy", false, 1, new ResourceSettings(300, "allkeys-lru"), seen);
+}
