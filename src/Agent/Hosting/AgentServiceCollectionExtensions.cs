@@ -5,6 +5,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using RedisAgent.Connection;
+using RedisAgent.Coordination;
 using RedisAgent.HostProbing;
 using RedisAgent.Logs;
 using RedisAgent.Metrics;
@@ -53,6 +54,8 @@ internal static class AgentServiceCollectionExtensions
         AddSection<SshOptions>(services, configuration, SshOptions.Section);
         AddSection<LogOptions>(services, configuration, LogOptions.Section);
         AddSection<MetricsOptions>(services, configuration, MetricsOptions.Section);
+        AddSection<CoordinatorOptions>(services, configuration, CoordinatorOptions.Section);
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<CoordinatorOptions>, CoordinatorOptionsValidator>());
         services.AddOptions<PlanOptions>()
             .Bind(configuration.GetSection(PlanOptions.Section))
             .Configure(options => configuration.GetSection(PlanOptions.CustomSection).Bind(options.Custom))
@@ -78,6 +81,9 @@ internal static class AgentServiceCollectionExtensions
             return TlsTrust.Create(redis.TlsCaFile, redis.TlsCertificateSha256);
         });
         services.TryAddSingleton<SecretRedactor>();
+        services.TryAddSingleton<RedisConnection>();
+        services.TryAddSingleton<NodeControl>();
+        services.TryAddSingleton<CoordinatorLink>();
         services.TryAddSingleton<NodeStatus>();
         services.TryAddSingleton<ObservationBook>();
         services.TryAddSingleton<SampleBook>();
@@ -99,6 +105,7 @@ internal static class AgentServiceCollectionExtensions
         services.AddHostedService<SyslogSink>();
         services.AddHostedService<LogFileTailer>();
         services.AddHostedService<MetricsLogLine>();
+        services.AddHostedService(sp => sp.GetRequiredService<CoordinatorLink>());
 
         return services;
     }

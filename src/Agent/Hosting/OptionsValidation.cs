@@ -328,3 +328,26 @@ internal sealed class MetricsOptionsValidator : IValidateOptions<Metrics.Metrics
         return errors.Result();
     }
 }
+
+internal sealed class CoordinatorOptionsValidator : IValidateOptions<Coordination.CoordinatorOptions>
+{
+    public ValidateOptionsResult Validate(string? name, Coordination.CoordinatorOptions options)
+    {
+        var errors = new ConfigErrors();
+        if (options.Url is { Length: > 0 } url)
+        {
+            errors.Require(Uri.TryCreate(url, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https",
+                $"Coordinator:Url must be an http:// or https:// address (got '{url}').");
+            errors.Require(options.Token is { Length: > 0 }, "Coordinator:Token is required with Coordinator:Url (the coordinator's Failover:Token).");
+            errors.Require(options.Resource is { Length: > 0 }, "Coordinator:Resource is required with Coordinator:Url (the resource's name on the coordinator).");
+        }
+
+        errors.Positive("Coordinator:ReportInterval", options.ReportInterval);
+        if (options.SelfFenceAfter is { } selfFence)
+        {
+            errors.Positive("Coordinator:SelfFenceAfter", selfFence);
+        }
+
+        return errors.Result();
+    }
+}

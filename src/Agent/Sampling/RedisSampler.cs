@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Net;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -16,8 +15,7 @@ namespace RedisAgent.Sampling;
 /// metrics and the metrics log line serve the last sample, so a scrape never touches Redis.
 /// </summary>
 internal sealed partial class RedisSampler(
-    RedisEndpoint endpoint,
-    TlsTrust trust,
+    RedisConnection connection,
     NodeStatus status,
     SampleBook book,
     SecretRedactor redactor,
@@ -31,13 +29,6 @@ internal sealed partial class RedisSampler(
     private readonly SamplingOptions _options = options.Value;
     private bool _configUnavailable;
     private bool _wasFailing;
-    private ConnectionMultiplexer? _connection;
-
-    public override void Dispose()
-    {
-        _connection?.Dispose();
-        base.Dispose();
-    }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -45,10 +36,8 @@ internal sealed partial class RedisSampler(
         {
             try
             {
-                // One connection for the agent's life; SE.Redis reconnects it by itself. Made here,
-                // inside the loop, so that even a failure to create it only delays the sample.
-                var connection = _connection ??= await ConnectionMultiplexer.ConnectAsync(ClientOptions()).ConfigureAwait(false);
-                var sample = await SampleAsync(connection.GetServer(connection.GetEndPoints()[0])).ConfigureAwait(false);
+                // Made inside the loop, so that even a failure to connect only delays the sample.
+                var sample = await SampleAsync(await connection.ServerAsync().ConfigureAwait(false)).ConfigureAwait(false);
                 book.Succeeded(sample);
                 status.SetFacts(InfoParser.ToFacts(sample.Info, sample.Config?.Save, sample.At));
                 if (_wasFailing)
@@ -120,45 +109,6 @@ internal sealed partial class RedisSampler(
 
     private static long? Long(Dictionary<string, string> values, string key) =>
         values.TryGetValue(key, out var text) && long.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) ? value : null;
-
-    private ConfigurationOptions ClientOptions()
-    {
-        var config = new ConfigurationOptions
-        {
-            ClientName = _options.ClientName,
-            AllowAdmin = true,
-            AbortOnConnectFail = false,
-            User = endpoint.User,
-            Password = endpoint.Password,
-            Ssl = endpoint.Tls,
-            ConnectTimeout = 2000,
-            SyncTimeout = 2000,
-            AsyncTimeout = 2000,
-            // Without SUBSCRIBE the client opens no second (pub/sub) connection: the agent holds
-            // exactly one connection to its node, which the plan's connection count discounts.
-            // Without CLUSTER, the tie-breaker GET and CLIENT SETINFO, connecting adds nothing to
-            // the node's error, miss and command counts that its users would then see.
-            CommandMap = CommandMap.Create(["SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE", "CLUSTER"], available: false),
-            ConfigurationChannel = "",
-            TieBreaker = "",
-            SetClientLibrary = false,
-        };
-        if (endpoint.Tls)
-        {
-            config.CertificateValidation += trust.Callback;
-        }
-
-        if (IPAddress.TryParse(endpoint.Host, out var address))
-        {
-            config.EndPoints.Add(new IPEndPoint(address, endpoint.Port));
-        }
-        else
-        {
-            config.EndPoints.Add(endpoint.Host, endpoint.Port);
-        }
-
-        return config;
-    }
 
     private static partial class Log
     {

@@ -47,7 +47,8 @@ internal sealed record NodeReport(
 }
 
 /// <summary>What an agent sees of a target: its combined verdict and its host verdict.</summary>
-internal sealed record TargetSeen(string Target, string Verdict, string HostVerdict, DateTimeOffset At);
+/// <param name="Detail">The last port probe's outcome (Refused, ConnectTimeout...), which tells a live host's ProcessDown from a silent one's.</param>
+internal sealed record TargetSeen(string Target, string Verdict, string HostVerdict, DateTimeOffset At, string Detail = "");
 
 /// <summary>What the machine asks for: send a command, write the journal, persist, publish.</summary>
 internal abstract record Effect;
@@ -66,7 +67,7 @@ internal enum CommandKind
 internal sealed record SendCommand(string Node, CommandKind Kind, long Term, string? Argument = null, ResourceSettings? Settings = null) : Effect;
 
 /// <summary>A line of the incident's decision journal.</summary>
-internal sealed record JournalLine(string Kind, string Text) : Effect;
+internal sealed record JournalLine(string Kind, string Text, long Term = 0) : Effect;
 
 /// <summary>Write term and primary durably; nothing after it in the same list may run before it has.</summary>
 internal sealed record PersistTerm(long Term, string Primary) : Effect;

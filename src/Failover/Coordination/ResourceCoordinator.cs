@@ -121,7 +121,7 @@ internal sealed partial class ResourceCoordinator
             var now = _time.GetUtcNow();
             if (command.Kind == CommandKind.ProbeNow && result.Ok && result.Observation is { } seen)
             {
-                Execute(_machine.ProbeAnswered(node, command.Target!, seen.Verdict, now));
+                Execute(_machine.ProbeAnswered(node, command.Target!, seen.Verdict, now, seen.Detail));
             }
             else if (!result.Ok)
             {
@@ -144,7 +144,7 @@ internal sealed partial class ResourceCoordinator
                     _store.Save(Name, new ResourceRecord(persist.Term, persist.Primary, _machine.Settings.TimeoutSeconds, _machine.Settings.MaxMemoryPolicy, _machine.Paused));
                     break;
                 case JournalLine line:
-                    Journal(line.Kind, line.Text);
+                    Journal(line.Kind, line.Text, line.Term);
                     break;
                 case SendCommand send:
                     Send(send);
@@ -207,9 +207,9 @@ internal sealed partial class ResourceCoordinator
         }
     }
 
-    private void Journal(string kind, string text)
+    private void Journal(string kind, string text, long? term = null)
     {
-        _store.Append(Name, new JournalRecord(_time.GetUtcNow(), _machine.Term, _incident, kind, text));
+        _store.Append(Name, new JournalRecord(_time.GetUtcNow(), term is > 0 ? term.Value : _machine.Term, _incident, kind, text));
         Log.Journal(_logger, Name, kind, text);
     }
 

@@ -11,10 +11,22 @@ namespace RedisFailover.Coordination;
 /// </summary>
 internal sealed class ResourceMachine
 {
-    /// <summary>Verdicts that say the primary's host is not there. Anything else (even ProcessDown: a port refused by a live kernel) says it is.</summary>
+    /// <summary>Verdicts that say the primary's host is not there.</summary>
     private static readonly HashSet<string> Unreachable = new(StringComparer.OrdinalIgnoreCase) { "HostUnreachable" };
 
-    private static readonly HashSet<string> Undecided = new(StringComparer.OrdinalIgnoreCase) { "Unknown", "" };
+    /// <summary>Verdicts that prove the host is there: something on it answered (a reply, a hung connection, a credential refused).</summary>
+    private static readonly HashSet<string> Answered = new(StringComparer.OrdinalIgnoreCase) { "Healthy", "Busy", "Hung", "Misconfigured" };
+
+    /// <summary>Port outcomes only a live kernel gives: with them, ProcessDown proves the host is there too.</summary>
+    private static readonly HashSet<string> KernelAnswered = new(StringComparer.OrdinalIgnoreCase) { "Refused", "Reset" };
+
+    /// <summary>
+    /// True when <paramref name="verdict"/> proves the host reachable. ProcessDown counts only with
+    /// a refused or reset port: after silent probes it is the verdict an agent holds while its SSH
+    /// probe has not spoken yet, and proves nothing.
+    /// </summary>
+    private static bool Reachable(string verdict, string detail) =>
+        Answered.Contains(verdict) || (string.Equals(verdict, "ProcessDown", StringComparison.OrdinalIgnoreCase) && KernelAnswered.Contains(detail));
 
     private readonly Dictionary<string, NodeView> _nodes;
     private readonly FailoverPolicy _policy;
@@ -26,6 +38,7 @@ internal sealed class ResourceMachine
     private int _round;
     private readonly Dictionary<string, string> _answers = new(StringComparer.Ordinal);
     private bool _blockedNoted;
+    private DateTimeOffset _quietUntil = DateTimeOffset.MinValue;
     private int _incidents;
 
     public ResourceMachine(string resource, IReadOnlyList<NodeSpec> nodes, FailoverPolicy policy, long term, string? primary, ResourceSettings settings, bool paused)
@@ -87,6 +100,7 @@ internal sealed class ResourceMachine
         if (Primary is null && report.IsPrimary)
         {
             Primary = node;
+            Term = Math.Max(Term, 1);
             Emit(new PersistTerm(Term, node));
             Journal("primary", $"{node} ({view.Spec.Address}) is the primary: it reports role master and no primary was known");
             Emit(new PublishPrimary(node, view.Spec.Address, Term));
@@ -101,7 +115,7 @@ internal sealed class ResourceMachine
         {
             ConfirmingReport(node, report, now);
         }
-        else if (Primary is not null && node != Primary && SaysUnreachable(report, Primary))
+        else if (Primary is not null && node != Primary && now >= _quietUntil && SaysUnreachable(report, Primary))
         {
             Suspect(node, now);
         }
@@ -115,15 +129,15 @@ internal sealed class ResourceMachine
         return Take();
     }
 
-    public IReadOnlyList<Effect> ProbeAnswered(string vantage, string target, string verdict, DateTimeOffset now)
+    public IReadOnlyList<Effect> ProbeAnswered(string vantage, string target, string verdict, DateTimeOffset now, string detail = "")
     {
         if (State == ResourceState.Confirming && target == Primary && vantage != Primary)
         {
             _answers[vantage] = verdict;
-            Journal("probe", $"round {_round}: {vantage} ({_nodes[vantage].Spec.Zone}) sees {target} {verdict}");
-            if (!Unreachable.Contains(verdict) && !Undecided.Contains(verdict))
+            Journal("probe", $"round {_round}: {vantage} ({_nodes[vantage].Spec.Zone}) sees {target} {verdict}{(detail.Length > 0 ? $" (port: {detail})" : "")}");
+            if (Reachable(verdict, detail))
             {
-                Refute($"{vantage} reached {target} ({verdict})");
+                Refute($"{vantage} reached {target} ({verdict})", now);
             }
         }
 
@@ -134,7 +148,7 @@ internal sealed class ResourceMachine
     {
         if (State == ResourceState.Confirming && now - _roundStart >= _policy.RoundInterval)
         {
-            if (!CloseRound())
+            if (!CloseRound(now))
             {
                 return Take();
             }
@@ -238,9 +252,9 @@ internal sealed class ResourceMachine
         }
 
         var seen = report.Observations.FirstOrDefault(o => o.Target == Primary);
-        if (seen is not null && seen.At >= _windowStart && !Unreachable.Contains(seen.Verdict) && !Undecided.Contains(seen.Verdict))
+        if (seen is not null && seen.At >= _windowStart && Reachable(seen.Verdict, seen.Detail))
         {
-            Refute($"{node} reports {Primary} {seen.Verdict} at {seen.At:HH:mm:ss.fff}");
+            Refute($"{node} reports {Primary} {seen.Verdict} at {seen.At:HH:mm:ss.fff}", now);
         }
     }
 
@@ -256,7 +270,7 @@ internal sealed class ResourceMachine
     }
 
     /// <summary>Judges the round that ends; false (and the incident closed) when it lacked its quorum.</summary>
-    private bool CloseRound()
+    private bool CloseRound(DateTimeOffset now)
     {
         var vantages = Vantages();
         var quorum = _policy.QuorumOf(_nodes.Values.Count(v => v.Spec.Name != Primary));
@@ -269,6 +283,7 @@ internal sealed class ResourceMachine
         }
 
         Journal("round", $"round {_round}: only {unreachable} of quorum {quorum} see {Primary} unreachable ({summary}; {vantages.Count} vantage agents connected)");
+        _quietUntil = now + _policy.RoundInterval;
         State = ResourceState.Healthy;
         Reason = "";
         CloseIncident("not confirmed");
@@ -276,8 +291,10 @@ internal sealed class ResourceMachine
         return false;
     }
 
-    private void Refute(string why)
+    /// <summary>Ends the confirmation; a new suspicion is heard again only after a round's time, so that vantages that disagree do not open an incident per report.</summary>
+    private void Refute(string why, DateTimeOffset now)
     {
+        _quietUntil = now + _policy.RoundInterval;
         Journal("refuted", why);
         State = ResourceState.Healthy;
         Reason = "";
@@ -367,7 +384,7 @@ internal sealed class ResourceMachine
     private void Reconcile(string node, DateTimeOffset now)
     {
         var view = _nodes[node];
-        if (Primary is null || view.Report is not { } report || !view.Connected)
+        if (Primary is null || view.Report is not { Role: "master" or "slave" } report || !view.Connected)
         {
             return;
         }
@@ -473,7 +490,7 @@ internal sealed class ResourceMachine
 
     private void CloseIncident(string outcome) => Emit(new IncidentChange(null, outcome));
 
-    private void Journal(string kind, string text) => Emit(new JournalLine(kind, text));
+    private void Journal(string kind, string text) => Emit(new JournalLine(kind, text, Term));
 
     private void Emit(Effect effect) => _effects.Add(effect);
 

@@ -83,7 +83,7 @@ internal sealed partial class AgentLinkService(Coordinator coordinator, ILogger<
         report.TermSeen,
         new ResourceSettings(report.Settings?.HasTimeoutSeconds == true ? report.Settings.TimeoutSeconds : null,
             report.Settings?.HasMaxmemoryPolicy == true ? report.Settings.MaxmemoryPolicy : null),
-        [.. report.Observations.Select(o => new TargetSeen(o.Target, o.Verdict, o.HostVerdict, o.At?.ToDateTimeOffset() ?? DateTimeOffset.MinValue))]);
+        [.. report.Observations.Select(o => new TargetSeen(o.Target, o.Verdict, o.HostVerdict, o.At?.ToDateTimeOffset() ?? DateTimeOffset.MinValue, o.Detail))]);
 
     private static partial class Log
     {

@@ -84,6 +84,30 @@ public sealed class ResourceMachineTests
         Assert.DoesNotContain(_effects, e => e is SendCommand { Kind: CommandKind.Promote });
     }
 
+    [Theory]
+    [InlineData("ProcessDown", "Refused", true)]
+    [InlineData("ProcessDown", "Reset", true)]
+    [InlineData("Hung", "Hung", true)]
+    [InlineData("Busy", "Busy", true)]
+    [InlineData("ProcessDown", "ConnectTimeout", false)]
+    [InlineData("Unknown", "", false)]
+    public void Only_an_answer_from_the_host_itself_refutes(string verdict, string detail, bool refutes)
+    {
+        Suspect(T0);
+        Do(m => m.ProbeAnswered("n3", "n1", verdict, T0.AddMilliseconds(100), detail));
+
+        Assert.Equal(refutes ? ResourceState.Healthy : ResourceState.Confirming, _machine.State);
+    }
+
+    [Fact]
+    public void Journal_lines_carry_the_term_they_were_decided_in()
+    {
+        LoseHost(seconds: 12);
+
+        Assert.All(_effects.OfType<JournalLine>().TakeWhile(l => l.Kind != "promote"), l => Assert.Equal(1, l.Term));
+        Assert.Equal(2, _effects.OfType<JournalLine>().Single(l => l.Kind == "promote").Term);
+    }
+
     [Fact]
     public void A_partition_that_cuts_off_one_vantage_lacks_the_quorum()
     {

@@ -1,0 +1,306 @@
+using System.Globalization;
+using System.Threading.Channels;
+using Google.Protobuf.WellKnownTypes;
+using Grpc.Core;
+using Grpc.Net.Client;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using RedisAgent.Connection;
+using RedisAgent.Hosting;
+using RedisAgent.Node;
+using RedisAgent.Peers;
+using RedisAgent.Sampling;
+using RedisFailover.Protos;
+
+namespace RedisAgent.Coordination;
+
+/// <summary>
+/// The agent's side of redis-failover: one stream, held for the agent's life (redialled with
+/// backoff). Up: the registration, a report every <see cref="CoordinatorOptions.ReportInterval"/>
+/// (role, offset, link, settings, what the agent sees of every target), and each command's result.
+/// Down: commands, each stamped with a term; a term older than the highest seen is refused.
+/// </summary>
+internal sealed partial class CoordinatorLink(
+    IOptions<CoordinatorOptions> options,
+    IOptions<AgentOptions> agent,
+    ProbeTargets targets,
+    RedisEndpoint endpoint,
+    SampleBook samples,
+    Node.NodeStatus status,
+    ObservationBook observations,
+    NodeControl control,
+    TimeProvider time,
+    ILogger<CoordinatorLink> logger) : BackgroundService
+{
+    private readonly CoordinatorOptions _options = options.Value;
+    private readonly TermStore _terms = new(agent.Value.ResolveStateDirectory());
+    private long _lastHeard;
+
+    /// <summary>True while a stream to the coordinator is open.</summary>
+    public bool Connected { get; private set; }
+
+    /// <summary>When the coordinator was last heard from (a welcome or a command), as a <see cref="TimeProvider"/> timestamp; 0: never.</summary>
+    public long LastHeard => Interlocked.Read(ref _lastHeard);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        if (string.IsNullOrEmpty(_options.Url))
+        {
+            return;
+        }
+
+        var backoff = TimeSpan.FromMilliseconds(250);
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await RunOnceAsync(stoppingToken).ConfigureAwait(false);
+                backoff = TimeSpan.FromMilliseconds(250);
+            }
+            catch (RpcException ex) when (ex.StatusCode is StatusCode.Unauthenticated or StatusCode.NotFound or StatusCode.InvalidArgument or StatusCode.PermissionDenied)
+            {
+                Log.Refused(logger, _options.Url, ex.StatusCode.ToString(), ex.Status.Detail);
+                backoff = TimeSpan.FromSeconds(30);
+            }
+            catch (Exception ex) when (!stoppingToken.IsCancellationRequested && ex is RpcException or IOException or HttpRequestException or InvalidOperationException)
+            {
+                if (Connected)
+                {
+                    Log.Lost(logger, _options.Url, ex.Message);
+                }
+            }
+            finally
+            {
+                Connected = false;
+            }
+
+            try
+            {
+                await Task.Delay(backoff, time, stoppingToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+
+            backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));
+        }
+    }
+
+    private async Task RunOnceAsync(CancellationToken stoppingToken)
+    {
+        using var channel = GrpcChannel.ForAddress(_options.Url!);
+        var client = new AgentLink.AgentLinkClient(channel);
+        var headers = new Metadata { { "authorization", "Bearer " + _options.Token } };
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+        using var call = client.Connect(headers, cancellationToken: stop.Token);
+        var outbound = Channel.CreateUnbounded<AgentMessage>(new UnboundedChannelOptions { SingleReader = true });
+        outbound.Writer.TryWrite(new AgentMessage
+        {
+            Registration = new Registration
+            {
+                Resource = _options.Resource ?? "",
+                Node = targets.Local.Name,
+                Role = samples.Last?.Info.GetValueOrDefault("role") ?? "unknown",
+                Address = endpoint.HostAndPort,
+                Zone = _options.Zone,
+                TermSeen = _terms.Highest,
+            },
+        });
+
+        var writer = WriteAsync(call.RequestStream, outbound.Reader, stop.Token);
+        var reporter = ReportAsync(outbound.Writer, stop.Token);
+        try
+        {
+            await foreach (var message in call.ResponseStream.ReadAllAsync(stop.Token).ConfigureAwait(false))
+            {
+                Interlocked.Exchange(ref _lastHeard, time.GetTimestamp());
+                if (message.BodyCase == CoordinatorMessage.BodyOneofCase.Welcome)
+                {
+                    Connected = true;
+                    _terms.TryAccept(message.Welcome.Term);
+                    Log.Connected(logger, _options.Url!, message.Welcome.Term, message.Welcome.Primary);
+                }
+                else if (message.BodyCase == CoordinatorMessage.BodyOneofCase.Command)
+                {
+                    var result = await CarryOutAsync(message.Command).ConfigureAwait(false);
+                    outbound.Writer.TryWrite(new AgentMessage { Result = result });
+                    outbound.Writer.TryWrite(new AgentMessage { Report = Report() });
+                }
+            }
+        }
+        finally
+        {
+            outbound.Writer.TryComplete();
+            await stop.CancelAsync().ConfigureAwait(false);
+            await Task.WhenAll(Quietly(writer), Quietly(reporter)).ConfigureAwait(false);
+        }
+    }
+
+    private async Task<CommandResult> CarryOutAsync(Command command)
+    {
+        var result = new CommandResult { CommandId = command.CommandId, Ok = true };
+        if (!_terms.TryAccept(command.Term))
+        {
+            result.Ok = false;
+            result.Error = string.Create(CultureInfo.InvariantCulture, $"stale term {command.Term}: this agent has seen term {_terms.Highest}");
+            Log.StaleTerm(logger, command.ActionCase.ToString(), command.Term, _terms.Highest);
+            return result;
+        }
+
+        try
+        {
+            switch (command.ActionCase)
+            {
+                case Command.ActionOneofCase.ProbeNow:
+                    result.Observation = Observe(command.ProbeNow.Target)
+                        ?? throw new InvalidOperationException($"this agent does not watch '{command.ProbeNow.Target}'");
+                    break;
+                case Command.ActionOneofCase.Promote:
+                    await control.PromoteAsync().ConfigureAwait(false);
+                    break;
+                case Command.ActionOneofCase.ReplicateFrom:
+                    await control.ReplicateFromAsync(command.ReplicateFrom.Address).ConfigureAwait(false);
+                    break;
+                case Command.ActionOneofCase.ApplySettings:
+                    var settings = command.ApplySettings.Settings;
+                    await control.ApplySettingsAsync(settings.HasTimeoutSeconds ? settings.TimeoutSeconds : null, settings.HasMaxmemoryPolicy ? settings.MaxmemoryPolicy : null).ConfigureAwait(false);
+                    break;
+                case Command.ActionOneofCase.Fence:
+                    await control.FenceAsync().ConfigureAwait(false);
+                    break;
+                case Command.ActionOneofCase.Unfence:
+                    await control.UnfenceAsync().ConfigureAwait(false);
+                    break;
+                default:
+                    throw new InvalidOperationException($"unknown command {command.ActionCase}");
+            }
+
+            if (command.ActionCase != Command.ActionOneofCase.ProbeNow)
+            {
+                Log.Carried(logger, command.ActionCase.ToString(), command.Term, Describe(command));
+            }
+        }
+        catch (Exception ex) when (ex is StackExchange.Redis.RedisException or InvalidOperationException or ArgumentException or TimeoutException)
+        {
+            result.Ok = false;
+            result.Error = ex.Message;
+            Log.Failed(logger, command.ActionCase.ToString(), ex.Message);
+        }
+
+        return result;
+    }
+
+    private async Task ReportAsync(ChannelWriter<AgentMessage> outbound, CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(_options.ReportInterval, time);
+        while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
+        {
+            outbound.TryWrite(new AgentMessage { Report = Report() });
+        }
+    }
+
+    private static async Task WriteAsync(IClientStreamWriter<AgentMessage> stream, ChannelReader<AgentMessage> reader, CancellationToken cancellationToken)
+    {
+        await foreach (var message in reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+        {
+            await stream.WriteAsync(message, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The report of this moment: the last sample of the node and every target's latest verdict.</summary>
+    internal Report Report()
+    {
+        var report = new Report { TermSeen = _terms.Highest, Fenced = control.Fenced, LocalVerdict = status.Snapshot.Verdict.ToString() };
+        if (samples.Last is { } sample)
+        {
+            var info = sample.Info;
+            report.Role = info.GetValueOrDefault("role", "unknown");
+            var isReplica = report.Role == "slave";
+            report.ReplicationOffset = (isReplica ? sample.Long("slave_repl_offset") : sample.Long("master_repl_offset")) ?? 0;
+            report.LinkUp = info.GetValueOrDefault("master_link_status") == "up";
+            report.PrimaryAddress = isReplica ? $"{info.GetValueOrDefault("master_host")}:{info.GetValueOrDefault("master_port")}" : "";
+            report.SyncInProgress = info.GetValueOrDefault("master_sync_in_progress") == "1";
+            report.Settings = new Settings();
+            if (sample.Config?.Timeout is { } timeout)
+            {
+                report.Settings.TimeoutSeconds = timeout;
+            }
+
+            if (sample.MaxMemoryPolicy is { } policy)
+            {
+                report.Settings.MaxmemoryPolicy = policy;
+            }
+        }
+
+        foreach (var target in observations.Targets.Keys)
+        {
+            if (Observe(target) is { } seen)
+            {
+                report.Observations.Add(seen);
+            }
+        }
+
+        return report;
+    }
+
+    /// <summary>The agent's current judgement of <paramref name="target"/> (its port is probed every Probe:Interval).</summary>
+    private Observation? Observe(string target)
+    {
+        if (observations[target] is not { } seen)
+        {
+            return null;
+        }
+
+        var at = seen.LastPort?.At ?? seen.LastHost?.At ?? time.GetUtcNow();
+        return new Observation
+        {
+            Target = target,
+            Verdict = seen.Verdict.ToString(),
+            HostVerdict = seen.HostVerdict.ToString(),
+            At = Timestamp.FromDateTimeOffset(at),
+            Detail = seen.LastPort?.Outcome.ToString() ?? "",
+        };
+    }
+
+    private static string Describe(Command command) => command.ActionCase switch
+    {
+        Command.ActionOneofCase.ReplicateFrom => "from " + command.ReplicateFrom.Address,
+        Command.ActionOneofCase.ApplySettings => command.ApplySettings.Settings.ToString(),
+        Command.ActionOneofCase.Fence => command.Fence.Reason,
+        _ => "",
+    };
+
+    private static async Task Quietly(Task task)
+    {
+        try
+        {
+            await task.ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or RpcException or IOException or InvalidOperationException)
+        {
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 1601, Level = LogLevel.Information, Message = "Connected to the coordinator at {Url} (term {Term}, primary {Primary})")]
+        public static partial void Connected(ILogger logger, string url, long term, string primary);
+
+        [LoggerMessage(EventId = 1602, Level = LogLevel.Warning, Message = "Lost the coordinator at {Url}: {Error}; redialling")]
+        public static partial void Lost(ILogger logger, string url, string error);
+
+        [LoggerMessage(EventId = 1603, Level = LogLevel.Error, Message = "The coordinator at {Url} refused this agent ({Status}): {Detail}")]
+        public static partial void Refused(ILogger logger, string url, string status, string detail);
+
+        [LoggerMessage(EventId = 1604, Level = LogLevel.Warning, Message = "Refused {Command} of term {Term}: this agent has seen term {Highest}")]
+        public static partial void StaleTerm(ILogger logger, string command, long term, long highest);
+
+        [LoggerMessage(EventId = 1605, Level = LogLevel.Warning, Message = "Carried out the coordinator's {Command} (term {Term}) {Detail}")]
+        public static partial void Carried(ILogger logger, string command, long term, string detail);
+
+        [LoggerMessage(EventId = 1606, Level = LogLevel.Error, Message = "Could not carry out the coordinator's {Command}: {Error}")]
+        public static partial void Failed(ILogger logger, string command, string error);
+    }
+}

@@ -1,0 +1,67 @@
+using System.Globalization;
+using RedisAgent.Connection;
+using StackExchange.Redis;
+
+namespace RedisAgent.Coordination;
+
+/// <summary>What the coordinator can make the agent do to its node, over the agent's one connection.</summary>
+internal sealed class NodeControl(RedisConnection connection)
+{
+    /// <summary>How long a fence lasts if nobody lifts it: for all practical purposes, until the coordinator says so.</summary>
+    private const string FenceMilliseconds = "315360000000";
+
+    private volatile bool _fenced;
+
+    public bool Fenced => _fenced;
+
+    public async Task PromoteAsync()
+    {
+        await ExecuteAsync("REPLICAOF", "NO", "ONE").ConfigureAwait(false);
+        await UnfenceAsync().ConfigureAwait(false);
+    }
+
+    public async Task ReplicateFromAsync(string address)
+    {
+        var colon = address.LastIndexOf(':');
+        if (colon <= 0 || !int.TryParse(address.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var port))
+        {
+            throw new ArgumentException($"'{address}' is not host:port.", nameof(address));
+        }
+
+        await ExecuteAsync("REPLICAOF", address[..colon], port.ToString(CultureInfo.InvariantCulture)).ConfigureAwait(false);
+        // A replica refuses writes by itself (READONLY): the fence has done its work.
+        await UnfenceAsync().ConfigureAwait(false);
+    }
+
+    public async Task ApplySettingsAsync(long? timeoutSeconds, string? maxMemoryPolicy)
+    {
+        if (timeoutSeconds is { } timeout)
+        {
+            await ExecuteAsync("CONFIG", "SET", "timeout", timeout.ToString(CultureInfo.InvariantCulture)).ConfigureAwait(false);
+        }
+
+        if (maxMemoryPolicy is { Length: > 0 } policy)
+        {
+            await ExecuteAsync("CONFIG", "SET", "maxmemory-policy", policy).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Refuses writes (<c>CLIENT PAUSE ... WRITE</c>, Redis 6.2+) while reads go on.</summary>
+    public async Task FenceAsync()
+    {
+        await ExecuteAsync("CLIENT", "PAUSE", FenceMilliseconds, "WRITE").ConfigureAwait(false);
+        _fenced = true;
+    }
+
+    public async Task UnfenceAsync()
+    {
+        await ExecuteAsync("CLIENT", "UNPAUSE").ConfigureAwait(false);
+        _fenced = false;
+    }
+
+    private async Task ExecuteAsync(string command, params object[] arguments)
+    {
+        var server = await connection.ServerAsync().ConfigureAwait(false);
+        await server.ExecuteAsync(command, arguments).ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,186 @@
+using System.Globalization;
+using Grpc.Net.Client;
+using RedisAgent.Testing;
+using RedisAgent.Testing.Hosts;
+using RedisAgent.Tests.HostProbing;
+using RedisFailover.Coordination;
+using RedisFailover.Protos;
+
+namespace RedisAgent.Tests.Failover;
+
+/// <summary>
+/// Three hosts on loopback aliases (127.0.0.11-13), each with sshd, redis-server and an agent,
+/// and a coordinator with a 5 s window. host-1 is the primary, host-2 and host-3 replicate it.
+/// </summary>
+[Collection(LoopbackHostsCollection.Name)]
+public sealed class FailoverIntegrationTests(LoopbackHosts hosts, Xunit.Abstractions.ITestOutputHelper output) : IAsyncLifetime
+{
+    private static readonly TimeSpan Window = TimeSpan.FromSeconds(5);
+    private readonly List<TestHost> _hosts = [];
+    private readonly Dictionary<string, AgentUnderTest> _agents = new(StringComparer.Ordinal);
+    private FailoverUnderTest _coordinator = null!;
+    private GrpcChannel _channel = null!;
+
+    public async Task InitializeAsync()
+    {
+        for (var i = 1; i <= 3; i++)
+        {
+            _hosts.Add(await hosts.StartAsync(i));
+        }
+
+        foreach (var replica in _hosts.Skip(1))
+        {
+            await Resp.CommandAsync(replica.Address, replica.Redis.Port, "REPLICAOF", _hosts[0].Address, Port(_hosts[0]));
+        }
+
+        foreach (var replica in _hosts.Skip(1))
+        {
+            await Poll.UntilAsync(async () => (await InfoAsync(replica))["master_link_status"] == "up", TimeSpan.FromSeconds(20), () => $"{replica.Name} syncs from host-1");
+        }
+
+        _coordinator = await FailoverUnderTest.StartAsync("cache", [.. _hosts.Select(h => (h.Name, $"{h.Address}:{h.Redis.Port}"))]);
+        _channel = GrpcChannel.ForAddress(_coordinator.Url);
+        foreach (var host in _hosts)
+        {
+            _agents[host.Name] = await StartAgentAsync(host);
+        }
+
+        await WaitForStateAsync(s => s.State == "Healthy" && s.Primary == "host-1" && s.Nodes.All(n => n.Connected), "all three agents connected, host-1 primary");
+    }
+
+    public async Task DisposeAsync()
+    {
+        foreach (var agent in _agents.Values)
+        {
+            await agent.DisposeAsync();
+        }
+
+        _channel?.Dispose();
+        if (_coordinator is not null)
+        {
+            await _coordinator.DisposeAsync();
+        }
+
+        foreach (var host in _hosts)
+        {
+            await host.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task An_unauthenticated_caller_is_refused()
+    {
+        var admin = new Admin.AdminClient(_channel);
+
+        var refused = await Assert.ThrowsAsync<Grpc.Core.RpcException>(async () => await admin.GetStatusAsync(new ResourceRequest { Resource = "cache" }));
+        Assert.Equal(Grpc.Core.StatusCode.Unauthenticated, refused.StatusCode);
+        var wrong = await Assert.ThrowsAsync<Grpc.Core.RpcException>(async () =>
+            await admin.GetStatusAsync(new ResourceRequest { Resource = "cache" }, new Grpc.Core.Metadata { { "authorization", "Bearer wrong" } }));
+        Assert.Equal(Grpc.Core.StatusCode.Unauthenticated, wrong.StatusCode);
+        var unknown = await Assert.ThrowsAsync<Grpc.Core.RpcException>(async () => await admin.GetStatusAsync(new ResourceRequest { Resource = "nope" }, _coordinator.Headers));
+        Assert.Equal(Grpc.Core.StatusCode.NotFound, unknown.StatusCode);
+    }
+
+    [Fact]
+    public async Task A_lost_primary_host_is_failed_over_once_with_its_settings_and_a_rebuilt_standby_and_the_old_primary_returns_as_a_replica()
+    {
+        var admin = new Admin.AdminClient(_channel);
+        await admin.SetSettingsAsync(new SetSettingsRequest { Resource = "cache", Settings = new Settings { TimeoutSeconds = 300, MaxmemoryPolicy = "allkeys-lru" } }, _coordinator.Headers);
+        await Poll.UntilAsync(async () => (await ConfigAsync(_hosts[1], "timeout")) == "300" && (await ConfigAsync(_hosts[1], "maxmemory-policy")) == "allkeys-lru",
+            TimeSpan.FromSeconds(10), () => "the settings reach host-2 while it is a replica\n" + _coordinator.Describe());
+
+        // host-1 is lost: its address DROPped both ways, its agent stopped.
+        var lost = DateTimeOffset.UtcNow;
+        using (Partition.Isolate(_hosts[0].Address))
+        {
+            await _agents["host-1"].DisposeAsync();
+            _agents.Remove("host-1");
+
+            var status = await WaitForStateAsync(s => s.Primary != "host-1" && s.Term == 2, "a new primary", TimeSpan.FromSeconds(40));
+            var promoted = _hosts.Single(h => h.Name == status.Primary);
+            // Writes go to the new primary within the window plus a few seconds of detection and confirmation.
+            await Poll.UntilAsync(async () => await Resp.CommandAsync(promoted.Address, promoted.Redis.Port, "SET", "after", "failover") == "OK",
+                TimeSpan.FromSeconds(10), () => "the new primary takes writes");
+            var writable = DateTimeOffset.UtcNow - lost;
+            output.WriteLine($"writes back on {promoted.Name} {writable.TotalSeconds:0.0} s after the loss (window {Window.TotalSeconds} s)");
+            Assert.True(writable < Window + TimeSpan.FromSeconds(20), $"writes were back {writable.TotalSeconds:0.0} s after the loss");
+            Assert.Equal("300", await ConfigAsync(promoted, "timeout"));
+            Assert.Equal("allkeys-lru", await ConfigAsync(promoted, "maxmemory-policy"));
+            Assert.Equal($"REDIS_URL=redis://{promoted.Address}:{promoted.Redis.Port}\n", await File.ReadAllTextAsync(_coordinator.UrlFile));
+
+            // The other replica is rebuilt from the new primary; only then is failover allowed again.
+            var spare = _hosts.Single(h => h.Name != "host-1" && h.Name != promoted.Name);
+            await WaitForStateAsync(s => s.State == "Healthy", "the spare in sync with the new primary", TimeSpan.FromSeconds(30));
+            var spareInfo = await InfoAsync(spare);
+            Assert.Equal((promoted.Address, Port(promoted), "up"), (spareInfo["master_host"], spareInfo["master_port"], spareInfo["master_link_status"]));
+            var journal = _coordinator.Store.Journal("cache").ToList();
+            Assert.Single(journal, r => r.Kind == "promote");
+            Assert.True(journal.FindLastIndex(r => r.Kind == "in-sync") > journal.FindIndex(r => r.Kind == "promote"), _coordinator.Describe());
+            Assert.Contains(journal, r => r.Kind == "loss");
+        }
+
+        // host-1 comes back (its partition lifted, its agent started again) still believing it is a primary.
+        _agents["host-1"] = await StartAgentAsync(_hosts[0]);
+        var primary = _hosts.Single(h => h.Name == _coordinator.Coordinator.Resources.Single().Read(m => m.Primary));
+        await Poll.UntilAsync(async () => (await InfoAsync(_hosts[0])) is var info && info["role"] == "slave" && info["master_host"] == primary.Address,
+            TimeSpan.FromSeconds(20), () => "host-1 demoted to a replica of the new primary\n" + _coordinator.Describe());
+        var write = await Resp.CommandAsync(_hosts[0].Address, _hosts[0].Redis.Port, "SET", "on-the-old-primary", "x");
+        Assert.StartsWith("-READONLY", write, StringComparison.Ordinal);
+        Assert.Single(_coordinator.Store.Journal("cache"), r => r.Kind == "promote");
+        output.WriteLine(_coordinator.Describe());
+    }
+
+    private async Task<AgentUnderTest> StartAgentAsync(TestHost host)
+    {
+        var settings = new Dictionary<string, string?>(host.SshSettings("Ssh", hosts.Keys.ClientKey))
+        {
+            ["Redis:Url"] = host.Redis.Url,
+            ["Restart:Driver"] = "none",
+            ["Agent:NodeName"] = host.Name,
+            ["Coordinator:Url"] = _coordinator.Url,
+            ["Coordinator:Token"] = FailoverUnderTest.Token,
+            ["Coordinator:Resource"] = "cache",
+            ["Coordinator:ReportInterval"] = "00:00:00.250",
+        };
+        var peers = _hosts.Where(h => h != host).ToList();
+        for (var i = 0; i < peers.Count; i++)
+        {
+            settings[$"Peers:{i}:Name"] = peers[i].Name;
+            settings[$"Peers:{i}:Url"] = peers[i].Redis.Url;
+            foreach (var (key, value) in peers[i].SshSettings($"Peers:{i}:Ssh", hosts.Keys.ClientKey))
+            {
+                settings[key] = value;
+            }
+        }
+
+        return await AgentUnderTest.StartAsync(settings);
+    }
+
+    private async Task<ResourceStatus> WaitForStateAsync(Func<ResourceStatus, bool> condition, string what, TimeSpan? timeout = null)
+    {
+        var admin = new Admin.AdminClient(_channel);
+        ResourceStatus? last = null;
+        await Poll.UntilAsync(async () => condition(last = await admin.GetStatusAsync(new ResourceRequest { Resource = "cache" }, _coordinator.Headers)),
+            timeout ?? TimeSpan.FromSeconds(30), () => $"{what}\nStatus: {last}\n{Agents()}\n{_coordinator.Describe()}");
+        return last!;
+    }
+
+    private string Agents() => string.Join('\n', _agents.Select(a =>
+        $"agent {a.Key}: " + string.Join("; ", a.Value.Book.Targets.Values.Select(t => $"{t.Name}: {AgentUnderTest.Describe(t)}")) + "\n" +
+        string.Join('\n', a.Value.Logs.Entries.Where(e => e.Level >= Microsoft.Extensions.Logging.LogLevel.Information).TakeLast(15).Select(e => $"  {e.At:HH:mm:ss.fff} [{e.EventId}] {e.Message}"))));
+
+    private static string Port(TestHost host) => host.Redis.Port.ToString(CultureInfo.InvariantCulture);
+
+    private static async Task<Dictionary<string, string>> InfoAsync(TestHost host)
+    {
+        await using var client = await RespClient.ConnectAsync(host.Address, host.Redis.Port);
+        return await client.InfoAsync("replication");
+    }
+
+    private static async Task<string> ConfigAsync(TestHost host, string key)
+    {
+        await using var client = await RespClient.ConnectAsync(host.Address, host.Redis.Port);
+        var reply = await client.CommandAsync("CONFIG", "GET", key);
+        return reply.Split('\n').Last(l => l.Length > 0).Trim();
+    }
+}

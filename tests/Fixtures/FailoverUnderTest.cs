@@ -1,0 +1,129 @@
+using Grpc.Core;
+using Grpc.Net.Client;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using RedisFailover.Coordination;
+using RedisFailover.Hosting;
+using RedisFailover.Protos;
+using RedisFailover.Store;
+
+namespace RedisAgent.Testing;
+
+/// <summary>
+/// redis-failover in this process, on a loopback port, with its store in a temporary directory
+/// that survives <see cref="RestartAsync"/> (a coordinator restarted mid-incident).
+/// </summary>
+internal sealed class FailoverUnderTest : IAsyncDisposable
+{
+    public const string Token = "test-token-0123456789abcdef";
+
+    private readonly Dictionary<string, string?> _settings;
+    private readonly TempDirectory _store = new("failover");
+    private WebApplication? _host;
+    private int _port;
+
+    private FailoverUnderTest(Dictionary<string, string?> settings)
+    {
+        _settings = settings;
+        Logs = new CapturedLogs();
+    }
+
+    public CapturedLogs Logs { get; private set; }
+
+    public string Url => $"http://127.0.0.1:{_port}";
+
+    public string StoreDirectory => _store.Path;
+
+    public string UrlFile => _store.File("redis-url.env");
+
+    public Coordinator Coordinator => _host!.Services.GetRequiredService<Coordinator>();
+
+    public FileStore Store => _host!.Services.GetRequiredService<FileStore>();
+
+    /// <summary>Starts a coordinator for one resource whose nodes are <paramref name="nodes"/> (name, host:port).</summary>
+    public static async Task<FailoverUnderTest> StartAsync(string resource, IReadOnlyList<(string Name, string Address)> nodes, IReadOnlyDictionary<string, string?>? settings = null)
+    {
+        var merged = new Dictionary<string, string?>
+        {
+            ["Failover:Token"] = Token,
+            ["Failover:Window"] = "00:00:05",
+            ["Failover:RoundInterval"] = "00:00:01",
+            ["Resources:0:Name"] = resource,
+        };
+        for (var i = 0; i < nodes.Count; i++)
+        {
+            merged[$"Resources:0:Nodes:{i}:Name"] = nodes[i].Name;
+            merged[$"Resources:0:Nodes:{i}:Address"] = nodes[i].Address;
+            merged[$"Resources:0:Nodes:{i}:Zone"] = "zone-" + (i + 1);
+        }
+
+        foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
+        {
+            merged[key] = value;
+        }
+
+        var coordinator = new FailoverUnderTest(merged);
+        merged["Failover:StoreDirectory"] = coordinator.StoreDirectory;
+        merged.TryAdd("Resources:0:UrlFile", coordinator.UrlFile);
+        await coordinator.LaunchAsync(port: 0).ConfigureAwait(false);
+        return coordinator;
+    }
+
+    /// <summary>Stops the coordinator and starts it again on the same port with the same store.</summary>
+    public async Task RestartAsync()
+    {
+        await StopAsync().ConfigureAwait(false);
+        await LaunchAsync(_port).ConfigureAwait(false);
+    }
+
+    public Admin.AdminClient Admin(GrpcChannel channel) => new(channel);
+
+    public Metadata Headers { get; } = new() { { "authorization", "Bearer " + Token } };
+
+    public string Describe()
+    {
+        var resource = Coordinator.Resources.Single();
+        return resource.Read(ResourceCoordinator.Describe) + "\nJournal:\n" +
+            string.Join('\n', Store.Journal(resource.Name).Select(r => $"{r.At:HH:mm:ss.fff} t{r.Term} {r.Kind}: {r.Text}")) + "\nLog:\n" + Logs.Text;
+    }
+
+    private async Task LaunchAsync(int port)
+    {
+        var builder = FailoverHost.CreateBuilder([]);
+        builder.Configuration.AddInMemoryCollection(_settings);
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { ["Urls"] = $"http://127.0.0.1:{port}" });
+        builder.Logging.ClearProviders();
+        builder.Logging.SetMinimumLevel(LogLevel.Debug);
+        Logs = new CapturedLogs();
+        builder.Logging.AddProvider(Logs);
+        _host = FailoverHost.Build(builder);
+        await _host.StartAsync().WaitAsync(TimeSpan.FromSeconds(30)).ConfigureAwait(false);
+        var address = _host.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        _port = new Uri(address).Port;
+    }
+
+    private async Task StopAsync()
+    {
+        if (_host is not null)
+        {
+            using (var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10)))
+            {
+                await _host.StopAsync(timeout.Token).ConfigureAwait(false);
+            }
+
+            await _host.DisposeAsync().ConfigureAwait(false);
+            _host = null;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync().ConfigureAwait(false);
+        _store.Dispose();
+    }
+}
