@@ -93,8 +93,7 @@ public sealed class FailoverIntegrationTests(LoopbackHosts hosts, Xunit.Abstract
         var lost = DateTimeOffset.UtcNow;
         using (Partition.Isolate(_hosts[0].Address))
         {
-            await _agents["host-1"].DisposeAsync();
-            _agents.Remove("host-1");
+            await StopAgentAsync("host-1");
 
             var status = await WaitForStateAsync(s => s.Primary != "host-1" && s.Term == 2, "a new primary", TimeSpan.FromSeconds(40));
             var promoted = _hosts.Single(h => h.Name == status.Primary);
@@ -130,12 +129,129 @@ public sealed class FailoverIntegrationTests(LoopbackHosts hosts, Xunit.Abstract
         output.WriteLine(_coordinator.Describe());
     }
 
-    private async Task<AgentUnderTest> StartAgentAsync(TestHost host)
+    [Fact]
+    public async Task A_killed_primary_process_is_restarted_by_its_agent_and_never_failed_over()
+    {
+        var primary = _hosts[0];
+        // A primary with replicas must persist, or its agent rightly refuses to restart it empty
+        // (the persistence guard): snapshots on, one taken.
+        await Resp.CommandAsync(primary.Address, primary.Redis.Port, "CONFIG", "SET", "save", "900 1");
+        await Resp.CommandAsync(primary.Address, primary.Redis.Port, "SET", "kept", "across the restart");
+        await Resp.CommandAsync(primary.Address, primary.Redis.Port, "SAVE");
+        await _agents["host-1"].WaitForAsync(s => s.Facts?.HasPersistence == true, TimeSpan.FromSeconds(10), "the agent sees persistence on");
+        var pid = int.Parse((await InfoServerAsync(primary))["process_id"], CultureInfo.InvariantCulture);
+
+        Signals.Send(pid, Signals.SigKill);
+
+        await Poll.UntilAsync(async () => await PidAsync(primary) is { } now && now != pid, TimeSpan.FromSeconds(15),
+            () => "host-1's redis-server restarted by its agent\n" + Agents());
+        await HoldsAsync(() => Status().Term == 1 && Status().Primary == "host-1", Window + TimeSpan.FromSeconds(3), "no failover for a process death");
+        Assert.DoesNotContain(_coordinator.Store.Journal("cache"), r => r.Kind is "promote" or "suspect");
+        Assert.True(_agents["host-1"].Snapshot.Restarts >= 1);
+        Assert.Equal("across the restart", await Resp.CommandAsync(primary.Address, primary.Redis.Port, "GET", "kept"));
+    }
+
+    [Fact]
+    public async Task A_second_loss_before_the_new_standby_is_in_sync_is_not_failed_over_and_the_journal_says_why()
+    {
+        // host-3 cannot sync from anyone: its redis-server is stopped (and its agent does not restart it).
+        await _agents["host-3"].DisposeAsync();
+        _agents["host-3"] = await StartAgentAsync(_hosts[2], restarts: false);
+        var stopped = int.Parse((await InfoServerAsync(_hosts[2]))["process_id"], CultureInfo.InvariantCulture);
+        Signals.Send(stopped, Signals.SigStop);
+        try
+        {
+            using (Partition.Isolate(_hosts[0].Address))
+            {
+                await StopAgentAsync("host-1");
+                await WaitForStateAsync(s => s.Primary == "host-2" && s.Term == 2 && s.State == "Rebuilding", "host-2 promoted, host-3 not in sync", TimeSpan.FromSeconds(40));
+
+                using (Partition.Isolate(_hosts[1].Address))
+                {
+                    await StopAgentAsync("host-2");
+                    await Poll.UntilAsync(() => _coordinator.Store.Journal("cache").Any(r => r.Kind == "blocked"), TimeSpan.FromSeconds(30),
+                        () => "the second loss journalled as blocked\n" + Agents() + "\n" + _coordinator.Describe());
+                    await HoldsAsync(() => Status().Term == 2 && Status().Primary == "host-2", Window + TimeSpan.FromSeconds(3), "no second failover");
+                }
+            }
+
+            var blocked = _coordinator.Store.Journal("cache").Last(r => r.Kind == "blocked");
+            Assert.Contains("not in sync", blocked.Text, StringComparison.Ordinal);
+            Assert.Single(_coordinator.Store.Journal("cache"), r => r.Kind == "promote");
+        }
+        finally
+        {
+            Signals.Send(stopped, Signals.SigCont);
+        }
+    }
+
+    [Fact]
+    public async Task A_coordinator_restarted_while_confirming_and_after_promoting_promotes_once_and_terms_only_grow()
+    {
+        using (Partition.Isolate(_hosts[0].Address))
+        {
+            await StopAgentAsync("host-1");
+            await Poll.UntilAsync(() => _coordinator.Store.Journal("cache").Any(r => r.Kind == "suspect"), TimeSpan.FromSeconds(30),
+                () => "a confirmation under way\n" + _coordinator.Describe());
+
+            await _coordinator.RestartAsync();
+            await WaitForStateAsync(s => s.Term == 2 && s.Primary != "host-1", "a failover after the restart", TimeSpan.FromSeconds(40));
+
+            await _coordinator.RestartAsync();
+            await WaitForStateAsync(s => s.State == "Healthy" && s.Nodes.Count(n => n.Connected) == 2, "the agents back after the second restart", TimeSpan.FromSeconds(30));
+            await HoldsAsync(() => Status().Term == 2, TimeSpan.FromSeconds(3), "the term stays");
+        }
+
+        var journal = _coordinator.Store.Journal("cache");
+        Assert.Single(journal, r => r.Kind == "promote");
+        Assert.True(journal.Zip(journal.Skip(1)).All(p => p.Second.Term >= p.First.Term), "terms only grow:\n" + _coordinator.Describe());
+    }
+
+    private async Task StopAgentAsync(string name)
+    {
+        await _agents[name].DisposeAsync();
+        _agents.Remove(name);
+    }
+
+    private ResourceStatus Status() => new Admin.AdminClient(_channel).GetStatus(new ResourceRequest { Resource = "cache" }, _coordinator.Headers);
+
+    /// <summary>Asserts that <paramref name="condition"/> holds throughout <paramref name="duration"/> (checked every 50 ms).</summary>
+    private async Task HoldsAsync(Func<bool> condition, TimeSpan duration, string what)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (clock.Elapsed < duration)
+        {
+            Assert.True(condition(), $"{what}: broken after {clock.Elapsed.TotalSeconds:0.0} s\n{_coordinator.Describe()}");
+            await Task.Delay(50);
+        }
+    }
+
+    private static async Task<Dictionary<string, string>> InfoServerAsync(TestHost host)
+    {
+        await using var client = await RespClient.ConnectAsync(host.Address, host.Redis.Port);
+        return await client.InfoAsync("server");
+    }
+
+    private static async Task<int?> PidAsync(TestHost host)
+    {
+        try
+        {
+            return int.Parse((await InfoServerAsync(host))["process_id"], CultureInfo.InvariantCulture);
+        }
+        catch (Exception ex) when (ex is System.Net.Sockets.SocketException or IOException or InvalidDataException)
+        {
+            return null;
+        }
+    }
+
+    private async Task<AgentUnderTest> StartAgentAsync(TestHost host, bool restarts = true)
     {
         var settings = new Dictionary<string, string?>(host.SshSettings("Ssh", hosts.Keys.ClientKey))
         {
             ["Redis:Url"] = host.Redis.Url,
-            ["Restart:Driver"] = "none",
+            // The host's redis-server is a daemon: the command driver starts it again as one.
+            ["Restart:Driver"] = restarts ? "command" : "none",
+            ["Restart:Command"] = restarts ? host.Redis.DaemonCommand : null,
             ["Agent:NodeName"] = host.Name,
             ["Coordinator:Url"] = _coordinator.Url,
             ["Coordinator:Token"] = FailoverUnderTest.Token,
