@@ -103,9 +103,17 @@ public sealed class RespClient : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        await _reader.DisposeAsync().ConfigureAwait(false);
-        await _stream.DisposeAsync().ConfigureAwait(false);
+        // The socket first: a read still pending on a silent (DROPped) server is aborted rather than
+        // waited for, which disposing the buffered stream first would do.
         _socket.Dispose();
+        try
+        {
+            await _reader.DisposeAsync().ConfigureAwait(false);
+            await _stream.DisposeAsync().ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException or System.Net.Sockets.SocketException)
+        {
+        }
     }
 
     private async Task<string> ReadLineAsync()

@@ -30,6 +30,7 @@ internal sealed partial class CoordinatorLink(
     Node.NodeStatus status,
     ObservationBook observations,
     NodeControl control,
+    RedisConnection connection,
     TimeProvider time,
     ILogger<CoordinatorLink> logger) : BackgroundService
 {
@@ -126,7 +127,7 @@ internal sealed partial class CoordinatorLink(
                 {
                     var result = await CarryOutAsync(message.Command).ConfigureAwait(false);
                     outbound.Writer.TryWrite(new AgentMessage { Result = result });
-                    outbound.Writer.TryWrite(new AgentMessage { Report = Report() });
+                    outbound.Writer.TryWrite(new AgentMessage { Report = await ReportAsync().ConfigureAwait(false) });
                 }
             }
         }
@@ -197,7 +198,7 @@ internal sealed partial class CoordinatorLink(
         using var timer = new PeriodicTimer(_options.ReportInterval, time);
         while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
         {
-            outbound.TryWrite(new AgentMessage { Report = Report() });
+            outbound.TryWrite(new AgentMessage { Report = await ReportAsync().ConfigureAwait(false) });
         }
     }
 
@@ -209,16 +210,32 @@ internal sealed partial class CoordinatorLink(
         }
     }
 
-    /// <summary>The report of this moment: the last sample of the node and every target's latest verdict.</summary>
-    internal Report Report()
+    /// <summary>
+    /// The report of this moment: the node's replication as <c>INFO replication</c> says it now
+    /// (the coordinator estimates a failover's loss from these offsets, so a sample up to a
+    /// Sampling:Interval old would understate it), its settings from the last sample, and every
+    /// target's latest verdict. When the node does not answer, the last sample stands in.
+    /// </summary>
+    internal async Task<Report> ReportAsync()
     {
         var report = new Report { TermSeen = _terms.Highest, Fenced = control.Fenced, LocalVerdict = status.Snapshot.Verdict.ToString() };
+        IReadOnlyDictionary<string, string>? fresh = null;
+        try
+        {
+            var server = await connection.ServerAsync().WaitAsync(TimeSpan.FromMilliseconds(500), time).ConfigureAwait(false);
+            fresh = InfoParser.Parse(await server.InfoRawAsync("replication").WaitAsync(TimeSpan.FromMilliseconds(500), time).ConfigureAwait(false) ?? "");
+        }
+        catch (Exception ex) when (ex is TimeoutException or StackExchange.Redis.RedisException)
+        {
+            Log.ReportWithoutInfo(logger, ex.GetType().Name + ": " + ex.Message);
+        }
+
         if (samples.Last is { } sample)
         {
-            var info = sample.Info;
+            var info = fresh is { Count: > 0 } ? fresh : sample.Info;
             report.Role = info.GetValueOrDefault("role", "unknown");
             var isReplica = report.Role == "slave";
-            report.ReplicationOffset = (isReplica ? sample.Long("slave_repl_offset") : sample.Long("master_repl_offset")) ?? 0;
+            report.ReplicationOffset = long.TryParse(info.GetValueOrDefault(isReplica ? "slave_repl_offset" : "master_repl_offset"), CultureInfo.InvariantCulture, out var offset) ? offset : 0;
             report.LinkUp = info.GetValueOrDefault("master_link_status") == "up";
             report.PrimaryAddress = isReplica ? $"{info.GetValueOrDefault("master_host")}:{info.GetValueOrDefault("master_port")}" : "";
             report.SyncInProgress = info.GetValueOrDefault("master_sync_in_progress") == "1";
@@ -299,6 +316,9 @@ internal sealed partial class CoordinatorLink(
 
         [LoggerMessage(EventId = 1605, Level = LogLevel.Warning, Message = "Carried out the coordinator's {Command} (term {Term}) {Detail}")]
         public static partial void Carried(ILogger logger, string command, long term, string detail);
+
+        [LoggerMessage(EventId = 1607, Level = LogLevel.Debug, Message = "INFO replication did not answer for the report; the last sample stands in: {Error}")]
+        public static partial void ReportWithoutInfo(ILogger logger, string error);
 
         [LoggerMessage(EventId = 1606, Level = LogLevel.Error, Message = "Could not carry out the coordinator's {Command}: {Error}")]
         public static partial void Failed(ILogger logger, string command, string error);

@@ -332,7 +332,7 @@ internal sealed class ResourceMachine
         }
 
         Journal("loss", string.Create(CultureInfo.InvariantCulture,
-            $"estimated loss: {Math.Max(0, oldOffset - chosen.Offset)} bytes of replication stream (primary's last offset {oldOffset}, {chosen.View.Spec.Name}'s {chosen.Offset})"));
+            $"estimated loss: {Math.Max(0, oldOffset - chosen.Offset)} bytes of replication stream (primary's last offset {oldOffset} reported {_nodes[old].ReportAt:HH:mm:ss.fff} as {_nodes[old].Report?.Role}, {chosen.View.Spec.Name}'s {chosen.Offset})"));
         Promote(chosen.View.Spec.Name, old, now, "confirmed loss of " + old);
         CloseIncident("failed over");
     }

@@ -35,6 +35,7 @@ internal sealed partial class AgentLinkService(Coordinator coordinator, ILogger<
                 {
                     case AgentMessage.BodyOneofCase.Report:
                         var report = ToReport(message.Report);
+                        Log.Reported(logger, registration.Resource, session.Node, report.Role, report.ReplicationOffset, report.LocalVerdict);
                         resource.Step((machine, now) => machine.Reported(session.Node, report, now));
                         break;
                     case AgentMessage.BodyOneofCase.Result:
@@ -87,6 +88,9 @@ internal sealed partial class AgentLinkService(Coordinator coordinator, ILogger<
 
     private static partial class Log
     {
+        [LoggerMessage(EventId = 2004, Level = LogLevel.Debug, Message = "{Resource}: {Node} reports {Role} at offset {Offset}, {Verdict}")]
+        public static partial void Reported(ILogger logger, string resource, string node, string role, long offset, string verdict);
+
         [LoggerMessage(EventId = 2003, Level = LogLevel.Warning, Message = "{Resource}: {Node} sent an unexpected {Body}; ignored")]
         public static partial void Ignored(ILogger logger, string resource, string node, string body);
     }

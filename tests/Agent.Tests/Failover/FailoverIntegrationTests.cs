@@ -89,6 +89,13 @@ public sealed class FailoverIntegrationTests(LoopbackHosts hosts, Xunit.Abstract
         await Poll.UntilAsync(async () => (await ConfigAsync(_hosts[1], "timeout")) == "300" && (await ConfigAsync(_hosts[1], "maxmemory-policy")) == "allkeys-lru",
             TimeSpan.FromSeconds(10), () => "the settings reach host-2 while it is a replica\n" + _coordinator.Describe());
 
+        // A writer runs throughout: every acknowledged write is remembered.
+        using var stopWriting = new CancellationTokenSource();
+        var writer = WriteUntilStoppedAsync(stopWriting.Token);
+        await Poll.UntilAsync(() => writer.Acknowledged.Count > 100, TimeSpan.FromSeconds(10), () => "the writer writes");
+        // Some reports of the primary's offset under the writer's load, so that the journal's estimate has something to go on.
+        await WaitForStateAsync(s => s.Nodes.Single(n => n.Node == "host-1").ReplicationOffset > 2000, "host-1 reports the writer's offsets");
+
         // host-1 is lost: its address DROPped both ways, its agent stopped.
         var lost = DateTimeOffset.UtcNow;
         using (Partition.Isolate(_hosts[0].Address))
@@ -116,6 +123,29 @@ public sealed class FailoverIntegrationTests(LoopbackHosts hosts, Xunit.Abstract
             Assert.Single(journal, r => r.Kind == "promote");
             Assert.True(journal.FindLastIndex(r => r.Kind == "in-sync") > journal.FindIndex(r => r.Kind == "promote"), _coordinator.Describe());
             Assert.Contains(journal, r => r.Kind == "loss");
+
+            // Acknowledged writes that did not survive the failover, against the journal's estimate.
+            await Poll.UntilAsync(() => writer.Acknowledged.Count > writer.AcknowledgedBeforeLoss(lost) + 100, TimeSpan.FromSeconds(15), () => $"the writer resumes on the new primary: {writer.Acknowledged.Count} acknowledged, last error {writer.LastError}, task {writer.Task.Status}");
+            await stopWriting.CancelAsync();
+            await writer.Task;
+            var missing = 0;
+            await using (var check = await RespClient.ConnectAsync(promoted.Address, promoted.Redis.Port))
+            {
+                foreach (var key in writer.Acknowledged)
+                {
+                    if ((await check.CommandAsync("EXISTS", key)).Trim() != "1")
+                    {
+                        missing++;
+                    }
+                }
+            }
+
+            var estimate = journal.Single(r => r.Kind == "loss").Text;
+            output.WriteLine($"{writer.Acknowledged.Count} acknowledged writes, {missing} missing after the failover; journal: {estimate}");
+            // The estimate counts what the replicas had not acknowledged at the primary's last report;
+            // writes acknowledged after that report (at most Coordinator:ReportInterval) are beyond it.
+            Assert.True(missing <= writer.AcknowledgedBetween(lost - TimeSpan.FromSeconds(1), lost + TimeSpan.FromSeconds(1)),
+                $"{missing} acknowledged writes lost, more than were written around the loss; journal: {estimate}");
         }
 
         // host-1 comes back (its partition lifted, its agent started again) still believing it is a primary.
@@ -207,6 +237,124 @@ public sealed class FailoverIntegrationTests(LoopbackHosts hosts, Xunit.Abstract
         Assert.True(journal.Zip(journal.Skip(1)).All(p => p.Second.Term >= p.First.Term), "terms only grow:\n" + _coordinator.Describe());
     }
 
+    [Fact]
+    public async Task A_loss_shorter_than_the_window_is_refuted_and_never_failed_over()
+    {
+        // host-1 (and its agent, which keeps running) is cut off until a confirmation has begun, then comes back.
+        using (Partition.Isolate(_hosts[0].Address))
+        {
+            await Poll.UntilAsync(() => _coordinator.Store.Journal("cache").Any(r => r.Kind == "suspect"), TimeSpan.FromSeconds(30),
+                () => "a confirmation under way\n" + Agents() + "\n" + _coordinator.Describe());
+        }
+
+        await Poll.UntilAsync(() => _coordinator.Store.Journal("cache").Any(r => r.Kind == "closed" && r.Text is "refuted" or "not confirmed"),
+            Window + TimeSpan.FromSeconds(10), () => "the confirmation refuted once host-1 answers\n" + _coordinator.Describe());
+        await HoldsAsync(() => Status().Term == 1 && Status().Primary == "host-1", Window + TimeSpan.FromSeconds(3), "no failover for a short loss");
+        Assert.DoesNotContain(_coordinator.Store.Journal("cache"), r => r.Kind == "promote");
+    }
+
+    [Fact]
+    public async Task A_flapping_primary_host_is_never_failed_over()
+    {
+        // 1 s cut off, 1 s back, for three windows.
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (clock.Elapsed < 3 * Window)
+        {
+            using (Partition.Isolate(_hosts[0].Address))
+            {
+                await Task.Delay(TimeSpan.FromSeconds(1));
+            }
+
+            await Task.Delay(TimeSpan.FromSeconds(1));
+            Assert.Equal(1, Status().Term);
+        }
+
+        await HoldsAsync(() => Status().Term == 1 && Status().Primary == "host-1", Window, "no failover after the flapping");
+        Assert.DoesNotContain(_coordinator.Store.Journal("cache"), r => r.Kind == "promote");
+    }
+
+    /// <summary>Writes <c>w:N</c> keys to the primary the coordinator publishes, remembering each acknowledged one.</summary>
+    private Writer WriteUntilStoppedAsync(CancellationToken stop)
+    {
+        var writer = new Writer();
+        writer.Task = Task.Run(async () =>
+        {
+            for (var i = 0; i < 1_000_000 && !stop.IsCancellationRequested; i++)
+            {
+                try
+                {
+                    var address = (await File.ReadAllTextAsync(_coordinator.UrlFile, stop)).Trim()["REDIS_URL=redis://".Length..];
+                    var colon = address.LastIndexOf(':');
+                    await using var client = await RespClient.ConnectAsync(address[..colon], int.Parse(address[(colon + 1)..], CultureInfo.InvariantCulture)).WaitAsync(TimeSpan.FromSeconds(1), stop);
+                    for (; i < 1_000_000 && !stop.IsCancellationRequested; i++)
+                    {
+                        var key = "w:" + i.ToString(CultureInfo.InvariantCulture);
+                        if (await client.CommandAsync("SET", key, "1").WaitAsync(TimeSpan.FromSeconds(1), stop) != "OK")
+                        {
+                            break;
+                        }
+
+                        writer.Acknowledge(key);
+                    }
+                }
+                catch (OperationCanceledException) when (stop.IsCancellationRequested)
+                {
+                    break;
+                }
+                catch (Exception ex)
+                {
+                    // The primary went away mid-write: that write was not acknowledged. Follow the published address.
+                    writer.LastError = ex.GetType().Name + ": " + ex.Message;
+                }
+            }
+        }, CancellationToken.None);
+        return writer;
+    }
+
+    private sealed class Writer
+    {
+        private readonly List<(string Key, DateTimeOffset At)> _acknowledged = [];
+
+        public Task Task { get; set; } = Task.CompletedTask;
+
+        public string? LastError { get; set; }
+
+        public IReadOnlyList<string> Acknowledged
+        {
+            get
+            {
+                lock (_acknowledged)
+                {
+                    return [.. _acknowledged.Select(a => a.Key)];
+                }
+            }
+        }
+
+        public int AcknowledgedBetween(DateTimeOffset from, DateTimeOffset to)
+        {
+            lock (_acknowledged)
+            {
+                return _acknowledged.Count(a => a.At >= from && a.At <= to);
+            }
+        }
+
+        public int AcknowledgedBeforeLoss(DateTimeOffset lost)
+        {
+            lock (_acknowledged)
+            {
+                return _acknowledged.Count(a => a.At <= lost);
+            }
+        }
+
+        public void Acknowledge(string key)
+        {
+            lock (_acknowledged)
+            {
+                _acknowledged.Add((key, DateTimeOffset.UtcNow));
+            }
+        }
+    }
+
     private async Task StopAgentAsync(string name)
     {
         await _agents[name].DisposeAsync();
@@ -267,6 +415,13 @@ public sealed class FailoverIntegrationTests(LoopbackHosts hosts, Xunit.Abstract
             {
                 settings[key] = value;
             }
+        }
+
+        // sshd spends ~85 ms of CPU per probe here: nine host loops at the fixture's 200 ms would
+        // saturate both cores. Once a second is enough, since a silent port wakes the host probe.
+        foreach (var key in settings.Keys.Where(k => k.EndsWith("Ssh:Interval", StringComparison.Ordinal)).ToList())
+        {
+            settings[key] = "00:00:01";
         }
 
         return await AgentUnderTest.StartAsync(settings);
