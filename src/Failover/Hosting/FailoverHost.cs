@@ -68,9 +68,9 @@ internal static partial class FailoverHost
             await host.RunAsync().ConfigureAwait(false);
             return 0;
         }
-        catch (OptionsValidationException validation)
+        catch (Exception ex) when (ValidationFailures(ex) is { Count: > 0 } failures)
         {
-            await Console.Error.WriteLineAsync("redis-failover: configuration error: " + string.Join(" ", validation.Failures)).ConfigureAwait(false);
+            await Console.Error.WriteLineAsync("redis-failover: configuration error: " + string.Join(" ", failures)).ConfigureAwait(false);
             return ConfigurationErrorExitCode;
         }
         catch (IOException bind) when (bind.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException)
@@ -79,6 +79,14 @@ internal static partial class FailoverHost
             return ConfigurationErrorExitCode;
         }
     }
+
+    /// <summary>Every failure of every options validation in <paramref name="exception"/> (one, or several in an AggregateException).</summary>
+    private static List<string> ValidationFailures(Exception exception) => exception switch
+    {
+        OptionsValidationException validation => [.. validation.Failures],
+        AggregateException aggregate => [.. aggregate.InnerExceptions.SelectMany(ValidationFailures)],
+        _ => [],
+    };
 
     internal static string StoreDirectory(FailoverOptions options) =>
         options.StoreDirectory is { Length: > 0 } configured ? configured

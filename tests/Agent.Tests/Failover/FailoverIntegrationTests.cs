@@ -79,6 +79,17 @@ public sealed class FailoverIntegrationTests(LoopbackHosts hosts, Xunit.Abstract
         Assert.Equal(Grpc.Core.StatusCode.Unauthenticated, wrong.StatusCode);
         var unknown = await Assert.ThrowsAsync<Grpc.Core.RpcException>(async () => await admin.GetStatusAsync(new ResourceRequest { Resource = "nope" }, _coordinator.Headers));
         Assert.Equal(Grpc.Core.StatusCode.NotFound, unknown.StatusCode);
+        var badPolicy = await Assert.ThrowsAsync<Grpc.Core.RpcException>(async () =>
+            await admin.SetSettingsAsync(new SetSettingsRequest { Resource = "cache", Settings = new Settings { MaxmemoryPolicy = "delete-everything" } }, _coordinator.Headers));
+        Assert.Equal(Grpc.Core.StatusCode.InvalidArgument, badPolicy.StatusCode);
+
+        // An agent of a node the resource does not have is refused at registration; the coordinator carries on.
+        var link = new AgentLink.AgentLinkClient(_channel);
+        using var call = link.Connect(_coordinator.Headers);
+        await call.RequestStream.WriteAsync(new AgentMessage { Registration = new Registration { Resource = "cache", Node = "host-9" } });
+        var stranger = await Assert.ThrowsAsync<Grpc.Core.RpcException>(async () => await call.ResponseStream.MoveNext(CancellationToken.None));
+        Assert.Equal(Grpc.Core.StatusCode.NotFound, stranger.StatusCode);
+        Assert.Equal("Healthy", Status().State);
     }
 
     [Fact]
