@@ -51,6 +51,11 @@ internal sealed partial class CoordinatorLink(
             return;
         }
 
+        if (_options.SelfFenceAfter is { } after)
+        {
+            _ = Task.Run(() => WatchForIsolationAsync(after, stoppingToken), stoppingToken);
+        }
+
         var backoff = TimeSpan.FromMilliseconds(250);
         while (!stoppingToken.IsCancellationRequested)
         {
@@ -91,7 +96,7 @@ internal sealed partial class CoordinatorLink(
 
     private async Task RunOnceAsync(CancellationToken stoppingToken)
     {
-        using var channel = GrpcChannel.ForAddress(_options.Url!);
+        using var channel = GrpcChannel.ForAddress(_options.Url!, new GrpcChannelOptions { HttpHandler = Handler() });
         var client = new AgentLink.AgentLinkClient(channel);
         var headers = new Metadata { { "authorization", "Bearer " + _options.Token } };
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
@@ -137,6 +142,91 @@ internal sealed partial class CoordinatorLink(
             await stop.CancelAsync().ConfigureAwait(false);
             await Task.WhenAll(Quietly(writer), Quietly(reporter)).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>
+    /// HTTP/2 pings every second, so a coordinator that went silent (a partition, not a closed
+    /// connection) is noticed within seconds rather than a TCP timeout; and the connection leaves
+    /// from Agent:SourceAddress when one is set.
+    /// </summary>
+    private SocketsHttpHandler Handler()
+    {
+        var handler = new SocketsHttpHandler
+        {
+            KeepAlivePingDelay = TimeSpan.FromSeconds(1),
+            KeepAlivePingTimeout = TimeSpan.FromSeconds(2),
+            KeepAlivePingPolicy = HttpKeepAlivePingPolicy.Always,
+            ConnectTimeout = TimeSpan.FromSeconds(3),
+            EnableMultipleHttp2Connections = false,
+        };
+        if (agent.Value.Source is { } source)
+        {
+            handler.ConnectCallback = async (context, cancellationToken) =>
+            {
+                var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp) { NoDelay = true };
+                try
+                {
+                    socket.Bind(new System.Net.IPEndPoint(source, 0));
+                    await socket.ConnectAsync(context.DnsEndPoint, cancellationToken).ConfigureAwait(false);
+                    return new System.Net.Sockets.NetworkStream(socket, ownsSocket: true);
+                }
+                catch
+                {
+                    socket.Dispose();
+                    throw;
+                }
+            };
+        }
+
+        return handler;
+    }
+
+    /// <summary>
+    /// A primary that can see neither the coordinator nor any peer's Redis for
+    /// <paramref name="after"/> is probably the one cut off: it fences itself (writes refused), so
+    /// that once the others promote a new primary the old one accepts nothing. Only the
+    /// coordinator lifts the fence (Unfence, Promote or ReplicateFrom).
+    /// </summary>
+    private async Task WatchForIsolationAsync(TimeSpan after, CancellationToken stoppingToken)
+    {
+        var lastContact = time.GetTimestamp();
+        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(250), time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
+            {
+                if (Connected || PeerAnsweredWithin(after))
+                {
+                    lastContact = time.GetTimestamp();
+                    continue;
+                }
+
+                var alone = time.GetElapsedTime(lastContact);
+                if (alone >= after && !control.Fenced && samples.Last?.Info.GetValueOrDefault("role") == "master")
+                {
+                    try
+                    {
+                        await control.FenceAsync().ConfigureAwait(false);
+                        Log.SelfFenced(logger, alone.TotalSeconds);
+                    }
+                    catch (Exception ex) when (ex is StackExchange.Redis.RedisException or TimeoutException)
+                    {
+                        Log.Failed(logger, "self-fence", ex.Message);
+                    }
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    private bool PeerAnsweredWithin(TimeSpan window)
+    {
+        var now = time.GetUtcNow();
+        return observations.Targets.Values.Any(t => !t.IsLocal && t.LastPort is { } port && now - port.At <= window
+            && port.Outcome is Probing.PortProbeOutcome.Pong or Probing.PortProbeOutcome.Busy or Probing.PortProbeOutcome.OtherReply
+                or Probing.PortProbeOutcome.AuthFailed or Probing.PortProbeOutcome.Refused or Probing.PortProbeOutcome.Reset);
     }
 
     private async Task<CommandResult> CarryOutAsync(Command command)
@@ -319,6 +409,9 @@ internal sealed partial class CoordinatorLink(
 
         [LoggerMessage(EventId = 1607, Level = LogLevel.Debug, Message = "INFO replication did not answer for the report; the last sample stands in: {Error}")]
         public static partial void ReportWithoutInfo(ILogger logger, string error);
+
+        [LoggerMessage(EventId = 1608, Level = LogLevel.Critical, Message = "Fenced this primary (writes paused): neither the coordinator nor any peer has been reachable for {Seconds:0.#} s; only the coordinator lifts the fence")]
+        public static partial void SelfFenced(ILogger logger, double seconds);
 
         [LoggerMessage(EventId = 1606, Level = LogLevel.Error, Message = "Could not carry out the coordinator's {Command}: {Error}")]
         public static partial void Failed(ILogger logger, string command, string error);

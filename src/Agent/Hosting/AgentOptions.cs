@@ -15,6 +15,16 @@ internal sealed class AgentOptions
     /// <summary>This node's name in logs and reports; default: the machine's host name.</summary>
     public string? NodeName { get; set; }
 
+    /// <summary>
+    /// The local address the agent's connections to other hosts leave from (its probes of peers and
+    /// its link to the coordinator), e.g. the host's address on the network Redis replicates over:
+    /// then a partition that cuts the host off cuts the agent off too, as it cuts Redis off.
+    /// Unset: the kernel chooses.
+    /// </summary>
+    public string? SourceAddress { get; set; }
+
+    public System.Net.IPAddress? Source => string.IsNullOrWhiteSpace(SourceAddress) ? null : System.Net.IPAddress.Parse(SourceAddress);
+
     public string ResolveStateDirectory()
     {
         if (!string.IsNullOrWhiteSpace(StateDirectory))

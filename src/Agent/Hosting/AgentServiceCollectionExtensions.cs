@@ -56,6 +56,7 @@ internal static class AgentServiceCollectionExtensions
         AddSection<MetricsOptions>(services, configuration, MetricsOptions.Section);
         AddSection<CoordinatorOptions>(services, configuration, CoordinatorOptions.Section);
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<CoordinatorOptions>, CoordinatorOptionsValidator>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<AgentOptions>, AgentOptionsValidator>());
         services.AddOptions<PlanOptions>()
             .Bind(configuration.GetSection(PlanOptions.Section))
             .Configure(options => configuration.GetSection(PlanOptions.CustomSection).Bind(options.Custom))

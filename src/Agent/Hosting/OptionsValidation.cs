@@ -351,3 +351,17 @@ internal sealed class CoordinatorOptionsValidator : IValidateOptions<Coordinatio
         return errors.Result();
     }
 }
+
+internal sealed class AgentOptionsValidator : IValidateOptions<AgentOptions>
+{
+    public ValidateOptionsResult Validate(string? name, AgentOptions options)
+    {
+        var errors = new ConfigErrors();
+        if (options.SourceAddress is { Length: > 0 } source)
+        {
+            errors.Require(IPAddress.TryParse(source, out _), $"Agent:SourceAddress must be an IP address of this host (got '{source}').");
+        }
+
+        return errors.Result();
+    }
+}

@@ -24,12 +24,14 @@ internal sealed class PeerMonitor : BackgroundService
         HostProbeFactory hosts,
         IOptions<ProbeOptions> probeOptions,
         IOptions<VerdictOptions> verdictOptions,
+        IOptions<Hosting.AgentOptions> agent,
         TimeProvider time,
         ILogger<PeerMonitor> logger)
     {
         // Peers are trusted like the agent's own node for TLS: one resource, one CA or pin set.
+        // Their port probes leave from Agent:SourceAddress, so a partition of this host cuts them too.
         _monitors = [.. targets.Peers.Select(peer => new TargetMonitor(
-            peer, probeOptions.Value, verdictOptions.Value, tls, hosts, book, time, logger))];
+            peer, probeOptions.Value, verdictOptions.Value, tls, hosts, book, time, logger, source: agent.Value.Source))];
     }
 
     public override void Dispose()

@@ -21,10 +21,13 @@ internal sealed class PortProbe
     private readonly TimeProvider _time;
     private readonly TlsTrust _trust;
     private readonly byte[] _request;
+    private readonly IPAddress? _source;
 
-    public PortProbe(RedisEndpoint endpoint, TimeSpan timeout, TimeProvider time, TlsTrust? trust = null)
+    /// <param name="source">The local address the probe's connection leaves from; null: the kernel's choice.</param>
+    public PortProbe(RedisEndpoint endpoint, TimeSpan timeout, TimeProvider time, TlsTrust? trust = null, IPAddress? source = null)
     {
         _endpoint = endpoint;
+        _source = source;
         _timeout = timeout;
         _time = time;
         _trust = trust ?? TlsTrust.System;
@@ -45,6 +48,11 @@ internal sealed class PortProbe
         using var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         try
         {
+            if (_source is not null)
+            {
+                socket.Bind(new IPEndPoint(_source, 0));
+            }
+
             await ConnectAsync(socket, linked.Token).ConfigureAwait(false);
             connected = true;
 

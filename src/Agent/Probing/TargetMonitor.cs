@@ -34,14 +34,15 @@ internal sealed partial class TargetMonitor : IDisposable
         TimeProvider time,
         ILogger logger,
         Action<PortProbeResult, NodeVerdict, VerdictChange?>? onPort = null,
-        Action<HostProbeResult, NodeVerdict, VerdictChange?>? onHost = null)
+        Action<HostProbeResult, NodeVerdict, VerdictChange?>? onHost = null,
+        System.Net.IPAddress? source = null)
     {
         _target = target;
         _options = probeOptions;
         _book = book;
         _time = time;
         _logger = logger;
-        _portProbe = new PortProbe(target.Endpoint, probeOptions.Timeout, time, tls);
+        _portProbe = new PortProbe(target.Endpoint, probeOptions.Timeout, time, tls, source);
         _hostProbe = target.Ssh is { } ssh ? hosts.Create(ssh) : null;
         _onPort = onPort ?? ((_, _, _) => { });
         _onHost = onHost ?? ((_, _, _) => { });

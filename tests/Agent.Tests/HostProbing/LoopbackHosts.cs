@@ -23,8 +23,8 @@ public sealed class LoopbackHosts : IDisposable
 
     public SshKeys Keys { get; }
 
-    public Task<TestHost> StartAsync(int number) =>
-        TestHost.StartAsync($"host-{number}", $"127.0.0.{10 + number}", Keys);
+    public Task<TestHost> StartAsync(int number, bool alsoLoopback = false) =>
+        TestHost.StartAsync($"host-{number}", $"127.0.0.{10 + number}", Keys, alsoLoopback);
 
     public void Dispose()
     {

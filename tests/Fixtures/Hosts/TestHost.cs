@@ -20,12 +20,18 @@ public sealed class TestHost : IAsyncDisposable
     public RedisServer Redis { get; }
 
     /// <summary>Starts sshd and a daemonized redis-server (so that a command over SSH can start it again) on the alias.</summary>
-    public static async Task<TestHost> StartAsync(string name, string address, SshKeys keys)
+    /// <param name="alsoLoopback">Redis listens on 127.0.0.1 too, as a node's own processes reach it locally while the network is cut.</param>
+    public static async Task<TestHost> StartAsync(string name, string address, SshKeys keys, bool alsoLoopback = false)
     {
         var ssh = await SshServer.StartAsync(address, keys.ClientKey + ".pub").ConfigureAwait(false);
         try
         {
-            var redis = await RedisServer.StartAsync(new RedisServerOptions { Host = address, Daemonize = true }).ConfigureAwait(false);
+            var redis = await RedisServer.StartAsync(new RedisServerOptions
+            {
+                Host = address,
+                Daemonize = true,
+                Arguments = alsoLoopback ? ["--bind", address, "127.0.0.1"] : [],
+            }).ConfigureAwait(false);
             return new TestHost(name, address, ssh, redis);
         }
         catch
