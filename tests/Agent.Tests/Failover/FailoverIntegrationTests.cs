@@ -262,6 +262,32 @@ public sealed class FailoverIntegrationTests(LoopbackHosts hosts, Xunit.Abstract
             Window + TimeSpan.FromSeconds(10), () => "the confirmation refuted once host-1 answers\n" + _coordinator.Describe());
         await HoldsAsync(() => Status().Term == 1 && Status().Primary == "host-1", Window + TimeSpan.FromSeconds(3), "no failover for a short loss");
         Assert.DoesNotContain(_coordinator.Store.Journal("cache"), r => r.Kind == "promote");
+
+        // What an operator sees of it.
+        var status = await CliAsync("status", "-r", "cache");
+        Assert.Contains("cache: Healthy, term 1, primary host-1", status, StringComparison.Ordinal);
+        Assert.Contains("host-3", status, StringComparison.Ordinal);
+        var history = await CliAsync("history", "-r", "cache");
+        Assert.Contains("suspect", history, StringComparison.Ordinal);
+        Assert.Matches("(refuted|not confirmed)", history);
+        Assert.Contains("zone-", history, StringComparison.Ordinal);
+    }
+
+    private async Task<string> CliAsync(params string[] arguments)
+    {
+        var start = new System.Diagnostics.ProcessStartInfo(Path.Combine(AppContext.BaseDirectory, "redis-failover"), [.. arguments, "--url", _coordinator.Url])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        start.Environment["FAILOVER_TOKEN"] = FailoverUnderTest.Token;
+        using var process = System.Diagnostics.Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.True(process.ExitCode == 0, await stderr);
+        return await stdout;
     }
 
     [Fact]
