@@ -5,6 +5,7 @@ using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using RedisAgent.Load;
+using static RedisAgent.Load.ProcessStats;
 
 // log-firehose: N lines appended to a file as fast as a writer can, delivered to a TCP syslog
 // receiver (octet-counted) by the agent, then by rsyslog (imfile -> omfwd), same file size, same
@@ -152,26 +153,10 @@ static async Task WriteLinesAsync(string file, int count)
     await stream.WriteAsync(Encoding.UTF8.GetBytes(batch.ToString()));
 }
 
-static long CpuMs(int pid)
-{
-    var stat = File.ReadAllText($"/proc/{pid}/stat");
-    var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-    return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) * 10;
-}
 
-static long RssKb(int pid) => StatusKb(pid, "VmRSS:");
 
-static long PeakRssKb(int pid) => StatusKb(pid, "VmHWM:");
 
-static long StatusKb(int pid, string field) =>
-    long.Parse(File.ReadAllLines($"/proc/{pid}/status").First(l => l.StartsWith(field, StringComparison.Ordinal))[field.Length..].Trim().Split(' ')[0], CultureInfo.InvariantCulture);
 
-static int FreePort()
-{
-    using var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
-    socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-    return ((IPEndPoint)socket.LocalEndPoint!).Port;
-}
 
 void Report(List<Result> results, (long Half, long All, long Peak) stalled)
 {

@@ -6,6 +6,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using RedisAgent.Load;
+using static RedisAgent.Load.ProcessStats;
 
 // metrics-scrape: the agent's /metrics against prometheus-redis-exporter's, side by side on one
 // redis-server: wrk at 1, 10 and 50 concurrent scrapers, Redis connections opened per scrape,
@@ -291,22 +292,8 @@ static async Task WaitForMetricsAsync(int port)
     throw new TimeoutException($"No redis_up 1 on 127.0.0.1:{port}/metrics.");
 }
 
-static long CpuMs(int pid)
-{
-    var stat = File.ReadAllText($"/proc/{pid}/stat");
-    var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-    return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) * 10;
-}
 
-static long RssKb(int pid) =>
-    long.Parse(File.ReadAllLines($"/proc/{pid}/status").First(l => l.StartsWith("VmRSS:", StringComparison.Ordinal))["VmRSS:".Length..].Trim().Split(' ')[0], CultureInfo.InvariantCulture);
 
-static int FreePort()
-{
-    using var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
-    socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-    return ((IPEndPoint)socket.LocalEndPoint!).Port;
-}
 
 static string Str(int value) => value.ToString(CultureInfo.InvariantCulture);
 

@@ -5,6 +5,7 @@ using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using HdrHistogram;
+using static RedisAgent.Load.ProcessStats;
 
 // restart-latency: how long a Redis node is gone after kill -9, for each restart driver,
 // next to the floor (redis-server's own time from exec to its first PONG, same harness).
@@ -200,12 +201,6 @@ async Task<int?> ProcessIdAsync(int port)
 
 static LongHistogram NewHistogram() => new(TimeSpan.FromMinutes(1).Ticks, 3);
 
-static int FreePort()
-{
-    using var listener = new Socket(SocketType.Stream, ProtocolType.Tcp);
-    listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-    return ((IPEndPoint)listener.LocalEndPoint!).Port;
-}
 
 static async Task RunShellAsync(string command)
 {

@@ -79,15 +79,7 @@ public sealed class MetricsIntegrationTests
     public async Task A_thousand_scrapes_open_no_connection_to_Redis()
     {
         await using var redis = await RedisServer.StartAsync();
-        await using var agent = await AgentUnderTest.StartAsync(new Dictionary<string, string?>
-        {
-            ["Redis:Url"] = redis.Url,
-            ["Restart:Driver"] = "none",
-            // Port probes open a connection each; an hour apart, none falls inside the test.
-            ["Probe:Interval"] = "01:00:00",
-        });
-        await ScrapeUntilAsync(agent, m => m.GetValueOrDefault("redis_up") == 1, "a first sample");
-        await agent.WaitForAsync(s => s.Verdict == RedisAgent.Probing.NodeVerdict.Healthy, Deadline, "the node judged healthy (the next probe is an hour away)");
+        await using var agent = await StartQuietAgentAsync(redis);
         await using var client = await RespClient.ConnectAsync(redis.Host, redis.Port);
         var connectionsBefore = long.Parse((await client.InfoAsync("stats"))["total_connections_received"], CultureInfo.InvariantCulture);
         var probesBefore = agent.Snapshot.Probes;
@@ -111,13 +103,7 @@ public sealed class MetricsIntegrationTests
     public async Task The_sampler_holds_one_named_connection_and_is_not_counted_as_a_user()
     {
         await using var redis = await RedisServer.StartAsync();
-        await using var agent = await AgentUnderTest.StartAsync(new Dictionary<string, string?>
-        {
-            ["Redis:Url"] = redis.Url,
-            ["Restart:Driver"] = "none",
-            ["Probe:Interval"] = "01:00:00",
-        });
-        await ScrapeUntilAsync(agent, m => m.GetValueOrDefault("redis_up") == 1, "a first sample");
+        await using var agent = await StartQuietAgentAsync(redis);
         await using var client = await RespClient.ConnectAsync(redis.Host, redis.Port);
 
         var clients = (await client.CommandAsync("CLIENT", "LIST")).Split('\n', StringSplitOptions.RemoveEmptyEntries);
@@ -207,6 +193,29 @@ public sealed class MetricsIntegrationTests
         // The counter went down with the server: Prometheus reads that as a reset, and rate() stays right.
         Assert.True(after["redis_commands_processed_total"] < 5000, $"commands processed after the restart: {after["redis_commands_processed_total"]}");
         Assert.Equal(1, after["redis_agent_restarts_total{reason=\"exited\"}"]);
+    }
+
+    /// <summary>An agent watching <paramref name="redis"/> that has sampled it and judged it healthy, and whose next port probe is an hour away.</summary>
+    private static async Task<AgentUnderTest> StartQuietAgentAsync(RedisServer redis)
+    {
+        var agent = await AgentUnderTest.StartAsync(new Dictionary<string, string?>
+        {
+            ["Redis:Url"] = redis.Url,
+            ["Restart:Driver"] = "none",
+            // Port probes open a connection each; an hour apart, none falls inside the test.
+            ["Probe:Interval"] = "01:00:00",
+        });
+        try
+        {
+            await ScrapeUntilAsync(agent, m => m.GetValueOrDefault("redis_up") == 1, "a first sample");
+            await agent.WaitForAsync(s => s.Verdict == RedisAgent.Probing.NodeVerdict.Healthy, Deadline, "the node judged healthy (the next probe is an hour away)");
+            return agent;
+        }
+        catch
+        {
+            await agent.DisposeAsync();
+            throw;
+        }
     }
 
     private static async Task<IReadOnlyDictionary<string, double>> ScrapeUntilAsync(

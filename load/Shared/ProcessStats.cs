@@ -1,0 +1,31 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+
+namespace RedisAgent.Load;
+
+/// <summary>What the scenarios read of the processes they measure (from /proc), and a free loopback port.</summary>
+internal static class ProcessStats
+{
+    /// <summary>User + system CPU time of <paramref name="pid"/>, in milliseconds (10 ms ticks).</summary>
+    public static long CpuMs(int pid)
+    {
+        var stat = File.ReadAllText($"/proc/{pid}/stat");
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) * 10;
+    }
+
+    public static long RssKb(int pid) => StatusKb(pid, "VmRSS:");
+
+    public static long PeakRssKb(int pid) => StatusKb(pid, "VmHWM:");
+
+    public static int FreePort()
+    {
+        using var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        return ((IPEndPoint)socket.LocalEndPoint!).Port;
+    }
+
+    private static long StatusKb(int pid, string field) =>
+        long.Parse(File.ReadAllLines($"/proc/{pid}/status").First(l => l.StartsWith(field, StringComparison.Ordinal))[field.Length..].Trim().Split(' ')[0], CultureInfo.InvariantCulture);
+}
