@@ -1,0 +1,464 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using RedisAgent.Load;
+using RedisAgent.Testing;
+using RedisAgent.Testing.Hosts;
+
+// failover-vs-sentinel: the same faults on three loopback hosts (127.0.0.11-13, each with sshd
+// and redis-server; host-1 primary, host-2 and host-3 replicas), handled once by redis-agent +
+// redis-failover and once by Redis Sentinel (three sentinels, quorum 2, down-after equal to our
+// window). A writer follows the published primary throughout. For each fault: time until writes
+// succeed again, failovers, acknowledged writes lost, and how long a returning old primary takes
+// writes.
+//
+//   dotnet run -c Release --project load/FailoverVsSentinel -- [--window-seconds 5] [--out load/results]
+//
+// Root only (iptables, sshd). Every rule is tagged and removed; every process is ours.
+
+var arguments = new LoadArguments(args);
+var window = TimeSpan.FromSeconds(arguments.Int("--window-seconds", 5));
+string[] faults = ["process-death", "host-loss", "blip", "flapping"];
+string[] systems = ["redis-failover", "redis-sentinel"];
+var results = new List<Outcome>();
+using var keys = new SshKeys();
+Partition.SweepLeftovers();
+try
+{
+    foreach (var fault in faults)
+    {
+        foreach (var system in systems)
+        {
+            var outcome = await RunAsync(system, fault);
+            Console.WriteLine(outcome);
+            results.Add(outcome);
+        }
+    }
+}
+finally
+{
+    Partition.SweepLeftovers();
+}
+
+Report();
+return 0;
+
+async Task<Outcome> RunAsync(string system, string fault)
+{
+    var hosts = new List<TestHost>();
+    var agents = new Dictionary<string, AgentUnderTest>();
+    FailoverUnderTest? coordinator = null;
+    var sentinels = new List<Process>();
+    using var work = new TempDirectory("fvs");
+    try
+    {
+        for (var i = 1; i <= 3; i++)
+        {
+            // Persistence as a primary with replicas should have it: the append-only file, fsynced every second.
+            hosts.Add(await TestHost.StartAsync($"host-{i}", $"127.0.0.{10 + i}", keys, alsoLoopback: true, ["--appendonly", "yes", "--appendfsync", "everysec"]));
+        }
+
+        var primary = hosts[0];
+        foreach (var replica in hosts.Skip(1))
+        {
+            await Resp.CommandAsync(replica.Address, replica.Redis.Port, "REPLICAOF", primary.Address, Str(primary.Redis.Port));
+        }
+
+        foreach (var replica in hosts.Skip(1))
+        {
+            await Poll.UntilAsync(async () => (await Info(replica, "replication")).GetValueOrDefault("master_link_status") == "up", TimeSpan.FromSeconds(20), () => "replication up");
+        }
+
+
+        Func<Task<(string Host, int Port)?>> locate;
+        if (system == "redis-failover")
+        {
+            coordinator = await FailoverUnderTest.StartAsync("cache", [.. hosts.Select(h => (h.Name, $"{h.Address}:{h.Redis.Port}"))], new Dictionary<string, string?>
+            {
+                ["Failover:Window"] = window.ToString(),
+                ["Failover:RoundInterval"] = "00:00:01",
+            });
+            foreach (var host in hosts)
+            {
+                agents[host.Name] = await StartAgentAsync(host, hosts, coordinator);
+            }
+
+            var urlFile = coordinator.UrlFile;
+            await Poll.UntilAsync(() => File.Exists(urlFile), TimeSpan.FromSeconds(20), () => "the primary published");
+            locate = async () =>
+            {
+                var address = (await File.ReadAllTextAsync(urlFile)).Trim()["REDIS_URL=redis://".Length..];
+                var colon = address.LastIndexOf(':');
+                return (address[..colon], int.Parse(address[(colon + 1)..], CultureInfo.InvariantCulture));
+            };
+        }
+        else
+        {
+            foreach (var host in hosts)
+            {
+                sentinels.Add(StartSentinel(host, primary, work));
+            }
+
+            var ports = sentinels.Select(s => int.Parse(s.StartInfo.ArgumentList[^1], CultureInfo.InvariantCulture)).ToList();
+            locate = async () =>
+            {
+                // Ask the sentinels in turn (one may be on the lost host).
+                for (var i = 0; i < hosts.Count; i++)
+                {
+                    try
+                    {
+                        var reply = await Resp.CommandAsync(hosts[i].Address, ports[i], "SENTINEL", "get-master-addr-by-name", "cache").WaitAsync(TimeSpan.FromMilliseconds(300));
+                        var parts = reply.Split('\n');
+                        if (parts.Length == 2)
+                        {
+                            return (parts[0], int.Parse(parts[1], CultureInfo.InvariantCulture));
+                        }
+                    }
+                    catch (Exception ex) when (ex is TimeoutException or IOException or System.Net.Sockets.SocketException or InvalidDataException or FormatException)
+                    {
+                    }
+                }
+
+                return null;
+            };
+            await Poll.UntilAsync(async () => await locate() is not null, TimeSpan.FromSeconds(20), () => "the sentinels know the primary");
+        }
+
+        using var stop = new CancellationTokenSource();
+        var writer = new Writer(locate);
+        var writing = writer.RunAsync(stop.Token);
+        await Poll.UntilAsync(() => writer.Count > 200, TimeSpan.FromSeconds(20), () => "the writer writes");
+
+        var faultAt = DateTimeOffset.UtcNow;
+        Partition? partition = null;
+        switch (fault)
+        {
+            case "process-death":
+                var pid = int.Parse((await Info(primary, "server"))["process_id"], CultureInfo.InvariantCulture);
+                Signals.Send(pid, Signals.SigKill);
+                break;
+            case "host-loss":
+                partition = Partition.Isolate(primary.Address);
+                if (agents.Remove("host-1", out var lost))
+                {
+                    await lost.DisposeAsync();
+                }
+
+                break;
+            case "blip":
+                using (Partition.Isolate(primary.Address))
+                {
+                    await Task.Delay(window / 2);
+                }
+
+                break;
+            case "flapping":
+                var flapping = Stopwatch.StartNew();
+                while (flapping.Elapsed < 3 * window)
+                {
+                    using (Partition.Isolate(primary.Address))
+                    {
+                        await Task.Delay(1000);
+                    }
+
+                    await Task.Delay(1000);
+                }
+
+                break;
+        }
+
+        // Writes flowing again, then time for every decision that could follow to be taken.
+        await Poll.UntilAsync(() => writer.LastAck is { } last && DateTimeOffset.UtcNow - last < TimeSpan.FromMilliseconds(300),
+            window + TimeSpan.FromSeconds(40), () => $"{system} {fault}: writes never came back");
+        await Task.Delay(window + TimeSpan.FromSeconds(5));
+        var writesBack = writer.BackAfter(faultAt);
+        double? oldPrimaryAcceptedSeconds = null;
+        if (partition is not null)
+        {
+            // The old primary returns (network back; for us, its agent too) and a client writes to it directly.
+            partition.Dispose();
+            partition = null;
+            if (coordinator is not null)
+            {
+                agents["host-1"] = await StartAgentAsync(primary, hosts, coordinator);
+            }
+
+            oldPrimaryAcceptedSeconds = await OldPrimaryAcceptsAsync(primary);
+        }
+
+        await stop.CancelAsync();
+        await writing;
+        var final = await locate();
+        var lostWrites = final is { } f ? await writer.MissingOnAsync(f.Host, f.Port) : -1;
+        var failovers = coordinator is not null
+            ? File.ReadAllLines(Path.Combine(coordinator.StoreDirectory, "cache.journal.jsonl")).Count(l => l.Contains("\"kind\":\"promote\"", StringComparison.Ordinal))
+            : SentinelFailovers(work);
+        return new Outcome(system, fault, writesBack.TotalSeconds, failovers, writer.Count, lostWrites, oldPrimaryAcceptedSeconds);
+    }
+    finally
+    {
+        foreach (var agent in agents.Values)
+        {
+            await agent.DisposeAsync();
+        }
+
+        if (coordinator is not null)
+        {
+            await coordinator.DisposeAsync();
+        }
+
+        foreach (var sentinel in sentinels.Where(s => !s.HasExited))
+        {
+            sentinel.Kill();
+            await sentinel.WaitForExitAsync();
+        }
+
+        Partition.SweepLeftovers();
+        foreach (var host in hosts)
+        {
+            await host.DisposeAsync();
+        }
+    }
+}
+
+async Task<AgentUnderTest> StartAgentAsync(TestHost host, List<TestHost> hosts, FailoverUnderTest coordinator)
+{
+    var settings = new Dictionary<string, string?>(host.SshSettings("Ssh", keys.ClientKey))
+    {
+        ["Redis:Url"] = host.Redis.Url,
+        ["Restart:Driver"] = "command",
+        ["Restart:Command"] = host.Redis.DaemonCommand,
+        ["Agent:NodeName"] = host.Name,
+        ["Coordinator:Url"] = coordinator.Url,
+        ["Coordinator:Token"] = FailoverUnderTest.Token,
+        ["Coordinator:Resource"] = "cache",
+        ["Coordinator:ReportInterval"] = "00:00:00.250",
+        ["Ssh:Interval"] = "00:00:01",
+    };
+    var peers = hosts.Where(h => h != host).ToList();
+    for (var i = 0; i < peers.Count; i++)
+    {
+        settings[$"Peers:{i}:Name"] = peers[i].Name;
+        settings[$"Peers:{i}:Url"] = peers[i].Redis.Url;
+        foreach (var (key, value) in peers[i].SshSettings($"Peers:{i}:Ssh", keys.ClientKey))
+        {
+            settings[key] = value;
+        }
+
+        settings[$"Peers:{i}:Ssh:Interval"] = "00:00:01";
+    }
+
+    return await AgentUnderTest.StartAsync(settings);
+}
+
+Process StartSentinel(TestHost host, TestHost primary, TempDirectory work)
+{
+    var port = FreePortOn(host.Address);
+    var config = work.File($"sentinel-{host.Name}.conf");
+    File.WriteAllText(config, $"""
+        port {port}
+        bind {host.Address}
+        protected-mode no
+        daemonize no
+        dir {work.Path}
+        logfile {work.File($"sentinel-{host.Name}.log")}
+        sentinel announce-ip {host.Address}
+        sentinel monitor cache {primary.Address} {primary.Redis.Port} 2
+        sentinel down-after-milliseconds cache {(int)window.TotalMilliseconds}
+        sentinel failover-timeout cache {(int)(window.TotalMilliseconds * 2)}
+        sentinel parallel-syncs cache 1
+        """);
+    var process = Process.Start(new ProcessStartInfo("/usr/bin/redis-server", [config, "--sentinel", "--port", Str(port)])
+    {
+        RedirectStandardOutput = true,
+        RedirectStandardError = true,
+        UseShellExecute = false,
+    })!;
+    process.BeginOutputReadLine();
+    process.BeginErrorReadLine();
+    return process;
+}
+
+int SentinelFailovers(TempDirectory work)
+{
+    // Every sentinel logs +switch-master when it learns of a failover: the most any one saw.
+    return Directory.GetFiles(work.Path, "sentinel-*.log")
+        .Select(f => File.ReadAllLines(f).Count(l => l.Contains("+switch-master", StringComparison.Ordinal)))
+        .DefaultIfEmpty(0)
+        .Max();
+}
+
+async Task<double?> OldPrimaryAcceptsAsync(TestHost old)
+{
+    // How long, after it is reachable again, the old primary acknowledges writes sent to it.
+    var clock = Stopwatch.StartNew();
+    DateTimeOffset? lastAccepted = null;
+    var started = DateTimeOffset.UtcNow;
+    while (clock.Elapsed < TimeSpan.FromSeconds(30))
+    {
+        try
+        {
+            await using var client = await RespClient.ConnectAsync(old.Address, old.Redis.Port).WaitAsync(TimeSpan.FromMilliseconds(500));
+            var reply = await client.CommandAsync("SET", "old-primary-probe", "x").WaitAsync(TimeSpan.FromMilliseconds(500));
+            if (reply == "OK")
+            {
+                lastAccepted = DateTimeOffset.UtcNow;
+            }
+            else if ((await Info(old, "replication"))["role"] == "slave")
+            {
+                break;
+            }
+        }
+        catch (Exception ex) when (ex is TimeoutException or IOException or System.Net.Sockets.SocketException or InvalidDataException)
+        {
+        }
+
+        await Task.Delay(50);
+    }
+
+    return lastAccepted is { } last ? (last - started).TotalSeconds : 0;
+}
+
+static async Task<Dictionary<string, string>> Info(TestHost host, string section)
+{
+    await using var client = await RespClient.ConnectAsync(host.Address, host.Redis.Port);
+    return await client.InfoAsync(section);
+}
+
+static int FreePortOn(string address)
+{
+    using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+    socket.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Parse(address), 0));
+    return ((System.Net.IPEndPoint)socket.LocalEndPoint!).Port;
+}
+
+static string Str(int value) => value.ToString(CultureInfo.InvariantCulture);
+
+void Report()
+{
+    var md = new StringBuilder()
+        .AppendLine(CultureInfo.InvariantCulture, $"failover-vs-sentinel, window / down-after {window.TotalSeconds} s, {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm}Z, {Environment.ProcessorCount} cores").AppendLine()
+        .AppendLine("| fault | system | writes back after s | failovers | acknowledged writes | lost | old primary took writes for s |")
+        .AppendLine("|---|---|---:|---:|---:|---:|---:|");
+    foreach (var r in results)
+    {
+        md.AppendLine(CultureInfo.InvariantCulture,
+            $"| {r.Fault} | {r.System} | {r.WritesBackSeconds:0.0} | {r.Failovers} | {r.Acknowledged} | {r.Lost} | {(r.OldPrimaryAcceptedSeconds is { } s ? s.ToString("0.0", CultureInfo.InvariantCulture) : "-")} |");
+    }
+
+    var outDirectory = arguments.OutDirectory;
+    Directory.CreateDirectory(outDirectory);
+    File.WriteAllText(Path.Combine(outDirectory, "failover-vs-sentinel.md"), md.ToString());
+    File.WriteAllText(Path.Combine(outDirectory, "failover-vs-sentinel.json"), JsonSerializer.Serialize(results, new JsonSerializerOptions { WriteIndented = true }));
+    Console.WriteLine(md);
+}
+
+internal sealed record Outcome(string System, string Fault, double WritesBackSeconds, int Failovers, int Acknowledged, int Lost, double? OldPrimaryAcceptedSeconds);
+
+/// <summary>Writes w:N keys to wherever the primary is said to be, remembering each acknowledged write and when.</summary>
+internal sealed class Writer(Func<Task<(string Host, int Port)?>> locate)
+{
+    private readonly List<(string Key, DateTimeOffset At)> _acknowledged = [];
+
+    public int Count
+    {
+        get
+        {
+            lock (_acknowledged)
+            {
+                return _acknowledged.Count;
+            }
+        }
+    }
+
+    public DateTimeOffset? LastAck
+    {
+        get
+        {
+            lock (_acknowledged)
+            {
+                return _acknowledged.Count == 0 ? null : _acknowledged[^1].At;
+            }
+        }
+    }
+
+    /// <summary>From the fault to the end of the last gap (over 500 ms without an acknowledged write) since it; zero when writes never stopped.</summary>
+    public TimeSpan BackAfter(DateTimeOffset fault)
+    {
+        lock (_acknowledged)
+        {
+            var times = _acknowledged.Select(a => a.At).Where(at => at >= fault - TimeSpan.FromMilliseconds(500)).ToList();
+            var back = TimeSpan.Zero;
+            for (var i = 1; i < times.Count; i++)
+            {
+                if (times[i] - times[i - 1] > TimeSpan.FromMilliseconds(500))
+                {
+                    back = times[i] - fault;
+                }
+            }
+
+            return back;
+        }
+    }
+
+    public async Task RunAsync(CancellationToken stop)
+    {
+        for (var i = 0; i < 5_000_000 && !stop.IsCancellationRequested; i++)
+        {
+            try
+            {
+                if (await locate() is not { } primary)
+                {
+                    await Task.Delay(50, stop);
+                    continue;
+                }
+
+                await using var client = await RespClient.ConnectAsync(primary.Host, primary.Port).WaitAsync(TimeSpan.FromMilliseconds(500), stop);
+                for (; i < 5_000_000 && !stop.IsCancellationRequested; i++)
+                {
+                    var key = "w:" + i.ToString(CultureInfo.InvariantCulture);
+                    if (await client.CommandAsync("SET", key, "1").WaitAsync(TimeSpan.FromMilliseconds(500), stop) != "OK")
+                    {
+                        break;
+                    }
+
+                    lock (_acknowledged)
+                    {
+                        _acknowledged.Add((key, DateTimeOffset.UtcNow));
+                    }
+
+                    await Task.Delay(5, stop);
+                }
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (Exception ex) when (ex is TimeoutException or IOException or System.Net.Sockets.SocketException or InvalidDataException or OperationCanceledException)
+            {
+            }
+        }
+    }
+
+    public async Task<int> MissingOnAsync(string host, int port)
+    {
+        List<string> keys;
+        lock (_acknowledged)
+        {
+            keys = [.. _acknowledged.Select(a => a.Key)];
+        }
+
+        await using var client = await RespClient.ConnectAsync(host, port);
+        var missing = 0;
+        foreach (var key in keys)
+        {
+            if ((await client.CommandAsync("EXISTS", key)).Trim() != "1")
+            {
+                missing++;
+            }
+        }
+
+        return missing;
+    }
+}
