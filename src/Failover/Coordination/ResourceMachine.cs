@@ -17,16 +17,30 @@ internal sealed class ResourceMachine
     /// <summary>Verdicts that prove the host is there: something on it answered (a reply, a hung connection, a credential refused).</summary>
     private static readonly HashSet<string> Answered = new(StringComparer.OrdinalIgnoreCase) { "Healthy", "Busy", "Hung", "Misconfigured" };
 
-    /// <summary>Port outcomes only a live kernel gives: with them, ProcessDown proves the host is there too.</summary>
-    private static readonly HashSet<string> KernelAnswered = new(StringComparer.OrdinalIgnoreCase) { "Refused", "Reset" };
+    /// <summary>Port outcomes of silence: nothing answered at all (no reply, no refusal).</summary>
+    private static readonly HashSet<string> PortSilence = new(StringComparer.OrdinalIgnoreCase) { "ConnectTimeout", "Failed" };
+
+    /// <summary>Port outcomes only a live host gives: a reply, a refusal, a reset, or a connection accepted and left hanging.</summary>
+    private static readonly HashSet<string> PortAnswered = new(StringComparer.OrdinalIgnoreCase)
+    {
+        "Pong", "Busy", "OtherReply", "AuthFailed", "TlsRejected", "Refused", "Reset", "Hung",
+    };
 
     /// <summary>
-    /// True when <paramref name="verdict"/> proves the host reachable. ProcessDown counts only with
-    /// a refused or reset port: after silent probes it is the verdict an agent holds while its SSH
-    /// probe has not spoken yet, and proves nothing.
+    /// True when the vantage got nothing at all from the host at its last look: HostUnreachable
+    /// (port and SSH silent), or a silent last port probe whatever verdict the vantage still holds
+    /// (an agent keeps its previous verdict until its SSH probe speaks). Silence starts the window
+    /// and counts in its rounds; only HostUnreachable from a quorum in the last round confirms.
+    /// </summary>
+    private static bool Silent(string verdict, string detail) =>
+        Unreachable.Contains(verdict) || PortSilence.Contains(detail);
+
+    /// <summary>
+    /// True when the host itself answered the vantage: its last port probe got an answer only a
+    /// live host gives, or (without that detail) a verdict that needs one.
     /// </summary>
     private static bool Reachable(string verdict, string detail) =>
-        Answered.Contains(verdict) || (string.Equals(verdict, "ProcessDown", StringComparison.OrdinalIgnoreCase) && KernelAnswered.Contains(detail));
+        detail.Length > 0 ? PortAnswered.Contains(detail) && !Unreachable.Contains(verdict) : Answered.Contains(verdict);
 
     private readonly Dictionary<string, NodeView> _nodes;
     private readonly FailoverPolicy _policy;
@@ -37,6 +51,7 @@ internal sealed class ResourceMachine
     private DateTimeOffset _roundStart;
     private int _round;
     private readonly Dictionary<string, string> _answers = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, string> _answerDetails = new(StringComparer.Ordinal);
     private bool _blockedNoted;
     private DateTimeOffset _quietUntil = DateTimeOffset.MinValue;
     private int _incidents;
@@ -115,9 +130,9 @@ internal sealed class ResourceMachine
         {
             ConfirmingReport(node, report, now);
         }
-        else if (Primary is not null && node != Primary && now >= _quietUntil && SaysUnreachable(report, Primary))
+        else if (Primary is not null && node != Primary && now >= _quietUntil && SaysSilent(report, Primary) is { } silent)
         {
-            Suspect(node, now);
+            Suspect(node, silent, now);
         }
 
         if (State is not (ResourceState.Confirming or ResourceState.FailingOver))
@@ -134,6 +149,7 @@ internal sealed class ResourceMachine
         if (State == ResourceState.Confirming && target == Primary && vantage != Primary)
         {
             _answers[vantage] = verdict;
+            _answerDetails[vantage] = detail;
             Journal("probe", $"round {_round}: {vantage} ({_nodes[vantage].Spec.Zone}) sees {target} {verdict}{(detail.Length > 0 ? $" (port: {detail})" : "")}");
             if (Reachable(verdict, detail))
             {
@@ -153,11 +169,23 @@ internal sealed class ResourceMachine
                 return Take();
             }
 
-            if (now - _windowStart >= _policy.Window)
+            var quorum = _policy.QuorumOf(_nodes.Values.Count(v => v.Spec.Name != Primary));
+            var hostUnreachable = _answers.Count(a => Unreachable.Contains(a.Value));
+            if (now - _windowStart >= _policy.Window && hostUnreachable >= quorum)
             {
                 Journal("confirmed", string.Create(CultureInfo.InvariantCulture,
-                    $"{Primary}'s host unreachable from a quorum in every one of {_round} rounds over {(now - _windowStart).TotalSeconds:0.#} s"));
+                    $"{Primary} silent to a quorum in every one of {_round} rounds over {(now - _windowStart).TotalSeconds:0.#} s, and its host unreachable (SSH too) from {hostUnreachable} in the last"));
                 FailOver(now);
+            }
+            else if (now - _windowStart >= 2 * _policy.Window)
+            {
+                // The port stayed silent but the host kept answering over SSH (or was never judged lost): not a lost host.
+                Journal("round", $"after {(now - _windowStart).TotalSeconds:0.#} s only {hostUnreachable} of quorum {quorum} see {Primary}'s host unreachable over SSH too");
+                _quietUntil = now + _policy.RoundInterval;
+                State = ResourceState.Healthy;
+                Reason = "";
+                CloseIncident("not confirmed");
+                UpdateStandbyState();
             }
             else
             {
@@ -218,14 +246,14 @@ internal sealed class ResourceMachine
 
     // ---- confirmation ---------------------------------------------------------------------
 
-    private void Suspect(string reporter, DateTimeOffset now)
+    private void Suspect(string reporter, TargetSeen silent, DateTimeOffset now)
     {
         if (State is ResourceState.Rebuilding or ResourceState.Degraded)
         {
             if (!_blockedNoted)
             {
                 _blockedNoted = true;
-                OpenIncident($"{reporter} reports {Primary}'s host unreachable");
+                OpenIncident($"{reporter} reports {Primary} {Describe(silent)}");
                 Journal("blocked", $"no failover: {(State == ResourceState.Rebuilding ? "the new standby is not in sync yet" : "no standby is in sync")} ({Reason})");
                 CloseIncident("blocked");
             }
@@ -233,13 +261,13 @@ internal sealed class ResourceMachine
             return;
         }
 
-        OpenIncident($"{reporter} reports {Primary}'s host unreachable");
+        OpenIncident($"{reporter} reports {Primary} {Describe(silent)}");
         State = ResourceState.Confirming;
         Reason = $"confirming that {Primary}'s host is lost";
         _windowStart = now;
         _round = 0;
         Journal("suspect", string.Create(CultureInfo.InvariantCulture,
-            $"{reporter} reports {Primary} HostUnreachable; confirming over {_policy.Window.TotalSeconds:0.#} s in rounds of {_policy.RoundInterval.TotalSeconds:0.#} s, quorum {_policy.QuorumOf(Vantages().Count)} of {Vantages().Count}"));
+            $"{reporter} reports {Primary} {Describe(silent)}; confirming over {_policy.Window.TotalSeconds:0.#} s in rounds of {_policy.RoundInterval.TotalSeconds:0.#} s, quorum {_policy.QuorumOf(Vantages().Count)} of {Vantages().Count}"));
         StartRound(now);
     }
 
@@ -263,6 +291,7 @@ internal sealed class ResourceMachine
         _round++;
         _roundStart = now;
         _answers.Clear();
+        _answerDetails.Clear();
         foreach (var vantage in Vantages())
         {
             Emit(new SendCommand(vantage, CommandKind.ProbeNow, Term, Primary));
@@ -274,15 +303,15 @@ internal sealed class ResourceMachine
     {
         var vantages = Vantages();
         var quorum = _policy.QuorumOf(_nodes.Values.Count(v => v.Spec.Name != Primary));
-        var unreachable = _answers.Count(a => Unreachable.Contains(a.Value));
+        var unreachable = _answers.Count(a => Silent(a.Value, _answerDetails.GetValueOrDefault(a.Key, "")));
         var summary = _answers.Count == 0 ? "no answer" : string.Join(", ", _answers.Select(a => $"{a.Key}: {a.Value}"));
         if (unreachable >= quorum)
         {
-            Journal("round", $"round {_round}: {unreachable} of quorum {quorum} see {Primary} unreachable ({summary})");
+            Journal("round", $"round {_round}: {unreachable} of quorum {quorum} find {Primary} silent ({summary})");
             return true;
         }
 
-        Journal("round", $"round {_round}: only {unreachable} of quorum {quorum} see {Primary} unreachable ({summary}; {vantages.Count} vantage agents connected)");
+        Journal("round", $"round {_round}: only {unreachable} of quorum {quorum} find {Primary} silent ({summary}; {vantages.Count} vantage agents connected)");
         _quietUntil = now + _policy.RoundInterval;
         State = ResourceState.Healthy;
         Reason = "";
@@ -475,8 +504,11 @@ internal sealed class ResourceMachine
         (Settings.TimeoutSeconds is null || Settings.TimeoutSeconds == reported.TimeoutSeconds)
         && (Settings.MaxMemoryPolicy is null || string.Equals(Settings.MaxMemoryPolicy, reported.MaxMemoryPolicy, StringComparison.OrdinalIgnoreCase));
 
-    private static bool SaysUnreachable(NodeReport report, string target) =>
-        report.Observations.Any(o => o.Target == target && Unreachable.Contains(o.Verdict));
+    private static TargetSeen? SaysSilent(NodeReport report, string target) =>
+        report.Observations.FirstOrDefault(o => o.Target == target && Silent(o.Verdict, o.Detail));
+
+    private static string Describe(TargetSeen seen) =>
+        Unreachable.Contains(seen.Verdict) ? "HostUnreachable" : $"silent ({seen.Verdict}, port {seen.Detail}, SSH {seen.HostVerdict})";
 
     private List<string> Vantages() =>
         [.. _nodes.Values.Where(v => v.Spec.Name != Primary && v.Connected).Select(v => v.Spec.Name)];

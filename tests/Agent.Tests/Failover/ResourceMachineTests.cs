@@ -109,6 +109,52 @@ public sealed class ResourceMachineTests
     }
 
     [Fact]
+    public void A_silent_port_starts_the_window_and_a_host_unreachable_in_the_last_round_confirms()
+    {
+        // Silent ports first (the vantages' SSH probes have not spoken yet), then HostUnreachable.
+        Do(m => m.Disconnected("n1", T0));
+        Do(m => m.Reported("n2", Replica(5000, new TargetSeen("n1", "ProcessDown", "Unknown", T0, "ConnectTimeout")), T0));
+        Assert.Equal(ResourceState.Confirming, _machine.State);
+        for (var ms = 0; ms <= 5000; ms += 500)
+        {
+            var now = T0.AddMilliseconds(ms);
+            var (verdict, detail) = ms < 3000 ? ("ProcessDown", "ConnectTimeout") : ("HostUnreachable", "ConnectTimeout");
+            Do(m => m.ProbeAnswered("n2", "n1", verdict, now, detail));
+            Do(m => m.ProbeAnswered("n3", "n1", verdict, now, detail));
+            Do(m => m.Tick(now));
+        }
+
+        Assert.DoesNotContain(_effects, e => e is SendCommand { Kind: CommandKind.Promote });
+        for (var ms = 5500; ms <= 10_500; ms += 500)
+        {
+            var now = T0.AddMilliseconds(ms);
+            Do(m => m.ProbeAnswered("n2", "n1", "HostUnreachable", now, "ConnectTimeout"));
+            Do(m => m.ProbeAnswered("n3", "n1", "HostUnreachable", now, "ConnectTimeout"));
+            Do(m => m.Tick(now));
+        }
+
+        Assert.Single(_effects, e => e is SendCommand { Kind: CommandKind.Promote, Node: "n2" });
+        var confirmed = _effects.OfType<JournalLine>().Single(l => l.Kind == "confirmed");
+        Assert.Contains("over 10 s", confirmed.Text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_silent_port_on_a_host_that_still_answers_SSH_is_never_failed_over()
+    {
+        Do(m => m.Reported("n2", Replica(5000, new TargetSeen("n1", "ProcessDown", "Up", T0, "ConnectTimeout")), T0));
+        for (var ms = 0; ms <= 30_000; ms += 500)
+        {
+            var now = T0.AddMilliseconds(ms);
+            Do(m => m.ProbeAnswered("n2", "n1", "ProcessDown", now, "ConnectTimeout"));
+            Do(m => m.ProbeAnswered("n3", "n1", "ProcessDown", now, "ConnectTimeout"));
+            Do(m => m.Tick(now));
+        }
+
+        Assert.DoesNotContain(_effects, e => e is SendCommand { Kind: CommandKind.Promote } or PersistTerm);
+        Assert.Contains(_effects, e => e is JournalLine { Kind: "round" } line && line.Text.Contains("over SSH too", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void A_partition_that_cuts_off_one_vantage_lacks_the_quorum()
     {
         Suspect(T0);
