@@ -154,7 +154,7 @@ internal sealed partial class CoordinatorLink(
         var handler = new SocketsHttpHandler
         {
             KeepAlivePingDelay = TimeSpan.FromSeconds(1),
-            KeepAlivePingTimeout = TimeSpan.FromSeconds(2),
+            KeepAlivePingTimeout = TimeSpan.FromSeconds(1),
             KeepAlivePingPolicy = HttpKeepAlivePingPolicy.Always,
             ConnectTimeout = TimeSpan.FromSeconds(3),
             EnableMultipleHttp2Connections = false,

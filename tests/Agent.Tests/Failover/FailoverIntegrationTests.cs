@@ -402,7 +402,8 @@ public sealed class FailoverIntegrationTests(LoopbackHosts hosts, Xunit.Abstract
         {
             ["Redis:Url"] = $"redis://127.0.0.1:{Port(primary)}",
             ["Agent:SourceAddress"] = primary.Address,
-            ["Coordinator:SelfFenceAfter"] = "00:00:02",
+            // Well inside the window: the agent notices the coordinator gone within ~2 s (HTTP/2 pings), then waits this long.
+            ["Coordinator:SelfFenceAfter"] = "00:00:01",
         });
         await WaitForStateAsync(s => s.Nodes.All(n => n.Connected), "host-1's agent back");
 
