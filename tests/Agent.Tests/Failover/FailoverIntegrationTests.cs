@@ -291,6 +291,24 @@ public sealed class FailoverIntegrationTests(LoopbackHosts hosts, Xunit.Abstract
     }
 
     [Fact]
+    public async Task A_partition_that_cuts_off_only_one_vantage_agent_is_never_failed_over()
+    {
+        // host-3's agent probes from host-3's address, and host-3 can no longer reach host-1;
+        // host-2 still can. One silent vantage is not a quorum, and host-2's answers end it.
+        await StopAgentAsync("host-3");
+        _agents["host-3"] = await StartAgentAsync(_hosts[2], extra: new Dictionary<string, string?> { ["Agent:SourceAddress"] = _hosts[2].Address });
+        await WaitForStateAsync(s => s.Nodes.All(n => n.Connected), "host-3's agent back");
+        using (Partition.Between(_hosts[2].Address, _hosts[0].Address))
+        {
+            await _agents["host-3"].WaitForTargetAsync("host-1", t => t.LastPort?.Outcome == RedisAgent.Probing.PortProbeOutcome.ConnectTimeout,
+                TimeSpan.FromSeconds(10), "host-3 finds host-1's port silent");
+            await HoldsAsync(() => Status().Term == 1 && Status().Primary == "host-1", 2 * Window + TimeSpan.FromSeconds(3), "no failover for a one-vantage partition");
+        }
+
+        Assert.DoesNotContain(_coordinator.Store.Journal("cache"), r => r.Kind == "promote");
+    }
+
+    [Fact]
     public async Task A_flapping_primary_host_is_never_failed_over()
     {
         // 1 s cut off, 1 s back, for three windows.

@@ -42,6 +42,25 @@ public sealed class Partition : IDisposable
         return partition;
     }
 
+    /// <summary>Cuts traffic between two aliases only (both directions); each keeps talking to everyone else.</summary>
+    public static Partition Between(string address, string other)
+    {
+        var partition = new Partition(address);
+        _ = new Partition(other);
+        try
+        {
+            partition.Add(["INPUT", "-s", address, "-d", other, "-j", "DROP"]);
+            partition.Add(["INPUT", "-s", other, "-d", address, "-j", "DROP"]);
+        }
+        catch
+        {
+            partition.Dispose();
+            throw;
+        }
+
+        return partition;
+    }
+
     /// <summary>Removes every rule a test run left behind (a crashed run cannot reach its Dispose).</summary>
     public static void SweepLeftovers()
     {
