@@ -181,11 +181,7 @@ internal sealed class ResourceMachine
             {
                 // The port stayed silent but the host kept answering over SSH (or was never judged lost): not a lost host.
                 Journal("round", $"after {(now - _windowStart).TotalSeconds:0.#} s only {hostUnreachable} of quorum {quorum} see {Primary}'s host unreachable over SSH too");
-                _quietUntil = now + _policy.RoundInterval;
-                State = ResourceState.Healthy;
-                Reason = "";
-                CloseIncident("not confirmed");
-                UpdateStandbyState();
+                EndUnconfirmed(now);
             }
             else
             {
@@ -312,12 +308,18 @@ internal sealed class ResourceMachine
         }
 
         Journal("round", $"round {_round}: only {unreachable} of quorum {quorum} find {Primary} silent ({summary}; {vantages.Count} vantage agents connected)");
+        EndUnconfirmed(now);
+        return false;
+    }
+
+    /// <summary>Ends a confirmation that did not get its evidence; a new suspicion is heard again after a round's time.</summary>
+    private void EndUnconfirmed(DateTimeOffset now)
+    {
         _quietUntil = now + _policy.RoundInterval;
         State = ResourceState.Healthy;
         Reason = "";
         CloseIncident("not confirmed");
         UpdateStandbyState();
-        return false;
     }
 
     /// <summary>Ends the confirmation; a new suspicion is heard again only after a round's time, so that vantages that disagree do not open an incident per report.</summary>
