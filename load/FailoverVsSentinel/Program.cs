@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using RedisAgent.Load;
+using static RedisAgent.Load.LoadProcesses;
 using RedisAgent.Testing;
 using RedisAgent.Testing.Hosts;
 
@@ -126,8 +127,7 @@ async Task<Outcome> RunAsync(string system, string fault)
         }
 
         using var stop = new CancellationTokenSource();
-        var writer = new Writer(locate);
-        var writing = writer.RunAsync(stop.Token);
+        var writer = new FollowingWriter(locate, TimeSpan.FromMilliseconds(500), TimeSpan.FromMilliseconds(5)).Start(stop.Token);
         await Poll.UntilAsync(() => writer.Count > 200, TimeSpan.FromSeconds(20), () => "the writer writes");
 
         var faultAt = DateTimeOffset.UtcNow;
@@ -188,7 +188,7 @@ async Task<Outcome> RunAsync(string system, string fault)
         }
 
         await stop.CancelAsync();
-        await writing;
+        await writer.Task;
         var final = await locate();
         var lostWrites = final is { } f ? await writer.MissingOnAsync(f.Host, f.Port) : -1;
         var failovers = coordinator is not null
@@ -222,35 +222,8 @@ async Task<Outcome> RunAsync(string system, string fault)
     }
 }
 
-async Task<AgentUnderTest> StartAgentAsync(TestHost host, List<TestHost> hosts, FailoverUnderTest coordinator)
-{
-    var settings = new Dictionary<string, string?>(host.SshSettings("Ssh", keys.ClientKey))
-    {
-        ["Redis:Url"] = host.Redis.Url,
-        ["Restart:Driver"] = "command",
-        ["Restart:Command"] = host.Redis.DaemonCommand,
-        ["Agent:NodeName"] = host.Name,
-        ["Coordinator:Url"] = coordinator.Url,
-        ["Coordinator:Token"] = FailoverUnderTest.Token,
-        ["Coordinator:Resource"] = "cache",
-        ["Coordinator:ReportInterval"] = "00:00:00.250",
-        ["Ssh:Interval"] = "00:00:01",
-    };
-    var peers = hosts.Where(h => h != host).ToList();
-    for (var i = 0; i < peers.Count; i++)
-    {
-        settings[$"Peers:{i}:Name"] = peers[i].Name;
-        settings[$"Peers:{i}:Url"] = peers[i].Redis.Url;
-        foreach (var (key, value) in peers[i].SshSettings($"Peers:{i}:Ssh", keys.ClientKey))
-        {
-            settings[key] = value;
-        }
-
-        settings[$"Peers:{i}:Ssh:Interval"] = "00:00:01";
-    }
-
-    return await AgentUnderTest.StartAsync(settings);
-}
+Task<AgentUnderTest> StartAgentAsync(TestHost host, List<TestHost> hosts, FailoverUnderTest coordinator) =>
+    AgentUnderTest.StartAsync(coordinator.AgentSettings(host, hosts, keys.ClientKey, "cache"));
 
 Process StartSentinel(TestHost host, TestHost primary, TempDirectory work)
 {
@@ -269,15 +242,7 @@ Process StartSentinel(TestHost host, TestHost primary, TempDirectory work)
         sentinel failover-timeout cache {(int)(window.TotalMilliseconds * 2)}
         sentinel parallel-syncs cache 1
         """);
-    var process = Process.Start(new ProcessStartInfo("/usr/bin/redis-server", [config, "--sentinel", "--port", Str(port)])
-    {
-        RedirectStandardOutput = true,
-        RedirectStandardError = true,
-        UseShellExecute = false,
-    })!;
-    process.BeginOutputReadLine();
-    process.BeginErrorReadLine();
-    return process;
+    return StartDrained(new ProcessStartInfo("/usr/bin/redis-server", [config, "--sentinel", "--port", Str(port)]));
 }
 
 int SentinelFailovers(TempDirectory work)
@@ -355,110 +320,3 @@ void Report()
 }
 
 internal sealed record Outcome(string System, string Fault, double WritesBackSeconds, int Failovers, int Acknowledged, int Lost, double? OldPrimaryAcceptedSeconds);
-
-/// <summary>Writes w:N keys to wherever the primary is said to be, remembering each acknowledged write and when.</summary>
-internal sealed class Writer(Func<Task<(string Host, int Port)?>> locate)
-{
-    private readonly List<(string Key, DateTimeOffset At)> _acknowledged = [];
-
-    public int Count
-    {
-        get
-        {
-            lock (_acknowledged)
-            {
-                return _acknowledged.Count;
-            }
-        }
-    }
-
-    public DateTimeOffset? LastAck
-    {
-        get
-        {
-            lock (_acknowledged)
-            {
-                return _acknowledged.Count == 0 ? null : _acknowledged[^1].At;
-            }
-        }
-    }
-
-    /// <summary>From the fault to the end of the last gap (over 500 ms without an acknowledged write) since it; zero when writes never stopped.</summary>
-    public TimeSpan BackAfter(DateTimeOffset fault)
-    {
-        lock (_acknowledged)
-        {
-            var times = _acknowledged.Select(a => a.At).Where(at => at >= fault - TimeSpan.FromMilliseconds(500)).ToList();
-            var back = TimeSpan.Zero;
-            for (var i = 1; i < times.Count; i++)
-            {
-                if (times[i] - times[i - 1] > TimeSpan.FromMilliseconds(500))
-                {
-                    back = times[i] - fault;
-                }
-            }
-
-            return back;
-        }
-    }
-
-    public async Task RunAsync(CancellationToken stop)
-    {
-        for (var i = 0; i < 5_000_000 && !stop.IsCancellationRequested; i++)
-        {
-            try
-            {
-                if (await locate() is not { } primary)
-                {
-                    await Task.Delay(50, stop);
-                    continue;
-                }
-
-                await using var client = await RespClient.ConnectAsync(primary.Host, primary.Port).WaitAsync(TimeSpan.FromMilliseconds(500), stop);
-                for (; i < 5_000_000 && !stop.IsCancellationRequested; i++)
-                {
-                    var key = "w:" + i.ToString(CultureInfo.InvariantCulture);
-                    if (await client.CommandAsync("SET", key, "1").WaitAsync(TimeSpan.FromMilliseconds(500), stop) != "OK")
-                    {
-                        break;
-                    }
-
-                    lock (_acknowledged)
-                    {
-                        _acknowledged.Add((key, DateTimeOffset.UtcNow));
-                    }
-
-                    await Task.Delay(5, stop);
-                }
-            }
-            catch (OperationCanceledException) when (stop.IsCancellationRequested)
-            {
-                break;
-            }
-            catch (Exception ex) when (ex is TimeoutException or IOException or System.Net.Sockets.SocketException or InvalidDataException or OperationCanceledException)
-            {
-            }
-        }
-    }
-
-    public async Task<int> MissingOnAsync(string host, int port)
-    {
-        List<string> keys;
-        lock (_acknowledged)
-        {
-            keys = [.. _acknowledged.Select(a => a.Key)];
-        }
-
-        await using var client = await RespClient.ConnectAsync(host, port);
-        var missing = 0;
-        foreach (var key in keys)
-        {
-            if ((await client.CommandAsync("EXISTS", key)).Trim() != "1")
-            {
-                missing++;
-            }
-        }
-
-        return missing;
-    }
-}

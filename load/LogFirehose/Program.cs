@@ -5,7 +5,7 @@ using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using RedisAgent.Load;
-using static RedisAgent.Load.ProcessStats;
+using static RedisAgent.Load.LoadProcesses;
 
 // log-firehose: N lines appended to a file as fast as a writer can, delivered to a TCP syslog
 // receiver (octet-counted) by the agent, then by rsyslog (imfile -> omfwd), same file size, same
@@ -85,7 +85,7 @@ async Task<(long RssAfterHalfKb, long RssAfterAllKb, long PeakKb)> StalledDrainA
 
 Process StartAgent(string file, int port)
 {
-    var startInfo = new ProcessStartInfo(agentBinary) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+    var startInfo = new ProcessStartInfo(agentBinary);
     startInfo.Environment.Remove("REDIS_URL");
     var settings = new Dictionary<string, string>
     {
@@ -105,12 +105,7 @@ Process StartAgent(string file, int port)
         startInfo.Environment[key] = value;
     }
 
-    var process = Process.Start(startInfo)!;
-    process.OutputDataReceived += (_, _) => { };
-    process.ErrorDataReceived += (_, _) => { };
-    process.BeginOutputReadLine();
-    process.BeginErrorReadLine();
-    return process;
+    return StartDrained(startInfo);
 }
 
 Process StartRsyslog(string file, int port)
@@ -124,15 +119,7 @@ Process StartRsyslog(string file, int port)
         input(type="imfile" File="{file}" Tag="redis" Facility="local0" Severity="notice")
         action(type="omfwd" target="127.0.0.1" port="{port}" protocol="tcp" TCP_Framing="octet-counted" template="RSYSLOG_SyslogProtocol23Format")
         """);
-    var process = Process.Start(new ProcessStartInfo("/usr/sbin/rsyslogd", ["-n", "-f", config, "-i", Path.Combine(directory, "pid")])
-    {
-        RedirectStandardOutput = true,
-        RedirectStandardError = true,
-        UseShellExecute = false,
-    })!;
-    process.BeginOutputReadLine();
-    process.BeginErrorReadLine();
-    return process;
+    return StartDrained(new ProcessStartInfo("/usr/sbin/rsyslogd", ["-n", "-f", config, "-i", Path.Combine(directory, "pid")]));
 }
 
 static async Task WriteLinesAsync(string file, int count)

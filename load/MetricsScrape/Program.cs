@@ -6,7 +6,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using RedisAgent.Load;
-using static RedisAgent.Load.ProcessStats;
+using static RedisAgent.Load.LoadProcesses;
 
 // metrics-scrape: the agent's /metrics against prometheus-redis-exporter's, side by side on one
 // redis-server: wrk at 1, 10 and 50 concurrent scrapers, Redis connections opened per scrape,
@@ -134,7 +134,7 @@ async Task<double> AgentPortProbesAsync()
 
 Process StartAgent(int redisPort, int httpPort, params (string Key, string Value)[] overrides)
 {
-    var startInfo = new ProcessStartInfo(Path.Combine(AppContext.BaseDirectory, "redis-agent")) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+    var startInfo = new ProcessStartInfo(Path.Combine(AppContext.BaseDirectory, "redis-agent"));
     var settings = new Dictionary<string, string>
     {
         ["REDIS_URL"] = $"redis://127.0.0.1:{redisPort}",
@@ -159,17 +159,12 @@ Process StartAgent(int redisPort, int httpPort, params (string Key, string Value
 
 Process Start(string binary, string[] argv)
 {
-    var startInfo = new ProcessStartInfo(binary, argv) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-    return Track(startInfo);
+    return Track(new ProcessStartInfo(binary, argv));
 }
 
 Process Track(ProcessStartInfo startInfo)
 {
-    var process = Process.Start(startInfo)!;
-    process.OutputDataReceived += (_, _) => { };
-    process.ErrorDataReceived += (_, _) => { };
-    process.BeginOutputReadLine();
-    process.BeginErrorReadLine();
+    var process = StartDrained(startInfo);
     processes.Add(process);
     return process;
 }

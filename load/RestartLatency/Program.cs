@@ -5,7 +5,7 @@ using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using HdrHistogram;
-using static RedisAgent.Load.ProcessStats;
+using static RedisAgent.Load.LoadProcesses;
 
 // restart-latency: how long a Redis node is gone after kill -9, for each restart driver,
 // next to the floor (redis-server's own time from exec to its first PONG, same harness).

@@ -10,6 +10,7 @@ using Microsoft.Extensions.Logging;
 using RedisFailover.Coordination;
 using RedisFailover.Hosting;
 using RedisFailover.Protos;
+using RedisAgent.Testing.Hosts;
 using RedisFailover.Store;
 
 namespace RedisAgent.Testing;
@@ -82,6 +83,45 @@ internal sealed class FailoverUnderTest : IAsyncDisposable
     }
 
     public Admin.AdminClient Admin(GrpcChannel channel) => new(channel);
+
+    /// <summary>
+    /// Settings for the agent of <paramref name="host"/> in a resource of <paramref name="hosts"/>:
+    /// its own host over SSH, the others as peers, this coordinator, and the command driver (the
+    /// host's redis-server is a daemon, started again as one) unless <paramref name="restarts"/> is false.
+    /// </summary>
+    public Dictionary<string, string?> AgentSettings(TestHost host, IReadOnlyList<TestHost> hosts, string keyFile, string resource, bool restarts = true)
+    {
+        var settings = new Dictionary<string, string?>(host.SshSettings("Ssh", keyFile))
+        {
+            ["Redis:Url"] = host.Redis.Url,
+            ["Restart:Driver"] = restarts ? "command" : "none",
+            ["Restart:Command"] = restarts ? host.Redis.DaemonCommand : null,
+            ["Agent:NodeName"] = host.Name,
+            ["Coordinator:Url"] = Url,
+            ["Coordinator:Token"] = Token,
+            ["Coordinator:Resource"] = resource,
+            ["Coordinator:ReportInterval"] = "00:00:00.250",
+        };
+        var peers = hosts.Where(h => h != host).ToList();
+        for (var i = 0; i < peers.Count; i++)
+        {
+            settings[$"Peers:{i}:Name"] = peers[i].Name;
+            settings[$"Peers:{i}:Url"] = peers[i].Redis.Url;
+            foreach (var (key, value) in peers[i].SshSettings($"Peers:{i}:Ssh", keyFile))
+            {
+                settings[key] = value;
+            }
+        }
+
+        // sshd spends ~85 ms of CPU per probe here: nine host loops at the fixture's 200 ms would
+        // saturate both cores. Once a second is enough, since a silent port wakes the host probe.
+        foreach (var key in settings.Keys.Where(k => k.EndsWith("Ssh:Interval", StringComparison.Ordinal)).ToList())
+        {
+            settings[key] = "00:00:01";
+        }
+
+        return settings;
+    }
 
     public Metadata Headers { get; } = new() { { "authorization", "Bearer " + Token } };
 

@@ -38,9 +38,6 @@ internal sealed class SampleBook
 
     public RedisSample? Last => _state.Last;
 
-    /// <summary>When the last attempt (good or not) finished.</summary>
-    public DateTimeOffset? LastAttempt => _state.LastAttempt;
-
     /// <summary>Whether the last attempt succeeded (false before the first).</summary>
     public bool LastSucceeded => _state.LastAttempt is not null && _state.LastError is null;
 

@@ -17,8 +17,6 @@ internal sealed partial class PrimaryPublisher(IOptions<ResourcesOptions> resour
     private readonly ConcurrentDictionary<string, PrimaryAddress> _current = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<Channel<PrimaryAddress>, string> _watchers = new();
 
-    public PrimaryAddress? Current(string resource) => _current.GetValueOrDefault(resource);
-
     public void Publish(string resource, string node, string address, long term)
     {
         var published = new PrimaryAddress { Resource = resource, Node = node, Address = address, Term = term };

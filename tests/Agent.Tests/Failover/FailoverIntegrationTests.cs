@@ -136,20 +136,10 @@ public sealed class FailoverIntegrationTests(LoopbackHosts hosts, Xunit.Abstract
             Assert.Contains(journal, r => r.Kind == "loss");
 
             // Acknowledged writes that did not survive the failover, against the journal's estimate.
-            await Poll.UntilAsync(() => writer.Acknowledged.Count > writer.AcknowledgedBeforeLoss(lost) + 100, TimeSpan.FromSeconds(15), () => $"the writer resumes on the new primary: {writer.Acknowledged.Count} acknowledged, last error {writer.LastError}, task {writer.Task.Status}");
+            await Poll.UntilAsync(() => writer.Acknowledged.Count > writer.AcknowledgedBefore(lost) + 100, TimeSpan.FromSeconds(15), () => $"the writer resumes on the new primary: {writer.Acknowledged.Count} acknowledged, last error {writer.LastError}, task {writer.Task.Status}");
             await stopWriting.CancelAsync();
             await writer.Task;
-            var missing = 0;
-            await using (var check = await RespClient.ConnectAsync(promoted.Address, promoted.Redis.Port))
-            {
-                foreach (var key in writer.Acknowledged)
-                {
-                    if ((await check.CommandAsync("EXISTS", key)).Trim() != "1")
-                    {
-                        missing++;
-                    }
-                }
-            }
+            var missing = await writer.MissingOnAsync(promoted.Address, promoted.Redis.Port);
 
             var estimate = journal.Single(r => r.Kind == "loss").Text;
             output.WriteLine($"{writer.Acknowledged.Count} acknowledged writes, {missing} missing after the failover; journal: {estimate}");
@@ -328,158 +318,13 @@ public sealed class FailoverIntegrationTests(LoopbackHosts hosts, Xunit.Abstract
         Assert.DoesNotContain(_coordinator.Store.Journal("cache"), r => r.Kind == "promote");
     }
 
-    /// <summary>Writes <c>w:N</c> keys to the primary the coordinator publishes, remembering each acknowledged one.</summary>
-    private Writer WriteUntilStoppedAsync(CancellationToken stop)
+    /// <summary>A writer that follows the primary the coordinator publishes in its REDIS_URL file.</summary>
+    private FollowingWriter WriteUntilStoppedAsync(CancellationToken stop) => new FollowingWriter(async () =>
     {
-        var writer = new Writer();
-        writer.Task = Task.Run(async () =>
-        {
-            for (var i = 0; i < 1_000_000 && !stop.IsCancellationRequested; i++)
-            {
-                try
-                {
-                    var address = (await File.ReadAllTextAsync(_coordinator.UrlFile, stop)).Trim()["REDIS_URL=redis://".Length..];
-                    var colon = address.LastIndexOf(':');
-                    await using var client = await RespClient.ConnectAsync(address[..colon], int.Parse(address[(colon + 1)..], CultureInfo.InvariantCulture)).WaitAsync(TimeSpan.FromSeconds(1), stop);
-                    for (; i < 1_000_000 && !stop.IsCancellationRequested; i++)
-                    {
-                        var key = "w:" + i.ToString(CultureInfo.InvariantCulture);
-                        if (await client.CommandAsync("SET", key, "1").WaitAsync(TimeSpan.FromSeconds(1), stop) != "OK")
-                        {
-                            break;
-                        }
-
-                        writer.Acknowledge(key);
-                    }
-                }
-                catch (OperationCanceledException) when (stop.IsCancellationRequested)
-                {
-                    break;
-                }
-                catch (Exception ex)
-                {
-                    // The primary went away mid-write: that write was not acknowledged. Follow the published address.
-                    writer.LastError = ex.GetType().Name + ": " + ex.Message;
-                }
-            }
-        }, CancellationToken.None);
-        return writer;
-    }
-
-    private sealed class Writer
-    {
-        private readonly List<(string Key, DateTimeOffset At)> _acknowledged = [];
-
-        public Task Task { get; set; } = Task.CompletedTask;
-
-        public string? LastError { get; set; }
-
-        public IReadOnlyList<string> Acknowledged
-        {
-            get
-            {
-                lock (_acknowledged)
-                {
-                    return [.. _acknowledged.Select(a => a.Key)];
-                }
-            }
-        }
-
-        public int AcknowledgedBetween(DateTimeOffset from, DateTimeOffset to)
-        {
-            lock (_acknowledged)
-            {
-                return _acknowledged.Count(a => a.At >= from && a.At <= to);
-            }
-        }
-
-        public int AcknowledgedBeforeLoss(DateTimeOffset lost)
-        {
-            lock (_acknowledged)
-            {
-                return _acknowledged.Count(a => a.At <= lost);
-            }
-        }
-
-        public void Acknowledge(string key)
-        {
-            lock (_acknowledged)
-            {
-                _acknowledged.Add((key, DateTimeOffset.UtcNow));
-            }
-        }
-    }
-
-    [Fact]
-    public async Task A_primary_cut_off_with_its_agent_fences_itself_so_it_accepts_no_write_once_another_is_promoted()
-    {
-        // host-1's agent reaches its own Redis locally (127.0.0.1) and everything else from host-1's address.
-        var primary = _hosts[0];
-        await StopAgentAsync("host-1");
-        _agents["host-1"] = await StartAgentAsync(primary, extra: new Dictionary<string, string?>
-        {
-            ["Redis:Url"] = $"redis://127.0.0.1:{Port(primary)}",
-            ["Agent:SourceAddress"] = primary.Address,
-            // Well inside the window: the agent notices the coordinator gone within ~2 s (HTTP/2 pings), then waits this long.
-            ["Coordinator:SelfFenceAfter"] = "00:00:01",
-        });
-        await WaitForStateAsync(s => s.Nodes.All(n => n.Connected), "host-1's agent back");
-
-        // An application on host-1 itself keeps writing to it over loopback, which no partition cuts.
-        using var stopWriting = new CancellationTokenSource();
-        var acknowledged = new List<DateTimeOffset>();
-        var writer = Task.Run(async () =>
-        {
-            for (var i = 0; i < 1_000_000 && !stopWriting.IsCancellationRequested; i++)
-            {
-                try
-                {
-                    await using var client = await RespClient.ConnectAsync("127.0.0.1", primary.Redis.Port).WaitAsync(TimeSpan.FromSeconds(1), stopWriting.Token);
-                    for (; i < 1_000_000 && !stopWriting.IsCancellationRequested; i++)
-                    {
-                        if (await client.CommandAsync("SET", "local:" + i.ToString(CultureInfo.InvariantCulture), "1").WaitAsync(TimeSpan.FromSeconds(1), stopWriting.Token) != "OK")
-                        {
-                            break;
-                        }
-
-                        lock (acknowledged)
-                        {
-                            acknowledged.Add(DateTimeOffset.UtcNow);
-                        }
-                    }
-                }
-                catch (OperationCanceledException) when (stopWriting.IsCancellationRequested)
-                {
-                    break;
-                }
-                catch (Exception ex) when (ex is TimeoutException or IOException or System.Net.Sockets.SocketException or InvalidDataException)
-                {
-                    // A paused or closed connection: that write was not acknowledged.
-                }
-            }
-        }, CancellationToken.None);
-        await Poll.UntilAsync(() => { lock (acknowledged) { return acknowledged.Count > 100; } }, TimeSpan.FromSeconds(10), () => "the local writer writes");
-
-        DateTimeOffset promotedAt;
-        using (Partition.Isolate(primary.Address))
-        {
-            await Poll.UntilAsync(() => _agents["host-1"].Logs.Contains(1608), TimeSpan.FromSeconds(20), () => "host-1's agent fences its primary\n" + Agents());
-            var fencedAt = _agents["host-1"].Logs.Entries.First(e => e.EventId == 1608).At;
-            var status = await WaitForStateAsync(s => s.Term == 2 && s.Primary != "host-1", "a new primary", TimeSpan.FromSeconds(40));
-            promotedAt = _coordinator.Store.Journal("cache").Single(r => r.Kind == "promote").At;
-            output.WriteLine($"fenced {(promotedAt - fencedAt).TotalSeconds:0.0} s before {status.Primary} was promoted");
-            Assert.True(fencedAt < promotedAt, $"fenced at {fencedAt:HH:mm:ss.fff}, after the promotion at {promotedAt:HH:mm:ss.fff}");
-        }
-
-        // Healed: host-1 becomes a replica of the new primary; the writes it held back get READONLY.
-        await Poll.UntilAsync(async () => (await InfoAsync(primary))["role"] == "slave", TimeSpan.FromSeconds(30), () => "host-1 demoted\n" + _coordinator.Describe());
-        await stopWriting.CancelAsync();
-        await writer;
-        lock (acknowledged)
-        {
-            Assert.DoesNotContain(acknowledged, at => at >= promotedAt);
-        }
-    }
+        var address = (await File.ReadAllTextAsync(_coordinator.UrlFile, stop)).Trim()["REDIS_URL=redis://".Length..];
+        var colon = address.LastIndexOf(':');
+        return (address[..colon], int.Parse(address[(colon + 1)..], CultureInfo.InvariantCulture));
+    }, TimeSpan.FromSeconds(1), TimeSpan.Zero).Start(stop);
 
     private async Task StopAgentAsync(string name)
     {
@@ -520,36 +365,7 @@ public sealed class FailoverIntegrationTests(LoopbackHosts hosts, Xunit.Abstract
 
     private async Task<AgentUnderTest> StartAgentAsync(TestHost host, bool restarts = true, Dictionary<string, string?>? extra = null)
     {
-        var settings = new Dictionary<string, string?>(host.SshSettings("Ssh", hosts.Keys.ClientKey))
-        {
-            ["Redis:Url"] = host.Redis.Url,
-            // The host's redis-server is a daemon: the command driver starts it again as one.
-            ["Restart:Driver"] = restarts ? "command" : "none",
-            ["Restart:Command"] = restarts ? host.Redis.DaemonCommand : null,
-            ["Agent:NodeName"] = host.Name,
-            ["Coordinator:Url"] = _coordinator.Url,
-            ["Coordinator:Token"] = FailoverUnderTest.Token,
-            ["Coordinator:Resource"] = "cache",
-            ["Coordinator:ReportInterval"] = "00:00:00.250",
-        };
-        var peers = _hosts.Where(h => h != host).ToList();
-        for (var i = 0; i < peers.Count; i++)
-        {
-            settings[$"Peers:{i}:Name"] = peers[i].Name;
-            settings[$"Peers:{i}:Url"] = peers[i].Redis.Url;
-            foreach (var (key, value) in peers[i].SshSettings($"Peers:{i}:Ssh", hosts.Keys.ClientKey))
-            {
-                settings[key] = value;
-            }
-        }
-
-        // sshd spends ~85 ms of CPU per probe here: nine host loops at the fixture's 200 ms would
-        // saturate both cores. Once a second is enough, since a silent port wakes the host probe.
-        foreach (var key in settings.Keys.Where(k => k.EndsWith("Ssh:Interval", StringComparison.Ordinal)).ToList())
-        {
-            settings[key] = "00:00:01";
-        }
-
+        var settings = _coordinator.AgentSettings(host, _hosts, hosts.Keys.ClientKey, "cache", restarts);
         foreach (var (key, value) in extra ?? [])
         {
             settings[key] = value;

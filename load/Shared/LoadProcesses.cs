@@ -1,12 +1,27 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 
 namespace RedisAgent.Load;
 
-/// <summary>What the scenarios read of the processes they measure (from /proc), and a free loopback port.</summary>
-internal static class ProcessStats
+/// <summary>The processes a scenario starts and measures: started with their output drained, read from /proc; and a free loopback port.</summary>
+internal static class LoadProcesses
 {
+    /// <summary>Starts <paramref name="startInfo"/> with its output redirected and drained, so a chatty child never blocks on a full pipe.</summary>
+    public static Process StartDrained(ProcessStartInfo startInfo)
+    {
+        startInfo.RedirectStandardOutput = true;
+        startInfo.RedirectStandardError = true;
+        startInfo.UseShellExecute = false;
+        var process = Process.Start(startInfo)!;
+        process.OutputDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, _) => { };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return process;
+    }
+
     /// <summary>User + system CPU time of <paramref name="pid"/>, in milliseconds (10 ms ticks).</summary>
     public static long CpuMs(int pid)
     {

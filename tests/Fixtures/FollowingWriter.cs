@@ -1,0 +1,155 @@
+using System.Globalization;
+
+namespace RedisAgent.Testing;
+
+/// <summary>
+/// Writes <c>w:N</c> keys to wherever the primary is said to be (<paramref name="locate"/>, asked
+/// again after every failure), remembering each acknowledged write and when; what a failover
+/// test and the Sentinel comparison count lost writes and downtime with.
+/// </summary>
+/// <param name="timeout">How long one write (or connect) may take before it counts as unacknowledged.</param>
+/// <param name="pace">A pause after each acknowledged write (zero: as fast as the primary answers).</param>
+public sealed class FollowingWriter(Func<Task<(string Host, int Port)?>> locate, TimeSpan timeout, TimeSpan pace)
+{
+    private readonly List<(string Key, DateTimeOffset At)> _acknowledged = [];
+
+    public Task Task { get; private set; } = Task.CompletedTask;
+
+    /// <summary>The last failure that sent the writer looking for the primary again.</summary>
+    public string? LastError { get; private set; }
+
+    public int Count
+    {
+        get
+        {
+            lock (_acknowledged)
+            {
+                return _acknowledged.Count;
+            }
+        }
+    }
+
+    public IReadOnlyList<string> Acknowledged
+    {
+        get
+        {
+            lock (_acknowledged)
+            {
+                return [.. _acknowledged.Select(a => a.Key)];
+            }
+        }
+    }
+
+    public DateTimeOffset? LastAck
+    {
+        get
+        {
+            lock (_acknowledged)
+            {
+                return _acknowledged.Count == 0 ? null : _acknowledged[^1].At;
+            }
+        }
+    }
+
+    /// <summary>Starts writing until <paramref name="stop"/>; bounded to a million writes.</summary>
+    public FollowingWriter Start(CancellationToken stop)
+    {
+        Task = Task.Run(() => RunAsync(stop), CancellationToken.None);
+        return this;
+    }
+
+    public int AcknowledgedBetween(DateTimeOffset from, DateTimeOffset to)
+    {
+        lock (_acknowledged)
+        {
+            return _acknowledged.Count(a => a.At >= from && a.At <= to);
+        }
+    }
+
+    public int AcknowledgedBefore(DateTimeOffset at)
+    {
+        lock (_acknowledged)
+        {
+            return _acknowledged.Count(a => a.At <= at);
+        }
+    }
+
+    /// <summary>From the fault to the end of the last gap (over 500 ms without an acknowledged write) since it; zero when writes never stopped.</summary>
+    public TimeSpan BackAfter(DateTimeOffset fault)
+    {
+        lock (_acknowledged)
+        {
+            var times = _acknowledged.Select(a => a.At).Where(at => at >= fault - TimeSpan.FromMilliseconds(500)).ToList();
+            var back = TimeSpan.Zero;
+            for (var i = 1; i < times.Count; i++)
+            {
+                if (times[i] - times[i - 1] > TimeSpan.FromMilliseconds(500))
+                {
+                    back = times[i] - fault;
+                }
+            }
+
+            return back;
+        }
+    }
+
+    /// <summary>Acknowledged keys that <paramref name="host"/>:<paramref name="port"/> does not have.</summary>
+    public async Task<int> MissingOnAsync(string host, int port)
+    {
+        await using var client = await RespClient.ConnectAsync(host, port).ConfigureAwait(false);
+        var missing = 0;
+        foreach (var key in Acknowledged)
+        {
+            if ((await client.CommandAsync("EXISTS", key).ConfigureAwait(false)).Trim() != "1")
+            {
+                missing++;
+            }
+        }
+
+        return missing;
+    }
+
+    private async Task RunAsync(CancellationToken stop)
+    {
+        for (var i = 0; i < 1_000_000 && !stop.IsCancellationRequested; i++)
+        {
+            try
+            {
+                if (await locate().ConfigureAwait(false) is not { } primary)
+                {
+                    await Task.Delay(50, stop).ConfigureAwait(false);
+                    continue;
+                }
+
+                await using var client = await RespClient.ConnectAsync(primary.Host, primary.Port).WaitAsync(timeout, stop).ConfigureAwait(false);
+                for (; i < 1_000_000 && !stop.IsCancellationRequested; i++)
+                {
+                    var key = "w:" + i.ToString(CultureInfo.InvariantCulture);
+                    if (await client.CommandAsync("SET", key, "1").WaitAsync(timeout, stop).ConfigureAwait(false) != "OK")
+                    {
+                        break;
+                    }
+
+                    lock (_acknowledged)
+                    {
+                        _acknowledged.Add((key, DateTimeOffset.UtcNow));
+                    }
+
+                    if (pace > TimeSpan.Zero)
+                    {
+                        await Task.Delay(pace, stop).ConfigureAwait(false);
+                    }
+                }
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (Exception ex)
+            {
+                // The primary went away mid-write: that write was not acknowledged. Find it again.
+                LastError = ex.GetType().Name + ": " + ex.Message;
+            }
+        }
+    }
+}
