@@ -326,6 +326,77 @@ public sealed class FailoverIntegrationTests(LoopbackHosts hosts, Xunit.Abstract
         return (address[..colon], int.Parse(address[(colon + 1)..], CultureInfo.InvariantCulture));
     }, TimeSpan.FromSeconds(1), TimeSpan.Zero).Start(stop);
 
+    [Fact]
+    public async Task A_primary_cut_off_with_its_agent_fences_itself_so_it_accepts_no_write_once_another_is_promoted()
+    {
+        // host-1's agent reaches its own Redis locally (127.0.0.1) and everything else from host-1's address.
+        var primary = _hosts[0];
+        await StopAgentAsync("host-1");
+        _agents["host-1"] = await StartAgentAsync(primary, extra: new Dictionary<string, string?>
+        {
+            ["Redis:Url"] = $"redis://127.0.0.1:{Port(primary)}",
+            ["Agent:SourceAddress"] = primary.Address,
+            // Well inside the window: the agent notices the coordinator gone within ~2 s (HTTP/2 pings), then waits this long.
+            ["Coordinator:SelfFenceAfter"] = "00:00:01",
+        });
+        await WaitForStateAsync(s => s.Nodes.All(n => n.Connected), "host-1's agent back");
+
+        // An application on host-1 itself keeps writing to it over loopback, which no partition cuts.
+        using var stopWriting = new CancellationTokenSource();
+        var acknowledged = new List<DateTimeOffset>();
+        var writer = Task.Run(async () =>
+        {
+            for (var i = 0; i < 1_000_000 && !stopWriting.IsCancellationRequested; i++)
+            {
+                try
+                {
+                    await using var client = await RespClient.ConnectAsync("127.0.0.1", primary.Redis.Port).WaitAsync(TimeSpan.FromSeconds(1), stopWriting.Token);
+                    for (; i < 1_000_000 && !stopWriting.IsCancellationRequested; i++)
+                    {
+                        if (await client.CommandAsync("SET", "local:" + i.ToString(CultureInfo.InvariantCulture), "1").WaitAsync(TimeSpan.FromSeconds(1), stopWriting.Token) != "OK")
+                        {
+                            break;
+                        }
+
+                        lock (acknowledged)
+                        {
+                            acknowledged.Add(DateTimeOffset.UtcNow);
+                        }
+                    }
+                }
+                catch (OperationCanceledException) when (stopWriting.IsCancellationRequested)
+                {
+                    break;
+                }
+                catch (Exception ex) when (ex is TimeoutException or IOException or System.Net.Sockets.SocketException or InvalidDataException)
+                {
+                    // A paused or closed connection: that write was not acknowledged.
+                }
+            }
+        }, CancellationToken.None);
+        await Poll.UntilAsync(() => { lock (acknowledged) { return acknowledged.Count > 100; } }, TimeSpan.FromSeconds(10), () => "the local writer writes");
+
+        DateTimeOffset promotedAt;
+        using (Partition.Isolate(primary.Address))
+        {
+            await Poll.UntilAsync(() => _agents["host-1"].Logs.Contains(1608), TimeSpan.FromSeconds(20), () => "host-1's agent fences its primary\n" + Agents());
+            var fencedAt = _agents["host-1"].Logs.Entries.First(e => e.EventId == 1608).At;
+            var status = await WaitForStateAsync(s => s.Term == 2 && s.Primary != "host-1", "a new primary", TimeSpan.FromSeconds(40));
+            promotedAt = _coordinator.Store.Journal("cache").Single(r => r.Kind == "promote").At;
+            output.WriteLine($"fenced {(promotedAt - fencedAt).TotalSeconds:0.0} s before {status.Primary} was promoted");
+            Assert.True(fencedAt < promotedAt, $"fenced at {fencedAt:HH:mm:ss.fff}, after the promotion at {promotedAt:HH:mm:ss.fff}");
+        }
+
+        // Healed: host-1 becomes a replica of the new primary; the writes it held back get READONLY.
+        await Poll.UntilAsync(async () => (await InfoAsync(primary))["role"] == "slave", TimeSpan.FromSeconds(30), () => "host-1 demoted\n" + _coordinator.Describe());
+        await stopWriting.CancelAsync();
+        await writer;
+        lock (acknowledged)
+        {
+            Assert.DoesNotContain(acknowledged, at => at >= promotedAt);
+        }
+    }
+
     private async Task StopAgentAsync(string name)
     {
         await _agents[name].DisposeAsync();
