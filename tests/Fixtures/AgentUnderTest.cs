@@ -66,6 +66,8 @@ internal sealed class AgentUnderTest : IAsyncDisposable
 
     public Sampling.SampleBook Samples => _host.Services.GetRequiredService<Sampling.SampleBook>();
 
+    public Supervision.RestartLease Lease => _host.Services.GetRequiredService<Supervision.RestartLease>();
+
     /// <summary>GET a path of the agent's HTTP endpoint (e.g. <c>/metrics</c>), with its status code.</summary>
     public async Task<(System.Net.HttpStatusCode Status, string Body)> GetAsync(string path)
     {

@@ -75,10 +75,15 @@ internal sealed class FailoverUnderTest : IAsyncDisposable
         return coordinator;
     }
 
-    /// <summary>Stops the coordinator and starts it again on the same port with the same store.</summary>
-    public async Task RestartAsync()
+    /// <summary>Stops the coordinator, runs <paramref name="whileDown"/> if given, and starts it again on the same port with the same store.</summary>
+    public async Task RestartAsync(Func<Task>? whileDown = null)
     {
         await StopAsync().ConfigureAwait(false);
+        if (whileDown is not null)
+        {
+            await whileDown().ConfigureAwait(false);
+        }
+
         await LaunchAsync(_port).ConfigureAwait(false);
     }
 

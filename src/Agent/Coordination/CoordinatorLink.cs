@@ -31,6 +31,7 @@ internal sealed partial class CoordinatorLink(
     ObservationBook observations,
     NodeControl control,
     RedisConnection connection,
+    Supervision.RestartLease lease,
     TimeProvider time,
     ILogger<CoordinatorLink> logger) : BackgroundService
 {
@@ -132,7 +133,11 @@ internal sealed partial class CoordinatorLink(
                 {
                     var result = await CarryOutAsync(message.Command).ConfigureAwait(false);
                     outbound.Writer.TryWrite(new AgentMessage { Result = result });
-                    outbound.Writer.TryWrite(new AgentMessage { Report = await ReportAsync().ConfigureAwait(false) });
+                    if (message.Command.ActionCase != Command.ActionOneofCase.RestartLease)
+                    {
+                        // The node changed (or was probed): the coordinator hears of it now, not a report interval later.
+                        outbound.Writer.TryWrite(new AgentMessage { Report = await ReportAsync().ConfigureAwait(false) });
+                    }
                 }
             }
         }
@@ -207,6 +212,7 @@ internal sealed partial class CoordinatorLink(
                     try
                     {
                         await control.FenceAsync().ConfigureAwait(false);
+                        lease.Void("this primary fenced itself, cut off from the coordinator and every peer; a restart waits for the coordinator's word");
                         Log.SelfFenced(logger, alone.TotalSeconds);
                     }
                     catch (Exception ex) when (ex is StackExchange.Redis.RedisException or TimeoutException)
@@ -264,6 +270,22 @@ internal sealed partial class CoordinatorLink(
                 case Command.ActionOneofCase.Unfence:
                     await control.UnfenceAsync().ConfigureAwait(false);
                     break;
+                case Command.ActionOneofCase.RestartLease:
+                    var grant = command.RestartLease;
+                    if (grant.Granted && grant.TtlMs <= 0)
+                    {
+                        throw new ArgumentException($"a restart lease needs a positive ttl_ms, not {grant.TtlMs}");
+                    }
+
+                    var changed = grant.Granted
+                        ? lease.Grant(TimeSpan.FromMilliseconds(grant.TtlMs), grant.FenceOnStart)
+                        : lease.End(grant.Reason);
+                    if (changed)
+                    {
+                        Log.Lease(logger, grant.Granted ? "granted" : "ended", command.Term, grant.Granted ? $"ttl {grant.TtlMs} ms{(grant.FenceOnStart ? ", fence on start" : "")}" : grant.Reason);
+                    }
+
+                    return result;
                 default:
                     throw new InvalidOperationException($"unknown command {command.ActionCase}");
             }
@@ -412,6 +434,9 @@ internal sealed partial class CoordinatorLink(
 
         [LoggerMessage(EventId = 1608, Level = LogLevel.Critical, Message = "Fenced this primary (writes paused): neither the coordinator nor any peer has been reachable for {Seconds:0.#} s; only the coordinator lifts the fence")]
         public static partial void SelfFenced(ILogger logger, double seconds);
+
+        [LoggerMessage(EventId = 1609, Level = LogLevel.Information, Message = "Restart lease {What} by the coordinator (term {Term}): {Detail}")]
+        public static partial void Lease(ILogger logger, string what, long term, string detail);
 
         [LoggerMessage(EventId = 1606, Level = LogLevel.Error, Message = "Could not carry out the coordinator's {Command}: {Error}")]
         public static partial void Failed(ILogger logger, string command, string error);

@@ -96,6 +96,9 @@ internal static class AgentServiceCollectionExtensions
         services.TryAddSingleton<HostProbeFactory>();
         services.TryAddSingleton(CreateTargets);
         services.TryAddSingleton<SupervisorInbox>();
+        services.TryAddSingleton(sp => new RestartLease(
+            sp.GetRequiredService<TimeProvider>(),
+            required: !string.IsNullOrEmpty(sp.GetRequiredService<IOptions<CoordinatorOptions>>().Value.Url)));
         services.TryAddSingleton(CreateDriver);
 
         // Registration order is start order: the supervisor starts the exec driver's server before the loops watch it.

@@ -22,6 +22,8 @@ internal sealed partial class Supervisor : BackgroundService
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly SecretRedactor _redactor;
+    private readonly RestartLease _lease;
+    private readonly Coordination.NodeControl? _control;
 
     private SupervisorPhase _phase = SupervisorPhase.Watching;
     private RestartCause? _pendingCause;
@@ -39,7 +41,9 @@ internal sealed partial class Supervisor : BackgroundService
         IOptions<RestartOptions> options,
         SecretRedactor redactor,
         TimeProvider time,
-        ILogger<Supervisor> logger)
+        ILogger<Supervisor> logger,
+        RestartLease? lease = null,
+        Coordination.NodeControl? control = null)
     {
         _driver = driver;
         _inbox = inbox;
@@ -49,6 +53,9 @@ internal sealed partial class Supervisor : BackgroundService
         _redactor = redactor;
         _time = time;
         _logger = logger;
+        _lease = lease ?? new RestartLease(time, required: false);
+        _control = control;
+        _lease.Changed += () => _inbox.Post(new SupervisorSignal.LeaseChanged());
     }
 
     public override async Task StartAsync(CancellationToken cancellationToken)
@@ -82,6 +89,9 @@ internal sealed partial class Supervisor : BackgroundService
                         break;
                     case SupervisorSignal.ProcessExited exited:
                         OnExited(exited);
+                        break;
+                    case SupervisorSignal.LeaseChanged:
+                        OnLeaseChanged();
                         break;
                     default:
                         OnDeadline();
@@ -162,8 +172,9 @@ internal sealed partial class Supervisor : BackgroundService
             case SupervisorPhase.Starting when back:
                 Log.BackUp(_logger, (now - _restartedAt!.Value).TotalMilliseconds, probed.Verdict);
                 SetPhase(SupervisorPhase.Watching);
+                FenceAfterRestart();
                 break;
-            case SupervisorPhase.GaveUp or SupervisorPhase.Refused or SupervisorPhase.HostUnreachable when back:
+            case SupervisorPhase.GaveUp or SupervisorPhase.Refused or SupervisorPhase.HostUnreachable or SupervisorPhase.AwaitingLease when back:
                 Log.Recovered(_logger, probed.Verdict);
                 SetPhase(SupervisorPhase.Watching);
                 break;
@@ -183,7 +194,7 @@ internal sealed partial class Supervisor : BackgroundService
     {
         switch (_phase, change?.To)
         {
-            case (SupervisorPhase.Watching or SupervisorPhase.Starting or SupervisorPhase.RestartPending, NodeVerdict.HostUnreachable):
+            case (SupervisorPhase.Watching or SupervisorPhase.Starting or SupervisorPhase.RestartPending or SupervisorPhase.AwaitingLease, NodeVerdict.HostUnreachable):
                 // A lost host is a failover's business: restarting would only burn the start limit.
                 SetPhase(SupervisorPhase.HostUnreachable, "host unreachable: neither the Redis port nor the host answers over SSH");
                 Log.HostLost(_logger, Describe(change!));
@@ -257,6 +268,40 @@ internal sealed partial class Supervisor : BackgroundService
         }
 
         _pendingCause = cause;
+        if (!_lease.IsHeld)
+        {
+            Hold();
+            return;
+        }
+
+        Schedule(now);
+    }
+
+    /// <summary>No restart lease: the restart waits for the coordinator's grant (and is not a failover's business either).</summary>
+    private void Hold()
+    {
+        if (_phase != SupervisorPhase.AwaitingLease)
+        {
+            Log.AwaitingLease(_logger, _lease.WhyNotHeld, _pendingCause!.ToString());
+        }
+
+        _restartDue = null;
+        SetPhase(SupervisorPhase.AwaitingLease);
+    }
+
+    private void OnLeaseChanged()
+    {
+        if (_phase == SupervisorPhase.AwaitingLease && _lease.IsHeld && _pendingCause is not null)
+        {
+            Log.LeaseGranted(_logger, _pendingCause.ToString());
+            Schedule(_time.GetUtcNow());
+        }
+    }
+
+    private void Schedule(DateTimeOffset now)
+    {
+        var cause = _pendingCause!;
+
         _pendingDelay = _policy.NextDelay(Random.Shared.NextDouble());
         _restartDue = now + _pendingDelay;
         SetPhase(SupervisorPhase.RestartPending);
@@ -270,6 +315,13 @@ internal sealed partial class Supervisor : BackgroundService
     {
         var cause = _pendingCause!;
         var now = _time.GetUtcNow();
+        if (!_lease.IsHeld)
+        {
+            // The lease ended or ran out during the backoff.
+            Hold();
+            return;
+        }
+
         _restartDue = null;
         _policy.RecordRestart(now);
         var record = new RestartRecord(now, cause, _policy.Consecutive, _pendingDelay);
@@ -291,6 +343,32 @@ internal sealed partial class Supervisor : BackgroundService
             SetPhase(SupervisorPhase.Watching);
             Fail(new RestartCause(RestartTrigger.RestartFailed, message));
         }
+    }
+
+    /// <summary>
+    /// A restart brings Redis back without the fence it had (CLIENT PAUSE dies with the process), and
+    /// as a primary when its configuration says so. If it was fenced, or the coordinator says it is not
+    /// the resource's primary, writes are refused again at once; the coordinator then demotes it.
+    /// </summary>
+    private void FenceAfterRestart()
+    {
+        if (_control is null || !(_control.Fenced || _lease.FenceOnStart))
+        {
+            return;
+        }
+
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await _control.FenceAsync().ConfigureAwait(false);
+                Log.FencedAfterRestart(_logger);
+            }
+            catch (Exception ex) when (ex is StackExchange.Redis.RedisException or TimeoutException)
+            {
+                Log.FenceAfterRestartFailed(_logger, _redactor.Redact(ex.Message));
+            }
+        });
     }
 
     private void SetPhase(SupervisorPhase phase, string? needsFailover = null)
@@ -349,6 +427,18 @@ internal sealed partial class Supervisor : BackgroundService
 
         [LoggerMessage(EventId = 1112, Level = LogLevel.Critical, Message = "NOT restarting redis: its host is unreachable ({Evidence}). This node needs a failover")]
         public static partial void HostLost(ILogger logger, string evidence);
+
+        [LoggerMessage(EventId = 1113, Level = LogLevel.Warning, Message = "Redis needs a restart, held until the coordinator grants a restart lease: {Why}. Trigger: {Cause}")]
+        public static partial void AwaitingLease(ILogger logger, string why, string cause);
+
+        [LoggerMessage(EventId = 1114, Level = LogLevel.Information, Message = "Restart lease granted; restarting. Trigger: {Cause}")]
+        public static partial void LeaseGranted(ILogger logger, string cause);
+
+        [LoggerMessage(EventId = 1115, Level = LogLevel.Warning, Message = "Fenced redis (writes paused) right after its restart: it was fenced before, or the coordinator says it is not the primary")]
+        public static partial void FencedAfterRestart(ILogger logger);
+
+        [LoggerMessage(EventId = 1116, Level = LogLevel.Error, Message = "Could not fence redis after its restart: {Error}")]
+        public static partial void FenceAfterRestartFailed(ILogger logger, string error);
 
         [LoggerMessage(EventId = 1199, Level = LogLevel.Error, Message = "The supervisor loop failed and carries on: {Error}")]
         public static partial void LoopFailed(ILogger logger, string error);

@@ -21,6 +21,9 @@ internal enum SupervisorPhase
     /// <summary>Neither the node's port nor its host answers: a restart cannot help. Needs a failover.</summary>
     HostUnreachable,
 
+    /// <summary>Redis needs a restart but the coordinator's restart lease is not held: the restart waits for its grant.</summary>
+    AwaitingLease,
+
     /// <summary>The agent is shutting down.</summary>
     Stopped,
 }

@@ -13,6 +13,9 @@ internal abstract record SupervisorSignal
     public sealed record HostProbed(HostProbing.HostProbeResult Result, NodeVerdict Verdict, VerdictChange? Change) : SupervisorSignal;
 
     public sealed record ProcessExited(int ProcessId, ExitStatus Status, DateTimeOffset At) : SupervisorSignal;
+
+    /// <summary>The restart lease was granted, renewed, ended or voided.</summary>
+    public sealed record LeaseChanged : SupervisorSignal;
 }
 
 /// <summary>

@@ -7,4 +7,13 @@ internal sealed record FailoverPolicy(TimeSpan Window, TimeSpan RoundInterval, i
 
     /// <summary>The quorum among <paramref name="vantages"/> agents: configured, else all of them (at least one).</summary>
     public int QuorumOf(int vantages) => Quorum ?? Math.Max(1, vantages);
+
+    /// <summary>
+    /// How long a restart lease lasts unrenewed: half the window. An agent cut off from the
+    /// coordinator loses it well before a confirmation of its host's loss can end.
+    /// </summary>
+    public TimeSpan LeaseTtl => Window / 2;
+
+    /// <summary>How often a held lease is renewed: three times per time-to-live, so one lost renewal costs nothing.</summary>
+    public TimeSpan LeaseRenewal => LeaseTtl / 3;
 }

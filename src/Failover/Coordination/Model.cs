@@ -61,10 +61,14 @@ internal enum CommandKind
     ApplySettings,
     Fence,
     Unfence,
+    RestartLease,
 }
 
+/// <summary>A restart lease as the coordinator sends it: granted for a time, or ended with a reason.</summary>
+internal sealed record LeaseGrant(bool Granted, TimeSpan Ttl, bool FenceOnStart, string Reason = "");
+
 /// <summary>A command to one node's agent, stamped with the term it belongs to.</summary>
-internal sealed record SendCommand(string Node, CommandKind Kind, long Term, string? Argument = null, ResourceSettings? Settings = null) : Effect;
+internal sealed record SendCommand(string Node, CommandKind Kind, long Term, string? Argument = null, ResourceSettings? Settings = null, LeaseGrant? Lease = null) : Effect;
 
 /// <summary>A line of the incident's decision journal.</summary>
 internal sealed record JournalLine(string Kind, string Text, long Term = 0) : Effect;

@@ -127,7 +127,7 @@ internal sealed partial class ResourceCoordinator
             {
                 Journal("refused", $"{node} did not carry out {command.Kind}: {result.Error}");
             }
-            else if (command.Kind != CommandKind.ProbeNow)
+            else if (command.Kind is not (CommandKind.ProbeNow or CommandKind.RestartLease))
             {
                 Journal("done", $"{node} carried out {command.Kind}{(command.Target is null ? "" : " " + command.Target)}");
             }
@@ -192,6 +192,16 @@ internal sealed partial class ResourceCoordinator
             case CommandKind.Unfence:
                 command.Unfence = new Unfence();
                 break;
+            case CommandKind.RestartLease:
+                var lease = send.Lease ?? throw new InvalidOperationException("A RestartLease command without its lease.");
+                command.RestartLease = new Protos.RestartLease
+                {
+                    Granted = lease.Granted,
+                    TtlMs = (long)lease.Ttl.TotalMilliseconds,
+                    FenceOnStart = lease.FenceOnStart,
+                    Reason = lease.Reason,
+                };
+                break;
             default:
                 throw new InvalidOperationException($"Unexpected command {send.Kind}.");
         }
@@ -201,7 +211,7 @@ internal sealed partial class ResourceCoordinator
             _pending[command.CommandId] = (send.Node, send.Kind, send.Argument);
             session.Outbound.Writer.TryWrite(new CoordinatorMessage { Command = command });
         }
-        else if (send.Kind != CommandKind.ProbeNow)
+        else if (send.Kind is not (CommandKind.ProbeNow or CommandKind.RestartLease))
         {
             Journal("unsent", $"{send.Kind} for {send.Node} not sent: its agent is not connected");
         }

@@ -95,12 +95,14 @@ internal sealed class ResourceMachine
         var view = _nodes[node];
         view.Connected = true;
         view.TermSeen = Math.Max(view.TermSeen, termSeen);
+        view.Lease = null;
         return Take();
     }
 
     public IReadOnlyList<Effect> Disconnected(string node, DateTimeOffset now)
     {
         _nodes[node].Connected = false;
+        _nodes[node].Lease = null;
         return Take();
     }
 
@@ -189,6 +191,7 @@ internal sealed class ResourceMachine
             }
         }
 
+        UpdateLeases(now);
         return Take();
     }
 
@@ -409,6 +412,50 @@ internal sealed class ResourceMachine
         CloseIncident("blocked");
     }
 
+    // ---- restart leases -------------------------------------------------------------------
+
+    /// <summary>
+    /// Grants, renews and ends each connected agent's restart lease. A primary under confirmation
+    /// holds none (its host may be the one being replaced); a node that is not the primary but says
+    /// it is master (a deposed primary) may restart only to be fenced at once; every other node may
+    /// restart freely. Nothing is decided before a node's first report.
+    /// </summary>
+    private void UpdateLeases(DateTimeOffset now)
+    {
+        foreach (var view in _nodes.Values)
+        {
+            if (!view.Connected || view.Report is not { } report)
+            {
+                continue;
+            }
+
+            var name = view.Spec.Name;
+            LeaseGrant wanted = name == Primary && State == ResourceState.Confirming
+                ? new LeaseGrant(false, TimeSpan.Zero, false, $"term {Term}: {name}'s host is under confirmation")
+                : new LeaseGrant(true, _policy.LeaseTtl, FenceOnStart: Primary is not null && name != Primary && report.IsPrimary);
+            var current = view.Lease;
+            var due = current is null || current.Granted != wanted.Granted || current.FenceOnStart != wanted.FenceOnStart
+                || (wanted.Granted && now - view.LeaseAt >= _policy.LeaseRenewal);
+            if (!due)
+            {
+                continue;
+            }
+
+            if (current is { Granted: true } && !wanted.Granted)
+            {
+                Journal("lease", $"restart lease of {name} ended: {wanted.Reason}");
+            }
+            else if (current is { Granted: false } && wanted.Granted)
+            {
+                Journal("lease", $"restart lease of {name} granted again");
+            }
+
+            Emit(new SendCommand(name, CommandKind.RestartLease, Term, Lease: wanted));
+            view.Lease = wanted;
+            view.LeaseAt = now;
+        }
+    }
+
     // ---- steady state ---------------------------------------------------------------------
 
     /// <summary>Brings a node to its place: the primary a master, every other node a replica of it.</summary>
@@ -453,6 +500,12 @@ internal sealed class ResourceMachine
         {
             Journal("reconcile", $"{node} reports role {report.Role}{(report.IsPrimary ? "" : " of " + report.PrimaryAddress)}; the primary of term {Term} is {Primary}: replicating from {PrimaryAddress}");
             Emit(new SendCommand(node, CommandKind.ReplicateFrom, Term, PrimaryAddress));
+            view.LastCommandAt = now;
+        }
+        else if (report.Fenced)
+        {
+            // Fenced on its restart as a deposed primary, and a replica of the right primary now: it refuses writes by itself.
+            Emit(new SendCommand(node, CommandKind.Unfence, Term));
             view.LastCommandAt = now;
         }
         else if (!Matches(report.Settings))
@@ -553,4 +606,9 @@ internal sealed class NodeView(NodeSpec spec)
     public NodeReport? LastInSync { get; set; }
 
     public DateTimeOffset? LastCommandAt { get; set; }
+
+    /// <summary>The restart lease last sent to this node's agent (null: none since it connected).</summary>
+    public LeaseGrant? Lease { get; set; }
+
+    public DateTimeOffset LeaseAt { get; set; }
 }

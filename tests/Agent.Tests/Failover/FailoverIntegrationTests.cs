@@ -183,6 +183,38 @@ public sealed class FailoverIntegrationTests(LoopbackHosts hosts, Xunit.Abstract
     }
 
     [Fact]
+    public async Task A_killed_process_waits_for_the_restart_lease_when_the_coordinator_has_been_gone_longer_than_the_lease()
+    {
+        var primary = _hosts[0];
+        await Resp.CommandAsync(primary.Address, primary.Redis.Port, "CONFIG", "SET", "save", "900 1");
+        await Resp.CommandAsync(primary.Address, primary.Redis.Port, "SAVE");
+        await _agents["host-1"].WaitForAsync(s => s.Facts?.HasPersistence == true, TimeSpan.FromSeconds(10), "the agent sees persistence on");
+        await Poll.UntilAsync(() => _agents["host-1"].Lease.IsHeld, TimeSpan.FromSeconds(10), () => "host-1 holds a restart lease\n" + Agents());
+        var pid = (await PidAsync(primary))!.Value;
+
+        await _coordinator.RestartAsync(whileDown: async () =>
+        {
+            // No coordinator renews it: the lease (half the 5 s window) runs out.
+            await Poll.UntilAsync(() => !_agents["host-1"].Lease.IsHeld, Window, () => "host-1's lease runs out\n" + Agents());
+            Signals.Send(pid, Signals.SigKill);
+            await _agents["host-1"].WaitForAsync(s => s.Phase == RedisAgent.Supervision.SupervisorPhase.AwaitingLease, TimeSpan.FromSeconds(15), "the restart held for the lease");
+            var held = System.Diagnostics.Stopwatch.StartNew();
+            while (held.Elapsed < TimeSpan.FromSeconds(1))
+            {
+                Assert.True(_agents["host-1"].Snapshot.Restarts == 0 && await PidAsync(primary) is null, "restarted without a lease\n" + Agents());
+                await Task.Delay(50);
+            }
+        });
+
+        // The coordinator is back: it grants the lease, and the agent restarts its Redis.
+        await Poll.UntilAsync(async () => await PidAsync(primary) is { } now && now != pid, TimeSpan.FromSeconds(20),
+            () => "host-1's redis-server restarted once the lease is granted\n" + Agents());
+        Assert.Equal(1, _agents["host-1"].Snapshot.Restarts);
+        Assert.Contains(_agents["host-1"].Logs.Entries, e => e.EventId == 1113);
+        await WaitForStateAsync(s => s.State == "Healthy" && s.Term == 1 && s.Primary == "host-1", "host-1 still the primary of term 1");
+    }
+
+    [Fact]
     public async Task A_second_loss_before_the_new_standby_is_in_sync_is_not_failed_over_and_the_journal_says_why()
     {
         // host-3 cannot sync from anyone: its redis-server is stopped (and its agent does not restart it).

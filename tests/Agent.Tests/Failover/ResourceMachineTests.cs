@@ -250,6 +250,80 @@ public sealed class ResourceMachineTests
         Assert.Contains("no replica in sync", _machine.Reason, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void Every_reporting_agent_gets_a_restart_lease_of_half_the_window_renewed_three_times_per_lease()
+    {
+        Do(m => m.Tick(T0));
+
+        foreach (var node in new[] { "n1", "n2", "n3" })
+        {
+            Assert.Single(_effects, e => e is SendCommand { Kind: CommandKind.RestartLease, Lease: { Granted: true, FenceOnStart: false } lease } send
+                && send.Node == node && lease.Ttl == TimeSpan.FromSeconds(5));
+        }
+
+        _effects.Clear();
+        Do(m => m.Tick(T0.AddSeconds(1)));
+        Assert.DoesNotContain(_effects, e => e is SendCommand { Kind: CommandKind.RestartLease });
+        Do(m => m.Tick(T0.AddSeconds(1.7)));
+        Assert.Equal(3, _effects.Count(e => e is SendCommand { Kind: CommandKind.RestartLease, Lease.Granted: true }));
+    }
+
+    [Fact]
+    public void A_primary_under_confirmation_loses_its_restart_lease_and_gets_it_back_when_refuted()
+    {
+        Do(m => m.Tick(T0));
+        _effects.Clear();
+
+        Suspect(T0.AddMilliseconds(100));
+        Do(m => m.Tick(T0.AddMilliseconds(200)));
+        Assert.Single(_effects, e => e is SendCommand { Node: "n1", Kind: CommandKind.RestartLease, Lease.Granted: false });
+        Assert.Contains(_effects, e => e is JournalLine { Kind: "lease" } line && line.Text.Contains("n1", StringComparison.Ordinal) && line.Text.Contains("ended", StringComparison.Ordinal));
+        Assert.DoesNotContain(_effects, e => e is SendCommand { Node: "n2" or "n3", Kind: CommandKind.RestartLease, Lease.Granted: false });
+
+        _effects.Clear();
+        Do(m => m.ProbeAnswered("n3", "n1", "ProcessDown", T0.AddMilliseconds(300), "Refused"));
+        Do(m => m.Tick(T0.AddMilliseconds(400)));
+        Assert.Equal(ResourceState.Healthy, _machine.State);
+        Assert.Single(_effects, e => e is SendCommand { Node: "n1", Kind: CommandKind.RestartLease, Lease.Granted: true });
+    }
+
+    [Fact]
+    public void A_deposed_primary_may_restart_only_to_be_fenced_at_once()
+    {
+        LoseHost(seconds: 12);
+        _effects.Clear();
+        var later = T0.AddSeconds(30);
+        Do(m => m.Connected("n1", 1, later));
+        Do(m => m.Reported("n1", Primary(offset: 5100), later));
+        Do(m => m.Tick(later));
+
+        Assert.Single(_effects, e => e is SendCommand { Node: "n1", Kind: CommandKind.RestartLease, Term: 2, Lease: { Granted: true, FenceOnStart: true } });
+
+        // Once it follows the new primary, it restarts like any replica, and its fence is lifted.
+        _effects.Clear();
+        var fenced = new NodeReport("slave", 5100, true, "127.0.0.12:6379", false, "Healthy", true, 2, new ResourceSettings(300, "allkeys-lru"), []);
+        Do(m => m.Reported("n1", fenced, later.AddSeconds(6)));
+        Do(m => m.Tick(later.AddSeconds(6)));
+        Assert.Single(_effects, e => e is SendCommand { Node: "n1", Kind: CommandKind.RestartLease, Lease: { Granted: true, FenceOnStart: false } });
+        Assert.Single(_effects, e => e is SendCommand { Node: "n1", Kind: CommandKind.Unfence });
+    }
+
+    [Fact]
+    public void No_lease_is_sent_before_a_node_has_reported_or_to_an_agent_that_is_not_connected()
+    {
+        var fresh = new ResourceMachine("cache", [new("n1", "127.0.0.11:6379", "a"), new("n2", "127.0.0.12:6379", "b")],
+            Policy, term: 1, primary: "n1", ResourceSettings.None, paused: false);
+        var effects = new List<Effect>();
+        effects.AddRange(fresh.Connected("n1", 1, T0));
+        effects.AddRange(fresh.Tick(T0));
+        Assert.DoesNotContain(effects, e => e is SendCommand { Kind: CommandKind.RestartLease });
+
+        effects.AddRange(fresh.Reported("n1", Primary(100), T0));
+        effects.AddRange(fresh.Disconnected("n1", T0));
+        effects.AddRange(fresh.Tick(T0.AddSeconds(1)));
+        Assert.DoesNotContain(effects, e => e is SendCommand { Kind: CommandKind.RestartLease });
+    }
+
     private void LoseHost(int seconds) => LoseHostFrom(T0, seconds);
 
     private void LoseHostFrom(DateTimeOffset from, int seconds)

@@ -17,6 +17,7 @@ public sealed class SupervisorTests : IAsyncLifetime
     private readonly RecordingDriver _driver = new();
     private readonly SupervisorInbox _inbox = new();
     private readonly NodeStatus _status = new();
+    private readonly RestartLease _lease;
     private readonly Supervisor _supervisor;
 
     public SupervisorTests()
@@ -28,9 +29,12 @@ public sealed class SupervisorTests : IAsyncLifetime
             MaxBackoff = TimeSpan.FromSeconds(8),
             StartLimitBurst = 3,
         };
+        // As under a coordinator, with a lease that outlasts every test unless one ends it.
+        _lease = new RestartLease(_time, required: true);
+        _lease.Grant(TimeSpan.FromHours(1), fenceOnStart: false);
         _supervisor = new Supervisor(
             _driver, _inbox, _status, Options.Create(options),
-            new SecretRedactor(RedisEndpoint.Parse("redis://127.0.0.1:6379")), _time, NullLogger<Supervisor>.Instance);
+            new SecretRedactor(RedisEndpoint.Parse("redis://127.0.0.1:6379")), _time, NullLogger<Supervisor>.Instance, _lease);
     }
 
     public Task InitializeAsync() => _supervisor.StartAsync(CancellationToken.None);
@@ -96,6 +100,40 @@ public sealed class SupervisorTests : IAsyncLifetime
         Assert.Equal(3, _driver.Attempts);
         Assert.Equal(3, _status.Snapshot.Restarts);
         Assert.Contains("start limit", _status.Snapshot.NeedsFailover, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task WithoutARestartLease_ARestartWaitsForTheGrant()
+    {
+        _lease.End("term 2: n1's host is under confirmation");
+        Probe(PortProbeOutcome.Pong, NodeVerdict.Healthy);
+        Probe(PortProbeOutcome.Refused, NodeVerdict.ProcessDown, changedFrom: NodeVerdict.Healthy);
+
+        await Until(() => _status.Snapshot.Phase == SupervisorPhase.AwaitingLease, "restart held for the lease");
+        _time.Advance(TimeSpan.FromSeconds(30));
+        Probe(PortProbeOutcome.Refused, NodeVerdict.ProcessDown);
+        await Until(() => _status.Snapshot.Probes == 3, "third probe handled");
+        Assert.Equal(0, _driver.Restarts);
+        Assert.Null(_status.Snapshot.NeedsFailover);
+
+        _lease.Grant(TimeSpan.FromSeconds(60), fenceOnStart: false);
+        await Until(() => _driver.Restarts == 1, "restarted once the lease is granted");
+        Assert.Equal(SupervisorPhase.Starting, _status.Snapshot.Phase);
+    }
+
+    [Fact]
+    public async Task ALeaseThatRunsOutDuringTheBackoff_HoldsThePendingRestart()
+    {
+        Probe(PortProbeOutcome.Pong, NodeVerdict.Healthy);
+        Probe(PortProbeOutcome.Refused, NodeVerdict.ProcessDown, changedFrom: NodeVerdict.Healthy);
+        await Until(() => _driver.Restarts == 1, "first restart");
+        _lease.Grant(TimeSpan.FromSeconds(10.5), fenceOnStart: false);
+        _time.Advance(TimeSpan.FromSeconds(10));
+        await Until(() => _status.Snapshot.Phase == SupervisorPhase.RestartPending, "second restart pending");
+
+        _time.Advance(TimeSpan.FromSeconds(2));
+        await Until(() => _status.Snapshot.Phase == SupervisorPhase.AwaitingLease, "held: the lease ran out");
+        Assert.Equal(1, _driver.Restarts);
     }
 
     private void Probe(PortProbeOutcome outcome, NodeVerdict verdict, NodeVerdict? changedFrom = null)
