@@ -65,6 +65,11 @@ internal sealed partial class CoordinatorLink(
                 await RunOnceAsync(stoppingToken).ConfigureAwait(false);
                 backoff = TimeSpan.FromMilliseconds(250);
             }
+            catch (Exception) when (stoppingToken.IsCancellationRequested)
+            {
+                // Shutting down: the stream was cancelled by us, not lost.
+                break;
+            }
             catch (RpcException ex) when (ex.StatusCode is StatusCode.Unauthenticated or StatusCode.NotFound or StatusCode.InvalidArgument or StatusCode.PermissionDenied)
             {
                 Log.Refused(logger, _options.Url, ex.StatusCode.ToString(), ex.Status.Detail);

@@ -14,6 +14,9 @@ internal sealed class AgentSession(string node)
     public string Node { get; } = node;
 
     public Channel<CoordinatorMessage> Outbound { get; } = Channel.CreateUnbounded<CoordinatorMessage>(new UnboundedChannelOptions { SingleReader = true });
+
+    /// <summary>Cancelled when a newer stream of the same node replaces this one: the old call ends even if its connection went silent.</summary>
+    public CancellationTokenSource Replaced { get; } = new();
 }
 
 /// <summary>
@@ -82,6 +85,7 @@ internal sealed partial class ResourceCoordinator
             if (_sessions.Remove(node, out var previous))
             {
                 previous.Outbound.Writer.TryComplete();
+                previous.Replaced.Cancel();
             }
 
             _sessions[node] = session;

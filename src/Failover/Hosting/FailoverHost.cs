@@ -35,7 +35,14 @@ internal static partial class FailoverHost
             o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
         });
         // gRPC without TLS on loopback needs HTTP/2 without the upgrade dance.
-        builder.WebHost.ConfigureKestrel(kestrel => kestrel.ConfigureEndpointDefaults(listen => listen.Protocols = HttpProtocols.Http2));
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.ConfigureEndpointDefaults(listen => listen.Protocols = HttpProtocols.Http2);
+            // An agent whose connection went silent (a partition, not a close) is noticed within
+            // seconds: its session ends, so status shows it not connected and it is no candidate.
+            kestrel.Limits.Http2.KeepAlivePingDelay = TimeSpan.FromSeconds(2);
+            kestrel.Limits.Http2.KeepAlivePingTimeout = TimeSpan.FromSeconds(3);
+        });
         var services = builder.Services;
         services.TryAddSingleton(TimeProvider.System);
         services.AddOptions<FailoverOptions>().Bind(builder.Configuration.GetSection(FailoverOptions.Section)).ValidateOnStart();

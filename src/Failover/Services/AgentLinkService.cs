@@ -24,7 +24,7 @@ internal sealed partial class AgentLinkService(Coordinator coordinator, ILogger<
         }
 
         var session = resource.Attach(registration.Node, registration.TermSeen);
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, session.Replaced.Token);
         var writer = WriteAsync(session, responseStream, stop.Token);
         try
         {
@@ -55,6 +55,7 @@ internal sealed partial class AgentLinkService(Coordinator coordinator, ILogger<
         {
             resource.Detach(session);
             await stop.CancelAsync().ConfigureAwait(false);
+            session.Replaced.Dispose();
             try
             {
                 await writer.ConfigureAwait(false);

@@ -36,6 +36,9 @@ public sealed class SshServer : IAsyncDisposable
 
     public bool IsRunning => _process is { HasExited: false };
 
+    /// <summary>sshd's pid while it runs.</summary>
+    public int? ProcessId => _process is { HasExited: false } process ? process.Id : null;
+
     public static async Task<SshServer> StartAsync(string address, string authorizedPublicKeyFile)
     {
         var server = new SshServer(address, LoopbackPorts.Free(IPAddress.Parse(address)));
