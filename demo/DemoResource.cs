@@ -94,7 +94,11 @@ internal sealed class DemoResource(DemoOptions options, DemoConsole console) : I
     {
         while (!cancellationToken.IsCancellationRequested)
         {
-            var line = await input.ReadLineAsync(cancellationToken).ConfigureAwait(false);
+            // Console.In ignores the token once a read is blocked: the read runs aside, and Ctrl-C wins the race.
+            var read = Task.Run(input.ReadLine, CancellationToken.None);
+            await Task.WhenAny(read, Task.Delay(Timeout.Infinite, cancellationToken)).ConfigureAwait(false);
+            cancellationToken.ThrowIfCancellationRequested();
+            var line = await read.ConfigureAwait(false);
             if (line is null)
             {
                 // No more input (run in the background): keep running until Ctrl-C or SIGTERM.
@@ -163,6 +167,11 @@ internal sealed class DemoResource(DemoOptions options, DemoConsole console) : I
         if (host is null)
         {
             return;
+        }
+
+        if (await StatusAsync().ConfigureAwait(false) is { State: not "Healthy" } status)
+        {
+            console.Say($"note: the resource is {status.State} ({status.Reason}). The coordinator fails over only from Healthy, with a standby in sync: watch it refuse, and say why in its journal.");
         }
 
         _lost = Partition.Isolate(host.Address);

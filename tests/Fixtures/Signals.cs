@@ -6,6 +6,7 @@ namespace RedisAgent.Testing;
 public static partial class Signals
 {
     public const int SigKill = 9;
+    public const int SigInt = 2;
     public const int SigTerm = 15;
     public const int SigCont = 18;
     public const int SigStop = 19;
