@@ -12,4 +12,9 @@ if (args is ["logs", .. var rest])
     return await LogsCommand.RunAsync(rest, Console.Out, Console.Error, stop.Token).ConfigureAwait(false);
 }
 
+if (args is ["health", .. var healthArgs])
+{
+    return await RedisAgent.Metrics.HealthCommand.RunAsync(healthArgs, Console.Out, Console.Error, CancellationToken.None).ConfigureAwait(false);
+}
+
 return await AgentHost.RunAsync(args).ConfigureAwait(false);

@@ -29,9 +29,13 @@ public sealed class AgentProcess : IAsyncDisposable
     public int ExitCode => _process.ExitCode;
 
     /// <summary>Starts the agent with exactly <paramref name="environment"/> on top of a clean one (no REDIS_URL leaks in).</summary>
-    public static AgentProcess Start(IReadOnlyDictionary<string, string> environment, params string[] arguments)
+    public static AgentProcess Start(IReadOnlyDictionary<string, string> environment, params string[] arguments) =>
+        StartBinary(BinaryPath, environment, arguments);
+
+    /// <summary>Like <see cref="Start"/>, for another binary (a published redis-agent, redis-failover).</summary>
+    public static AgentProcess StartBinary(string binary, IReadOnlyDictionary<string, string> environment, params string[] arguments)
     {
-        var startInfo = new ProcessStartInfo(BinaryPath, arguments)
+        var startInfo = new ProcessStartInfo(binary, arguments)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,

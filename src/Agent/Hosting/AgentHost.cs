@@ -32,7 +32,7 @@ internal static class AgentHost
         var defaults = builder.Configuration.Sources[^1];
         builder.Configuration.Sources.RemoveAt(builder.Configuration.Sources.Count - 1);
         builder.Configuration.Sources.Insert(0, defaults);
-        builder.Services.AddSystemd();
+        RedisShared.Hosting.SystemdIntegration.AddSystemdNotify(builder.Services);
         builder.Logging.AddSimpleConsole(options =>
         {
             options.SingleLine = true;

@@ -110,8 +110,28 @@ internal static class AgentServiceCollectionExtensions
         services.AddHostedService<LogFileTailer>();
         services.AddHostedService<MetricsLogLine>();
         services.AddHostedService(sp => sp.GetRequiredService<CoordinatorLink>());
+        services.AddHostedService(CreateWatchdog);
 
         return services;
+    }
+
+    /// <summary>The agent is alive while it keeps probing its own node (a probe ends within Probe:Timeout, answered or not).</summary>
+    private static RedisShared.Hosting.SystemdWatchdog CreateWatchdog(IServiceProvider services)
+    {
+        var probe = services.GetRequiredService<IOptions<ProbeOptions>>().Value;
+        var status = services.GetRequiredService<NodeStatus>();
+        var time = services.GetRequiredService<TimeProvider>();
+        var started = time.GetUtcNow();
+        var limit = TimeSpan.FromTicks(Math.Max(TimeSpan.FromSeconds(10).Ticks, 3 * (probe.Interval + probe.Timeout).Ticks));
+        return new RedisShared.Hosting.SystemdWatchdog(
+            services.GetService<Microsoft.Extensions.Hosting.Systemd.ISystemdNotifier>() ?? new Microsoft.Extensions.Hosting.Systemd.SystemdNotifier(),
+            () =>
+            {
+                var age = time.GetUtcNow() - (status.Snapshot.LastProbe?.At ?? started);
+                return age > limit ? $"no probe of the local node has finished for {age.TotalSeconds:0} s (limit {limit.TotalSeconds:0} s)" : null;
+            },
+            time,
+            services.GetRequiredService<ILogger<RedisShared.Hosting.SystemdWatchdog>>());
     }
 
     private static void AddSection<TOptions>(IServiceCollection services, IConfiguration configuration, string section)

@@ -39,6 +39,9 @@ internal sealed class Coordinator : BackgroundService
 
     public IEnumerable<ResourceCoordinator> Resources => _resources.Values;
 
+    /// <summary>When the last tick of every resource finished (the systemd watchdog's measure of progress).</summary>
+    public DateTimeOffset LastTick { get; private set; } = DateTimeOffset.MinValue;
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(100), _time);
@@ -50,6 +53,8 @@ internal sealed class Coordinator : BackgroundService
                 {
                     resource.Step((machine, now) => machine.Tick(now));
                 }
+
+                LastTick = _time.GetUtcNow();
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)

@@ -27,7 +27,7 @@ internal static partial class FailoverHost
         {
             InitialData = new Dictionary<string, string?> { ["Urls"] = DefaultUrls },
         });
-        builder.Services.AddSystemd();
+        RedisShared.Hosting.SystemdIntegration.AddSystemdNotify(builder.Services);
         builder.Logging.AddSimpleConsole(o =>
         {
             o.SingleLine = true;
@@ -53,6 +53,22 @@ internal static partial class FailoverHost
         services.TryAddSingleton<PrimaryPublisher>();
         services.TryAddSingleton<Coordinator>();
         services.AddHostedService(sp => sp.GetRequiredService<Coordinator>());
+        services.AddHostedService(sp =>
+        {
+            // Alive while the coordinator ticks its resources (every 100 ms); 10 s without one is a hang.
+            var coordinator = sp.GetRequiredService<Coordinator>();
+            var time = sp.GetRequiredService<TimeProvider>();
+            var started = time.GetUtcNow();
+            return new RedisShared.Hosting.SystemdWatchdog(
+                sp.GetService<Microsoft.Extensions.Hosting.Systemd.ISystemdNotifier>() ?? new Microsoft.Extensions.Hosting.Systemd.SystemdNotifier(),
+                () =>
+                {
+                    var age = time.GetUtcNow() - (coordinator.LastTick > started ? coordinator.LastTick : started);
+                    return age > TimeSpan.FromSeconds(10) ? $"the coordinator has not ticked for {age.TotalSeconds:0} s" : null;
+                },
+                time,
+                sp.GetRequiredService<ILogger<RedisShared.Hosting.SystemdWatchdog>>());
+        });
         services.AddSingleton<TokenInterceptor>();
         services.AddGrpc(o => o.Interceptors.Add<TokenInterceptor>());
         return builder;

@@ -1,0 +1,47 @@
+# syntax=docker/dockerfile:1
+# One image per program, from one build:
+#   docker build -t redis-agent .                            (the default target: the agent)
+#   docker build --target failover -t redis-failover .
+# Both run as a non-root user. The agent image carries redis-server, so that
+# `docker run redis-agent` runs its embedded default; beside a Redis in another container, set
+# REDIS_URL and Restart__Driver=none (the platform restarts containers).
+
+FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
+WORKDIR /src
+# Restore first, from the project files alone: this layer is rebuilt only when dependencies change.
+COPY global.json Directory.Build.props Directory.Packages.props ./
+COPY src/Protos/Protos.csproj src/Protos/
+COPY src/Agent/Agent.csproj src/Agent/
+COPY src/Failover/Failover.csproj src/Failover/
+RUN dotnet restore src/Agent/Agent.csproj && dotnet restore src/Failover/Failover.csproj
+COPY src/ src/
+COPY README.md ./
+RUN dotnet publish src/Agent/Agent.csproj -c Release --no-restore -o /out/redis-agent \
+ && dotnet publish src/Failover/Failover.csproj -c Release --no-restore -o /out/redis-failover \
+ && cp README.md /out/redis-agent/ && cp README.md /out/redis-failover/
+
+FROM mcr.microsoft.com/dotnet/aspnet:10.0 AS runtime
+RUN groupadd --system --gid 10001 redis-agent \
+ && useradd --system --uid 10001 --gid 10001 --home-dir /var/lib/redis-agent --create-home --shell /usr/sbin/nologin redis-agent
+ENV DOTNET_CLI_TELEMETRY_OPTOUT=1 \
+    STATE_DIRECTORY=/var/lib/redis-agent
+
+FROM runtime AS failover
+COPY --from=build /out/redis-failover /app/redis-failover
+# Outside the container's loopback, or nobody reaches it; the token comes from Failover__Token.
+ENV Urls=http://+:9380 \
+    STATE_DIRECTORY=/var/lib/redis-agent/failover
+USER 10001:10001
+EXPOSE 9380
+ENTRYPOINT ["/app/redis-failover/redis-failover"]
+
+FROM runtime AS agent
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends redis-server \
+ && rm -rf /var/lib/apt/lists/*
+COPY --from=build /out/redis-agent /app/redis-agent
+ENV Urls=http://+:9379
+USER 10001:10001
+EXPOSE 9379 6379
+HEALTHCHECK --interval=10s --timeout=3s CMD ["/app/redis-agent/redis-agent", "health"]
+ENTRYPOINT ["/app/redis-agent/redis-agent"]

@@ -1,0 +1,163 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Sockets;
+using System.Text;
+using RedisAgent.Testing;
+
+namespace RedisAgent.Tests.Deploy;
+
+/// <summary>
+/// The <c>dotnet publish</c> commands the Dockerfile runs, run here, and their output started with
+/// the example configuration files of deploy/config, under the notify protocol a systemd unit of
+/// Type=notify with WatchdogSec= speaks: READY=1, WATCHDOG=1, STOPPING=1.
+/// </summary>
+public sealed class PublishSmokeTests : IAsyncLifetime
+{
+    private readonly TempDirectory _directory = new("publish");
+
+    public async Task InitializeAsync()
+    {
+        var publish = DeployFiles.Dockerfile()
+            .Where(i => i.Instruction == "RUN")
+            .SelectMany(i => i.Arguments.Split("&&", StringSplitOptions.TrimEntries))
+            .Where(c => c.StartsWith("dotnet publish ", StringComparison.Ordinal))
+            .ToList();
+        Assert.Equal(2, publish.Count);
+        foreach (var command in publish)
+        {
+            var arguments = command["dotnet ".Length..].Replace("/out/", _directory.Path + "/", StringComparison.Ordinal).Split(' ').Append("-nodeReuse:false").ToArray();
+            using var process = Process.Start(new ProcessStartInfo("dotnet", arguments)
+            {
+                WorkingDirectory = DeployFiles.Root,
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+                UseShellExecute = false,
+            })!;
+            var output = process.StandardOutput.ReadToEndAsync();
+            var error = process.StandardError.ReadToEndAsync();
+            await process.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(5));
+            Assert.True(process.ExitCode == 0, $"{command} failed:\n{await output}\n{await error}");
+        }
+    }
+
+    public Task DisposeAsync()
+    {
+        _directory.Dispose();
+        return Task.CompletedTask;
+    }
+
+    [Fact]
+    public async Task The_published_agent_runs_on_the_example_configuration_and_speaks_the_notify_protocol()
+    {
+        const string password = "smoke-test-password-7f3a";
+        await using var redis = await RedisServer.StartAsync(new RedisServerOptions { Password = password });
+        using var notify = new NotifySocket(_directory.File("agent.notify"));
+        var port = LoopbackPorts.Free();
+        var environment = DeployFiles.Environment("deploy/config/redis-agent.env");
+        environment["REDIS_URL"] = redis.Url;
+        // The example runs Debian's redis-server from /etc/redis/redis.conf; here the test's server is already running.
+        environment["Restart__Driver"] = "none";
+        environment["Urls"] = $"http://127.0.0.1:{port}";
+        environment["Agent__StateDirectory"] = _directory.File("agent-state");
+        environment["NOTIFY_SOCKET"] = notify.Path;
+        environment["WATCHDOG_USEC"] = "2000000";
+
+        await using var agent = AgentProcess.StartBinary(_directory.File("redis-agent/redis-agent"), environment);
+        await notify.WaitForAsync("READY=1", agent);
+        await notify.WaitForAsync("WATCHDOG=1", agent);
+
+        var (code, health) = await RunAsync(_directory.File("redis-agent/redis-agent"), "health", "--ready", "--url", $"http://127.0.0.1:{port}");
+        Assert.True(code == 0, $"health --ready: exit {code}: {health}\n{agent.Output}");
+        using var http = new HttpClient();
+        string metrics = "";
+        await Poll.UntilAsync(async () => (metrics = await http.GetStringAsync(new Uri($"http://127.0.0.1:{port}/metrics"))).Contains("\nredis_up 1", StringComparison.Ordinal),
+            TimeSpan.FromSeconds(20), () => "redis_up 1 on /metrics\n" + agent.Output);
+        Assert.Contains("redis_memory_max_bytes", metrics, StringComparison.Ordinal);
+
+        agent.Signal(Signals.SigTerm);
+        Assert.Equal(0, await agent.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+        await notify.WaitForAsync("STOPPING=1", agent);
+        Assert.DoesNotContain(password, agent.Output + metrics, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task The_published_coordinator_runs_on_the_example_configuration_and_its_CLI_answers()
+    {
+        using var notify = new NotifySocket(_directory.File("failover.notify"));
+        var port = LoopbackPorts.Free();
+        var environment = DeployFiles.Environment("deploy/config/redis-failover.env");
+        environment["Urls"] = $"http://127.0.0.1:{port}";
+        environment["Failover__StoreDirectory"] = _directory.File("failover-store");
+        environment["Resources__0__UrlFile"] = _directory.File("cache.env");
+        environment["NOTIFY_SOCKET"] = notify.Path;
+        environment["WATCHDOG_USEC"] = "2000000";
+
+        await using var coordinator = AgentProcess.StartBinary(_directory.File("redis-failover/redis-failover"), environment);
+        await notify.WaitForAsync("READY=1", coordinator);
+        await notify.WaitForAsync("WATCHDOG=1", coordinator);
+
+        var (code, status) = await RunAsync(_directory.File("redis-failover/redis-failover"), "status", "-r", "cache", "--url", $"http://127.0.0.1:{port}", "--token", environment["Failover__Token"]);
+        Assert.True(code == 0, $"status: exit {code}: {status}\n{coordinator.Output}");
+        Assert.StartsWith("cache: ", status, StringComparison.Ordinal);
+        Assert.Contains("db-3", status, StringComparison.Ordinal);
+
+        coordinator.Signal(Signals.SigTerm);
+        Assert.Equal(0, await coordinator.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+        await notify.WaitForAsync("STOPPING=1", coordinator);
+        Assert.DoesNotContain(environment["Failover__Token"], coordinator.Output, StringComparison.Ordinal);
+    }
+
+    private static async Task<(int Code, string Output)> RunAsync(string binary, params string[] arguments)
+    {
+        using var process = Process.Start(new ProcessStartInfo(binary, arguments) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false })!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        return (process.ExitCode, await output + await error);
+    }
+
+    /// <summary>The datagram socket systemd gives a Type=notify service in NOTIFY_SOCKET; collects what the service says.</summary>
+    private sealed class NotifySocket : IDisposable
+    {
+        private readonly Socket _socket = new(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified);
+        private readonly ConcurrentQueue<string> _messages = new();
+        private readonly CancellationTokenSource _stop = new();
+
+        public NotifySocket(string path)
+        {
+            Path = path;
+            _socket.Bind(new UnixDomainSocketEndPoint(path));
+            _ = Task.Run(ReceiveAsync);
+        }
+
+        public string Path { get; }
+
+        public Task WaitForAsync(string message, AgentProcess process) =>
+            Poll.UntilAsync(() => _messages.Any(m => m.Split('\n').Contains(message)), TimeSpan.FromSeconds(30),
+                () => $"no {message} on NOTIFY_SOCKET; got: {string.Join(" | ", _messages)}\n{process.Output}");
+
+        public void Dispose()
+        {
+            _stop.Cancel();
+            _socket.Dispose();
+            _stop.Dispose();
+        }
+
+        private async Task ReceiveAsync()
+        {
+            var buffer = new byte[4096];
+            try
+            {
+                while (!_stop.IsCancellationRequested)
+                {
+                    var received = await _socket.ReceiveAsync(buffer, SocketFlags.None, _stop.Token);
+                    _messages.Enqueue(Encoding.UTF8.GetString(buffer, 0, received));
+                }
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException or SocketException)
+            {
+            }
+        }
+    }
+}
