@@ -22,6 +22,31 @@ internal static class LoadProcesses
         return process;
     }
 
+    /// <summary>Like <see cref="StartDrained"/>, keeping what the process writes to standard output in <paramref name="output"/>.</summary>
+    public static Process StartDrainedWithOutput(ProcessStartInfo startInfo, out System.Text.StringBuilder output)
+    {
+        startInfo.RedirectStandardOutput = true;
+        startInfo.RedirectStandardError = true;
+        startInfo.UseShellExecute = false;
+        var process = Process.Start(startInfo)!;
+        var kept = new System.Text.StringBuilder();
+        process.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data is not null)
+            {
+                lock (kept)
+                {
+                    kept.Append(e.Data).Append('\n');
+                }
+            }
+        };
+        process.ErrorDataReceived += (_, _) => { };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        output = kept;
+        return process;
+    }
+
     /// <summary>User + system CPU time of <paramref name="pid"/>, in milliseconds (10 ms ticks).</summary>
     public static long CpuMs(int pid)
     {

@@ -18,6 +18,9 @@ internal static partial class FailoverHost
 {
     public const int ConfigurationErrorExitCode = 78;
 
+    /// <summary>An optional JSON configuration file (same keys as appsettings.json).</summary>
+    public const string ConfigFileVariable = "REDIS_FAILOVER_CONFIG";
+
     public const string DefaultUrls = "http://127.0.0.1:9380";
 
     public static WebApplicationBuilder CreateBuilder(string[] args)
@@ -27,6 +30,29 @@ internal static partial class FailoverHost
         {
             InitialData = new Dictionary<string, string?> { ["Urls"] = DefaultUrls },
         });
+        if (Environment.GetEnvironmentVariable(ConfigFileVariable) is { Length: > 0 } file)
+        {
+            // A JSON file of the same keys (a fleet's resources are too many for environment variables);
+            // the environment and the command line still win over it.
+            var path = Path.GetFullPath(file);
+            if (!File.Exists(path))
+            {
+                throw new ConfigFileException($"{ConfigFileVariable}: '{path}' does not exist");
+            }
+
+            var json = new Microsoft.Extensions.Configuration.Json.JsonConfigurationSource { Path = path, Optional = false };
+            json.ResolveFileProvider();
+            var at = builder.Configuration.Sources.ToList().FindIndex(s => s is Microsoft.Extensions.Configuration.EnvironmentVariables.EnvironmentVariablesConfigurationSource);
+            try
+            {
+                builder.Configuration.Sources.Insert(at < 0 ? builder.Configuration.Sources.Count : at, json);
+            }
+            catch (Exception ex) when (ex is FormatException or InvalidDataException)
+            {
+                throw new ConfigFileException($"{ConfigFileVariable}: '{path}' is not valid JSON: {ex.InnerException?.Message ?? ex.Message}");
+            }
+        }
+
         RedisShared.Hosting.SystemdIntegration.AddSystemdNotify(builder.Services);
         builder.Logging.AddSimpleConsole(o =>
         {
@@ -90,6 +116,11 @@ internal static partial class FailoverHost
             host.Services.GetService<IStartupValidator>()?.Validate();
             await host.RunAsync().ConfigureAwait(false);
             return 0;
+        }
+        catch (ConfigFileException ex)
+        {
+            await Console.Error.WriteLineAsync("redis-failover: configuration error: " + ex.Message).ConfigureAwait(false);
+            return ConfigurationErrorExitCode;
         }
         catch (Exception ex) when (ValidationFailures(ex) is { Count: > 0 } failures)
         {
@@ -211,3 +242,6 @@ internal sealed class ResourcesOptionsValidator : IValidateOptions<ResourcesOpti
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 }
+
+/// <summary>The configuration file named by REDIS_FAILOVER_CONFIG cannot be read.</summary>
+internal sealed class ConfigFileException(string message) : Exception(message);

@@ -37,6 +37,11 @@ internal sealed partial class AgentLinkService(Coordinator coordinator, ILogger<
                         var report = ToReport(message.Report);
                         Log.Reported(logger, registration.Resource, session.Node, report.Role, report.ReplicationOffset, report.LocalVerdict);
                         resource.Step((machine, now) => machine.Reported(session.Node, report, now));
+                        if (message.Report.Sequence != 0)
+                        {
+                            session.Outbound.Writer.TryWrite(new CoordinatorMessage { ReportAck = new ReportAck { Sequence = message.Report.Sequence } });
+                        }
+
                         break;
                     case AgentMessage.BodyOneofCase.Result:
                         resource.Answered(session.Node, message.Result);

@@ -1,0 +1,364 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using System.Threading.Channels;
+using Google.Protobuf.WellKnownTypes;
+using Grpc.Core;
+using Grpc.Net.Client;
+using RedisAgent.Load.Harness;
+using RedisAgent.Testing;
+using RedisFailover.Protos;
+
+namespace RedisAgent.Load.Scenarios;
+
+/// <summary>
+/// A redis-failover process and thousands of simulated agents (three per resource), each holding
+/// its stream and reporting once a second; the coordinator acknowledges each report once applied.
+/// Meanwhile one resource's primary is lost, and the time the coordinator takes to promote its
+/// standby is compared with the same decision taken with no load.
+/// </summary>
+internal static class FleetScenario
+{
+    private const string Token = "load-token-0123456789abcdef";
+
+    public static Scenario Create(Options options)
+    {
+        var window = options.FleetWindow;
+        return Scenario.Create("coordinator-fleet", async context =>
+            {
+                var fleet = context.Get<Fleet>("fleet");
+                var n = context.NextInvocation();
+                return await fleet.ReportAsync(n).ConfigureAwait(false) ? Response.Ok() : Response.Fail("no ReportAck within 5 s");
+            })
+            .WithDescription($"redis-failover with {options.Agents} simulated agents ({options.Agents / 3} resources of three nodes, window {window.TotalSeconds:0} s, rounds of 1 s, restart leases renewed every {window.TotalSeconds / 6:0.#} s), their streams multiplexed 100 to an HTTP/2 connection. Each step is one agent's report; the rate is one report per agent per second. Latency: the report sent until the coordinator's ReportAck (sent once the report is applied to the resource's state machine).")
+            .WithInit(async context =>
+            {
+                var fleet = await Fleet.StartAsync(options.Agents, window, context).ConfigureAwait(false);
+                context.Items["fleet"] = fleet;
+                // Resource 1's primary lost with no load running: the decision time to compare with.
+                var atRest = await fleet.LosePrimaryAsync(1).ConfigureAwait(false);
+                context.Figure("failover decision, no load (resource 1)", $"{atRest.TotalSeconds:0.00} s (window {window.TotalSeconds:0} s + the last round)");
+                fleet.Coordinator.Reset();
+                fleet.Generator.Reset();
+                // Resource 0's primary lost halfway through the load.
+                context.Items["under-load"] = Task.Run(async () =>
+                {
+                    await Task.Delay(TimeSpan.FromSeconds(2)).ConfigureAwait(false);
+                    return await fleet.LosePrimaryAsync(0).ConfigureAwait(false);
+                });
+            })
+            // Long enough that the whole decision (window + a round, from 2 s in) happens under the load.
+            .WithLoadSimulations(new LoadSimulation.Inject(options.Agents, options.Duration > window * 1.5 ? options.Duration : window * 1.5))
+            .WithAfterRun(async context =>
+            {
+                var fleet = context.Get<Fleet>("fleet");
+                fleet.Coordinator.Report(context, "redis-failover");
+                fleet.Generator.Report(context, "load generator (this process: the simulated agents and the harness)");
+                var underLoad = await context.Get<Task<TimeSpan>>("under-load").ConfigureAwait(false);
+                context.Figure("failover decision, under the load (resource 0)", $"{underLoad.TotalSeconds:0.00} s");
+                context.Figure("agents connected at the end", fleet.Connected.ToString(CultureInfo.InvariantCulture));
+                context.Figure("commands answered (leases, probes, promotions)", fleet.Commands.ToString(CultureInfo.InvariantCulture));
+            })
+            .WithClean(async context =>
+            {
+                if (context.Items.TryRemove("fleet", out var fleet))
+                {
+                    await ((Fleet)fleet).DisposeAsync().ConfigureAwait(false);
+                }
+            });
+    }
+
+    private sealed class Fleet : IAsyncDisposable
+    {
+        private readonly List<SimulatedAgent> _agents = [];
+        private readonly List<GrpcChannel> _channels = [];
+        // Kestrel allows 100 streams a connection, which the agents' channels fill: the admin calls get their own.
+        private GrpcChannel _admin = null!;
+        private readonly ConcurrentDictionary<long, TaskCompletionSource> _acks = new();
+        private readonly TempDirectory _directory = new("load-fleet");
+        private AgentProcess _process = null!;
+        private long _commands;
+
+        public Measured Coordinator { get; private set; } = null!;
+
+        public Measured Generator { get; } = new(Environment.ProcessId);
+
+        public long Commands => Interlocked.Read(ref _commands);
+
+        public int Connected => _agents.Count(a => a.Open);
+
+        private int Resources => _agents.Count / 3;
+
+        public static async Task<Fleet> StartAsync(int agents, TimeSpan window, ScenarioContext context)
+        {
+            var fleet = new Fleet();
+            var resources = agents / 3;
+            var config = new
+            {
+                Failover = new { Token, Window = window.ToString("c", CultureInfo.InvariantCulture), RoundInterval = "00:00:01", StoreDirectory = fleet._directory.File("store") },
+                Resources = Enumerable.Range(0, resources).Select(r => new
+                {
+                    Name = $"r{r}",
+                    Nodes = Enumerable.Range(0, 3).Select(k => new { Name = $"r{r}n{k}", Address = Address(r, k), Zone = $"z{k}" }).ToArray(),
+                }).ToArray(),
+            };
+            var file = fleet._directory.File("fleet.json");
+            await File.WriteAllTextAsync(file, JsonSerializer.Serialize(config)).ConfigureAwait(false);
+            var port = LoopbackPorts.Free();
+            fleet._process = AgentProcess.StartBinary(Path.Combine(AppContext.BaseDirectory, "redis-failover"), new Dictionary<string, string>
+            {
+                ["REDIS_FAILOVER_CONFIG"] = file,
+                ["Urls"] = $"http://127.0.0.1:{port}",
+                ["Logging__LogLevel__Default"] = "Warning",
+            });
+            fleet.Coordinator = new Measured(fleet._process.ProcessId);
+            var clock = Stopwatch.StartNew();
+            fleet._admin = GrpcChannel.ForAddress($"http://127.0.0.1:{port}");
+            for (var c = 0; c < (agents + 99) / 100; c++)
+            {
+                fleet._channels.Add(GrpcChannel.ForAddress($"http://127.0.0.1:{port}", new GrpcChannelOptions
+                {
+                    HttpHandler = new SocketsHttpHandler { EnableMultipleHttp2Connections = false, KeepAlivePingDelay = TimeSpan.FromSeconds(10), KeepAlivePingPolicy = HttpKeepAlivePingPolicy.Always },
+                }));
+            }
+
+            await Poll.UntilAsync(async () =>
+            {
+                try
+                {
+                    await new Admin.AdminClient(fleet._admin).GetStatusAsync(new ResourceRequest { Resource = "r0" }, Headers()).ConfigureAwait(false);
+                    return true;
+                }
+                catch (RpcException)
+                {
+                    return false;
+                }
+            }, TimeSpan.FromSeconds(60), () => "redis-failover answers\n" + fleet._process.Output).ConfigureAwait(false);
+
+            for (var r = 0; r < resources; r++)
+            {
+                for (var k = 0; k < 3; k++)
+                {
+                    fleet._agents.Add(new SimulatedAgent(fleet, r, k, fleet._channels[fleet._agents.Count / 100]));
+                }
+            }
+
+            // Connect and report once each, a few hundred at a time; then every resource is Healthy.
+            foreach (var batch in fleet._agents.Chunk(250))
+            {
+                await Task.WhenAll(batch.Select(a => a.ConnectAsync())).ConfigureAwait(false);
+                await Task.WhenAll(batch.Select(a => fleet.AckedAsync(a, -1 - a.Index))).ConfigureAwait(false);
+            }
+
+            await Poll.UntilAsync(async () => (await new Admin.AdminClient(fleet._admin).GetStatusAsync(new ResourceRequest { Resource = $"r{resources - 1}" }, Headers()).ConfigureAwait(false)).State == "Healthy",
+                TimeSpan.FromSeconds(120), () => "the last resource Healthy").ConfigureAwait(false);
+            context.Figure("fleet up (processes, streams, first reports)", $"{clock.Elapsed.TotalSeconds:0.0} s for {agents} agents over {fleet._channels.Count} connections");
+            return fleet;
+        }
+
+        /// <summary>One report of agent <paramref name="n"/> mod the fleet (resources 0 and 1 are the failover's), acknowledged?</summary>
+        public async Task<bool> ReportAsync(long n)
+        {
+            var agent = _agents[6 + (int)(n % (_agents.Count - 6))];
+            return await AckedAsync(agent, n + 1).ConfigureAwait(false);
+        }
+
+        private async Task<bool> AckedAsync(SimulatedAgent agent, long sequence)
+        {
+            var ack = _acks.GetOrAdd(sequence, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+            agent.Send(new AgentMessage { Report = agent.Report(sequence, lostPrimary: false) });
+            var done = await Task.WhenAny(ack.Task, Task.Delay(TimeSpan.FromSeconds(5))).ConfigureAwait(false);
+            _acks.TryRemove(sequence, out _);
+            return done == ack.Task;
+        }
+
+        /// <summary>Resource <paramref name="r"/>'s primary goes silent: its stream closes, its two peers report it unreachable until one is told to promote.</summary>
+        public async Task<TimeSpan> LosePrimaryAsync(int r)
+        {
+            var primary = _agents[r * 3];
+            var vantages = new[] { _agents[(r * 3) + 1], _agents[(r * 3) + 2] };
+            foreach (var v in vantages)
+            {
+                v.PrimaryLost = true;
+            }
+
+            var clock = Stopwatch.StartNew();
+            await primary.CloseAsync().ConfigureAwait(false);
+            while (!vantages.Any(v => v.Promoted.Task.IsCompleted) && clock.Elapsed < TimeSpan.FromSeconds(90))
+            {
+                foreach (var v in vantages)
+                {
+                    v.Send(new AgentMessage { Report = v.Report(0, lostPrimary: true) });
+                }
+
+                await Task.WhenAny(Task.WhenAny(vantages.Select(v => v.Promoted.Task)), Task.Delay(250)).ConfigureAwait(false);
+            }
+
+            return vantages.Any(v => v.Promoted.Task.IsCompleted) ? clock.Elapsed : throw new TimeoutException($"r{r} was not failed over within 90 s\n{_process.Output}");
+        }
+
+        public void Acknowledged(long sequence)
+        {
+            if (_acks.TryGetValue(sequence, out var ack))
+            {
+                ack.TrySetResult();
+            }
+        }
+
+        public void Commanded() => Interlocked.Increment(ref _commands);
+
+        public async ValueTask DisposeAsync()
+        {
+            await Task.WhenAll(_agents.Select(a => a.CloseAsync())).ConfigureAwait(false);
+            foreach (var channel in _channels)
+            {
+                channel.Dispose();
+            }
+
+            _admin?.Dispose();
+
+            await _process.DisposeAsync().ConfigureAwait(false);
+            _directory.Dispose();
+        }
+
+        public static Metadata Headers() => new() { { "authorization", "Bearer " + Token } };
+
+        public static string Address(int r, int k) => $"10.{r / 250}.{r % 250}.{k + 1}:6379";
+    }
+
+    /// <summary>One agent as the coordinator sees it: a stream, reports, and answers to every command.</summary>
+    private sealed class SimulatedAgent(Fleet fleet, int resource, int node, GrpcChannel channel)
+    {
+        private readonly Channel<AgentMessage> _outbound = Channel.CreateUnbounded<AgentMessage>(new UnboundedChannelOptions { SingleReader = true });
+        private AsyncDuplexStreamingCall<AgentMessage, CoordinatorMessage>? _call;
+        private Task _pump = Task.CompletedTask;
+        private Task _reader = Task.CompletedTask;
+        private long _offset = 1000;
+
+        public int Index => (resource * 3) + node;
+
+        public bool Open { get; private set; }
+
+        public volatile bool PrimaryLost;
+
+        public TaskCompletionSource Promoted { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        private string Name => $"r{resource}n{node}";
+
+        public Task ConnectAsync()
+        {
+            _call = new AgentLink.AgentLinkClient(channel).Connect(Fleet.Headers());
+            Open = true;
+            _outbound.Writer.TryWrite(new AgentMessage
+            {
+                Registration = new Registration { Resource = $"r{resource}", Node = Name, Role = node == 0 ? "master" : "slave", Address = Fleet.Address(resource, node), Zone = $"z{node}" },
+            });
+            _pump = Task.Run(async () =>
+            {
+                try
+                {
+                    await foreach (var message in _outbound.Reader.ReadAllAsync().ConfigureAwait(false))
+                    {
+                        await _call.RequestStream.WriteAsync(message).ConfigureAwait(false);
+                    }
+
+                    await _call.RequestStream.CompleteAsync().ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is RpcException or IOException or InvalidOperationException)
+                {
+                    Open = false;
+                }
+            });
+            _reader = Task.Run(ReadAsync);
+            return Task.CompletedTask;
+        }
+
+        public void Send(AgentMessage message) => _outbound.Writer.TryWrite(message);
+
+        public Report Report(long sequence, bool lostPrimary)
+        {
+            var offset = Interlocked.Add(ref _offset, 100);
+            var report = new Report
+            {
+                Role = node == 0 ? "master" : "slave",
+                ReplicationOffset = node == 0 ? offset : offset,
+                LinkUp = node != 0,
+                PrimaryAddress = node == 0 ? "" : Fleet.Address(resource, 0),
+                LocalVerdict = "Healthy",
+                Settings = new Settings(),
+                Sequence = sequence,
+            };
+            for (var k = 0; k < 3; k++)
+            {
+                var target = $"r{resource}n{k}";
+                var lost = lostPrimary && k == 0;
+                report.Observations.Add(new Observation
+                {
+                    Target = target,
+                    Verdict = lost ? "HostUnreachable" : "Healthy",
+                    HostVerdict = lost ? "Down" : "Up",
+                    At = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow),
+                    Detail = lost ? "ConnectTimeout" : "Pong",
+                });
+            }
+
+            return report;
+        }
+
+        public async Task CloseAsync()
+        {
+            _outbound.Writer.TryComplete();
+            await _pump.ContinueWith(_ => { }, TaskScheduler.Default).ConfigureAwait(false);
+            _call?.Dispose();
+            await _reader.ContinueWith(_ => { }, TaskScheduler.Default).ConfigureAwait(false);
+            Open = false;
+        }
+
+        private async Task ReadAsync()
+        {
+            try
+            {
+                await foreach (var message in _call!.ResponseStream.ReadAllAsync().ConfigureAwait(false))
+                {
+                    switch (message.BodyCase)
+                    {
+                        case CoordinatorMessage.BodyOneofCase.ReportAck:
+                            fleet.Acknowledged(message.ReportAck.Sequence);
+                            break;
+                        case CoordinatorMessage.BodyOneofCase.Command:
+                            fleet.Commanded();
+                            var command = message.Command;
+                            var result = new CommandResult { CommandId = command.CommandId, Ok = true };
+                            if (command.ActionCase == Command.ActionOneofCase.ProbeNow)
+                            {
+                                var lost = PrimaryLost && command.ProbeNow.Target == $"r{resource}n0";
+                                result.Observation = new Observation
+                                {
+                                    Target = command.ProbeNow.Target,
+                                    Verdict = lost ? "HostUnreachable" : "Healthy",
+                                    HostVerdict = lost ? "Down" : "Up",
+                                    At = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow),
+                                    Detail = lost ? "ConnectTimeout" : "Pong",
+                                };
+                            }
+                            else if (command.ActionCase == Command.ActionOneofCase.Promote)
+                            {
+                                Promoted.TrySetResult();
+                            }
+
+                            Send(new AgentMessage { Result = result });
+                            break;
+                    }
+                }
+            }
+            catch (Exception ex) when (ex is RpcException or IOException or ObjectDisposedException or InvalidOperationException)
+            {
+            }
+            finally
+            {
+                Open = false;
+            }
+        }
+    }
+}

@@ -1,0 +1,61 @@
+using System.Globalization;
+
+namespace RedisAgent.Load.Scenarios;
+
+/// <summary>redis-load's command line.</summary>
+internal sealed record Options(TimeSpan Duration, bool Long, int Agents, string AgentBinary, string? AotBinary, IReadOnlySet<string>? Only, string Out, TimeSpan FleetWindow)
+{
+    public const string Usage = """
+        usage: redis-load [--long] [--duration SECONDS] [--agents N] [--only a,b] [--aot-binary PATH] [--out DIR]
+          (default)        every scenario, 10 s each at a constant rate: a few minutes in all
+          --long           60 s each, ramps instead of constant rates
+          --agents N       simulated agents for coordinator-fleet (default 5000)
+          --fleet-window S coordinator-fleet's confirmation window (default 10; --long: 120, Heroku's)
+          --only a,b       only these scenarios: scrape-storm, log-firehose, coordinator-fleet, redis-overhead, agent-at-rest
+          --aot-binary P   also measure a NativeAOT build of redis-agent at rest (agent-at-rest-aot)
+          --out DIR        where the Markdown and JSON reports go (default load/results)
+        """;
+
+    public static Options Parse(string[] args, string defaultOut)
+    {
+        var duration = (TimeSpan?)null;
+        var longRun = false;
+        var agents = 5000;
+        string? aot = null;
+        HashSet<string>? only = null;
+        var output = defaultOut;
+        int? window = null;
+        for (var i = 0; i < args.Length; i++)
+        {
+            string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value\n{Usage}");
+            switch (args[i])
+            {
+                case "--long":
+                    longRun = true;
+                    break;
+                case "--duration":
+                    duration = TimeSpan.FromSeconds(int.Parse(Value(), NumberStyles.None, CultureInfo.InvariantCulture));
+                    break;
+                case "--agents":
+                    agents = Math.Max(9, int.Parse(Value(), NumberStyles.None, CultureInfo.InvariantCulture) / 3 * 3);
+                    break;
+                case "--only":
+                    only = [.. Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)];
+                    break;
+                case "--aot-binary":
+                    aot = Path.GetFullPath(Value());
+                    break;
+                case "--fleet-window":
+                    window = int.Parse(Value(), NumberStyles.None, CultureInfo.InvariantCulture);
+                    break;
+                case "--out":
+                    output = Value();
+                    break;
+                default:
+                    throw new ArgumentException($"unknown argument '{args[i]}'\n{Usage}");
+            }
+        }
+
+        return new Options(duration ?? TimeSpan.FromSeconds(longRun ? 60 : 10), longRun, agents, Path.Combine(AppContext.BaseDirectory, "redis-agent"), aot, only, output, TimeSpan.FromSeconds(window ?? (longRun ? 120 : 10)));
+    }
+}

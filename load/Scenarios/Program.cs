@@ -1,0 +1,47 @@
+using RedisAgent.Load;
+using RedisAgent.Load.Harness;
+using RedisAgent.Load.Scenarios;
+
+// redis-load: every load scenario, one after the other, one report (Markdown + JSON).
+//   load/run [--long] [--only scrape-storm,...] [--agents 5000] [--aot-binary PATH]
+Options options;
+try
+{
+    options = Options.Parse(args, new LoadArguments(args).OutDirectory);
+}
+catch (Exception ex) when (ex is ArgumentException or FormatException or OverflowException)
+{
+    await Console.Error.WriteLineAsync(ex.Message).ConfigureAwait(false);
+    return 64;
+}
+
+var scenarios = new List<Scenario>
+{
+    AgentScenarios.AtRest(options, "agent-at-rest", options.AgentBinary),
+    AgentScenarios.ScrapeStorm(options),
+    AgentScenarios.LogFirehose(options),
+    AgentScenarios.RedisOverhead(options),
+    FleetScenario.Create(options),
+};
+if (options.AotBinary is { } aot)
+{
+    scenarios.Insert(1, AgentScenarios.AtRest(options, "agent-at-rest-aot", aot));
+}
+
+var selected = scenarios.Where(s => options.Only is null || options.Only.Contains(s.Name) || (s.Name.StartsWith("agent-at-rest", StringComparison.Ordinal) && options.Only.Contains("agent-at-rest"))).ToArray();
+using var stop = new CancellationTokenSource();
+Console.CancelKeyPress += (_, e) =>
+{
+    e.Cancel = true;
+    stop.Cancel();
+};
+
+var report = await LoadRunner.RegisterScenarios(selected)
+    .WithTitle(options.Long ? "redis-agent load scenarios (long)" : "redis-agent load scenarios")
+    .WithReportFolder(options.Out)
+    .RunAsync(line => Console.WriteLine(line), stop.Token)
+    .ConfigureAwait(false);
+Console.WriteLine();
+Console.WriteLine(ReportWriter.Markdown(report));
+Console.WriteLine("Report: " + string.Join(", ", report.Files));
+return report.Scenarios.Any(s => s.Error is not null) ? 1 : 0;
