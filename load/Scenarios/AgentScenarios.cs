@@ -153,6 +153,9 @@ internal static class AgentScenarios
                 context.Figure("rounds", $"{rounds.Count(r => !r.WithAgent)} without the agent, {rounds.Count(r => r.WithAgent)} with it");
                 context.Figure("median ops/s, agent stopped", without.ToString("0", CultureInfo.InvariantCulture));
                 context.Figure("median ops/s, agent running", with.ToString("0", CultureInfo.InvariantCulture));
+                string Spread(IEnumerable<double> ops) => ops.Any() ? string.Create(CultureInfo.InvariantCulture, $"{ops.Min():0} to {ops.Max():0}") : "-";
+                context.Figure("spread of single rounds, agent stopped", Spread(rounds.Where(r => !r.WithAgent).Select(r => r.Ops)));
+                context.Figure("spread of single rounds, agent running", Spread(rounds.Where(r => r.WithAgent).Select(r => r.Ops)));
                 context.Figure("throughput lost to the agent", string.Create(CultureInfo.InvariantCulture, $"{(without - with) / without * 100:0.##}% (target: under 1%)"));
                 return Task.CompletedTask;
             })

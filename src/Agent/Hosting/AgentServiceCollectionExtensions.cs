@@ -45,16 +45,17 @@ internal static class AgentServiceCollectionExtensions
                 }
             })
             .ValidateOnStart();
-        AddSection<AgentOptions>(services, configuration, AgentOptions.Section);
-        AddSection<ProbeOptions>(services, configuration, ProbeOptions.Section);
-        AddSection<VerdictOptions>(services, configuration, VerdictOptions.Section);
-        AddSection<SamplingOptions>(services, configuration, SamplingOptions.Section);
-        AddSection<RestartOptions>(services, configuration, RestartOptions.Section);
-        AddSection<ExecOptions>(services, configuration, ExecOptions.Section);
-        AddSection<SshOptions>(services, configuration, SshOptions.Section);
-        AddSection<LogOptions>(services, configuration, LogOptions.Section);
-        AddSection<MetricsOptions>(services, configuration, MetricsOptions.Section);
-        AddSection<CoordinatorOptions>(services, configuration, CoordinatorOptions.Section);
+        // One explicit Bind per type (no generic helper), so that a NativeAOT build's configuration binding generator can see each one.
+        services.AddOptions<AgentOptions>().Bind(configuration.GetSection(AgentOptions.Section)).ValidateOnStart();
+        services.AddOptions<ProbeOptions>().Bind(configuration.GetSection(ProbeOptions.Section)).ValidateOnStart();
+        services.AddOptions<VerdictOptions>().Bind(configuration.GetSection(VerdictOptions.Section)).ValidateOnStart();
+        services.AddOptions<SamplingOptions>().Bind(configuration.GetSection(SamplingOptions.Section)).ValidateOnStart();
+        services.AddOptions<RestartOptions>().Bind(configuration.GetSection(RestartOptions.Section)).ValidateOnStart();
+        services.AddOptions<ExecOptions>().Bind(configuration.GetSection(ExecOptions.Section)).ValidateOnStart();
+        services.AddOptions<SshOptions>().Bind(configuration.GetSection(SshOptions.Section)).ValidateOnStart();
+        services.AddOptions<LogOptions>().Bind(configuration.GetSection(LogOptions.Section)).ValidateOnStart();
+        services.AddOptions<MetricsOptions>().Bind(configuration.GetSection(MetricsOptions.Section)).ValidateOnStart();
+        services.AddOptions<CoordinatorOptions>().Bind(configuration.GetSection(CoordinatorOptions.Section)).ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<CoordinatorOptions>, CoordinatorOptionsValidator>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<AgentOptions>, AgentOptionsValidator>());
         services.AddOptions<PlanOptions>()
@@ -133,10 +134,6 @@ internal static class AgentServiceCollectionExtensions
             time,
             services.GetRequiredService<ILogger<RedisShared.Hosting.SystemdWatchdog>>());
     }
-
-    private static void AddSection<TOptions>(IServiceCollection services, IConfiguration configuration, string section)
-        where TOptions : class =>
-        services.AddOptions<TOptions>().Bind(configuration.GetSection(section)).ValidateOnStart();
 
     private static IRestartDriver CreateDriver(IServiceProvider services)
     {
