@@ -52,6 +52,27 @@ public sealed class ScenarioContext(string name, CancellationToken cancellationT
 
     public T Get<T>(string key) => (T)Items[key];
 
+    /// <summary>Removes and disposes the items named, in that order (the clients before the servers they talk to).</summary>
+    public async Task DisposeItemsAsync(params string[] keys)
+    {
+        foreach (var key in keys)
+        {
+            if (!Items.TryRemove(key, out var item))
+            {
+                continue;
+            }
+
+            if (item is IAsyncDisposable asyncDisposable)
+            {
+                await asyncDisposable.DisposeAsync().ConfigureAwait(false);
+            }
+            else if (item is IDisposable disposable)
+            {
+                disposable.Dispose();
+            }
+        }
+    }
+
     public void Figure(string name, string value)
     {
         lock (Figures)

@@ -26,9 +26,7 @@ internal static class AgentScenarios
                 context.Items["http"] = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 64 }) { Timeout = TimeSpan.FromSeconds(10) };
             })
             .WithWarmUpDuration(TimeSpan.FromSeconds(2))
-            .WithLoadSimulations(options.Long
-                ? new LoadSimulation.RampingInject(100, 5000, options.Duration)
-                : new LoadSimulation.Inject(1000, options.Duration))
+            .WithLoadSimulations(options.Rate(constant: 1000, rampFrom: 100, rampTo: 5000))
             .WithAfterRun(async context =>
             {
                 var beside = context.Get<AgentBeside>("agent");
@@ -36,18 +34,7 @@ internal static class AgentScenarios
                 var clients = await Resp.CommandAsync(beside.Redis.Host, beside.Redis.Port, "INFO", "clients").ConfigureAwait(false);
                 context.Figure("Redis connections during the storm", clients.Split('\n').First(l => l.StartsWith("connected_clients:", StringComparison.Ordinal)).Split(':')[1].Trim() + " (the agent's one, and this INFO's)");
             })
-            .WithClean(async context =>
-            {
-                if (context.Items.TryRemove("http", out var http))
-                {
-                    ((HttpClient)http).Dispose();
-                }
-
-                if (context.Items.TryRemove("agent", out var agent))
-                {
-                    await ((AgentBeside)agent).DisposeAsync().ConfigureAwait(false);
-                }
-            });
+            .WithClean(context => context.DisposeItemsAsync("http", "agent"));
 
     /// <summary>Redis's log lines, as fast as the rate says, through the agent to rsyslogd over TCP with two live tails attached.</summary>
     public static Scenario LogFirehose(Options options) =>
@@ -81,9 +68,7 @@ internal static class AgentScenarios
                 await firehose.AttachTailsAsync().ConfigureAwait(false);
             })
             .WithWarmUpDuration(TimeSpan.FromSeconds(2))
-            .WithLoadSimulations(options.Long
-                ? new LoadSimulation.RampingInject(1000, 20000, options.Duration)
-                : new LoadSimulation.Inject(5000, options.Duration))
+            .WithLoadSimulations(options.Rate(constant: 5000, rampFrom: 1000, rampTo: 20000))
             .WithAfterRun(async context =>
             {
                 var beside = context.Get<AgentBeside>("agent");
@@ -97,23 +82,7 @@ internal static class AgentScenarios
                 context.Figure("lines at the rsyslogd drain", received.ToString(CultureInfo.InvariantCulture));
                 context.Figure("lines at the second live tail", firehose.SecondTail.ToString(CultureInfo.InvariantCulture));
             })
-            .WithClean(async context =>
-            {
-                if (context.Items.TryRemove("firehose", out var firehose))
-                {
-                    await ((Firehose)firehose).DisposeAsync().ConfigureAwait(false);
-                }
-
-                if (context.Items.TryRemove("agent", out var agent))
-                {
-                    await ((AgentBeside)agent).DisposeAsync().ConfigureAwait(false);
-                }
-
-                if (context.Items.TryRemove("rsyslog", out var rsyslog))
-                {
-                    await ((RsyslogServer)rsyslog).DisposeAsync().ConfigureAwait(false);
-                }
-            });
+            .WithClean(context => context.DisposeItemsAsync("firehose", "agent", "rsyslog"));
 
     /// <summary>redis-benchmark's throughput with the agent probing and sampling, against the same with the agent stopped (SIGSTOP), alternately.</summary>
     public static Scenario RedisOverhead(Options options) =>
@@ -159,13 +128,7 @@ internal static class AgentScenarios
                 context.Figure("throughput lost to the agent", string.Create(CultureInfo.InvariantCulture, $"{(without - with) / without * 100:0.##}% (target: under 1%)"));
                 return Task.CompletedTask;
             })
-            .WithClean(async context =>
-            {
-                if (context.Items.TryRemove("agent", out var agent))
-                {
-                    await ((AgentBeside)agent).DisposeAsync().ConfigureAwait(false);
-                }
-            });
+            .WithClean(context => context.DisposeItemsAsync("agent"));
 
     /// <summary>The agent beside an idle Redis: what it costs at rest, and how soon it is up.</summary>
     public static Scenario AtRest(Options options, string name, string binary) =>
@@ -193,18 +156,7 @@ internal static class AgentScenarios
                 context.Get<AgentBeside>("agent").Measured.Report(context, "agent");
                 return Task.CompletedTask;
             })
-            .WithClean(async context =>
-            {
-                if (context.Items.TryRemove("http", out var http))
-                {
-                    ((HttpClient)http).Dispose();
-                }
-
-                if (context.Items.TryRemove("agent", out var agent))
-                {
-                    await ((AgentBeside)agent).DisposeAsync().ConfigureAwait(false);
-                }
-            });
+            .WithClean(context => context.DisposeItemsAsync("http", "agent"));
 
     private static async Task<double> BenchmarkAsync(int port, int requests)
     {

@@ -60,13 +60,7 @@ internal static class FleetScenario
                 context.Figure("agents connected at the end", fleet.Connected.ToString(CultureInfo.InvariantCulture));
                 context.Figure("commands answered (leases, probes, promotions)", fleet.Commands.ToString(CultureInfo.InvariantCulture));
             })
-            .WithClean(async context =>
-            {
-                if (context.Items.TryRemove("fleet", out var fleet))
-                {
-                    await ((Fleet)fleet).DisposeAsync().ConfigureAwait(false);
-                }
-            });
+            .WithClean(context => context.DisposeItemsAsync("fleet"));
     }
 
     private sealed class Fleet : IAsyncDisposable

@@ -16,6 +16,10 @@ internal sealed record Options(TimeSpan Duration, bool Long, int Agents, string 
           --out DIR        where the Markdown and JSON reports go (default load/results)
         """;
 
+    /// <summary>A constant rate for the short run; a ramp for --long.</summary>
+    public Harness.LoadSimulation Rate(int constant, int rampFrom, int rampTo) =>
+        Long ? new Harness.LoadSimulation.RampingInject(rampFrom, rampTo, Duration) : new Harness.LoadSimulation.Inject(constant, Duration);
+
     public static Options Parse(string[] args, string defaultOut)
     {
         var duration = (TimeSpan?)null;

@@ -60,12 +60,8 @@ public sealed class PublishSmokeTests : IAsyncLifetime
         environment["Restart__Driver"] = "none";
         environment["Urls"] = $"http://127.0.0.1:{port}";
         environment["Agent__StateDirectory"] = _directory.File("agent-state");
-        environment["NOTIFY_SOCKET"] = notify.Path;
-        environment["WATCHDOG_USEC"] = "2000000";
 
-        await using var agent = AgentProcess.StartBinary(_directory.File("redis-agent/redis-agent"), environment);
-        await notify.WaitForAsync("READY=1", agent);
-        await notify.WaitForAsync("WATCHDOG=1", agent);
+        await using var agent = await StartNotifyingAsync("redis-agent", environment, notify);
 
         var (code, health) = await RunAsync(_directory.File("redis-agent/redis-agent"), "health", "--ready", "--url", $"http://127.0.0.1:{port}");
         Assert.True(code == 0, $"health --ready: exit {code}: {health}\n{agent.Output}");
@@ -90,12 +86,8 @@ public sealed class PublishSmokeTests : IAsyncLifetime
         environment["Urls"] = $"http://127.0.0.1:{port}";
         environment["Failover__StoreDirectory"] = _directory.File("failover-store");
         environment["Resources__0__UrlFile"] = _directory.File("cache.env");
-        environment["NOTIFY_SOCKET"] = notify.Path;
-        environment["WATCHDOG_USEC"] = "2000000";
 
-        await using var coordinator = AgentProcess.StartBinary(_directory.File("redis-failover/redis-failover"), environment);
-        await notify.WaitForAsync("READY=1", coordinator);
-        await notify.WaitForAsync("WATCHDOG=1", coordinator);
+        await using var coordinator = await StartNotifyingAsync("redis-failover", environment, notify);
 
         var (code, status) = await RunAsync(_directory.File("redis-failover/redis-failover"), "status", "-r", "cache", "--url", $"http://127.0.0.1:{port}", "--token", environment["Failover__Token"]);
         Assert.True(code == 0, $"status: exit {code}: {status}\n{coordinator.Output}");
@@ -106,6 +98,25 @@ public sealed class PublishSmokeTests : IAsyncLifetime
         Assert.Equal(0, await coordinator.WaitForExitAsync(TimeSpan.FromSeconds(30)));
         await notify.WaitForAsync("STOPPING=1", coordinator);
         Assert.DoesNotContain(environment["Failover__Token"], coordinator.Output, StringComparison.Ordinal);
+    }
+
+    /// <summary>Starts the published <paramref name="program"/> as a Type=notify unit with WatchdogSec=2 would, and waits for READY=1 and a first WATCHDOG=1.</summary>
+    private async Task<AgentProcess> StartNotifyingAsync(string program, Dictionary<string, string> environment, NotifySocket notify)
+    {
+        environment["NOTIFY_SOCKET"] = notify.Path;
+        environment["WATCHDOG_USEC"] = "2000000";
+        var process = AgentProcess.StartBinary(_directory.File($"{program}/{program}"), environment);
+        try
+        {
+            await notify.WaitForAsync("READY=1", process);
+            await notify.WaitForAsync("WATCHDOG=1", process);
+            return process;
+        }
+        catch
+        {
+            await process.DisposeAsync();
+            throw;
+        }
     }
 
     private static async Task<(int Code, string Output)> RunAsync(string binary, params string[] arguments)
