@@ -91,6 +91,17 @@ public sealed class SshServer : IAsyncDisposable
             var exited = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             process.EnableRaisingEvents = true;
             process.Exited += (_, _) => exited.TrySetResult();
+            // Sessions get SIGTERM first: a login shell killed outright skips its EXIT traps, and a
+            // user's shell startup that holds a lock (pyenv's rehash, say) would leave it stale,
+            // stalling every later SSH session on this machine.
+            var sessions = Signals.Descendants(process.Id).ToList();
+            foreach (var session in sessions)
+            {
+                Signals.Send(session, Signals.SigTerm);
+            }
+
+            await Poll.UntilAsync(() => sessions.All(s => !Directory.Exists($"/proc/{s}") || IsZombie(s)), TimeSpan.FromSeconds(2), () => "sessions end")
+                .ContinueWith(_ => { }, TaskScheduler.Default).ConfigureAwait(false);
             foreach (var session in Signals.Descendants(process.Id))
             {
                 Signals.Send(session, Signals.SigKill);
@@ -101,6 +112,19 @@ public sealed class SshServer : IAsyncDisposable
             {
                 await exited.Task.WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
             }
+        }
+    }
+
+    private static bool IsZombie(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            return stat[(stat.LastIndexOf(')') + 2)..].StartsWith('Z');
+        }
+        catch (IOException)
+        {
+            return true;
         }
     }
 
