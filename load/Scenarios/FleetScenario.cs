@@ -107,6 +107,23 @@ internal static class FleetScenario
                 ["Logging__LogLevel__Default"] = "Warning",
             });
             fleet.Coordinator = new Measured(fleet._process.ProcessId);
+            try
+            {
+                await fleet.BringUpAsync(agents, port, context).ConfigureAwait(false);
+                return fleet;
+            }
+            catch
+            {
+                // A fleet that never came up is stopped, coordinator included, not left behind.
+                await fleet.DisposeAsync().ConfigureAwait(false);
+                throw;
+            }
+        }
+
+        private async Task BringUpAsync(int agents, int port, ScenarioContext context)
+        {
+            var fleet = this;
+            var resources = agents / 3;
             var clock = Stopwatch.StartNew();
             fleet._admin = GrpcChannel.ForAddress($"http://127.0.0.1:{port}");
             for (var c = 0; c < (agents + 99) / 100; c++)
@@ -148,7 +165,6 @@ internal static class FleetScenario
             await Poll.UntilAsync(async () => (await new Admin.AdminClient(fleet._admin).GetStatusAsync(new ResourceRequest { Resource = $"r{resources - 1}" }, Headers()).ConfigureAwait(false)).State == "Healthy",
                 TimeSpan.FromSeconds(120), () => "the last resource Healthy").ConfigureAwait(false);
             context.Figure("fleet up (processes, streams, first reports)", $"{clock.Elapsed.TotalSeconds:0.0} s for {agents} agents over {fleet._channels.Count} connections");
-            return fleet;
         }
 
         /// <summary>One report of agent <paramref name="n"/> mod the fleet (resources 0 and 1 are the failover's), acknowledged?</summary>

@@ -73,6 +73,23 @@ internal sealed class AgentBeside : IAsyncDisposable
 
         var agent = AgentProcess.StartBinary(binary, environment);
         var beside = new AgentBeside(redis, agent, port, state);
+        try
+        {
+            await beside.WaitUntilServingAsync().ConfigureAwait(false);
+            return beside;
+        }
+        catch
+        {
+            // An agent that never came up is stopped with its Redis, not left behind.
+            await beside.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    private async Task WaitUntilServingAsync()
+    {
+        var beside = this;
+        var agent = Agent;
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
         await Poll.UntilAsync(
             async () =>
@@ -88,7 +105,6 @@ internal sealed class AgentBeside : IAsyncDisposable
             },
             TimeSpan.FromSeconds(60),
             () => "the agent serves redis_up 1\n" + agent.Output).ConfigureAwait(false);
-        return beside;
     }
 
     public async ValueTask DisposeAsync()
