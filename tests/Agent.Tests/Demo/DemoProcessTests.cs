@@ -67,6 +67,9 @@ public sealed class DemoProcessTests(Xunit.Abstractions.ITestOutputHelper output
                 demo.Kill(entireProcessTree: true);
             }
 
+            // Only the overload without a timeout waits for the redirected output to be read to its end.
+            demo.WaitForExit();
+
             output.WriteLine(string.Join('\n', lines));
         }
 
