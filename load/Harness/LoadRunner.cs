@@ -117,42 +117,51 @@ public sealed class LoadRunner
     private static async Task InjectAsync(Scenario scenario, LoadSimulation simulation, ScenarioContext context, StepStats stats, CancellationToken cancellationToken)
     {
         var schedule = new Schedule(simulation);
-        var start = Stopwatch.GetTimestamp();
         var inFlight = 0;
         var drained = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         long next = 0;
-        while (next < schedule.Count && !cancellationToken.IsCancellationRequested)
-        {
-            var elapsed = Stopwatch.GetElapsedTime(start).TotalSeconds;
-            while (next < schedule.Count && schedule.DueSeconds(next) <= elapsed)
+
+        // The pacing runs on a thread of its own and starts each step itself (up to the step's first
+        // await): behind thousands of the system's continuations in the thread pool's queue, a
+        // pacing loop there would start steps late and charge its own queueing to the system.
+        var pacing = Task.Factory.StartNew(
+            () =>
             {
-                var due = start + (long)(schedule.DueSeconds(next) * Stopwatch.Frequency);
-                next++;
-                if (Volatile.Read(ref inFlight) >= scenario.MaxInFlight)
+                var start = Stopwatch.GetTimestamp();
+                while (Volatile.Read(ref next) < schedule.Count && !cancellationToken.IsCancellationRequested)
                 {
-                    stats.Dropped();
-                    continue;
-                }
-
-                Interlocked.Increment(ref inFlight);
-                _ = Task.Run(async () =>
-                {
-                    try
+                    var elapsed = Stopwatch.GetElapsedTime(start).TotalSeconds;
+                    while (next < schedule.Count && schedule.DueSeconds(next) <= elapsed)
                     {
-                        await RunStepAsync(scenario, context, stats, due).ConfigureAwait(false);
-                    }
-                    finally
-                    {
-                        if (Interlocked.Decrement(ref inFlight) == 0 && Volatile.Read(ref next) >= schedule.Count)
+                        var due = start + (long)(schedule.DueSeconds(next) * Stopwatch.Frequency);
+                        Interlocked.Increment(ref next);
+                        if (Volatile.Read(ref inFlight) >= scenario.MaxInFlight)
                         {
-                            drained.TrySetResult();
+                            stats.Dropped();
+                            continue;
                         }
-                    }
-                }, CancellationToken.None);
-            }
 
-            await Task.Delay(1, cancellationToken).ConfigureAwait(false);
-        }
+                        Interlocked.Increment(ref inFlight);
+                        _ = RunStepAsync(scenario, context, stats, due).ContinueWith(
+                            _ =>
+                            {
+                                if (Interlocked.Decrement(ref inFlight) == 0 && Volatile.Read(ref next) >= schedule.Count)
+                                {
+                                    drained.TrySetResult();
+                                }
+                            },
+                            CancellationToken.None,
+                            TaskContinuationOptions.ExecuteSynchronously,
+                            TaskScheduler.Default);
+                    }
+
+                    Thread.Sleep(1);
+                }
+            },
+            CancellationToken.None,
+            TaskCreationOptions.LongRunning,
+            TaskScheduler.Default);
+        await pacing.ConfigureAwait(false);
 
         if (Volatile.Read(ref inFlight) > 0)
         {
