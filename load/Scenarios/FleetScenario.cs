@@ -234,7 +234,8 @@ internal static class FleetScenario
 
         public static Metadata Headers() => new() { { "authorization", "Bearer " + Token } };
 
-        public static string Address(int r, int k) => $"10.{r / 250}.{r % 250}.{k + 1}:6379";
+        // Never dialled (the agents are simulated), and loopback all the same.
+        public static string Address(int r, int k) => $"127.{1 + (r / 250)}.{r % 250}.{k + 1}:6379";
     }
 
     /// <summary>One agent as the coordinator sees it: a stream, reports, and answers to every command.</summary>
