@@ -19,12 +19,12 @@ internal sealed class DemoResource(DemoOptions options, DemoConsole console) : I
 {
     private const string Resource = "demo";
     private readonly List<TestHost> _hosts = [];
-    private readonly Dictionary<string, ChildProcess> _agents = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, AgentProcess> _agents = new(StringComparer.Ordinal);
     private readonly Dictionary<string, int> _agentPorts = new(StringComparer.Ordinal);
     private readonly TempDirectory _directory = new("demo");
     private readonly string _token = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(24));
     private SshKeys? _keys;
-    private ChildProcess? _coordinator;
+    private AgentProcess? _coordinator;
     private int _coordinatorPort;
     private GrpcChannel? _channel;
     private Partition? _lost;
@@ -70,12 +70,13 @@ internal sealed class DemoResource(DemoOptions options, DemoConsole console) : I
         }
 
         _coordinatorPort = LoopbackPorts.Free();
-        _coordinator = ChildProcess.Start("coordinator", Bin("redis-failover"), CoordinatorEnvironment(), console.Child);
+        _coordinator = AgentProcess.StartBinary(Bin("redis-failover"), CoordinatorEnvironment(), line => console.Child("coordinator", line));
         _channel = GrpcChannel.ForAddress($"http://127.0.0.1:{_coordinatorPort}");
         foreach (var host in _hosts)
         {
             _agentPorts[host.Name] = LoopbackPorts.Free();
-            _agents[host.Name] = ChildProcess.Start(host.Name, Bin("redis-agent"), AgentEnvironment(host), console.Child);
+            var name = host.Name;
+            _agents[name] = AgentProcess.StartBinary(Bin("redis-agent"), AgentEnvironment(host), line => console.Child(name, line));
         }
 
         await Poll.UntilAsync(
@@ -418,11 +419,7 @@ internal sealed class DemoResource(DemoOptions options, DemoConsole console) : I
         console.Say("stopping pids " + string.Join(' ', pids.Select(p => p.ToString(CultureInfo.InvariantCulture))));
 
         // The agents first, so that none restarts a Redis being stopped; then the coordinator.
-        await Task.WhenAll(_agents.Values.Select(a => a.StopAsync(TimeSpan.FromSeconds(10)))).ConfigureAwait(false);
-        foreach (var agent in _agents.Values)
-        {
-            await agent.DisposeAsync().ConfigureAwait(false);
-        }
+        await Task.WhenAll(_agents.Values.Select(a => a.DisposeAsync().AsTask())).ConfigureAwait(false);
 
         if (_coordinator is not null)
         {

@@ -9,30 +9,24 @@ namespace RedisAgent.Load;
 internal static class LoadProcesses
 {
     /// <summary>Starts <paramref name="startInfo"/> with its output redirected and drained, so a chatty child never blocks on a full pipe.</summary>
-    public static Process StartDrained(ProcessStartInfo startInfo)
-    {
-        startInfo.RedirectStandardOutput = true;
-        startInfo.RedirectStandardError = true;
-        startInfo.UseShellExecute = false;
-        var process = Process.Start(startInfo)!;
-        process.OutputDataReceived += (_, _) => { };
-        process.ErrorDataReceived += (_, _) => { };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        return process;
-    }
+    public static Process StartDrained(ProcessStartInfo startInfo) => Start(startInfo, kept: null);
 
     /// <summary>Like <see cref="StartDrained"/>, keeping what the process writes to standard output in <paramref name="output"/>.</summary>
     public static Process StartDrainedWithOutput(ProcessStartInfo startInfo, out System.Text.StringBuilder output)
     {
+        output = new System.Text.StringBuilder();
+        return Start(startInfo, output);
+    }
+
+    private static Process Start(ProcessStartInfo startInfo, System.Text.StringBuilder? kept)
+    {
         startInfo.RedirectStandardOutput = true;
         startInfo.RedirectStandardError = true;
         startInfo.UseShellExecute = false;
         var process = Process.Start(startInfo)!;
-        var kept = new System.Text.StringBuilder();
         process.OutputDataReceived += (_, e) =>
         {
-            if (e.Data is not null)
+            if (kept is not null && e.Data is not null)
             {
                 lock (kept)
                 {
@@ -43,7 +37,6 @@ internal static class LoadProcesses
         process.ErrorDataReceived += (_, _) => { };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        output = kept;
         return process;
     }
 

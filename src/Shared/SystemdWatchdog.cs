@@ -1,4 +1,5 @@
 using System.Globalization;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Hosting.Systemd;
 using Microsoft.Extensions.Logging;
@@ -84,13 +85,13 @@ internal static class SystemdIntegration
     /// else), so when it is set otherwise (a test, another supervisor) READY=1 and STOPPING=1 are
     /// sent all the same.
     /// </summary>
-    public static void AddSystemdNotify(this Microsoft.Extensions.DependencyInjection.IServiceCollection services)
+    public static void AddSystemdNotify(this IServiceCollection services)
     {
-        Microsoft.Extensions.Hosting.SystemdHostBuilderExtensions.AddSystemd(services);
+        services.AddSystemd();
         if (!SystemdHelpers.IsSystemdService() && Environment.GetEnvironmentVariable("NOTIFY_SOCKET") is { Length: > 0 })
         {
-            Microsoft.Extensions.DependencyInjection.ServiceCollectionServiceExtensions.AddSingleton<ISystemdNotifier, SystemdNotifier>(services);
-            Microsoft.Extensions.DependencyInjection.ServiceCollectionServiceExtensions.AddSingleton<IHostLifetime, SystemdLifetime>(services);
+            services.AddSingleton<ISystemdNotifier, SystemdNotifier>();
+            services.AddSingleton<IHostLifetime, SystemdLifetime>();
         }
     }
 }

@@ -33,7 +33,14 @@ public sealed class AgentProcess : IAsyncDisposable
         StartBinary(BinaryPath, environment, arguments);
 
     /// <summary>Like <see cref="Start"/>, for another binary (a published redis-agent, redis-failover).</summary>
-    public static AgentProcess StartBinary(string binary, IReadOnlyDictionary<string, string> environment, params string[] arguments)
+    public static AgentProcess StartBinary(string binary, IReadOnlyDictionary<string, string> environment, params string[] arguments) =>
+        Launch(binary, environment, arguments, onLine: null);
+
+    /// <summary>Like <see cref="StartBinary(string, IReadOnlyDictionary{string, string}, string[])"/>, handing each output line to <paramref name="onLine"/> instead of keeping it (for a long run).</summary>
+    public static AgentProcess StartBinary(string binary, IReadOnlyDictionary<string, string> environment, Action<string> onLine) =>
+        Launch(binary, environment, [], onLine);
+
+    private static AgentProcess Launch(string binary, IReadOnlyDictionary<string, string> environment, string[] arguments, Action<string>? onLine)
     {
         var startInfo = new ProcessStartInfo(binary, arguments)
         {
@@ -56,8 +63,15 @@ public sealed class AgentProcess : IAsyncDisposable
 
         var process = new Process { StartInfo = startInfo };
         var agent = new AgentProcess(process);
-        process.OutputDataReceived += (_, e) => agent.Keep(e.Data);
-        process.ErrorDataReceived += (_, e) => agent.Keep(e.Data);
+        Action<string?> handle = onLine is null ? agent.Keep : line =>
+        {
+            if (line is not null)
+            {
+                onLine(line);
+            }
+        };
+        process.OutputDataReceived += (_, e) => handle(e.Data);
+        process.ErrorDataReceived += (_, e) => handle(e.Data);
         process.Start();
         agent._exited = process.WaitForExitAsync();
         process.BeginOutputReadLine();

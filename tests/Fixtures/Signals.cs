@@ -31,6 +31,21 @@ public static partial class Signals
 
     public static bool IsAlive(int pid) => pid > 1 && Kill(pid, 0) == 0;
 
+    /// <summary>Gone, or a zombie waiting for its parent (PID 1, for daemons) to reap it: it runs nothing any more.</summary>
+    public static bool IsGone(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid.ToString(System.Globalization.CultureInfo.InvariantCulture)}/stat");
+            return stat[(stat.LastIndexOf(')') + 2)..].StartsWith('Z');
+        }
+        catch (IOException)
+        {
+            // FileNotFound and DirectoryNotFound both: no such process.
+            return true;
+        }
+    }
+
     /// <summary>The processes descended from <paramref name="pid"/>, read from /proc.</summary>
     public static IReadOnlyList<int> Descendants(int pid)
     {

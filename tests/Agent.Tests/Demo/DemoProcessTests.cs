@@ -77,8 +77,8 @@ public sealed class DemoProcessTests(Xunit.Abstractions.ITestOutputHelper output
         var stopping = lines.Single(l => l.Contains("| stopping pids ", StringComparison.Ordinal));
         var pids = stopping[(stopping.IndexOf("pids ", StringComparison.Ordinal) + 5)..].Split(' ').Select(p => int.Parse(p, CultureInfo.InvariantCulture)).ToList();
         Assert.Equal(10, pids.Count); // three agents, the coordinator, three sshd, three redis-server
-        await Poll.UntilAsync(() => pids.All(Gone), TimeSpan.FromSeconds(20),
-            () => "still running: " + string.Join(' ', pids.Where(p => !Gone(p))));
+        await Poll.UntilAsync(() => pids.All(Signals.IsGone), TimeSpan.FromSeconds(20),
+            () => "still running: " + string.Join(' ', pids.Where(p => !Signals.IsGone(p))));
         Assert.Contains(lines, l => l.Contains("iptables rules of the demo left: 0", StringComparison.Ordinal));
         Assert.DoesNotContain(Partition.Tag, Iptables());
 
@@ -101,28 +101,13 @@ public sealed class DemoProcessTests(Xunit.Abstractions.ITestOutputHelper output
                 timeout,
                 () => $"the demo did not print '{text}' after '{marker}'. Output:\n{string.Join('\n', lines.TakeLast(80))}");
 
-        Task Until(string text, TimeSpan timeout) =>
-            Poll.UntilAsync(() => lines.Any(l => l.Contains(text, StringComparison.Ordinal)) || demo.HasExited, timeout,
-                () => $"the demo did not print '{text}'. Output:\n{string.Join('\n', lines.TakeLast(80))}")
-                .ContinueWith(t =>
-                {
-                    t.GetAwaiter().GetResult();
-                    Assert.False(demo.HasExited && !lines.Any(l => l.Contains(text, StringComparison.Ordinal)), $"the demo exited before printing '{text}':\n{string.Join('\n', lines)}");
-                }, TaskScheduler.Default);
-    }
+        bool Printed(string text) => lines.Any(l => l.Contains(text, StringComparison.Ordinal));
 
-    /// <summary>Gone, or a zombie waiting for PID 1 to reap it (it runs nothing any more).</summary>
-    private static bool Gone(int pid)
-    {
-        var stat = $"/proc/{pid.ToString(CultureInfo.InvariantCulture)}/stat";
-        try
+        async Task Until(string text, TimeSpan timeout)
         {
-            var text = File.ReadAllText(stat);
-            return text[(text.LastIndexOf(')') + 2)..].StartsWith('Z');
-        }
-        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException or IOException)
-        {
-            return true;
+            await Poll.UntilAsync(() => Printed(text) || demo.HasExited, timeout,
+                () => $"the demo did not print '{text}'. Output:\n{string.Join('\n', lines.TakeLast(80))}");
+            Assert.True(Printed(text), $"the demo exited before printing '{text}':\n{string.Join('\n', lines)}");
         }
     }
 

@@ -6,7 +6,7 @@ namespace RedisAgent.Tests.Deploy;
 /// </summary>
 public sealed class DockerfileTests
 {
-    private readonly List<(string Instruction, string Arguments)> _dockerfile = DeployFiles.Dockerfile();
+    private readonly List<(string Instruction, string Arguments)> _dockerfile = RepositoryFiles.Dockerfile();
 
     [Fact]
     public void It_builds_in_one_stage_and_runs_in_others()
@@ -33,7 +33,7 @@ public sealed class DockerfileTests
         // Every project the published programs build from is restored from its own file.
         foreach (var project in new[] { "src/Protos/Protos.csproj", "src/Agent/Agent.csproj", "src/Failover/Failover.csproj" })
         {
-            Assert.True(File.Exists(DeployFiles.Path(project)), project);
+            Assert.True(File.Exists(RepositoryFiles.Path(project)), project);
             Assert.Contains(_dockerfile.Take(restore), i => i.Instruction == "COPY" && i.Arguments.StartsWith(project, StringComparison.Ordinal));
         }
     }

@@ -18,7 +18,7 @@ public sealed class PublishSmokeTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        var publish = DeployFiles.Dockerfile()
+        var publish = RepositoryFiles.Dockerfile()
             .Where(i => i.Instruction == "RUN")
             .SelectMany(i => i.Arguments.Split("&&", StringSplitOptions.TrimEntries))
             .Where(c => c.StartsWith("dotnet publish ", StringComparison.Ordinal))
@@ -29,7 +29,7 @@ public sealed class PublishSmokeTests : IAsyncLifetime
             var arguments = command["dotnet ".Length..].Replace("/out/", _directory.Path + "/", StringComparison.Ordinal).Split(' ').Append("-nodeReuse:false").ToArray();
             using var process = Process.Start(new ProcessStartInfo("dotnet", arguments)
             {
-                WorkingDirectory = DeployFiles.Root,
+                WorkingDirectory = RepositoryFiles.Root,
                 RedirectStandardOutput = true,
                 RedirectStandardError = true,
                 UseShellExecute = false,
@@ -54,7 +54,7 @@ public sealed class PublishSmokeTests : IAsyncLifetime
         await using var redis = await RedisServer.StartAsync(new RedisServerOptions { Password = password });
         using var notify = new NotifySocket(_directory.File("agent.notify"));
         var port = LoopbackPorts.Free();
-        var environment = DeployFiles.Environment("deploy/config/redis-agent.env");
+        var environment = RepositoryFiles.Environment("deploy/config/redis-agent.env");
         environment["REDIS_URL"] = redis.Url;
         // The example runs Debian's redis-server from /etc/redis/redis.conf; here the test's server is already running.
         environment["Restart__Driver"] = "none";
@@ -82,7 +82,7 @@ public sealed class PublishSmokeTests : IAsyncLifetime
     {
         using var notify = new NotifySocket(_directory.File("failover.notify"));
         var port = LoopbackPorts.Free();
-        var environment = DeployFiles.Environment("deploy/config/redis-failover.env");
+        var environment = RepositoryFiles.Environment("deploy/config/redis-failover.env");
         environment["Urls"] = $"http://127.0.0.1:{port}";
         environment["Failover__StoreDirectory"] = _directory.File("failover-store");
         environment["Resources__0__UrlFile"] = _directory.File("cache.env");

@@ -15,7 +15,7 @@ public sealed class UnitFileTests
     [MemberData(nameof(Units))]
     public void A_unit_is_a_notify_service_with_a_watchdog_that_restarts_on_failure_but_not_on_bad_configuration(string name)
     {
-        var unit = DeployFiles.Unit($"deploy/systemd/{name}.service");
+        var unit = RepositoryFiles.Unit($"deploy/systemd/{name}.service");
         string Service(string key) => unit.Single(e => e.Section == "Service" && e.Key == key).Value;
 
         Assert.Equal("notify", Service("Type"));
@@ -34,7 +34,7 @@ public sealed class UnitFileTests
     [MemberData(nameof(Units))]
     public void A_unit_runs_sandboxed_as_a_user_without_capabilities_and_leaves_the_JIT_alone(string name)
     {
-        var unit = DeployFiles.Unit($"deploy/systemd/{name}.service");
+        var unit = RepositoryFiles.Unit($"deploy/systemd/{name}.service");
         string? Service(string key) => unit.SingleOrDefault(e => e.Section == "Service" && e.Key == key).Value;
 
         Assert.NotNull(Service("User"));
@@ -52,7 +52,7 @@ public sealed class UnitFileTests
     [Fact]
     public void The_agent_unit_gives_Redis_time_to_save_when_it_stops()
     {
-        var unit = DeployFiles.Unit("deploy/systemd/redis-agent.service");
+        var unit = RepositoryFiles.Unit("deploy/systemd/redis-agent.service");
         string Service(string key) => unit.Single(e => e.Section == "Service" && e.Key == key).Value;
 
         // SIGTERM to the agent only; it stops redis-server with SIGTERM and waits Exec:StopTimeout (30 s).
@@ -67,7 +67,7 @@ public sealed class UnitFileTests
     {
         using var directory = new RedisAgent.Testing.TempDirectory("unit");
         // verify checks that ExecStart exists: point it at a program that does.
-        var text = (await File.ReadAllTextAsync(DeployFiles.Path($"deploy/systemd/{name}.service"))).Replace($"/opt/{name}/{name}", "/bin/true", StringComparison.Ordinal);
+        var text = (await File.ReadAllTextAsync(RepositoryFiles.Path($"deploy/systemd/{name}.service"))).Replace($"/opt/{name}/{name}", "/bin/true", StringComparison.Ordinal);
         var copy = directory.File($"{name}.service");
         await File.WriteAllTextAsync(copy, text);
 

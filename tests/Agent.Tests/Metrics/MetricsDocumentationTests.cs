@@ -16,7 +16,7 @@ public sealed class MetricsDocumentationTests
     [Fact]
     public async Task Every_metric_family_is_in_the_README()
     {
-        var readme = await File.ReadAllTextAsync(Path.Combine(RepositoryRoot(), "README.md"));
+        var readme = await File.ReadAllTextAsync(RepositoryFiles.Path("README.md"));
         var samples = new SampleBook();
         var info = new Dictionary<string, string>(RedisMetricsTests.OldSample().Info)
         {
@@ -39,16 +39,5 @@ public sealed class MetricsDocumentationTests
         Assert.True(families.Count > 100, $"only {families.Count} families rendered");
         Assert.All(families, family => Assert.True(readme.Contains("`" + family, StringComparison.Ordinal) || readme.Contains(" " + family + ",", StringComparison.Ordinal) || readme.Contains(family + "`", StringComparison.Ordinal),
             $"README.md does not list {family}"));
-    }
-
-    private static string RepositoryRoot()
-    {
-        var directory = new DirectoryInfo(AppContext.BaseDirectory);
-        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Agent.sln")))
-        {
-            directory = directory.Parent;
-        }
-
-        return directory?.FullName ?? throw new InvalidOperationException("Agent.sln not found above " + AppContext.BaseDirectory);
     }
 }

@@ -100,7 +100,7 @@ public sealed class SshServer : IAsyncDisposable
                 Signals.Send(session, Signals.SigTerm);
             }
 
-            await Poll.UntilAsync(() => sessions.All(s => !Directory.Exists($"/proc/{s}") || IsZombie(s)), TimeSpan.FromSeconds(2), () => "sessions end")
+            await Poll.UntilAsync(() => sessions.All(Signals.IsGone), TimeSpan.FromSeconds(2), () => "sessions end")
                 .ContinueWith(_ => { }, TaskScheduler.Default).ConfigureAwait(false);
             foreach (var session in Signals.Descendants(process.Id))
             {
@@ -112,19 +112,6 @@ public sealed class SshServer : IAsyncDisposable
             {
                 await exited.Task.WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
             }
-        }
-    }
-
-    private static bool IsZombie(int pid)
-    {
-        try
-        {
-            var stat = File.ReadAllText($"/proc/{pid}/stat");
-            return stat[(stat.LastIndexOf(')') + 2)..].StartsWith('Z');
-        }
-        catch (IOException)
-        {
-            return true;
         }
     }
 

@@ -1,7 +1,7 @@
-namespace RedisAgent.Tests.Deploy;
+namespace RedisAgent.Tests;
 
-/// <summary>The repository's deploy files, read as systemd and Docker read them.</summary>
-internal static class DeployFiles
+/// <summary>Files of the repository the tests check (README, deploy files, the Dockerfile), read as their readers read them.</summary>
+internal static class RepositoryFiles
 {
     public static string Root { get; } = FindRoot();
 
