@@ -10,6 +10,7 @@ public static partial class Signals
     public const int SigTerm = 15;
     public const int SigCont = 18;
     public const int SigStop = 19;
+    public const int SigHup = 1;
 
     public static void Send(int pid, int signal)
     {

@@ -15,8 +15,14 @@ internal static class AgentHost
     /// <summary>sysexits.h EX_CONFIG: systemd and operators read it as "fix the configuration, do not retry".</summary>
     public const int ConfigurationErrorExitCode = 78;
 
+    /// <summary>sysexits.h EX_SOFTWARE: the agent failed for a reason other than its configuration; systemd restarts it.</summary>
+    public const int FatalExitCode = 70;
+
     /// <summary>Where the agent's HTTP endpoints listen unless <c>Urls</c> says otherwise: loopback only.</summary>
     public const string DefaultUrls = "http://127.0.0.1:9379";
+
+    /// <summary>What the rest of a shutdown may take beyond Redis's own stop (tails closing, the drain's last batch).</summary>
+    public static readonly TimeSpan ShutdownMargin = TimeSpan.FromSeconds(15);
 
     public static WebApplicationBuilder CreateBuilder(string[] args)
     {
@@ -44,6 +50,11 @@ internal static class AgentHost
         builder.Services.Configure<Microsoft.Extensions.Logging.Console.ConsoleLoggerOptions>(options =>
             options.QueueFullMode = Microsoft.Extensions.Logging.Console.ConsoleLoggerQueueFullMode.DropWrite);
         builder.Services.AddRedisAgent(builder.Configuration);
+        // The host's shutdown must outlast Redis's final save: the exec driver waits Exec:StopTimeout
+        // after SIGTERM, and every other service gets a margin on top (the default 30 s would cut a
+        // 30 s save short, and a SIGKILL then loses what was not saved).
+        builder.Services.AddOptions<HostOptions>().Configure<IOptions<Supervision.ExecOptions>>((host, exec) =>
+            host.ShutdownTimeout = exec.Value.StopTimeout + ShutdownMargin);
         return builder;
     }
 
@@ -58,9 +69,12 @@ internal static class AgentHost
 
     public static async Task<int> RunAsync(string[] args)
     {
+        ILogger? logger = null;
+        using var hangup = RedisShared.Hosting.HangupSignal.Ignore("redis-agent", () => logger);
         try
         {
             await using var host = Build(CreateBuilder(args));
+            logger = host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("RedisAgent.Hosting.AgentHost");
             // Validate before starting, so a bad key costs one clear line rather than the host's
             // "failed to start" stack trace.
             host.Services.GetService<IStartupValidator>()?.Validate();
@@ -71,6 +85,13 @@ internal static class AgentHost
         {
             await Console.Error.WriteLineAsync($"redis-agent: configuration error: {message}").ConfigureAwait(false);
             return ConfigurationErrorExitCode;
+        }
+        catch (Exception ex)
+        {
+            // Anything else that ends the agent is a failure, said in one line: never exit 0, never a
+            // stack trace in the journal (it may quote a value), never a secret.
+            await Console.Error.WriteLineAsync($"redis-agent: fatal: {Connection.SecretRedactor.RedactAll(ex.GetType().Name + ": " + ex.Message)}").ConfigureAwait(false);
+            return FatalExitCode;
         }
     }
 

@@ -82,7 +82,7 @@ internal static class AgentServiceCollectionExtensions
             var redis = sp.GetRequiredService<IOptions<RedisOptions>>().Value;
             return TlsTrust.Create(redis.TlsCaFile, redis.TlsCertificateSha256);
         });
-        services.TryAddSingleton<SecretRedactor>();
+        services.TryAddSingleton(CreateRedactor);
         services.TryAddSingleton<RedisConnection>();
         services.TryAddSingleton<NodeControl>();
         services.TryAddSingleton<CoordinatorLink>();
@@ -133,6 +133,47 @@ internal static class AgentServiceCollectionExtensions
             },
             time,
             services.GetRequiredService<ILogger<RedisShared.Hosting.SystemdWatchdog>>());
+    }
+
+    /// <summary>Every secret the configuration holds, so that no line the agent forwards or logs can show one.</summary>
+    private static SecretRedactor CreateRedactor(IServiceProvider services)
+    {
+        var redactor = new SecretRedactor(
+            services.GetRequiredService<RedisEndpoint>(),
+            services.GetRequiredService<IOptions<CoordinatorOptions>>().Value.Token);
+        foreach (var peer in services.GetRequiredService<IOptions<PeersOptions>>().Value.Items)
+        {
+            if (RedisEndpoint.TryParse(peer.Url, out var endpoint, out _))
+            {
+                redactor.Add(endpoint!.Password);
+            }
+        }
+
+        var exec = services.GetRequiredService<IOptions<ExecOptions>>().Value;
+        var lines = new List<string>();
+        if (exec.ConfigFile is { Length: > 0 } file)
+        {
+            try
+            {
+                lines.AddRange(File.ReadLines(file));
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // Validation names an unreadable file; nothing to learn from it here.
+            }
+        }
+
+        for (var i = 0; i + 1 < exec.Arguments.Count; i++)
+        {
+            lines.Add(exec.Arguments[i] + " " + exec.Arguments[i + 1]);
+        }
+
+        foreach (var secret in SecretRedactor.SecretsInRedisConfig(lines))
+        {
+            redactor.Add(secret);
+        }
+
+        return redactor;
     }
 
     private static IRestartDriver CreateDriver(IServiceProvider services)
@@ -187,6 +228,7 @@ internal static class AgentServiceCollectionExtensions
             services.GetRequiredService<SupervisorInbox>(),
             time,
             loggers,
+            services.GetRequiredService<SecretRedactor>(),
             services.GetRequiredService<RedisLogIngest>());
     }
 }

@@ -250,6 +250,8 @@ internal sealed class LogOptionsValidator : IValidateOptions<Logs.LogOptions>
         errors.Between("Logs:HistoryLines", options.HistoryLines, 1, 1_000_000);
         errors.Positive("Logs:FilePollInterval", options.FilePollInterval);
         errors.Between("Logs:TailQueueCapacity", options.TailQueueCapacity, 1, 10_000_000);
+        errors.Between("Logs:TailQueueBytes", options.TailQueueBytes, 4096, 1024 * 1024 * 1024);
+        errors.Between("Logs:MaxTails", options.MaxTails, 0, 100_000);
         errors.Between("Logs:Syslog:QueueCapacity", options.Syslog.QueueCapacity, 1, 10_000_000);
         errors.Between("Logs:Syslog:MaxDatagramBytes", options.Syslog.MaxDatagramBytes, 480, 65_000);
         errors.Require(Logs.SyslogMessage.ParseFacility(options.Syslog.Facility) is not null,

@@ -125,6 +125,24 @@ internal sealed class LogBus(Microsoft.Extensions.Options.IOptions<LogOptions> l
         }
     }
 
+    /// <summary>
+    /// Like <see cref="Subscribe"/> for a live tail, unless <paramref name="maxTails"/> tails are attached
+    /// already: then null, and nothing is attached.
+    /// </summary>
+    public IReadOnlyList<LogLine>? TrySubscribeTail(SinkQueue tail, int maxTails, int count)
+    {
+        lock (_lock)
+        {
+            if (_sinks.Count(s => s.Kind == tail.Kind) >= maxTails)
+            {
+                return null;
+            }
+
+            _sinks.Add(tail);
+            return HistoryLocked(count);
+        }
+    }
+
     /// <summary>The most recent lines, oldest first (at most <see cref="LogOptions.HistoryLines"/>).</summary>
     public IReadOnlyList<LogLine> History(int count = int.MaxValue)
     {

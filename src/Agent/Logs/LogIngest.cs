@@ -4,13 +4,14 @@ using Microsoft.Extensions.Options;
 namespace RedisAgent.Logs;
 
 /// <summary>Turns Redis's raw output lines into <see cref="LogLine"/>s on the bus.</summary>
-internal sealed class RedisLogIngest(LogBus bus, IOptions<LogOptions> options, TimeProvider time)
+internal sealed class RedisLogIngest(LogBus bus, IOptions<LogOptions> options, TimeProvider time, Connection.SecretRedactor redactor)
 {
     private readonly RedisLogParser _parser = new(
         options.Value.RedisTimeZone is { Length: > 0 } zone ? TimeZoneInfo.FindSystemTimeZoneById(zone) : TimeZoneInfo.Local,
         options.Value.MaxLineLength);
 
-    public void Ingest(string raw) => bus.Publish(_parser.Parse(raw, time.GetUtcNow()));
+    /// <summary>One raw line of Redis's, with every known secret masked (Redis quotes a bad masterauth in its own errors).</summary>
+    public void Ingest(string raw) => bus.Publish(_parser.Parse(redactor.Redact(raw), time.GetUtcNow()));
 }
 
 /// <summary>

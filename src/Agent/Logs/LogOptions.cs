@@ -29,6 +29,12 @@ internal sealed class LogOptions
     /// <summary>Each live tail's own queue; a reader that falls this far behind loses its oldest lines.</summary>
     public int TailQueueCapacity { get; set; } = 10_000;
 
+    /// <summary>Each live tail's queue in bytes (roughly); past this its oldest lines go, like past <see cref="TailQueueCapacity"/>.</summary>
+    public int TailQueueBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>Live tails attached at once; one more is answered 429 Too Many Requests.</summary>
+    public int MaxTails { get; set; } = 256;
+
     public SyslogOptions Syslog { get; set; } = new();
 }
 

@@ -22,7 +22,7 @@ internal static class LogTailEndpoint
         return endpoints;
     }
 
-    private static async Task HandleAsync(HttpContext context, LogBus bus, IOptions<LogOptions> options, TimeProvider time)
+    private static async Task HandleAsync(HttpContext context, LogBus bus, IOptions<LogOptions> options, TimeProvider time, Microsoft.Extensions.Hosting.IHostApplicationLifetime lifetime)
     {
         var query = context.Request.Query;
         var history = options.Value.HistoryLines;
@@ -33,20 +33,32 @@ internal static class LogTailEndpoint
             return;
         }
 
-        context.Response.ContentType = "text/plain; charset=utf-8";
-        context.Response.Headers.CacheControl = "no-cache";
         SinkQueue? subscription = null;
         IReadOnlyList<LogLine> past;
         if (tail)
         {
-            subscription = new SinkQueue("tail " + context.Connection.RemoteIpAddress, options.Value.TailQueueCapacity, time);
-            past = bus.Subscribe(subscription, int.MaxValue);
+            subscription = new SinkQueue("tail " + context.Connection.RemoteIpAddress, options.Value.TailQueueCapacity, time, options.Value.TailQueueBytes);
+            if (bus.TrySubscribeTail(subscription, options.Value.MaxTails, int.MaxValue) is not { } recent)
+            {
+                context.Response.StatusCode = StatusCodes.Status429TooManyRequests;
+                context.Response.Headers.RetryAfter = "5";
+                await context.Response.WriteAsync($"{options.Value.MaxTails} live tails are attached already (Logs:MaxTails); try again later\n", context.RequestAborted).ConfigureAwait(false);
+                return;
+            }
+
+            past = recent;
         }
         else
         {
             past = bus.History();
         }
 
+        context.Response.ContentType = "text/plain; charset=utf-8";
+        context.Response.Headers.CacheControl = "no-cache";
+        // A tail ends when its reader goes, and when the agent stops: a stop must not wait on readers
+        // (the host would wait for them until its shutdown timeout, and Redis's save with it).
+        using var ended = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, lifetime.ApplicationStopping);
+        var stop = ended.Token;
         try
         {
             var text = new StringBuilder();
@@ -56,20 +68,20 @@ internal static class LogTailEndpoint
                 text.Append(line.Format(bus.Resource)).Append('\n');
             }
 
-            await context.Response.WriteAsync(text.ToString(), context.RequestAborted).ConfigureAwait(false);
-            await context.Response.Body.FlushAsync(context.RequestAborted).ConfigureAwait(false);
+            await context.Response.WriteAsync(text.ToString(), stop).ConfigureAwait(false);
+            await context.Response.Body.FlushAsync(stop).ConfigureAwait(false);
             if (subscription is null)
             {
                 return;
             }
 
-            while (!context.RequestAborted.IsCancellationRequested)
+            while (!stop.IsCancellationRequested)
             {
-                var (line, isLossMarker) = await subscription.TakeAsync(context.RequestAborted).ConfigureAwait(false);
+                var (line, isLossMarker) = await subscription.TakeAsync(stop).ConfigureAwait(false);
                 if (isLossMarker || source is null || line.Source == source)
                 {
-                    await context.Response.WriteAsync(line.Format(bus.Resource) + "\n", context.RequestAborted).ConfigureAwait(false);
-                    await context.Response.Body.FlushAsync(context.RequestAborted).ConfigureAwait(false);
+                    await context.Response.WriteAsync(line.Format(bus.Resource) + "\n", stop).ConfigureAwait(false);
+                    await context.Response.Body.FlushAsync(stop).ConfigureAwait(false);
                 }
 
                 if (!isLossMarker)
@@ -78,9 +90,9 @@ internal static class LogTailEndpoint
                 }
             }
         }
-        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
-            // The reader went away: that is how a tail ends.
+            // The reader went away, or the agent is stopping: that is how a tail ends.
         }
         finally
         {

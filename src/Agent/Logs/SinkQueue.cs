@@ -18,7 +18,9 @@ internal sealed class SinkQueue
     private readonly Queue<LogLine> _lines = new();
     private readonly SemaphoreSlim _available = new(0);
     private readonly int _capacity;
+    private readonly long _maxBytes;
     private readonly TimeProvider _time;
+    private long _bytes;
     private long _received;
     private long _shipped;
     private long _dropped;
@@ -27,11 +29,17 @@ internal sealed class SinkQueue
     private DateTimeOffset? _dropsSince;
     private long _lastProgress;
 
-    public SinkQueue(string name, int capacity, TimeProvider time)
+    /// <param name="name">The sink's kind and name (<c>syslog tcp://...</c>, <c>tail 127.0.0.1</c>).</param>
+    /// <param name="capacity">The most lines queued.</param>
+    /// <param name="time">The clock for loss markers and stall detection.</param>
+    /// <param name="maxBytes">The most memory the queued lines may hold (an estimate: two bytes a character plus the line's own overhead); the oldest go first, but the newest line is always kept.</param>
+    public SinkQueue(string name, int capacity, TimeProvider time, long maxBytes = long.MaxValue)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxBytes, 1);
         Name = name;
         _capacity = capacity;
+        _maxBytes = maxBytes;
         _time = time;
         _lastProgress = time.GetTimestamp();
     }
@@ -77,17 +85,21 @@ internal sealed class SinkQueue
         lock (_lock)
         {
             _received++;
-            if (_lines.Count >= _capacity)
+            var size = SizeOf(line);
+            var dropped = 0;
+            while (_lines.Count > 0 && (_lines.Count >= _capacity || _bytes + size > _maxBytes))
             {
                 var oldest = _lines.Dequeue();
+                _bytes -= SizeOf(oldest);
                 Drop(oldest.Timestamp);
-            }
-            else
-            {
-                signal = true;
+                dropped++;
             }
 
+            // A permit per queued line: a line that took a dropped one's place reuses its permit (when
+            // it took several, the spare permits only wake a reader that then finds one line fewer).
+            signal = dropped == 0;
             _lines.Enqueue(line);
+            _bytes += size;
         }
 
         if (signal)
@@ -119,6 +131,7 @@ internal sealed class SinkQueue
 
                 if (_lines.TryDequeue(out var line))
                 {
+                    _bytes -= SizeOf(line);
                     _inFlight++;
                     return (line, false);
                 }
@@ -150,6 +163,7 @@ internal sealed class SinkQueue
 
             if (_lines.TryDequeue(out var next))
             {
+                _bytes -= SizeOf(next);
                 line = next;
                 _inFlight++;
                 return true;
@@ -182,6 +196,9 @@ internal sealed class SinkQueue
             Drop(line.Timestamp);
         }
     }
+
+    /// <summary>What a queued line holds in memory, roughly: its text (UTF-16) and the objects around it.</summary>
+    internal static long SizeOf(LogLine line) => 2L * line.Text.Length + 96;
 
     private void Drop(DateTimeOffset lineTime)
     {

@@ -8,6 +8,8 @@ internal static partial class ChildProcess
 {
     public const int SigTerm = 15;
 
+    public const int SigKill = 9;
+
     /// <summary>
     /// A task that completes when the process exits. Built on the Exited event on purpose:
     /// <see cref="Process.WaitForExitAsync"/> also waits for the end of redirected output,

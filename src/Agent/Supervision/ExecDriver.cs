@@ -23,9 +23,11 @@ internal sealed partial class ExecDriver : IRestartDriver, IDisposable
     private readonly ILogger _logger;
     private readonly ILogger _redisLogger;
     private readonly Logs.RedisLogIngest? _logs;
+    private readonly SecretRedactor _redactor;
     private readonly Lock _lock = new();
     private readonly HashSet<int> _expectedExits = [];
     private ExecLaunch? _launch;
+    private ExecPidFile? _pidFile;
     private Process? _process;
 
     public ExecDriver(
@@ -36,8 +38,10 @@ internal sealed partial class ExecDriver : IRestartDriver, IDisposable
         SupervisorInbox inbox,
         TimeProvider time,
         ILoggerFactory loggers,
+        SecretRedactor? redactor = null,
         Logs.RedisLogIngest? logs = null)
     {
+        _redactor = redactor ?? new SecretRedactor(endpoint);
         _logs = logs;
         _options = options;
         _endpoint = endpoint;
@@ -65,6 +69,17 @@ internal sealed partial class ExecDriver : IRestartDriver, IDisposable
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
+        var fileName = await ResolveBinaryAsync(cancellationToken).ConfigureAwait(false);
+        var pidFile = ExecPidFile.For(_stateDirectory, _endpoint.Port);
+        if (pidFile.FindRunning(fileName) is { } orphan)
+        {
+            // An earlier agent of this state directory was killed (SIGKILL, OOM) and left its server
+            // running, its output pipe broken. Stop it the way a stop does (SIGTERM: it saves), then
+            // start afresh as our own child, so its exit and its lines are ours again.
+            Log.OrphanFound(_logger, orphan, pidFile.Path);
+            await StopOrphanAsync(orphan, cancellationToken).ConfigureAwait(false);
+        }
+
         if (await PortAnswersAsync(cancellationToken).ConfigureAwait(false))
         {
             throw new AgentConfigurationException(
@@ -73,9 +88,30 @@ internal sealed partial class ExecDriver : IRestartDriver, IDisposable
                 "systemd to supervise the running one.");
         }
 
-        var fileName = await ResolveBinaryAsync(cancellationToken).ConfigureAwait(false);
         _launch = ExecLaunch.Create(fileName, _options, _endpoint, _stateDirectory);
+        _pidFile = pidFile;
         Launch();
+    }
+
+    private async Task StopOrphanAsync(int pid, CancellationToken cancellationToken)
+    {
+        ChildProcess.Signal(pid, ChildProcess.SigTerm);
+        var started = _time.GetTimestamp();
+        var killed = false;
+        // Not our child: no exit event. Its new parent (init or a subreaper) reaps it; poll until it is gone.
+        while (ExecPidFile.IsRunning(pid))
+        {
+            if (!killed && _time.GetElapsedTime(started) > _options.StopTimeout)
+            {
+                killed = true;
+                Log.StopTimedOut(_logger, pid, _options.StopTimeout);
+                ChildProcess.Signal(pid, ChildProcess.SigKill);
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(50), _time, cancellationToken).ConfigureAwait(false);
+        }
+
+        Log.OrphanStopped(_logger, pid, _time.GetElapsedTime(started).TotalSeconds);
     }
 
     public async Task RestartAsync(RestartCause cause, CancellationToken cancellationToken)
@@ -103,14 +139,19 @@ internal sealed partial class ExecDriver : IRestartDriver, IDisposable
         ChildProcess.Signal(process.Id, ChildProcess.SigTerm);
         try
         {
-            await exited.WaitAsync(_options.StopTimeout, _time, cancellationToken).ConfigureAwait(false);
+            // Not the host's token: Redis gets the whole StopTimeout to save, whatever else ran late in
+            // the shutdown. A SIGKILL before the save is data lost; the host's own shutdown timeout is
+            // set longer than StopTimeout (AgentHost) so that it never cuts this wait short.
+            await exited.WaitAsync(_options.StopTimeout, _time).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
+        catch (TimeoutException)
         {
             Log.StopTimedOut(_logger, process.Id, _options.StopTimeout);
             process.Kill();
             await exited.ConfigureAwait(false);
         }
+
+        _pidFile?.Delete();
     }
 
     public void Dispose()
@@ -167,6 +208,16 @@ internal sealed partial class ExecDriver : IRestartDriver, IDisposable
         {
             _process?.Dispose();
             _process = process;
+        }
+
+        try
+        {
+            _pidFile?.Write(process.Id, launch.FileName);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // Only a later agent's clean-up after a SIGKILL depends on it; the server runs either way.
+            Log.PidFileFailed(_logger, _pidFile!.Path, ex.Message);
         }
 
         Log.Started(_logger, launch.FileName, process.Id, _endpoint.HostAndPort);
@@ -257,6 +308,8 @@ internal sealed partial class ExecDriver : IRestartDriver, IDisposable
 
         try
         {
+            // Redis quotes a bad masterauth or requirepass in its own errors: no secret leaves in a line.
+            line = _redactor.Redact(line);
             Log.RedisOutput(_redisLogger, line);
             _logs?.Ingest(line);
         }
@@ -358,6 +411,15 @@ internal sealed partial class ExecDriver : IRestartDriver, IDisposable
 
         [LoggerMessage(EventId = 1205, Level = LogLevel.Information, Message = "apt-get {Arguments} exited with {Code}")]
         public static partial void InstallStep(ILogger logger, string arguments, int code);
+
+        [LoggerMessage(EventId = 1206, Level = LogLevel.Warning, Message = "redis-server pid {Pid} from an earlier agent is still running (pid file {PidFile}); stopping it with SIGTERM so that it saves, then starting afresh")]
+        public static partial void OrphanFound(ILogger logger, int pid, string pidFile);
+
+        [LoggerMessage(EventId = 1207, Level = LogLevel.Information, Message = "The earlier redis-server pid {Pid} stopped after {Seconds:0.0} s")]
+        public static partial void OrphanStopped(ILogger logger, int pid, double seconds);
+
+        [LoggerMessage(EventId = 1208, Level = LogLevel.Warning, Message = "Could not write the pid file {PidFile}: {Error}; an agent killed with SIGKILL will not find its server again")]
+        public static partial void PidFileFailed(ILogger logger, string pidFile, string error);
 
         [LoggerMessage(EventId = 1211, Level = LogLevel.Error, Message = "A line of Redis's output failed in the log pipeline and was skipped: {Type}: {Message}")]
         public static partial void OutputLineFailed(ILogger logger, string type, string message);
