@@ -17,4 +17,9 @@ if (args is ["health", .. var healthArgs])
     return await RedisAgent.Metrics.HealthCommand.RunAsync(healthArgs, Console.Out, Console.Error, CancellationToken.None).ConfigureAwait(false);
 }
 
+if (RedisShared.Hosting.CommandLine.Preflight("redis-agent", args, AgentHost.ConfigurationSections, AgentHost.Usage, Console.Out, Console.Error) is { } handled)
+{
+    return handled;
+}
+
 return await AgentHost.RunAsync(args).ConfigureAwait(false);

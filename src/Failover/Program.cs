@@ -2,6 +2,14 @@ using RedisFailover.Cli;
 using RedisFailover.Hosting;
 
 // redis-failover: the coordinator daemon; `redis-failover status|history` talk to a running one.
-return args.Length > 0 && AdminCommand.Verbs.Contains(args[0])
-    ? await AdminCommand.RunAsync(args).ConfigureAwait(false)
-    : await FailoverHost.RunAsync(args).ConfigureAwait(false);
+if (args.Length > 0 && AdminCommand.Verbs.Contains(args[0]))
+{
+    return await AdminCommand.RunAsync(args).ConfigureAwait(false);
+}
+
+if (RedisShared.Hosting.CommandLine.Preflight("redis-failover", args, FailoverHost.ConfigurationSections, FailoverHost.Usage, Console.Out, Console.Error) is { } handled)
+{
+    return handled;
+}
+
+return await FailoverHost.RunAsync(args).ConfigureAwait(false);

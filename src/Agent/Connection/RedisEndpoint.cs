@@ -55,7 +55,14 @@ internal sealed record RedisEndpoint(string Host, int Port, string? User, string
             return false;
         }
 
-        var port = uri.IsDefaultPort || uri.Port <= 0 ? DefaultPort : uri.Port;
+        if (uri.Port == 0 || uri.Port > 65535)
+        {
+            // Uri reads ":0" as a port; taking 6379 instead would watch a server nobody named.
+            error = $"has port {uri.Port}; a port is 1 to 65535";
+            return false;
+        }
+
+        var port = uri.IsDefaultPort || uri.Port < 0 ? DefaultPort : uri.Port;
         string? user = null;
         string? password = null;
         if (!string.IsNullOrEmpty(uri.UserInfo))
@@ -80,6 +87,13 @@ internal sealed record RedisEndpoint(string Host, int Port, string? User, string
             if (password is { Length: 0 })
             {
                 password = null;
+            }
+
+            if ((user ?? "").Any(c => char.IsControl(c) || char.IsWhiteSpace(c)) || (password ?? "").Any(char.IsControl))
+            {
+                // A newline in either would become a line of its own in the generated redis.conf (or an AUTH of two commands).
+                error = "has a control character (or, in the user name, a space) in its user or password";
+                return false;
             }
         }
 

@@ -21,6 +21,25 @@ internal static class AgentHost
     /// <summary>Where the agent's HTTP endpoints listen unless <c>Urls</c> says otherwise: loopback only.</summary>
     public const string DefaultUrls = "http://127.0.0.1:9379";
 
+    /// <summary>The configuration sections (and top-level keys) a command-line override may name.</summary>
+    public static readonly string[] ConfigurationSections =
+        ["REDIS", "Redis", "Agent", "Probe", "Verdict", "Sampling", "Restart", "Exec", "Ssh", "Peers", "Logs", "Metrics", "Plan", "Coordinator", "Urls", "Logging", "Kestrel"];
+
+    public const string Usage = """
+        redis-agent: keeps one Redis node alive and visible (probes, restarts, metrics, logs).
+
+        usage:
+          redis-agent [--Section:Key=value ...]   run the agent (configuration: appsettings.json, the
+                                                  environment, e.g. REDIS_URL and Probe__Interval, then these)
+          redis-agent logs [-t] [-n N] [-s redis|agent] [--url URL]
+                                                  a running agent's lines, like heroku logs -s redis -t
+          redis-agent health [--url URL]          exit 0 when a running agent is ready (for container checks)
+          redis-agent --help | --version
+
+        With no configuration it runs its own redis-server on 127.0.0.1:6379. Exit codes: 0 stopped,
+        64 usage, 70 failed, 78 configuration error (the key is named). docs/ has every key.
+        """;
+
     /// <summary>What the rest of a shutdown may take beyond Redis's own stop (tails closing, the drain's last batch).</summary>
     public static readonly TimeSpan ShutdownMargin = TimeSpan.FromSeconds(15);
 
@@ -39,6 +58,7 @@ internal static class AgentHost
         builder.Configuration.Sources.RemoveAt(builder.Configuration.Sources.Count - 1);
         builder.Configuration.Sources.Insert(0, defaults);
         RedisShared.Hosting.SystemdIntegration.AddSystemdNotify(builder.Services);
+        RedisShared.Hosting.HostFaults.QuietHostErrors(builder.Logging);
         builder.Logging.AddSimpleConsole(options =>
         {
             options.SingleLine = true;
@@ -77,8 +97,20 @@ internal static class AgentHost
             logger = host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("RedisAgent.Hosting.AgentHost");
             // Validate before starting, so a bad key costs one clear line rather than the host's
             // "failed to start" stack trace.
+            if (RedisShared.Hosting.HostFaults.UrlsProblem(host.Services.GetRequiredService<IConfiguration>()["Urls"], DefaultUrls) is { } urls)
+            {
+                throw new AgentConfigurationException(urls);
+            }
+
             host.Services.GetService<IStartupValidator>()?.Validate();
+            var loops = RedisShared.Hosting.HostFaults.Loops(host.Services);
             await host.RunAsync().ConfigureAwait(false);
+            if (RedisShared.Hosting.HostFaults.Faulted(loops) is { Count: > 0 } faults)
+            {
+                await Console.Error.WriteLineAsync("redis-agent: fatal: " + Connection.SecretRedactor.RedactAll(string.Join("; ", faults))).ConfigureAwait(false);
+                return FatalExitCode;
+            }
+
             return 0;
         }
         catch (Exception ex) when (DescribeConfigurationError(ex) is { } message)
@@ -107,6 +139,8 @@ internal static class AgentHost
         IOException bind when bind.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException
             => $"Urls: {bind.Message} Another process (another agent?) listens there; set Urls to a free address, e.g. Urls=http://127.0.0.1:9380.",
         AggregateException aggregate => aggregate.InnerExceptions.Select(DescribeConfigurationError).FirstOrDefault(m => m is not null),
+        // A service built while others are resolved arrives wrapped.
+        { InnerException: { } inner } => DescribeConfigurationError(inner),
         _ => null,
     };
 

@@ -66,7 +66,16 @@ internal static class AgentServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<MetricsOptions>, MetricsOptionsValidator>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<LogOptions>, LogOptionsValidator>());
         services.AddOptions<PeersOptions>()
-            .Configure(options => configuration.GetSection(PeersOptions.Section).Bind(options.Items))
+            .Configure(options =>
+            {
+                // One Bind per peer: binding the list whole silently drops a peer with a bad value (Peers:0:Ssh:Interval=abc).
+                foreach (var section in configuration.GetSection(PeersOptions.Section).GetChildren())
+                {
+                    var peer = new PeerOptions();
+                    section.Bind(peer);
+                    options.Items.Add(peer);
+                }
+            })
             .ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RedisOptions>, RedisOptionsValidator>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ProbeOptions>, ProbeOptionsValidator>());

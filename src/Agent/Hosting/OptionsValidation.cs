@@ -14,19 +14,26 @@ internal sealed class ConfigErrors
 {
     private readonly List<string> _errors = [];
 
+    /// <summary>
+    /// The longest duration any key takes. .NET's timers end at about 49.7 days (a longer one throws
+    /// when it is armed, crashing the loop that armed it, not at start); no probe, backoff or
+    /// timeout of this agent needs more than a week.
+    /// </summary>
+    public static readonly TimeSpan MaxDuration = TimeSpan.FromDays(7);
+
     public void Positive(string key, TimeSpan value)
     {
-        if (value <= TimeSpan.Zero)
+        if (value <= TimeSpan.Zero || value > MaxDuration)
         {
-            _errors.Add($"{key} must be greater than zero (got {value}).");
+            _errors.Add($"{key} must be greater than zero and at most {MaxDuration.TotalDays:0} days (got {value}).");
         }
     }
 
     public void NotNegative(string key, TimeSpan value)
     {
-        if (value < TimeSpan.Zero)
+        if (value < TimeSpan.Zero || value > MaxDuration)
         {
-            _errors.Add($"{key} must not be negative (got {value}).");
+            _errors.Add($"{key} must be from zero to {MaxDuration.TotalDays:0} days (got {value}).");
         }
     }
 
@@ -125,6 +132,7 @@ internal sealed partial class RestartOptionsValidator(IOptions<RedisOptions> red
         errors.Positive("Restart:CommandTimeout", options.CommandTimeout);
         errors.Positive("Restart:StartTimeout", options.StartTimeout);
         errors.NotNegative("Restart:InitialBackoff", options.InitialBackoff);
+        errors.Positive("Restart:MaxBackoff", options.MaxBackoff);
         errors.Require(options.MaxBackoff >= options.InitialBackoff, "Restart:MaxBackoff must not be shorter than Restart:InitialBackoff.");
         errors.NotNegative("Restart:StablePeriod", options.StablePeriod);
         errors.Between("Restart:StartLimitBurst", options.StartLimitBurst, 1, 1000);
@@ -199,12 +207,21 @@ internal sealed class SshOptionsValidator(IOptions<RedisOptions> redis) : IValid
 {
     public ValidateOptionsResult Validate(string? name, HostProbing.SshOptions options)
     {
-        if (string.IsNullOrWhiteSpace(options.KeyFile) || !RedisEndpoint.TryParse(redis.Value.Url, out var endpoint, out _))
+        var errors = new ConfigErrors();
+        // Durations are checked even while SSH is off: a peer inherits them.
+        foreach (var (key, value) in new[] { ("ConnectTimeout", options.ConnectTimeout), ("CommandTimeout", options.CommandTimeout), ("Interval", options.Interval) })
         {
-            return ValidateOptionsResult.Success;
+            if (value is { } duration)
+            {
+                errors.Positive($"{HostProbing.SshOptions.Section}:{key}", duration);
+            }
         }
 
-        var errors = new ConfigErrors();
+        if (string.IsNullOrWhiteSpace(options.KeyFile) || !RedisEndpoint.TryParse(redis.Value.Url, out var endpoint, out _))
+        {
+            return errors.Result();
+        }
+
         HostProbing.HostProbeFactory.Validate(errors, HostProbing.SshOptions.Section, options.Resolve(null, endpoint!.Host));
         return errors.Result();
     }

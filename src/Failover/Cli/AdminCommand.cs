@@ -8,11 +8,16 @@ namespace RedisFailover.Cli;
 /// <summary>
 /// <c>redis-failover status -r RESOURCE</c> and <c>redis-failover history -r RESOURCE</c>, against a
 /// running coordinator (<c>--url</c>, default http://127.0.0.1:9380; the token from
-/// <c>FAILOVER_TOKEN</c> or <c>--token</c>).
+/// <c>FAILOVER_TOKEN</c> or <c>--token-file</c>).
 /// </summary>
 internal static class AdminCommand
 {
     public static readonly string[] Verbs = ["status", "history"];
+
+    public const int UsageExitCode = 64;
+
+    /// <summary>sysexits.h EX_UNAVAILABLE: no coordinator answered.</summary>
+    public const int UnavailableExitCode = 69;
 
     public static async Task<int> RunAsync(string[] args)
     {
@@ -22,13 +27,32 @@ internal static class AdminCommand
             return index >= 0 && index + 1 < args.Length ? args[index + 1] : null;
         }
 
+        const string usage = "usage: redis-failover status|history -r RESOURCE [--url http://127.0.0.1:9380] [--token-file FILE, or $FAILOVER_TOKEN]";
+        if (args.Contains("--token"))
+        {
+            // A value on the command line is in /proc/PID/cmdline: every local user's ps shows it.
+            await Console.Error.WriteLineAsync("redis-failover: --token would show the token to every user of this machine (ps); use --token-file FILE or $FAILOVER_TOKEN\n" + usage).ConfigureAwait(false);
+            return UsageExitCode;
+        }
+
         var resource = Option("-r", "--resource");
         var url = Option("--url") ?? "http://127.0.0.1:9380";
-        var token = Option("--token") ?? Environment.GetEnvironmentVariable("FAILOVER_TOKEN");
-        if (resource is null || token is null)
+        var tokenFile = Option("--token-file");
+        string? token;
+        try
         {
-            await Console.Error.WriteLineAsync("usage: redis-failover status|history -r RESOURCE [--url http://127.0.0.1:9380] [--token T, or FAILOVER_TOKEN]").ConfigureAwait(false);
-            return 64;
+            token = tokenFile is not null ? (await File.ReadAllTextAsync(tokenFile).ConfigureAwait(false)).Trim() : Environment.GetEnvironmentVariable("FAILOVER_TOKEN");
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            await Console.Error.WriteLineAsync($"redis-failover: --token-file '{tokenFile}' cannot be read: {ex.Message}").ConfigureAwait(false);
+            return UsageExitCode;
+        }
+
+        if (resource is null || token is not { Length: > 0 })
+        {
+            await Console.Error.WriteLineAsync(usage).ConfigureAwait(false);
+            return UsageExitCode;
         }
 
         using var channel = GrpcChannel.ForAddress(url);
@@ -70,7 +94,7 @@ internal static class AdminCommand
         catch (RpcException ex)
         {
             await Console.Error.WriteLineAsync($"redis-failover: {ex.StatusCode}: {ex.Status.Detail}").ConfigureAwait(false);
-            return 1;
+            return ex.StatusCode == StatusCode.Unavailable ? UnavailableExitCode : 1;
         }
     }
 }

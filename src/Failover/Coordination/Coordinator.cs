@@ -7,14 +7,18 @@ using RedisFailover.Store;
 namespace RedisFailover.Coordination;
 
 /// <summary>Every resource's coordinator, built from the configuration and the store, and the clock that ticks them.</summary>
-internal sealed class Coordinator : BackgroundService
+internal sealed partial class Coordinator : BackgroundService
 {
     private readonly Dictionary<string, ResourceCoordinator> _resources = new(StringComparer.Ordinal);
     private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly PrimaryPublisher _publisher;
 
     public Coordinator(IOptions<FailoverOptions> options, IOptions<ResourcesOptions> resources, FileStore store, PrimaryPublisher publisher, TimeProvider time, ILoggerFactory loggers)
     {
         _time = time;
+        _logger = loggers.CreateLogger<Coordinator>();
+        _publisher = publisher;
         foreach (var resource in resources.Value.Items)
         {
             var record = store.Load(resource.Name!);
@@ -51,14 +55,31 @@ internal sealed class Coordinator : BackgroundService
             {
                 foreach (var resource in _resources.Values)
                 {
-                    resource.Step((machine, now) => machine.Tick(now));
+                    try
+                    {
+                        resource.Retry();
+                        resource.Step((machine, now) => machine.Tick(now));
+                    }
+                    catch (Exception ex)
+                    {
+                        // One resource's fault must stop neither the others nor the clock (and never the
+                        // host: a BackgroundService that throws ends the process with exit code 0).
+                        Log.TickFailed(_logger, resource.Name, ex.GetType().Name, ex.Message);
+                    }
                 }
 
+                _publisher.RetryFiles();
                 LastTick = _time.GetUtcNow();
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
         }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 2033, Level = LogLevel.Error, Message = "{Resource}: a tick failed and is skipped: {Type}: {Message}")]
+        public static partial void TickFailed(ILogger logger, string resource, string type, string message);
     }
 }

@@ -74,7 +74,7 @@ internal sealed record SendCommand(string Node, CommandKind Kind, long Term, str
 internal sealed record JournalLine(string Kind, string Text, long Term = 0) : Effect;
 
 /// <summary>Write term and primary durably; nothing after it in the same list may run before it has.</summary>
-internal sealed record PersistTerm(long Term, string Primary) : Effect;
+internal sealed record PersistTerm(long Term, string? Primary) : Effect;
 
 /// <summary>Tell applications where the primary is now.</summary>
 internal sealed record PublishPrimary(string Node, string Address, long Term) : Effect;

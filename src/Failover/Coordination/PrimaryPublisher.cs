@@ -33,9 +33,8 @@ internal sealed partial class PrimaryPublisher(IOptions<ResourcesOptions> resour
         var url = "redis://" + address;
         if (options?.UrlFile is { Length: > 0 } file)
         {
-            var temporary = file + ".tmp";
-            File.WriteAllText(temporary, $"REDIS_URL={url}\n");
-            File.Move(temporary, file, overwrite: true);
+            _pendingFiles[resource] = (file, $"REDIS_URL={url}\n");
+            WritePending(resource);
         }
 
         if (options?.PublishCommand is { Length: > 0 } command)
@@ -44,6 +43,90 @@ internal sealed partial class PrimaryPublisher(IOptions<ResourcesOptions> resour
         }
 
         Log.Published(logger, resource, node, address, term);
+    }
+
+    /// <summary>URL files that could not be written yet, tried again by <see cref="RetryFiles"/>.</summary>
+    private readonly ConcurrentDictionary<string, (string File, string Content)> _pendingFiles = new(StringComparer.Ordinal);
+
+    /// <summary>URL files whose last write failed: a failover is never aborted by a file, only reported.</summary>
+    public int PendingFiles => _pendingFiles.Count;
+
+    /// <summary>Tries again every URL file whose write failed (the coordinator's tick calls it).</summary>
+    public void RetryFiles()
+    {
+        foreach (var resource in _pendingFiles.Keys)
+        {
+            WritePending(resource);
+        }
+    }
+
+    private void WritePending(string resource)
+    {
+        if (!_pendingFiles.TryGetValue(resource, out var pending))
+        {
+            return;
+        }
+
+        try
+        {
+            WriteUrlFile(pending.File, pending.Content, resources.Value.Items.FirstOrDefault(r => r.Name == resource));
+            _pendingFiles.TryRemove(new KeyValuePair<string, (string, string)>(resource, pending));
+            if (_failing.TryRemove(resource, out var since))
+            {
+                Log.UrlFileRecovered(logger, resource, pending.File);
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            if (_failing.TryAdd(resource, DateTimeOffset.UtcNow))
+            {
+                // Once per outage: it is retried every tick.
+                Log.UrlFileFailed(logger, resource, pending.File, ex.Message);
+            }
+        }
+    }
+
+    private readonly ConcurrentDictionary<string, DateTimeOffset> _failing = new(StringComparer.Ordinal);
+
+    /// <summary>Writes the file atomically with the configured mode (and group), so that applications can read it whatever the umask.</summary>
+    internal static void WriteUrlFile(string file, string content, ResourceOptions? options)
+    {
+        var temporary = file + ".tmp";
+        var mode = options?.UrlFileUnixMode ?? ResourceOptions.DefaultUrlFileMode;
+        try
+        {
+            using (var stream = new FileStream(temporary, new FileStreamOptions
+            {
+                Mode = FileMode.Create,
+                Access = FileAccess.Write,
+                UnixCreateMode = mode,
+            }))
+            {
+                stream.Write(System.Text.Encoding.UTF8.GetBytes(content));
+                stream.Flush(flushToDisk: true);
+            }
+
+            // The umask narrows the create mode: say the mode outright.
+            File.SetUnixFileMode(temporary, mode);
+            if (options?.UrlFileGroup is { Length: > 0 } group)
+            {
+                UnixGroup.Change(temporary, group);
+            }
+
+            File.Move(temporary, file, overwrite: true);
+        }
+        catch
+        {
+            try
+            {
+                File.Delete(temporary);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+            }
+
+            throw;
+        }
     }
 
     public (ChannelReader<PrimaryAddress> Reader, IDisposable Subscription) Watch(string resource)
@@ -90,6 +173,12 @@ internal sealed partial class PrimaryPublisher(IOptions<ResourcesOptions> resour
     {
         [LoggerMessage(EventId = 2020, Level = LogLevel.Warning, Message = "{Resource}: primary is {Node} at {Address} (term {Term})")]
         public static partial void Published(ILogger logger, string resource, string node, string address, long term);
+
+        [LoggerMessage(EventId = 2022, Level = LogLevel.Error, Message = "{Resource}: the URL file {File} cannot be written: {Error}. Applications reading it still see the old primary; retrying every tick")]
+        public static partial void UrlFileFailed(ILogger logger, string resource, string file, string error);
+
+        [LoggerMessage(EventId = 2023, Level = LogLevel.Warning, Message = "{Resource}: the URL file {File} is written again")]
+        public static partial void UrlFileRecovered(ILogger logger, string resource, string file);
 
         [LoggerMessage(EventId = 2021, Level = LogLevel.Error, Message = "{Resource}: the publish command failed (exit {Code}): {Error}")]
         public static partial void HookFailed(ILogger logger, string resource, int code, string error);

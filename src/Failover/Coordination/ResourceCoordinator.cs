@@ -35,6 +35,14 @@ internal sealed partial class ResourceCoordinator
     private readonly Dictionary<string, AgentSession> _sessions = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, (string Node, CommandKind Kind, string? Target)> _pending = new(StringComparer.Ordinal);
     private string _incident = "";
+    private readonly List<Effect> _held = [];
+    private long _durableTerm;
+    private DateTimeOffset _lastStoreError;
+
+    /// <summary>Held periodic commands beyond this many effects are not kept.</summary>
+    private const int MaxHeld = 1000;
+
+    private static readonly TimeSpan StoreErrorInterval = TimeSpan.FromSeconds(30);
 
     public ResourceCoordinator(ResourceMachine machine, FileStore store, PrimaryPublisher publisher, TimeProvider time, ILogger logger)
     {
@@ -43,6 +51,7 @@ internal sealed partial class ResourceCoordinator
         _publisher = publisher;
         _time = time;
         _logger = logger;
+        _durableTerm = machine.Term;
     }
 
     public string Name => _machine.Resource;
@@ -140,38 +149,182 @@ internal sealed partial class ResourceCoordinator
 
     private void Execute(IReadOnlyList<Effect> effects)
     {
+        if (_held.Count > 0)
+        {
+            RetryHeld();
+        }
+
+        if (_held.Count > 0)
+        {
+            // Behind what already waits for the store: effects are carried out in order or not at all.
+            Hold(effects);
+            return;
+        }
+
+        Run(effects);
+    }
+
+    /// <summary>
+    /// Carries out effects in order. When the store fails, the effect that failed and every one after
+    /// it are held, and tried again in order on the next step (the coordinator steps every resource ten
+    /// times a second): no command ever leaves under a term that is not on disk, and no decision is
+    /// left half done.
+    /// </summary>
+    private void Run(IReadOnlyList<Effect> effects)
+    {
+        for (var i = 0; i < effects.Count; i++)
+        {
+            try
+            {
+                CarryOut(effects[i]);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                StoreFailed(ex);
+                Hold(effects.Skip(i));
+                return;
+            }
+        }
+
+        if (StoreFailingSince is { } since)
+        {
+            Log.StoreRecovered(_logger, Name, (_time.GetUtcNow() - since).TotalSeconds, StoreFailures);
+            StoreFailingSince = null;
+        }
+    }
+
+    private void RetryHeld()
+    {
+        var pending = _held.ToList();
+        _held.Clear();
+        Run(pending);
+    }
+
+    private void Hold(IEnumerable<Effect> effects)
+    {
         foreach (var effect in effects)
         {
             switch (effect)
             {
-                case PersistTerm persist:
-                    _store.Save(Name, new ResourceRecord(persist.Term, persist.Primary, _machine.Settings.TimeoutSeconds, _machine.Settings.MaxMemoryPolicy, _machine.Paused));
-                    break;
+                // Periodic commands are asked again by the machine; past a bound they are not kept.
+                case SendCommand { Kind: CommandKind.ProbeNow or CommandKind.RestartLease } when _held.Count >= MaxHeld:
+                    continue;
+                // A journal line keeps the time and incident of its decision, not of its retry.
                 case JournalLine line:
-                    Journal(line.Kind, line.Text, line.Term);
-                    break;
-                case SendCommand send:
-                    Send(send);
-                    break;
-                case PublishPrimary publish:
-                    _publisher.Publish(Name, publish.Node, publish.Address, publish.Term);
-                    break;
-                case IncidentChange { OpenedId: { } opened }:
-                    _incident = opened;
-                    break;
-                case IncidentChange { ClosedOutcome: { } outcome }:
-                    Journal("closed", outcome);
-                    _incident = "";
+                    _held.Add(new StampedJournal(_time.GetUtcNow(), line.Kind, line.Text, line.Term));
                     break;
                 default:
-                    throw new InvalidOperationException($"Unexpected effect {effect}.");
+                    _held.Add(effect);
+                    break;
             }
         }
     }
 
+    private void StoreFailed(Exception ex)
+    {
+        StoreFailures++;
+        var now = _time.GetUtcNow();
+        if (StoreFailingSince is null || now - _lastStoreError >= StoreErrorInterval)
+        {
+            // Once, then once every interval: a full disk must not also fill the log.
+            Log.StoreFailed(_logger, Name, _store.Directory, ex.Message, StoreFailures, _held.Count);
+            _lastStoreError = now;
+        }
+
+        StoreFailingSince ??= now;
+    }
+
+    private void CarryOut(Effect effect)
+    {
+        switch (effect)
+        {
+            case PersistTerm persist:
+                _store.Save(Name, new ResourceRecord(persist.Term, persist.Primary, _machine.Settings.TimeoutSeconds, _machine.Settings.MaxMemoryPolicy, _machine.Paused));
+                _durableTerm = Math.Max(_durableTerm, persist.Term);
+                break;
+            case JournalLine line:
+                AppendJournal(new JournalRecord(_time.GetUtcNow(), line.Term > 0 ? line.Term : _machine.Term, _incident, line.Kind, line.Text));
+                break;
+            case StampedJournal stamped:
+                // The incident is the one open when the line's turn comes: held incident changes run in order before it.
+                AppendJournal(new JournalRecord(stamped.At, stamped.Term > 0 ? stamped.Term : _machine.Term, _incident, stamped.Kind, stamped.Text));
+                break;
+            case SendCommand send:
+                EnsureDurable(send.Term);
+                Send(send);
+                break;
+            case PublishPrimary publish:
+                EnsureDurable(publish.Term);
+                _publisher.Publish(Name, publish.Node, publish.Address, publish.Term);
+                break;
+            case IncidentChange { OpenedId: { } opened }:
+                _incident = opened;
+                break;
+            case IncidentChange { ClosedOutcome: { } outcome }:
+                AppendJournal(new JournalRecord(_time.GetUtcNow(), _machine.Term, _incident, "closed", outcome));
+                _incident = "";
+                break;
+            default:
+                throw new InvalidOperationException($"Unexpected effect {effect}.");
+        }
+    }
+
+    /// <summary>Appends one line (throwing when the store refuses it, so that <see cref="Run"/> holds it and what follows).</summary>
+    private void AppendJournal(JournalRecord record)
+    {
+        _store.Append(Name, record);
+        Log.Journal(_logger, Name, record.Kind, record.Text);
+        if (record.Kind == "recovered")
+        {
+            Log.TermRecovered(_logger, Name, record.Text);
+        }
+    }
+
+    /// <summary>Writes the machine's record before anything of a term not yet on disk leaves (a switchover's fence goes before its promote).</summary>
+    private void EnsureDurable(long term)
+    {
+        if (term > _durableTerm)
+        {
+            SaveRecord();
+        }
+    }
+
     /// <summary>Persists the settings and the pause (which the machine changes without a term).</summary>
-    public void SaveRecord() =>
+    public void SaveRecord()
+    {
         _store.Save(Name, new ResourceRecord(_machine.Term, _machine.Primary, _machine.Settings.TimeoutSeconds, _machine.Settings.MaxMemoryPolicy, _machine.Paused));
+        _durableTerm = Math.Max(_durableTerm, _machine.Term);
+    }
+
+    /// <summary>Effects waiting for the store to accept a write again.</summary>
+    public int HeldEffects
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _held.Count;
+            }
+        }
+    }
+
+    /// <summary>Store writes that failed since the coordinator started.</summary>
+    public long StoreFailures { get; private set; }
+
+    /// <summary>Since when the store refuses writes; null while it takes them.</summary>
+    public DateTimeOffset? StoreFailingSince { get; private set; }
+
+    /// <summary>Tries again what waits for the store (the tick calls it).</summary>
+    public void Retry()
+    {
+        lock (_lock)
+        {
+            if (_held.Count > 0)
+            {
+                RetryHeld();
+            }
+        }
+    }
 
     private void Send(SendCommand send)
     {
@@ -223,9 +376,26 @@ internal sealed partial class ResourceCoordinator
 
     private void Journal(string kind, string text, long? term = null)
     {
-        _store.Append(Name, new JournalRecord(_time.GetUtcNow(), term is > 0 ? term.Value : _machine.Term, _incident, kind, text));
-        Log.Journal(_logger, Name, kind, text);
+        var stamped = new StampedJournal(_time.GetUtcNow(), kind, text, term ?? 0);
+        if (_held.Count > 0)
+        {
+            _held.Add(stamped);
+            return;
+        }
+
+        try
+        {
+            CarryOut(stamped);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            StoreFailed(ex);
+            _held.Add(stamped);
+        }
     }
+
+    /// <summary>A journal line waiting for the store, with the time it was decided at.</summary>
+    private sealed record StampedJournal(DateTimeOffset At, string Kind, string Text, long Term) : Effect;
 
     public static Protos.Settings ToProto(ResourceSettings settings)
     {
@@ -254,6 +424,15 @@ internal sealed partial class ResourceCoordinator
 
         [LoggerMessage(EventId = 2002, Level = LogLevel.Warning, Message = "{Resource}: agent {Node} disconnected")]
         public static partial void AgentDisconnected(ILogger logger, string resource, string node);
+
+        [LoggerMessage(EventId = 2032, Level = LogLevel.Critical, Message = "{Resource}: the store was behind the agents: {Text}")]
+        public static partial void TermRecovered(ILogger logger, string resource, string text);
+
+        [LoggerMessage(EventId = 2030, Level = LogLevel.Error, Message = "{Resource}: the store ({Directory}) refused a write: {Error}. Failures so far: {Failures}; {Held} effects wait, and no command of an unwritten term leaves; retrying")]
+        public static partial void StoreFailed(ILogger logger, string resource, string directory, string error, long failures, int held);
+
+        [LoggerMessage(EventId = 2031, Level = LogLevel.Warning, Message = "{Resource}: the store takes writes again after {Seconds:0.0} s ({Failures} failed writes); what waited was carried out in order")]
+        public static partial void StoreRecovered(ILogger logger, string resource, double seconds, long failures);
 
         [LoggerMessage(EventId = 2010, Level = LogLevel.Information, Message = "{Resource} journal {Kind}: {Text}")]
         public static partial void Journal(ILogger logger, string resource, string kind, string text);

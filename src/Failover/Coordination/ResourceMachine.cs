@@ -96,7 +96,28 @@ internal sealed class ResourceMachine
         view.Connected = true;
         view.TermSeen = Math.Max(view.TermSeen, termSeen);
         view.Lease = null;
+        AdoptHigherTerm(node, termSeen);
         return Take();
+    }
+
+    /// <summary>
+    /// An agent has seen a higher term than the store holds: the store was lost, or restored from an
+    /// older copy. Commands under the lower term would all be refused (restart leases too), so the
+    /// machine takes the agent's term, durably, and says so: it never issues a term lower than one an
+    /// agent reports, and its next decision takes a term above every term any agent has seen.
+    /// </summary>
+    private void AdoptHigherTerm(string node, long seen)
+    {
+        if (seen <= Term)
+        {
+            return;
+        }
+
+        var had = Term;
+        Term = seen;
+        Emit(new PersistTerm(Term, Primary));
+        Journal("recovered", string.Create(CultureInfo.InvariantCulture,
+            $"term {seen} taken from {node}, which has seen it, where the store had term {had}: the store was lost or restored from an older copy. Its primary is {Primary ?? "not known yet (the node that reports role master becomes it)"}."));
     }
 
     public IReadOnlyList<Effect> Disconnected(string node, DateTimeOffset now)
@@ -112,6 +133,7 @@ internal sealed class ResourceMachine
         view.Report = report;
         view.ReportAt = now;
         view.TermSeen = Math.Max(view.TermSeen, report.TermSeen);
+        AdoptHigherTerm(node, report.TermSeen);
 
         // The first report of a resource nobody has named a primary for: the node that is master.
         if (Primary is null && report.IsPrimary)

@@ -23,6 +23,27 @@ internal static partial class FailoverHost
 
     public const string DefaultUrls = "http://127.0.0.1:9380";
 
+    /// <summary>sysexits.h EX_SOFTWARE: failed for a reason other than the configuration; systemd restarts it.</summary>
+    public const int FatalExitCode = 70;
+
+    /// <summary>The configuration sections (and top-level keys) a command-line override may name.</summary>
+    public static readonly string[] ConfigurationSections = ["Failover", "Resources", "Urls", "Logging", "Kestrel"];
+
+    public const string Usage = """
+        redis-failover: confirms a lost Redis host from several places and promotes the standby.
+
+        usage:
+          redis-failover [--Section:Key=value ...]      run the coordinator (configuration: appsettings.json,
+                                                        $REDIS_FAILOVER_CONFIG, the environment, then these)
+          redis-failover status -r RESOURCE [--url URL]  the resource's state, term, primary and nodes
+          redis-failover history -r RESOURCE [--url URL] every incident's decision journal
+          redis-failover --help | --version
+
+        The CLI's token comes from --token-file FILE or $FAILOVER_TOKEN (never a command-line value:
+        ps shows those to every user). Exit codes: 0 stopped, 1 refused by the coordinator, 64 usage,
+        69 coordinator unreachable, 70 failed, 78 configuration or store error (named).
+        """;
+
     public static WebApplicationBuilder CreateBuilder(string[] args)
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ApplicationName = "redis-failover", ContentRootPath = AppContext.BaseDirectory });
@@ -54,6 +75,7 @@ internal static partial class FailoverHost
         }
 
         RedisShared.Hosting.SystemdIntegration.AddSystemdNotify(builder.Services);
+        RedisShared.Hosting.HostFaults.QuietHostErrors(builder.Logging);
         builder.Logging.AddSimpleConsole(o =>
         {
             o.SingleLine = true;
@@ -72,10 +94,20 @@ internal static partial class FailoverHost
         var services = builder.Services;
         services.TryAddSingleton(TimeProvider.System);
         services.AddOptions<FailoverOptions>().Bind(builder.Configuration.GetSection(FailoverOptions.Section)).ValidateOnStart();
-        services.AddOptions<ResourcesOptions>().Configure(o => builder.Configuration.GetSection(ResourcesOptions.Section).Bind(o.Items)).ValidateOnStart();
+        // One Bind per resource: binding a list whole silently drops an item with a bad value
+        // (Resources:0:Timeout=abc would leave "no resource", naming the wrong key).
+        services.AddOptions<ResourcesOptions>().Configure(o =>
+        {
+            foreach (var section in builder.Configuration.GetSection(ResourcesOptions.Section).GetChildren())
+            {
+                var resource = new ResourceOptions();
+                section.Bind(resource);
+                o.Items.Add(resource);
+            }
+        }).ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<FailoverOptions>, FailoverOptionsValidator>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ResourcesOptions>, ResourcesOptionsValidator>());
-        services.TryAddSingleton(sp => new FileStore(StoreDirectory(sp.GetRequiredService<IOptions<FailoverOptions>>().Value)));
+        services.TryAddSingleton(sp => new FileStore(StoreDirectory(sp.GetRequiredService<IOptions<FailoverOptions>>().Value), sp.GetRequiredService<ILogger<FileStore>>()));
         services.TryAddSingleton<PrimaryPublisher>();
         services.TryAddSingleton<Coordinator>();
         services.AddHostedService(sp => sp.GetRequiredService<Coordinator>());
@@ -110,29 +142,55 @@ internal static partial class FailoverHost
 
     public static async Task<int> RunAsync(string[] args)
     {
+        Microsoft.Extensions.Logging.ILogger? logger = null;
+        using var hangup = RedisShared.Hosting.HangupSignal.Ignore("redis-failover", () => logger);
         try
         {
             await using var host = Build(CreateBuilder(args));
+            logger = host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("RedisFailover.Hosting.FailoverHost");
+            if (RedisShared.Hosting.HostFaults.UrlsProblem(host.Services.GetRequiredService<IConfiguration>()["Urls"], DefaultUrls) is { } urls)
+            {
+                throw new ConfigFileException(urls);
+            }
+
             host.Services.GetService<IStartupValidator>()?.Validate();
+            var loops = RedisShared.Hosting.HostFaults.Loops(host.Services);
             await host.RunAsync().ConfigureAwait(false);
+            if (RedisShared.Hosting.HostFaults.Faulted(loops) is { Count: > 0 } faults)
+            {
+                await Console.Error.WriteLineAsync("redis-failover: fatal: " + string.Join("; ", faults)).ConfigureAwait(false);
+                return FatalExitCode;
+            }
+
             return 0;
         }
-        catch (ConfigFileException ex)
+        catch (Exception ex) when (DescribeConfigurationError(ex) is { } message)
         {
-            await Console.Error.WriteLineAsync("redis-failover: configuration error: " + ex.Message).ConfigureAwait(false);
+            await Console.Error.WriteLineAsync("redis-failover: configuration error: " + message).ConfigureAwait(false);
             return ConfigurationErrorExitCode;
         }
-        catch (Exception ex) when (ValidationFailures(ex) is { Count: > 0 } failures)
+        catch (Exception ex)
         {
-            await Console.Error.WriteLineAsync("redis-failover: configuration error: " + string.Join(" ", failures)).ConfigureAwait(false);
-            return ConfigurationErrorExitCode;
-        }
-        catch (IOException bind) when (bind.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException)
-        {
-            await Console.Error.WriteLineAsync($"redis-failover: configuration error: Urls: {bind.Message}").ConfigureAwait(false);
-            return ConfigurationErrorExitCode;
+            // Never exit 0 on a failure (Restart=on-failure must see it), never a stack trace.
+            await Console.Error.WriteLineAsync($"redis-failover: fatal: {ex.GetType().Name}: {ex.Message}").ConfigureAwait(false);
+            return FatalExitCode;
         }
     }
+
+    /// <summary>The message for a configuration (or store) fault, or null when the exception is something else.</summary>
+    internal static string? DescribeConfigurationError(Exception exception) => exception switch
+    {
+        ConfigFileException file => file.Message,
+        StoreException store => store.Message,
+        OptionsValidationException => string.Join(" ", ValidationFailures(exception)),
+        // The binder's own message names the key: "Failed to convert configuration value at 'Failover:Window' ...".
+        InvalidOperationException binding when binding.Message.StartsWith("Failed to convert configuration value", StringComparison.Ordinal) => binding.Message,
+        IOException bind when bind.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException => $"Urls: {bind.Message}",
+        AggregateException aggregate => aggregate.InnerExceptions.Select(DescribeConfigurationError).FirstOrDefault(m => m is not null),
+        // A store built while services are resolved arrives wrapped.
+        { InnerException: { } inner } => DescribeConfigurationError(inner),
+        _ => null,
+    };
 
     /// <summary>Every failure of every options validation in <paramref name="exception"/> (one, or several in an AggregateException).</summary>
     private static List<string> ValidationFailures(Exception exception) => exception switch
@@ -154,12 +212,15 @@ internal static partial class FailoverHost
 
 internal sealed class FailoverOptionsValidator : IValidateOptions<FailoverOptions>
 {
+    /// <summary>Timers overflow past about 49.7 days; no window needs more than a week.</summary>
+    public static readonly TimeSpan MaxDuration = TimeSpan.FromDays(7);
+
     public ValidateOptionsResult Validate(string? name, FailoverOptions options)
     {
         var errors = new List<string>();
-        if (options.Window <= TimeSpan.Zero)
+        if (options.Window <= TimeSpan.Zero || options.Window > MaxDuration)
         {
-            errors.Add($"Failover:Window must be greater than zero (got {options.Window}).");
+            errors.Add($"Failover:Window must be greater than zero and at most {MaxDuration.TotalDays:0} days (got {options.Window}).");
         }
 
         if (options.RoundInterval <= TimeSpan.Zero || options.RoundInterval > options.Window)
@@ -186,11 +247,12 @@ internal sealed class FailoverOptionsValidator : IValidateOptions<FailoverOption
     }
 }
 
-internal sealed class ResourcesOptionsValidator : IValidateOptions<ResourcesOptions>
+internal sealed partial class ResourcesOptionsValidator(IOptions<FailoverOptions> failover) : IValidateOptions<ResourcesOptions>
 {
     public ValidateOptionsResult Validate(string? name, ResourcesOptions options)
     {
         var errors = new List<string>();
+        var quorum = failover.Value.Quorum;
         if (options.Items.Count == 0)
         {
             errors.Add("Resources: at least one resource is required (Resources:0:Name, Resources:0:Nodes:0:Name and :Address...).");
@@ -217,10 +279,21 @@ internal sealed class ResourcesOptionsValidator : IValidateOptions<ResourcesOpti
                     errors.Add($"Resources:{i}:Nodes:{j}:Name is required.");
                 }
 
-                if (node.Address is null || !FailoverHost.HostPort().IsMatch(node.Address))
+                if (node.Address is null || !FailoverHost.HostPort().IsMatch(node.Address)
+                    || !int.TryParse(node.Address[(node.Address.LastIndexOf(':') + 1)..], System.Globalization.CultureInfo.InvariantCulture, out var port) || port is < 1 or > 65535)
                 {
-                    errors.Add($"Resources:{i}:Nodes:{j}:Address must be host:port (got '{node.Address}').");
+                    errors.Add($"Resources:{i}:Nodes:{j}:Address must be host:port (got '{Printable(node.Address ?? "")}'), the port from 1 to 65535.");
                 }
+
+                if (node.Name is { Length: > 0 } nodeName && !ResourceName().IsMatch(nodeName))
+                {
+                    errors.Add($"Resources:{i}:Nodes:{j}:Name '{Printable(nodeName)}' must be 1 to 64 letters, digits, '-', '_' or '.'.");
+                }
+            }
+
+            if (quorum is { } q && q > resource.Nodes.Count - 1 && resource.Nodes.Count >= 2)
+            {
+                errors.Add($"Failover:Quorum {q} is more than resource {Printable(resource.Name ?? i.ToString(System.Globalization.CultureInfo.InvariantCulture))}'s {resource.Nodes.Count - 1} vantage nodes (every node but the primary): no loss could ever be confirmed.");
             }
 
             if (resource.Nodes.GroupBy(n => n.Name).Any(g => g.Count() > 1))
@@ -228,9 +301,34 @@ internal sealed class ResourcesOptionsValidator : IValidateOptions<ResourcesOpti
                 errors.Add($"Resources:{i}:Nodes: node names must be unique.");
             }
 
-            if (resource.Timeout is < 0)
+            if (resource.Timeout is < 0 or > MaxTimeoutSeconds)
             {
-                errors.Add($"Resources:{i}:Timeout must be 0 (never) or more seconds.");
+                errors.Add($"Resources:{i}:Timeout must be 0 (never) to {MaxTimeoutSeconds} seconds (got {resource.Timeout}).");
+            }
+
+            if (resource.MaxmemoryPolicy is { } policy && !MaxmemoryPolicies.Contains(policy))
+            {
+                errors.Add($"Resources:{i}:MaxmemoryPolicy '{Printable(policy)}' is not one of {string.Join(", ", MaxmemoryPolicies)}.");
+            }
+
+            if (resource.Name is { Length: > 0 } resourceName && !ResourceName().IsMatch(resourceName))
+            {
+                errors.Add($"Resources:{i}:Name '{Printable(resourceName)}' must be 1 to 64 letters, digits, '-', '_' or '.', not starting with '.' (it names files in the store).");
+            }
+
+            if (resource.UrlFileMode is { Length: > 0 } && resource.UrlFileUnixMode is null)
+            {
+                errors.Add($"Resources:{i}:UrlFileMode '{Printable(resource.UrlFileMode)}' must be an octal file mode such as 0644 or 0640.");
+            }
+
+            if (resource.UrlFileGroup is { Length: > 0 } group && UnixGroup.Resolve(group) is null)
+            {
+                errors.Add($"Resources:{i}:UrlFileGroup '{Printable(group)}' is not a group on this machine.");
+            }
+
+            if (resource.UrlFile is { Length: > 0 } urlFile && UrlFileProblem(urlFile) is { } problem)
+            {
+                errors.Add($"Resources:{i}:UrlFile '{Printable(urlFile)}' cannot be written: {problem}.");
             }
         }
 
@@ -241,6 +339,45 @@ internal sealed class ResourcesOptionsValidator : IValidateOptions<ResourcesOpti
 
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
+
+    /// <summary>Redis's own bound for <c>timeout</c> (an int of seconds).</summary>
+    public const long MaxTimeoutSeconds = int.MaxValue;
+
+    /// <summary>The eight policies the seed's plans offer (<c>heroku redis:maxmemory --policy</c>).</summary>
+    public static readonly string[] MaxmemoryPolicies =
+        ["noeviction", "allkeys-lru", "volatile-lru", "allkeys-lfu", "volatile-lfu", "allkeys-random", "volatile-random", "volatile-ttl"];
+
+    /// <summary>A value as it may appear in one line of an error: control characters escaped, long ones cut.</summary>
+    internal static string Printable(string value)
+    {
+        var cut = value.Length > 80 ? value[..80] + "..." : value;
+        return string.Concat(cut.Select(c => char.IsControl(c) ? $"\\x{(int)c:x2}" : c.ToString()));
+    }
+
+    /// <summary>Why the URL file cannot be written, or null: its directory must exist and take a new file.</summary>
+    private static string? UrlFileProblem(string file)
+    {
+        var directory = Path.GetDirectoryName(Path.GetFullPath(file));
+        if (directory is null || !Directory.Exists(directory))
+        {
+            return $"its directory '{directory}' does not exist";
+        }
+
+        var probe = Path.Combine(directory, $".{Path.GetFileName(file)}.write-test");
+        try
+        {
+            File.WriteAllText(probe, "");
+            File.Delete(probe);
+            return null;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return ex.Message;
+        }
+    }
+
+    [GeneratedRegex(@"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$")]
+    private static partial Regex ResourceName();
 }
 
 /// <summary>The configuration file named by REDIS_FAILOVER_CONFIG cannot be read.</summary>

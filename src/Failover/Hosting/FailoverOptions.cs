@@ -44,6 +44,20 @@ internal sealed class ResourceOptions
     /// <summary>A file rewritten atomically with <c>REDIS_URL=redis://host:port</c> whenever the primary changes.</summary>
     public string? UrlFile { get; set; }
 
+    /// <summary>The URL file's mode, octal (default <c>0644</c>: applications run as other users; use <c>0640</c> with <see cref="UrlFileGroup"/> to narrow it).</summary>
+    public string? UrlFileMode { get; set; }
+
+    /// <summary>The URL file's group (a name or a number): the applications' group, with <c>UrlFileMode=0640</c>.</summary>
+    public string? UrlFileGroup { get; set; }
+
+    public const UnixFileMode DefaultUrlFileMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
+
+    /// <summary><see cref="UrlFileMode"/> parsed; null when unset or not an octal mode (validation names it).</summary>
+    public UnixFileMode? UrlFileUnixMode =>
+        UrlFileMode is { Length: > 0 } text && text.All(c => c is >= '0' and <= '7') && text.Length <= 4 && Convert.ToInt32(text, 8) is var value && value <= 0x1FF
+            ? (UnixFileMode)value
+            : null;
+
     /// <summary>A command (<c>/bin/sh -c</c>) run with <c>REDIS_URL</c> in its environment whenever the primary changes.</summary>
     public string? PublishCommand { get; set; }
 }

@@ -1,5 +1,8 @@
+using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using RedisFailover.Coordination;
 
 namespace RedisFailover.Store;
@@ -13,28 +16,91 @@ internal sealed record ResourceRecord(long Term, string? Primary, long? TimeoutS
 /// <summary>One line of the decision journal.</summary>
 internal sealed record JournalRecord(DateTimeOffset At, long Term, string Incident, string Kind, string Text);
 
+/// <summary>The store cannot be used: a directory that cannot be written, a record that cannot be read.</summary>
+internal sealed class StoreException(string message, Exception? inner = null) : Exception(message, inner);
+
 /// <summary>
 /// The coordinator's durable store on local disk: one record per resource, replaced atomically
 /// (write, fsync, rename, fsync the directory), and an append-only journal flushed to disk line
-/// by line. A term is on disk before any command of it leaves.
+/// by line. A term is on disk before any command of it leaves (<see cref="ResourceCoordinator"/>
+/// holds every effect behind a record it could not write). A journal line cut short by a crash
+/// is cut off when the journal is next opened, so that it cannot swallow the line after it.
 /// </summary>
-internal sealed class FileStore
+internal sealed partial class FileStore
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull };
     private readonly string _directory;
+    private readonly ILogger _logger;
     private readonly Lock _lock = new();
+    private readonly HashSet<string> _repaired = new(StringComparer.Ordinal);
 
-    public FileStore(string directory)
+    /// <summary>Opens the store, refusing one that cannot be written: better no coordinator than one whose terms are not durable.</summary>
+    public FileStore(string directory, ILogger<FileStore>? logger = null)
     {
         _directory = directory;
-        Directory.CreateDirectory(directory);
+        _logger = (ILogger?)logger ?? NullLogger.Instance;
+        var probe = Path.Combine(directory, ".write-test");
+        try
+        {
+            // Terms, settings and the journal are nobody else's business: the directory is the owner's alone.
+            System.IO.Directory.CreateDirectory(directory, OwnerOnlyDirectory);
+            using (var stream = new FileStream(probe, Private(FileMode.Create)))
+            {
+                stream.WriteByte((byte)'\n');
+                stream.Flush(flushToDisk: true);
+            }
+
+            File.Delete(probe);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new StoreException($"Failover:StoreDirectory '{directory}' cannot be written ({ex.Message}); the coordinator keeps its terms there and will not run without it.", ex);
+        }
     }
 
+    public string Directory => _directory;
+
+    private const UnixFileMode OwnerOnlyDirectory = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+
+    /// <summary>Files the store creates are 0600, whatever the umask (outside systemd's UMask=0077 it is often 0022).</summary>
+    private static FileStreamOptions Private(FileMode mode) => new()
+    {
+        Mode = mode,
+        Access = FileAccess.Write,
+        Share = mode == FileMode.Append ? FileShare.Read : FileShare.None,
+        UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+    };
+
+    /// <summary>The resource's record; <see cref="ResourceRecord.Empty"/> when there is none. A record that cannot be read stops the coordinator, naming the file.</summary>
     public ResourceRecord Load(string resource)
     {
         var path = RecordPath(resource);
-        return File.Exists(path) ? JsonSerializer.Deserialize<ResourceRecord>(File.ReadAllText(path), Json) ?? ResourceRecord.Empty : ResourceRecord.Empty;
+        if (!File.Exists(path))
+        {
+            return ResourceRecord.Empty;
+        }
+
+        ResourceRecord? record;
+        try
+        {
+            record = JsonSerializer.Deserialize<ResourceRecord>(File.ReadAllText(path), Json);
+        }
+        catch (Exception ex) when (ex is JsonException or IOException or UnauthorizedAccessException or NotSupportedException)
+        {
+            throw new StoreException(Unreadable(path, ex.Message), ex);
+        }
+
+        if (record is null || record.Term < 0)
+        {
+            throw new StoreException(Unreadable(path, record is null ? "it holds null" : $"term {record.Term} is negative"));
+        }
+
+        return record;
     }
+
+    private static string Unreadable(string path, string why) =>
+        $"the store's record '{path}' cannot be read: {why}. Restore it from a backup, or move it aside: the coordinator then starts " +
+        "this resource from the agents' reports (it takes the highest term any agent has seen, and the node that reports role master).";
 
     public void Save(string resource, ResourceRecord record)
     {
@@ -42,13 +108,22 @@ internal sealed class FileStore
         {
             var path = RecordPath(resource);
             var temporary = path + ".tmp";
-            using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None))
+            try
             {
-                JsonSerializer.Serialize(stream, record, Json);
-                stream.Flush(flushToDisk: true);
+                using (var stream = new FileStream(temporary, Private(FileMode.Create)))
+                {
+                    JsonSerializer.Serialize(stream, record, Json);
+                    stream.Flush(flushToDisk: true);
+                }
+
+                File.Move(temporary, path, overwrite: true);
+            }
+            catch
+            {
+                TryDelete(temporary);
+                throw;
             }
 
-            File.Move(temporary, path, overwrite: true);
             SyncDirectory();
         }
     }
@@ -57,14 +132,42 @@ internal sealed class FileStore
     {
         lock (_lock)
         {
-            using var stream = new FileStream(JournalPath(resource), FileMode.Append, FileAccess.Write, FileShare.Read);
+            var path = JournalPath(resource);
+            if (_repaired.Add(resource))
+            {
+                RepairTornTail(path);
+            }
+
+            using var stream = new FileStream(path, Private(FileMode.Append));
+            var length = stream.Length;
             var line = JsonSerializer.SerializeToUtf8Bytes(record, Json);
-            stream.Write(line);
-            stream.WriteByte((byte)'\n');
-            stream.Flush(flushToDisk: true);
+            try
+            {
+                // One write of the whole line: a crash leaves at most this line torn, repaired at the next open.
+                var buffer = new byte[line.Length + 1];
+                line.CopyTo(buffer, 0);
+                buffer[^1] = (byte)'\n';
+                stream.Write(buffer);
+                stream.Flush(flushToDisk: true);
+            }
+            catch
+            {
+                // A full disk may have taken part of the line: cut it off, so the next line starts clean.
+                try
+                {
+                    stream.SetLength(length);
+                }
+                catch (IOException)
+                {
+                    _repaired.Remove(resource);
+                }
+
+                throw;
+            }
         }
     }
 
+    /// <summary>The journal, oldest first. Lines that cannot be read are skipped, each with a warning naming it.</summary>
     public IReadOnlyList<JournalRecord> Journal(string resource)
     {
         var path = JournalPath(resource);
@@ -74,27 +177,102 @@ internal sealed class FileStore
         }
 
         var records = new List<JournalRecord>();
-        foreach (var line in File.ReadAllLines(path))
+        var number = 0;
+        foreach (var line in File.ReadLines(path))
         {
+            number++;
+            if (line.Length == 0)
+            {
+                continue;
+            }
+
+            JournalRecord? record = null;
             try
             {
-                if (line.Length > 0 && JsonSerializer.Deserialize<JournalRecord>(line, Json) is { } record)
-                {
-                    records.Add(record);
-                }
+                record = JsonSerializer.Deserialize<JournalRecord>(line, Json);
             }
             catch (JsonException)
             {
-                // A line cut short by a crash mid-write: the lines before it stand.
+            }
+
+            if (record is { Incident: not null, Kind: not null, Text: not null } && record.At != default)
+            {
+                records.Add(record);
+            }
+            else
+            {
+                Log.UnreadableLine(_logger, path, number, line.Length > 80 ? line[..80] + "..." : line);
             }
         }
 
         return records;
     }
 
+    /// <summary>A journal whose last line has no newline was cut by a crash mid-write: that partial line is removed.</summary>
+    private void RepairTornTail(string path)
+    {
+        if (!File.Exists(path))
+        {
+            return;
+        }
+
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.Read);
+        if (stream.Length == 0)
+        {
+            return;
+        }
+
+        var position = stream.Length;
+        var buffer = new byte[4096];
+        while (position > 0)
+        {
+            var chunk = (int)Math.Min(buffer.Length, position);
+            stream.Position = position - chunk;
+            stream.ReadExactly(buffer, 0, chunk);
+            var newline = Array.LastIndexOf(buffer, (byte)'\n', chunk - 1, chunk);
+            if (newline >= 0)
+            {
+                var end = position - chunk + newline + 1;
+                if (end == stream.Length)
+                {
+                    return;
+                }
+
+                Cut(stream, end, path);
+                return;
+            }
+
+            position -= chunk;
+        }
+
+        Cut(stream, 0, path);
+    }
+
+    private void Cut(FileStream stream, long end, string path)
+    {
+        var torn = stream.Length - end;
+        stream.Position = end;
+        var text = new byte[Math.Min(torn, 80)];
+        stream.ReadExactly(text);
+        Log.TornTail(_logger, path, torn, Encoding.UTF8.GetString(text));
+        stream.SetLength(end);
+        stream.Flush(flushToDisk: true);
+    }
+
     private string RecordPath(string resource) => Path.Combine(_directory, $"{resource}.state.json");
 
     private string JournalPath(string resource) => Path.Combine(_directory, $"{resource}.journal.jsonl");
+
+    private static void TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+        }
+    }
 
     private void SyncDirectory()
     {
@@ -110,5 +288,14 @@ internal sealed class FileStore
         catch (IOException)
         {
         }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 2040, Level = LogLevel.Warning, Message = "Journal {Path}: its last {Bytes} bytes were a line cut short by a crash ('{Text}'); removed, so the next line starts clean")]
+        public static partial void TornTail(ILogger logger, string path, long bytes, string text);
+
+        [LoggerMessage(EventId = 2041, Level = LogLevel.Warning, Message = "Journal {Path} line {Line} cannot be read and is skipped: {Text}")]
+        public static partial void UnreadableLine(ILogger logger, string path, int line, string text);
     }
 }

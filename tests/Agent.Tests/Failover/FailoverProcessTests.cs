@@ -12,12 +12,26 @@ public sealed class FailoverProcessTests
     [InlineData("Resources__0__Nodes__0__Address=nowhere", "Resources:0:Nodes:0:Address must be host:port (got 'nowhere')")]
     [InlineData("Failover__RoundInterval=00:05:00", "Failover:RoundInterval must be greater than zero and at most Failover:Window")]
     [InlineData("Failover__Quorum=0", "Failover:Quorum must be at least 1")]
+    [InlineData("Failover__Quorum=2", "Failover:Quorum 2 is more than resource cache's 1 vantage nodes")]
+    [InlineData("Failover__Window=abc", "Failover:Window")]
+    [InlineData("Urls=garbage", "Urls: 'garbage' is not an address to listen on")]
+    [InlineData("Failover__StoreDirectory=/proc/version/store", "Failover:StoreDirectory '/proc/version/store' cannot be written")]
+    [InlineData("Resources__0__Name=../../x", "Resources:0:Name '../../x' must be 1 to 64 letters")]
+    [InlineData("Resources__0__Nodes__0__Address=127.0.0.1:0", "Resources:0:Nodes:0:Address must be host:port (got '127.0.0.1:0'), the port from 1 to 65535")]
+    [InlineData("Resources__0__Nodes__0__Address=127.0.0.1:99999", "Resources:0:Nodes:0:Address must be host:port (got '127.0.0.1:99999')")]
+    [InlineData("Resources__0__Timeout=9999999999999", "Resources:0:Timeout must be 0 (never) to 2147483647 seconds")]
+    [InlineData("Resources__0__Timeout=abc", "Resources:0:Timeout")]
+    [InlineData("Resources__0__MaxmemoryPolicy=bogus", "Resources:0:MaxmemoryPolicy 'bogus' is not one of noeviction")]
+    [InlineData("Resources__0__UrlFile=/nonexistent/dir/cache.env", "Resources:0:UrlFile '/nonexistent/dir/cache.env' cannot be written: its directory '/nonexistent/dir' does not exist")]
+    [InlineData("Resources__0__UrlFileMode=999", "Resources:0:UrlFileMode '999' must be an octal file mode")]
+    [InlineData("Resources__0__UrlFileGroup=no-such-group-here", "Resources:0:UrlFileGroup 'no-such-group-here' is not a group")]
     public async Task Bad_configuration_stops_it_with_exit_78_naming_the_key(string setting, string expected)
     {
+        using var store = new RedisAgent.Testing.TempDirectory("failover-config");
         var environment = new Dictionary<string, string>
         {
             ["Failover__Token"] = "a-token-of-enough-length",
-            ["Failover__StoreDirectory"] = Path.Combine(Path.GetTempPath(), "redis-failover-config-test"),
+            ["Failover__StoreDirectory"] = store.Path,
             ["Resources__0__Name"] = "cache",
             ["Resources__0__Nodes__0__Name"] = "a",
             ["Resources__0__Nodes__0__Address"] = "127.0.0.1:6379",
@@ -28,18 +42,93 @@ public sealed class FailoverProcessTests
         var (key, value) = (setting[..setting.IndexOf('=', StringComparison.Ordinal)], setting[(setting.IndexOf('=', StringComparison.Ordinal) + 1)..]);
         environment[key] = value;
 
-        var (code, stderr) = await RunAsync(environment);
+        var (code, stderr, stdout) = await RunAsync(environment);
 
-        Assert.Equal(78, code);
+        Assert.True(code == 78, $"exit {code}\n{stderr}\n{stdout}");
         Assert.Contains("redis-failover: configuration error:", stderr, StringComparison.Ordinal);
         Assert.Contains(expected, stderr, StringComparison.Ordinal);
-        Assert.DoesNotContain("a-token-of-enough-length", stderr, StringComparison.Ordinal);
-        Assert.DoesNotContain("   at ", stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("a-token-of-enough-length", stderr + stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", stderr + stdout, StringComparison.Ordinal);
     }
 
-    private static async Task<(int Code, string Stderr)> RunAsync(Dictionary<string, string> environment)
+    /// <summary>A record that cannot be read names its file and says how to go on; never a crash with a stack trace.</summary>
+    [Theory]
+    [InlineData("{not json")]
+    [InlineData("{\"term\": -5}")]
+    [InlineData("null")]
+    public async Task A_corrupt_store_record_stops_it_with_exit_78_naming_the_file(string content)
     {
-        var start = new ProcessStartInfo(Binary) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
+        using var store = new RedisAgent.Testing.TempDirectory("failover-corrupt");
+        await File.WriteAllTextAsync(store.File("cache.state.json"), content);
+
+        var (code, stderr, stdout) = await RunAsync(Configuration(store.Path));
+
+        Assert.True(code == 78, $"exit {code}\n{stderr}\n{stdout}");
+        Assert.Contains($"the store's record '{store.File("cache.state.json")}' cannot be read", stderr, StringComparison.Ordinal);
+        Assert.Contains("move it aside", stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", stderr + stdout, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("--help", 0, "usage:")]
+    [InlineData("-h", 0, "usage:")]
+    [InlineData("--version", 0, "redis-failover ")]
+    [InlineData("frobnicate", 64, "unknown verb 'frobnicate'")]
+    [InlineData("--frobnicate", 64, "unknown option '--frobnicate'")]
+    [InlineData("--Failover:Window", 64, "needs a value")]
+    public async Task The_command_line_is_checked_before_anything_starts(string argument, int expectedCode, string expected)
+    {
+        using var store = new RedisAgent.Testing.TempDirectory("failover-cli");
+
+        var (code, stderr, stdout) = await RunAsync(Configuration(store.Path), argument);
+
+        Assert.True(code == expectedCode, $"exit {code}\n{stderr}\n{stdout}");
+        Assert.Contains(expected, stderr + stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("Now listening", stdout, StringComparison.Ordinal);
+        Assert.Empty(Directory.GetFiles(store.Path));
+    }
+
+    [Fact]
+    public async Task The_CLI_refuses_a_token_on_its_command_line()
+    {
+        var (code, stderr, _) = await RunAsync([], "status", "-r", "cache", "--token", "a-token-of-enough-length");
+
+        Assert.Equal(64, code);
+        Assert.Contains("--token-file", stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("a-token-of-enough-length", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Sighup_is_ignored_and_said_so()
+    {
+        using var store = new RedisAgent.Testing.TempDirectory("failover-hup");
+        var environment = Configuration(store.Path);
+        await using var coordinator = RedisAgent.Testing.AgentProcess.StartBinary(Binary, environment);
+        await coordinator.WaitForOutputAsync("Application started", TimeSpan.FromSeconds(30));
+
+        coordinator.Signal(RedisAgent.Testing.Signals.SigHup);
+
+        await coordinator.WaitForOutputAsync("SIGHUP ignored", TimeSpan.FromSeconds(30));
+        Assert.False(coordinator.HasExited);
+        coordinator.Signal(RedisAgent.Testing.Signals.SigTerm);
+        Assert.Equal(0, await coordinator.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+    }
+
+    private static Dictionary<string, string> Configuration(string store) => new()
+    {
+        ["Failover__Token"] = "a-token-of-enough-length",
+        ["Failover__StoreDirectory"] = store,
+        ["Resources__0__Name"] = "cache",
+        ["Resources__0__Nodes__0__Name"] = "a",
+        ["Resources__0__Nodes__0__Address"] = "127.0.0.1:6379",
+        ["Resources__0__Nodes__1__Name"] = "b",
+        ["Resources__0__Nodes__1__Address"] = "127.0.0.1:6380",
+        ["Urls"] = "http://127.0.0.1:0",
+    };
+
+    private static async Task<(int Code, string Stderr, string Stdout)> RunAsync(Dictionary<string, string> environment, params string[] arguments)
+    {
+        var start = new ProcessStartInfo(Binary, arguments) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
         foreach (var (key, value) in environment)
         {
             start.Environment[key] = value;
@@ -49,7 +138,6 @@ public sealed class FailoverProcessTests
         var stderr = process.StandardError.ReadToEndAsync();
         var stdout = process.StandardOutput.ReadToEndAsync();
         await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
-        _ = await stdout;
-        return (process.ExitCode, await stderr);
+        return (process.ExitCode, await stderr, await stdout);
     }
 }

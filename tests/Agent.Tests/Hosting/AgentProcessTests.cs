@@ -11,6 +11,11 @@ public sealed class AgentProcessTests
     [Theory]
     [InlineData("REDIS_URL", "http://:Sekr1t-pass@127.0.0.1:6379", "REDIS_URL has scheme 'http'")]
     [InlineData("REDIS_URL", "redis://:Sekr1t-pass@127.0.0.1:6379/cache", "REDIS_URL has a path that is not a database number")]
+    [InlineData("REDIS_URL", "redis://:Sekr1t-pass@127.0.0.1:0", "REDIS_URL has port 0; a port is 1 to 65535")]
+    [InlineData("REDIS_URL", "redis://bob%0Auser%20default%20on:Sekr1t-pass@127.0.0.1:6390", "REDIS_URL has a control character")]
+    [InlineData("Probe__Interval", "60.00:00:00", "Probe:Interval must be greater than zero and at most 7 days")]
+    [InlineData("Urls", "garbage", "Urls: 'garbage' is not an address to listen on")]
+    [InlineData("Logs__MaxTails", "-1", "Logs:MaxTails must be between 0 and 100000")]
     [InlineData("Probe__Interval", "soon", "Probe:Interval")]
     [InlineData("Probe__Timeout", "-00:00:01", "Probe:Timeout must be greater than zero")]
     [InlineData("Verdict__FailuresToDown", "0", "Verdict:FailuresToDown must be between 1 and 100")]
@@ -50,6 +55,26 @@ public sealed class AgentProcessTests
         Assert.Contains("redis-agent: configuration error:", agent.Output, StringComparison.Ordinal);
         Assert.Contains(expected, agent.Output, StringComparison.Ordinal);
         Assert.DoesNotContain("Sekr1t-pass", agent.Output, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("--help", 0, "usage:")]
+    [InlineData("--version", 0, "redis-agent ")]
+    [InlineData("frobnicate", 64, "unknown verb 'frobnicate'")]
+    [InlineData("--frobnicate", 64, "unknown option '--frobnicate'")]
+    public async Task CommandLine_IsCheckedBeforeAnythingStarts(string argument, int expectedCode, string expected)
+    {
+        using var state = new TempDirectory("cli");
+        // A free port that nothing may take: the agent must start no Redis for --help.
+        var port = LoopbackPorts.Free();
+        await using var agent = AgentProcess.Start(
+            new Dictionary<string, string> { ["REDIS_URL"] = $"redis://127.0.0.1:{port}", ["Agent__StateDirectory"] = state.Path },
+            argument);
+
+        Assert.Equal(expectedCode, await agent.WaitForExitAsync(Deadline));
+        Assert.Contains(expected, agent.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("Started", agent.Output, StringComparison.Ordinal);
+        Assert.Empty(Directory.GetFileSystemEntries(state.Path));
     }
 
     [Fact]

@@ -1,0 +1,91 @@
+using System.Reflection;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using RedisAgent.Hosting;
+
+namespace RedisAgent.Tests.Reliability;
+
+/// <summary>
+/// Every duration key of both programs, found by reflection so that a new key cannot be missed, is
+/// refused past what a timer can hold (about 49.7 days), at start, naming the key: never accepted
+/// and then crashing the loop that arms it.
+/// </summary>
+public sealed class ConfigurationRangeTests
+{
+    public static TheoryData<string> AgentDurationKeys() => DurationKeys(typeof(AgentHost).Assembly);
+
+    public static TheoryData<string> FailoverDurationKeys() => DurationKeys(typeof(RedisFailover.Hosting.FailoverHost).Assembly);
+
+    [Theory]
+    [MemberData(nameof(AgentDurationKeys))]
+    public void An_agent_duration_past_a_timers_range_is_refused_naming_the_key(string key)
+    {
+        var builder = AgentHost.CreateBuilder([$"--{key}=60.00:00:00", "--Agent:StateDirectory=" + Path.GetTempPath()]);
+        // Some options are read while the host is built (the log bus is a logger provider): either step may refuse.
+        var error = Assert.ThrowsAny<Exception>(() =>
+        {
+            using var host = AgentHost.Build(builder);
+            host.Services.GetRequiredService<IStartupValidator>().Validate();
+        });
+
+        Assert.Contains(key, AgentHost.DescribeConfigurationError(error) ?? error.ToString(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [MemberData(nameof(FailoverDurationKeys))]
+    public void A_coordinator_duration_past_a_timers_range_is_refused_naming_the_key(string key)
+    {
+        using var store = new RedisAgent.Testing.TempDirectory("range");
+        var builder = RedisFailover.Hosting.FailoverHost.CreateBuilder(
+        [
+            $"--{key}=60.00:00:00", "--Failover:Token=a-token-of-enough-length", "--Failover:StoreDirectory=" + store.Path,
+            "--Resources:0:Name=cache", "--Resources:0:Nodes:0:Name=a", "--Resources:0:Nodes:0:Address=127.0.0.1:6379",
+            "--Resources:0:Nodes:1:Name=b", "--Resources:0:Nodes:1:Address=127.0.0.1:6380",
+        ]);
+        var error = Assert.ThrowsAny<Exception>(() =>
+        {
+            using var host = RedisFailover.Hosting.FailoverHost.Build(builder);
+            host.Services.GetRequiredService<IStartupValidator>().Validate();
+        });
+
+        Assert.Contains(key, RedisFailover.Hosting.FailoverHost.DescribeConfigurationError(error) ?? error.ToString(), StringComparison.Ordinal);
+    }
+
+    private static TheoryData<string> DurationKeys(Assembly assembly)
+    {
+        var keys = new TheoryData<string>();
+        foreach (var type in assembly.GetTypes())
+        {
+            if (type.GetField("Section", BindingFlags.Public | BindingFlags.Static) is not { IsLiteral: true } field || field.GetValue(null) is not string section)
+            {
+                continue;
+            }
+
+            foreach (var key in Durations(type, section, depth: 0))
+            {
+                keys.Add(key);
+            }
+        }
+
+        return keys;
+    }
+
+    private static IEnumerable<string> Durations(Type type, string prefix, int depth)
+    {
+        foreach (var property in type.GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.CanWrite))
+        {
+            var propertyType = Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType;
+            if (propertyType == typeof(TimeSpan))
+            {
+                yield return $"{prefix}:{property.Name}";
+            }
+            else if (depth < 2 && propertyType.IsClass && propertyType != typeof(string) && propertyType.Namespace?.StartsWith("Redis", StringComparison.Ordinal) == true)
+            {
+                foreach (var nested in Durations(propertyType, $"{prefix}:{property.Name}", depth + 1))
+                {
+                    yield return nested;
+                }
+            }
+        }
+    }
+}
