@@ -97,9 +97,12 @@ internal sealed partial class ResourceCoordinator
                 previous.Replaced.Cancel();
             }
 
+            // Connected first: a term the agent has seen and the store has not is taken (Connected sends
+            // no command), so the welcome never carries a term lower than the agent's.
+            var connected = _machine.Connected(node, termSeen, _time.GetUtcNow());
             _sessions[node] = session;
             session.Outbound.Writer.TryWrite(new CoordinatorMessage { Welcome = new Welcome { Term = _machine.Term, Primary = _machine.Primary ?? "" } });
-            Execute(_machine.Connected(node, termSeen, _time.GetUtcNow()));
+            Execute(connected);
         }
 
         Log.AgentConnected(_logger, Name, node);

@@ -214,6 +214,43 @@ public sealed class FailoverIntegrationTests(LoopbackHosts hosts, Xunit.Abstract
         await WaitForStateAsync(s => s.State == "Healthy" && s.Term == 1 && s.Primary == "host-1", "host-1 still the primary of term 1");
     }
 
+    /// <summary>
+    /// The coordinator's store is lost while it is down (a wiped disk, a fresh container). Restarted,
+    /// it must not issue term 0 to agents that have seen term 1 (they would refuse every command,
+    /// restart leases included, and a dead Redis would stay dead): it takes their term, says so, and
+    /// the killed primary is restarted.
+    /// </summary>
+    [Fact]
+    public async Task A_coordinator_whose_store_was_lost_takes_the_agents_term_and_restarts_go_on()
+    {
+        var primary = _hosts[0];
+        await Resp.CommandAsync(primary.Address, primary.Redis.Port, "CONFIG", "SET", "save", "900 1");
+        await Resp.CommandAsync(primary.Address, primary.Redis.Port, "SAVE");
+        await _agents["host-1"].WaitForAsync(s => s.Facts?.HasPersistence == true, TimeSpan.FromSeconds(10), "the agent sees persistence on");
+        await Poll.UntilAsync(() => _agents["host-1"].Lease.IsHeld, TimeSpan.FromSeconds(10), () => "host-1 holds a restart lease\n" + Agents());
+        var pid = (await PidAsync(primary))!.Value;
+
+        await _coordinator.RestartAsync(whileDown: async () =>
+        {
+            foreach (var file in Directory.GetFiles(_coordinator.StoreDirectory, "cache.*"))
+            {
+                File.Delete(file);
+            }
+
+            await Poll.UntilAsync(() => !_agents["host-1"].Lease.IsHeld, Window, () => "host-1's lease runs out\n" + Agents());
+            Signals.Send(pid, Signals.SigKill);
+            await _agents["host-1"].WaitForAsync(s => s.Phase == RedisAgent.Supervision.SupervisorPhase.AwaitingLease, TimeSpan.FromSeconds(15), "the restart held for the lease");
+        });
+
+        await Poll.UntilAsync(async () => await PidAsync(primary) is { } now && now != pid, TimeSpan.FromSeconds(20),
+            () => "host-1's redis-server restarted under the recovered term\n" + Agents() + "\n" + _coordinator.Describe());
+        await WaitForStateAsync(s => s.State == "Healthy" && s.Term == 1 && s.Primary == "host-1", "host-1 the primary of term 1 again");
+        Assert.Contains(_coordinator.Store.Journal("cache"), r => r.Kind == "recovered" && r.Text.Contains("term 1 taken from", StringComparison.Ordinal));
+        Assert.Contains(_coordinator.Logs.Entries, e => e.EventId == 2032);
+        Assert.Equal(1, _coordinator.Store.Load("cache").Term);
+        Assert.DoesNotContain(_agents.Values.SelectMany(a => a.Logs.Entries), e => e.EventId == 1604);
+    }
+
     [Fact]
     public async Task A_second_loss_before_the_new_standby_is_in_sync_is_not_failed_over_and_the_journal_says_why()
     {
