@@ -8,15 +8,43 @@ using RedisFailover.Store;
 
 namespace RedisFailover.Coordination;
 
-/// <summary>An agent's open stream: commands go out through its queue.</summary>
+/// <summary>An agent's open stream: commands go out through its bounded queue.</summary>
 internal sealed class AgentSession(string node)
 {
+    /// <summary>
+    /// Messages waiting for the agent. An agent that does not read its stream (a stalled peer, or a
+    /// client that asks for acknowledgements and never reads them) is cut off when its queue is full,
+    /// never buffered without bound.
+    /// </summary>
+    public const int OutboundCapacity = 1024;
+
     public string Node { get; } = node;
 
-    public Channel<CoordinatorMessage> Outbound { get; } = Channel.CreateUnbounded<CoordinatorMessage>(new UnboundedChannelOptions { SingleReader = true });
+    public Channel<CoordinatorMessage> Outbound { get; } = Channel.CreateBounded<CoordinatorMessage>(
+        new BoundedChannelOptions(OutboundCapacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
 
-    /// <summary>Cancelled when a newer stream of the same node replaces this one: the old call ends even if its connection went silent.</summary>
+    /// <summary>Cancelled when a newer stream of the same node replaces this one, or when it is cut: the call ends even if its connection went silent.</summary>
     public CancellationTokenSource Replaced { get; } = new();
+
+    /// <summary>Why the coordinator ended this stream, when it did.</summary>
+    public string? CutReason { get; private set; }
+
+    /// <summary>Queues a message; a full queue cuts the stream (the agent redials and starts afresh).</summary>
+    public void Post(CoordinatorMessage message)
+    {
+        if (!Outbound.Writer.TryWrite(message) && CutReason is null)
+        {
+            CutReason = $"its {OutboundCapacity} queued messages were not read";
+            Outbound.Writer.TryComplete();
+            try
+            {
+                Replaced.Cancel();
+            }
+            catch (ObjectDisposedException)
+            {
+            }
+        }
+    }
 }
 
 /// <summary>
@@ -101,7 +129,7 @@ internal sealed partial class ResourceCoordinator
             // no command), so the welcome never carries a term lower than the agent's.
             var connected = _machine.Connected(node, termSeen, _time.GetUtcNow());
             _sessions[node] = session;
-            session.Outbound.Writer.TryWrite(new CoordinatorMessage { Welcome = new Welcome { Term = _machine.Term, Primary = _machine.Primary ?? "" } });
+            session.Post(new CoordinatorMessage { Welcome = new Welcome { Term = _machine.Term, Primary = _machine.Primary ?? "" } });
             Execute(connected);
         }
 
@@ -293,7 +321,7 @@ internal sealed partial class ResourceCoordinator
     }
 
     /// <summary>Persists the settings and the pause (which the machine changes without a term).</summary>
-    public void SaveRecord()
+    private void SaveRecord()
     {
         _store.Save(Name, new ResourceRecord(_machine.Term, _machine.Primary, _machine.Settings.TimeoutSeconds, _machine.Settings.MaxMemoryPolicy, _machine.Paused));
         _durableTerm = Math.Max(_durableTerm, _machine.Term);
@@ -369,7 +397,7 @@ internal sealed partial class ResourceCoordinator
         if (_sessions.TryGetValue(send.Node, out var session))
         {
             _pending[command.CommandId] = (send.Node, send.Kind, send.Argument);
-            session.Outbound.Writer.TryWrite(new CoordinatorMessage { Command = command });
+            session.Post(new CoordinatorMessage { Command = command });
         }
         else if (send.Kind is not (CommandKind.ProbeNow or CommandKind.RestartLease))
         {

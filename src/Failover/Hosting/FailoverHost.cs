@@ -90,6 +90,9 @@ internal static partial class FailoverHost
             // seconds: its session ends, so status shows it not connected and it is no candidate.
             kestrel.Limits.Http2.KeepAlivePingDelay = TimeSpan.FromSeconds(2);
             kestrel.Limits.Http2.KeepAlivePingTimeout = TimeSpan.FromSeconds(3);
+            // A bound on what callers can hold open (Kestrel's own default is none); each connection
+            // keeps its default of 100 streams.
+            kestrel.Limits.MaxConcurrentConnections = 10_000;
         });
         var services = builder.Services;
         services.TryAddSingleton(TimeProvider.System);
@@ -127,8 +130,14 @@ internal static partial class FailoverHost
                 time,
                 sp.GetRequiredService<ILogger<RedisShared.Hosting.SystemdWatchdog>>());
         });
+        services.AddSingleton<RefusalLog>();
         services.AddSingleton<TokenInterceptor>();
-        services.AddGrpc(o => o.Interceptors.Add<TokenInterceptor>());
+        services.AddGrpc(o =>
+        {
+            o.Interceptors.Add<TokenInterceptor>();
+            // A message larger than any real one (a report is a few hundred bytes) is refused before it is read.
+            o.MaxReceiveMessageSize = 256 * 1024;
+        });
         return builder;
     }
 
@@ -231,6 +240,16 @@ internal sealed class FailoverOptionsValidator : IValidateOptions<FailoverOption
         if (options.Quorum is < 1)
         {
             errors.Add($"Failover:Quorum must be at least 1 (got {options.Quorum}).");
+        }
+
+        if (options.RegistrationDeadline <= TimeSpan.Zero || options.RegistrationDeadline > MaxDuration)
+        {
+            errors.Add($"Failover:RegistrationDeadline must be greater than zero and at most {MaxDuration.TotalDays:0} days (got {options.RegistrationDeadline}).");
+        }
+
+        if (options.RoundInterval > MaxDuration)
+        {
+            errors.Add($"Failover:RoundInterval must be at most {MaxDuration.TotalDays:0} days (got {options.RoundInterval}).");
         }
 
         if (options.MaxSyncLagBytes < 0)

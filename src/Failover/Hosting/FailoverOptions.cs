@@ -22,6 +22,9 @@ internal sealed class FailoverOptions
     /// <summary>Shared secret agents and operators present (<c>authorization: Bearer ...</c>). Required.</summary>
     public string? Token { get; set; }
 
+    /// <summary>An agent's stream that has not registered within this is ended.</summary>
+    public TimeSpan RegistrationDeadline { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>Where terms and the journal are kept.</summary>
     public string? StoreDirectory { get; set; }
 

@@ -1,5 +1,6 @@
 using Grpc.Core;
 using RedisFailover.Coordination;
+using RedisFailover.Hosting;
 using RedisFailover.Protos;
 using RedisFailover.Store;
 
@@ -41,7 +42,7 @@ internal sealed class AdminService(Coordinator coordinator, FileStore store, Pri
         var resource = Find(request.Resource);
         if (!resource.Machine.Knows(request.Node))
         {
-            throw new RpcException(new Grpc.Core.Status(StatusCode.NotFound, $"resource '{request.Resource}' has no node '{request.Node}'"));
+            throw new RpcException(new Grpc.Core.Status(StatusCode.NotFound, $"resource '{WireLimits.Printable(request.Resource, 80)}' has no node '{WireLimits.Printable(request.Node, 80)}'"));
         }
 
         var refusal = resource.Request((machine, now) => (machine.PromoteRequested(request.Node, now, out var why), why));
@@ -50,28 +51,32 @@ internal sealed class AdminService(Coordinator coordinator, FileStore store, Pri
             throw new RpcException(new Grpc.Core.Status(StatusCode.FailedPrecondition, refusal));
         }
 
-        return Task.FromResult(Status(resource));
+        return Task.FromResult(Durable(resource));
     }
 
     public override Task<ResourceStatus> SetSettings(SetSettingsRequest request, ServerCallContext context)
     {
         var resource = Find(request.Resource);
         var settings = request.Settings ?? new Settings();
-        if (settings.HasTimeoutSeconds && settings.TimeoutSeconds < 0)
+        if (settings.HasTimeoutSeconds && settings.TimeoutSeconds is < 0 or > ResourcesOptionsValidator.MaxTimeoutSeconds)
         {
-            throw new RpcException(new Grpc.Core.Status(StatusCode.InvalidArgument, "timeout_seconds must be 0 (never) or more"));
+            throw new RpcException(new Grpc.Core.Status(StatusCode.InvalidArgument, $"timeout_seconds must be 0 (never) to {ResourcesOptionsValidator.MaxTimeoutSeconds}"));
         }
 
-        string[] policies = ["noeviction", "allkeys-lru", "allkeys-lfu", "allkeys-random", "volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl"];
+        var policies = ResourcesOptionsValidator.MaxmemoryPolicies;
         if (settings.HasMaxmemoryPolicy && !policies.Contains(settings.MaxmemoryPolicy))
         {
             throw new RpcException(new Grpc.Core.Status(StatusCode.InvalidArgument, $"maxmemory_policy must be one of {string.Join(", ", policies)}"));
         }
 
-        resource.Step((machine, now) => machine.SettingsChanged(
-            new ResourceSettings(settings.HasTimeoutSeconds ? settings.TimeoutSeconds : null, settings.HasMaxmemoryPolicy ? settings.MaxmemoryPolicy : null), now));
-        resource.SaveRecord();
-        return Task.FromResult(Status(resource));
+        // The record (with the new settings) is written before the nodes are told, like a term.
+        resource.Step((machine, now) =>
+        {
+            var effects = machine.SettingsChanged(
+                new ResourceSettings(settings.HasTimeoutSeconds ? settings.TimeoutSeconds : null, settings.HasMaxmemoryPolicy ? settings.MaxmemoryPolicy : null), now);
+            return [new PersistTerm(machine.Term, machine.Primary), .. effects];
+        });
+        return Task.FromResult(Durable(resource));
     }
 
     public override Task<ResourceStatus> PauseFailover(ResourceRequest request, ServerCallContext context) => SetPaused(request, paused: true);
@@ -103,14 +108,20 @@ internal sealed class AdminService(Coordinator coordinator, FileStore store, Pri
         resource.Step((machine, _) =>
         {
             machine.SetPaused(paused);
-            return [new JournalLine("pause", paused ? "automatic failover paused by an operator" : "automatic failover resumed by an operator")];
+            return [new PersistTerm(machine.Term, machine.Primary), new JournalLine("pause", paused ? "automatic failover paused by an operator" : "automatic failover resumed by an operator")];
         });
-        resource.SaveRecord();
-        return Task.FromResult(Status(resource));
+        return Task.FromResult(Durable(resource));
     }
 
     private ResourceCoordinator Find(string name) =>
-        coordinator[name] ?? throw new RpcException(new Grpc.Core.Status(StatusCode.NotFound, $"unknown resource '{name}'"));
+        coordinator[name] ?? throw new RpcException(new Grpc.Core.Status(StatusCode.NotFound, $"unknown resource '{WireLimits.Printable(name, 80)}'"));
+
+    /// <summary>The status after a change, or Unavailable when the store did not take it (the change waits, in order, and is carried out once the store takes writes).</summary>
+    private static ResourceStatus Durable(ResourceCoordinator resource) =>
+        resource.HeldEffects == 0
+            ? Status(resource)
+            : throw new RpcException(new Grpc.Core.Status(StatusCode.Unavailable,
+                "the coordinator's store refuses writes: the change is held, and will be written and carried out in order once the store takes writes again"));
 
     private static ResourceStatus Status(ResourceCoordinator resource) => resource.Read(machine =>
     {

@@ -6,21 +6,42 @@ using RedisFailover.Protos;
 namespace RedisFailover.Services;
 
 /// <summary>The agents' stream: registration, then reports and results up, commands down.</summary>
-internal sealed partial class AgentLinkService(Coordinator coordinator, ILogger<AgentLinkService> logger) : AgentLink.AgentLinkBase
+internal sealed partial class AgentLinkService(Coordinator coordinator, RefusalLog refusals, Microsoft.Extensions.Options.IOptions<RedisFailover.Hosting.FailoverOptions> options, ILogger<AgentLinkService> logger) : AgentLink.AgentLinkBase
 {
     public override async Task Connect(IAsyncStreamReader<AgentMessage> requestStream, IServerStreamWriter<CoordinatorMessage> responseStream, ServerCallContext context)
     {
-        if (!await requestStream.MoveNext(context.CancellationToken).ConfigureAwait(false) || requestStream.Current.BodyCase != AgentMessage.BodyOneofCase.Registration)
+        using (var first = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken))
         {
-            throw new RpcException(new Status(StatusCode.InvalidArgument, "the first message on the stream must be a registration"));
+            // A stream that has not registered by then is ended: an open, silent stream costs the coordinator a slot.
+            var deadline = options.Value.RegistrationDeadline;
+            first.CancelAfter(deadline);
+            bool received;
+            try
+            {
+                received = await requestStream.MoveNext(first.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!context.CancellationToken.IsCancellationRequested)
+            {
+                throw Refuse(context, StatusCode.DeadlineExceeded, $"no registration within {deadline.TotalSeconds:0.#} s");
+            }
+
+            if (!received || requestStream.Current.BodyCase != AgentMessage.BodyOneofCase.Registration)
+            {
+                throw Refuse(context, StatusCode.InvalidArgument, "the first message on the stream must be a registration");
+            }
         }
 
         var registration = requestStream.Current.Registration;
+        if (WireLimits.RegistrationProblem(registration) is { } problem)
+        {
+            throw Refuse(context, StatusCode.InvalidArgument, problem);
+        }
+
         var resource = coordinator[registration.Resource]
-            ?? throw new RpcException(new Status(StatusCode.NotFound, $"unknown resource '{registration.Resource}'"));
+            ?? throw Refuse(context, StatusCode.NotFound, $"unknown resource '{registration.Resource}'");
         if (!resource.Machine.Knows(registration.Node))
         {
-            throw new RpcException(new Status(StatusCode.NotFound, $"resource '{registration.Resource}' has no node '{registration.Node}'"));
+            throw Refuse(context, StatusCode.NotFound, $"resource '{registration.Resource}' has no node '{registration.Node}'");
         }
 
         var session = resource.Attach(registration.Node, registration.TermSeen);
@@ -34,16 +55,27 @@ internal sealed partial class AgentLinkService(Coordinator coordinator, ILogger<
                 switch (message.BodyCase)
                 {
                     case AgentMessage.BodyOneofCase.Report:
+                        if (WireLimits.ReportProblem(message.Report) is { } bad)
+                        {
+                            // A report the machine could misread (a negative offset "in sync", a term past any real one) ends the stream.
+                            throw Refuse(context, StatusCode.InvalidArgument, $"{registration.Node}'s report refused: {bad}");
+                        }
+
                         var report = ToReport(message.Report);
                         Log.Reported(logger, registration.Resource, session.Node, report.Role, report.ReplicationOffset, report.LocalVerdict);
                         resource.Step((machine, now) => machine.Reported(session.Node, report, now));
                         if (message.Report.Sequence != 0)
                         {
-                            session.Outbound.Writer.TryWrite(new CoordinatorMessage { ReportAck = new ReportAck { Sequence = message.Report.Sequence } });
+                            session.Post(new CoordinatorMessage { ReportAck = new ReportAck { Sequence = message.Report.Sequence } });
                         }
 
                         break;
                     case AgentMessage.BodyOneofCase.Result:
+                        if (message.Result.CalculateSize() > WireLimits.MaxResultBytes)
+                        {
+                            throw Refuse(context, StatusCode.InvalidArgument, $"{registration.Node}'s command result is larger than {WireLimits.MaxResultBytes} bytes");
+                        }
+
                         resource.Answered(session.Node, message.Result);
                         break;
                     default:
@@ -52,12 +84,17 @@ internal sealed partial class AgentLinkService(Coordinator coordinator, ILogger<
                 }
             }
         }
-        catch (Exception ex) when (ex is IOException or OperationCanceledException or RpcException)
+        catch (Exception ex) when (ex is IOException or OperationCanceledException || ex is RpcException { StatusCode: not StatusCode.InvalidArgument })
         {
-            // The agent went away: the session ends below.
+            // The agent went away (or was cut off): the session ends below.
         }
         finally
         {
+            if (session.CutReason is { } cut)
+            {
+                Log.Cut(logger, registration.Resource, session.Node, cut);
+            }
+
             resource.Detach(session);
             await stop.CancelAsync().ConfigureAwait(false);
             session.Replaced.Dispose();
@@ -69,6 +106,14 @@ internal sealed partial class AgentLinkService(Coordinator coordinator, ILogger<
             {
             }
         }
+    }
+
+    /// <summary>A refusal: logged at most once a minute per caller (with a count), its text cut so a hostile value is never echoed whole.</summary>
+    private RpcException Refuse(ServerCallContext context, StatusCode code, string message)
+    {
+        var safe = WireLimits.Printable(message, 200);
+        refusals.Refused(context.Peer, $"{code}: {safe}");
+        return new RpcException(new Status(code, safe));
     }
 
     private static async Task WriteAsync(AgentSession session, IServerStreamWriter<CoordinatorMessage> stream, CancellationToken cancellationToken)
@@ -96,6 +141,9 @@ internal sealed partial class AgentLinkService(Coordinator coordinator, ILogger<
     {
         [LoggerMessage(EventId = 2004, Level = LogLevel.Debug, Message = "{Resource}: {Node} reports {Role} at offset {Offset}, {Verdict}")]
         public static partial void Reported(ILogger logger, string resource, string node, string role, long offset, string verdict);
+
+        [LoggerMessage(EventId = 2005, Level = LogLevel.Warning, Message = "{Resource}: {Node}'s stream cut: {Reason}")]
+        public static partial void Cut(ILogger logger, string resource, string node, string reason);
 
         [LoggerMessage(EventId = 2003, Level = LogLevel.Warning, Message = "{Resource}: {Node} sent an unexpected {Body}; ignored")]
         public static partial void Ignored(ILogger logger, string resource, string node, string body);

@@ -8,7 +8,7 @@ using RedisFailover.Hosting;
 namespace RedisFailover.Services;
 
 /// <summary>Every call presents <c>authorization: Bearer &lt;Failover:Token&gt;</c>, or is refused with Unauthenticated.</summary>
-internal sealed class TokenInterceptor(IOptions<FailoverOptions> options) : Interceptor
+internal sealed class TokenInterceptor(IOptions<FailoverOptions> options, RefusalLog refusals) : Interceptor
 {
     private readonly byte[] _expected = Encoding.UTF8.GetBytes("Bearer " + options.Value.Token);
 
@@ -41,6 +41,7 @@ internal sealed class TokenInterceptor(IOptions<FailoverOptions> options) : Inte
         var presented = Encoding.UTF8.GetBytes(context.RequestHeaders.GetValue("authorization") ?? "");
         if (!CryptographicOperations.FixedTimeEquals(presented, _expected))
         {
+            refusals.Refused(context.Peer, "Unauthenticated: no valid token");
             throw new RpcException(new Status(StatusCode.Unauthenticated, "a valid token is required (authorization: Bearer <Failover:Token>)"));
         }
     }

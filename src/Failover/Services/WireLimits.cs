@@ -1,0 +1,102 @@
+using System.Globalization;
+using RedisFailover.Protos;
+
+namespace RedisFailover.Services;
+
+/// <summary>
+/// What an agent's messages may hold before the coordinator believes them. A value outside these
+/// bounds is refused with a reason, never stored, never echoed whole: a negative offset would count
+/// as "in sync", a term near 2^63 would overflow the next failover's term, a 4 MB name would be
+/// repeated into every log line and trailer.
+/// </summary>
+internal static class WireLimits
+{
+    /// <summary>Resource, node, role, verdict, zone, address: identifiers, not documents.</summary>
+    public const int MaxIdentifierLength = 256;
+
+    /// <summary>A term no deployment reaches (one failover a millisecond for 285 years), far from overflowing.</summary>
+    public const long MaxTerm = 1L << 53;
+
+    /// <summary>An agent watches itself and its peers: a handful of targets.</summary>
+    public const int MaxObservations = 64;
+
+    /// <summary>Free text (a probe's detail, a command's error).</summary>
+    public const int MaxTextLength = 4096;
+
+    public const int MaxResultBytes = 64 * 1024;
+
+    public static string? RegistrationProblem(Registration registration) =>
+        Identifier("resource", registration.Resource, required: true)
+        ?? Identifier("node", registration.Node, required: true)
+        ?? Identifier("role", registration.Role)
+        ?? Identifier("address", registration.Address)
+        ?? Identifier("zone", registration.Zone)
+        ?? Term("term_seen", registration.TermSeen);
+
+    public static string? ReportProblem(Report report)
+    {
+        if (report.ReplicationOffset < 0)
+        {
+            return string.Create(CultureInfo.InvariantCulture, $"replication_offset {report.ReplicationOffset} is negative");
+        }
+
+        if (report.Observations.Count > MaxObservations)
+        {
+            return $"{report.Observations.Count} observations, more than {MaxObservations}";
+        }
+
+        var problem = Identifier("role", report.Role)
+            ?? Identifier("local_verdict", report.LocalVerdict)
+            ?? Identifier("primary_address", report.PrimaryAddress)
+            ?? Term("term_seen", report.TermSeen);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        if (report.Settings is { } settings)
+        {
+            if (settings.HasTimeoutSeconds && settings.TimeoutSeconds is < 0 or > int.MaxValue)
+            {
+                return string.Create(CultureInfo.InvariantCulture, $"settings.timeout_seconds {settings.TimeoutSeconds} is out of Redis's range");
+            }
+
+            problem = Identifier("settings.maxmemory_policy", settings.HasMaxmemoryPolicy ? settings.MaxmemoryPolicy : "");
+        }
+
+        foreach (var observation in report.Observations)
+        {
+            problem ??= Identifier("observation target", observation.Target)
+                ?? Identifier("observation verdict", observation.Verdict)
+                ?? Identifier("observation host_verdict", observation.HostVerdict)
+                ?? (observation.Detail.Length > MaxTextLength ? $"an observation's detail is longer than {MaxTextLength} characters" : null);
+        }
+
+        return problem;
+    }
+
+    /// <summary>A value as it may appear in an error or a log line: control characters escaped, cut to <paramref name="max"/> characters.</summary>
+    public static string Printable(string value, int max)
+    {
+        var cut = value.Length > max ? value[..max] + $"... ({value.Length} characters)" : value;
+        return string.Concat(cut.Select(c => char.IsControl(c) ? string.Create(CultureInfo.InvariantCulture, $"\\x{(int)c:x2}") : c.ToString()));
+    }
+
+    private static string? Identifier(string field, string value, bool required = false)
+    {
+        if (required && value.Length == 0)
+        {
+            return $"{field} is empty";
+        }
+
+        if (value.Length > MaxIdentifierLength)
+        {
+            return string.Create(CultureInfo.InvariantCulture, $"{field} is {value.Length} characters long, more than {MaxIdentifierLength}");
+        }
+
+        return value.Any(char.IsControl) ? $"{field} holds a control character" : null;
+    }
+
+    private static string? Term(string field, long term) =>
+        term is < 0 or > MaxTerm ? string.Create(CultureInfo.InvariantCulture, $"{field} {term} is outside 0..{MaxTerm}") : null;
+}

@@ -1,0 +1,160 @@
+using Grpc.Core;
+using Grpc.Net.Client;
+using RedisAgent.Testing;
+using RedisFailover.Protos;
+
+namespace RedisAgent.Tests.Failover;
+
+/// <summary>
+/// The coordinator's agent stream against callers that are wrong or hostile: a huge name, numbers
+/// the state machine could misread, a stream that never registers, a reader that never reads, a
+/// flood of bad tokens. Each is refused or cut with a short reason, and the coordinator goes on.
+/// </summary>
+public sealed class AgentLinkHardeningTests : IAsyncLifetime
+{
+    private FailoverUnderTest _coordinator = null!;
+    private GrpcChannel _channel = null!;
+
+    public async Task InitializeAsync()
+    {
+        // Nodes on addresses nothing serves: the coordinator never dials them, it only hears agents.
+        _coordinator = await FailoverUnderTest.StartAsync("cache", [("n1", "127.0.0.1:1"), ("n2", "127.0.0.1:2")],
+            new Dictionary<string, string?> { ["Failover:RegistrationDeadline"] = "00:00:01" });
+        _channel = GrpcChannel.ForAddress(_coordinator.Url);
+    }
+
+    public async Task DisposeAsync()
+    {
+        _channel.Dispose();
+        await _coordinator.DisposeAsync();
+    }
+
+    [Theory]
+    [InlineData(300, "resource is 300 characters long")]
+    [InlineData(100_000, "resource is 100000 characters long")]
+    public async Task A_long_resource_name_is_refused_and_never_echoed_whole(int length, string expected)
+    {
+        var name = new string('x', length);
+
+        var error = await RegisterAsync(new Registration { Resource = name, Node = "n1" });
+
+        Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
+        Assert.Contains(expected, error.Status.Detail, StringComparison.Ordinal);
+        Assert.True(error.Status.Detail.Length < 400, error.Status.Detail.Length.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Assert.DoesNotContain(_coordinator.Logs.Entries, e => e.Message.Length > 2000);
+    }
+
+    [Fact]
+    public async Task A_message_larger_than_any_real_one_is_refused_before_it_is_read()
+    {
+        var error = await RegisterAsync(new Registration { Resource = new string('x', 4 * 1024 * 1024), Node = "n1" });
+
+        Assert.Equal(StatusCode.ResourceExhausted, error.StatusCode);
+    }
+
+    [Theory]
+    [InlineData(long.MinValue, 1, "replication_offset -9223372036854775808 is negative")]
+    [InlineData(5, long.MaxValue, "term_seen 9223372036854775807 is outside")]
+    [InlineData(5, -1, "term_seen -1 is outside")]
+    public async Task A_report_with_numbers_the_machine_could_misread_ends_the_stream(long offset, long term, string expected)
+    {
+        using var call = new AgentLink.AgentLinkClient(_channel).Connect(_coordinator.Headers);
+        await call.RequestStream.WriteAsync(new AgentMessage { Registration = new Registration { Resource = "cache", Node = "n2", Role = "slave" } });
+        await call.RequestStream.WriteAsync(new AgentMessage { Report = new Report { Role = "slave", ReplicationOffset = offset, TermSeen = term, LocalVerdict = "Healthy" } });
+
+        var error = await Assert.ThrowsAsync<RpcException>(async () =>
+        {
+            while (await call.ResponseStream.MoveNext())
+            {
+            }
+        });
+
+        Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
+        Assert.Contains(expected, error.Status.Detail, StringComparison.Ordinal);
+        var machine = _coordinator.Coordinator["cache"]!.Machine;
+        Assert.True(machine.Term < 1000, $"term {machine.Term} taken from a refused report");
+        Assert.DoesNotContain(machine.Nodes, n => n.Report?.ReplicationOffset < 0);
+    }
+
+    [Fact]
+    public async Task A_stream_that_never_registers_is_ended_at_the_deadline()
+    {
+        using var call = new AgentLink.AgentLinkClient(_channel).Connect(_coordinator.Headers);
+
+        var error = await Assert.ThrowsAsync<RpcException>(async () =>
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+            while (await call.ResponseStream.MoveNext(timeout.Token))
+            {
+            }
+        });
+
+        Assert.Equal(StatusCode.DeadlineExceeded, error.StatusCode);
+        Assert.Contains("no registration within 1 s", error.Status.Detail, StringComparison.Ordinal);
+    }
+
+    /// <summary>A caller that asks for acknowledgements and never reads them fills its own bounded queue and is cut off; it is not buffered.</summary>
+    [Fact]
+    public async Task A_stream_whose_reader_never_reads_is_cut_not_buffered()
+    {
+        using var call = new AgentLink.AgentLinkClient(_channel).Connect(_coordinator.Headers);
+        await call.RequestStream.WriteAsync(new AgentMessage { Registration = new Registration { Resource = "cache", Node = "n2", Role = "slave" } });
+        var padding = new string('p', 2000);
+
+        var sent = 0;
+        try
+        {
+            // Bounded in count and time: the cut comes long before either bound.
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            for (; sent < 200_000 && !_coordinator.Logs.Contains(2005); sent++)
+            {
+                await call.RequestStream.WriteAsync(
+                    new AgentMessage { Report = new Report { Role = "slave", LocalVerdict = "Healthy", Sequence = sent + 1, Observations = { new Observation { Target = "n1", Verdict = "Healthy", Detail = padding } } } },
+                    timeout.Token);
+            }
+        }
+        catch (Exception ex) when (ex is RpcException or IOException)
+        {
+            // The coordinator ended the call while we were still writing: that is the cut.
+        }
+
+        await Poll.UntilAsync(() => _coordinator.Logs.Contains(2005), TimeSpan.FromSeconds(30), () => $"the stream is cut after {sent} reports\n{_coordinator.Logs.Text}");
+        Assert.Contains(_coordinator.Logs.Entries, e => e.EventId == 2005 && e.Message.Contains("were not read", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_flood_of_bad_tokens_costs_one_log_line_per_caller()
+    {
+        var client = new Admin.AdminClient(_channel);
+        var bad = new Metadata { { "authorization", "Bearer wrong-token-wrong-token" } };
+        for (var i = 0; i < 200; i++)
+        {
+            var error = await Assert.ThrowsAsync<RpcException>(async () => await client.GetStatusAsync(new ResourceRequest { Resource = "cache" }, bad));
+            Assert.Equal(StatusCode.Unauthenticated, error.StatusCode);
+        }
+
+        Assert.Single(_coordinator.Logs.Entries, e => e.EventId == 2006);
+        Assert.True(_coordinator.Logs.Entries.Count(e => e.Level >= Microsoft.Extensions.Logging.LogLevel.Information && e.Message.Contains("Unauthenticated", StringComparison.Ordinal)) <= 1,
+            _coordinator.Logs.Text);
+    }
+
+    private async Task<RpcException> RegisterAsync(Registration registration)
+    {
+        using var call = new AgentLink.AgentLinkClient(_channel).Connect(_coordinator.Headers);
+        try
+        {
+            await call.RequestStream.WriteAsync(new AgentMessage { Registration = registration });
+        }
+        catch (RpcException)
+        {
+            // The coordinator ended the call before the write finished; its status comes with the response.
+        }
+
+        return await Assert.ThrowsAsync<RpcException>(async () =>
+        {
+            while (await call.ResponseStream.MoveNext())
+            {
+            }
+        });
+    }
+}
