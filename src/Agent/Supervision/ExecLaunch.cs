@@ -23,7 +23,13 @@ internal sealed record ExecLaunch(string FileName, IReadOnlyList<string> Argumen
         {
             var home = Path.Combine(stateDirectory, "redis-" + endpoint.Port.ToString(CultureInfo.InvariantCulture));
             dataDirectory = Path.Combine(home, "data");
-            Directory.CreateDirectory(dataDirectory);
+            // dump.rdb and the AOF are the data itself: Redis creates them under its own umask (often
+            // 0644), so the directories around them are the owner's alone, whatever they were before.
+            foreach (var directory in new[] { home, dataDirectory })
+            {
+                Directory.CreateDirectory(directory, OwnerOnly);
+                File.SetUnixFileMode(directory, OwnerOnly);
+            }
             var generated = Path.Combine(home, "redis.conf");
             WriteConfig(generated, GeneratedConfig(endpoint, dataDirectory));
             arguments.Add(generated);
@@ -35,6 +41,8 @@ internal sealed record ExecLaunch(string FileName, IReadOnlyList<string> Argumen
         arguments.Add("no");
         return new ExecLaunch(fileName, arguments, dataDirectory);
     }
+
+    private const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
 
     internal static string GeneratedConfig(RedisEndpoint endpoint, string dataDirectory)
     {

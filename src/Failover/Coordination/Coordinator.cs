@@ -34,7 +34,7 @@ internal sealed partial class Coordinator : BackgroundService
             if (record.Primary is { } primary && machine.PrimaryAddress is { } address)
             {
                 // A restarted coordinator tells watchers and the URL file what it knew.
-                publisher.Publish(resource.Name!, primary, address, record.Term);
+                _ = publisher.Publish(resource.Name!, primary, address, record.Term);
             }
         }
     }

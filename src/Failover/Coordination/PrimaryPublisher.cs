@@ -17,8 +17,10 @@ internal sealed partial class PrimaryPublisher(IOptions<ResourcesOptions> resour
     private readonly ConcurrentDictionary<string, PrimaryAddress> _current = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<Channel<PrimaryAddress>, string> _watchers = new();
 
-    public void Publish(string resource, string node, string address, long term)
+    /// <summary>Publishes the primary everywhere; returns why the URL file could not be written (it is retried), or null.</summary>
+    public string? Publish(string resource, string node, string address, long term)
     {
+        string? failure = null;
         var published = new PrimaryAddress { Resource = resource, Node = node, Address = address, Term = term };
         _current[resource] = published;
         foreach (var (watcher, watched) in _watchers)
@@ -34,7 +36,7 @@ internal sealed partial class PrimaryPublisher(IOptions<ResourcesOptions> resour
         if (options?.UrlFile is { Length: > 0 } file)
         {
             _pendingFiles[resource] = (file, $"REDIS_URL={url}\n");
-            WritePending(resource);
+            failure = WritePending(resource);
         }
 
         if (options?.PublishCommand is { Length: > 0 } command)
@@ -43,6 +45,7 @@ internal sealed partial class PrimaryPublisher(IOptions<ResourcesOptions> resour
         }
 
         Log.Published(logger, resource, node, address, term);
+        return failure;
     }
 
     /// <summary>URL files that could not be written yet, tried again by <see cref="RetryFiles"/>.</summary>
@@ -56,37 +59,41 @@ internal sealed partial class PrimaryPublisher(IOptions<ResourcesOptions> resour
     {
         foreach (var resource in _pendingFiles.Keys)
         {
-            WritePending(resource);
+            _ = WritePending(resource);
         }
     }
 
-    private void WritePending(string resource)
+    private string? WritePending(string resource)
     {
         if (!_pendingFiles.TryGetValue(resource, out var pending))
         {
-            return;
+            return null;
         }
 
         try
         {
             WriteUrlFile(pending.File, pending.Content, resources.Value.Items.FirstOrDefault(r => r.Name == resource));
             _pendingFiles.TryRemove(new KeyValuePair<string, (string, string)>(resource, pending));
-            if (_failing.TryRemove(resource, out var since))
+            if (_failing.TryRemove(resource, out _))
             {
                 Log.UrlFileRecovered(logger, resource, pending.File);
             }
+
+            return null;
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            if (_failing.TryAdd(resource, DateTimeOffset.UtcNow))
+            if (_failing.TryAdd(resource, 0))
             {
                 // Once per outage: it is retried every tick.
                 Log.UrlFileFailed(logger, resource, pending.File, ex.Message);
             }
+
+            return $"the URL file {pending.File} could not be written ({ex.Message}); applications reading it still see the old primary; retried every tick";
         }
     }
 
-    private readonly ConcurrentDictionary<string, DateTimeOffset> _failing = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, byte> _failing = new(StringComparer.Ordinal);
 
     /// <summary>Writes the file atomically with the configured mode (and group), so that applications can read it whatever the umask.</summary>
     internal static void WriteUrlFile(string file, string content, ResourceOptions? options)

@@ -286,7 +286,12 @@ internal sealed partial class ResourceCoordinator
                 break;
             case PublishPrimary publish:
                 EnsureDurable(publish.Term);
-                _publisher.Publish(Name, publish.Node, publish.Address, publish.Term);
+                if (_publisher.Publish(Name, publish.Node, publish.Address, publish.Term) is { } failure)
+                {
+                    // Never a reason to stop a failover half way: the promote and the fence go on.
+                    Journal("publish", failure);
+                }
+
                 break;
             case IncidentChange { OpenedId: { } opened }:
                 _incident = opened;

@@ -76,6 +76,12 @@ internal static partial class FailoverHost
 
         RedisShared.Hosting.SystemdIntegration.AddSystemdNotify(builder.Services);
         RedisShared.Hosting.HostFaults.QuietHostErrors(builder.Logging);
+        // Sane levels without a settings file (the agent's appsettings.json would collide with one
+        // in any output both are copied to): no line per HTTP request or gRPC call, and no stack
+        // trace per malformed message; a handler's own failure is logged in one line by FaultInterceptor.
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        builder.Logging.AddFilter("Grpc", LogLevel.Warning);
+        builder.Logging.AddFilter("Grpc.AspNetCore.Server.ServerCallHandler", LogLevel.Critical);
         builder.Logging.AddSimpleConsole(o =>
         {
             o.SingleLine = true;
@@ -132,9 +138,11 @@ internal static partial class FailoverHost
         });
         services.AddSingleton<RefusalLog>();
         services.AddSingleton<TokenInterceptor>();
+        services.AddSingleton<FaultInterceptor>();
         services.AddGrpc(o =>
         {
             o.Interceptors.Add<TokenInterceptor>();
+            o.Interceptors.Add<FaultInterceptor>();
             // A message larger than any real one (a report is a few hundred bytes) is refused before it is read.
             o.MaxReceiveMessageSize = 256 * 1024;
         });

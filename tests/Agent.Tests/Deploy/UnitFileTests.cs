@@ -57,7 +57,9 @@ public sealed class UnitFileTests
 
         // SIGTERM to the agent only; it stops redis-server with SIGTERM and waits Exec:StopTimeout (30 s).
         Assert.Equal("mixed", Service("KillMode"));
-        Assert.True(int.Parse(Service("TimeoutStopSec"), System.Globalization.CultureInfo.InvariantCulture) > 30);
+        // Longer than the agent's own shutdown (StopTimeout + the margin), or systemd's SIGKILL could cut Redis's save.
+        var stopTimeout = new RedisAgent.Supervision.ExecOptions().StopTimeout + RedisAgent.Hosting.AgentHost.ShutdownMargin;
+        Assert.True(int.Parse(Service("TimeoutStopSec"), System.Globalization.CultureInfo.InvariantCulture) > stopTimeout.TotalSeconds);
         Assert.Contains("/var/lib/redis", Service("ReadWritePaths").Split(' '));
     }
 

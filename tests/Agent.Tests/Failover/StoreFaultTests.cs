@@ -1,4 +1,3 @@
-using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using RedisAgent.Testing;
 using RedisFailover.Coordination;
@@ -112,6 +111,32 @@ public sealed class StoreFaultTests : IDisposable
         Assert.Contains(_logs.Entries, e => e.EventId == 2031);
     }
 
+    /// <summary>The URL file cannot be written mid-failover: the promote and the fence still go out, the failure is journalled, and the file is written once it can be.</summary>
+    [Fact]
+    public void An_unwritable_url_file_never_stops_a_failover_and_is_written_once_it_can_be()
+    {
+        var store = Open();
+        var urlFile = _directory.File("cache.env");
+        var (coordinator, sessions) = Resource(store, urlFile);
+        var blocker = Directory.CreateDirectory(urlFile + ".tmp");
+
+        var refusal = coordinator.Request((machine, now) => (machine.PromoteRequested("n2", now, out var why), why));
+
+        Assert.Null(refusal);
+        Assert.Contains(Commands(sessions["n2"]), c => c.Kind == CommandKind.Promote && c.Term == 2);
+        Assert.Contains(store.Journal("cache"), r => r.Kind == "publish" && r.Text.Contains(urlFile, StringComparison.Ordinal));
+        Assert.Contains(_logs.Entries, e => e.EventId == 2022);
+        Assert.False(File.Exists(urlFile));
+
+        blocker.Delete();
+        coordinator.Retry();
+        _publisher!.RetryFiles();
+
+        Assert.Equal("REDIS_URL=redis://127.0.0.12:6379\n", File.ReadAllText(urlFile));
+        Assert.Equal(ResourceOptions.DefaultUrlFileMode, File.GetUnixFileMode(urlFile));
+        Assert.Contains(_logs.Entries, e => e.EventId == 2023);
+    }
+
     [Fact]
     public void A_journal_that_cannot_be_appended_holds_what_follows_and_loses_no_line()
     {
@@ -153,14 +178,18 @@ public sealed class StoreFaultTests : IDisposable
 
     private static JournalRecord Line(string text) => new(T0, 1, "", "note", text);
 
-    private (ResourceCoordinator Coordinator, Dictionary<string, AgentSession> Sessions) Resource(FileStore store)
+    private PrimaryPublisher? _publisher;
+
+    private (ResourceCoordinator Coordinator, Dictionary<string, AgentSession> Sessions) Resource(FileStore store, string? urlFile = null)
     {
         store.Save("cache", new ResourceRecord(1, "n1", 300, "allkeys-lru", false));
         var machine = new ResourceMachine("cache", [new("n1", "127.0.0.11:6379", "a"), new("n2", "127.0.0.12:6379", "b"), new("n3", "127.0.0.13:6379", "c")],
             new FailoverPolicy(TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(2), null, 1000, TimeSpan.FromSeconds(5)),
             term: 1, primary: "n1", new ResourceSettings(300, "allkeys-lru"), paused: false);
-        var publisher = new PrimaryPublisher(Options.Create(new ResourcesOptions()), NullLogger<PrimaryPublisher>.Instance);
+        var resources = new ResourcesOptions();
+        resources.Items.Add(new ResourceOptions { Name = "cache", UrlFile = urlFile });
         var loggers = new Microsoft.Extensions.Logging.LoggerFactory([_logs]);
+        var publisher = _publisher = new PrimaryPublisher(Options.Create(resources), new Microsoft.Extensions.Logging.Logger<PrimaryPublisher>(loggers));
         var coordinator = new ResourceCoordinator(machine, store, publisher, TimeProvider.System, loggers.CreateLogger("RedisFailover.Resource"));
         var sessions = new Dictionary<string, AgentSession>();
         foreach (var node in new[] { "n1", "n2", "n3" })

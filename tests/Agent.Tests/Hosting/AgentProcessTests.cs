@@ -196,6 +196,9 @@ public sealed class AgentProcessTests
         Assert.False(await Resp.PingsAsync("127.0.0.1", 6379));
         Assert.True(File.Exists(Path.Combine(state.Path, "redis-6379", "data", "dump.rdb")), "no snapshot in the state directory");
         Assert.Equal("-rw-------", ModeString(Path.Combine(state.Path, "redis-6379", "redis.conf")));
+        // The snapshot itself is Redis's (its umask), but nobody else can reach it.
+        Assert.Equal("-rwx------", ModeString(Path.Combine(state.Path, "redis-6379")));
+        Assert.Equal("-rwx------", ModeString(Path.Combine(state.Path, "redis-6379", "data")));
     }
 
     private static string ModeString(string path)

@@ -54,38 +54,14 @@ public sealed class ConfigurationRangeTests
     private static TheoryData<string> DurationKeys(Assembly assembly)
     {
         var keys = new TheoryData<string>();
-        foreach (var type in assembly.GetTypes())
+        foreach (var (key, type) in OptionKeys.All(assembly))
         {
-            if (type.GetField("Section", BindingFlags.Public | BindingFlags.Static) is not { IsLiteral: true } field || field.GetValue(null) is not string section)
-            {
-                continue;
-            }
-
-            foreach (var key in Durations(type, section, depth: 0))
+            if (type == typeof(TimeSpan))
             {
                 keys.Add(key);
             }
         }
 
         return keys;
-    }
-
-    private static IEnumerable<string> Durations(Type type, string prefix, int depth)
-    {
-        foreach (var property in type.GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.CanWrite))
-        {
-            var propertyType = Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType;
-            if (propertyType == typeof(TimeSpan))
-            {
-                yield return $"{prefix}:{property.Name}";
-            }
-            else if (depth < 2 && propertyType.IsClass && propertyType != typeof(string) && propertyType.Namespace?.StartsWith("Redis", StringComparison.Ordinal) == true)
-            {
-                foreach (var nested in Durations(propertyType, $"{prefix}:{property.Name}", depth + 1))
-                {
-                    yield return nested;
-                }
-            }
-        }
     }
 }

@@ -55,6 +55,10 @@ public sealed class SshServer : IAsyncDisposable
             "StrictModes no",
             "PermitRootLogin prohibit-password",
             "MaxStartups 100:30:200",
+            // bash reads ~/.bashrc for a command sent over SSH unless it is a nested shell: root's
+            // here runs pyenv's init (0.3-2 s, and a lock several sessions contend for), which made
+            // check commands time out. SHLVL=1 makes the login shell a nested one.
+            "SetEnv SHLVL=1",
             "LogLevel ERROR",
             "")).ConfigureAwait(false);
         Directory.CreateDirectory("/run/sshd");
