@@ -133,6 +133,11 @@ internal sealed partial class CoordinatorLink(
                     Connected = true;
                     _terms.TryAccept(message.Welcome.Term);
                     Log.Connected(logger, _options.Url!, message.Welcome.Term, message.Welcome.Primary);
+                    if (_options.SelfFenceAfter is { } selfFence && message.Welcome.WindowMs > 0 && selfFence >= TimeSpan.FromMilliseconds(message.Welcome.WindowMs))
+                    {
+                        // Only the coordinator knows its window: checked here, as soon as it says it.
+                        Log.SelfFenceTooLate(logger, selfFence, TimeSpan.FromMilliseconds(message.Welcome.WindowMs));
+                    }
                 }
                 else if (message.BodyCase == CoordinatorMessage.BodyOneofCase.Command)
                 {
@@ -439,6 +444,9 @@ internal sealed partial class CoordinatorLink(
 
         [LoggerMessage(EventId = 1608, Level = LogLevel.Critical, Message = "Fenced this primary (writes paused): neither the coordinator nor any peer has been reachable for {Seconds:0.#} s; only the coordinator lifts the fence")]
         public static partial void SelfFenced(ILogger logger, double seconds);
+
+        [LoggerMessage(EventId = 1610, Level = LogLevel.Error, Message = "Coordinator:SelfFenceAfter ({SelfFence}) is not shorter than the coordinator's Failover:Window ({Window}): a primary cut off from everyone would fence itself only after another node was promoted, and take writes that are lost. Set it well under the window (half of it, say)")]
+        public static partial void SelfFenceTooLate(ILogger logger, TimeSpan selfFence, TimeSpan window);
 
         [LoggerMessage(EventId = 1609, Level = LogLevel.Information, Message = "Restart lease {What} by the coordinator (term {Term}): {Detail}")]
         public static partial void Lease(ILogger logger, string what, long term, string detail);

@@ -116,6 +116,7 @@ internal sealed class SamplingOptionsValidator : IValidateOptions<SamplingOption
     {
         var errors = new ConfigErrors();
         errors.Positive("Sampling:Interval", options.Interval);
+        errors.Between("Sampling:MaxReplyBytes", options.MaxReplyBytes, 64 * 1024, 512 * 1024 * 1024);
         errors.Require(!string.IsNullOrWhiteSpace(options.ClientName) && !options.ClientName.Any(char.IsWhiteSpace),
             "Sampling:ClientName must be a non-empty name without spaces.");
         return errors.Result();

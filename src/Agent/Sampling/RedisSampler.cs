@@ -46,6 +46,16 @@ internal sealed partial class RedisSampler(
                     Log.SamplingResumed(logger);
                 }
             }
+            catch (ReplyTooLargeException tooLarge)
+            {
+                // The client library reads a reply whole before anything can refuse it: asking
+                // again every second would allocate that much every second. Ask seldom instead.
+                book.Failed(time.GetUtcNow(), tooLarge.Message);
+                _wasFailing = true;
+                Log.ReplyTooLarge(logger, tooLarge.Length, tooLarge.Limit, RefusedReplyBackoff.TotalSeconds);
+                await DelayAsync(RefusedReplyBackoff, stoppingToken).ConfigureAwait(false);
+                continue;
+            }
             catch (Exception ex) when (ex is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
             {
                 // The probe loop judges the node; a failing sample only means the facts age (and
@@ -59,15 +69,31 @@ internal sealed partial class RedisSampler(
                 }
             }
 
-            try
-            {
-                await Task.Delay(_options.Interval, time, stoppingToken).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
-                break;
-            }
+            await DelayAsync(_options.Interval, stoppingToken).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>How long the sampler waits after refusing an oversized reply.</summary>
+    internal static readonly TimeSpan RefusedReplyBackoff = TimeSpan.FromSeconds(30);
+
+    private async Task DelayAsync(TimeSpan delay, CancellationToken stoppingToken)
+    {
+        try
+        {
+            await Task.Delay(delay, time, stoppingToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // The loop's condition ends it.
+        }
+    }
+
+    private sealed class ReplyTooLargeException(int length, int limit)
+        : Exception($"the INFO reply is {length} bytes, over Sampling:MaxReplyBytes ({limit}); not parsed")
+    {
+        public int Length { get; } = length;
+
+        public int Limit { get; } = limit;
     }
 
     private async Task<RedisSample> SampleAsync(IServer server)
@@ -76,7 +102,14 @@ internal sealed partial class RedisSampler(
         var started = time.GetTimestamp();
         var infoTask = server.InfoRawAsync("all");
         var configTasks = _configUnavailable ? null : ConfigKeys.Select(key => server.ConfigGetAsync(key)).ToArray();
-        var info = InfoParser.Parse(await infoTask.ConfigureAwait(false) ?? "");
+        var raw = await infoTask.ConfigureAwait(false) ?? "";
+        if (raw.Length > _options.MaxReplyBytes)
+        {
+            // Not parsed, not kept: a reply this size is no Redis's INFO (a hostile or broken server).
+            throw new ReplyTooLargeException(raw.Length, _options.MaxReplyBytes);
+        }
+
+        var info = InfoParser.Parse(raw);
         RedisConfigValues? config = null;
         if (configTasks is not null)
         {
@@ -117,6 +150,9 @@ internal sealed partial class RedisSampler(
 
         [LoggerMessage(EventId = 1402, Level = LogLevel.Warning, Message = "Sampling INFO failed; metrics keep the last sample and redis_up is 0: {Message}")]
         public static partial void SamplingFailed(ILogger logger, string message);
+
+        [LoggerMessage(EventId = 1405, Level = LogLevel.Warning, Message = "The INFO reply is {Length} bytes, over Sampling:MaxReplyBytes ({Limit}): not parsed, redis_up is 0; asking again in {Seconds} s")]
+        public static partial void ReplyTooLarge(ILogger logger, int length, int limit, double seconds);
 
         [LoggerMessage(EventId = 1403, Level = LogLevel.Information, Message = "Sampling INFO works again")]
         public static partial void SamplingResumed(ILogger logger);

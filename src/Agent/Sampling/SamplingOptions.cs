@@ -8,6 +8,9 @@ internal sealed class SamplingOptions
     /// <summary>Time between two samples.</summary>
     public TimeSpan Interval { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>The largest INFO reply parsed (a real one is a few KB); a larger one is refused and reported.</summary>
+    public int MaxReplyBytes { get; set; } = 8 * 1024 * 1024;
+
     /// <summary>The name the sampler's connection gives itself (<c>CLIENT SETNAME</c>), so operators can tell it from their own clients.</summary>
     public string ClientName { get; set; } = "redis-agent";
 }

@@ -129,7 +129,7 @@ internal sealed partial class ResourceCoordinator
             // no command), so the welcome never carries a term lower than the agent's.
             var connected = _machine.Connected(node, termSeen, _time.GetUtcNow());
             _sessions[node] = session;
-            session.Post(new CoordinatorMessage { Welcome = new Welcome { Term = _machine.Term, Primary = _machine.Primary ?? "" } });
+            session.Post(new CoordinatorMessage { Welcome = new Welcome { Term = _machine.Term, Primary = _machine.Primary ?? "", WindowMs = (long)_machine.Policy.Window.TotalMilliseconds } });
             Execute(connected);
         }
 

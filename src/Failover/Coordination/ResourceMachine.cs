@@ -71,6 +71,9 @@ internal sealed class ResourceMachine
 
     public string Resource { get; }
 
+    /// <summary>The window, rounds and quorum this resource is judged by.</summary>
+    public FailoverPolicy Policy => _policy;
+
     public ResourceState State { get; private set; }
 
     /// <summary>Why the resource is in its state, in words (empty when Healthy).</summary>

@@ -186,11 +186,7 @@ public sealed class FailoverIntegrationTests(LoopbackHosts hosts, Xunit.Abstract
     public async Task A_killed_process_waits_for_the_restart_lease_when_the_coordinator_has_been_gone_longer_than_the_lease()
     {
         var primary = _hosts[0];
-        await Resp.CommandAsync(primary.Address, primary.Redis.Port, "CONFIG", "SET", "save", "900 1");
-        await Resp.CommandAsync(primary.Address, primary.Redis.Port, "SAVE");
-        await _agents["host-1"].WaitForAsync(s => s.Facts?.HasPersistence == true, TimeSpan.FromSeconds(10), "the agent sees persistence on");
-        await Poll.UntilAsync(() => _agents["host-1"].Lease.IsHeld, TimeSpan.FromSeconds(10), () => "host-1 holds a restart lease\n" + Agents());
-        var pid = (await PidAsync(primary))!.Value;
+        var pid = await SnapshottedPrimaryWithLeaseAsync();
 
         await _coordinator.RestartAsync(whileDown: async () =>
         {
@@ -224,11 +220,7 @@ public sealed class FailoverIntegrationTests(LoopbackHosts hosts, Xunit.Abstract
     public async Task A_coordinator_whose_store_was_lost_takes_the_agents_term_and_restarts_go_on()
     {
         var primary = _hosts[0];
-        await Resp.CommandAsync(primary.Address, primary.Redis.Port, "CONFIG", "SET", "save", "900 1");
-        await Resp.CommandAsync(primary.Address, primary.Redis.Port, "SAVE");
-        await _agents["host-1"].WaitForAsync(s => s.Facts?.HasPersistence == true, TimeSpan.FromSeconds(10), "the agent sees persistence on");
-        await Poll.UntilAsync(() => _agents["host-1"].Lease.IsHeld, TimeSpan.FromSeconds(10), () => "host-1 holds a restart lease\n" + Agents());
-        var pid = (await PidAsync(primary))!.Value;
+        var pid = await SnapshottedPrimaryWithLeaseAsync();
 
         await _coordinator.RestartAsync(whileDown: async () =>
         {
@@ -464,6 +456,17 @@ public sealed class FailoverIntegrationTests(LoopbackHosts hosts, Xunit.Abstract
         {
             Assert.DoesNotContain(acknowledged, at => at >= promotedAt);
         }
+    }
+
+    /// <summary>host-1 persists (so its agent may restart it) and holds a restart lease; its redis-server's pid.</summary>
+    private async Task<int> SnapshottedPrimaryWithLeaseAsync()
+    {
+        var primary = _hosts[0];
+        await Resp.CommandAsync(primary.Address, primary.Redis.Port, "CONFIG", "SET", "save", "900 1");
+        await Resp.CommandAsync(primary.Address, primary.Redis.Port, "SAVE");
+        await _agents["host-1"].WaitForAsync(s => s.Facts?.HasPersistence == true, TimeSpan.FromSeconds(10), "the agent sees persistence on");
+        await Poll.UntilAsync(() => _agents["host-1"].Lease.IsHeld, TimeSpan.FromSeconds(10), () => "host-1 holds a restart lease\n" + Agents());
+        return (await PidAsync(primary))!.Value;
     }
 
     private async Task StopAgentAsync(string name)

@@ -28,17 +28,7 @@ public sealed class FailoverProcessTests
     public async Task Bad_configuration_stops_it_with_exit_78_naming_the_key(string setting, string expected)
     {
         using var store = new RedisAgent.Testing.TempDirectory("failover-config");
-        var environment = new Dictionary<string, string>
-        {
-            ["Failover__Token"] = "a-token-of-enough-length",
-            ["Failover__StoreDirectory"] = store.Path,
-            ["Resources__0__Name"] = "cache",
-            ["Resources__0__Nodes__0__Name"] = "a",
-            ["Resources__0__Nodes__0__Address"] = "127.0.0.1:6379",
-            ["Resources__0__Nodes__1__Name"] = "b",
-            ["Resources__0__Nodes__1__Address"] = "127.0.0.1:6380",
-            ["Urls"] = "http://127.0.0.1:0",
-        };
+        var environment = Configuration(store.Path);
         var (key, value) = (setting[..setting.IndexOf('=', StringComparison.Ordinal)], setting[(setting.IndexOf('=', StringComparison.Ordinal) + 1)..]);
         environment[key] = value;
 
