@@ -148,7 +148,9 @@ internal sealed class FailoverUnderTest : IAsyncDisposable
         builder.Logging.AddProvider(Logs);
         _host = FailoverHost.Build(builder);
         await _host.StartAsync().WaitAsync(TimeSpan.FromSeconds(30)).ConfigureAwait(false);
-        var address = _host.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        // With Failover:MetricsUrl set, the metrics endpoint is an address too: the agents' is the other one.
+        var address = _host.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses
+            .First(a => !_settings.TryGetValue("Failover:MetricsUrl", out var metrics) || metrics is null || new Uri(a).Port != new Uri(metrics).Port);
         _port = new Uri(address).Port;
     }
 

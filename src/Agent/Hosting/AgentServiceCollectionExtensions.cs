@@ -60,7 +60,16 @@ internal static class AgentServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<AgentOptions>, AgentOptionsValidator>());
         services.AddOptions<PlanOptions>()
             .Bind(configuration.GetSection(PlanOptions.Section))
-            .Configure(options => configuration.GetSection(PlanOptions.CustomSection).Bind(options.Custom))
+            .Configure(options =>
+            {
+                // One Bind per plan: binding the dictionary whole silently drops a plan with a bad value.
+                foreach (var section in configuration.GetSection(PlanOptions.CustomSection).GetChildren())
+                {
+                    var plan = new CustomPlanOptions();
+                    section.Bind(plan);
+                    options.Custom[section.Key] = plan;
+                }
+            })
             .ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<PlanOptions>, PlanOptionsValidator>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<MetricsOptions>, MetricsOptionsValidator>());

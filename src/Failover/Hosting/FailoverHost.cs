@@ -137,6 +137,7 @@ internal static partial class FailoverHost
                 sp.GetRequiredService<ILogger<RedisShared.Hosting.SystemdWatchdog>>());
         });
         services.AddSingleton<RefusalLog>();
+        services.TryAddSingleton<CoordinatorMetrics>();
         services.AddSingleton<TokenInterceptor>();
         services.AddSingleton<FaultInterceptor>();
         services.AddGrpc(o =>
@@ -151,9 +152,26 @@ internal static partial class FailoverHost
 
     public static WebApplication Build(WebApplicationBuilder builder)
     {
+        // Here, not in CreateBuilder: the configuration is whole only now (tests add theirs after CreateBuilder).
+        if (RedisShared.Hosting.HostFaults.UrlsProblem(builder.Configuration["Urls"], DefaultUrls) is { } urls)
+        {
+            throw new ConfigFileException(urls);
+        }
+
+        ListenForMetrics(builder.Configuration);
         var app = builder.Build();
         app.MapGrpcService<AgentLinkService>();
         app.MapGrpcService<AdminService>();
+        if (app.Configuration[MetricsUrlKey] is { Length: > 0 } metricsUrl && Uri.TryCreate(metricsUrl, UriKind.Absolute, out var metrics))
+        {
+            // Only on the metrics address (the gRPC one is HTTP/2, which Prometheus does not speak).
+            app.MapGet("/metrics", async (Microsoft.AspNetCore.Http.HttpContext context, CoordinatorMetrics exposition) =>
+            {
+                context.Response.ContentType = "text/plain; version=0.0.4; charset=utf-8";
+                await exposition.Registry.CollectAndExportAsTextAsync(context.Response.Body, context.RequestAborted).ConfigureAwait(false);
+            }).RequireHost($"*:{metrics.Port.ToString(System.Globalization.CultureInfo.InvariantCulture)}");
+        }
+
         return app;
     }
 
@@ -165,11 +183,6 @@ internal static partial class FailoverHost
         {
             await using var host = Build(CreateBuilder(args));
             logger = host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("RedisFailover.Hosting.FailoverHost");
-            if (RedisShared.Hosting.HostFaults.UrlsProblem(host.Services.GetRequiredService<IConfiguration>()["Urls"], DefaultUrls) is { } urls)
-            {
-                throw new ConfigFileException(urls);
-            }
-
             host.Services.GetService<IStartupValidator>()?.Validate();
             var loops = RedisShared.Hosting.HostFaults.Loops(host.Services);
             await host.RunAsync().ConfigureAwait(false);
@@ -208,6 +221,36 @@ internal static partial class FailoverHost
         { InnerException: { } inner } => DescribeConfigurationError(inner),
         _ => null,
     };
+
+    private const string MetricsUrlKey = FailoverOptions.Section + ":" + nameof(FailoverOptions.MetricsUrl);
+
+    /// <summary>
+    /// With <c>Failover:MetricsUrl</c> set, Kestrel gets two kinds of endpoint: those of <c>Urls</c>
+    /// (HTTP/2 only: gRPC without TLS, no upgrade) and the metrics one (HTTP/1.1, what Prometheus
+    /// speaks). Endpoints named in configuration take the place of <c>Urls</c>, so both are named
+    /// (Kestrel says, once, that it binds them "instead of" Urls: they are the same addresses).
+    /// </summary>
+    private static void ListenForMetrics(ConfigurationManager configuration)
+    {
+        if (configuration[MetricsUrlKey] is not { Length: > 0 } metricsUrl)
+        {
+            return;
+        }
+
+        var endpoints = new Dictionary<string, string?>
+        {
+            ["Kestrel:Endpoints:Metrics:Url"] = metricsUrl,
+            ["Kestrel:Endpoints:Metrics:Protocols"] = "Http1",
+        };
+        var urls = (configuration["Urls"] ?? DefaultUrls).Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        for (var i = 0; i < urls.Length; i++)
+        {
+            endpoints[$"Kestrel:Endpoints:Agents{i}:Url"] = urls[i];
+            endpoints[$"Kestrel:Endpoints:Agents{i}:Protocols"] = "Http2";
+        }
+
+        configuration.AddInMemoryCollection(endpoints);
+    }
 
     /// <summary>Every failure of every options validation in <paramref name="exception"/> (one, or several in an AggregateException).</summary>
     private static List<string> ValidationFailures(Exception exception) => exception switch
@@ -253,6 +296,12 @@ internal sealed class FailoverOptionsValidator : IValidateOptions<FailoverOption
         if (options.RegistrationDeadline <= TimeSpan.Zero || options.RegistrationDeadline > MaxDuration)
         {
             errors.Add($"Failover:RegistrationDeadline must be greater than zero and at most {MaxDuration.TotalDays:0} days (got {options.RegistrationDeadline}).");
+        }
+
+        if (options.MetricsUrl is { Length: > 0 } metricsUrl
+            && (!Uri.TryCreate(metricsUrl, UriKind.Absolute, out var metrics) || metrics.Scheme != "http" || metrics.AbsolutePath != "/" || metrics.IsDefaultPort || metrics.Port is < 1 or > 65535))
+        {
+            errors.Add($"Failover:MetricsUrl '{ResourcesOptionsValidator.Printable(metricsUrl)}' must be http://host:port with a port from 1 to 65535, e.g. http://127.0.0.1:9381.");
         }
 
         if (options.RoundInterval > MaxDuration)

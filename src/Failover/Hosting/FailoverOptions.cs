@@ -22,6 +22,12 @@ internal sealed class FailoverOptions
     /// <summary>Shared secret agents and operators present (<c>authorization: Bearer ...</c>). Required.</summary>
     public string? Token { get; set; }
 
+    /// <summary>
+    /// Where <c>GET /metrics</c> (Prometheus, HTTP/1.1) listens, e.g. <c>http://127.0.0.1:9381</c>;
+    /// unset: no metrics endpoint. Its own address: <c>Urls</c> speaks only HTTP/2 (gRPC).
+    /// </summary>
+    public string? MetricsUrl { get; set; }
+
     /// <summary>An agent's stream that has not registered within this is ended.</summary>
     public TimeSpan RegistrationDeadline { get; set; } = TimeSpan.FromSeconds(10);
 

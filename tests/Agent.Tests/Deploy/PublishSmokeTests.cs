@@ -84,6 +84,8 @@ public sealed class PublishSmokeTests : IAsyncLifetime
         var port = LoopbackPorts.Free();
         var environment = RepositoryFiles.Environment("deploy/config/redis-failover.env");
         environment["Urls"] = $"http://127.0.0.1:{port}";
+        var metricsPort = LoopbackPorts.Free();
+        environment["Failover__MetricsUrl"] = $"http://127.0.0.1:{metricsPort}";
         environment["Failover__StoreDirectory"] = _directory.File("failover-store");
         environment["Resources__0__UrlFile"] = _directory.File("cache.env");
 
@@ -96,6 +98,10 @@ public sealed class PublishSmokeTests : IAsyncLifetime
         Assert.True(code == 0, $"status: exit {code}: {status}\n{coordinator.Output}");
         Assert.StartsWith("cache: ", status, StringComparison.Ordinal);
         Assert.Contains("db-3", status, StringComparison.Ordinal);
+        using (var http = new HttpClient())
+        {
+            Assert.Contains("redis_failover_term{resource=\"cache\"}", await http.GetStringAsync($"http://127.0.0.1:{metricsPort}/metrics"), StringComparison.Ordinal);
+        }
 
         coordinator.Signal(Signals.SigTerm);
         Assert.Equal(0, await coordinator.WaitForExitAsync(TimeSpan.FromSeconds(30)));

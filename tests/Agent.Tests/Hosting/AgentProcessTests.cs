@@ -16,6 +16,8 @@ public sealed class AgentProcessTests
     [InlineData("Probe__Interval", "60.00:00:00", "Probe:Interval must be greater than zero and at most 7 days")]
     [InlineData("Urls", "garbage", "Urls: 'garbage' is not an address to listen on")]
     [InlineData("Logs__MaxTails", "-1", "Logs:MaxTails must be between 0 and 100000")]
+    [InlineData("Plans__big__Connections", "lots", "Plans:big:Connections")]
+    [InlineData("Peers__0__Ssh__Interval", "soon", "Peers:0:Ssh:Interval")]
     [InlineData("Probe__Interval", "soon", "Probe:Interval")]
     [InlineData("Probe__Timeout", "-00:00:01", "Probe:Timeout must be greater than zero")]
     [InlineData("Verdict__FailuresToDown", "0", "Verdict:FailuresToDown must be between 1 and 100")]

@@ -1,0 +1,67 @@
+using Prometheus;
+using RedisFailover.Services;
+
+namespace RedisFailover.Coordination;
+
+/// <summary>
+/// The coordinator's own metrics (<c>GET /metrics</c> on <c>Failover:MetricsUrl</c>), read from its
+/// state at each scrape: what each resource is doing, and what is going wrong beneath it (a store
+/// that refuses writes, decisions held back, a URL file not written, calls refused).
+/// </summary>
+internal sealed class CoordinatorMetrics
+{
+    private static readonly string[] States = Enum.GetNames<ResourceState>();
+
+    private readonly Coordinator _coordinator;
+    private readonly PrimaryPublisher _publisher;
+    private readonly RefusalLog _refusals;
+    private readonly Gauge _term;
+    private readonly Gauge _state;
+    private readonly Gauge _agents;
+    private readonly Counter _storeFailures;
+    private readonly Gauge _storeFailing;
+    private readonly Gauge _held;
+    private readonly Gauge _urlFilesPending;
+    private readonly Counter _refused;
+
+    public CoordinatorMetrics(Coordinator coordinator, PrimaryPublisher publisher, RefusalLog refusals)
+    {
+        _coordinator = coordinator;
+        _publisher = publisher;
+        _refusals = refusals;
+        Registry = Metrics.NewCustomRegistry();
+        var factory = Metrics.WithCustomRegistry(Registry);
+        _term = factory.CreateGauge("redis_failover_term", "The resource's current term (one more at each failover or switchover)", "resource");
+        _state = factory.CreateGauge("redis_failover_resource_state", "1 for the resource's current state, 0 for the others", "resource", "state");
+        _agents = factory.CreateGauge("redis_failover_agents_connected", "Agents of the resource with an open stream", "resource");
+        _storeFailures = factory.CreateCounter("redis_failover_store_write_failures_total", "Writes the store refused (a full or read-only disk); each is retried", "resource");
+        _storeFailing = factory.CreateGauge("redis_failover_store_failing", "1 while the store refuses the resource's writes (its decisions wait)", "resource");
+        _held = factory.CreateGauge("redis_failover_held_effects", "Decisions (commands, journal lines) waiting for the store to take a write", "resource");
+        _urlFilesPending = factory.CreateGauge("redis_failover_url_files_pending", "URL files whose last write failed (retried every tick)");
+        _refused = factory.CreateCounter("redis_failover_refused_calls_total", "Calls refused (bad token, bad input, too slow to register)");
+        Registry.AddBeforeCollectCallback(Update);
+    }
+
+    public CollectorRegistry Registry { get; }
+
+    private void Update()
+    {
+        foreach (var resource in _coordinator.Resources)
+        {
+            var (term, state, connected) = resource.Read(m => (m.Term, m.State, m.Nodes.Count(n => n.Connected)));
+            _term.WithLabels(resource.Name).Set(term);
+            foreach (var name in States)
+            {
+                _state.WithLabels(resource.Name, name).Set(name == state.ToString() ? 1 : 0);
+            }
+
+            _agents.WithLabels(resource.Name).Set(connected);
+            _storeFailures.WithLabels(resource.Name).IncTo(resource.StoreFailures);
+            _storeFailing.WithLabels(resource.Name).Set(resource.StoreFailingSince is null ? 0 : 1);
+            _held.WithLabels(resource.Name).Set(resource.HeldEffects);
+        }
+
+        _urlFilesPending.Set(_publisher.PendingFiles);
+        _refused.IncTo(_refusals.Total);
+    }
+}
