@@ -17,7 +17,7 @@ if (args is ["health", .. var healthArgs])
     return await RedisAgent.Metrics.HealthCommand.RunAsync(healthArgs, Console.Out, Console.Error, CancellationToken.None).ConfigureAwait(false);
 }
 
-if (RedisShared.Hosting.CommandLine.Preflight("redis-agent", args, AgentHost.ConfigurationSections, AgentHost.Usage, Console.Out, Console.Error) is { } handled)
+if (AgentHost.Preflight(args, Console.Out, Console.Error) is { } handled)
 {
     return handled;
 }

@@ -7,7 +7,7 @@ if (args.Length > 0 && AdminCommand.Verbs.Contains(args[0]))
     return await AdminCommand.RunAsync(args).ConfigureAwait(false);
 }
 
-if (RedisShared.Hosting.CommandLine.Preflight("redis-failover", args, FailoverHost.ConfigurationSections, FailoverHost.Usage, Console.Out, Console.Error) is { } handled)
+if (FailoverHost.Preflight(args, Console.Out, Console.Error) is { } handled)
 {
     return handled;
 }

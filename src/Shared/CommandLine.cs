@@ -14,7 +14,10 @@ internal static class CommandLine
     public const int UsageExitCode = 64;
 
     /// <summary>An exit code when the command line is handled here (help, version, a usage error); null to go on and run.</summary>
-    public static int? Preflight(string program, string[] args, IReadOnlyCollection<string> sections, string usage, TextWriter output, TextWriter error)
+    /// <param name="sections">Each configuration section (or top-level key) and the type bound from it: an options class,
+    /// a list or map of them, <see cref="string"/> for a single value, or null for a section whose keys are free
+    /// (<c>Logging</c>, <c>Kestrel</c>). A key that names nothing there (<c>--Probe:Intervl</c>) is a usage error.</param>
+    public static int? Preflight(string program, string[] args, IReadOnlyDictionary<string, Type?> sections, string usage, TextWriter output, TextWriter error)
     {
         if (args is ["--help" or "-h" or "help", ..])
         {
@@ -39,16 +42,19 @@ internal static class CommandLine
 
             var key = arg[2..];
             var equals = key.IndexOf('=', StringComparison.Ordinal);
-            var section = (equals >= 0 ? key[..equals] : key).Split(':', '_')[0];
-            if (!sections.Contains(section, StringComparer.OrdinalIgnoreCase))
+            var path = (equals >= 0 ? key[..equals] : key).Split(':');
+            var section = sections.FirstOrDefault(s => string.Equals(s.Key, path[0], StringComparison.OrdinalIgnoreCase));
+            if (section.Key is null || (section.Value is { } type && !Names(type, path.AsSpan(1))))
             {
-                error.WriteLine($"{program}: unknown option '{Printable(equals >= 0 ? arg[..(equals + 2)] : arg)}'. Options are configuration keys (--Section:Key=value) of: {string.Join(", ", sections)}. See {program} --help.");
+                error.WriteLine($"{program}: unknown option '{Printable(equals >= 0 ? arg[..(equals + 2)] : arg)}'. Options are configuration keys (--Section:Key=value) of: {string.Join(", ", sections.Keys)}. See {program} --help and docs/.");
                 return UsageExitCode;
             }
 
             if (equals < 0)
             {
-                if (i + 1 >= args.Length)
+                // "--Key --Other=x" would make "--Other=x" the value of Key: a value that starts with
+                // "--" is given with '=' (--Exec:Arguments:0=--appendonly).
+                if (i + 1 >= args.Length || args[i + 1].StartsWith("--", StringComparison.Ordinal))
                 {
                     error.WriteLine($"{program}: option '{Printable(arg)}' needs a value (--{key}=value). See {program} --help.");
                     return UsageExitCode;
@@ -59,6 +65,38 @@ internal static class CommandLine
         }
 
         return null;
+    }
+
+    /// <summary>True when <paramref name="path"/> names a value inside <paramref name="type"/> (properties, list indexes, map keys).</summary>
+    private static bool Names(Type type, ReadOnlySpan<string> path)
+    {
+        var leaf = Nullable.GetUnderlyingType(type) ?? type;
+        if (leaf.IsPrimitive || leaf.IsEnum || leaf == typeof(string) || leaf == typeof(TimeSpan) || leaf == typeof(decimal))
+        {
+            return path.Length == 0;
+        }
+
+        if (path.Length == 0)
+        {
+            // A whole object given one value: the binder would ignore it.
+            return false;
+        }
+
+        if (leaf.IsGenericType && leaf.GetGenericTypeDefinition() == typeof(List<>))
+        {
+            return int.TryParse(path[0], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out _)
+                && Names(leaf.GetGenericArguments()[0], path[1..]);
+        }
+
+        if (leaf.IsGenericType && leaf.GetGenericTypeDefinition() == typeof(Dictionary<,>))
+        {
+            return Names(leaf.GetGenericArguments()[1], path[1..]);
+        }
+
+        var name = path[0];
+        var property = leaf.GetProperties(BindingFlags.Public | BindingFlags.Instance)
+            .FirstOrDefault(p => string.Equals(p.Name, name, StringComparison.OrdinalIgnoreCase) && (p.CanWrite || p.PropertyType.IsGenericType));
+        return property is not null && Names(property.PropertyType, path[1..]);
     }
 
     public static string Version =>

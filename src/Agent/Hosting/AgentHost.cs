@@ -22,8 +22,27 @@ internal static class AgentHost
     public const string DefaultUrls = "http://127.0.0.1:9379";
 
     /// <summary>The configuration sections (and top-level keys) a command-line override may name.</summary>
-    public static readonly string[] ConfigurationSections =
-        ["REDIS", "Redis", "Agent", "Probe", "Verdict", "Sampling", "Restart", "Exec", "Ssh", "Peers", "Logs", "Metrics", "Plan", "Coordinator", "Urls", "Logging", "Kestrel"];
+    public static readonly IReadOnlyDictionary<string, Type?> ConfigurationSections = new Dictionary<string, Type?>
+    {
+        [RedisOptions.EnvironmentVariable] = typeof(string),
+        [RedisOptions.Section] = typeof(RedisOptions),
+        [AgentOptions.Section] = typeof(AgentOptions),
+        [Probing.ProbeOptions.Section] = typeof(Probing.ProbeOptions),
+        [Probing.VerdictOptions.Section] = typeof(Probing.VerdictOptions),
+        [Sampling.SamplingOptions.Section] = typeof(Sampling.SamplingOptions),
+        [Supervision.RestartOptions.Section] = typeof(Supervision.RestartOptions),
+        [Supervision.ExecOptions.Section] = typeof(Supervision.ExecOptions),
+        [HostProbing.SshOptions.Section] = typeof(HostProbing.SshOptions),
+        [Peers.PeersOptions.Section] = typeof(List<Peers.PeerOptions>),
+        [LogOptions.Section] = typeof(LogOptions),
+        [MetricsOptions.Section] = typeof(MetricsOptions),
+        [PlanOptions.Section] = typeof(PlanOptions),
+        [PlanOptions.CustomSection] = typeof(Dictionary<string, CustomPlanOptions>),
+        [Coordination.CoordinatorOptions.Section] = typeof(Coordination.CoordinatorOptions),
+        ["Urls"] = typeof(string),
+        ["Logging"] = null,
+        ["Kestrel"] = null,
+    };
 
     public const string Usage = """
         redis-agent: keeps one Redis node alive and visible (probes, restarts, metrics, logs).
@@ -86,6 +105,10 @@ internal static class AgentHost
         app.MapMetricsAndHealth();
         return app;
     }
+
+    /// <summary>The command line checked before anything starts: an exit code for help, version or a usage error; null to run.</summary>
+    public static int? Preflight(string[] args, TextWriter output, TextWriter error) =>
+        RedisShared.Hosting.CommandLine.Preflight("redis-agent", args, ConfigurationSections, Usage, output, error);
 
     public static async Task<int> RunAsync(string[] args)
     {

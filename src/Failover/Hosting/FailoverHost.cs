@@ -27,7 +27,14 @@ internal static partial class FailoverHost
     public const int FatalExitCode = 70;
 
     /// <summary>The configuration sections (and top-level keys) a command-line override may name.</summary>
-    public static readonly string[] ConfigurationSections = ["Failover", "Resources", "Urls", "Logging", "Kestrel"];
+    public static readonly IReadOnlyDictionary<string, Type?> ConfigurationSections = new Dictionary<string, Type?>
+    {
+        [FailoverOptions.Section] = typeof(FailoverOptions),
+        [ResourcesOptions.Section] = typeof(List<ResourceOptions>),
+        ["Urls"] = typeof(string),
+        ["Logging"] = null,
+        ["Kestrel"] = null,
+    };
 
     public const string Usage = """
         redis-failover: confirms a lost Redis host from several places and promotes the standby.
@@ -174,6 +181,10 @@ internal static partial class FailoverHost
 
         return app;
     }
+
+    /// <summary>The command line checked before anything starts: an exit code for help, version or a usage error; null to run.</summary>
+    public static int? Preflight(string[] args, TextWriter output, TextWriter error) =>
+        RedisShared.Hosting.CommandLine.Preflight("redis-failover", args, ConfigurationSections, Usage, output, error);
 
     public static async Task<int> RunAsync(string[] args)
     {

@@ -64,6 +64,9 @@ public sealed class AgentProcessTests
     [InlineData("--version", 0, "redis-agent ")]
     [InlineData("frobnicate", 64, "unknown verb 'frobnicate'")]
     [InlineData("--frobnicate", 64, "unknown option '--frobnicate'")]
+    [InlineData("--Probe:Intervl=00:00:02", 64, "unknown option '--Probe:Intervl'")]
+    [InlineData("--Peers:first:Name=x", 64, "unknown option '--Peers:first:Name'")]
+    [InlineData("--Restart:Driver", 64, "option '--Restart:Driver' needs a value")]
     public async Task CommandLine_IsCheckedBeforeAnythingStarts(string argument, int expectedCode, string expected)
     {
         using var state = new TempDirectory("cli");

@@ -81,6 +81,31 @@ public sealed class FuzzTests
         Assert.True(failures.Count == 0, string.Join('\n', failures));
     }
 
+    /// <summary>The command line refuses unknown keys (exit 64): it must know every real one, nested and indexed ones too.</summary>
+    [Fact]
+    public void Every_real_configuration_key_passes_the_command_line_check()
+    {
+        var agentKeys = OptionKeys.All(typeof(AgentHost).Assembly).Select(k => k.Key)
+            .Concat(["REDIS_URL", "Urls", "Peers:0:Name", "Peers:1:Ssh:Interval", "Plans:big:Memory", "Exec:Arguments:0", "Logging:LogLevel:Default"]);
+        var failoverKeys = OptionKeys.All(typeof(FailoverHost).Assembly).Select(k => k.Key)
+            .Concat(["Resources:0:Name", "Resources:2:Nodes:1:Address", "Resources:0:UrlFileMode", "Urls", "Kestrel:Limits:MaxConcurrentConnections"]);
+        var refused = new List<string>();
+        foreach (var (program, keys, preflight) in new (string, IEnumerable<string>, Func<string[], TextWriter, TextWriter, int?>)[]
+                 { ("redis-agent", agentKeys, AgentHost.Preflight), ("redis-failover", failoverKeys, FailoverHost.Preflight) })
+        {
+            foreach (var key in keys)
+            {
+                using var error = new StringWriter();
+                if (preflight([$"--{key}=x"], TextWriter.Null, error) is { } code)
+                {
+                    refused.Add($"{program} --{key}: {code} {error}");
+                }
+            }
+        }
+
+        Assert.True(refused.Count == 0, string.Join('\n', refused));
+    }
+
     /// <summary>Random bytes, and valid messages with random bytes flipped, to every method: refusals only, and the coordinator serves on.</summary>
     [Fact]
     public async Task Random_and_mutated_messages_to_every_grpc_method_never_break_the_coordinator()
