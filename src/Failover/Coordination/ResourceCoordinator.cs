@@ -240,7 +240,7 @@ internal sealed partial class ResourceCoordinator
                 // Periodic commands are asked again by the machine; past a bound they are not kept.
                 case SendCommand { Kind: CommandKind.ProbeNow or CommandKind.RestartLease } when _held.Count >= MaxHeld:
                     continue;
-                // A journal line keeps the time and incident of its decision, not of its retry.
+                // A journal line keeps the time of its decision, not of its retry (its incident is the one open when its turn comes).
                 case JournalLine line:
                     _held.Add(new StampedJournal(_time.GetUtcNow(), line.Kind, line.Text, line.Term));
                     break;
