@@ -104,7 +104,6 @@ internal static class CommandLine
         ?? typeof(CommandLine).Assembly.GetName().Version?.ToString()
         ?? "unknown";
 
-    /// <summary>An argument as it may appear in an error line: no control characters, no flood (it is never a secret: values are not echoed).</summary>
-    private static string Printable(string value) =>
-        string.Concat((value.Length > 60 ? value[..60] + "..." : value).Select(c => char.IsControl(c) ? '?' : c));
+    /// <summary>An argument as it may appear in an error line (it is never a secret: values are not echoed).</summary>
+    private static string Printable(string value) => Quoted.Printable(value, 60);
 }

@@ -34,8 +34,7 @@ internal static class HostFaults
             var candidate = url.Replace("://*", "://0.0.0.0", StringComparison.Ordinal).Replace("://+", "://0.0.0.0", StringComparison.Ordinal);
             if (!Uri.TryCreate(candidate, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https") || uri.Host.Length == 0 || uri.AbsolutePath != "/")
             {
-                var shown = string.Concat((url.Length > 80 ? url[..80] + "..." : url).Select(c => char.IsControl(c) ? '?' : c));
-                return $"Urls: '{shown}' is not an address to listen on (http://host:port, e.g. {example}).";
+                return $"Urls: '{Quoted.Printable(url)}' is not an address to listen on (http://host:port, e.g. {example}).";
             }
         }
 

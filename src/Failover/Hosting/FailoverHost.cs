@@ -434,12 +434,8 @@ internal sealed partial class ResourcesOptionsValidator(IOptions<FailoverOptions
     public static readonly string[] MaxmemoryPolicies =
         ["noeviction", "allkeys-lru", "volatile-lru", "allkeys-lfu", "volatile-lfu", "allkeys-random", "volatile-random", "volatile-ttl"];
 
-    /// <summary>A value as it may appear in one line of an error: control characters escaped, long ones cut.</summary>
-    internal static string Printable(string value)
-    {
-        var cut = value.Length > 80 ? value[..80] + "..." : value;
-        return string.Concat(cut.Select(c => char.IsControl(c) ? $"\\x{(int)c:x2}" : c.ToString()));
-    }
+    /// <summary>A value as it may appear in one line of an error.</summary>
+    internal static string Printable(string value) => RedisShared.Hosting.Quoted.Printable(value);
 
     /// <summary>Why the URL file cannot be written, or null: its directory must exist and take a new file.</summary>
     private static string? UrlFileProblem(string file)

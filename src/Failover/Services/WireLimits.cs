@@ -75,12 +75,8 @@ internal static class WireLimits
         return problem;
     }
 
-    /// <summary>A value as it may appear in an error or a log line: control characters escaped, cut to <paramref name="max"/> characters.</summary>
-    public static string Printable(string value, int max)
-    {
-        var cut = value.Length > max ? value[..max] + $"... ({value.Length} characters)" : value;
-        return string.Concat(cut.Select(c => char.IsControl(c) ? string.Create(CultureInfo.InvariantCulture, $"\\x{(int)c:x2}") : c.ToString()));
-    }
+    /// <summary>A value as it may appear in an error or a log line.</summary>
+    public static string Printable(string value, int max) => RedisShared.Hosting.Quoted.Printable(value, max);
 
     private static string? Identifier(string field, string value, bool required = false)
     {

@@ -1,0 +1,23 @@
+using System.Globalization;
+using System.Text;
+
+namespace RedisShared.Hosting;
+
+/// <summary>
+/// A value as it may be quoted in one line of an error or a log: control characters escaped (a
+/// newline cannot forge a second line), and cut past <c>max</c> characters, saying how long it was
+/// (a 4 MB name is never echoed whole). Both programs quote configuration values and wire input with it.
+/// </summary>
+internal static class Quoted
+{
+    public static string Printable(string value, int max = 80)
+    {
+        var text = new StringBuilder();
+        foreach (var c in value.Length > max ? value.AsSpan(0, max) : value.AsSpan())
+        {
+            _ = char.IsControl(c) ? text.Append(CultureInfo.InvariantCulture, $"\\x{(int)c:x2}") : text.Append(c);
+        }
+
+        return value.Length > max ? text.Append(CultureInfo.InvariantCulture, $"... ({value.Length} characters)").ToString() : text.ToString();
+    }
+}
