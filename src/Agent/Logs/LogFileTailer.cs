@@ -150,7 +150,7 @@ internal sealed partial class LogFileTailer(
     {
         if (line is { Length: > 0 })
         {
-            ingest.Ingest(line);
+            _ = ingest.Ingest(line);
         }
     }
 

@@ -11,7 +11,13 @@ internal sealed class RedisLogIngest(LogBus bus, IOptions<LogOptions> options, T
         options.Value.MaxLineLength);
 
     /// <summary>One raw line of Redis's, with every known secret masked (Redis quotes a bad masterauth in its own errors).</summary>
-    public void Ingest(string raw) => bus.Publish(_parser.Parse(redactor.Redact(raw), time.GetUtcNow()));
+    /// <returns>The line as masked, for a caller that also logs it (so a line is masked once).</returns>
+    public string Ingest(string raw)
+    {
+        var line = redactor.Redact(raw);
+        bus.Publish(_parser.Parse(line, time.GetUtcNow()));
+        return line;
+    }
 }
 
 /// <summary>

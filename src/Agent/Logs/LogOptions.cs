@@ -29,8 +29,13 @@ internal sealed class LogOptions
     /// <summary>Each live tail's own queue; a reader that falls this far behind loses its oldest lines.</summary>
     public int TailQueueCapacity { get; set; } = 10_000;
 
-    /// <summary>Each live tail's queue in bytes (roughly); past this its oldest lines go, like past <see cref="TailQueueCapacity"/>.</summary>
-    public int TailQueueBytes { get; set; } = 1024 * 1024;
+    /// <summary>
+    /// Each live tail's queue in bytes (roughly); past this its oldest lines go, like past
+    /// <see cref="TailQueueCapacity"/>. Tails share the lines they hold (one copy however many tails
+    /// queue it), so this bounds how far one tail may fall behind more than what all of them cost;
+    /// it must leave a reader that keeps up room for a burst (a 1 MiB bound lost lines of a healthy tail).
+    /// </summary>
+    public int TailQueueBytes { get; set; } = 16 * 1024 * 1024;
 
     /// <summary>Live tails attached at once; one more is answered 429 Too Many Requests.</summary>
     public int MaxTails { get; set; } = 256;

@@ -309,9 +309,7 @@ internal sealed partial class ExecDriver : IRestartDriver, IDisposable
         try
         {
             // Redis quotes a bad masterauth or requirepass in its own errors: no secret leaves in a line.
-            line = _redactor.Redact(line);
-            Log.RedisOutput(_redisLogger, line);
-            _logs?.Ingest(line);
+            Log.RedisOutput(_redisLogger, _logs?.Ingest(line) ?? _redactor.Redact(line));
         }
         catch (Exception ex)
         {
