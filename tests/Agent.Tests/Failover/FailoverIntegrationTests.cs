@@ -45,7 +45,7 @@ public sealed class FailoverIntegrationTests(LoopbackHosts hosts, Xunit.Abstract
             _agents[host.Name] = await StartAgentAsync(host);
         }
 
-        await WaitForStateAsync(s => s.State == "Healthy" && s.Primary == "host-1" && s.Nodes.All(n => n.Connected), "all three agents connected, host-1 primary");
+        await WaitForStateAsync(s => s.State == RedisFailover.Protos.ResourceState.Healthy && s.Primary == "host-1" && s.Nodes.All(n => n.Connected), "all three agents connected, host-1 primary");
     }
 
     public async Task DisposeAsync()
@@ -89,7 +89,7 @@ public sealed class FailoverIntegrationTests(LoopbackHosts hosts, Xunit.Abstract
         await call.RequestStream.WriteAsync(new AgentMessage { Registration = new Registration { Resource = "cache", Node = "host-9" } });
         var stranger = await Assert.ThrowsAsync<Grpc.Core.RpcException>(async () => await call.ResponseStream.MoveNext(CancellationToken.None));
         Assert.Equal(Grpc.Core.StatusCode.NotFound, stranger.StatusCode);
-        Assert.Equal("Healthy", Status().State);
+        Assert.Equal(RedisFailover.Protos.ResourceState.Healthy, Status().State);
     }
 
     [Fact]
@@ -127,7 +127,7 @@ public sealed class FailoverIntegrationTests(LoopbackHosts hosts, Xunit.Abstract
 
             // The other replica is rebuilt from the new primary; only then is failover allowed again.
             var spare = _hosts.Single(h => h.Name != "host-1" && h.Name != promoted.Name);
-            await WaitForStateAsync(s => s.State == "Healthy", "the spare in sync with the new primary", TimeSpan.FromSeconds(30));
+            await WaitForStateAsync(s => s.State == RedisFailover.Protos.ResourceState.Healthy, "the spare in sync with the new primary", TimeSpan.FromSeconds(30));
             var spareInfo = await InfoAsync(spare);
             Assert.Equal((promoted.Address, Port(promoted), "up"), (spareInfo["master_host"], spareInfo["master_port"], spareInfo["master_link_status"]));
             var journal = _coordinator.Store.Journal("cache").ToList();
@@ -177,7 +177,11 @@ public sealed class FailoverIntegrationTests(LoopbackHosts hosts, Xunit.Abstract
         await Poll.UntilAsync(async () => await PidAsync(primary) is { } now && now != pid, TimeSpan.FromSeconds(15),
             () => "host-1's redis-server restarted by its agent\n" + Agents());
         await HoldsAsync(() => Status().Term == 1 && Status().Primary == "host-1", Window + TimeSpan.FromSeconds(3), "no failover for a process death");
-        Assert.DoesNotContain(_coordinator.Store.Journal("cache"), r => r.Kind is "promote" or "suspect");
+        // A peer's probe may time out while the machine is busy and open a suspicion; what a process
+        // death must never do is fail over: every suspicion is refuted, none confirmed, nothing promoted.
+        var journal = _coordinator.Store.Journal("cache").ToList();
+        Assert.DoesNotContain(journal, r => r.Kind is "promote" or "confirmed");
+        Assert.All(journal.Where(r => r.Kind == "suspect"), s => Assert.Contains(journal, r => r.Kind == "refuted" && r.Incident == s.Incident));
         Assert.True(_agents["host-1"].Snapshot.Restarts >= 1);
         Assert.Equal("across the restart", await Resp.CommandAsync(primary.Address, primary.Redis.Port, "GET", "kept"));
     }
@@ -207,7 +211,7 @@ public sealed class FailoverIntegrationTests(LoopbackHosts hosts, Xunit.Abstract
             () => "host-1's redis-server restarted once the lease is granted\n" + Agents());
         Assert.Equal(1, _agents["host-1"].Snapshot.Restarts);
         Assert.Contains(_agents["host-1"].Logs.Entries, e => e.EventId == 1113);
-        await WaitForStateAsync(s => s.State == "Healthy" && s.Term == 1 && s.Primary == "host-1", "host-1 still the primary of term 1");
+        await WaitForStateAsync(s => s.State == RedisFailover.Protos.ResourceState.Healthy && s.Term == 1 && s.Primary == "host-1", "host-1 still the primary of term 1");
     }
 
     /// <summary>
@@ -236,7 +240,7 @@ public sealed class FailoverIntegrationTests(LoopbackHosts hosts, Xunit.Abstract
 
         await Poll.UntilAsync(async () => await PidAsync(primary) is { } now && now != pid, TimeSpan.FromSeconds(20),
             () => "host-1's redis-server restarted under the recovered term\n" + Agents() + "\n" + _coordinator.Describe());
-        await WaitForStateAsync(s => s.State == "Healthy" && s.Term == 1 && s.Primary == "host-1", "host-1 the primary of term 1 again");
+        await WaitForStateAsync(s => s.State == RedisFailover.Protos.ResourceState.Healthy && s.Term == 1 && s.Primary == "host-1", "host-1 the primary of term 1 again");
         Assert.Contains(_coordinator.Store.Journal("cache"), r => r.Kind == "recovered" && r.Text.Contains("term 1 taken from", StringComparison.Ordinal));
         Assert.Contains(_coordinator.Logs.Entries, e => e.EventId == 2032);
         Assert.Equal(1, _coordinator.Store.Load("cache").Term);
@@ -256,7 +260,7 @@ public sealed class FailoverIntegrationTests(LoopbackHosts hosts, Xunit.Abstract
             using (Partition.Isolate(_hosts[0].Address))
             {
                 await StopAgentAsync("host-1");
-                await WaitForStateAsync(s => s.Primary == "host-2" && s.Term == 2 && s.State == "Rebuilding", "host-2 promoted, host-3 not in sync", TimeSpan.FromSeconds(40));
+                await WaitForStateAsync(s => s.Primary == "host-2" && s.Term == 2 && s.State == RedisFailover.Protos.ResourceState.Rebuilding, "host-2 promoted, host-3 not in sync", TimeSpan.FromSeconds(40));
 
                 using (Partition.Isolate(_hosts[1].Address))
                 {
@@ -290,7 +294,7 @@ public sealed class FailoverIntegrationTests(LoopbackHosts hosts, Xunit.Abstract
             await WaitForStateAsync(s => s.Term == 2 && s.Primary != "host-1", "a failover after the restart", TimeSpan.FromSeconds(40));
 
             await _coordinator.RestartAsync();
-            await WaitForStateAsync(s => s.State == "Healthy" && s.Nodes.Count(n => n.Connected) == 2, "the agents back after the second restart", TimeSpan.FromSeconds(30));
+            await WaitForStateAsync(s => s.State == RedisFailover.Protos.ResourceState.Healthy && s.Nodes.Count(n => n.Connected) == 2, "the agents back after the second restart", TimeSpan.FromSeconds(30));
             await HoldsAsync(() => Status().Term == 2, TimeSpan.FromSeconds(3), "the term stays");
         }
 
