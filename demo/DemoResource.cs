@@ -80,7 +80,7 @@ internal sealed class DemoResource(DemoOptions options, DemoConsole console) : I
         }
 
         await Poll.UntilAsync(
-            async () => await StatusAsync().ConfigureAwait(false) is { State: "Healthy", Primary: "host-1" } s && s.Nodes.All(n => n.Connected),
+            async () => await StatusAsync().ConfigureAwait(false) is { State: ResourceState.Healthy, Primary: "host-1" } s && s.Nodes.All(n => n.Connected),
             TimeSpan.FromSeconds(90),
             () => "the coordinator did not see resource demo Healthy with its three agents within 90 s").WaitAsync(cancellationToken).ConfigureAwait(false);
 
@@ -170,7 +170,7 @@ internal sealed class DemoResource(DemoOptions options, DemoConsole console) : I
             return;
         }
 
-        if (await StatusAsync().ConfigureAwait(false) is { State: not "Healthy" } status)
+        if (await StatusAsync().ConfigureAwait(false) is { State: not ResourceState.Healthy } status)
         {
             console.Say($"note: the resource is {status.State} ({status.Reason}). The coordinator fails over only from Healthy, with a standby in sync: watch it refuse, and say why in its journal.");
         }

@@ -162,7 +162,7 @@ internal static class FleetScenario
                 await Task.WhenAll(batch.Select(a => fleet.AckedAsync(a, -1 - a.Index))).ConfigureAwait(false);
             }
 
-            await Poll.UntilAsync(async () => (await new Admin.AdminClient(fleet._admin).GetStatusAsync(new ResourceRequest { Resource = $"r{resources - 1}" }, Headers()).ConfigureAwait(false)).State == "Healthy",
+            await Poll.UntilAsync(async () => (await new Admin.AdminClient(fleet._admin).GetStatusAsync(new ResourceRequest { Resource = $"r{resources - 1}" }, Headers()).ConfigureAwait(false)).State == ResourceState.Healthy,
                 TimeSpan.FromSeconds(120), () => "the last resource Healthy").ConfigureAwait(false);
             context.Figure("fleet up (processes, streams, first reports)", $"{clock.Elapsed.TotalSeconds:0.0} s for {agents} agents over {fleet._channels.Count} connections");
         }
@@ -263,7 +263,7 @@ internal static class FleetScenario
             Open = true;
             _outbound.Writer.TryWrite(new AgentMessage
             {
-                Registration = new Registration { Resource = $"r{resource}", Node = Name, Role = node == 0 ? "master" : "slave", Address = Fleet.Address(resource, node), Zone = $"z{node}" },
+                Registration = new Registration { Resource = $"r{resource}", Node = Name, Role = node == 0 ? NodeRole.Primary : NodeRole.Replica, Address = Fleet.Address(resource, node), Zone = $"z{node}" },
             });
             _pump = Task.Run(async () =>
             {
@@ -292,11 +292,11 @@ internal static class FleetScenario
             var offset = Interlocked.Add(ref _offset, 100);
             var report = new Report
             {
-                Role = node == 0 ? "master" : "slave",
+                Role = node == 0 ? NodeRole.Primary : NodeRole.Replica,
                 ReplicationOffset = node == 0 ? offset : offset,
                 LinkUp = node != 0,
                 PrimaryAddress = node == 0 ? "" : Fleet.Address(resource, 0),
-                LocalVerdict = "Healthy",
+                LocalVerdict = Verdict.Healthy,
                 Settings = new Settings(),
                 Sequence = sequence,
             };
@@ -307,10 +307,10 @@ internal static class FleetScenario
                 report.Observations.Add(new Observation
                 {
                     Target = target,
-                    Verdict = lost ? "HostUnreachable" : "Healthy",
-                    HostVerdict = lost ? "Down" : "Up",
+                    Verdict = lost ? Verdict.HostUnreachable : Verdict.Healthy,
+                    HostVerdict = lost ? HostVerdict.Down : HostVerdict.Up,
                     At = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow),
-                    Detail = lost ? "ConnectTimeout" : "Pong",
+                    Port = lost ? PortOutcome.ConnectTimeout : PortOutcome.Pong,
                 });
             }
 
@@ -347,10 +347,10 @@ internal static class FleetScenario
                                 result.Observation = new Observation
                                 {
                                     Target = command.ProbeNow.Target,
-                                    Verdict = lost ? "HostUnreachable" : "Healthy",
-                                    HostVerdict = lost ? "Down" : "Up",
+                                    Verdict = lost ? Verdict.HostUnreachable : Verdict.Healthy,
+                                    HostVerdict = lost ? HostVerdict.Down : HostVerdict.Up,
                                     At = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow),
-                                    Detail = lost ? "ConnectTimeout" : "Pong",
+                                    Port = lost ? PortOutcome.ConnectTimeout : PortOutcome.Pong,
                                 };
                             }
                             else if (command.ActionCase == Command.ActionOneofCase.Promote)

@@ -114,7 +114,8 @@ internal sealed partial class CoordinatorLink(
             {
                 Resource = _options.Resource ?? "",
                 Node = targets.Local.Name,
-                Role = samples.Last?.Info.GetValueOrDefault("role") ?? "unknown",
+                Role = RoleNow,
+                RoleName = RoleNow.LegacyName(),
                 Address = endpoint.HostAndPort,
                 Zone = _options.Zone,
                 TermSeen = _terms.Highest,
@@ -217,7 +218,7 @@ internal sealed partial class CoordinatorLink(
                 }
 
                 var alone = time.GetElapsedTime(lastContact);
-                if (alone >= after && !control.Fenced && samples.Last?.Info.GetValueOrDefault("role") == "master")
+                if (alone >= after && !control.Fenced && RoleNow == NodeRole.Primary)
                 {
                     try
                     {
@@ -241,9 +242,11 @@ internal sealed partial class CoordinatorLink(
     {
         var now = time.GetUtcNow();
         return observations.Targets.Values.Any(t => !t.IsLocal && t.LastPort is { } port && now - port.At <= window
-            && port.Outcome is Probing.PortProbeOutcome.Pong or Probing.PortProbeOutcome.Busy or Probing.PortProbeOutcome.OtherReply
-                or Probing.PortProbeOutcome.AuthFailed or Probing.PortProbeOutcome.Refused or Probing.PortProbeOutcome.Reset);
+            && port.Outcome.ToWire().ProvesHostAlive());
     }
+
+    /// <summary>The node's role at its last sample.</summary>
+    private NodeRole RoleNow => Vocabulary.RoleFromInfo(samples.Last?.Info.GetValueOrDefault("role"));
 
     private async Task<CommandResult> CarryOutAsync(Command command)
     {
@@ -340,7 +343,8 @@ internal sealed partial class CoordinatorLink(
     /// </summary>
     internal async Task<Report> ReportAsync()
     {
-        var report = new Report { TermSeen = _terms.Highest, Fenced = control.Fenced, LocalVerdict = status.Snapshot.Verdict.ToString() };
+        var verdict = status.Snapshot.Verdict;
+        var report = new Report { TermSeen = _terms.Highest, Fenced = control.Fenced, LocalVerdict = verdict.ToWire(), LocalVerdictName = verdict.ToString() };
         IReadOnlyDictionary<string, string>? fresh = null;
         try
         {
@@ -355,12 +359,13 @@ internal sealed partial class CoordinatorLink(
         if (samples.Last is { } sample)
         {
             var info = fresh is { Count: > 0 } ? fresh : sample.Info;
-            report.Role = info.GetValueOrDefault("role", "unknown");
-            var isReplica = report.Role == "slave";
-            report.ReplicationOffset = long.TryParse(info.GetValueOrDefault(isReplica ? "slave_repl_offset" : "master_repl_offset"), CultureInfo.InvariantCulture, out var offset) ? offset : 0;
-            report.LinkUp = info.GetValueOrDefault("master_link_status") == "up";
-            report.PrimaryAddress = isReplica ? $"{info.GetValueOrDefault("master_host")}:{info.GetValueOrDefault("master_port")}" : "";
-            report.SyncInProgress = info.GetValueOrDefault("master_sync_in_progress") == "1";
+            var replication = InfoParser.ToReplication(info);
+            report.Role = replication.Role;
+            report.RoleName = replication.Role.LegacyName();
+            report.ReplicationOffset = replication.Offset;
+            report.LinkUp = replication.LinkUp;
+            report.PrimaryAddress = replication.PrimaryAddress;
+            report.SyncInProgress = replication.SyncInProgress;
             report.Settings = new Settings();
             if (sample.Config?.Timeout is { } timeout)
             {
@@ -396,10 +401,14 @@ internal sealed partial class CoordinatorLink(
         return new Observation
         {
             Target = target,
-            Verdict = seen.Verdict.ToString(),
-            HostVerdict = seen.HostVerdict.ToString(),
+            Verdict = seen.Verdict.ToWire(),
+            HostVerdict = seen.HostVerdict.ToWire(),
             At = Timestamp.FromDateTimeOffset(at),
-            Detail = seen.LastPort?.Outcome.ToString() ?? "",
+            Port = seen.LastPort?.Outcome.ToWire() ?? PortOutcome.Unspecified,
+            // The previous release's coordinator reads only these names (until 0.3).
+            VerdictName = seen.Verdict.ToString(),
+            HostVerdictName = seen.HostVerdict.ToString(),
+            PortName = seen.LastPort?.Outcome.ToString() ?? "",
         };
     }
 

@@ -1,3 +1,5 @@
+using RedisFailover.Protos;
+
 namespace RedisAgent.Sampling;
 
 /// <summary>Parses the text of <c>INFO</c> (<c>key:value</c> lines under <c># Section</c> headers).</summary>
@@ -51,12 +53,25 @@ internal static class InfoParser
 
     /// <summary>The facts the supervisor needs; <paramref name="saveConfig"/> is null when CONFIG could not be read.</summary>
     public static NodeFacts ToFacts(IReadOnlyDictionary<string, string> info, string? saveConfig, DateTimeOffset at) => new(
-        Role: info.GetValueOrDefault("role", "unknown"),
+        Role: Vocabulary.RoleFromInfo(info.GetValueOrDefault("role")),
         ConnectedReplicas: Int(info, "connected_slaves"),
         AofEnabled: Int(info, "aof_enabled") == 1,
         SaveConfig: saveConfig,
         ProcessId: Int(info, "process_id"),
         SampledAt: at);
+
+    /// <summary>The replication facts of an INFO (or INFO replication) reply.</summary>
+    public static ReplicationFacts ToReplication(IReadOnlyDictionary<string, string> info)
+    {
+        var role = Vocabulary.RoleFromInfo(info.GetValueOrDefault("role"));
+        var replica = role == NodeRole.Replica;
+        return new ReplicationFacts(
+            role,
+            long.TryParse(info.GetValueOrDefault(replica ? "slave_repl_offset" : "master_repl_offset"), System.Globalization.CultureInfo.InvariantCulture, out var offset) ? offset : 0,
+            LinkUp: info.GetValueOrDefault("master_link_status") == "up",
+            PrimaryAddress: replica ? $"{info.GetValueOrDefault("master_host")}:{info.GetValueOrDefault("master_port")}" : "",
+            SyncInProgress: info.GetValueOrDefault("master_sync_in_progress") == "1");
+    }
 
     private static int Int(IReadOnlyDictionary<string, string> info, string key) =>
         info.TryGetValue(key, out var text) && int.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, out var value) ? value : 0;

@@ -1,16 +1,25 @@
+using RedisFailover.Protos;
+
 namespace RedisAgent.Sampling;
 
 /// <summary>What the agent last learnt about its node from INFO and CONFIG GET.</summary>
-/// <param name="Role"><c>master</c> or <c>slave</c>, as INFO says it.</param>
+/// <param name="Role">INFO replication's <c>role</c>.</param>
 /// <param name="ConnectedReplicas">INFO replication <c>connected_slaves</c>.</param>
 /// <param name="AofEnabled">INFO persistence <c>aof_enabled</c>.</param>
 /// <param name="SaveConfig">CONFIG GET save; null when CONFIG is unavailable (renamed or disabled).</param>
 /// <param name="ProcessId">INFO server <c>process_id</c>.</param>
 /// <param name="SampledAt">When the sample was taken.</param>
-internal sealed record NodeFacts(string Role, int ConnectedReplicas, bool AofEnabled, string? SaveConfig, int ProcessId, DateTimeOffset SampledAt)
+internal sealed record NodeFacts(NodeRole Role, int ConnectedReplicas, bool AofEnabled, string? SaveConfig, int ProcessId, DateTimeOffset SampledAt)
 {
-    public bool IsPrimary => Role == "master";
+    public bool IsPrimary => Role == NodeRole.Primary;
 
     /// <summary>True when a restart would bring the data back (AOF, or RDB snapshots configured); null when it cannot be told.</summary>
     public bool? HasPersistence => AofEnabled ? true : SaveConfig is null ? null : SaveConfig.Trim().Length > 0;
 }
+
+/// <summary>A node's replication as INFO replication says it: what the coordinator judges sync and loss by.</summary>
+/// <param name="Offset">The replication offset: <c>master_repl_offset</c> for a primary, <c>slave_repl_offset</c> for a replica.</param>
+/// <param name="LinkUp">For a replica: <c>master_link_status:up</c>.</param>
+/// <param name="PrimaryAddress">For a replica: <c>master_host:master_port</c>; empty for a primary.</param>
+/// <param name="SyncInProgress">For a replica: <c>master_sync_in_progress:1</c>.</param>
+internal sealed record ReplicationFacts(NodeRole Role, long Offset, bool LinkUp, string PrimaryAddress, bool SyncInProgress);

@@ -64,7 +64,7 @@ internal static class AdminCommand
             {
                 var status = await client.GetStatusAsync(new ResourceRequest { Resource = resource }, headers).ConfigureAwait(false);
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"{status.Resource}: {status.State}, term {status.Term}, primary {status.Primary} ({status.PrimaryAddress}){(status.Paused ? ", automatic failover PAUSED" : "")}"));
+                    $"{status.Resource}: {(status.State != Protos.ResourceState.Unspecified ? status.State.ToString() : status.StateName)}, term {status.Term}, primary {status.Primary} ({status.PrimaryAddress}){(status.Paused ? ", automatic failover PAUSED" : "")}"));
                 if (status.Reason.Length > 0)
                 {
                     Console.WriteLine("  " + status.Reason);
@@ -73,7 +73,7 @@ internal static class AdminCommand
                 foreach (var node in status.Nodes)
                 {
                     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                        $"  {node.Node,-12} {node.Address,-22} zone {node.Zone,-6} {node.Role,-8} offset {node.ReplicationOffset,-12} {(node.Connected ? "agent connected" : "agent NOT connected")}, {node.LocalVerdict}"));
+                        $"  {node.Node,-12} {node.Address,-22} zone {node.Zone,-6} {Vocabulary.Read(node.Role, node.RoleName).LegacyName(),-8} offset {node.ReplicationOffset,-12} {(node.Connected ? "agent connected" : "agent NOT connected")}, {Vocabulary.Read(node.LocalVerdict, node.LocalVerdictName)}"));
                 }
             }
             else

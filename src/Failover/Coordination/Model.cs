@@ -1,3 +1,5 @@
+using RedisFailover.Protos;
+
 namespace RedisFailover.Coordination;
 
 /// <summary>The states of one resource, as in docs/architecture.md.</summary>
@@ -8,9 +10,6 @@ internal enum ResourceState
 
     /// <summary>The primary's host is reported unreachable; the confirmation window is running.</summary>
     Confirming,
-
-    /// <summary>Confirmed: the term is written, the standby promoted, the address published.</summary>
-    FailingOver,
 
     /// <summary>A new standby is being rebuilt from the new primary; no failover until it is in sync.</summary>
     Rebuilding,
@@ -32,23 +31,23 @@ internal sealed record NodeSpec(string Name, string Address, string Zone);
 
 /// <summary>What an agent says about its node (a report), as the machine needs it.</summary>
 internal sealed record NodeReport(
-    string Role,
+    NodeRole Role,
     long ReplicationOffset,
     bool LinkUp,
     string? PrimaryAddress,
     bool SyncInProgress,
-    string LocalVerdict,
+    Verdict LocalVerdict,
     bool Fenced,
     long TermSeen,
     ResourceSettings Settings,
     IReadOnlyList<TargetSeen> Observations)
 {
-    public bool IsPrimary => Role == "master";
+    public bool IsPrimary => Role == NodeRole.Primary;
 }
 
 /// <summary>What an agent sees of a target: its combined verdict and its host verdict.</summary>
-/// <param name="Detail">The last port probe's outcome (Refused, ConnectTimeout...), which tells a live host's ProcessDown from a silent one's.</param>
-internal sealed record TargetSeen(string Target, string Verdict, string HostVerdict, DateTimeOffset At, string Detail = "");
+/// <param name="Port">The last port probe's outcome (Refused, ConnectTimeout...), which tells a live host's ProcessDown from a silent one's; Unspecified when the agent has not probed it.</param>
+internal sealed record TargetSeen(string Target, Verdict Verdict, HostVerdict HostVerdict, DateTimeOffset At, PortOutcome Port = PortOutcome.Unspecified);
 
 /// <summary>What the machine asks for: send a command, write the journal, persist, publish.</summary>
 internal abstract record Effect;

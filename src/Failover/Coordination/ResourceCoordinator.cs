@@ -165,7 +165,8 @@ internal sealed partial class ResourceCoordinator
             var now = _time.GetUtcNow();
             if (command.Kind == CommandKind.ProbeNow && result.Ok && result.Observation is { } seen)
             {
-                Execute(_machine.ProbeAnswered(node, command.Target!, seen.Verdict, now, seen.Detail));
+                var answer = Services.AgentLinkService.ToSeen(seen);
+                Execute(_machine.ProbeAnswered(node, command.Target!, answer.Verdict, now, answer.Port));
             }
             else if (!result.Ok)
             {

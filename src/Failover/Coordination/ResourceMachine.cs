@@ -1,4 +1,5 @@
 using System.Globalization;
+using RedisFailover.Protos;
 
 namespace RedisFailover.Coordination;
 
@@ -11,47 +12,29 @@ namespace RedisFailover.Coordination;
 /// </summary>
 internal sealed class ResourceMachine
 {
-    /// <summary>Verdicts that say the primary's host is not there.</summary>
-    private static readonly HashSet<string> Unreachable = new(StringComparer.OrdinalIgnoreCase) { "HostUnreachable" };
-
-    /// <summary>Verdicts that prove the host is there: something on it answered (a reply, a hung connection, a credential refused).</summary>
-    private static readonly HashSet<string> Answered = new(StringComparer.OrdinalIgnoreCase) { "Healthy", "Busy", "Hung", "Misconfigured" };
-
-    /// <summary>Port outcomes of silence: nothing answered at all (no reply, no refusal).</summary>
-    private static readonly HashSet<string> PortSilence = new(StringComparer.OrdinalIgnoreCase) { "ConnectTimeout", "Failed" };
-
-    /// <summary>Port outcomes only a live host gives: a reply, a refusal, a reset, or a connection accepted and left hanging.</summary>
-    private static readonly HashSet<string> PortAnswered = new(StringComparer.OrdinalIgnoreCase)
-    {
-        "Pong", "Busy", "OtherReply", "AuthFailed", "TlsRejected", "Refused", "Reset", "Hung",
-    };
-
     /// <summary>
     /// True when the vantage got nothing at all from the host at its last look: HostUnreachable
     /// (port and SSH silent), or a silent last port probe whatever verdict the vantage still holds
     /// (an agent keeps its previous verdict until its SSH probe speaks). Silence starts the window
     /// and counts in its rounds; only HostUnreachable from a quorum in the last round confirms.
     /// </summary>
-    private static bool Silent(string verdict, string detail) =>
-        Unreachable.Contains(verdict) || PortSilence.Contains(detail);
+    private static bool Silent(Verdict verdict, PortOutcome port) => verdict.SaysHostGone() || port.IsSilence();
 
     /// <summary>
     /// True when the host itself answered the vantage: its last port probe got an answer only a
-    /// live host gives, or (without that detail) a verdict that needs one.
+    /// live host gives, or (without a port probe) a verdict that needs one.
     /// </summary>
-    private static bool Reachable(string verdict, string detail) =>
-        detail.Length > 0 ? PortAnswered.Contains(detail) && !Unreachable.Contains(verdict) : Answered.Contains(verdict);
+    private static bool Reachable(Verdict verdict, PortOutcome port) =>
+        port != PortOutcome.Unspecified ? port.ProvesHostAlive() && !verdict.SaysHostGone() : verdict.ProvesHostAlive();
 
     private readonly Dictionary<string, NodeView> _nodes;
     private readonly FailoverPolicy _policy;
     private readonly List<Effect> _effects = [];
 
-    // The confirmation in progress.
-    private DateTimeOffset _windowStart;
-    private DateTimeOffset _roundStart;
-    private int _round;
-    private readonly Dictionary<string, string> _answers = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, string> _answerDetails = new(StringComparer.Ordinal);
+    // Set exactly while State is Confirming.
+    private Confirmation? _confirmation;
+
+    // A blocked suspicion is journalled once until the standby state changes.
     private bool _blockedNoted;
     private DateTimeOffset _quietUntil = DateTimeOffset.MinValue;
     private int _incidents;
@@ -162,7 +145,7 @@ internal sealed class ResourceMachine
             Suspect(node, silent, now);
         }
 
-        if (State is not (ResourceState.Confirming or ResourceState.FailingOver))
+        if (State is not ResourceState.Confirming)
         {
             Reconcile(node, now);
             UpdateStandbyState();
@@ -171,14 +154,13 @@ internal sealed class ResourceMachine
         return Take();
     }
 
-    public IReadOnlyList<Effect> ProbeAnswered(string vantage, string target, string verdict, DateTimeOffset now, string detail = "")
+    public IReadOnlyList<Effect> ProbeAnswered(string vantage, string target, Verdict verdict, DateTimeOffset now, PortOutcome port = PortOutcome.Unspecified)
     {
-        if (State == ResourceState.Confirming && target == Primary && vantage != Primary)
+        if (_confirmation is { } confirmation && target == Primary && vantage != Primary)
         {
-            _answers[vantage] = verdict;
-            _answerDetails[vantage] = detail;
-            Journal("probe", $"round {_round}: {vantage} ({_nodes[vantage].Spec.Zone}) sees {target} {verdict}{(detail.Length > 0 ? $" (port: {detail})" : "")}");
-            if (Reachable(verdict, detail))
+            confirmation.Answers[vantage] = new ProbeAnswer(verdict, port);
+            Journal("probe", $"round {confirmation.Round}: {vantage} ({_nodes[vantage].Spec.Zone}) sees {target} {verdict}{(port != PortOutcome.Unspecified ? $" (port: {port})" : "")}");
+            if (Reachable(verdict, port))
             {
                 Refute($"{vantage} reached {target} ({verdict})", now);
             }
@@ -189,30 +171,31 @@ internal sealed class ResourceMachine
 
     public IReadOnlyList<Effect> Tick(DateTimeOffset now)
     {
-        if (State == ResourceState.Confirming && now - _roundStart >= _policy.RoundInterval)
+        if (_confirmation is { } confirmation && now - confirmation.RoundStart >= _policy.RoundInterval)
         {
-            if (!CloseRound(now))
+            if (!CloseRound(confirmation, now))
             {
                 return Take();
             }
 
             var quorum = _policy.QuorumOf(_nodes.Values.Count(v => v.Spec.Name != Primary));
-            var hostUnreachable = _answers.Count(a => Unreachable.Contains(a.Value));
-            if (now - _windowStart >= _policy.Window && hostUnreachable >= quorum)
+            var hostUnreachable = confirmation.Answers.Values.Count(a => a.Verdict.SaysHostGone());
+            var elapsed = now - confirmation.WindowStart;
+            if (elapsed >= _policy.Window && hostUnreachable >= quorum)
             {
                 Journal("confirmed", string.Create(CultureInfo.InvariantCulture,
-                    $"{Primary} silent to a quorum in every one of {_round} rounds over {(now - _windowStart).TotalSeconds:0.#} s, and its host unreachable (SSH too) from {hostUnreachable} in the last"));
+                    $"{Primary} silent to a quorum in every one of {confirmation.Round} rounds over {elapsed.TotalSeconds:0.#} s, and its host unreachable (SSH too) from {hostUnreachable} in the last"));
                 FailOver(now);
             }
-            else if (now - _windowStart >= 2 * _policy.Window)
+            else if (elapsed >= 2 * _policy.Window)
             {
                 // The port stayed silent but the host kept answering over SSH (or was never judged lost): not a lost host.
-                Journal("round", $"after {(now - _windowStart).TotalSeconds:0.#} s only {hostUnreachable} of quorum {quorum} see {Primary}'s host unreachable over SSH too");
+                Journal("round", $"after {elapsed.TotalSeconds:0.#} s only {hostUnreachable} of quorum {quorum} see {Primary}'s host unreachable over SSH too");
                 EndUnconfirmed(now);
             }
             else
             {
-                StartRound(now);
+                StartRound(confirmation, now);
             }
         }
 
@@ -228,7 +211,7 @@ internal sealed class ResourceMachine
         {
             refusal = $"{node} is already the primary";
         }
-        else if (State is ResourceState.Confirming or ResourceState.FailingOver)
+        else if (State is ResourceState.Confirming)
         {
             refusal = $"a failover is in progress ({State})";
         }
@@ -288,34 +271,32 @@ internal sealed class ResourceMachine
         OpenIncident($"{reporter} reports {Primary} {Describe(silent)}");
         State = ResourceState.Confirming;
         Reason = $"confirming that {Primary}'s host is lost";
-        _windowStart = now;
-        _round = 0;
+        var confirmation = _confirmation = new Confirmation(now);
         Journal("suspect", string.Create(CultureInfo.InvariantCulture,
             $"{reporter} reports {Primary} {Describe(silent)}; confirming over {_policy.Window.TotalSeconds:0.#} s in rounds of {_policy.RoundInterval.TotalSeconds:0.#} s, quorum {_policy.QuorumOf(Vantages().Count)} of {Vantages().Count}"));
-        StartRound(now);
+        StartRound(confirmation, now);
     }
 
     private void ConfirmingReport(string node, NodeReport report, DateTimeOffset now)
     {
         // Periodic observations count too: one vantage that reached the primary since the window began ends it.
-        if (node == Primary)
+        if (node == Primary || _confirmation is not { } confirmation)
         {
             return;
         }
 
         var seen = report.Observations.FirstOrDefault(o => o.Target == Primary);
-        if (seen is not null && seen.At >= _windowStart && Reachable(seen.Verdict, seen.Detail))
+        if (seen is not null && seen.At >= confirmation.WindowStart && Reachable(seen.Verdict, seen.Port))
         {
             Refute($"{node} reports {Primary} {seen.Verdict} at {seen.At:HH:mm:ss.fff}", now);
         }
     }
 
-    private void StartRound(DateTimeOffset now)
+    private void StartRound(Confirmation confirmation, DateTimeOffset now)
     {
-        _round++;
-        _roundStart = now;
-        _answers.Clear();
-        _answerDetails.Clear();
+        confirmation.Round++;
+        confirmation.RoundStart = now;
+        confirmation.Answers.Clear();
         foreach (var vantage in Vantages())
         {
             Emit(new SendCommand(vantage, CommandKind.ProbeNow, Term, Primary));
@@ -323,19 +304,20 @@ internal sealed class ResourceMachine
     }
 
     /// <summary>Judges the round that ends; false (and the incident closed) when it lacked its quorum.</summary>
-    private bool CloseRound(DateTimeOffset now)
+    private bool CloseRound(Confirmation confirmation, DateTimeOffset now)
     {
         var vantages = Vantages();
         var quorum = _policy.QuorumOf(_nodes.Values.Count(v => v.Spec.Name != Primary));
-        var unreachable = _answers.Count(a => Silent(a.Value, _answerDetails.GetValueOrDefault(a.Key, "")));
-        var summary = _answers.Count == 0 ? "no answer" : string.Join(", ", _answers.Select(a => $"{a.Key}: {a.Value}"));
+        var answers = confirmation.Answers;
+        var unreachable = answers.Values.Count(a => Silent(a.Verdict, a.Port));
+        var summary = answers.Count == 0 ? "no answer" : string.Join(", ", answers.Select(a => $"{a.Key}: {a.Value.Verdict}"));
         if (unreachable >= quorum)
         {
-            Journal("round", $"round {_round}: {unreachable} of quorum {quorum} find {Primary} silent ({summary})");
+            Journal("round", $"round {confirmation.Round}: {unreachable} of quorum {quorum} find {Primary} silent ({summary})");
             return true;
         }
 
-        Journal("round", $"round {_round}: only {unreachable} of quorum {quorum} find {Primary} silent ({summary}; {vantages.Count} vantage agents connected)");
+        Journal("round", $"round {confirmation.Round}: only {unreachable} of quorum {quorum} find {Primary} silent ({summary}; {vantages.Count} vantage agents connected)");
         EndUnconfirmed(now);
         return false;
     }
@@ -344,6 +326,7 @@ internal sealed class ResourceMachine
     private void EndUnconfirmed(DateTimeOffset now)
     {
         _quietUntil = now + _policy.RoundInterval;
+        _confirmation = null;
         State = ResourceState.Healthy;
         Reason = "";
         CloseIncident("not confirmed");
@@ -355,6 +338,7 @@ internal sealed class ResourceMachine
     {
         _quietUntil = now + _policy.RoundInterval;
         Journal("refuted", why);
+        _confirmation = null;
         State = ResourceState.Healthy;
         Reason = "";
         CloseIncident("refuted");
@@ -363,9 +347,10 @@ internal sealed class ResourceMachine
 
     // ---- failing over ---------------------------------------------------------------------
 
+    /// <summary>Promotes the most advanced healthy standby, or blocks; either way the confirmation is over when this returns.</summary>
     private void FailOver(DateTimeOffset now)
     {
-        State = ResourceState.FailingOver;
+        _confirmation = null;
         var old = Primary!;
         var oldOffset = _nodes[old].Report?.ReplicationOffset ?? 0;
         var candidates = _nodes.Values
@@ -376,14 +361,14 @@ internal sealed class ResourceMachine
         Journal("candidates", candidates.Count == 0
             ? "no replica was in sync with the primary"
             : string.Join("; ", candidates.Select(c => string.Create(CultureInfo.InvariantCulture,
-                $"{c.View.Spec.Name} offset {c.Offset}, {(c.View.Connected ? "connected" : "agent not connected")}, verdict {c.View.Report?.LocalVerdict ?? "?"}"))));
+                $"{c.View.Spec.Name} offset {c.Offset}, {(c.View.Connected ? "connected" : "agent not connected")}, verdict {c.View.Report?.LocalVerdict.ToString() ?? "?"}"))));
         if (Paused)
         {
             Block("automatic failover is paused");
             return;
         }
 
-        var chosen = candidates.FirstOrDefault(c => c.View.Connected && string.Equals(c.View.Report?.LocalVerdict, "Healthy", StringComparison.OrdinalIgnoreCase));
+        var chosen = candidates.FirstOrDefault(c => c.View.Connected && c.View.Report?.LocalVerdict == Verdict.Healthy);
         if (chosen.View is null)
         {
             Block("no healthy, connected replica that was in sync");
@@ -391,7 +376,7 @@ internal sealed class ResourceMachine
         }
 
         Journal("loss", string.Create(CultureInfo.InvariantCulture,
-            $"estimated loss: {Math.Max(0, oldOffset - chosen.Offset)} bytes of replication stream (primary's last offset {oldOffset} reported {_nodes[old].ReportAt:HH:mm:ss.fff} as {_nodes[old].Report?.Role}, {chosen.View.Spec.Name}'s {chosen.Offset})"));
+            $"estimated loss: {Math.Max(0, oldOffset - chosen.Offset)} bytes of replication stream (primary's last offset {oldOffset} reported {_nodes[old].ReportAt:HH:mm:ss.fff} as {Describe(_nodes[old].Report?.Role)}, {chosen.View.Spec.Name}'s {chosen.Offset})"));
         Promote(chosen.View.Spec.Name, old, now, "confirmed loss of " + old);
         CloseIncident("failed over");
     }
@@ -487,7 +472,7 @@ internal sealed class ResourceMachine
     private void Reconcile(string node, DateTimeOffset now)
     {
         var view = _nodes[node];
-        if (Primary is null || view.Report is not { Role: "master" or "slave" } report || !view.Connected)
+        if (Primary is null || view.Report is not { Role: NodeRole.Primary or NodeRole.Replica } report || !view.Connected)
         {
             return;
         }
@@ -501,21 +486,18 @@ internal sealed class ResourceMachine
         {
             if (!report.IsPrimary)
             {
-                Journal("reconcile", $"{node} is the primary of term {Term} but reports role {report.Role}: promoting it again");
-                Emit(new SendCommand(node, CommandKind.Promote, Term));
-                Emit(new SendCommand(node, CommandKind.ApplySettings, Term, Settings: Settings));
-                view.LastCommandAt = now;
+                Journal("reconcile", $"{node} is the primary of term {Term} but reports role {Describe(report.Role)}: promoting it again");
+                Command(view, now, CommandKind.Promote);
+                Command(view, now, CommandKind.ApplySettings, settings: Settings);
             }
             else if (!Matches(report.Settings))
             {
-                Emit(new SendCommand(node, CommandKind.ApplySettings, Term, Settings: Settings));
-                view.LastCommandAt = now;
+                Command(view, now, CommandKind.ApplySettings, settings: Settings);
             }
 
             if (report.Fenced)
             {
-                Emit(new SendCommand(node, CommandKind.Unfence, Term));
-                view.LastCommandAt = now;
+                Command(view, now, CommandKind.Unfence);
             }
 
             return;
@@ -523,27 +505,24 @@ internal sealed class ResourceMachine
 
         if (report.IsPrimary || report.PrimaryAddress != PrimaryAddress)
         {
-            Journal("reconcile", $"{node} reports role {report.Role}{(report.IsPrimary ? "" : " of " + report.PrimaryAddress)}; the primary of term {Term} is {Primary}: replicating from {PrimaryAddress}");
-            Emit(new SendCommand(node, CommandKind.ReplicateFrom, Term, PrimaryAddress));
-            view.LastCommandAt = now;
+            Journal("reconcile", $"{node} reports role {Describe(report.Role)}{(report.IsPrimary ? "" : " of " + report.PrimaryAddress)}; the primary of term {Term} is {Primary}: replicating from {PrimaryAddress}");
+            Command(view, now, CommandKind.ReplicateFrom, PrimaryAddress);
         }
         else if (report.Fenced)
         {
             // Fenced on its restart as a deposed primary, and a replica of the right primary now: it refuses writes by itself.
-            Emit(new SendCommand(node, CommandKind.Unfence, Term));
-            view.LastCommandAt = now;
+            Command(view, now, CommandKind.Unfence);
         }
         else if (!Matches(report.Settings))
         {
             // Replicas keep the settings too, so that they hold from the moment one is promoted.
-            Emit(new SendCommand(node, CommandKind.ApplySettings, Term, Settings: Settings));
-            view.LastCommandAt = now;
+            Command(view, now, CommandKind.ApplySettings, settings: Settings);
         }
     }
 
     private void UpdateStandbyState()
     {
-        if (State is ResourceState.Confirming or ResourceState.FailingOver || Primary is null)
+        if (State is ResourceState.Confirming || Primary is null)
         {
             return;
         }
@@ -585,13 +564,23 @@ internal sealed class ResourceMachine
         && (Settings.MaxMemoryPolicy is null || string.Equals(Settings.MaxMemoryPolicy, reported.MaxMemoryPolicy, StringComparison.OrdinalIgnoreCase));
 
     private static TargetSeen? SaysSilent(NodeReport report, string target) =>
-        report.Observations.FirstOrDefault(o => o.Target == target && Silent(o.Verdict, o.Detail));
+        report.Observations.FirstOrDefault(o => o.Target == target && Silent(o.Verdict, o.Port));
 
     private static string Describe(TargetSeen seen) =>
-        Unreachable.Contains(seen.Verdict) ? "HostUnreachable" : $"silent ({seen.Verdict}, port {seen.Detail}, SSH {seen.HostVerdict})";
+        seen.Verdict.SaysHostGone() ? nameof(Verdict.HostUnreachable) : $"silent ({seen.Verdict}, port {seen.Port}, SSH {seen.HostVerdict})";
+
+    /// <summary>A role in INFO's words, as operators read it in the journal.</summary>
+    private static string Describe(NodeRole? role) => (role ?? NodeRole.Unknown).LegacyName();
 
     private List<string> Vantages() =>
         [.. _nodes.Values.Where(v => v.Spec.Name != Primary && v.Connected).Select(v => v.Spec.Name)];
+
+    /// <summary>Sends a command of the current term to a node and stamps it, so that the same correction is not resent before Failover:ResendAfter.</summary>
+    private void Command(NodeView view, DateTimeOffset now, CommandKind kind, string? argument = null, ResourceSettings? settings = null)
+    {
+        Emit(new SendCommand(view.Spec.Name, kind, Term, argument, settings));
+        view.LastCommandAt = now;
+    }
 
     private void OpenIncident(string why)
     {
@@ -636,4 +625,19 @@ internal sealed class NodeView(NodeSpec spec)
     public LeaseGrant? Lease { get; set; }
 
     public DateTimeOffset LeaseAt { get; set; }
+}
+
+/// <summary>What one vantage saw of the primary when asked this round.</summary>
+internal sealed record ProbeAnswer(Verdict Verdict, PortOutcome Port);
+
+/// <summary>A confirmation in progress: its window, its current round, and each vantage's answer in that round.</summary>
+internal sealed class Confirmation(DateTimeOffset windowStart)
+{
+    public DateTimeOffset WindowStart { get; } = windowStart;
+
+    public DateTimeOffset RoundStart { get; set; } = windowStart;
+
+    public int Round { get; set; }
+
+    public Dictionary<string, ProbeAnswer> Answers { get; } = new(StringComparer.Ordinal);
 }

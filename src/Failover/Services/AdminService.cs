@@ -128,7 +128,8 @@ internal sealed class AdminService(Coordinator coordinator, FileStore store, Pri
         var status = new ResourceStatus
         {
             Resource = machine.Resource,
-            State = machine.State.ToString(),
+            StateName = machine.State.ToString(),
+            State = ToProto(machine.State),
             Term = machine.Term,
             Primary = machine.Primary ?? "",
             PrimaryAddress = machine.PrimaryAddress ?? "",
@@ -143,11 +144,13 @@ internal sealed class AdminService(Coordinator coordinator, FileStore store, Pri
                 Node = node.Spec.Name,
                 Address = node.Spec.Address,
                 Zone = node.Spec.Zone,
-                Role = node.Report?.Role ?? "unknown",
+                Role = node.Report?.Role ?? NodeRole.Unknown,
+                RoleName = (node.Report?.Role ?? NodeRole.Unknown).LegacyName(),
                 Connected = node.Connected,
                 ReplicationOffset = node.Report?.ReplicationOffset ?? 0,
                 LinkUp = node.Report?.LinkUp ?? false,
-                LocalVerdict = node.Report?.LocalVerdict ?? "Unknown",
+                LocalVerdict = node.Report?.LocalVerdict ?? Verdict.Unknown,
+                LocalVerdictName = (node.Report?.LocalVerdict ?? Verdict.Unknown).ToString(),
             };
             if (node.ReportAt is { } at)
             {
@@ -159,4 +162,15 @@ internal sealed class AdminService(Coordinator coordinator, FileStore store, Pri
 
         return status;
     });
+
+    /// <summary>Every state the machine has, on the wire; a state added to one side and not the other fails the build here (CS8509).</summary>
+#pragma warning disable CS8524
+    internal static Protos.ResourceState ToProto(Coordination.ResourceState state) => state switch
+    {
+        Coordination.ResourceState.Healthy => Protos.ResourceState.Healthy,
+        Coordination.ResourceState.Confirming => Protos.ResourceState.Confirming,
+        Coordination.ResourceState.Rebuilding => Protos.ResourceState.Rebuilding,
+        Coordination.ResourceState.Degraded => Protos.ResourceState.Degraded,
+    };
+#pragma warning restore CS8524
 }

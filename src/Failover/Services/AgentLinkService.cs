@@ -125,22 +125,30 @@ internal sealed partial class AgentLinkService(Coordinator coordinator, RefusalL
     }
 
     internal static NodeReport ToReport(Report report) => new(
-        string.IsNullOrEmpty(report.Role) ? "unknown" : report.Role,
+        Vocabulary.Read(report.Role, report.RoleName),
         report.ReplicationOffset,
         report.LinkUp,
         string.IsNullOrEmpty(report.PrimaryAddress) ? null : report.PrimaryAddress,
         report.SyncInProgress,
-        string.IsNullOrEmpty(report.LocalVerdict) ? "Unknown" : report.LocalVerdict,
+        Vocabulary.Read(report.LocalVerdict, report.LocalVerdictName),
         report.Fenced,
         report.TermSeen,
         new ResourceSettings(report.Settings?.HasTimeoutSeconds == true ? report.Settings.TimeoutSeconds : null,
             report.Settings?.HasMaxmemoryPolicy == true ? report.Settings.MaxmemoryPolicy : null),
-        [.. report.Observations.Select(o => new TargetSeen(o.Target, o.Verdict, o.HostVerdict, o.At?.ToDateTimeOffset() ?? DateTimeOffset.MinValue, o.Detail))]);
+        [.. report.Observations.Select(ToSeen)]);
+
+    /// <summary>An observation as the machine reads it, from this release's enums or the previous release's names.</summary>
+    internal static TargetSeen ToSeen(Observation o) => new(
+        o.Target,
+        Vocabulary.Read(o.Verdict, o.VerdictName),
+        Vocabulary.Read(o.HostVerdict, o.HostVerdictName),
+        o.At?.ToDateTimeOffset() ?? DateTimeOffset.MinValue,
+        Vocabulary.Read(o.Port, o.PortName));
 
     private static partial class Log
     {
         [LoggerMessage(EventId = 2004, Level = LogLevel.Debug, Message = "{Resource}: {Node} reports {Role} at offset {Offset}, {Verdict}")]
-        public static partial void Reported(ILogger logger, string resource, string node, string role, long offset, string verdict);
+        public static partial void Reported(ILogger logger, string resource, string node, NodeRole role, long offset, Verdict verdict);
 
         [LoggerMessage(EventId = 2005, Level = LogLevel.Warning, Message = "{Resource}: {Node}'s stream cut: {Reason}")]
         public static partial void Cut(ILogger logger, string resource, string node, string reason);

@@ -28,7 +28,7 @@ internal static class WireLimits
     public static string? RegistrationProblem(Registration registration) =>
         Identifier("resource", registration.Resource, required: true)
         ?? Identifier("node", registration.Node, required: true)
-        ?? Identifier("role", registration.Role)
+        ?? Identifier("role_name", registration.RoleName)
         ?? Identifier("address", registration.Address)
         ?? Identifier("zone", registration.Zone)
         ?? Term("term_seen", registration.TermSeen);
@@ -45,8 +45,8 @@ internal static class WireLimits
             return $"{report.Observations.Count} observations, more than {MaxObservations}";
         }
 
-        var problem = Identifier("role", report.Role)
-            ?? Identifier("local_verdict", report.LocalVerdict)
+        var problem = Identifier("role_name", report.RoleName)
+            ?? Identifier("local_verdict_name", report.LocalVerdictName)
             ?? Identifier("primary_address", report.PrimaryAddress)
             ?? Term("term_seen", report.TermSeen);
         if (problem is not null)
@@ -67,9 +67,9 @@ internal static class WireLimits
         foreach (var observation in report.Observations)
         {
             problem ??= Identifier("observation target", observation.Target)
-                ?? Identifier("observation verdict", observation.Verdict)
-                ?? Identifier("observation host_verdict", observation.HostVerdict)
-                ?? (observation.Detail.Length > MaxTextLength ? $"an observation's detail is longer than {MaxTextLength} characters" : null);
+                ?? Identifier("observation verdict_name", observation.VerdictName)
+                ?? Identifier("observation host_verdict_name", observation.HostVerdictName)
+                ?? (observation.PortName.Length > MaxTextLength ? $"an observation's port_name is longer than {MaxTextLength} characters" : null);
         }
 
         return problem;

@@ -59,8 +59,8 @@ public sealed class AgentLinkHardeningTests : IAsyncLifetime
     public async Task A_report_with_numbers_the_machine_could_misread_ends_the_stream(long offset, long term, string expected)
     {
         using var call = new AgentLink.AgentLinkClient(_channel).Connect(_coordinator.Headers);
-        await call.RequestStream.WriteAsync(new AgentMessage { Registration = new Registration { Resource = "cache", Node = "n2", Role = "slave" } });
-        await call.RequestStream.WriteAsync(new AgentMessage { Report = new Report { Role = "slave", ReplicationOffset = offset, TermSeen = term, LocalVerdict = "Healthy" } });
+        await call.RequestStream.WriteAsync(new AgentMessage { Registration = new Registration { Resource = "cache", Node = "n2", RoleName = "slave" } });
+        await call.RequestStream.WriteAsync(new AgentMessage { Report = new Report { RoleName = "slave", ReplicationOffset = offset, TermSeen = term, LocalVerdictName = "Healthy" } });
 
         var error = await Assert.ThrowsAsync<RpcException>(async () =>
         {
@@ -98,7 +98,7 @@ public sealed class AgentLinkHardeningTests : IAsyncLifetime
     public async Task A_stream_whose_reader_never_reads_is_cut_not_buffered()
     {
         using var call = new AgentLink.AgentLinkClient(_channel).Connect(_coordinator.Headers);
-        await call.RequestStream.WriteAsync(new AgentMessage { Registration = new Registration { Resource = "cache", Node = "n2", Role = "slave" } });
+        await call.RequestStream.WriteAsync(new AgentMessage { Registration = new Registration { Resource = "cache", Node = "n2", RoleName = "slave" } });
         var padding = new string('p', 2000);
 
         var sent = 0;
@@ -109,7 +109,7 @@ public sealed class AgentLinkHardeningTests : IAsyncLifetime
             for (; sent < 200_000 && !_coordinator.Logs.Contains(2005); sent++)
             {
                 await call.RequestStream.WriteAsync(
-                    new AgentMessage { Report = new Report { Role = "slave", LocalVerdict = "Healthy", Sequence = sent + 1, Observations = { new Observation { Target = "n1", Verdict = "Healthy", Detail = padding } } } },
+                    new AgentMessage { Report = new Report { RoleName = "slave", LocalVerdictName = "Healthy", Sequence = sent + 1, Observations = { new Observation { Target = "n1", VerdictName = "Healthy", PortName = padding } } } },
                     timeout.Token);
             }
         }

@@ -1,4 +1,8 @@
 using RedisFailover.Coordination;
+using HostVerdict = RedisFailover.Protos.HostVerdict;
+using NodeRole = RedisFailover.Protos.NodeRole;
+using PortOutcome = RedisFailover.Protos.PortOutcome;
+using Verdict = RedisFailover.Protos.Verdict;
 
 namespace RedisAgent.Tests.Failover;
 
@@ -34,8 +38,8 @@ public sealed class ResourceMachineTests
         for (var s = 0; s < 60; s++)
         {
             var now = T0.AddSeconds(s);
-            Do(m => m.Reported("n2", Replica(5000, Saw("n1", "ProcessDown", now)), now));
-            Do(m => m.Reported("n3", Replica(4900, Saw("n1", "ProcessDown", now)), now));
+            Do(m => m.Reported("n2", Replica(5000, Saw("n1", Verdict.ProcessDown, now)), now));
+            Do(m => m.Reported("n3", Replica(4900, Saw("n1", Verdict.ProcessDown, now)), now));
             Do(m => m.Tick(now));
         }
 
@@ -75,8 +79,8 @@ public sealed class ResourceMachineTests
     public void One_vantage_that_reaches_the_primary_ends_the_confirmation()
     {
         Suspect(T0);
-        Do(m => m.ProbeAnswered("n2", "n1", "HostUnreachable", T0.AddMilliseconds(100)));
-        Do(m => m.ProbeAnswered("n3", "n1", "Healthy", T0.AddMilliseconds(100)));
+        Do(m => m.ProbeAnswered("n2", "n1", Verdict.HostUnreachable, T0.AddMilliseconds(100)));
+        Do(m => m.ProbeAnswered("n3", "n1", Verdict.Healthy, T0.AddMilliseconds(100)));
 
         Assert.Equal(ResourceState.Healthy, _machine.State);
         Assert.Contains(_effects, e => e is JournalLine { Kind: "refuted" });
@@ -85,13 +89,13 @@ public sealed class ResourceMachineTests
     }
 
     [Theory]
-    [InlineData("ProcessDown", "Refused", true)]
-    [InlineData("ProcessDown", "Reset", true)]
-    [InlineData("Hung", "Hung", true)]
-    [InlineData("Busy", "Busy", true)]
-    [InlineData("ProcessDown", "ConnectTimeout", false)]
-    [InlineData("Unknown", "", false)]
-    public void Only_an_answer_from_the_host_itself_refutes(string verdict, string detail, bool refutes)
+    [InlineData(Verdict.ProcessDown, PortOutcome.Refused, true)]
+    [InlineData(Verdict.ProcessDown, PortOutcome.Reset, true)]
+    [InlineData(Verdict.Hung, PortOutcome.Hung, true)]
+    [InlineData(Verdict.Busy, PortOutcome.Busy, true)]
+    [InlineData(Verdict.ProcessDown, PortOutcome.ConnectTimeout, false)]
+    [InlineData(Verdict.Unknown, PortOutcome.Unspecified, false)]
+    public void Only_an_answer_from_the_host_itself_refutes(Verdict verdict, PortOutcome detail, bool refutes)
     {
         Suspect(T0);
         Do(m => m.ProbeAnswered("n3", "n1", verdict, T0.AddMilliseconds(100), detail));
@@ -113,12 +117,12 @@ public sealed class ResourceMachineTests
     {
         // Silent ports first (the vantages' SSH probes have not spoken yet), then HostUnreachable.
         Do(m => m.Disconnected("n1", T0));
-        Do(m => m.Reported("n2", Replica(5000, new TargetSeen("n1", "ProcessDown", "Unknown", T0, "ConnectTimeout")), T0));
+        Do(m => m.Reported("n2", Replica(5000, new TargetSeen("n1", Verdict.ProcessDown, HostVerdict.Unknown, T0, PortOutcome.ConnectTimeout)), T0));
         Assert.Equal(ResourceState.Confirming, _machine.State);
         for (var ms = 0; ms <= 5000; ms += 500)
         {
             var now = T0.AddMilliseconds(ms);
-            var (verdict, detail) = ms < 3000 ? ("ProcessDown", "ConnectTimeout") : ("HostUnreachable", "ConnectTimeout");
+            var (verdict, detail) = ms < 3000 ? (Verdict.ProcessDown, PortOutcome.ConnectTimeout) : (Verdict.HostUnreachable, PortOutcome.ConnectTimeout);
             Do(m => m.ProbeAnswered("n2", "n1", verdict, now, detail));
             Do(m => m.ProbeAnswered("n3", "n1", verdict, now, detail));
             Do(m => m.Tick(now));
@@ -128,8 +132,8 @@ public sealed class ResourceMachineTests
         for (var ms = 5500; ms <= 10_500; ms += 500)
         {
             var now = T0.AddMilliseconds(ms);
-            Do(m => m.ProbeAnswered("n2", "n1", "HostUnreachable", now, "ConnectTimeout"));
-            Do(m => m.ProbeAnswered("n3", "n1", "HostUnreachable", now, "ConnectTimeout"));
+            Do(m => m.ProbeAnswered("n2", "n1", Verdict.HostUnreachable, now, PortOutcome.ConnectTimeout));
+            Do(m => m.ProbeAnswered("n3", "n1", Verdict.HostUnreachable, now, PortOutcome.ConnectTimeout));
             Do(m => m.Tick(now));
         }
 
@@ -141,12 +145,12 @@ public sealed class ResourceMachineTests
     [Fact]
     public void A_silent_port_on_a_host_that_still_answers_SSH_is_never_failed_over()
     {
-        Do(m => m.Reported("n2", Replica(5000, new TargetSeen("n1", "ProcessDown", "Up", T0, "ConnectTimeout")), T0));
+        Do(m => m.Reported("n2", Replica(5000, new TargetSeen("n1", Verdict.ProcessDown, HostVerdict.Up, T0, PortOutcome.ConnectTimeout)), T0));
         for (var ms = 0; ms <= 30_000; ms += 500)
         {
             var now = T0.AddMilliseconds(ms);
-            Do(m => m.ProbeAnswered("n2", "n1", "ProcessDown", now, "ConnectTimeout"));
-            Do(m => m.ProbeAnswered("n3", "n1", "ProcessDown", now, "ConnectTimeout"));
+            Do(m => m.ProbeAnswered("n2", "n1", Verdict.ProcessDown, now, PortOutcome.ConnectTimeout));
+            Do(m => m.ProbeAnswered("n3", "n1", Verdict.ProcessDown, now, PortOutcome.ConnectTimeout));
             Do(m => m.Tick(now));
         }
 
@@ -162,7 +166,7 @@ public sealed class ResourceMachineTests
         {
             var now = T0.AddSeconds(s);
             // n2 cannot see n1; n3 does not answer at all (cut off with it).
-            Do(m => m.ProbeAnswered("n2", "n1", "HostUnreachable", now));
+            Do(m => m.ProbeAnswered("n2", "n1", Verdict.HostUnreachable, now));
             Do(m => m.Tick(now));
         }
 
@@ -178,7 +182,7 @@ public sealed class ResourceMachineTests
         _effects.Clear();
         var later = T0.AddSeconds(20);
         // n3 is still syncing from n2 when n2's host is reported lost.
-        Do(m => m.Reported("n3", Replica(100, "127.0.0.12:6379", syncing: true, Saw("n2", "HostUnreachable", later)), later));
+        Do(m => m.Reported("n3", Replica(100, "127.0.0.12:6379", syncing: true, Saw("n2", Verdict.HostUnreachable, later)), later));
         for (var s = 0; s < 30; s++)
         {
             Do(m => m.Tick(later.AddSeconds(s)));
@@ -281,7 +285,7 @@ public sealed class ResourceMachineTests
         Assert.DoesNotContain(_effects, e => e is SendCommand { Node: "n2" or "n3", Kind: CommandKind.RestartLease, Lease.Granted: false });
 
         _effects.Clear();
-        Do(m => m.ProbeAnswered("n3", "n1", "ProcessDown", T0.AddMilliseconds(300), "Refused"));
+        Do(m => m.ProbeAnswered("n3", "n1", Verdict.ProcessDown, T0.AddMilliseconds(300), PortOutcome.Refused));
         Do(m => m.Tick(T0.AddMilliseconds(400)));
         Assert.Equal(ResourceState.Healthy, _machine.State);
         Assert.Single(_effects, e => e is SendCommand { Node: "n1", Kind: CommandKind.RestartLease, Lease.Granted: true });
@@ -301,7 +305,7 @@ public sealed class ResourceMachineTests
 
         // Once it follows the new primary, it restarts like any replica, and its fence is lifted.
         _effects.Clear();
-        var fenced = new NodeReport("slave", 5100, true, "127.0.0.12:6379", false, "Healthy", true, 2, new ResourceSettings(300, "allkeys-lru"), []);
+        var fenced = new NodeReport(NodeRole.Replica, 5100, true, "127.0.0.12:6379", false, Verdict.Healthy, true, 2, new ResourceSettings(300, "allkeys-lru"), []);
         Do(m => m.Reported("n1", fenced, later.AddSeconds(6)));
         Do(m => m.Tick(later.AddSeconds(6)));
         Assert.Single(_effects, e => e is SendCommand { Node: "n1", Kind: CommandKind.RestartLease, Lease: { Granted: true, FenceOnStart: false } });
@@ -333,22 +337,22 @@ public sealed class ResourceMachineTests
         for (var ms = 0; ms <= seconds * 1000; ms += 500)
         {
             var now = from.AddMilliseconds(ms);
-            Do(m => m.ProbeAnswered("n2", "n1", "HostUnreachable", now));
-            Do(m => m.ProbeAnswered("n3", "n1", "HostUnreachable", now));
+            Do(m => m.ProbeAnswered("n2", "n1", Verdict.HostUnreachable, now));
+            Do(m => m.ProbeAnswered("n3", "n1", Verdict.HostUnreachable, now));
             Do(m => m.Tick(now));
         }
     }
 
-    private void Suspect(DateTimeOffset at) => Do(m => m.Reported("n2", Replica(5000, Saw("n1", "HostUnreachable", at)), at));
+    private void Suspect(DateTimeOffset at) => Do(m => m.Reported("n2", Replica(5000, Saw("n1", Verdict.HostUnreachable, at)), at));
 
     private void Do(Func<ResourceMachine, IReadOnlyList<Effect>> step) => _effects.AddRange(step(_machine));
 
-    private static TargetSeen Saw(string target, string verdict, DateTimeOffset at) => new(target, verdict, verdict == "HostUnreachable" ? "Down" : "Up", at);
+    private static TargetSeen Saw(string target, Verdict verdict, DateTimeOffset at) => new(target, verdict, verdict == Verdict.HostUnreachable ? HostVerdict.Down : HostVerdict.Up, at);
 
-    private static NodeReport Primary(long offset) => new("master", offset, false, null, false, "Healthy", false, 1, new ResourceSettings(300, "allkeys-lru"), []);
+    private static NodeReport Primary(long offset) => new(NodeRole.Primary, offset, false, null, false, Verdict.Healthy, false, 1, new ResourceSettings(300, "allkeys-lru"), []);
 
     private static NodeReport Replica(long offset, params TargetSeen[] seen) => Replica(offset, "127.0.0.11:6379", false, seen);
 
     private static NodeReport Replica(long offset, string primary, bool syncing = false, params TargetSeen[] seen) =>
-        new("slave", offset, !syncing, primary, syncing, "Healthy", false, 1, new ResourceSettings(300, "allkeys-lru"), seen);
+        new(NodeRole.Replica, offset, !syncing, primary, syncing, Verdict.Healthy, false, 1, new ResourceSettings(300, "allkeys-lru"), seen);
 }

@@ -165,7 +165,7 @@ public sealed class StoreFaultTests : IDisposable
             term: 0, primary: null, new ResourceSettings(null, null), paused: false);
 
         var effects = machine.Connected("n2", termSeen: 7, T0).ToList();
-        effects.AddRange(machine.Reported("n1", new NodeReport("master", 10, false, null, false, "Healthy", false, 7, new ResourceSettings(null, null), []), T0));
+        effects.AddRange(machine.Reported("n1", new NodeReport(NodeRole.Primary, 10, false, null, false, Verdict.Healthy, false, 7, new ResourceSettings(null, null), []), T0));
 
         Assert.Equal(7, machine.Term);
         Assert.Equal("n1", machine.Primary);
@@ -197,10 +197,10 @@ public sealed class StoreFaultTests : IDisposable
             sessions[node] = coordinator.Attach(node, 1);
         }
 
-        coordinator.Step((m, now) => m.Reported("n1", new NodeReport("master", 5000, false, null, false, "Healthy", false, 1, new ResourceSettings(300, "allkeys-lru"), []), now));
+        coordinator.Step((m, now) => m.Reported("n1", new NodeReport(NodeRole.Primary, 5000, false, null, false, Verdict.Healthy, false, 1, new ResourceSettings(300, "allkeys-lru"), []), now));
         foreach (var node in new[] { "n2", "n3" })
         {
-            coordinator.Step((m, now) => m.Reported(node, new NodeReport("slave", 5000, true, "127.0.0.11:6379", false, "Healthy", false, 1, new ResourceSettings(300, "allkeys-lru"), []), now));
+            coordinator.Step((m, now) => m.Reported(node, new NodeReport(NodeRole.Replica, 5000, true, "127.0.0.11:6379", false, Verdict.Healthy, false, 1, new ResourceSettings(300, "allkeys-lru"), []), now));
         }
 
         // What the set-up sent (welcomes, leases) is not what the tests look at.

@@ -49,7 +49,7 @@ public sealed class TlsTests : IAsyncLifetime
             ["Restart:Driver"] = "none",
         });
 
-        await agent.WaitForAsync(s => s.Verdict == NodeVerdict.Healthy && s.Facts is { Role: "master" }, TimeSpan.FromSeconds(20), "healthy over TLS, INFO sampled");
+        await agent.WaitForAsync(s => s.Verdict == NodeVerdict.Healthy && s.Facts is { Role: RedisFailover.Protos.NodeRole.Primary }, TimeSpan.FromSeconds(20), "healthy over TLS, INFO sampled");
     }
 
     [Fact]

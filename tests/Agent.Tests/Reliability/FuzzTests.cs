@@ -140,8 +140,8 @@ public sealed class FuzzTests
         }
 
         var connect = new Method<byte[], byte[]>(MethodType.DuplexStreaming, "redisfailover.v1.AgentLink", "Connect", Bytes, Bytes);
-        var registration = new AgentMessage { Registration = new Registration { Resource = "cache", Node = "n2", Role = "slave" } }.ToByteArray();
-        var report = new AgentMessage { Report = new Report { Role = "slave", ReplicationOffset = 10, LinkUp = true, LocalVerdict = "Healthy", Observations = { new Observation { Target = "n1", Verdict = "Healthy" } } } }.ToByteArray();
+        var registration = new AgentMessage { Registration = new Registration { Resource = "cache", Node = "n2", RoleName = "slave" } }.ToByteArray();
+        var report = new AgentMessage { Report = new Report { RoleName = "slave", ReplicationOffset = 10, LinkUp = true, LocalVerdictName = "Healthy", Observations = { new Observation { Target = "n1", VerdictName = "Healthy" } } } }.ToByteArray();
         for (var i = 0; i < 60; i++)
         {
             using var call = invoker.AsyncDuplexStreamingCall(connect, null, new CallOptions(coordinator.Headers, DateTime.UtcNow.AddSeconds(10)));

@@ -1,5 +1,6 @@
 using RedisAgent.Sampling;
 using RedisAgent.Supervision;
+using RedisFailover.Protos;
 
 namespace RedisAgent.Tests.Supervision;
 
@@ -11,11 +12,11 @@ public sealed class PersistenceGuardTests
     public void Check_NoFactsYet_Allows() => Assert.True(PersistenceGuard.Check(null).IsAllowed);
 
     [Theory]
-    [InlineData("slave", 0, false, "")]
-    [InlineData("master", 0, false, "")]
-    [InlineData("master", 2, true, "")]
-    [InlineData("master", 2, false, "3600 1 300 100")]
-    public void Check_SafeToRestart_Allows(string role, int replicas, bool aof, string save) =>
+    [InlineData(NodeRole.Replica, 0, false, "")]
+    [InlineData(NodeRole.Primary, 0, false, "")]
+    [InlineData(NodeRole.Primary, 2, true, "")]
+    [InlineData(NodeRole.Primary, 2, false, "3600 1 300 100")]
+    public void Check_SafeToRestart_Allows(NodeRole role, int replicas, bool aof, string save) =>
         Assert.True(PersistenceGuard.Check(new NodeFacts(role, replicas, aof, save, 1, At)).IsAllowed);
 
     [Theory]
@@ -23,7 +24,7 @@ public sealed class PersistenceGuardTests
     [InlineData("  ")]
     public void Check_PrimaryWithReplicasAndNoPersistence_Refuses(string save)
     {
-        var verdict = PersistenceGuard.Check(new NodeFacts("master", 2, false, save, 1, At));
+        var verdict = PersistenceGuard.Check(new NodeFacts(NodeRole.Primary, 2, false, save, 1, At));
 
         Assert.False(verdict.IsAllowed);
         Assert.Contains("2 replica(s)", verdict.Reason, StringComparison.Ordinal);
@@ -33,7 +34,7 @@ public sealed class PersistenceGuardTests
     [Fact]
     public void Check_PersistenceUnknown_AllowsWithANote()
     {
-        var verdict = PersistenceGuard.Check(new NodeFacts("master", 1, false, null, 1, At));
+        var verdict = PersistenceGuard.Check(new NodeFacts(NodeRole.Primary, 1, false, null, 1, At));
 
         Assert.True(verdict.IsAllowed);
         Assert.Contains("CONFIG unavailable", verdict.Reason, StringComparison.Ordinal);
