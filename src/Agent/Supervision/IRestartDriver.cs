@@ -6,6 +6,9 @@ internal interface IRestartDriver
     /// <summary>The driver's name as configured, for logs.</summary>
     string Name { get; }
 
+    /// <summary>False for a driver that only watches: the supervisor then judges and reports, and never asks for a restart.</summary>
+    bool CanRestart => true;
+
     /// <summary>Called once when the agent starts; the exec driver starts its server here.</summary>
     Task StartAsync(CancellationToken cancellationToken);
 
@@ -20,6 +23,8 @@ internal interface IRestartDriver
 internal sealed class ObserveOnlyDriver : IRestartDriver
 {
     public string Name => "none";
+
+    public bool CanRestart => false;
 
     public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 

@@ -8,31 +8,25 @@ using RedisAgent.Probing;
 namespace RedisAgent.Supervision;
 
 /// <summary>
-/// Acts on the local node's state: restarts it through the driver when only the process died
-/// or hung, within the restart policy, and stops (asking for a failover) when restarting is
-/// unsafe or hopeless. All decisions are taken on this loop, one signal at a time.
+/// The supervisor's loop: feeds each input (from its inbox, or the clock) to the pure
+/// <see cref="SupervisorMachine"/> with the context of the moment, and carries out what it answers:
+/// restarts through the driver, the fence after a restart, status and logs. One input at a time.
 /// </summary>
 internal sealed partial class Supervisor : BackgroundService
 {
     private readonly IRestartDriver _driver;
     private readonly SupervisorInbox _inbox;
     private readonly NodeStatus _status;
-    private readonly RestartOptions _options;
-    private readonly RestartPolicy _policy;
+    private readonly SupervisorMachine _machine;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly SecretRedactor _redactor;
     private readonly RestartLease _lease;
     private readonly Coordination.NodeControl? _control;
 
-    private SupervisorPhase _phase = SupervisorPhase.Watching;
-    private RestartCause? _pendingCause;
-    private DateTimeOffset? _restartDue;
-    private TimeSpan _pendingDelay;
-    private DateTimeOffset? _restartedAt;
-    private DateTimeOffset _phaseSince;
-    private DateTimeOffset? _startDeadline;
-    private PortProbeResult? _lastProbe;
+    // The fence after a restart runs beside the loop (a hung Redis must not hold supervision up);
+    // it is tracked so that a stop waits for it.
+    private Task _fence = Task.CompletedTask;
 
     public Supervisor(
         IRestartDriver driver,
@@ -48,8 +42,7 @@ internal sealed partial class Supervisor : BackgroundService
         _driver = driver;
         _inbox = inbox;
         _status = status;
-        _options = options.Value;
-        _policy = new RestartPolicy(_options);
+        _machine = new SupervisorMachine(options.Value, driver.CanRestart, Random.Shared.NextDouble, time.GetUtcNow());
         _redactor = redactor;
         _time = time;
         _logger = logger;
@@ -68,7 +61,8 @@ internal sealed partial class Supervisor : BackgroundService
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
         await base.StopAsync(cancellationToken).ConfigureAwait(false);
-        SetPhase(SupervisorPhase.Stopped);
+        Apply(_machine.Stop(_time.GetUtcNow()));
+        await _fence.ConfigureAwait(false);
         await _driver.StopAsync(cancellationToken).ConfigureAwait(false);
     }
 
@@ -79,29 +73,16 @@ internal sealed partial class Supervisor : BackgroundService
             try
             {
                 var signal = await NextSignalAsync(stoppingToken).ConfigureAwait(false);
-                switch (signal)
+                var effects = signal switch
                 {
-                    case SupervisorSignal.Probed probed:
-                        OnProbed(probed);
-                        break;
-                    case SupervisorSignal.HostProbed hostProbed:
-                        OnVerdictChange(hostProbed.Change);
-                        break;
-                    case SupervisorSignal.ProcessExited exited:
-                        OnExited(exited);
-                        break;
-                    case SupervisorSignal.LeaseChanged:
-                        OnLeaseChanged();
-                        break;
-                    default:
-                        OnDeadline();
-                        break;
-                }
-
-                if (_phase == SupervisorPhase.RestartPending && _time.GetUtcNow() >= _restartDue)
-                {
-                    await RestartAsync(stoppingToken).ConfigureAwait(false);
-                }
+                    SupervisorSignal.Probed probed => _machine.Probed(probed.Result, probed.Verdict, probed.Change, Context()),
+                    SupervisorSignal.HostProbed hostProbed => _machine.HostProbed(hostProbed.Change, Context()),
+                    SupervisorSignal.ProcessExited exited => Exited(exited),
+                    SupervisorSignal.LeaseChanged => _machine.LeaseChanged(Context()),
+                    _ => [],
+                };
+                await CarryOutAsync(effects, stoppingToken).ConfigureAwait(false);
+                await CarryOutAsync(_machine.Tick(Context()), stoppingToken).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
@@ -115,6 +96,17 @@ internal sealed partial class Supervisor : BackgroundService
         }
     }
 
+    private SupervisorContext Context() => new(
+        _time.GetUtcNow(), _status.Snapshot.Facts, _lease.IsHeld, _lease.WhyNotHeld, _lease.FenceOnStart, _control?.Fenced ?? false);
+
+    private IReadOnlyList<SupervisorEffect> Exited(SupervisorSignal.ProcessExited exited)
+    {
+        _status.RecordExit(exited.Status);
+        Log.ProcessExited(_logger, exited.ProcessId, exited.Status.ToString());
+        return _machine.Exited(exited.ProcessId, exited.Status, Context());
+    }
+
+    /// <summary>The next input, or null when the machine's deadline (a backoff's end, a start timeout) comes first.</summary>
     private async Task<SupervisorSignal?> NextSignalAsync(CancellationToken stoppingToken)
     {
         if (_inbox.Reader.TryRead(out var ready))
@@ -122,18 +114,12 @@ internal sealed partial class Supervisor : BackgroundService
             return ready;
         }
 
-        var deadline = _phase switch
-        {
-            SupervisorPhase.RestartPending => _restartDue,
-            SupervisorPhase.Starting => _startDeadline,
-            _ => null,
-        };
-        if (deadline is null)
+        if (_machine.Deadline is not { } deadline)
         {
             return await _inbox.Reader.ReadAsync(stoppingToken).ConfigureAwait(false);
         }
 
-        var wait = deadline.Value - _time.GetUtcNow();
+        var wait = deadline - _time.GetUtcNow();
         if (wait <= TimeSpan.Zero)
         {
             return null;
@@ -151,198 +137,98 @@ internal sealed partial class Supervisor : BackgroundService
         }
     }
 
-    private void OnProbed(SupervisorSignal.Probed probed)
+    private async Task CarryOutAsync(IReadOnlyList<SupervisorEffect> effects, CancellationToken stoppingToken)
     {
-        _lastProbe = probed.Result;
-        var now = _time.GetUtcNow();
-        if (probed.Result.Outcome == PortProbeOutcome.Pong)
+        foreach (var effect in effects)
         {
-            _policy.OnHealthy(now);
+            if (effect is SupervisorEffect.Restart restart)
+            {
+                await RestartAsync(restart, stoppingToken).ConfigureAwait(false);
+            }
+            else
+            {
+                Apply(effect);
+            }
         }
+    }
 
-        // The verdict lags: the exec driver reports an exit at once, while the probes still hold the
-        // old "Healthy" for a few observations. So leaving a phase takes a probe that itself answered
-        // and began after the phase did, on top of a verdict that says the node is alive.
-        var back = probed.Verdict is NodeVerdict.Healthy or NodeVerdict.Busy or NodeVerdict.Misconfigured
-                   && probed.Result.ProcessAnswered
-                   && probed.Result.At >= _phaseSince;
-
-        switch (_phase)
+    private void Apply(IReadOnlyList<SupervisorEffect> effects)
+    {
+        foreach (var effect in effects)
         {
-            case SupervisorPhase.Starting when back:
-                Log.BackUp(_logger, (now - _restartedAt!.Value).TotalMilliseconds, probed.Verdict);
-                SetPhase(SupervisorPhase.Watching);
+            Apply(effect);
+        }
+    }
+
+    private void Apply(SupervisorEffect effect)
+    {
+        switch (effect)
+        {
+            case SupervisorEffect.PhaseChanged phase:
+                _status.SetPhase(phase.Phase, phase.NeedsFailover);
+                break;
+            case SupervisorEffect.Fence:
                 FenceAfterRestart();
                 break;
-            case SupervisorPhase.GaveUp or SupervisorPhase.Refused or SupervisorPhase.HostUnreachable or SupervisorPhase.AwaitingLease when back:
-                Log.Recovered(_logger, probed.Verdict);
-                SetPhase(SupervisorPhase.Watching);
+            case SupervisorEffect.Refused refused:
+                _status.RecordRefusal();
+                Log.RestartRefused(_logger, refused.Cause, refused.Reason);
                 break;
-            case SupervisorPhase.RestartPending when back && _pendingCause?.Trigger != RestartTrigger.Exited:
-                // Someone else brought it back while we waited out the backoff.
-                Log.RestartCancelled(_logger, probed.Verdict);
-                SetPhase(SupervisorPhase.Watching);
+            case SupervisorEffect.GuardNote note:
+                Log.GuardNote(_logger, note.Note);
                 break;
-            default:
-                OnVerdictChange(probed.Change);
+            case SupervisorEffect.ObserveOnly observe:
+                Log.ObserveOnly(_logger, observe.Cause);
+                break;
+            case SupervisorEffect.GaveUp gaveUp:
+                Log.GaveUp(_logger, gaveUp.Reason, gaveUp.Cause);
+                break;
+            case SupervisorEffect.HostLost lost:
+                Log.HostLost(_logger, lost.Evidence);
+                break;
+            case SupervisorEffect.Scheduled scheduled:
+                Log.RestartScheduled(_logger, scheduled.Delay.TotalMilliseconds, scheduled.Cause);
+                break;
+            case SupervisorEffect.HeldForLease held:
+                Log.AwaitingLease(_logger, held.Why, held.Cause);
+                break;
+            case SupervisorEffect.LeaseGranted granted:
+                Log.LeaseGranted(_logger, granted.Cause);
+                break;
+            case SupervisorEffect.BackUp back:
+                Log.BackUp(_logger, back.After.TotalMilliseconds, back.Verdict);
+                break;
+            case SupervisorEffect.Recovered recovered:
+                Log.Recovered(_logger, recovered.Verdict);
+                break;
+            case SupervisorEffect.Cancelled cancelled:
+                Log.RestartCancelled(_logger, cancelled.Verdict);
+                break;
+            case SupervisorEffect.Restarted restarted:
+                Log.Restarted(_logger, _driver.Name, restarted.Cause.Trigger, restarted.Cause.Detail, restarted.Attempt);
+                break;
+            case SupervisorEffect.RestartError error:
+                Log.RestartFailed(_logger, _driver.Name, error.Message);
                 break;
         }
     }
 
-    /// <summary>Acts on a verdict change, whichever probe (port or host) brought it.</summary>
-    private void OnVerdictChange(VerdictChange? change)
+    private async Task RestartAsync(SupervisorEffect.Restart restart, CancellationToken stoppingToken)
     {
-        switch (_phase, change?.To)
-        {
-            case (SupervisorPhase.Watching or SupervisorPhase.Starting or SupervisorPhase.RestartPending or SupervisorPhase.AwaitingLease, NodeVerdict.HostUnreachable):
-                // A lost host is a failover's business: restarting would only burn the start limit.
-                SetPhase(SupervisorPhase.HostUnreachable, "host unreachable: neither the Redis port nor the host answers over SSH");
-                Log.HostLost(_logger, Describe(change!));
-                break;
-            case (SupervisorPhase.HostUnreachable, NodeVerdict.ProcessDown):
-                // The host answers again but Redis does not: now it is a restart's business.
-                SetPhase(SupervisorPhase.Watching);
-                Fail(new RestartCause(RestartTrigger.ProbeFailures, "host answers again, Redis does not: " + Describe(change!)));
-                break;
-            case (SupervisorPhase.Watching, NodeVerdict.ProcessDown):
-                Fail(new RestartCause(RestartTrigger.ProbeFailures, Describe(change!)));
-                break;
-            case (SupervisorPhase.Watching, NodeVerdict.Hung):
-                Fail(new RestartCause(RestartTrigger.Hang, Describe(change!)));
-                break;
-        }
-    }
-
-    private void OnExited(SupervisorSignal.ProcessExited exited)
-    {
-        _status.RecordExit(exited.Status);
-        Log.ProcessExited(_logger, exited.ProcessId, exited.Status.ToString());
-        if (_phase is SupervisorPhase.Watching or SupervisorPhase.Starting)
-        {
-            Fail(new RestartCause(RestartTrigger.Exited, $"pid {exited.ProcessId} {exited.Status}"));
-        }
-    }
-
-    private void OnDeadline()
-    {
-        if (_phase == SupervisorPhase.Starting && _time.GetUtcNow() >= _startDeadline)
-        {
-            var last = _lastProbe is { } p ? $"{p.Outcome}{(p.Detail is null ? "" : " (" + p.Detail + ")")}" : "no probe yet";
-            Fail(new RestartCause(
-                RestartTrigger.StartTimeout,
-                $"not answering {_options.StartTimeout.TotalSeconds:0.#} s after the restart; last probe: {last}"));
-        }
-    }
-
-    private void Fail(RestartCause cause)
-    {
-        var now = _time.GetUtcNow();
-        _policy.OnFailure(now);
-
-        var guard = PersistenceGuard.Check(_status.Snapshot.Facts);
-        if (!guard.IsAllowed)
-        {
-            _status.RecordRefusal();
-            SetPhase(SupervisorPhase.Refused, "restart refused: " + guard.Reason);
-            Log.RestartRefused(_logger, cause.ToString(), guard.Reason!);
-            return;
-        }
-
-        if (guard.Reason is { } note)
-        {
-            Log.GuardNote(_logger, note);
-        }
-
-        if (_driver is ObserveOnlyDriver)
-        {
-            Log.ObserveOnly(_logger, cause.ToString());
-            return;
-        }
-
-        if (_policy.IsLimitReached(now))
-        {
-            var reason = $"start limit reached: {_options.StartLimitBurst} restarts within {_options.StartLimitInterval.TotalSeconds:0.#} s";
-            SetPhase(SupervisorPhase.GaveUp, reason);
-            Log.GaveUp(_logger, reason, cause.ToString());
-            return;
-        }
-
-        _pendingCause = cause;
-        if (!_lease.IsHeld)
-        {
-            Hold();
-            return;
-        }
-
-        Schedule(now);
-    }
-
-    /// <summary>No restart lease: the restart waits for the coordinator's grant (and is not a failover's business either).</summary>
-    private void Hold()
-    {
-        if (_phase != SupervisorPhase.AwaitingLease)
-        {
-            Log.AwaitingLease(_logger, _lease.WhyNotHeld, _pendingCause!.ToString());
-        }
-
-        _restartDue = null;
-        SetPhase(SupervisorPhase.AwaitingLease);
-    }
-
-    private void OnLeaseChanged()
-    {
-        if (_phase == SupervisorPhase.AwaitingLease && _lease.IsHeld && _pendingCause is not null)
-        {
-            Log.LeaseGranted(_logger, _pendingCause.ToString());
-            Schedule(_time.GetUtcNow());
-        }
-    }
-
-    private void Schedule(DateTimeOffset now)
-    {
-        var cause = _pendingCause!;
-
-        _pendingDelay = _policy.NextDelay(Random.Shared.NextDouble());
-        _restartDue = now + _pendingDelay;
-        SetPhase(SupervisorPhase.RestartPending);
-        if (_pendingDelay > TimeSpan.Zero)
-        {
-            Log.RestartScheduled(_logger, _pendingDelay.TotalMilliseconds, cause.ToString());
-        }
-    }
-
-    private async Task RestartAsync(CancellationToken stoppingToken)
-    {
-        var cause = _pendingCause!;
-        var now = _time.GetUtcNow();
-        if (!_lease.IsHeld)
-        {
-            // The lease ended or ran out during the backoff.
-            Hold();
-            return;
-        }
-
-        _restartDue = null;
-        _policy.RecordRestart(now);
-        var record = new RestartRecord(now, cause, _policy.Consecutive, _pendingDelay);
-        _status.RecordRestart(record);
+        _status.RecordRestart(restart.Record);
+        IReadOnlyList<SupervisorEffect> outcome;
         try
         {
-            await _driver.RestartAsync(cause, stoppingToken).ConfigureAwait(false);
-            Log.Restarted(_logger, _driver.Name, cause.Trigger, cause.Detail, record.Attempt);
-            _restartedAt = now;
-            _startDeadline = now + _options.StartTimeout;
-            SetPhase(SupervisorPhase.Starting);
+            await _driver.RestartAsync(restart.Cause, stoppingToken).ConfigureAwait(false);
+            outcome = _machine.Restarted(restart.Record.Attempt, _time.GetUtcNow());
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
         {
-            // Whatever went wrong, it is a failed restart: counted, backed off, limited. Leaving the
-            // phase as it was would strand the node with no restart pending and none coming.
             var message = _redactor.Redact(ex is RestartFailedException ? ex.Message : $"{ex.GetType().Name}: {ex.Message}");
-            Log.RestartFailed(_logger, _driver.Name, message);
-            SetPhase(SupervisorPhase.Watching);
-            Fail(new RestartCause(RestartTrigger.RestartFailed, message));
+            outcome = _machine.RestartFailed(message, Context());
         }
+
+        await CarryOutAsync(outcome, stoppingToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -352,16 +238,16 @@ internal sealed partial class Supervisor : BackgroundService
     /// </summary>
     private void FenceAfterRestart()
     {
-        if (_control is null || !(_control.Fenced || _lease.FenceOnStart))
+        if (_control is not { } control || !_fence.IsCompleted)
         {
             return;
         }
 
-        _ = Task.Run(async () =>
+        _fence = Task.Run(async () =>
         {
             try
             {
-                await _control.FenceAsync().ConfigureAwait(false);
+                await control.FenceAsync().ConfigureAwait(false);
                 Log.FencedAfterRestart(_logger);
             }
             catch (Exception ex) when (ex is StackExchange.Redis.RedisException or TimeoutException)
@@ -369,25 +255,6 @@ internal sealed partial class Supervisor : BackgroundService
                 Log.FenceAfterRestartFailed(_logger, _redactor.Redact(ex.Message));
             }
         });
-    }
-
-    private void SetPhase(SupervisorPhase phase, string? needsFailover = null)
-    {
-        if (phase != _phase)
-        {
-            _phaseSince = _time.GetUtcNow();
-        }
-
-        _phase = phase;
-        _status.SetPhase(phase, needsFailover);
-    }
-
-    private static string Describe(VerdictChange change)
-    {
-        var evidence = change.Evidence;
-        return $"{change.Observations} consecutive failed probes, last: {evidence.Outcome}" +
-               (evidence.Detail is null ? "" : $" ({evidence.Detail})") +
-               (change.HostEvidence is { } host ? $"; host over SSH: {host.Outcome}" + (host.Detail is null ? "" : $" ({host.Detail})") : "");
     }
 
     private static partial class Log
