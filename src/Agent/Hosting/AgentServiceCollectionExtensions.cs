@@ -103,6 +103,10 @@ internal static class AgentServiceCollectionExtensions
         services.TryAddSingleton(CreateRedactor);
         services.TryAddSingleton<RedisConnection>();
         services.TryAddSingleton<NodeControl>();
+        services.TryAddSingleton(sp => new TermStore(sp.GetRequiredService<IOptions<AgentOptions>>().Value.ResolveStateDirectory()));
+        services.TryAddSingleton<LinkState>();
+        services.TryAddSingleton<ReportBuilder>();
+        services.TryAddSingleton<CommandHandler>();
         services.TryAddSingleton<CoordinatorLink>();
         services.TryAddSingleton<NodeStatus>();
         services.TryAddSingleton<ObservationBook>();
@@ -129,6 +133,7 @@ internal static class AgentServiceCollectionExtensions
         services.AddHostedService<LogFileTailer>();
         services.AddHostedService<MetricsLogLine>();
         services.AddHostedService(sp => sp.GetRequiredService<CoordinatorLink>());
+        services.AddHostedService<IsolationFence>();
         services.AddHostedService(CreateWatchdog);
 
         return services;

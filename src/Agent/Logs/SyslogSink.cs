@@ -4,6 +4,7 @@ using System.Text;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using RedisAgent.Hosting;
 
 namespace RedisAgent.Logs;
 
@@ -61,7 +62,7 @@ internal sealed partial class SyslogSink : BackgroundService
     {
         byte[]? pending = null;
         var pendingLines = 0;
-        var backoff = InitialBackoff;
+        var backoff = new Backoff(InitialBackoff, MaxBackoff);
         while (!stoppingToken.IsCancellationRequested)
         {
             using var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
@@ -80,7 +81,7 @@ internal sealed partial class SyslogSink : BackgroundService
                 }
 
                 Log.Connected(_logger, url.Authority);
-                backoff = InitialBackoff;
+                backoff.Reset();
                 while (!stoppingToken.IsCancellationRequested)
                 {
                     if (pending is null)
@@ -99,45 +100,28 @@ internal sealed partial class SyslogSink : BackgroundService
             }
             catch (SocketException ex)
             {
-                Log.Disconnected(_logger, url.Authority, ex.SocketErrorCode.ToString(), backoff.TotalMilliseconds);
+                Log.Disconnected(_logger, url.Authority, ex.SocketErrorCode.ToString(), backoff.Step.TotalMilliseconds);
             }
             catch (System.Security.Authentication.AuthenticationException ex)
             {
-                Log.Untrusted(_logger, url.Authority, ex.Message, backoff.TotalMilliseconds);
+                Log.Untrusted(_logger, url.Authority, ex.Message, backoff.Step.TotalMilliseconds);
             }
             catch (IOException ex)
             {
-                Log.Disconnected(_logger, url.Authority, ex.InnerException is SocketException se ? se.SocketErrorCode.ToString() : ex.Message, backoff.TotalMilliseconds);
+                Log.Disconnected(_logger, url.Authority, ex.InnerException is SocketException se ? se.SocketErrorCode.ToString() : ex.Message, backoff.Step.TotalMilliseconds);
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
                 // Whatever else went wrong (name resolution, a bug), the drain is one of many
                 // sinks: it backs off and tries again, and never takes the agent down with it.
-                Log.Disconnected(_logger, url.Authority, $"{ex.GetType().Name}: {ex.Message}", backoff.TotalMilliseconds);
+                Log.Disconnected(_logger, url.Authority, $"{ex.GetType().Name}: {ex.Message}", backoff.Step.TotalMilliseconds);
             }
 
-            if (await BackOffAsync(backoff, stoppingToken).ConfigureAwait(false) is not { } next)
+            if (!await backoff.WaitAsync(_time, stoppingToken).ConfigureAwait(false))
             {
                 return;
             }
-
-            backoff = next;
         }
-    }
-
-    /// <summary>Waits out <paramref name="backoff"/> (with jitter) and returns the next, doubled up to the cap; null when stopping.</summary>
-    private async Task<TimeSpan?> BackOffAsync(TimeSpan backoff, CancellationToken stoppingToken)
-    {
-        try
-        {
-            await Task.Delay(Jitter(backoff), _time, stoppingToken).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-            return null;
-        }
-
-        return TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxBackoff.Ticks));
     }
 
     /// <summary>
@@ -168,7 +152,7 @@ internal sealed partial class SyslogSink : BackgroundService
     {
         using var socket = new Socket(SocketType.Dgram, ProtocolType.Udp);
         EndPoint? endPoint = null;
-        var backoff = InitialBackoff;
+        var backoff = new Backoff(InitialBackoff, MaxBackoff);
         while (endPoint is null)
         {
             try
@@ -177,13 +161,11 @@ internal sealed partial class SyslogSink : BackgroundService
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
-                Log.Disconnected(_logger, url.Authority, $"{ex.GetType().Name}: {ex.Message}", backoff.TotalMilliseconds);
-                if (await BackOffAsync(backoff, stoppingToken).ConfigureAwait(false) is not { } next)
+                Log.Disconnected(_logger, url.Authority, $"{ex.GetType().Name}: {ex.Message}", backoff.Step.TotalMilliseconds);
+                if (!await backoff.WaitAsync(_time, stoppingToken).ConfigureAwait(false))
                 {
                     return;
                 }
-
-                backoff = next;
             }
             catch (OperationCanceledException)
             {
@@ -233,8 +215,6 @@ internal sealed partial class SyslogSink : BackgroundService
         var addresses = await Dns.GetHostAddressesAsync(url.Host, cancellationToken).ConfigureAwait(false);
         return new IPEndPoint(addresses[0], url.Port);
     }
-
-    private static TimeSpan Jitter(TimeSpan delay) => delay * (0.5 + (Random.Shared.NextDouble() * 0.5));
 
     private static partial class Log
     {

@@ -1,0 +1,74 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
+using RedisAgent.Connection;
+using RedisAgent.Coordination;
+using RedisAgent.Node;
+using RedisAgent.Sampling;
+using RedisAgent.Testing;
+using RedisFailover.Protos;
+
+namespace RedisAgent.Tests.Coordination;
+
+/// <summary>The report the coordinator judges sync and loss by, built from INFO replication and the last sample.</summary>
+public sealed class ReportBuilderTests : IDisposable
+{
+    private static readonly DateTimeOffset T0 = new(2026, 11, 30, 8, 0, 0, TimeSpan.Zero);
+    private readonly TempDirectory _state = new("reports");
+    private readonly SampleBook _samples = new();
+    private readonly RedisConnection _connection;
+    private readonly ReportBuilder _reports;
+
+    public ReportBuilderTests()
+    {
+        _connection = new RedisConnection(RedisEndpoint.Parse("redis://127.0.0.1:1"), TlsTrust.Create(null, null),
+            Microsoft.Extensions.Options.Options.Create(new SamplingOptions()));
+        _reports = new ReportBuilder(new TermStore(_state.Path), _samples, new RedisAgent.Node.NodeStatus(), new ObservationBook(),
+            new NodeControl(_connection), _connection, new FakeTimeProvider(T0), NullLogger<ReportBuilder>.Instance);
+    }
+
+    public void Dispose()
+    {
+        _connection.Dispose();
+        _state.Dispose();
+    }
+
+    [Fact]
+    public void A_replica_reports_its_own_offset_its_link_and_its_primary()
+    {
+        Sample(new() { ["role"] = "master", ["master_repl_offset"] = "100" }, timeout: 300, policy: "allkeys-lru");
+
+        var report = _reports.Build(new Dictionary<string, string>
+        {
+            ["role"] = "slave", ["master_host"] = "127.0.0.11", ["master_port"] = "6379", ["master_link_status"] = "up",
+            ["master_sync_in_progress"] = "0", ["slave_repl_offset"] = "5100", ["master_repl_offset"] = "9999",
+        });
+
+        Assert.Equal((NodeRole.Replica, "slave", 5100L, true, "127.0.0.11:6379", false),
+            (report.Role, report.RoleName, report.ReplicationOffset, report.LinkUp, report.PrimaryAddress, report.SyncInProgress));
+        Assert.Equal((300L, "allkeys-lru"), (report.Settings.TimeoutSeconds, report.Settings.MaxmemoryPolicy));
+    }
+
+    [Fact]
+    public void When_INFO_replication_does_not_answer_the_last_sample_stands_in()
+    {
+        Sample(new() { ["role"] = "master", ["master_repl_offset"] = "4200", ["master_link_status"] = "up" });
+
+        var report = _reports.Build(fresh: null);
+
+        Assert.Equal((NodeRole.Primary, "master", 4200L, ""), (report.Role, report.RoleName, report.ReplicationOffset, report.PrimaryAddress));
+        Assert.Equal(NodeRole.Primary, _reports.Role);
+    }
+
+    [Fact]
+    public void Before_the_first_sample_no_role_is_claimed()
+    {
+        var report = _reports.Build(new Dictionary<string, string> { ["role"] = "master" });
+
+        Assert.Equal((NodeRole.Unspecified, ""), (report.Role, report.RoleName));
+        Assert.Equal(NodeRole.Unknown, _reports.Role);
+        Assert.Equal((Verdict.Unknown, "Unknown"), (report.LocalVerdict, report.LocalVerdictName));
+    }
+
+    private void Sample(Dictionary<string, string> info, long? timeout = null, string? policy = null) =>
+        _samples.Succeeded(new RedisSample(info, new RedisConfigValues(null, null, policy, timeout, null), T0, TimeSpan.FromMilliseconds(1)));
+}
