@@ -15,6 +15,10 @@ namespace RedisAgent.Supervision;
 internal sealed partial class ExecDriver : IRestartDriver, IDisposable
 {
     private readonly ExecOptions _options;
+
+    // The current child's output readers: awaited on stop, so that what Redis says while it saves
+    // and exits ("DB saved on disk") reaches the logs before the agent is gone.
+    private Task _output = Task.CompletedTask;
     private readonly RedisEndpoint _endpoint;
     private readonly string _stateDirectory;
     private readonly bool _installIfMissing;
@@ -151,6 +155,21 @@ internal sealed partial class ExecDriver : IRestartDriver, IDisposable
             await exited.ConfigureAwait(false);
         }
 
+        Task output;
+        lock (_lock)
+        {
+            output = _output;
+        }
+
+        try
+        {
+            // The pipes close with the process; a grandchild that kept them open is not waited for long.
+            await output.WaitAsync(TimeSpan.FromSeconds(2), _time).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+        }
+
         _pidFile?.Delete();
     }
 
@@ -202,12 +221,12 @@ internal sealed partial class ExecDriver : IRestartDriver, IDisposable
         process.StandardInput.Close();
         // Raw bytes, split on '\n' only: the line reader of Process would also split on a '\r'
         // inside a line, and a line is worth shipping exactly as Redis wrote it.
-        _ = ReadOutputAsync(process.StandardOutput.BaseStream);
-        _ = ReadOutputAsync(process.StandardError.BaseStream);
+        var readers = Task.WhenAll(ReadOutputAsync(process.StandardOutput.BaseStream), ReadOutputAsync(process.StandardError.BaseStream));
         lock (_lock)
         {
             _process?.Dispose();
             _process = process;
+            _output = readers;
         }
 
         try

@@ -46,6 +46,19 @@ internal sealed partial class Coordinator : BackgroundService
     /// <summary>When the last tick of every resource finished (the systemd watchdog's measure of progress).</summary>
     public DateTimeOffset LastTick { get; private set; } = DateTimeOffset.MinValue;
 
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await base.StopAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await _publisher.HooksFinishedAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // The host's shutdown timeout ran out first: the hooks are left to finish on their own.
+        }
+    }
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(100), _time);

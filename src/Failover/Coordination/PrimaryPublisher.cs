@@ -17,6 +17,21 @@ internal sealed partial class PrimaryPublisher(IOptions<ResourcesOptions> resour
     private readonly ConcurrentDictionary<string, PrimaryAddress> _current = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<Channel<PrimaryAddress>, string> _watchers = new();
 
+    // Publish commands still running: a stop waits for them (each is bounded by HookTimeout).
+    private readonly ConcurrentDictionary<Task, byte> _hooks = new();
+
+    /// <summary>How long a publish command may run before it is killed.</summary>
+    internal static readonly TimeSpan HookTimeout = TimeSpan.FromSeconds(60);
+
+    /// <summary>Waits for the publish commands still running (the coordinator's stop calls it).</summary>
+    public Task HooksFinishedAsync() => Task.WhenAll(_hooks.Keys);
+
+    private void Track(Task hook)
+    {
+        _hooks.TryAdd(hook, 0);
+        _ = hook.ContinueWith(done => _hooks.TryRemove(done, out _), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+    }
+
     /// <summary>Publishes the primary everywhere; returns why the URL file could not be written (it is retried), or null.</summary>
     public string? Publish(string resource, string node, string address, long term)
     {
@@ -41,7 +56,7 @@ internal sealed partial class PrimaryPublisher(IOptions<ResourcesOptions> resour
 
         if (options?.PublishCommand is { Length: > 0 } command)
         {
-            _ = RunHookAsync(resource, command, url);
+            Track(RunHookAsync(resource, command, url));
         }
 
         Log.Published(logger, resource, node, address, term);
@@ -157,7 +172,17 @@ internal sealed partial class PrimaryPublisher(IOptions<ResourcesOptions> resour
             using var process = Process.Start(start)!;
             var output = process.StandardOutput.ReadToEndAsync();
             var error = process.StandardError.ReadToEndAsync();
-            await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60)).ConfigureAwait(false);
+            try
+            {
+                await process.WaitForExitAsync().WaitAsync(HookTimeout).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                // A hook that hangs must not outlive its welcome (nor the coordinator).
+                process.Kill(entireProcessTree: true);
+                throw new TimeoutException($"still running after {HookTimeout.TotalSeconds:0} s: killed");
+            }
+
             if (process.ExitCode != 0)
             {
                 Log.HookFailed(logger, resource, process.ExitCode, (await error.ConfigureAwait(false)).Trim());
