@@ -36,7 +36,7 @@ internal sealed class DemoResource(DemoOptions options, DemoConsole console) : I
 
     private string UrlFile => _directory.File("redis-url.env");
 
-    private string Bin(string name) => Path.Combine(AppContext.BaseDirectory, name);
+    private static string Bin(string name) => Binaries.Path(name);
 
     private Metadata Headers => new() { { "authorization", "Bearer " + _token } };
 

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
 using RedisAgent.Demo;
+using RedisAgent.Testing;
 
 // redis-demo: a whole resource on loopback aliases, and the two faults the seed describes.
 // scripts/demo builds it and runs it; see README.md.
@@ -118,9 +119,9 @@ namespace RedisAgent.Demo
 
             foreach (var file in new[] { "redis-agent", "redis-failover" })
             {
-                if (!File.Exists(Path.Combine(AppContext.BaseDirectory, file)))
+                if (!File.Exists(Binaries.Path(file)))
                 {
-                    return $"redis-demo: {file} is not built beside the demo ({AppContext.BaseDirectory}); run it through scripts/demo.";
+                    return $"redis-demo: {Binaries.Path(file)} does not exist; run the demo through scripts/demo (or set {Binaries.Variable} to scripts/publish-aot's output).";
                 }
             }
 

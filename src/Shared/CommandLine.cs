@@ -68,6 +68,8 @@ internal static class CommandLine
     }
 
     /// <summary>True when <paramref name="path"/> names a value inside <paramref name="type"/> (properties, list indexes, map keys).</summary>
+    [System.Diagnostics.CodeAnalysis.UnconditionalSuppressMessage("Trimming", "IL2070", Justification = "Each program roots its options types' public properties with DynamicDependency on its Preflight; an AOT test checks that keys are still recognised.")]
+    [System.Diagnostics.CodeAnalysis.UnconditionalSuppressMessage("Trimming", "IL2075", Justification = "As above, for the element types of lists and maps.")]
     private static bool Names(Type type, ReadOnlySpan<string> path)
     {
         var leaf = Nullable.GetUnderlyingType(type) ?? type;

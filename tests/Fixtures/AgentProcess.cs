@@ -18,7 +18,7 @@ public sealed class AgentProcess : IAsyncDisposable
         _process = process;
     }
 
-    public static string BinaryPath => Path.Combine(AppContext.BaseDirectory, "redis-agent");
+    public static string BinaryPath => Binaries.Path("redis-agent");
 
     public int ProcessId => _process.Id;
 

@@ -154,7 +154,7 @@ internal sealed partial class CoordinatorLink(
             ConnectTimeout = TimeSpan.FromSeconds(3),
             EnableMultipleHttp2Connections = false,
         };
-        if (agent.Value.Source is { } source)
+        if (agent.Value.Source() is { } source)
         {
             handler.ConnectCallback = async (context, cancellationToken) =>
             {

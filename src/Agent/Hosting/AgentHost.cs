@@ -107,6 +107,24 @@ internal static class AgentHost
     }
 
     /// <summary>The command line checked before anything starts: an exit code for help, version or a usage error; null to run.</summary>
+    // The command line's key check reads the options types' properties by reflection: a trimmed
+    // (NativeAOT) build keeps them for every type a key can name.
+    [System.Diagnostics.CodeAnalysis.DynamicDependency(System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.PublicProperties, typeof(RedisOptions))]
+    [System.Diagnostics.CodeAnalysis.DynamicDependency(System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.PublicProperties, typeof(AgentOptions))]
+    [System.Diagnostics.CodeAnalysis.DynamicDependency(System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.PublicProperties, typeof(Probing.ProbeOptions))]
+    [System.Diagnostics.CodeAnalysis.DynamicDependency(System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.PublicProperties, typeof(Probing.VerdictOptions))]
+    [System.Diagnostics.CodeAnalysis.DynamicDependency(System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.PublicProperties, typeof(Sampling.SamplingOptions))]
+    [System.Diagnostics.CodeAnalysis.DynamicDependency(System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.PublicProperties, typeof(Supervision.RestartOptions))]
+    [System.Diagnostics.CodeAnalysis.DynamicDependency(System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.PublicProperties, typeof(Supervision.ExecOptions))]
+    [System.Diagnostics.CodeAnalysis.DynamicDependency(System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.PublicProperties, typeof(HostProbing.SshOptions))]
+    [System.Diagnostics.CodeAnalysis.DynamicDependency(System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.PublicProperties, typeof(Peers.PeersOptions))]
+    [System.Diagnostics.CodeAnalysis.DynamicDependency(System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.PublicProperties, typeof(Peers.PeerOptions))]
+    [System.Diagnostics.CodeAnalysis.DynamicDependency(System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.PublicProperties, typeof(Logs.LogOptions))]
+    [System.Diagnostics.CodeAnalysis.DynamicDependency(System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.PublicProperties, typeof(Logs.SyslogOptions))]
+    [System.Diagnostics.CodeAnalysis.DynamicDependency(System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.PublicProperties, typeof(Metrics.PlanOptions))]
+    [System.Diagnostics.CodeAnalysis.DynamicDependency(System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.PublicProperties, typeof(Metrics.CustomPlanOptions))]
+    [System.Diagnostics.CodeAnalysis.DynamicDependency(System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.PublicProperties, typeof(Metrics.MetricsOptions))]
+    [System.Diagnostics.CodeAnalysis.DynamicDependency(System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.PublicProperties, typeof(Coordination.CoordinatorOptions))]
     public static int? Preflight(string[] args, TextWriter output, TextWriter error) =>
         RedisShared.Hosting.CommandLine.Preflight("redis-agent", args, ConfigurationSections, Usage, output, error);
 
@@ -170,9 +188,10 @@ internal static class AgentHost
     /// <summary>For an enum-typed key, the values it takes: "magic" is wrong, but what is right?</summary>
     private static string ValidValues(string bindingMessage)
     {
+        // The configuration's only enum; named here rather than looked up by name, which a trimmed build cannot do.
         var match = System.Text.RegularExpressions.Regex.Match(bindingMessage, "to type '([^']+)'");
-        return match.Success && typeof(AgentHost).Assembly.GetType(match.Groups[1].Value) is { IsEnum: true } type
-            ? " Valid values: " + string.Join(", ", Enum.GetNames(type).Select(n => n.ToLowerInvariant())) + "."
+        return match.Success && match.Groups[1].Value == typeof(Supervision.RestartDriverKind).FullName
+            ? " Valid values: " + string.Join(", ", Enum.GetNames<Supervision.RestartDriverKind>().Select(n => n.ToLowerInvariant())) + "."
             : "";
     }
 }

@@ -23,7 +23,8 @@ internal sealed class AgentOptions
     /// </summary>
     public string? SourceAddress { get; set; }
 
-    public System.Net.IPAddress? Source => string.IsNullOrWhiteSpace(SourceAddress) ? null : System.Net.IPAddress.Parse(SourceAddress);
+    /// <summary><see cref="SourceAddress"/> parsed (validated at start). A method, not a property: the configuration binder must not try to fill it.</summary>
+    public System.Net.IPAddress? Source() => string.IsNullOrWhiteSpace(SourceAddress) ? null : System.Net.IPAddress.Parse(SourceAddress);
 
     public string ResolveStateDirectory()
     {

@@ -31,7 +31,7 @@ internal sealed class PeerMonitor : BackgroundService
         // Peers are trusted like the agent's own node for TLS: one resource, one CA or pin set.
         // Their port probes leave from Agent:SourceAddress, so a partition of this host cuts them too.
         _monitors = [.. targets.Peers.Select(peer => new TargetMonitor(
-            peer, probeOptions.Value, verdictOptions.Value, tls, hosts, book, time, logger, source: agent.Value.Source))];
+            peer, probeOptions.Value, verdictOptions.Value, tls, hosts, book, time, logger, source: agent.Value.Source()))];
     }
 
     public override void Dispose()

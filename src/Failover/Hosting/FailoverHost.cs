@@ -183,6 +183,12 @@ internal static partial class FailoverHost
     }
 
     /// <summary>The command line checked before anything starts: an exit code for help, version or a usage error; null to run.</summary>
+    // The command line's key check reads the options types' properties by reflection: a trimmed
+    // (NativeAOT) build keeps them for every type a key can name.
+    [System.Diagnostics.CodeAnalysis.DynamicDependency(System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.PublicProperties, typeof(FailoverOptions))]
+    [System.Diagnostics.CodeAnalysis.DynamicDependency(System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.PublicProperties, typeof(ResourceOptions))]
+    [System.Diagnostics.CodeAnalysis.DynamicDependency(System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.PublicProperties, typeof(NodeOptions))]
+    [System.Diagnostics.CodeAnalysis.DynamicDependency(System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.PublicProperties, typeof(ResourcesOptions))]
     public static int? Preflight(string[] args, TextWriter output, TextWriter error) =>
         RedisShared.Hosting.CommandLine.Preflight("redis-failover", args, ConfigurationSections, Usage, output, error);
 

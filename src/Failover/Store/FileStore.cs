@@ -28,7 +28,8 @@ internal sealed class StoreException(string message, Exception? inner = null) : 
 /// </summary>
 internal sealed partial class FileStore
 {
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull };
+    // Source-generated (StoreJson below): the NativeAOT build has no reflection-based serializer.
+    private static readonly StoreJson Json = StoreJson.Default;
     private readonly string _directory;
     private readonly ILogger _logger;
     private readonly Lock _lock = new();
@@ -83,7 +84,7 @@ internal sealed partial class FileStore
         ResourceRecord? record;
         try
         {
-            record = JsonSerializer.Deserialize<ResourceRecord>(File.ReadAllText(path), Json);
+            record = JsonSerializer.Deserialize(File.ReadAllText(path), Json.ResourceRecord);
         }
         catch (Exception ex) when (ex is JsonException or IOException or UnauthorizedAccessException or NotSupportedException)
         {
@@ -112,7 +113,7 @@ internal sealed partial class FileStore
             {
                 using (var stream = new FileStream(temporary, Private(FileMode.Create)))
                 {
-                    JsonSerializer.Serialize(stream, record, Json);
+                    JsonSerializer.Serialize(stream, record, Json.ResourceRecord);
                     stream.Flush(flushToDisk: true);
                 }
 
@@ -140,7 +141,7 @@ internal sealed partial class FileStore
 
             using var stream = new FileStream(path, Private(FileMode.Append));
             var length = stream.Length;
-            var line = JsonSerializer.SerializeToUtf8Bytes(record, Json);
+            var line = JsonSerializer.SerializeToUtf8Bytes(record, Json.JournalRecord);
             try
             {
                 // One write of the whole line: a crash leaves at most this line torn, repaired at the next open.
@@ -189,7 +190,7 @@ internal sealed partial class FileStore
             JournalRecord? record = null;
             try
             {
-                record = JsonSerializer.Deserialize<JournalRecord>(line, Json);
+                record = JsonSerializer.Deserialize(line, Json.JournalRecord);
             }
             catch (JsonException)
             {
@@ -299,3 +300,9 @@ internal sealed partial class FileStore
         public static partial void UnreadableLine(ILogger logger, string path, int line, string text);
     }
 }
+
+/// <summary>The store's files in JSON as the web writes it (camelCase, nulls left out), generated at build time.</summary>
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(ResourceRecord))]
+[JsonSerializable(typeof(JournalRecord))]
+internal sealed partial class StoreJson : JsonSerializerContext;

@@ -13,11 +13,24 @@ public sealed class DockerfileTests
     {
         var stages = _dockerfile.Where(i => i.Instruction == "FROM").Select(i => i.Arguments).ToList();
 
-        Assert.Contains(stages, s => s.StartsWith("mcr.microsoft.com/dotnet/sdk:10.0 AS build", StringComparison.Ordinal));
-        Assert.Contains(stages, s => s.StartsWith("mcr.microsoft.com/dotnet/aspnet:10.0 AS runtime", StringComparison.Ordinal));
+        Assert.Contains("${SDK_IMAGE} AS build", stages);
+        Assert.Contains("${RUNTIME_IMAGE} AS runtime", stages);
         Assert.Contains("runtime AS failover", stages);
         // The last stage is the default target: the agent.
         Assert.Equal("runtime AS agent", stages[^1]);
+    }
+
+    [Fact]
+    public void Its_base_images_are_arguments_whose_defaults_are_the_public_images_and_the_runtime_has_no_dotnet()
+    {
+        var arguments = _dockerfile.Where(i => i.Instruction == "ARG").Select(i => i.Arguments).ToList();
+
+        Assert.Contains("SDK_IMAGE=mcr.microsoft.com/dotnet/sdk:10.0", arguments);
+        // NativeAOT binaries need no .NET runtime: runtime-deps (glibc, ICU, OpenSSL), not aspnet.
+        Assert.Contains("RUNTIME_IMAGE=mcr.microsoft.com/dotnet/runtime-deps:10.0", arguments);
+        var build = _dockerfile.SkipWhile(i => i.Arguments != "${SDK_IMAGE} AS build").Skip(1).TakeWhile(i => i.Instruction != "FROM").ToList();
+        Assert.Contains(build, i => i.Instruction == "RUN" && i.Arguments.Contains("clang", StringComparison.Ordinal) && i.Arguments.Contains("zlib1g-dev", StringComparison.Ordinal));
+        Assert.All(build.Where(i => i.Arguments.Contains("dotnet publish", StringComparison.Ordinal)), i => Assert.Contains("-r linux-x64", i.Arguments, StringComparison.Ordinal));
     }
 
     [Fact]

@@ -16,28 +16,44 @@ public sealed class PublishSmokeTests : IAsyncLifetime
 {
     private readonly TempDirectory _directory = new("publish");
 
+    /// <summary>Where the published programs are: CI's (scripts/test publishes them first), or published here by the same script.</summary>
+    private string _published = "";
+
     public async Task InitializeAsync()
     {
-        var publish = RepositoryFiles.Dockerfile()
-            .Where(i => i.Instruction == "RUN")
-            .SelectMany(i => i.Arguments.Split("&&", StringSplitOptions.TrimEntries))
-            .Where(c => c.StartsWith("dotnet publish ", StringComparison.Ordinal))
-            .ToList();
-        Assert.Equal(2, publish.Count);
-        foreach (var command in publish)
+        if (Binaries.PublishedDirectory is { } published)
         {
-            var arguments = command["dotnet ".Length..].Replace("/out/", _directory.Path + "/", StringComparison.Ordinal).Split(' ').Append("-nodeReuse:false").ToArray();
-            using var process = Process.Start(new ProcessStartInfo("dotnet", arguments)
-            {
-                WorkingDirectory = RepositoryFiles.Root,
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                UseShellExecute = false,
-            })!;
-            var output = process.StandardOutput.ReadToEndAsync();
-            var error = process.StandardError.ReadToEndAsync();
-            await process.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(5));
-            Assert.True(process.ExitCode == 0, $"{command} failed:\n{await output}\n{await error}");
+            _published = published;
+            return;
+        }
+
+        // scripts/publish-aot runs the Dockerfile's own restore and publish commands (read from it).
+        _published = _directory.File("published");
+        using var process = Process.Start(new ProcessStartInfo(RepositoryFiles.Path("scripts/publish-aot"), [_published])
+        {
+            WorkingDirectory = RepositoryFiles.Root,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        })!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(10));
+        Assert.True(process.ExitCode == 0, $"scripts/publish-aot failed:\n{await output}\n{await error}");
+    }
+
+    [Fact]
+    public void The_published_programs_are_native_binaries_with_no_dotnet_runtime_beside_them()
+    {
+        foreach (var program in new[] { "redis-agent", "redis-failover" })
+        {
+            var directory = Path.Combine(_published, program);
+            var binary = Path.Combine(directory, program);
+            Assert.True(File.Exists(binary), binary);
+            // An ELF executable, not a framework-dependent apphost beside its .dll.
+            Assert.Equal(new byte[] { 0x7f, (byte)'E', (byte)'L', (byte)'F' }, File.ReadAllBytes(binary)[..4]);
+            Assert.False(File.Exists(Path.Combine(directory, program + ".dll")), $"{program}.dll beside the binary: not a NativeAOT publish");
+            Assert.Empty(Directory.GetFiles(directory, "*.runtimeconfig.json"));
         }
     }
 
@@ -63,7 +79,7 @@ public sealed class PublishSmokeTests : IAsyncLifetime
 
         await using var agent = await StartNotifyingAsync("redis-agent", environment, notify);
 
-        var (code, health) = await RunAsync(_directory.File("redis-agent/redis-agent"), "health", "--ready", "--url", $"http://127.0.0.1:{port}");
+        var (code, health) = await RunAsync(Path.Combine(_published, "redis-agent", "redis-agent"), "health", "--ready", "--url", $"http://127.0.0.1:{port}");
         Assert.True(code == 0, $"health --ready: exit {code}: {health}\n{agent.Output}");
         using var http = new HttpClient();
         string metrics = "";
@@ -94,7 +110,7 @@ public sealed class PublishSmokeTests : IAsyncLifetime
         // The token from a file, never the command line (ps shows that to every user).
         var tokenFile = _directory.File("token");
         await File.WriteAllTextAsync(tokenFile, environment["Failover__Token"] + "\n");
-        var (code, status) = await RunAsync(_directory.File("redis-failover/redis-failover"), "status", "-r", "cache", "--url", $"http://127.0.0.1:{port}", "--token-file", tokenFile);
+        var (code, status) = await RunAsync(Path.Combine(_published, "redis-failover", "redis-failover"), "status", "-r", "cache", "--url", $"http://127.0.0.1:{port}", "--token-file", tokenFile);
         Assert.True(code == 0, $"status: exit {code}: {status}\n{coordinator.Output}");
         Assert.StartsWith("cache: ", status, StringComparison.Ordinal);
         Assert.Contains("db-3", status, StringComparison.Ordinal);
@@ -114,7 +130,7 @@ public sealed class PublishSmokeTests : IAsyncLifetime
     {
         environment["NOTIFY_SOCKET"] = notify.Path;
         environment["WATCHDOG_USEC"] = "2000000";
-        var process = AgentProcess.StartBinary(_directory.File($"{program}/{program}"), environment);
+        var process = AgentProcess.StartBinary(Path.Combine(_published, program, program), environment);
         try
         {
             await notify.WaitForAsync("READY=1", process);

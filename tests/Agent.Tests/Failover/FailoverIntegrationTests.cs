@@ -330,7 +330,7 @@ public sealed class FailoverIntegrationTests(LoopbackHosts hosts, Xunit.Abstract
 
     private async Task<string> CliAsync(params string[] arguments)
     {
-        var start = new System.Diagnostics.ProcessStartInfo(Path.Combine(AppContext.BaseDirectory, "redis-failover"), [.. arguments, "--url", _coordinator.Url])
+        var start = new System.Diagnostics.ProcessStartInfo(Binaries.Path("redis-failover"), [.. arguments, "--url", _coordinator.Url])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -525,8 +525,22 @@ public sealed class FailoverIntegrationTests(LoopbackHosts hosts, Xunit.Abstract
     {
         var admin = new Admin.AdminClient(_channel);
         ResourceStatus? last = null;
-        await Poll.UntilAsync(async () => condition(last = await admin.GetStatusAsync(new ResourceRequest { Resource = "cache" }, _coordinator.Headers)),
-            timeout ?? TimeSpan.FromSeconds(30), () => $"{what}\nStatus: {last}\n{Agents()}\n{_coordinator.Describe()}");
+        string? error = null;
+        await Poll.UntilAsync(
+            async () =>
+            {
+                try
+                {
+                    return condition(last = await admin.GetStatusAsync(new ResourceRequest { Resource = "cache" }, _coordinator.Headers));
+                }
+                catch (Grpc.Core.RpcException ex) when (ex.StatusCode is Grpc.Core.StatusCode.Unavailable or Grpc.Core.StatusCode.Internal)
+                {
+                    // A coordinator the test just restarted closes the channel's old connection (GOAWAY): the next call goes to the new one.
+                    error = ex.Status.Detail;
+                    return false;
+                }
+            },
+            timeout ?? TimeSpan.FromSeconds(30), () => $"{what}\nStatus: {last}\nLast call error: {error ?? "none"}\n{Agents()}\n{_coordinator.Describe()}");
         return last!;
     }
 

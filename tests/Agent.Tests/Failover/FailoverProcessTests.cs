@@ -1,3 +1,4 @@
+using RedisAgent.Testing;
 using System.Diagnostics;
 
 namespace RedisAgent.Tests.Failover;
@@ -5,7 +6,7 @@ namespace RedisAgent.Tests.Failover;
 /// <summary>The redis-failover binary itself: bad configuration stops it at start, naming the keys.</summary>
 public sealed class FailoverProcessTests
 {
-    private static readonly string Binary = Path.Combine(AppContext.BaseDirectory, "redis-failover");
+    private static readonly string Binary = Binaries.Path("redis-failover");
 
     [Theory]
     [InlineData("Failover__Token=short", "Failover:Token is required")]
