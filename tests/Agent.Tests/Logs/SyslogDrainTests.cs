@@ -98,7 +98,7 @@ public sealed partial class SyslogDrainTests : IAsyncLifetime
             () => string.Join('\n', _rsyslog.Lines));
 
         await _rsyslog.RestartAsync();
-        // The first write after the drain died may vanish into the dead connection (see the README);
+        // The first write after the drain died may vanish into the dead connection (see docs/agent.md);
         // keep writing until the reconnected sink delivers.
         await Poll.UntilAsync(async () =>
         {

@@ -311,7 +311,8 @@ internal static class OptionKeys
 
     private static IEnumerable<(string, Type)> Keys(Type type, string prefix, int depth)
     {
-        foreach (var property in type.GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.CanWrite))
+        // A property the code sets itself (an internal setter: Redis:Source, Redis:Embedded) is no key.
+        foreach (var property in type.GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.SetMethod?.IsPublic == true))
         {
             var propertyType = Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType;
             if (propertyType.IsPrimitive || propertyType.IsEnum || propertyType == typeof(string) || propertyType == typeof(TimeSpan))
