@@ -1,3 +1,9 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+using RedisAgent.Hosting;
+
 namespace RedisAgent.Coordination;
 
 /// <summary>The link to redis-failover. Section <c>Coordinator</c>; without <c>Url</c> the agent works alone.</summary>
@@ -27,4 +33,39 @@ internal sealed class CoordinatorOptions
     /// on the coordinator's word.
     /// </summary>
     public TimeSpan? SelfFenceAfter { get; set; }
+}
+
+internal sealed class CoordinatorOptionsValidator : IValidateOptions<Coordination.CoordinatorOptions>
+{
+    public ValidateOptionsResult Validate(string? name, Coordination.CoordinatorOptions options)
+    {
+        var errors = new ConfigErrors();
+        if (options.Url is { Length: > 0 } url)
+        {
+            errors.Require(Uri.TryCreate(url, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https",
+                $"Coordinator:Url must be an http:// or https:// address (got '{url}').");
+            errors.Require(options.Token is { Length: > 0 }, "Coordinator:Token is required with Coordinator:Url (the coordinator's Failover:Token).");
+            errors.Require(options.Resource is { Length: > 0 }, "Coordinator:Resource is required with Coordinator:Url (the resource's name on the coordinator).");
+        }
+
+        errors.Positive($"{CoordinatorOptions.Section}:{nameof(CoordinatorOptions.ReportInterval)}", options.ReportInterval);
+        if (options.SelfFenceAfter is { } selfFence)
+        {
+            errors.Positive($"{CoordinatorOptions.Section}:{nameof(CoordinatorOptions.SelfFenceAfter)}", selfFence);
+        }
+
+        return errors.Result();
+    }
+}
+
+internal static class CoordinationRegistration
+{
+    /// <summary>The Coordinator section (the link to redis-failover), bound and validated at start.</summary>
+    public static IServiceCollection AddCoordinationOptions(this IServiceCollection services, IConfiguration configuration)
+    {
+        // One explicit Bind per type, so that the configuration binding generator sees each one.
+        services.AddOptions<CoordinatorOptions>().Bind(configuration.GetSection(CoordinatorOptions.Section)).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<CoordinatorOptions>, CoordinatorOptionsValidator>());
+        return services;
+    }
 }

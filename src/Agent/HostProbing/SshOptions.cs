@@ -1,3 +1,10 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+using RedisAgent.Connection;
+using RedisAgent.Hosting;
+
 namespace RedisAgent.HostProbing;
 
 /// <summary>
@@ -74,4 +81,41 @@ internal sealed record ResolvedSsh(
     TimeSpan Interval)
 {
     public string Address => Host.Contains(':', StringComparison.Ordinal) ? $"[{Host}]:{Port}" : $"{Host}:{Port}";
+}
+
+/// <summary>The agent's own host probe (<c>Ssh</c>), checked when a key file turns it on.</summary>
+internal sealed class SshOptionsValidator(IOptions<RedisOptions> redis) : IValidateOptions<HostProbing.SshOptions>
+{
+    public ValidateOptionsResult Validate(string? name, HostProbing.SshOptions options)
+    {
+        var errors = new ConfigErrors();
+        // Durations are checked even while SSH is off: a peer inherits them.
+        foreach (var (key, value) in new[] { ("ConnectTimeout", options.ConnectTimeout), ("CommandTimeout", options.CommandTimeout), ("Interval", options.Interval) })
+        {
+            if (value is { } duration)
+            {
+                errors.Positive($"{HostProbing.SshOptions.Section}:{key}", duration);
+            }
+        }
+
+        if (string.IsNullOrWhiteSpace(options.KeyFile) || !RedisEndpoint.TryParse(redis.Value.Url, out var endpoint, out _))
+        {
+            return errors.Result();
+        }
+
+        HostProbing.HostProbeFactory.Validate(errors, HostProbing.SshOptions.Section, options.Resolve(null, endpoint!.Host));
+        return errors.Result();
+    }
+}
+
+internal static class HostProbingRegistration
+{
+    /// <summary>The Ssh section (the agent's own host probe), bound and validated at start.</summary>
+    public static IServiceCollection AddHostProbingOptions(this IServiceCollection services, IConfiguration configuration)
+    {
+        // One explicit Bind per type, so that the configuration binding generator sees each one.
+        services.AddOptions<SshOptions>().Bind(configuration.GetSection(SshOptions.Section)).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SshOptions>, SshOptionsValidator>());
+        return services;
+    }
 }

@@ -1,3 +1,7 @@
+using System.Net;
+using Microsoft.Extensions.Options;
+using RedisAgent.Connection;
+
 namespace RedisAgent.Hosting;
 
 /// <summary>The agent itself. Section <c>Agent</c>.</summary>
@@ -74,4 +78,46 @@ internal sealed class RedisOptions
 
     /// <summary>True when no URL was configured and the embedded default applies.</summary>
     public bool Embedded { get; internal set; }
+}
+
+internal sealed class RedisOptionsValidator : IValidateOptions<RedisOptions>
+{
+    public ValidateOptionsResult Validate(string? name, RedisOptions options)
+    {
+        var errors = new ConfigErrors();
+        errors.Require(RedisEndpoint.TryParse(options.Url, out _, out var error), $"{options.Source} {error}.");
+        if (options.TlsCertificateSha256 is { Length: > 0 } pin)
+        {
+            errors.Require(TlsTrust.ParseFingerprint(pin) is not null,
+                "Redis:TlsCertificateSha256 must be 64 hex digits (colons allowed), e.g. the output of 'openssl x509 -noout -fingerprint -sha256'.");
+        }
+
+        if (options.TlsCaFile is { Length: > 0 } caFile)
+        {
+            try
+            {
+                TlsTrust.Create(caFile, null);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException or System.Security.Cryptography.CryptographicException)
+            {
+                errors.Require(false, $"Redis:TlsCaFile '{caFile}' cannot be used: {ex.Message}");
+            }
+        }
+
+        return errors.Result();
+    }
+}
+
+internal sealed class AgentOptionsValidator : IValidateOptions<AgentOptions>
+{
+    public ValidateOptionsResult Validate(string? name, AgentOptions options)
+    {
+        var errors = new ConfigErrors();
+        if (options.SourceAddress is { Length: > 0 } source)
+        {
+            errors.Require(IPAddress.TryParse(source, out _), $"Agent:SourceAddress must be an IP address of this host (got '{source}').");
+        }
+
+        return errors.Result();
+    }
 }

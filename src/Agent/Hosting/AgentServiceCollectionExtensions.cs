@@ -45,54 +45,19 @@ internal static class AgentServiceCollectionExtensions
                 }
             })
             .ValidateOnStart();
-        // One explicit Bind per type (no generic helper), so that a NativeAOT build's configuration binding generator can see each one.
         services.AddOptions<AgentOptions>().Bind(configuration.GetSection(AgentOptions.Section)).ValidateOnStart();
-        services.AddOptions<ProbeOptions>().Bind(configuration.GetSection(ProbeOptions.Section)).ValidateOnStart();
-        services.AddOptions<VerdictOptions>().Bind(configuration.GetSection(VerdictOptions.Section)).ValidateOnStart();
-        services.AddOptions<SamplingOptions>().Bind(configuration.GetSection(SamplingOptions.Section)).ValidateOnStart();
-        services.AddOptions<RestartOptions>().Bind(configuration.GetSection(RestartOptions.Section)).ValidateOnStart();
-        services.AddOptions<ExecOptions>().Bind(configuration.GetSection(ExecOptions.Section)).ValidateOnStart();
-        services.AddOptions<SshOptions>().Bind(configuration.GetSection(SshOptions.Section)).ValidateOnStart();
-        services.AddOptions<LogOptions>().Bind(configuration.GetSection(LogOptions.Section)).ValidateOnStart();
-        services.AddOptions<MetricsOptions>().Bind(configuration.GetSection(MetricsOptions.Section)).ValidateOnStart();
-        services.AddOptions<CoordinatorOptions>().Bind(configuration.GetSection(CoordinatorOptions.Section)).ValidateOnStart();
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<CoordinatorOptions>, CoordinatorOptionsValidator>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<AgentOptions>, AgentOptionsValidator>());
-        services.AddOptions<PlanOptions>()
-            .Bind(configuration.GetSection(PlanOptions.Section))
-            .Configure(options =>
-            {
-                // One Bind per plan: binding the dictionary whole silently drops a plan with a bad value.
-                foreach (var section in configuration.GetSection(PlanOptions.CustomSection).GetChildren())
-                {
-                    var plan = new CustomPlanOptions();
-                    section.Bind(plan);
-                    options.Custom[section.Key] = plan;
-                }
-            })
-            .ValidateOnStart();
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<PlanOptions>, PlanOptionsValidator>());
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<MetricsOptions>, MetricsOptionsValidator>());
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<LogOptions>, LogOptionsValidator>());
-        services.AddOptions<PeersOptions>()
-            .Configure(options =>
-            {
-                // One Bind per peer: binding the list whole silently drops a peer with a bad value (Peers:0:Ssh:Interval=abc).
-                foreach (var section in configuration.GetSection(PeersOptions.Section).GetChildren())
-                {
-                    var peer = new PeerOptions();
-                    section.Bind(peer);
-                    options.Items.Add(peer);
-                }
-            })
-            .ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RedisOptions>, RedisOptionsValidator>());
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ProbeOptions>, ProbeOptionsValidator>());
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<VerdictOptions>, VerdictOptionsValidator>());
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SamplingOptions>, SamplingOptionsValidator>());
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RestartOptions>, RestartOptionsValidator>());
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SshOptions>, SshOptionsValidator>());
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<PeersOptions>, PeersOptionsValidator>());
+
+        // Each capability binds and validates its own sections.
+        services.AddProbingOptions(configuration)
+            .AddHostProbingOptions(configuration)
+            .AddPeersOptions(configuration)
+            .AddSamplingOptions(configuration)
+            .AddSupervisionOptions(configuration)
+            .AddLogsOptions(configuration)
+            .AddMetricsOptions(configuration)
+            .AddCoordinationOptions(configuration);
 
         services.TryAddSingleton(sp => RedisEndpoint.Parse(sp.GetRequiredService<IOptions<RedisOptions>>().Value.Url!));
         services.TryAddSingleton(sp =>

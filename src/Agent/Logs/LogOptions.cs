@@ -1,3 +1,10 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+using RedisAgent.Connection;
+using RedisAgent.Hosting;
+
 namespace RedisAgent.Logs;
 
 /// <summary>Where the resource's log lines go. Section <c>Logs</c>.</summary>
@@ -72,4 +79,71 @@ internal sealed class SyslogOptions
 
     /// <summary>UDP: the largest datagram sent; a longer message is cut to fit (RFC 5426 asks receivers to take 2048).</summary>
     public int MaxDatagramBytes { get; set; } = 2048;
+}
+
+/// <summary>The log stream and its syslog drain.</summary>
+internal sealed class LogOptionsValidator : IValidateOptions<Logs.LogOptions>
+{
+    public ValidateOptionsResult Validate(string? name, Logs.LogOptions options)
+    {
+        var errors = new ConfigErrors();
+        errors.Between($"{LogOptions.Section}:{nameof(LogOptions.MaxLineLength)}", options.MaxLineLength, 80, 1_048_576);
+        errors.Between($"{LogOptions.Section}:{nameof(LogOptions.HistoryLines)}", options.HistoryLines, 1, 1_000_000);
+        errors.Positive($"{LogOptions.Section}:{nameof(LogOptions.FilePollInterval)}", options.FilePollInterval);
+        errors.Between($"{LogOptions.Section}:{nameof(LogOptions.TailQueueCapacity)}", options.TailQueueCapacity, 1, 10_000_000);
+        errors.Between($"{LogOptions.Section}:{nameof(LogOptions.TailQueueBytes)}", options.TailQueueBytes, 4096, 1024 * 1024 * 1024);
+        errors.Between($"{LogOptions.Section}:{nameof(LogOptions.MaxTails)}", options.MaxTails, 0, 100_000);
+        errors.Between("Logs:Syslog:QueueCapacity", options.Syslog.QueueCapacity, 1, 10_000_000);
+        errors.Between("Logs:Syslog:MaxDatagramBytes", options.Syslog.MaxDatagramBytes, 480, 65_000);
+        errors.Require(Logs.SyslogMessage.ParseFacility(options.Syslog.Facility) is not null,
+            $"Logs:Syslog:Facility '{options.Syslog.Facility}' is not a facility (local0..local7, user, daemon, kern, or 0-23).");
+        if (options.RedisTimeZone is { Length: > 0 } zone)
+        {
+            errors.Require(TimeZoneInfo.TryFindSystemTimeZoneById(zone, out _), $"Logs:RedisTimeZone '{zone}' is not a known time zone (an IANA name such as Europe/Paris).");
+        }
+
+        if (options.Syslog.Url is { Length: > 0 } url)
+        {
+            errors.Require(
+                Uri.TryCreate(url, UriKind.Absolute, out var uri) && uri.Scheme is "tcp" or "tls" or "udp" && uri.Host.Length > 0 && uri.Port > 0,
+                $"Logs:Syslog:Url '{url}' must be tcp://host:port, tls://host:port or udp://host:port.");
+        }
+
+        if (options.Syslog.TlsCertificateSha256 is { Length: > 0 } pin)
+        {
+            errors.Require(TlsTrust.ParseFingerprint(pin) is not null, "Logs:Syslog:TlsCertificateSha256 must be 64 hex digits (colons allowed).");
+        }
+
+        if (options.Syslog.StructuredData is { Length: > 0 } structuredData)
+        {
+            errors.Require(Logs.SyslogMessage.IsStructuredData(structuredData),
+                "Logs:Syslog:StructuredData must be RFC 5424 SD-ELEMENTs, e.g. [origin@32473 software=\"redis-agent\"].");
+        }
+
+        if (options.Syslog.TlsCaFile is { Length: > 0 } caFile)
+        {
+            try
+            {
+                TlsTrust.Create(caFile, null);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException or System.Security.Cryptography.CryptographicException)
+            {
+                errors.Require(false, $"Logs:Syslog:TlsCaFile '{caFile}' cannot be used: {ex.Message}");
+            }
+        }
+
+        return errors.Result();
+    }
+}
+
+internal static class LogsRegistration
+{
+    /// <summary>The Logs section (its syslog drain too), bound and validated at start.</summary>
+    public static IServiceCollection AddLogsOptions(this IServiceCollection services, IConfiguration configuration)
+    {
+        // One explicit Bind per type, so that the configuration binding generator sees each one.
+        services.AddOptions<LogOptions>().Bind(configuration.GetSection(LogOptions.Section)).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<LogOptions>, LogOptionsValidator>());
+        return services;
+    }
 }

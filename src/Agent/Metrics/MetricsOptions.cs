@@ -1,3 +1,9 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+using RedisAgent.Hosting;
+
 namespace RedisAgent.Metrics;
 
 /// <summary>The metrics log line. Section <c>Metrics</c>.</summary>
@@ -14,4 +20,41 @@ internal sealed class MetricsOptions
     /// zero renders every scrape.
     /// </summary>
     public TimeSpan RenderInterval { get; set; } = TimeSpan.FromSeconds(1);
+}
+
+internal sealed class MetricsOptionsValidator : IValidateOptions<Metrics.MetricsOptions>
+{
+    public ValidateOptionsResult Validate(string? name, Metrics.MetricsOptions options)
+    {
+        var errors = new ConfigErrors();
+        errors.NotNegative($"{MetricsOptions.Section}:{nameof(MetricsOptions.LogInterval)}", options.LogInterval);
+        errors.NotNegative($"{MetricsOptions.Section}:{nameof(MetricsOptions.RenderInterval)}", options.RenderInterval);
+        return errors.Result();
+    }
+}
+
+internal static class MetricsRegistration
+{
+    /// <summary>The Metrics, Plan and Plans sections, bound and validated at start.</summary>
+    public static IServiceCollection AddMetricsOptions(this IServiceCollection services, IConfiguration configuration)
+    {
+        // One explicit Bind per type, so that the configuration binding generator sees each one.
+        services.AddOptions<MetricsOptions>().Bind(configuration.GetSection(MetricsOptions.Section)).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<MetricsOptions>, MetricsOptionsValidator>());
+        services.AddOptions<PlanOptions>()
+            .Bind(configuration.GetSection(PlanOptions.Section))
+            .Configure(options =>
+            {
+                // One Bind per plan: binding the dictionary whole silently drops a plan with a bad value.
+                foreach (var section in configuration.GetSection(PlanOptions.CustomSection).GetChildren())
+                {
+                    var plan = new CustomPlanOptions();
+                    section.Bind(plan);
+                    options.Custom[section.Key] = plan;
+                }
+            })
+            .ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<PlanOptions>, PlanOptionsValidator>());
+        return services;
+    }
 }

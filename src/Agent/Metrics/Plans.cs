@@ -1,4 +1,6 @@
 using System.Globalization;
+using Microsoft.Extensions.Options;
+using RedisAgent.Hosting;
 
 namespace RedisAgent.Metrics;
 
@@ -124,4 +126,29 @@ internal sealed class CustomPlanOptions
     public string? Memory { get; set; }
 
     public long? Connections { get; set; }
+}
+
+internal sealed class PlanOptionsValidator : IValidateOptions<Metrics.PlanOptions>
+{
+    public ValidateOptionsResult Validate(string? name, Metrics.PlanOptions options)
+    {
+        var errors = new ConfigErrors();
+        foreach (var (planName, plan) in options.Custom)
+        {
+            var key = $"{Metrics.PlanOptions.CustomSection}:{planName}";
+            errors.Require(!Metrics.Plans.BuiltIn.ContainsKey(planName),
+                $"{key} has the name of a built-in plan; give the custom plan a name of its own.");
+            errors.Require(Metrics.Plans.TryParseSize(plan.Memory, out _),
+                $"{key}:Memory must be a size such as 2gb, 512mb or a number of bytes (got '{plan.Memory}').");
+            errors.Require(plan.Connections is > 0, $"{key}:Connections must be a number greater than zero (got '{plan.Connections}').");
+        }
+
+        if (options.Name is { Length: > 0 } selected && Metrics.Plans.Find(selected, options.Custom) is null && !options.Custom.ContainsKey(selected))
+        {
+            errors.Require(false,
+                $"Plan:Name '{selected}' is neither a built-in plan (mini, premium-0 ... premium-14, private-N, shield-N) nor defined under {Metrics.PlanOptions.CustomSection}.");
+        }
+
+        return errors.Result();
+    }
 }

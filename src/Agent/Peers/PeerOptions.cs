@@ -1,4 +1,10 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+using RedisAgent.Connection;
 using RedisAgent.HostProbing;
+using RedisAgent.Hosting;
 
 namespace RedisAgent.Peers;
 
@@ -21,4 +27,56 @@ internal sealed class PeersOptions
     public const string Section = "Peers";
 
     public List<PeerOptions> Items { get; } = [];
+}
+
+/// <summary>Each peer: a name, a URL, and sound SSH settings when its host is probed.</summary>
+internal sealed class PeersOptionsValidator(IOptions<HostProbing.SshOptions> ssh) : IValidateOptions<Peers.PeersOptions>
+{
+    public ValidateOptionsResult Validate(string? name, Peers.PeersOptions options)
+    {
+        var errors = new ConfigErrors();
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < options.Items.Count; i++)
+        {
+            var peer = options.Items[i];
+            var prefix = $"{Peers.PeersOptions.Section}:{i}";
+            errors.Require(!string.IsNullOrWhiteSpace(peer.Name), $"{prefix}:Name is required.");
+            errors.Require(peer.Name is null || names.Add(peer.Name), $"{prefix}:Name '{peer.Name}' is used by another peer.");
+            if (!RedisEndpoint.TryParse(peer.Url, out var endpoint, out var error))
+            {
+                errors.Require(false, $"{prefix}:Url {error}.");
+                continue;
+            }
+
+            var resolved = (peer.Ssh ?? new HostProbing.SshOptions()).Resolve(ssh.Value, endpoint!.Host);
+            if (resolved.KeyFile.Length > 0)
+            {
+                HostProbing.HostProbeFactory.Validate(errors, prefix + ":Ssh", resolved);
+            }
+        }
+
+        return errors.Result();
+    }
+}
+
+internal static class PeersRegistration
+{
+    /// <summary>The Peers list, bound one peer at a time and validated at start.</summary>
+    public static IServiceCollection AddPeersOptions(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<PeersOptions>()
+            .Configure(options =>
+            {
+                // One Bind per peer: binding the list whole silently drops a peer with a bad value (Peers:0:Ssh:Interval=abc).
+                foreach (var section in configuration.GetSection(PeersOptions.Section).GetChildren())
+                {
+                    var peer = new PeerOptions();
+                    section.Bind(peer);
+                    options.Items.Add(peer);
+                }
+            })
+            .ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<PeersOptions>, PeersOptionsValidator>());
+        return services;
+    }
 }

@@ -1,3 +1,9 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+using RedisAgent.Hosting;
+
 namespace RedisAgent.Probing;
 
 /// <summary>How often and how patiently the agent probes its node's port. Section <c>Probe</c>.</summary>
@@ -17,4 +23,31 @@ internal sealed class ProbeOptions
 
     /// <summary>Connect + PING must finish within this; past it the port counts as silent (or hung, if it connected).</summary>
     public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(1);
+}
+
+internal sealed class ProbeOptionsValidator : IValidateOptions<ProbeOptions>
+{
+    public ValidateOptionsResult Validate(string? name, ProbeOptions options)
+    {
+        var errors = new ConfigErrors();
+        errors.Positive($"{ProbeOptions.Section}:{nameof(ProbeOptions.Interval)}", options.Interval);
+        errors.Positive($"{ProbeOptions.Section}:{nameof(ProbeOptions.RetryInterval)}", options.RetryInterval);
+        errors.Positive($"{ProbeOptions.Section}:{nameof(ProbeOptions.Timeout)}", options.Timeout);
+        errors.Require(options.RetryInterval <= options.Interval, "Probe:RetryInterval must not be longer than Probe:Interval.");
+        return errors.Result();
+    }
+}
+
+internal static class ProbingRegistration
+{
+    /// <summary>The Probe and Verdict sections, bound and validated at start.</summary>
+    public static IServiceCollection AddProbingOptions(this IServiceCollection services, IConfiguration configuration)
+    {
+        // One explicit Bind per type, so that the configuration binding generator sees each one.
+        services.AddOptions<ProbeOptions>().Bind(configuration.GetSection(ProbeOptions.Section)).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ProbeOptions>, ProbeOptionsValidator>());
+        services.AddOptions<VerdictOptions>().Bind(configuration.GetSection(VerdictOptions.Section)).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<VerdictOptions>, VerdictOptionsValidator>());
+        return services;
+    }
 }

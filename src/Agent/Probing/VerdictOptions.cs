@@ -1,4 +1,6 @@
 using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
+using RedisAgent.Hosting;
 
 namespace RedisAgent.Probing;
 
@@ -17,4 +19,16 @@ internal sealed class VerdictOptions
 
     /// <summary>How long a node may accept connections without answering before it is <see cref="NodeVerdict.Hung"/> (and killed).</summary>
     public TimeSpan HangThreshold { get; set; } = TimeSpan.FromSeconds(10);
+}
+
+internal sealed class VerdictOptionsValidator : IValidateOptions<VerdictOptions>
+{
+    public ValidateOptionsResult Validate(string? name, VerdictOptions options)
+    {
+        var errors = new ConfigErrors();
+        errors.Between($"{VerdictOptions.Section}:{nameof(VerdictOptions.FailuresToDown)}", options.FailuresToDown, 1, 100);
+        errors.Between($"{VerdictOptions.Section}:{nameof(VerdictOptions.SuccessesToUp)}", options.SuccessesToUp, 1, 100);
+        errors.Positive($"{VerdictOptions.Section}:{nameof(VerdictOptions.HangThreshold)}", options.HangThreshold);
+        return errors.Result();
+    }
 }

@@ -1,3 +1,9 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+using RedisAgent.Hosting;
+
 namespace RedisAgent.Sampling;
 
 /// <summary>How often the agent reads INFO and CONFIG from its node. Section <c>Sampling</c>.</summary>
@@ -13,4 +19,29 @@ internal sealed class SamplingOptions
 
     /// <summary>The name the sampler's connection gives itself (<c>CLIENT SETNAME</c>), so operators can tell it from their own clients.</summary>
     public string ClientName { get; set; } = "redis-agent";
+}
+
+internal sealed class SamplingOptionsValidator : IValidateOptions<SamplingOptions>
+{
+    public ValidateOptionsResult Validate(string? name, SamplingOptions options)
+    {
+        var errors = new ConfigErrors();
+        errors.Positive($"{SamplingOptions.Section}:{nameof(SamplingOptions.Interval)}", options.Interval);
+        errors.Between($"{SamplingOptions.Section}:{nameof(SamplingOptions.MaxReplyBytes)}", options.MaxReplyBytes, 64 * 1024, 512 * 1024 * 1024);
+        errors.Require(!string.IsNullOrWhiteSpace(options.ClientName) && !options.ClientName.Any(char.IsWhiteSpace),
+            "Sampling:ClientName must be a non-empty name without spaces.");
+        return errors.Result();
+    }
+}
+
+internal static class SamplingRegistration
+{
+    /// <summary>The Sampling section, bound and validated at start.</summary>
+    public static IServiceCollection AddSamplingOptions(this IServiceCollection services, IConfiguration configuration)
+    {
+        // One explicit Bind per type, so that the configuration binding generator sees each one.
+        services.AddOptions<SamplingOptions>().Bind(configuration.GetSection(SamplingOptions.Section)).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SamplingOptions>, SamplingOptionsValidator>());
+        return services;
+    }
 }

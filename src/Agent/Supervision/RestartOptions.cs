@@ -1,3 +1,13 @@
+using System.Net;
+using System.Net.NetworkInformation;
+using System.Text.RegularExpressions;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+using RedisAgent.Connection;
+using RedisAgent.Hosting;
+
 namespace RedisAgent.Supervision;
 
 /// <summary>How the agent brings a dead Redis back. Section <c>Restart</c>.</summary>
@@ -55,4 +65,97 @@ internal enum RestartDriverKind
 
     /// <summary>Observe and report only; never restart.</summary>
     None,
+}
+
+/// <summary>The restart settings, checked together with the node they apply to.</summary>
+internal sealed partial class RestartOptionsValidator(IOptions<RedisOptions> redis, IOptions<ExecOptions> exec, IOptions<HostProbing.SshOptions> ssh)
+    : IValidateOptions<RestartOptions>
+{
+    public ValidateOptionsResult Validate(string? name, RestartOptions options)
+    {
+        var errors = new ConfigErrors();
+        errors.Positive($"{RestartOptions.Section}:{nameof(RestartOptions.CommandTimeout)}", options.CommandTimeout);
+        errors.Positive($"{RestartOptions.Section}:{nameof(RestartOptions.StartTimeout)}", options.StartTimeout);
+        errors.NotNegative($"{RestartOptions.Section}:{nameof(RestartOptions.InitialBackoff)}", options.InitialBackoff);
+        errors.Positive($"{RestartOptions.Section}:{nameof(RestartOptions.MaxBackoff)}", options.MaxBackoff);
+        errors.Require(options.MaxBackoff >= options.InitialBackoff, "Restart:MaxBackoff must not be shorter than Restart:InitialBackoff.");
+        errors.NotNegative($"{RestartOptions.Section}:{nameof(RestartOptions.StablePeriod)}", options.StablePeriod);
+        errors.Between($"{RestartOptions.Section}:{nameof(RestartOptions.StartLimitBurst)}", options.StartLimitBurst, 1, 1000);
+        errors.Positive($"{RestartOptions.Section}:{nameof(RestartOptions.StartLimitInterval)}", options.StartLimitInterval);
+
+        // The binder takes a number for an enum ("7"): refuse what names no driver.
+        errors.Require(Enum.IsDefined(options.Driver),
+            $"Restart:Driver '{options.Driver}' is not a driver. Valid values: exec, command, systemd, ssh, none.");
+        switch (options.Driver)
+        {
+            case RestartDriverKind.Command:
+                errors.Require(!string.IsNullOrWhiteSpace(options.Command), "Restart:Command is required when Restart:Driver is command.");
+                break;
+            case RestartDriverKind.Systemd:
+                errors.Require(UnitName().IsMatch(options.SystemdUnit),
+                    $"Restart:SystemdUnit '{options.SystemdUnit}' is not a systemd unit name (letters, digits and @._:- only).");
+                break;
+            case RestartDriverKind.Exec:
+                ValidateExec(errors);
+                break;
+            case RestartDriverKind.Ssh:
+                errors.Require(!string.IsNullOrWhiteSpace(ssh.Value.KeyFile), "Restart:Driver is ssh, which needs Ssh:KeyFile (and the host's key pinned) to reach the node's host.");
+                errors.Require(!string.IsNullOrWhiteSpace(options.SshCommand), "Restart:SshCommand must not be empty.");
+                break;
+        }
+
+        return errors.Result();
+    }
+
+    private void ValidateExec(ConfigErrors errors)
+    {
+        var execOptions = exec.Value;
+        errors.Require(!string.IsNullOrWhiteSpace(execOptions.Path), "Exec:Path must name the redis-server binary.");
+        errors.Positive($"{ExecOptions.Section}:{nameof(ExecOptions.StopTimeout)}", execOptions.StopTimeout);
+        if (execOptions.ConfigFile is { } file)
+        {
+            errors.Require(File.Exists(file), $"Exec:ConfigFile '{file}' does not exist.");
+        }
+
+        var redisOptions = redis.Value;
+        if (RedisEndpoint.TryParse(redisOptions.Url, out var endpoint, out _) && !IsThisMachine(endpoint!.Host))
+        {
+            errors.Require(false,
+                $"Restart:Driver is exec, which runs redis-server on this machine, but {redisOptions.Source} names host '{endpoint.Host}'. " +
+                "Use the ssh or command driver for a remote node, or point the URL at this machine.");
+        }
+    }
+
+    private static bool IsThisMachine(string host)
+    {
+        if (host.Equals("localhost", StringComparison.OrdinalIgnoreCase))
+        {
+            return true;
+        }
+
+        if (!IPAddress.TryParse(host, out var address))
+        {
+            return host.Equals(Environment.MachineName, StringComparison.OrdinalIgnoreCase);
+        }
+
+        return IPAddress.IsLoopback(address) || NetworkInterface.GetAllNetworkInterfaces()
+            .SelectMany(i => i.GetIPProperties().UnicastAddresses)
+            .Any(a => a.Address.Equals(address));
+    }
+
+    [GeneratedRegex("^[A-Za-z0-9@._:-]+$")]
+    private static partial Regex UnitName();
+}
+
+internal static class SupervisionRegistration
+{
+    /// <summary>The Restart and Exec sections, bound and validated at start (Restart against the node and the Exec settings).</summary>
+    public static IServiceCollection AddSupervisionOptions(this IServiceCollection services, IConfiguration configuration)
+    {
+        // One explicit Bind per type, so that the configuration binding generator sees each one.
+        services.AddOptions<RestartOptions>().Bind(configuration.GetSection(RestartOptions.Section)).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RestartOptions>, RestartOptionsValidator>());
+        services.AddOptions<ExecOptions>().Bind(configuration.GetSection(ExecOptions.Section)).ValidateOnStart();
+        return services;
+    }
 }

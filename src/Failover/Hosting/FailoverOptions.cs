@@ -1,3 +1,6 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using Microsoft.Extensions.Options;
 using RedisFailover.Coordination;
 
 namespace RedisFailover.Hosting;
@@ -86,4 +89,186 @@ internal sealed class ResourcesOptions
     public const string Section = "Resources";
 
     public List<ResourceOptions> Items { get; } = [];
+}
+
+internal sealed class FailoverOptionsValidator : IValidateOptions<FailoverOptions>
+{
+    /// <summary>Timers overflow past about 49.7 days; no window needs more than a week.</summary>
+    public static readonly TimeSpan MaxDuration = TimeSpan.FromDays(7);
+
+    public ValidateOptionsResult Validate(string? name, FailoverOptions options)
+    {
+        var errors = new List<string>();
+        if (options.Window <= TimeSpan.Zero || options.Window > MaxDuration)
+        {
+            errors.Add($"Failover:Window must be greater than zero and at most {MaxDuration.TotalDays:0} days (got {options.Window}).");
+        }
+
+        if (options.RoundInterval <= TimeSpan.Zero || options.RoundInterval > options.Window)
+        {
+            errors.Add($"Failover:RoundInterval must be greater than zero and at most Failover:Window (got {options.RoundInterval}).");
+        }
+
+        if (options.Quorum is < 1)
+        {
+            errors.Add($"Failover:Quorum must be at least 1 (got {options.Quorum}).");
+        }
+
+        if (options.RegistrationDeadline <= TimeSpan.Zero || options.RegistrationDeadline > MaxDuration)
+        {
+            errors.Add($"Failover:RegistrationDeadline must be greater than zero and at most {MaxDuration.TotalDays:0} days (got {options.RegistrationDeadline}).");
+        }
+
+        if (options.MetricsUrl is { Length: > 0 } metricsUrl
+            && (!Uri.TryCreate(metricsUrl, UriKind.Absolute, out var metrics) || metrics.Scheme != "http" || metrics.AbsolutePath != "/" || metrics.IsDefaultPort || metrics.Port is < 1 or > 65535))
+        {
+            errors.Add($"Failover:MetricsUrl '{ResourcesOptionsValidator.Printable(metricsUrl)}' must be http://host:port with a port from 1 to 65535, e.g. http://127.0.0.1:9381.");
+        }
+
+        if (options.RoundInterval > MaxDuration)
+        {
+            errors.Add($"Failover:RoundInterval must be at most {MaxDuration.TotalDays:0} days (got {options.RoundInterval}).");
+        }
+
+        if (options.MaxSyncLagBytes < 0)
+        {
+            errors.Add("Failover:MaxSyncLagBytes must not be negative.");
+        }
+
+        if (options.Token is not { Length: >= 16 })
+        {
+            errors.Add("Failover:Token is required: a shared secret of at least 16 characters that agents and operators present.");
+        }
+
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+}
+
+internal sealed partial class ResourcesOptionsValidator(IOptions<FailoverOptions> failover) : IValidateOptions<ResourcesOptions>
+{
+    public ValidateOptionsResult Validate(string? name, ResourcesOptions options)
+    {
+        var errors = new List<string>();
+        var quorum = failover.Value.Quorum;
+        if (options.Items.Count == 0)
+        {
+            errors.Add("Resources: at least one resource is required (Resources:0:Name, Resources:0:Nodes:0:Name and :Address...).");
+        }
+
+        for (var i = 0; i < options.Items.Count; i++)
+        {
+            var resource = options.Items[i];
+            if (string.IsNullOrWhiteSpace(resource.Name))
+            {
+                errors.Add($"Resources:{i}:Name is required.");
+            }
+
+            if (resource.Nodes.Count < 2)
+            {
+                errors.Add($"Resources:{i}:Nodes needs at least two nodes (a primary and a standby).");
+            }
+
+            for (var j = 0; j < resource.Nodes.Count; j++)
+            {
+                var node = resource.Nodes[j];
+                if (string.IsNullOrWhiteSpace(node.Name))
+                {
+                    errors.Add($"Resources:{i}:Nodes:{j}:Name is required.");
+                }
+
+                if (node.Address is null || !FailoverHost.HostPort().IsMatch(node.Address)
+                    || !int.TryParse(node.Address[(node.Address.LastIndexOf(':') + 1)..], System.Globalization.CultureInfo.InvariantCulture, out var port) || port is < 1 or > 65535)
+                {
+                    errors.Add($"Resources:{i}:Nodes:{j}:Address must be host:port (got '{Printable(node.Address ?? "")}'), the port from 1 to 65535.");
+                }
+
+                if (node.Name is { Length: > 0 } nodeName && !ResourceName().IsMatch(nodeName))
+                {
+                    errors.Add($"Resources:{i}:Nodes:{j}:Name '{Printable(nodeName)}' must be 1 to 64 letters, digits, '-', '_' or '.'.");
+                }
+            }
+
+            if (quorum is { } q && q > resource.Nodes.Count - 1 && resource.Nodes.Count >= 2)
+            {
+                errors.Add($"Failover:Quorum {q} is more than resource {Printable(resource.Name ?? i.ToString(System.Globalization.CultureInfo.InvariantCulture))}'s {resource.Nodes.Count - 1} vantage nodes (every node but the primary): no loss could ever be confirmed.");
+            }
+
+            if (resource.Nodes.GroupBy(n => n.Name).Any(g => g.Count() > 1))
+            {
+                errors.Add($"Resources:{i}:Nodes: node names must be unique.");
+            }
+
+            if (resource.Timeout is < 0 or > MaxTimeoutSeconds)
+            {
+                errors.Add($"Resources:{i}:Timeout must be 0 (never) to {MaxTimeoutSeconds} seconds (got {resource.Timeout}).");
+            }
+
+            if (resource.MaxmemoryPolicy is { } policy && !MaxmemoryPolicies.Contains(policy))
+            {
+                errors.Add($"Resources:{i}:MaxmemoryPolicy '{Printable(policy)}' is not one of {string.Join(", ", MaxmemoryPolicies)}.");
+            }
+
+            if (resource.Name is { Length: > 0 } resourceName && !ResourceName().IsMatch(resourceName))
+            {
+                errors.Add($"Resources:{i}:Name '{Printable(resourceName)}' must be 1 to 64 letters, digits, '-', '_' or '.', not starting with '.' (it names files in the store).");
+            }
+
+            if (resource.UrlFileMode is { Length: > 0 } && resource.UrlFileUnixMode is null)
+            {
+                errors.Add($"Resources:{i}:UrlFileMode '{Printable(resource.UrlFileMode)}' must be an octal file mode such as 0644 or 0640.");
+            }
+
+            if (resource.UrlFileGroup is { Length: > 0 } group && UnixGroup.Resolve(group) is null)
+            {
+                errors.Add($"Resources:{i}:UrlFileGroup '{Printable(group)}' is not a group on this machine.");
+            }
+
+            if (resource.UrlFile is { Length: > 0 } urlFile && UrlFileProblem(urlFile) is { } problem)
+            {
+                errors.Add($"Resources:{i}:UrlFile '{Printable(urlFile)}' cannot be written: {problem}.");
+            }
+        }
+
+        if (options.Items.GroupBy(r => r.Name).Any(g => g.Count() > 1))
+        {
+            errors.Add("Resources: resource names must be unique.");
+        }
+
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+
+    /// <summary>Redis's own bound for <c>timeout</c> (an int of seconds).</summary>
+    public const long MaxTimeoutSeconds = int.MaxValue;
+
+    /// <summary>The eight policies the seed's plans offer (<c>heroku redis:maxmemory --policy</c>).</summary>
+    public static readonly string[] MaxmemoryPolicies =
+        ["noeviction", "allkeys-lru", "volatile-lru", "allkeys-lfu", "volatile-lfu", "allkeys-random", "volatile-random", "volatile-ttl"];
+
+    /// <summary>A value as it may appear in one line of an error.</summary>
+    internal static string Printable(string value) => RedisShared.Hosting.Quoted.Printable(value);
+
+    /// <summary>Why the URL file cannot be written, or null: its directory must exist and take a new file.</summary>
+    private static string? UrlFileProblem(string file)
+    {
+        var directory = Path.GetDirectoryName(Path.GetFullPath(file));
+        if (directory is null || !Directory.Exists(directory))
+        {
+            return $"its directory '{directory}' does not exist";
+        }
+
+        var probe = Path.Combine(directory, $".{Path.GetFileName(file)}.write-test");
+        try
+        {
+            File.WriteAllText(probe, "");
+            File.Delete(probe);
+            return null;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return ex.Message;
+        }
+    }
+
+    [GeneratedRegex(@"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$")]
+    private static partial Regex ResourceName();
 }
