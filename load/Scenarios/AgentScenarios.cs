@@ -131,18 +131,27 @@ internal static class AgentScenarios
             .WithClean(context => context.DisposeItemsAsync("agent"));
 
     /// <summary>The agent beside an idle Redis: what it costs at rest, and how soon it is up.</summary>
-    public static Scenario AtRest(Options options, string name, string binary) =>
+    /// <param name="drain">Also ship Redis's lines to a TCP syslog drain (a listener here that reads and discards), as a deployed agent does.</param>
+    public static Scenario AtRest(Options options, string name, string binary, bool drain = false) =>
         Scenario.Create(name, async context =>
             {
                 var beside = context.Get<AgentBeside>("agent");
                 using var response = await context.Get<HttpClient>("http").GetAsync(beside.Url("/healthz"), context.CancellationToken).ConfigureAwait(false);
                 return response.IsSuccessStatusCode ? Response.Ok() : Response.Fail($"HTTP {(int)response.StatusCode}");
             })
-            .WithDescription($"The agent ({binary}) beside an idle redis-server with its defaults: a probe and a sample every second, nothing else. One /healthz a second, as a liveness check would.")
+            .WithDescription($"The agent ({binary}) beside an idle redis-server with its defaults: a probe and a sample every second{(drain ? ", and a TCP syslog drain connected" : ", nothing else")}. One /healthz a second, as a liveness check would.")
             .WithInit(async context =>
             {
                 var clock = Stopwatch.StartNew();
-                var beside = await AgentBeside.StartAsync(binary).ConfigureAwait(false);
+                var extra = new Dictionary<string, string>();
+                if (drain)
+                {
+                    var sink = DiscardingDrain.Start();
+                    context.Items["drain"] = sink;
+                    extra["Logs__Syslog__Url"] = $"tcp://127.0.0.1:{sink.Port}";
+                }
+
+                var beside = await AgentBeside.StartAsync(binary, extra).ConfigureAwait(false);
                 context.Figure("start until /metrics says redis_up 1", $"{clock.Elapsed.TotalMilliseconds:0} ms");
                 context.Items["agent"] = beside;
                 context.Items["http"] = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
@@ -156,7 +165,7 @@ internal static class AgentScenarios
                 context.Get<AgentBeside>("agent").Measured.Report(context, "agent");
                 return Task.CompletedTask;
             })
-            .WithClean(context => context.DisposeItemsAsync("http", "agent"));
+            .WithClean(context => context.DisposeItemsAsync("http", "agent", "drain"));
 
     private static async Task<double> BenchmarkAsync(int port, int requests)
     {
@@ -259,6 +268,45 @@ internal static class AgentScenarios
             _lock.Dispose();
             _stop.Dispose();
             File.Delete(file);
+        }
+    }
+}
+
+/// <summary>A syslog drain that accepts one connection at a time and discards what it reads.</summary>
+internal sealed class DiscardingDrain : IAsyncDisposable
+{
+    private readonly System.Net.Sockets.TcpListener _listener = new(System.Net.IPAddress.Loopback, 0);
+    private readonly CancellationTokenSource _stop = new();
+    private Task _loop = Task.CompletedTask;
+
+    public int Port => ((System.Net.IPEndPoint)_listener.LocalEndpoint).Port;
+
+    public static DiscardingDrain Start()
+    {
+        var drain = new DiscardingDrain();
+        drain._listener.Start();
+        drain._loop = drain.RunAsync();
+        return drain;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync().ConfigureAwait(false);
+        _listener.Stop();
+        await _loop.ContinueWith(_ => { }, TaskScheduler.Default).ConfigureAwait(false);
+        _stop.Dispose();
+    }
+
+    private async Task RunAsync()
+    {
+        var buffer = new byte[64 * 1024];
+        while (!_stop.IsCancellationRequested)
+        {
+            using var client = await _listener.AcceptTcpClientAsync(_stop.Token).ConfigureAwait(false);
+            var stream = client.GetStream();
+            while (await stream.ReadAsync(buffer, _stop.Token).ConfigureAwait(false) > 0)
+            {
+            }
         }
     }
 }

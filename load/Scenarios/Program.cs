@@ -26,6 +26,8 @@ var scenarios = new List<Scenario>
 if (options.AotBinary is { } aot)
 {
     scenarios.Insert(1, AgentScenarios.AtRest(options, "agent-at-rest-aot", aot));
+    scenarios.Insert(2, AgentScenarios.AtRest(options, "agent-at-rest-drain", options.AgentBinary, drain: true));
+    scenarios.Insert(3, AgentScenarios.AtRest(options, "agent-at-rest-drain-aot", aot, drain: true));
 }
 
 var selected = scenarios.Where(s => options.Only is null || options.Only.Contains(s.Name) || (s.Name.StartsWith("agent-at-rest", StringComparison.Ordinal) && options.Only.Contains("agent-at-rest"))).ToArray();

@@ -67,6 +67,8 @@ public sealed class FailoverProcessTests
     [InlineData("frobnicate", 64, "unknown verb 'frobnicate'")]
     [InlineData("--frobnicate", 64, "unknown option '--frobnicate'")]
     [InlineData("--Failover:Window", 64, "needs a value")]
+    [InlineData("--Failover:Window=soon", 78, "Failover:Window")]
+    [InlineData("--Resources:0:Timeout=abc", 78, "Resources:0:Timeout")]
     public async Task The_command_line_is_checked_before_anything_starts(string argument, int expectedCode, string expected)
     {
         using var store = new RedisAgent.Testing.TempDirectory("failover-cli");
