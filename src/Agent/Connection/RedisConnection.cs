@@ -1,6 +1,5 @@
 using System.Net;
 using Microsoft.Extensions.Options;
-using RedisAgent.Sampling;
 using StackExchange.Redis;
 
 namespace RedisAgent.Connection;
@@ -11,7 +10,7 @@ namespace RedisAgent.Connection;
 /// SE.Redis reconnects it by itself; it is made on first use, so a node that is down at start
 /// only delays it.
 /// </summary>
-internal sealed class RedisConnection(RedisEndpoint endpoint, TlsTrust trust, IOptions<SamplingOptions> sampling) : IDisposable
+internal sealed class RedisConnection(RedisEndpoint endpoint, TlsTrust trust, string clientName) : IDisposable
 {
     private readonly SemaphoreSlim _gate = new(1, 1);
     private ConnectionMultiplexer? _multiplexer;
@@ -45,7 +44,7 @@ internal sealed class RedisConnection(RedisEndpoint endpoint, TlsTrust trust, IO
     {
         var config = new ConfigurationOptions
         {
-            ClientName = sampling.Value.ClientName,
+            ClientName = clientName,
             AllowAdmin = true,
             AbortOnConnectFail = false,
             User = endpoint.User,

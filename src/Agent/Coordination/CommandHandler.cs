@@ -1,5 +1,6 @@
 using System.Globalization;
 using Microsoft.Extensions.Logging;
+using RedisAgent.Connection;
 using RedisFailover.Protos;
 
 namespace RedisAgent.Coordination;

@@ -10,6 +10,7 @@ using RedisAgent.Connection;
 using RedisAgent.Hosting;
 using RedisAgent.Node;
 using RedisAgent.Peers;
+using RedisAgent.Probing;
 using RedisFailover.Protos;
 
 namespace RedisAgent.Coordination;

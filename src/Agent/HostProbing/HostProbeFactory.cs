@@ -22,7 +22,7 @@ internal sealed class HostProbeFactory(TimeProvider time) : IDisposable
         : HostKeyTrust.FromKnownHosts(ssh.KnownHostsFile ?? DefaultKnownHosts);
 
     /// <summary>Adds to <paramref name="errors"/> what is wrong with these settings; <paramref name="prefix"/> is their configuration path.</summary>
-    public static void Validate(Hosting.ConfigErrors errors, string prefix, ResolvedSsh ssh)
+    public static void Validate(RedisShared.Hosting.ConfigErrors errors, string prefix, ResolvedSsh ssh)
     {
         errors.Between($"{prefix}:Port", ssh.Port, 1, 65535);
         errors.Positive($"{prefix}:ConnectTimeout", ssh.ConnectTimeout);

@@ -21,7 +21,7 @@ internal enum HostVerdict
 internal sealed record HostVerdictChange(HostVerdict From, HostVerdict To, DateTimeOffset At, HostProbeResult Evidence, int Observations);
 
 /// <summary>Pure, like <see cref="VerdictPolicy"/>: silence must repeat before a host is down, and so must an answer before it is up.</summary>
-internal sealed class HostVerdictPolicy(VerdictOptions options)
+internal sealed class HostVerdictPolicy(int failuresToDown, int successesToUp)
 {
     private HostVerdict? _lastSignal;
     private int _streak;
@@ -37,7 +37,7 @@ internal sealed class HostVerdictPolicy(VerdictOptions options)
             : HostVerdict.Down;
         _streak = _lastSignal == signal ? _streak + 1 : 1;
         _lastSignal = signal;
-        var needed = signal == HostVerdict.Down ? options.FailuresToDown : options.SuccessesToUp;
+        var needed = signal == HostVerdict.Down ? failuresToDown : successesToUp;
         if (_streak < needed || signal == Current)
         {
             return null;

@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using RedisAgent.Connection;
 using RedisAgent.Hosting;
+using RedisShared.Hosting;
 
 namespace RedisAgent.HostProbing;
 

@@ -1,11 +1,13 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using RedisAgent.Logs;
-using RedisAgent.Metrics;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using RedisAgent.Connection;
+using RedisAgent.Logs;
+using RedisAgent.Metrics;
+using RedisAgent.Node;
 
 namespace RedisAgent.Hosting;
 

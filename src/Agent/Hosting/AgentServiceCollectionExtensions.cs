@@ -66,7 +66,7 @@ internal static class AgentServiceCollectionExtensions
             return TlsTrust.Create(redis.TlsCaFile, redis.TlsCertificateSha256);
         });
         services.TryAddSingleton(CreateRedactor);
-        services.TryAddSingleton<RedisConnection>();
+        services.TryAddSingleton(sp => new RedisConnection(sp.GetRequiredService<RedisEndpoint>(), sp.GetRequiredService<TlsTrust>(), sp.GetRequiredService<IOptions<SamplingOptions>>().Value.ClientName));
         services.TryAddSingleton<NodeControl>();
         services.TryAddSingleton(sp => new TermStore(sp.GetRequiredService<IOptions<AgentOptions>>().Value.ResolveStateDirectory()));
         services.TryAddSingleton<LinkState>();

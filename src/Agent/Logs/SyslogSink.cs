@@ -33,7 +33,7 @@ internal sealed partial class SyslogSink : BackgroundService
     private readonly ILogger _logger;
     private readonly Connection.TlsTrust _trust;
 
-    public SyslogSink(LogBus bus, IOptions<LogOptions> options, IOptions<Hosting.AgentOptions> agent, TimeProvider time, ILogger<SyslogSink> logger)
+    public SyslogSink(LogBus bus, IOptions<LogOptions> options, IOptions<Connection.AgentOptions> agent, TimeProvider time, ILogger<SyslogSink> logger)
     {
         _options = options.Value.Syslog;
         _url = string.IsNullOrWhiteSpace(_options.Url) ? null : new Uri(_options.Url);

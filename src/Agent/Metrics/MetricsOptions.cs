@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using RedisAgent.Hosting;
+using RedisShared.Hosting;
 
 namespace RedisAgent.Metrics;
 

@@ -1,6 +1,7 @@
 using System.Globalization;
 using Microsoft.Extensions.Options;
 using RedisAgent.Hosting;
+using RedisShared.Hosting;
 
 namespace RedisAgent.Metrics;
 

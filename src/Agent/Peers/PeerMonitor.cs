@@ -24,7 +24,7 @@ internal sealed class PeerMonitor : BackgroundService
         HostProbeFactory hosts,
         IOptions<ProbeOptions> probeOptions,
         IOptions<VerdictOptions> verdictOptions,
-        IOptions<Hosting.AgentOptions> agent,
+        IOptions<Connection.AgentOptions> agent,
         TimeProvider time,
         ILogger<PeerMonitor> logger)
     {

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Options;
 using RedisAgent.Connection;
 using RedisAgent.HostProbing;
 using RedisAgent.Hosting;
+using RedisShared.Hosting;
 
 namespace RedisAgent.Peers;
 

@@ -7,6 +7,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using RedisAgent.Connection;
 using RedisAgent.Hosting;
+using RedisShared.Hosting;
 
 namespace RedisAgent.Supervision;
 

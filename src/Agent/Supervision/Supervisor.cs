@@ -22,7 +22,7 @@ internal sealed partial class Supervisor : BackgroundService
     private readonly ILogger _logger;
     private readonly SecretRedactor _redactor;
     private readonly RestartLease _lease;
-    private readonly Coordination.NodeControl? _control;
+    private readonly Connection.NodeControl? _control;
 
     // The fence after a restart runs beside the loop (a hung Redis must not hold supervision up);
     // it is tracked so that a stop waits for it.
@@ -37,7 +37,7 @@ internal sealed partial class Supervisor : BackgroundService
         TimeProvider time,
         ILogger<Supervisor> logger,
         RestartLease? lease = null,
-        Coordination.NodeControl? control = null)
+        Connection.NodeControl? control = null)
     {
         _driver = driver;
         _inbox = inbox;

@@ -28,8 +28,7 @@ public sealed class CommandHandlerTests : IDisposable
 
     public CommandHandlerTests()
     {
-        _connection = new RedisConnection(RedisEndpoint.Parse("redis://127.0.0.1:1"), TlsTrust.Create(null, null),
-            Microsoft.Extensions.Options.Options.Create(new SamplingOptions()));
+        _connection = new RedisConnection(RedisEndpoint.Parse("redis://127.0.0.1:1"), TlsTrust.Create(null, null), "redis-agent");
         var control = new NodeControl(_connection);
         _terms = new TermStore(_state.Path);
         _lease = new RedisAgent.Supervision.RestartLease(_time, required: true);

@@ -20,8 +20,7 @@ public sealed class ReportBuilderTests : IDisposable
 
     public ReportBuilderTests()
     {
-        _connection = new RedisConnection(RedisEndpoint.Parse("redis://127.0.0.1:1"), TlsTrust.Create(null, null),
-            Microsoft.Extensions.Options.Options.Create(new SamplingOptions()));
+        _connection = new RedisConnection(RedisEndpoint.Parse("redis://127.0.0.1:1"), TlsTrust.Create(null, null), "redis-agent");
         _reports = new ReportBuilder(new TermStore(_state.Path), _samples, new RedisAgent.Node.NodeStatus(), new ObservationBook(),
             new NodeControl(_connection), _connection, new FakeTimeProvider(T0), NullLogger<ReportBuilder>.Instance);
     }

@@ -68,7 +68,7 @@ public sealed class NodeJudgementTests
     [InlineData("Failed", "Down")]
     public void HostVerdictPolicy_RepeatedOutcome_SettlesOnItsMeaning(string outcome, string expected)
     {
-        var policy = new HostVerdictPolicy(new VerdictOptions { FailuresToDown = 3, SuccessesToUp = 2 });
+        var policy = new HostVerdictPolicy(failuresToDown: 3, successesToUp: 2);
         HostVerdictChange? change = null;
         for (var i = 0; i < 3; i++)
         {
@@ -81,7 +81,7 @@ public sealed class NodeJudgementTests
     [Fact]
     public void HostVerdictPolicy_OneTimeoutAmongAnswers_ChangesNothing()
     {
-        var policy = new HostVerdictPolicy(new VerdictOptions { FailuresToDown = 3, SuccessesToUp = 1 });
+        var policy = new HostVerdictPolicy(failuresToDown: 3, successesToUp: 1);
         policy.Observe(new HostProbeResult(HostProbeOutcome.Answered, DateTimeOffset.UnixEpoch, TimeSpan.Zero));
 
         Assert.Null(policy.Observe(new HostProbeResult(HostProbeOutcome.Timeout, DateTimeOffset.UnixEpoch, TimeSpan.Zero)));

@@ -1,6 +1,6 @@
-using RedisAgent.Probing;
+using RedisAgent.HostProbing;
 
-namespace RedisAgent.HostProbing;
+namespace RedisAgent.Probing;
 
 /// <summary>
 /// One verdict from all the evidence about a node: its Redis port and, when configured, its host

@@ -1,8 +1,7 @@
 using System.Globalization;
-using RedisAgent.Connection;
 using StackExchange.Redis;
 
-namespace RedisAgent.Coordination;
+namespace RedisAgent.Connection;
 
 /// <summary>What the coordinator can make the agent do to its node, over the agent's one connection.</summary>
 internal sealed class NodeControl(RedisConnection connection)

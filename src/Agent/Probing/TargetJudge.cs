@@ -1,6 +1,6 @@
-using RedisAgent.Probing;
+using RedisAgent.HostProbing;
 
-namespace RedisAgent.HostProbing;
+namespace RedisAgent.Probing;
 
 /// <summary>
 /// Keeps the port and host policies of one target and their combined verdict. The port loop and
@@ -11,7 +11,7 @@ internal sealed class TargetJudge(VerdictOptions options, bool hostProbed)
 {
     private readonly Lock _lock = new();
     private readonly VerdictPolicy _port = new(options);
-    private readonly HostVerdictPolicy _host = new(options);
+    private readonly HostVerdictPolicy _host = new(options.FailuresToDown, options.SuccessesToUp);
     private PortProbeResult? _lastPort;
 
     public NodeVerdict Verdict { get; private set; } = NodeVerdict.Unknown;

@@ -1,7 +1,7 @@
 using RedisAgent.Connection;
 using RedisAgent.HostProbing;
 
-namespace RedisAgent.Peers;
+namespace RedisAgent.Probing;
 
 /// <summary>Something the agent probes: its own node, or a peer. <see cref="Ssh"/> is null when its host is not probed.</summary>
 internal sealed record ProbeTarget(string Name, bool IsLocal, RedisEndpoint Endpoint, ResolvedSsh? Ssh, string ConfigPrefix);

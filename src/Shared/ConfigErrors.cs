@@ -1,13 +1,6 @@
-using System.Net;
-using System.Net.NetworkInformation;
-using System.Text.RegularExpressions;
 using Microsoft.Extensions.Options;
-using RedisAgent.Connection;
-using RedisAgent.Probing;
-using RedisAgent.Sampling;
-using RedisAgent.Supervision;
 
-namespace RedisAgent.Hosting;
+namespace RedisShared.Hosting;
 
 /// <summary>Collects what is wrong with a configuration, each message naming its key.</summary>
 internal sealed class ConfigErrors
