@@ -107,7 +107,8 @@ public sealed class HostProbeIntegrationTests(LoopbackHosts hosts) : IAsyncLifet
         }
 
         await agent.WaitForAsync(s => s.Phase == SupervisorPhase.Watching && s.Verdict == NodeVerdict.Healthy, Deadline, "back");
-        Assert.Equal(0, agent.Snapshot.Restarts);
+        Assert.True(agent.Snapshot.Restarts == 0, $"restarted {agent.Snapshot.Restarts} times after the host came back:\n" +
+            string.Join('\n', agent.Logs.Entries.Select(e => $"{e.At:HH:mm:ss.fff} [{e.EventId}] {e.Message}")));
         Assert.False(File.Exists(marker), "the restart command ran against a lost host");
         Assert.Null(agent.Snapshot.NeedsFailover);
     }

@@ -31,7 +31,7 @@ public sealed class NodeJudgementTests
     }
 
     [Fact]
-    public void TargetJudge_SilentPortThenSilentHost_IsHostUnreachableOnlyWhenTheHostVerdictSettles()
+    public void TargetJudge_SilentPortThenSilentHost_IsHostUnreachableOnlyWhenTheHostVerdictSettles_NeverAProcessDownOnTheWay()
     {
         var judge = new TargetJudge(new VerdictOptions { FailuresToDown = 3, SuccessesToUp = 1 }, hostProbed: true);
         var t = DateTimeOffset.UnixEpoch;
@@ -44,17 +44,85 @@ public sealed class NodeJudgementTests
             judge.ObservePort(new PortProbeResult(PortProbeOutcome.ConnectTimeout, t.AddSeconds(i), TimeSpan.Zero));
         }
 
-        // The port is down and silent, the host still counts as up: a process down, as far as anyone knows.
-        Assert.Equal(NodeVerdict.ProcessDown, judge.Verdict);
+        // The port is down and silent, and the host's last answer is from before the silence began: nothing
+        // is decided yet (a partition starting fails port probes faster than SSH ones; a restart now would
+        // be aimed at a host that is going away).
+        Assert.Equal(NodeVerdict.Healthy, judge.Verdict);
         judge.ObserveHost(new HostProbeResult(HostProbeOutcome.Timeout, t.AddSeconds(4), TimeSpan.Zero));
         judge.ObserveHost(new HostProbeResult(HostProbeOutcome.Timeout, t.AddSeconds(5), TimeSpan.Zero));
-        Assert.Equal(NodeVerdict.ProcessDown, judge.Verdict);
+        Assert.Equal(NodeVerdict.Healthy, judge.Verdict);
         var (verdict, change, hostChange) = judge.ObserveHost(new HostProbeResult(HostProbeOutcome.Timeout, t.AddSeconds(6), TimeSpan.Zero));
 
         Assert.Equal(NodeVerdict.HostUnreachable, verdict);
-        Assert.Equal(NodeVerdict.ProcessDown, change!.From);
+        Assert.Equal(NodeVerdict.Healthy, change!.From);
         Assert.Equal(HostProbeOutcome.Timeout, change.HostEvidence!.Outcome);
         Assert.Equal(HostVerdict.Down, hostChange!.To);
+    }
+
+    [Fact]
+    public void TargetJudge_SilentPortOnAHostThatAnswersDuringTheSilence_IsAProcessDown()
+    {
+        // A port firewalled or a listen queue full: no connect, while sshd answers. The host is there.
+        var judge = new TargetJudge(new VerdictOptions { FailuresToDown = 3, SuccessesToUp = 1 }, hostProbed: true);
+        var t = DateTimeOffset.UnixEpoch;
+        judge.ObservePort(new PortProbeResult(PortProbeOutcome.Pong, t, TimeSpan.Zero));
+        judge.ObserveHost(new HostProbeResult(HostProbeOutcome.Answered, t, TimeSpan.Zero));
+        for (var i = 1; i <= 3; i++)
+        {
+            judge.ObservePort(new PortProbeResult(PortProbeOutcome.ConnectTimeout, t.AddSeconds(i), TimeSpan.Zero));
+        }
+
+        Assert.Equal(NodeVerdict.Healthy, judge.Verdict);
+        var (verdict, change, _) = judge.ObserveHost(new HostProbeResult(HostProbeOutcome.Answered, t.AddSeconds(3.5), TimeSpan.Zero));
+
+        Assert.Equal(NodeVerdict.ProcessDown, verdict);
+        Assert.Equal(HostProbeOutcome.Answered, change!.HostEvidence!.Outcome);
+    }
+
+    [Fact]
+    public void TargetJudge_HostAnsweringAgainBeforeTheNextPortProbe_IsNotAProcessDown()
+    {
+        // A partition heals: SSH answers first, while the port's last probe is still the silent one from
+        // during the partition. That is no evidence of a dead process, and a restart would hit a healthy Redis.
+        var judge = new TargetJudge(new VerdictOptions { FailuresToDown = 2, SuccessesToUp = 1 }, hostProbed: true);
+        var t = DateTimeOffset.UnixEpoch;
+        judge.ObservePort(new PortProbeResult(PortProbeOutcome.Pong, t, TimeSpan.Zero));
+        judge.ObserveHost(new HostProbeResult(HostProbeOutcome.Answered, t, TimeSpan.Zero));
+        for (var i = 1; i <= 2; i++)
+        {
+            judge.ObservePort(new PortProbeResult(PortProbeOutcome.ConnectTimeout, t.AddSeconds(i), TimeSpan.Zero));
+            judge.ObserveHost(new HostProbeResult(HostProbeOutcome.Timeout, t.AddSeconds(i), TimeSpan.Zero));
+        }
+
+        Assert.Equal(NodeVerdict.HostUnreachable, judge.Verdict);
+
+        var (healed, change, _) = judge.ObserveHost(new HostProbeResult(HostProbeOutcome.Answered, t.AddSeconds(3), TimeSpan.Zero));
+        Assert.Equal(NodeVerdict.HostUnreachable, healed);
+        Assert.Null(change);
+
+        judge.ObservePort(new PortProbeResult(PortProbeOutcome.Pong, t.AddSeconds(3.2), TimeSpan.Zero));
+        Assert.Equal(NodeVerdict.Healthy, judge.Verdict);
+    }
+
+    [Fact]
+    public void TargetJudge_PortStillSilentAfterTheHostAnswersAgain_IsAProcessDown()
+    {
+        var judge = new TargetJudge(new VerdictOptions { FailuresToDown = 2, SuccessesToUp = 1 }, hostProbed: true);
+        var t = DateTimeOffset.UnixEpoch;
+        judge.ObservePort(new PortProbeResult(PortProbeOutcome.Pong, t, TimeSpan.Zero));
+        judge.ObserveHost(new HostProbeResult(HostProbeOutcome.Answered, t, TimeSpan.Zero));
+        for (var i = 1; i <= 2; i++)
+        {
+            judge.ObservePort(new PortProbeResult(PortProbeOutcome.ConnectTimeout, t.AddSeconds(i), TimeSpan.Zero));
+            judge.ObserveHost(new HostProbeResult(HostProbeOutcome.Timeout, t.AddSeconds(i), TimeSpan.Zero));
+        }
+
+        judge.ObserveHost(new HostProbeResult(HostProbeOutcome.Answered, t.AddSeconds(3), TimeSpan.Zero));
+        // A port probe that began after the host answered, and is still silent: the host is there, Redis is not.
+        var (verdict, change) = judge.ObservePort(new PortProbeResult(PortProbeOutcome.ConnectTimeout, t.AddSeconds(4), TimeSpan.Zero));
+
+        Assert.Equal(NodeVerdict.ProcessDown, verdict);
+        Assert.Equal(NodeVerdict.HostUnreachable, change!.From);
     }
 
     [Theory]
