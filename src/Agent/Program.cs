@@ -1,5 +1,5 @@
 using RedisAgent.Hosting;
-using RedisAgent.Logs;
+using RedisAgent.Cli;
 
 if (args is ["logs", .. var rest])
 {
@@ -14,7 +14,7 @@ if (args is ["logs", .. var rest])
 
 if (args is ["health", .. var healthArgs])
 {
-    return await RedisAgent.Metrics.HealthCommand.RunAsync(healthArgs, Console.Out, Console.Error, CancellationToken.None).ConfigureAwait(false);
+    return await RedisAgent.Cli.HealthCommand.RunAsync(healthArgs, Console.Out, Console.Error, CancellationToken.None).ConfigureAwait(false);
 }
 
 if (AgentHost.Preflight(args, Console.Out, Console.Error) is { } handled)

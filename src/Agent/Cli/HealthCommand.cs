@@ -1,6 +1,6 @@
 using System.Net.Sockets;
 
-namespace RedisAgent.Metrics;
+namespace RedisAgent.Cli;
 
 /// <summary>
 /// <c>redis-agent health [--ready] [--url URL]</c>: asks a running agent for <c>/healthz</c> (or
@@ -14,7 +14,7 @@ internal static class HealthCommand
     public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error, CancellationToken cancellationToken)
     {
         var path = "/healthz";
-        var url = Environment.GetEnvironmentVariable(Logs.LogsCommand.UrlVariable) is { Length: > 0 } fromEnvironment ? fromEnvironment : Hosting.AgentHost.DefaultUrls;
+        var url = Environment.GetEnvironmentVariable(LogsCommand.UrlVariable) is { Length: > 0 } fromEnvironment ? fromEnvironment : Hosting.AgentHost.DefaultUrls;
         for (var i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -27,14 +27,14 @@ internal static class HealthCommand
                     break;
                 default:
                     await error.WriteLineAsync($"redis-agent health: unknown argument '{args[i]}'\n{Usage}").ConfigureAwait(false);
-                    return Logs.LogsCommand.UsageExitCode;
+                    return LogsCommand.UsageExitCode;
             }
         }
 
         if (!Uri.TryCreate(url, UriKind.Absolute, out var baseUri) || baseUri.Scheme is not ("http" or "https"))
         {
             await error.WriteLineAsync($"redis-agent health: --url must be an http:// address, not '{url}'").ConfigureAwait(false);
-            return Logs.LogsCommand.UsageExitCode;
+            return LogsCommand.UsageExitCode;
         }
 
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
@@ -47,7 +47,7 @@ internal static class HealthCommand
         catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or SocketException)
         {
             await error.WriteLineAsync($"redis-agent health: cannot reach the agent at {baseUri.GetLeftPart(UriPartial.Authority)} ({ex.Message})").ConfigureAwait(false);
-            return Logs.LogsCommand.UnavailableExitCode;
+            return LogsCommand.UnavailableExitCode;
         }
     }
 }

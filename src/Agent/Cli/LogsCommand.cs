@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Net.Sockets;
 
-namespace RedisAgent.Logs;
+namespace RedisAgent.Cli;
 
 /// <summary>
 /// <c>redis-agent logs [-t] [-n N] [-s redis|agent] [--url URL]</c>: the resource's lines from a

@@ -64,9 +64,8 @@ internal static class CoordinationRegistration
     /// <summary>The Coordinator section (the link to redis-failover), bound and validated at start.</summary>
     public static IServiceCollection AddCoordinationOptions(this IServiceCollection services, IConfiguration configuration)
     {
-        // One explicit Bind per type, so that the configuration binding generator sees each one.
-        services.AddOptions<CoordinatorOptions>().Bind(configuration.GetSection(CoordinatorOptions.Section)).ValidateOnStart();
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<CoordinatorOptions>, CoordinatorOptionsValidator>());
+        // One Bind call per type, which the configuration binding generator sees.
+        services.AddOptionsWithValidateOnStart<CoordinatorOptions, CoordinatorOptionsValidator>().Bind(configuration.GetSection(CoordinatorOptions.Section));
         return services;
     }
 }

@@ -114,9 +114,8 @@ internal static class HostProbingRegistration
     /// <summary>The Ssh section (the agent's own host probe), bound and validated at start.</summary>
     public static IServiceCollection AddHostProbingOptions(this IServiceCollection services, IConfiguration configuration)
     {
-        // One explicit Bind per type, so that the configuration binding generator sees each one.
-        services.AddOptions<SshOptions>().Bind(configuration.GetSection(SshOptions.Section)).ValidateOnStart();
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SshOptions>, SshOptionsValidator>());
+        // One Bind call per type, which the configuration binding generator sees.
+        services.AddOptionsWithValidateOnStart<SshOptions, SshOptionsValidator>().Bind(configuration.GetSection(SshOptions.Section));
         return services;
     }
 }

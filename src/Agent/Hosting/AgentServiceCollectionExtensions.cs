@@ -45,8 +45,8 @@ internal static class AgentServiceCollectionExtensions
                 }
             })
             .ValidateOnStart();
-        services.AddOptions<AgentOptions>().Bind(configuration.GetSection(AgentOptions.Section)).ValidateOnStart();
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<AgentOptions>, AgentOptionsValidator>());
+        // One Bind call per type, which the configuration binding generator sees.
+        services.AddOptionsWithValidateOnStart<AgentOptions, AgentOptionsValidator>().Bind(configuration.GetSection(AgentOptions.Section));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RedisOptions>, RedisOptionsValidator>());
 
         // Each capability binds and validates its own sections.

@@ -142,9 +142,8 @@ internal static class LogsRegistration
     /// <summary>The Logs section (its syslog drain too), bound and validated at start.</summary>
     public static IServiceCollection AddLogsOptions(this IServiceCollection services, IConfiguration configuration)
     {
-        // One explicit Bind per type, so that the configuration binding generator sees each one.
-        services.AddOptions<LogOptions>().Bind(configuration.GetSection(LogOptions.Section)).ValidateOnStart();
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<LogOptions>, LogOptionsValidator>());
+        // One Bind call per type, which the configuration binding generator sees.
+        services.AddOptionsWithValidateOnStart<LogOptions, LogOptionsValidator>().Bind(configuration.GetSection(LogOptions.Section));
         return services;
     }
 }

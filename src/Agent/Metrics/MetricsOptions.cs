@@ -39,9 +39,8 @@ internal static class MetricsRegistration
     /// <summary>The Metrics, Plan and Plans sections, bound and validated at start.</summary>
     public static IServiceCollection AddMetricsOptions(this IServiceCollection services, IConfiguration configuration)
     {
-        // One explicit Bind per type, so that the configuration binding generator sees each one.
-        services.AddOptions<MetricsOptions>().Bind(configuration.GetSection(MetricsOptions.Section)).ValidateOnStart();
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<MetricsOptions>, MetricsOptionsValidator>());
+        // One Bind call per type, which the configuration binding generator sees.
+        services.AddOptionsWithValidateOnStart<MetricsOptions, MetricsOptionsValidator>().Bind(configuration.GetSection(MetricsOptions.Section));
         services.AddOptions<PlanOptions>()
             .Bind(configuration.GetSection(PlanOptions.Section))
             .Configure(options =>

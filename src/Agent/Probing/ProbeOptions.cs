@@ -44,11 +44,9 @@ internal static class ProbingRegistration
     /// <summary>The Probe and Verdict sections, bound and validated at start.</summary>
     public static IServiceCollection AddProbingOptions(this IServiceCollection services, IConfiguration configuration)
     {
-        // One explicit Bind per type, so that the configuration binding generator sees each one.
-        services.AddOptions<ProbeOptions>().Bind(configuration.GetSection(ProbeOptions.Section)).ValidateOnStart();
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ProbeOptions>, ProbeOptionsValidator>());
-        services.AddOptions<VerdictOptions>().Bind(configuration.GetSection(VerdictOptions.Section)).ValidateOnStart();
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<VerdictOptions>, VerdictOptionsValidator>());
+        // One Bind call per type, which the configuration binding generator sees.
+        services.AddOptionsWithValidateOnStart<ProbeOptions, ProbeOptionsValidator>().Bind(configuration.GetSection(ProbeOptions.Section));
+        services.AddOptionsWithValidateOnStart<VerdictOptions, VerdictOptionsValidator>().Bind(configuration.GetSection(VerdictOptions.Section));
         return services;
     }
 }

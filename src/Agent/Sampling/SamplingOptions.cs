@@ -40,9 +40,8 @@ internal static class SamplingRegistration
     /// <summary>The Sampling section, bound and validated at start.</summary>
     public static IServiceCollection AddSamplingOptions(this IServiceCollection services, IConfiguration configuration)
     {
-        // One explicit Bind per type, so that the configuration binding generator sees each one.
-        services.AddOptions<SamplingOptions>().Bind(configuration.GetSection(SamplingOptions.Section)).ValidateOnStart();
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SamplingOptions>, SamplingOptionsValidator>());
+        // One Bind call per type, which the configuration binding generator sees.
+        services.AddOptionsWithValidateOnStart<SamplingOptions, SamplingOptionsValidator>().Bind(configuration.GetSection(SamplingOptions.Section));
         return services;
     }
 }

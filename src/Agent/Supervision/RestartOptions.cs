@@ -153,9 +153,8 @@ internal static class SupervisionRegistration
     /// <summary>The Restart and Exec sections, bound and validated at start (Restart against the node and the Exec settings).</summary>
     public static IServiceCollection AddSupervisionOptions(this IServiceCollection services, IConfiguration configuration)
     {
-        // One explicit Bind per type, so that the configuration binding generator sees each one.
-        services.AddOptions<RestartOptions>().Bind(configuration.GetSection(RestartOptions.Section)).ValidateOnStart();
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RestartOptions>, RestartOptionsValidator>());
+        // One Bind call per type, which the configuration binding generator sees.
+        services.AddOptionsWithValidateOnStart<RestartOptions, RestartOptionsValidator>().Bind(configuration.GetSection(RestartOptions.Section));
         services.AddOptions<ExecOptions>().Bind(configuration.GetSection(ExecOptions.Section)).ValidateOnStart();
         return services;
     }

@@ -97,7 +97,7 @@ public sealed class LiveTailTests : IAsyncLifetime
         string[] arguments = value.Length == 0 ? ["logs", flag] : ["logs", flag, value];
         await using var cli = AgentProcess.Start(new Dictionary<string, string>(), arguments);
 
-        Assert.Equal(LogsCommand.UsageExitCode, await cli.WaitForExitAsync(Deadline));
+        Assert.Equal(RedisAgent.Cli.LogsCommand.UsageExitCode, await cli.WaitForExitAsync(Deadline));
         Assert.Contains(expected, cli.Output, StringComparison.Ordinal);
         Assert.Contains("usage: redis-agent logs", cli.Output, StringComparison.Ordinal);
     }
@@ -107,7 +107,7 @@ public sealed class LiveTailTests : IAsyncLifetime
     {
         await using var cli = AgentProcess.Start(new Dictionary<string, string>(), "logs", "--url", $"http://127.0.0.1:{LoopbackPorts.Free()}");
 
-        Assert.Equal(LogsCommand.UnavailableExitCode, await cli.WaitForExitAsync(Deadline));
+        Assert.Equal(RedisAgent.Cli.LogsCommand.UnavailableExitCode, await cli.WaitForExitAsync(Deadline));
         Assert.Contains("cannot reach the agent", cli.Output, StringComparison.Ordinal);
     }
 }
