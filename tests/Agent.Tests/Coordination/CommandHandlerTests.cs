@@ -18,30 +18,20 @@ namespace RedisAgent.Tests.Coordination;
 public sealed class CommandHandlerTests : IDisposable
 {
     private static readonly DateTimeOffset T0 = new(2026, 11, 30, 8, 0, 0, TimeSpan.Zero);
-    private readonly TempDirectory _state = new("commands");
+    private readonly UnservedNode _node = new("commands");
     private readonly FakeTimeProvider _time = new(T0);
     private readonly ObservationBook _observations = new();
-    private readonly RedisConnection _connection;
-    private readonly TermStore _terms;
     private readonly RedisAgent.Supervision.RestartLease _lease;
     private readonly CommandHandler _handler;
 
     public CommandHandlerTests()
     {
-        _connection = new RedisConnection(RedisEndpoint.Parse("redis://127.0.0.1:1"), TlsTrust.Create(null, null), "redis-agent");
-        var control = new NodeControl(_connection);
-        _terms = new TermStore(_state.Path);
         _lease = new RedisAgent.Supervision.RestartLease(_time, required: true);
-        var reports = new ReportBuilder(_terms, new SampleBook(), new RedisAgent.Node.NodeStatus(), _observations, control, _connection, _time, NullLogger<ReportBuilder>.Instance);
-        _handler = new CommandHandler(_terms, control, _lease, reports, NullLogger<CommandHandler>.Instance);
+        _handler = new CommandHandler(_node.Terms, _node.Control, _lease, _node.Reports(new SampleBook(), _observations, _time), NullLogger<CommandHandler>.Instance);
         _observations.Register("db-2", isLocal: false, "127.0.0.12:6379", "127.0.0.12:22");
     }
 
-    public void Dispose()
-    {
-        _connection.Dispose();
-        _state.Dispose();
-    }
+    public void Dispose() => _node.Dispose();
 
     [Fact]
     public async Task A_command_of_an_older_term_is_refused_and_the_newer_term_is_kept_on_disk()
@@ -53,7 +43,7 @@ public sealed class CommandHandlerTests : IDisposable
         Assert.False(stale.Ok);
         Assert.Equal("c2", stale.CommandId);
         Assert.Equal("stale term 4: this agent has seen term 5", stale.Error);
-        Assert.Equal(5, new TermStore(_state.Path).Highest);
+        Assert.Equal(5, new TermStore(_node.StateDirectory).Highest);
     }
 
     [Fact]

@@ -13,23 +13,16 @@ namespace RedisAgent.Tests.Coordination;
 public sealed class ReportBuilderTests : IDisposable
 {
     private static readonly DateTimeOffset T0 = new(2026, 11, 30, 8, 0, 0, TimeSpan.Zero);
-    private readonly TempDirectory _state = new("reports");
+    private readonly UnservedNode _node = new("reports");
     private readonly SampleBook _samples = new();
-    private readonly RedisConnection _connection;
     private readonly ReportBuilder _reports;
 
     public ReportBuilderTests()
     {
-        _connection = new RedisConnection(RedisEndpoint.Parse("redis://127.0.0.1:1"), TlsTrust.Create(null, null), "redis-agent");
-        _reports = new ReportBuilder(new TermStore(_state.Path), _samples, new RedisAgent.Node.NodeStatus(), new ObservationBook(),
-            new NodeControl(_connection), _connection, new FakeTimeProvider(T0), NullLogger<ReportBuilder>.Instance);
+        _reports = _node.Reports(_samples, new ObservationBook(), new FakeTimeProvider(T0));
     }
 
-    public void Dispose()
-    {
-        _connection.Dispose();
-        _state.Dispose();
-    }
+    public void Dispose() => _node.Dispose();
 
     [Fact]
     public void A_replica_reports_its_own_offset_its_link_and_its_primary()

@@ -84,15 +84,7 @@ public sealed class NodeJudgementTests
     {
         // A partition heals: SSH answers first, while the port's last probe is still the silent one from
         // during the partition. That is no evidence of a dead process, and a restart would hit a healthy Redis.
-        var judge = new TargetJudge(new VerdictOptions { FailuresToDown = 2, SuccessesToUp = 1 }, hostProbed: true);
-        var t = DateTimeOffset.UnixEpoch;
-        judge.ObservePort(new PortProbeResult(PortProbeOutcome.Pong, t, TimeSpan.Zero));
-        judge.ObserveHost(new HostProbeResult(HostProbeOutcome.Answered, t, TimeSpan.Zero));
-        for (var i = 1; i <= 2; i++)
-        {
-            judge.ObservePort(new PortProbeResult(PortProbeOutcome.ConnectTimeout, t.AddSeconds(i), TimeSpan.Zero));
-            judge.ObserveHost(new HostProbeResult(HostProbeOutcome.Timeout, t.AddSeconds(i), TimeSpan.Zero));
-        }
+        var (judge, t) = CutOffForTwoSeconds();
 
         Assert.Equal(NodeVerdict.HostUnreachable, judge.Verdict);
 
@@ -107,15 +99,7 @@ public sealed class NodeJudgementTests
     [Fact]
     public void TargetJudge_PortStillSilentAfterTheHostAnswersAgain_IsAProcessDown()
     {
-        var judge = new TargetJudge(new VerdictOptions { FailuresToDown = 2, SuccessesToUp = 1 }, hostProbed: true);
-        var t = DateTimeOffset.UnixEpoch;
-        judge.ObservePort(new PortProbeResult(PortProbeOutcome.Pong, t, TimeSpan.Zero));
-        judge.ObserveHost(new HostProbeResult(HostProbeOutcome.Answered, t, TimeSpan.Zero));
-        for (var i = 1; i <= 2; i++)
-        {
-            judge.ObservePort(new PortProbeResult(PortProbeOutcome.ConnectTimeout, t.AddSeconds(i), TimeSpan.Zero));
-            judge.ObserveHost(new HostProbeResult(HostProbeOutcome.Timeout, t.AddSeconds(i), TimeSpan.Zero));
-        }
+        var (judge, t) = CutOffForTwoSeconds();
 
         judge.ObserveHost(new HostProbeResult(HostProbeOutcome.Answered, t.AddSeconds(3), TimeSpan.Zero));
         // A port probe that began after the host answered, and is still silent: the host is there, Redis is not.
@@ -156,5 +140,21 @@ public sealed class NodeJudgementTests
         Assert.Null(policy.Observe(new HostProbeResult(HostProbeOutcome.Timeout, DateTimeOffset.UnixEpoch, TimeSpan.Zero)));
         Assert.Null(policy.Observe(new HostProbeResult(HostProbeOutcome.Answered, DateTimeOffset.UnixEpoch, TimeSpan.Zero)));
         Assert.Equal(HostVerdict.Up, policy.Current);
+    }
+
+    /// <summary>A target healthy at t, then port and SSH silent at t+1 and t+2 (a partition), judged with thresholds of 2 and 1.</summary>
+    private static (TargetJudge Judge, DateTimeOffset T) CutOffForTwoSeconds()
+    {
+        var judge = new TargetJudge(new VerdictOptions { FailuresToDown = 2, SuccessesToUp = 1 }, hostProbed: true);
+        var t = DateTimeOffset.UnixEpoch;
+        judge.ObservePort(new PortProbeResult(PortProbeOutcome.Pong, t, TimeSpan.Zero));
+        judge.ObserveHost(new HostProbeResult(HostProbeOutcome.Answered, t, TimeSpan.Zero));
+        for (var i = 1; i <= 2; i++)
+        {
+            judge.ObservePort(new PortProbeResult(PortProbeOutcome.ConnectTimeout, t.AddSeconds(i), TimeSpan.Zero));
+            judge.ObserveHost(new HostProbeResult(HostProbeOutcome.Timeout, t.AddSeconds(i), TimeSpan.Zero));
+        }
+
+        return (judge, t);
     }
 }
