@@ -50,8 +50,8 @@ public sealed class SupervisorTests : IAsyncLifetime
     {
         Probe(PortProbeOutcome.Pong, NodeVerdict.Healthy);
         Probe(PortProbeOutcome.Refused, NodeVerdict.ProcessDown, changedFrom: NodeVerdict.Healthy);
-        await Until(() => _driver.Restarts == 1, "the first restart is immediate");
-        Assert.Equal(SupervisorPhase.Starting, _status.Snapshot.Phase);
+        // The driver counts the restart before the loop records the phase it leads to: wait for both.
+        await Until(() => _driver.Restarts == 1 && _status.Snapshot.Phase == SupervisorPhase.Starting, "the first restart is immediate, then Starting");
 
         // Still refused, and the verdict does not change any more: only the start timeout can act.
         Probe(PortProbeOutcome.Refused, NodeVerdict.ProcessDown);
