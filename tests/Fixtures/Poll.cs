@@ -34,4 +34,19 @@ public static class Poll
             await Task.Delay(Step).ConfigureAwait(false);
         }
     }
+
+    /// <summary>Fails as soon as <paramref name="condition"/> is false within <paramref name="duration"/>: for what must not happen.</summary>
+    public static async Task HoldsAsync(Func<bool> condition, TimeSpan duration, Func<string> describe)
+    {
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < duration)
+        {
+            if (!condition())
+            {
+                throw new InvalidOperationException($"No longer true after {clock.Elapsed.TotalSeconds:0.#} s: {describe()}");
+            }
+
+            await Task.Delay(Step).ConfigureAwait(false);
+        }
+    }
 }
