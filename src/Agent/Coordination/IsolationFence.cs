@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using RedisAgent.Connection;
 using RedisAgent.Node;
+using RedisAgent.Probing;
 using RedisFailover.Protos;
 
 namespace RedisAgent.Coordination;

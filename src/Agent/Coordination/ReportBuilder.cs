@@ -2,6 +2,7 @@ using Google.Protobuf.WellKnownTypes;
 using Microsoft.Extensions.Logging;
 using RedisAgent.Connection;
 using RedisAgent.Node;
+using RedisAgent.Probing;
 using RedisAgent.Sampling;
 using RedisFailover.Protos;
 

@@ -111,5 +111,5 @@ internal sealed class TargetJudge(VerdictOptions options, bool hostProbed)
         return (Verdict, change);
     }
 
-    private static bool Silent(PortProbeOutcome outcome) => outcome is PortProbeOutcome.ConnectTimeout or PortProbeOutcome.Failed;
+    private static bool Silent(PortProbeOutcome outcome) => RedisFailover.Protos.Vocabulary.IsSilence(outcome.ToWire());
 }

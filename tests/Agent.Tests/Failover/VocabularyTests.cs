@@ -1,4 +1,3 @@
-using RedisAgent.Coordination;
 using RedisAgent.Probing;
 using RedisFailover.Protos;
 using AgentHostVerdict = RedisAgent.HostProbing.HostVerdict;

@@ -1,9 +1,8 @@
 using RedisAgent.HostProbing;
-using RedisAgent.Probing;
 using RedisFailover.Protos;
 using WireHostVerdict = RedisFailover.Protos.HostVerdict;
 
-namespace RedisAgent.Coordination;
+namespace RedisAgent.Probing;
 
 // No discard arm: a named member left out is CS8509, an error. Values with no name (a cast) are not
 // ours to produce, so CS8524 for them is off.
