@@ -15,6 +15,10 @@ public static class Vocabulary
         or PortOutcome.OtherReply or PortOutcome.AuthFailed or PortOutcome.TlsRejected or PortOutcome.Refused
         or PortOutcome.Reset or PortOutcome.Hung;
 
+    /// <summary>True when Redis itself answered the port probe (a reply, even a refusal of the agent's credentials): its process is up.</summary>
+    public static bool ProvesProcessUp(this PortOutcome outcome) => outcome is PortOutcome.Pong or PortOutcome.Busy
+        or PortOutcome.OtherReply or PortOutcome.AuthFailed or PortOutcome.TlsRejected;
+
     /// <summary>True when the port probe got nothing at all (no reply, no refusal): the host or the network is silent.</summary>
     public static bool IsSilence(this PortOutcome outcome) => outcome is PortOutcome.ConnectTimeout or PortOutcome.Failed;
 

@@ -79,11 +79,11 @@ internal sealed partial class CommandHandler(
         }
 
         var changed = grant.Granted
-            ? lease.Grant(TimeSpan.FromMilliseconds(grant.TtlMs), grant.FenceOnStart)
+            ? lease.Grant(TimeSpan.FromMilliseconds(grant.TtlMs), grant.FenceOnStart, grant.NoStandby, grant.NotPrimary)
             : lease.End(grant.Reason);
         if (changed)
         {
-            Log.Lease(logger, grant.Granted ? "granted" : "ended", term, grant.Granted ? $"ttl {grant.TtlMs} ms{(grant.FenceOnStart ? ", fence on start" : "")}" : grant.Reason);
+            Log.Lease(logger, grant.Granted ? "granted" : "ended", term, grant.Granted ? $"ttl {grant.TtlMs} ms{(grant.FenceOnStart ? ", fence on start" : "")}{(grant.NoStandby ? ", no standby in sync" : "")}{(grant.NotPrimary ? ", not the primary" : "")}" : grant.Reason);
         }
     }
 

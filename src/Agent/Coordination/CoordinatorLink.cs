@@ -31,6 +31,7 @@ internal sealed partial class CoordinatorLink(
     LinkState link,
     CommandHandler commands,
     ReportBuilder reports,
+    Node.NodeStatus status,
     TimeProvider time,
     ILogger<CoordinatorLink> logger) : BackgroundService
 {
@@ -177,12 +178,44 @@ internal sealed partial class CoordinatorLink(
         return handler;
     }
 
+    /// <summary>
+    /// A report every Coordinator:ReportInterval, and one at once when the supervisor's phase changes:
+    /// a request for a failover (a restart that became hopeless) must not wait for the next tick.
+    /// </summary>
     private async Task ReportAsync(ChannelWriter<AgentMessage> outbound, CancellationToken cancellationToken)
     {
-        using var timer = new PeriodicTimer(_options.ReportInterval, time);
-        while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
+        var changed = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+        void OnPhase() => changed.Writer.TryWrite(true);
+        status.PhaseChanged += OnPhase;
+        try
         {
-            outbound.TryWrite(new AgentMessage { Report = await reports.ReportAsync().ConfigureAwait(false) });
+            using var timer = new PeriodicTimer(_options.ReportInterval, time);
+            var tick = timer.WaitForNextTickAsync(cancellationToken).AsTask();
+            var phase = changed.Reader.WaitToReadAsync(cancellationToken).AsTask();
+            while (true)
+            {
+                if (await Task.WhenAny(tick, phase).ConfigureAwait(false) == tick)
+                {
+                    if (!await tick.ConfigureAwait(false))
+                    {
+                        return;
+                    }
+
+                    tick = timer.WaitForNextTickAsync(cancellationToken).AsTask();
+                }
+                else
+                {
+                    await phase.ConfigureAwait(false);
+                    changed.Reader.TryRead(out _);
+                    phase = changed.Reader.WaitToReadAsync(cancellationToken).AsTask();
+                }
+
+                outbound.TryWrite(new AgentMessage { Report = await reports.ReportAsync().ConfigureAwait(false) });
+            }
+        }
+        finally
+        {
+            status.PhaseChanged -= OnPhase;
         }
     }
 

@@ -50,8 +50,14 @@ internal sealed partial class ReportBuilder(
     /// <summary>The report from <paramref name="fresh"/> INFO replication (or, when null or empty, the last sample's).</summary>
     internal Report Build(IReadOnlyDictionary<string, string>? fresh)
     {
-        var verdict = status.Snapshot.Verdict;
+        var snapshot = status.Snapshot;
+        var verdict = snapshot.Verdict;
         var report = new Report { TermSeen = terms.Highest, Fenced = control.Fenced, LocalVerdict = verdict.ToWire(), LocalVerdictName = verdict.ToString() };
+        if (Request(snapshot) is { } request)
+        {
+            report.FailoverRequest = request;
+        }
+
         if (samples.Last is { } sample)
         {
             var replication = InfoParser.ToReplication(fresh is { Count: > 0 } ? fresh : sample.Info);
@@ -83,6 +89,19 @@ internal sealed partial class ReportBuilder(
 
         return report;
     }
+
+    /// <summary>
+    /// The failover this agent asks for: while restarting its node is hopeless (the start limit) or
+    /// refused (the persistence guard). Not for a lost host: the coordinator's vantages judge that,
+    /// and an agent off the host cannot tell its own partition from the host's loss.
+    /// </summary>
+    internal static FailoverRequest? Request(NodeSnapshot snapshot) => (snapshot.Phase, snapshot.Refusal) switch
+    {
+        (Supervision.SupervisorPhase.GaveUp, _) => new FailoverRequest { Cause = FailoverCause.StartLimit, Reason = snapshot.NeedsFailover ?? "" },
+        (Supervision.SupervisorPhase.Refused, Supervision.GuardKind.OlderData) => new FailoverRequest { Cause = FailoverCause.OlderData, Reason = snapshot.NeedsFailover ?? "" },
+        (Supervision.SupervisorPhase.Refused, _) => new FailoverRequest { Cause = FailoverCause.NoPersistence, Reason = snapshot.NeedsFailover ?? "" },
+        _ => null,
+    };
 
     /// <summary>The agent's current judgement of <paramref name="target"/> (its port is probed every Probe:Interval); null when it does not watch it.</summary>
     public Observation? Observe(string target)

@@ -17,7 +17,8 @@ internal sealed record NodeSnapshot(
     ExitStatus? LastExit,
     string? NeedsFailover,
     long RestartsRefused,
-    NodeFacts? Facts)
+    NodeFacts? Facts,
+    GuardKind Refusal = GuardKind.None)
 {
     public long Restarts => RestartsByTrigger.Values.Sum();
 }
@@ -62,8 +63,14 @@ internal sealed class NodeStatus
     public void RecordVerdict(NodeVerdict verdict, VerdictChange? change) =>
         Update(s => s with { Verdict = verdict, VerdictSince = change?.At ?? s.VerdictSince });
 
-    public void SetPhase(SupervisorPhase phase, string? needsFailover) =>
-        Update(s => s with { Phase = phase, NeedsFailover = needsFailover });
+    /// <summary>Raised after the supervisor's phase changed (a coordinator link reports it at once).</summary>
+    public event Action? PhaseChanged;
+
+    public void SetPhase(SupervisorPhase phase, string? needsFailover, GuardKind refusal = GuardKind.None)
+    {
+        Update(s => s with { Phase = phase, NeedsFailover = needsFailover, Refusal = refusal });
+        PhaseChanged?.Invoke();
+    }
 
     public void RecordRestart(RestartRecord record) => Update(s =>
     {

@@ -52,13 +52,14 @@ internal static class InfoParser
     }
 
     /// <summary>The facts the supervisor needs; <paramref name="saveConfig"/> is null when CONFIG could not be read.</summary>
-    public static NodeFacts ToFacts(IReadOnlyDictionary<string, string> info, string? saveConfig, DateTimeOffset at) => new(
+    public static NodeFacts ToFacts(IReadOnlyDictionary<string, string> info, string? saveConfig, DateTimeOffset at, string? appendFsync = null) => new(
         Role: Vocabulary.RoleFromInfo(info.GetValueOrDefault("role")),
         ConnectedReplicas: Int(info, "connected_slaves"),
         AofEnabled: Int(info, "aof_enabled") == 1,
         SaveConfig: saveConfig,
         ProcessId: Int(info, "process_id"),
-        SampledAt: at);
+        SampledAt: at,
+        AppendFsync: appendFsync);
 
     /// <summary>The replication facts of an INFO (or INFO replication) reply.</summary>
     public static ReplicationFacts ToReplication(IReadOnlyDictionary<string, string> info)

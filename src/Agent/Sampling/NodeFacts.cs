@@ -9,9 +9,19 @@ namespace RedisAgent.Sampling;
 /// <param name="SaveConfig">CONFIG GET save; null when CONFIG is unavailable (renamed or disabled).</param>
 /// <param name="ProcessId">INFO server <c>process_id</c>.</param>
 /// <param name="SampledAt">When the sample was taken.</param>
-internal sealed record NodeFacts(NodeRole Role, int ConnectedReplicas, bool AofEnabled, string? SaveConfig, int ProcessId, DateTimeOffset SampledAt)
+/// <param name="AppendFsync">CONFIG GET appendfsync (always, everysec, no); null when CONFIG is unavailable.</param>
+internal sealed record NodeFacts(NodeRole Role, int ConnectedReplicas, bool AofEnabled, string? SaveConfig, int ProcessId, DateTimeOffset SampledAt, string? AppendFsync = null)
 {
     public bool IsPrimary => Role == NodeRole.Primary;
+
+    /// <summary>
+    /// True when what a restart would load from disk may be older than what the node's replicas hold:
+    /// RDB snapshots only (everything since the last one is gone), or an AOF the kernel is left to flush
+    /// (<c>appendfsync no</c>: a machine restart loses up to its whole page cache). Null when it cannot be told.
+    /// </summary>
+    public bool? DiskMayBeBehind => AofEnabled
+        ? AppendFsync is null ? null : string.Equals(AppendFsync.Trim(), "no", StringComparison.OrdinalIgnoreCase)
+        : SaveConfig is null ? null : SaveConfig.Trim().Length > 0;
 
     /// <summary>True when a restart would bring the data back (AOF, or RDB snapshots configured); null when it cannot be told.</summary>
     public bool? HasPersistence => AofEnabled ? true : SaveConfig is null ? null : SaveConfig.Trim().Length > 0;

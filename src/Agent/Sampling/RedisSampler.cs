@@ -24,7 +24,7 @@ internal sealed partial class RedisSampler(
     ILogger<RedisSampler> logger) : BackgroundService
 {
     /// <summary>The settings read with CONFIG GET, one pipelined request each (multi-key CONFIG GET needs Redis 7).</summary>
-    private static readonly string[] ConfigKeys = ["maxclients", "maxmemory", "maxmemory-policy", "timeout", "save"];
+    private static readonly string[] ConfigKeys = ["maxclients", "maxmemory", "maxmemory-policy", "timeout", "save", "appendfsync"];
 
     private readonly SamplingOptions _options = options.Value;
     private bool _configUnavailable;
@@ -39,7 +39,7 @@ internal sealed partial class RedisSampler(
                 // Made inside the loop, so that even a failure to connect only delays the sample.
                 var sample = await SampleAsync(await connection.ServerAsync().ConfigureAwait(false)).ConfigureAwait(false);
                 book.Succeeded(sample);
-                status.SetFacts(InfoParser.ToFacts(sample.Info, sample.Config?.Save, sample.At));
+                status.SetFacts(InfoParser.ToFacts(sample.Info, sample.Config?.Save, sample.At, sample.Config?.AppendFsync));
                 if (_wasFailing)
                 {
                     _wasFailing = false;
@@ -126,7 +126,8 @@ internal sealed partial class RedisSampler(
 
                 config = new RedisConfigValues(
                     Long(values, "maxclients"), Long(values, "maxmemory"), values.GetValueOrDefault("maxmemory-policy"), Long(values, "timeout"),
-                    values.TryGetValue("save", out var save) ? save : "");
+                    values.TryGetValue("save", out var save) ? save : "",
+                    values.GetValueOrDefault("appendfsync"));
             }
             catch (RedisServerException ex)
             {

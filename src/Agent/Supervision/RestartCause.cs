@@ -17,6 +17,9 @@ internal enum RestartTrigger
 
     /// <summary>The previous restart attempt itself failed (command exited non-zero, binary missing...).</summary>
     RestartFailed,
+
+    /// <summary>The coordinator lifted a refusal or the start limit: no standby can replace the node, or it is no longer the primary and is rebuilt as a replica.</summary>
+    Rebuild,
 }
 
 /// <summary>The trigger and the evidence, as written in the restart's log line.</summary>

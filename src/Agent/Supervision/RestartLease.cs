@@ -13,6 +13,8 @@ internal sealed class RestartLease(TimeProvider time, bool required)
     private readonly Lock _lock = new();
     private DateTimeOffset _expires = DateTimeOffset.MinValue;
     private bool _fenceOnStart;
+    private bool _noStandby;
+    private bool _notPrimary;
     private string _why = "no lease granted yet by the coordinator";
 
     /// <summary>Raised after every grant, end or void (the supervisor re-examines a held restart).</summary>
@@ -50,6 +52,30 @@ internal sealed class RestartLease(TimeProvider time, bool required)
         }
     }
 
+    /// <summary>The node is the primary and the coordinator has no standby in sync: nothing can replace it.</summary>
+    public bool NoStandby
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return required && _noStandby;
+            }
+        }
+    }
+
+    /// <summary>The coordinator made another node the primary: this one is rebuilt as its replica.</summary>
+    public bool NotPrimary
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return required && _notPrimary;
+            }
+        }
+    }
+
     /// <summary>Why no restart may go ahead (meaningful when <see cref="IsHeld"/> is false).</summary>
     public string WhyNotHeld
     {
@@ -63,15 +89,17 @@ internal sealed class RestartLease(TimeProvider time, bool required)
     }
 
     /// <summary>Returns true when this changed whether the lease is held or how a restart must start.</summary>
-    public bool Grant(TimeSpan ttl, bool fenceOnStart)
+    public bool Grant(TimeSpan ttl, bool fenceOnStart, bool noStandby = false, bool notPrimary = false)
     {
         bool changed;
         lock (_lock)
         {
             var now = time.GetUtcNow();
-            changed = now >= _expires || _fenceOnStart != fenceOnStart;
+            changed = now >= _expires || _fenceOnStart != fenceOnStart || _noStandby != noStandby || _notPrimary != notPrimary;
             _expires = now + ttl;
             _fenceOnStart = fenceOnStart;
+            _noStandby = noStandby;
+            _notPrimary = notPrimary;
             _why = "";
         }
 

@@ -97,7 +97,7 @@ internal sealed partial class Supervisor : BackgroundService
     }
 
     private SupervisorContext Context() => new(
-        _time.GetUtcNow(), _status.Snapshot.Facts, _lease.IsHeld, _lease.WhyNotHeld, _lease.FenceOnStart, _control?.Fenced ?? false);
+        _time.GetUtcNow(), _status.Snapshot.Facts, _lease.IsHeld, _lease.WhyNotHeld, _lease.FenceOnStart, _control?.Fenced ?? false, _lease.NoStandby, _lease.NotPrimary);
 
     private IReadOnlyList<SupervisorEffect> Exited(SupervisorSignal.ProcessExited exited)
     {
@@ -165,7 +165,7 @@ internal sealed partial class Supervisor : BackgroundService
         switch (effect)
         {
             case SupervisorEffect.PhaseChanged phase:
-                _status.SetPhase(phase.Phase, phase.NeedsFailover);
+                _status.SetPhase(phase.Phase, phase.NeedsFailover, _machine.State is SupervisorState.Hopeless hopeless ? hopeless.Guard : GuardKind.None);
                 break;
             case SupervisorEffect.Fence:
                 FenceAfterRestart();

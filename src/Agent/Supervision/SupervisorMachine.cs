@@ -13,7 +13,23 @@ internal readonly record struct SupervisorContext(
     bool LeaseHeld = true,
     string LeaseWhyNotHeld = "",
     bool FenceOnStart = false,
-    bool Fenced = false);
+    bool Fenced = false,
+    bool NoStandby = false,
+    bool NotPrimary = false)
+{
+    /// <summary>
+    /// Why the coordinator's word lifts a refusal of kind <paramref name="kind"/> (or the start limit,
+    /// <see cref="GuardKind.None"/>); null when it does not. No standby in sync: nothing can replace the
+    /// node, so restarting it, even from older data, is the only way back (never from no data: its
+    /// replicas still hold some). Not the primary: another node is, and this one comes back fenced and
+    /// is made its replica, whatever it loads.
+    /// </summary>
+    public string? Lifts(GuardKind kind) => NotPrimary
+        ? "the coordinator made another node the primary: this one is restarted to be rebuilt as its replica"
+        : NoStandby && kind != GuardKind.NoPersistence
+            ? "the coordinator has no standby in sync to fail over to: restarting is the only way back"
+            : null;
+}
 
 /// <summary>Where the supervisor stands, with what that place needs and nothing else.</summary>
 internal abstract record SupervisorState
@@ -53,8 +69,8 @@ internal abstract record SupervisorState
         public override SupervisorPhase Phase => SupervisorPhase.AwaitingLease;
     }
 
-    /// <summary>Restarting is hopeless or unsafe (GaveUp, Refused, HostUnreachable): the node needs a failover.</summary>
-    public sealed record Hopeless(SupervisorPhase Kind, string Reason) : SupervisorState
+    /// <summary>Restarting is hopeless or unsafe (GaveUp, Refused, HostUnreachable): the node needs a failover. <paramref name="Guard"/>: what the persistence guard refused for.</summary>
+    public sealed record Hopeless(SupervisorPhase Kind, string Reason, GuardKind Guard = GuardKind.None) : SupervisorState
     {
         public override SupervisorPhase Phase => Kind;
 
@@ -214,6 +230,14 @@ internal sealed class SupervisorMachine
             Emit(new SupervisorEffect.LeaseGranted(awaiting.Cause.ToString()));
             Schedule(awaiting.Cause, context.Now);
         }
+        else if (State is SupervisorState.Hopeless { Kind: SupervisorPhase.GaveUp or SupervisorPhase.Refused } hopeless
+                 && _canRestart && context.LeaseHeld && context.Lifts(hopeless.Guard) is { } why)
+        {
+            // The coordinator will not (or need not) fail over for this node: restarting is its way back.
+            var cause = new RestartCause(RestartTrigger.Rebuild, $"{hopeless.Reason}; but {why}");
+            Emit(new SupervisorEffect.GuardNote(cause.Detail));
+            Schedule(cause, context.Now);
+        }
 
         return Take();
     }
@@ -312,14 +336,17 @@ internal sealed class SupervisorMachine
         _policy.OnFailure(now);
 
         var guard = PersistenceGuard.Check(context.Facts);
-        if (!guard.IsAllowed)
+        if (!guard.IsAllowed && context.Lifts(guard.Kind) is { } lifted)
         {
-            Enter(new SupervisorState.Hopeless(SupervisorPhase.Refused, "restart refused: " + guard.Reason), now);
+            Emit(new SupervisorEffect.GuardNote($"{guard.Reason}; but {lifted}"));
+        }
+        else if (!guard.IsAllowed)
+        {
+            Enter(new SupervisorState.Hopeless(SupervisorPhase.Refused, "restart refused: " + guard.Reason, guard.Kind), now);
             Emit(new SupervisorEffect.Refused(cause.ToString(), guard.Reason!));
             return;
         }
-
-        if (guard.Reason is { } note)
+        else if (guard.Reason is { } note)
         {
             Emit(new SupervisorEffect.GuardNote(note));
         }
@@ -333,6 +360,14 @@ internal sealed class SupervisorMachine
         if (_policy.IsLimitReached(now))
         {
             var reason = $"start limit reached: {_options.StartLimitBurst} restarts within {_options.StartLimitInterval.TotalSeconds:0.#} s";
+            if (context.LeaseHeld && context.Lifts(GuardKind.None) is { } why)
+            {
+                // Past the limit, the backoff keeps growing to Restart:MaxBackoff: retried, never hammered.
+                Emit(new SupervisorEffect.GuardNote($"{reason}; but {why}"));
+                Schedule(cause, now);
+                return;
+            }
+
             Enter(new SupervisorState.Hopeless(SupervisorPhase.GaveUp, reason), now);
             Emit(new SupervisorEffect.GaveUp(reason, cause.ToString()));
             return;

@@ -40,10 +40,14 @@ internal sealed record NodeReport(
     bool Fenced,
     long TermSeen,
     ResourceSettings Settings,
-    IReadOnlyList<TargetSeen> Observations)
+    IReadOnlyList<TargetSeen> Observations,
+    FailoverAsk? Request = null)
 {
     public bool IsPrimary => Role == NodeRole.Primary;
 }
+
+/// <summary>An agent's request that its node be failed over (restarting it is hopeless or would lose data).</summary>
+internal sealed record FailoverAsk(FailoverCause Cause, string Reason);
 
 /// <summary>What an agent sees of a target: its combined verdict and its host verdict.</summary>
 /// <param name="Port">The last port probe's outcome (Refused, ConnectTimeout...), which tells a live host's ProcessDown from a silent one's; Unspecified when the agent has not probed it.</param>
@@ -64,7 +68,9 @@ internal enum CommandKind
 }
 
 /// <summary>A restart lease as the coordinator sends it: granted for a time, or ended with a reason.</summary>
-internal sealed record LeaseGrant(bool Granted, TimeSpan Ttl, bool FenceOnStart, string Reason = "");
+/// <param name="NoStandby">The node is the primary and no standby is in sync: restarting is its only way back.</param>
+/// <param name="NotPrimary">Another node is the primary: this one is restarted past any refusal, to be rebuilt as its replica.</param>
+internal sealed record LeaseGrant(bool Granted, TimeSpan Ttl, bool FenceOnStart, string Reason = "", bool NoStandby = false, bool NotPrimary = false);
 
 /// <summary>A command to one node's agent, stamped with the term it belongs to.</summary>
 internal sealed record SendCommand(string Node, CommandKind Kind, long Term, string? Argument = null, ResourceSettings? Settings = null, LeaseGrant? Lease = null) : Effect;

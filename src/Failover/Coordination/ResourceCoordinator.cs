@@ -166,7 +166,7 @@ internal sealed partial class ResourceCoordinator
             if (command.Kind == CommandKind.ProbeNow && result.Ok && result.Observation is { } seen)
             {
                 var answer = Services.AgentLinkService.ToSeen(seen);
-                Execute(_machine.ProbeAnswered(node, command.Target!, answer.Verdict, now, answer.Port));
+                Execute(_machine.ProbeAnswered(node, command.Target!, answer.Verdict, now, answer.Port, answer.At));
             }
             else if (!result.Ok)
             {
@@ -394,6 +394,8 @@ internal sealed partial class ResourceCoordinator
                     TtlMs = (long)lease.Ttl.TotalMilliseconds,
                     FenceOnStart = lease.FenceOnStart,
                     Reason = lease.Reason,
+                    NoStandby = lease.NoStandby,
+                    NotPrimary = lease.NotPrimary,
                 };
                 break;
             default:

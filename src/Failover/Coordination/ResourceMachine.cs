@@ -27,6 +27,10 @@ internal sealed class ResourceMachine
     private static bool Reachable(Verdict verdict, PortOutcome port) =>
         port != PortOutcome.Unspecified ? port.ProvesHostAlive() && !verdict.SaysHostGone() : verdict.ProvesHostAlive();
 
+    /// <summary>True when Redis itself answered the vantage: what ends a failover its own agent asked for.</summary>
+    private static bool ProcessUp(Verdict verdict, PortOutcome port) =>
+        port != PortOutcome.Unspecified ? port.ProvesProcessUp() : verdict is Verdict.Healthy or Verdict.Busy or Verdict.Misconfigured;
+
     private readonly Dictionary<string, NodeView> _nodes;
     private readonly FailoverPolicy _policy;
     private readonly List<Effect> _effects = [];
@@ -140,6 +144,10 @@ internal sealed class ResourceMachine
         {
             ConfirmingReport(node, report, now);
         }
+        else if (node == Primary && report.Request is { } ask && now >= _quietUntil)
+        {
+            Requested(node, ask, now);
+        }
         else if (Primary is not null && node != Primary && now >= _quietUntil && SaysSilent(report, Primary) is { } silent)
         {
             Suspect(node, silent, now);
@@ -154,15 +162,30 @@ internal sealed class ResourceMachine
         return Take();
     }
 
-    public IReadOnlyList<Effect> ProbeAnswered(string vantage, string target, Verdict verdict, DateTimeOffset now, PortOutcome port = PortOutcome.Unspecified)
+    /// <param name="at">When the vantage made the observation it answers with (it answers with its latest); null: now.</param>
+    public IReadOnlyList<Effect> ProbeAnswered(string vantage, string target, Verdict verdict, DateTimeOffset now, PortOutcome port = PortOutcome.Unspecified, DateTimeOffset? at = null)
     {
         if (_confirmation is { } confirmation && target == Primary && vantage != Primary)
         {
-            confirmation.Answers[vantage] = new ProbeAnswer(verdict, port);
-            Journal("probe", $"round {confirmation.Round}: {vantage} ({_nodes[vantage].Spec.Zone}) sees {target} {verdict}{(port != PortOutcome.Unspecified ? $" (port: {port})" : "")}");
-            if (Reachable(verdict, port))
+            var seenAt = at ?? now;
+            var stale = seenAt < confirmation.WindowStart;
+            Journal("probe", $"round {confirmation.Round}: {vantage} ({_nodes[vantage].Spec.Zone}) sees {target} {verdict}{(port != PortOutcome.Unspecified ? $" (port: {port})" : "")}"
+                + (stale ? string.Create(CultureInfo.InvariantCulture, $", observed {(confirmation.WindowStart - seenAt).TotalMilliseconds:0} ms before the window opened: not evidence") : ""));
+            if (confirmation.Request is not null)
             {
-                Refute($"{vantage} reached {target} ({verdict})", now);
+                if (!stale)
+                {
+                    RequestedAnswer(confirmation, vantage, verdict, port, now);
+                }
+            }
+            else
+            {
+                confirmation.Answers[vantage] = new ProbeAnswer(verdict, port);
+                // Only what was seen since the window opened can end it: an answer from before the host went silent proves nothing.
+                if (!stale && Reachable(verdict, port))
+                {
+                    Refute($"{vantage} reached {target} ({verdict})", now);
+                }
             }
         }
 
@@ -171,7 +194,21 @@ internal sealed class ResourceMachine
 
     public IReadOnlyList<Effect> Tick(DateTimeOffset now)
     {
-        if (_confirmation is { } confirmation && now - confirmation.RoundStart >= _policy.RoundInterval)
+        if (_confirmation is { Request: not null } requested && now - requested.RoundStart >= _policy.RoundInterval)
+        {
+            var elapsed = now - requested.WindowStart;
+            if (elapsed >= _policy.Window)
+            {
+                Journal("round", string.Create(CultureInfo.InvariantCulture,
+                    $"after {elapsed.TotalSeconds:0.#} s only {DownCount(requested)} of quorum {_policy.QuorumOf(Vantages().Count)} vantages saw {Primary}'s Redis port down since its agent asked"));
+                EndUnconfirmed(now);
+            }
+            else
+            {
+                StartRound(requested, now);
+            }
+        }
+        else if (_confirmation is { } confirmation && now - confirmation.RoundStart >= _policy.RoundInterval)
         {
             if (!CloseRound(confirmation, now))
             {
@@ -286,11 +323,85 @@ internal sealed class ResourceMachine
         }
 
         var seen = report.Observations.FirstOrDefault(o => o.Target == Primary);
-        if (seen is not null && seen.At >= confirmation.WindowStart && Reachable(seen.Verdict, seen.Port))
+        if (seen is null || seen.At < confirmation.WindowStart)
+        {
+            return;
+        }
+
+        if (confirmation.Request is not null)
+        {
+            RequestedAnswer(confirmation, node, seen.Verdict, seen.Port, now);
+        }
+        else if (Reachable(seen.Verdict, seen.Port))
         {
             Refute($"{node} reports {Primary} {seen.Verdict} at {seen.At:HH:mm:ss.fff}", now);
         }
     }
+
+    // ---- a failover the primary's own agent asks for --------------------------------------
+
+    /// <summary>
+    /// The primary's agent says restarting it is hopeless or would lose data. Its host is alive (its
+    /// agent speaks for it), so there is no host loss to confirm over a window: only that its Redis
+    /// is down from the vantages, which their next observations show within a probe interval. No
+    /// standby in sync: the failover is impossible, said once, and the agent's lease tells it to keep
+    /// restarting (<see cref="UpdateLeases"/>).
+    /// </summary>
+    private void Requested(string node, FailoverAsk ask, DateTimeOffset now)
+    {
+        var cause = ask.Cause switch
+        {
+            FailoverCause.StartLimit => "restarts hit the start limit",
+            FailoverCause.NoPersistence => "a restart would come back empty",
+            FailoverCause.OlderData => "a restart would load data older than a replica's",
+            _ => "a restart cannot bring it back",
+        };
+        if (State is ResourceState.Rebuilding or ResourceState.Degraded || Paused)
+        {
+            if (!_blockedNoted)
+            {
+                _blockedNoted = true;
+                OpenIncident($"{node}'s agent asks for a failover: {cause}");
+                Journal("blocked", Paused
+                    ? $"no failover: automatic failover is paused; {node} stays down until an operator acts ({ask.Reason})"
+                    : $"no failover: {(State == ResourceState.Rebuilding ? "the new standby is not in sync yet" : "no standby is in sync")} ({Reason}); {node}'s agent is told so and keeps restarting it ({ask.Reason})");
+                CloseIncident("blocked");
+            }
+
+            return;
+        }
+
+        OpenIncident($"{node}'s agent asks for a failover: {cause}");
+        State = ResourceState.Confirming;
+        Reason = $"{node}'s agent asks for a failover ({cause}); confirming that its Redis is down";
+        var confirmation = _confirmation = new Confirmation(now) { Request = ask };
+        Journal("requested", $"{node}'s agent asks for a failover, {cause}: {ask.Reason}. Confirming only that its Redis port is down, from {_policy.QuorumOf(Vantages().Count)} of {Vantages().Count} vantages");
+        StartRound(confirmation, now);
+    }
+
+    /// <summary>One vantage's fresh observation of the primary, during a requested failover.</summary>
+    private void RequestedAnswer(Confirmation confirmation, string vantage, Verdict verdict, PortOutcome port, DateTimeOffset now)
+    {
+        if (ProcessUp(verdict, port))
+        {
+            Refute($"{vantage} sees {Primary}'s Redis answer ({verdict}{(port != PortOutcome.Unspecified ? ", port " + port : "")}): it is back, no failover", now);
+            return;
+        }
+
+        confirmation.Answers[vantage] = new ProbeAnswer(verdict, port);
+        var quorum = _policy.QuorumOf(_nodes.Values.Count(v => v.Spec.Name != Primary));
+        var down = DownCount(confirmation);
+        if (down < quorum)
+        {
+            return;
+        }
+
+        Journal("confirmed", string.Create(CultureInfo.InvariantCulture,
+            $"{Primary}'s Redis port is down to {down} of quorum {quorum} ({string.Join(", ", confirmation.Answers.Select(a => $"{a.Key}: {a.Value.Verdict}, port {a.Value.Port}"))}) {(now - confirmation.WindowStart).TotalSeconds:0.##} s after its agent asked"));
+        FailOver(now);
+    }
+
+    private static int DownCount(Confirmation confirmation) => confirmation.Answers.Values.Count(a => !ProcessUp(a.Verdict, a.Port));
 
     private void StartRound(Confirmation confirmation, DateTimeOffset now)
     {
@@ -441,10 +552,16 @@ internal sealed class ResourceMachine
 
             var name = view.Spec.Name;
             LeaseGrant wanted = name == Primary && State == ResourceState.Confirming
-                ? new LeaseGrant(false, TimeSpan.Zero, false, $"term {Term}: {name}'s host is under confirmation")
-                : new LeaseGrant(true, _policy.LeaseTtl, FenceOnStart: Primary is not null && name != Primary && report.IsPrimary);
+                ? new LeaseGrant(false, TimeSpan.Zero, false, _confirmation?.Request is not null
+                    ? $"term {Term}: {name}'s agent asked for a failover, which is being confirmed"
+                    : $"term {Term}: {name}'s host is under confirmation")
+                : new LeaseGrant(true, _policy.LeaseTtl,
+                    FenceOnStart: Primary is not null && name != Primary && report.IsPrimary,
+                    NoStandby: name == Primary && !HasStandbyInSync(),
+                    NotPrimary: Primary is not null && name != Primary);
             var current = view.Lease;
             var due = current is null || current.Granted != wanted.Granted || current.FenceOnStart != wanted.FenceOnStart
+                || current.NoStandby != wanted.NoStandby || current.NotPrimary != wanted.NotPrimary
                 || (wanted.Granted && now - view.LeaseAt >= _policy.LeaseRenewal);
             if (!due)
             {
@@ -546,6 +663,9 @@ internal sealed class ResourceMachine
         }
     }
 
+    /// <summary>A connected replica is in sync with the primary: a failover has somewhere to go.</summary>
+    private bool HasStandbyInSync() => _nodes.Values.Any(v => v.Spec.Name != Primary && v.Connected && IsInSync(v.Spec.Name));
+
     private bool IsInSync(string node)
     {
         var view = _nodes[node];
@@ -638,6 +758,9 @@ internal sealed class Confirmation(DateTimeOffset windowStart)
     public DateTimeOffset RoundStart { get; set; } = windowStart;
 
     public int Round { get; set; }
+
+    /// <summary>Set when the primary's own agent asked for this failover: only its port being down is confirmed.</summary>
+    public FailoverAsk? Request { get; init; }
 
     public Dictionary<string, ProbeAnswer> Answers { get; } = new(StringComparer.Ordinal);
 }

@@ -135,7 +135,8 @@ internal sealed partial class AgentLinkService(Coordinator coordinator, RefusalL
         report.TermSeen,
         new ResourceSettings(report.Settings?.HasTimeoutSeconds == true ? report.Settings.TimeoutSeconds : null,
             report.Settings?.HasMaxmemoryPolicy == true ? report.Settings.MaxmemoryPolicy : null),
-        [.. report.Observations.Select(ToSeen)]);
+        [.. report.Observations.Select(ToSeen)],
+        report.FailoverRequest is { } request ? new FailoverAsk(Enum.IsDefined(request.Cause) ? request.Cause : FailoverCause.Unspecified, WireLimits.Printable(request.Reason, 500)) : null);
 
     /// <summary>An observation as the machine reads it, from this release's enums or the previous release's names.</summary>
     internal static TargetSeen ToSeen(Observation o) => new(

@@ -64,6 +64,11 @@ internal static class WireLimits
             problem = Identifier("settings.maxmemory_policy", settings.HasMaxmemoryPolicy ? settings.MaxmemoryPolicy : "");
         }
 
+        if (report.FailoverRequest is { Reason.Length: > MaxTextLength })
+        {
+            return $"failover_request.reason is longer than {MaxTextLength} characters";
+        }
+
         foreach (var observation in report.Observations)
         {
             problem ??= Identifier("observation target", observation.Target)

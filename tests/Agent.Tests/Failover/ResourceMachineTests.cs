@@ -2,6 +2,7 @@ using RedisFailover.Coordination;
 using HostVerdict = RedisFailover.Protos.HostVerdict;
 using NodeRole = RedisFailover.Protos.NodeRole;
 using PortOutcome = RedisFailover.Protos.PortOutcome;
+using FailoverCause = RedisFailover.Protos.FailoverCause;
 using Verdict = RedisFailover.Protos.Verdict;
 
 namespace RedisAgent.Tests.Failover;
@@ -328,6 +329,121 @@ public sealed class ResourceMachineTests
         Assert.DoesNotContain(effects, e => e is SendCommand { Kind: CommandKind.RestartLease });
     }
 
+    // ---- a failover the primary's own agent asks for (issue 16, item 1) ------------------
+
+    [Fact]
+    public void A_primary_whose_agent_gave_up_is_failed_over_as_soon_as_the_vantages_see_its_port_refused()
+    {
+        var asked = T0.AddSeconds(1);
+        Do(m => m.Reported("n1", Asking(FailoverCause.StartLimit), asked));
+
+        Assert.Equal(ResourceState.Confirming, _machine.State);
+        Assert.Contains(_effects, e => e is JournalLine { Kind: "requested" } line && line.Text.Contains("start limit", StringComparison.Ordinal));
+        Assert.Contains(_effects, e => e is SendCommand { Node: "n2", Kind: CommandKind.ProbeNow, Argument: "n1" });
+
+        // n2's latest observation predates the request: not evidence either way.
+        Do(m => m.ProbeAnswered("n2", "n1", Verdict.Healthy, asked.AddMilliseconds(5), PortOutcome.Pong, at: asked.AddMilliseconds(-300)));
+        Assert.Equal(ResourceState.Confirming, _machine.State);
+
+        Do(m => m.Reported("n2", Replica(5000, new TargetSeen("n1", Verdict.ProcessDown, HostVerdict.Up, asked.AddMilliseconds(400), PortOutcome.Refused)), asked.AddMilliseconds(450)));
+        Assert.DoesNotContain(_effects, e => e is SendCommand { Kind: CommandKind.Promote });
+        Do(m => m.ProbeAnswered("n3", "n1", Verdict.ProcessDown, asked.AddMilliseconds(600), PortOutcome.Refused, at: asked.AddMilliseconds(500)));
+
+        Assert.Equal("n2", _machine.Primary);
+        Assert.Equal(ResourceState.Rebuilding, _machine.State);
+        Assert.Contains(_effects, e => e is SendCommand { Node: "n2", Kind: CommandKind.Promote, Term: 2 });
+        Assert.Contains(_effects, e => e is JournalLine { Kind: "confirmed" } line && line.Text.Contains("after its agent asked", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void A_requested_failover_ends_when_a_vantage_sees_redis_answer_again()
+    {
+        var asked = T0.AddSeconds(1);
+        Do(m => m.Reported("n1", Asking(FailoverCause.OlderData), asked));
+        Do(m => m.ProbeAnswered("n2", "n1", Verdict.ProcessDown, asked.AddMilliseconds(300), PortOutcome.Refused, at: asked.AddMilliseconds(200)));
+        Do(m => m.ProbeAnswered("n3", "n1", Verdict.Healthy, asked.AddMilliseconds(300), PortOutcome.Pong, at: asked.AddMilliseconds(250)));
+
+        Assert.Equal(ResourceState.Healthy, _machine.State);
+        Assert.Equal("n1", _machine.Primary);
+        Assert.Contains(_effects, e => e is JournalLine { Kind: "refuted" });
+    }
+
+    [Fact]
+    public void A_requested_failover_never_waits_for_a_host_loss_window()
+    {
+        var asked = T0.AddSeconds(1);
+        Do(m => m.Reported("n1", Asking(FailoverCause.StartLimit), asked));
+        var seen = asked.AddMilliseconds(900);
+        Do(m => m.Reported("n2", Replica(5000, new TargetSeen("n1", Verdict.ProcessDown, HostVerdict.Up, seen, PortOutcome.Refused)), seen));
+        Do(m => m.Reported("n3", Replica(4900, new TargetSeen("n1", Verdict.ProcessDown, HostVerdict.Up, seen, PortOutcome.Refused)), seen));
+
+        // 0.9 s after the request, against a 10 s window: the host is alive (its agent speaks), only Redis is down.
+        Assert.Equal("n2", _machine.Primary);
+    }
+
+    [Fact]
+    public void Without_a_standby_in_sync_a_request_is_journalled_once_and_the_lease_says_keep_restarting()
+    {
+        Do(m => m.Disconnected("n2", T0));
+        Do(m => m.Disconnected("n3", T0));
+        Do(m => m.Reported("n1", Primary(5000), T0));
+        Assert.Equal(ResourceState.Degraded, _machine.State);
+        _effects.Clear();
+
+        for (var s = 1; s <= 5; s++)
+        {
+            var now = T0.AddSeconds(s);
+            Do(m => m.Reported("n1", Asking(FailoverCause.StartLimit), now));
+            Do(m => m.Tick(now));
+        }
+
+        Assert.Single(_effects, e => e is JournalLine { Kind: "blocked" } line && line.Text.Contains("keeps restarting", StringComparison.Ordinal));
+        Assert.DoesNotContain(_effects, e => e is SendCommand { Kind: CommandKind.Promote });
+        Assert.Contains(_effects, e => e is SendCommand { Node: "n1", Kind: CommandKind.RestartLease, Lease: { Granted: true, NoStandby: true, NotPrimary: false } });
+    }
+
+    [Fact]
+    public void After_a_failover_the_old_primary_is_told_it_is_not_the_primary_so_that_it_is_restarted_as_a_standby()
+    {
+        var asked = T0.AddSeconds(1);
+        Do(m => m.Reported("n1", Asking(FailoverCause.StartLimit), asked));
+        Do(m => m.ProbeAnswered("n2", "n1", Verdict.ProcessDown, asked.AddMilliseconds(300), PortOutcome.Refused, at: asked.AddMilliseconds(200)));
+        Do(m => m.ProbeAnswered("n3", "n1", Verdict.ProcessDown, asked.AddMilliseconds(300), PortOutcome.Refused, at: asked.AddMilliseconds(200)));
+        Assert.Equal("n2", _machine.Primary);
+        _effects.Clear();
+
+        Do(m => m.Reported("n1", Asking(FailoverCause.StartLimit), asked.AddSeconds(1)));
+        Do(m => m.Tick(asked.AddSeconds(1)));
+
+        Assert.Contains(_effects, e => e is SendCommand { Node: "n1", Kind: CommandKind.RestartLease, Lease: { Granted: true, NotPrimary: true, FenceOnStart: true } });
+        Assert.Contains(_effects, e => e is SendCommand { Node: "n2", Kind: CommandKind.RestartLease, Lease: { Granted: true, NoStandby: true } });
+        Assert.Equal("n2", _machine.Primary);
+    }
+
+    [Fact]
+    public void A_request_from_a_node_that_is_not_the_primary_is_not_a_failover()
+    {
+        Do(m => m.Reported("n3", Replica(4900) with { Request = new FailoverAsk(FailoverCause.StartLimit, "gave up") }, T0.AddSeconds(1)));
+
+        Assert.Equal(ResourceState.Healthy, _machine.State);
+        Assert.DoesNotContain(_effects, e => e is JournalLine { Kind: "requested" });
+    }
+
+    // ---- stale evidence (issue 16, item 5) -----------------------------------------------
+
+    [Fact]
+    public void A_port_answer_observed_before_the_window_opened_does_not_refute_it()
+    {
+        Suspect(T0.AddSeconds(1));
+        Do(m => m.ProbeAnswered("n3", "n1", Verdict.Healthy, T0.AddSeconds(1).AddMilliseconds(15), PortOutcome.Pong, at: T0.AddMilliseconds(400)));
+
+        Assert.Equal(ResourceState.Confirming, _machine.State);
+        Assert.Contains(_effects, e => e is JournalLine { Kind: "probe" } line && line.Text.Contains("not evidence", StringComparison.Ordinal));
+
+        Do(m => m.ProbeAnswered("n3", "n1", Verdict.Healthy, T0.AddSeconds(2), PortOutcome.Pong, at: T0.AddSeconds(1).AddMilliseconds(900)));
+        Assert.Equal(ResourceState.Healthy, _machine.State);
+    }
+
     private void LoseHost(int seconds) => LoseHostFrom(T0, seconds);
 
     private void LoseHostFrom(DateTimeOffset from, int seconds)
@@ -355,4 +471,8 @@ public sealed class ResourceMachineTests
 
     private static NodeReport Replica(long offset, string primary, bool syncing = false, params TargetSeen[] seen) =>
         new(NodeRole.Replica, offset, !syncing, primary, syncing, Verdict.Healthy, false, 1, new ResourceSettings(300, "allkeys-lru"), seen);
+
+    /// <summary>The primary's report while its agent asks for a failover: its Redis is down, its last sample says master.</summary>
+    private static NodeReport Asking(FailoverCause cause) =>
+        Primary(5000) with { LocalVerdict = Verdict.ProcessDown, Request = new FailoverAsk(cause, "start limit reached: 5 restarts within 60 s") };
 }

@@ -14,10 +14,25 @@ public sealed class PersistenceGuardTests
     [Theory]
     [InlineData(NodeRole.Replica, 0, false, "")]
     [InlineData(NodeRole.Primary, 0, false, "")]
-    [InlineData(NodeRole.Primary, 2, true, "")]
-    [InlineData(NodeRole.Primary, 2, false, "3600 1 300 100")]
-    public void Check_SafeToRestart_Allows(NodeRole role, int replicas, bool aof, string save) =>
-        Assert.True(PersistenceGuard.Check(new NodeFacts(role, replicas, aof, save, 1, At)).IsAllowed);
+    [InlineData(NodeRole.Primary, 2, true, "", "everysec")]
+    [InlineData(NodeRole.Primary, 2, true, "3600 1", "always")]
+    [InlineData(NodeRole.Primary, 0, false, "3600 1 300 100", null)]
+    [InlineData(NodeRole.Replica, 1, false, "3600 1 300 100", null)]
+    public void Check_SafeToRestart_Allows(NodeRole role, int replicas, bool aof, string save, string? fsync = "everysec") =>
+        Assert.True(PersistenceGuard.Check(new NodeFacts(role, replicas, aof, save, 1, At, fsync)).IsAllowed);
+
+    [Theory]
+    [InlineData(false, "3600 1 300 100", null, "RDB snapshots only")]
+    [InlineData(false, "900 1", "everysec", "RDB snapshots only")]
+    [InlineData(true, "", "no", "appendfsync no")]
+    public void Check_PrimaryWithReplicasAndDataThatMayBeOlderThanTheirs_RefusesAsOlderData(bool aof, string save, string? fsync, string why)
+    {
+        var verdict = PersistenceGuard.Check(new NodeFacts(NodeRole.Primary, 1, aof, save, 1, At, fsync));
+
+        Assert.False(verdict.IsAllowed);
+        Assert.Equal(GuardKind.OlderData, verdict.Kind);
+        Assert.Contains(why, verdict.Reason, StringComparison.Ordinal);
+    }
 
     [Theory]
     [InlineData("")]
@@ -27,6 +42,7 @@ public sealed class PersistenceGuardTests
         var verdict = PersistenceGuard.Check(new NodeFacts(NodeRole.Primary, 2, false, save, 1, At));
 
         Assert.False(verdict.IsAllowed);
+        Assert.Equal(GuardKind.NoPersistence, verdict.Kind);
         Assert.Contains("2 replica(s)", verdict.Reason, StringComparison.Ordinal);
         Assert.Contains("come back empty", verdict.Reason, StringComparison.Ordinal);
     }

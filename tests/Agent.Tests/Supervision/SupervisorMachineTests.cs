@@ -20,7 +20,7 @@ public sealed class SupervisorMachineTests
         StartLimitInterval = TimeSpan.FromMinutes(1),
     };
 
-    private static readonly NodeFacts Persisted = new(NodeRole.Primary, 1, AofEnabled: true, SaveConfig: "", 1, T0);
+    private static readonly NodeFacts Persisted = new(NodeRole.Primary, 1, AofEnabled: true, SaveConfig: "", 1, T0, AppendFsync: "everysec");
 
     private readonly SupervisorMachine _machine = new(Options, canRestart: true, jitter: () => 0, T0);
 
@@ -201,6 +201,71 @@ public sealed class SupervisorMachineTests
         Probe(PortProbeOutcome.Pong, NodeVerdict.Healthy, now.AddSeconds(2.5));
 
         Assert.IsType<SupervisorState.Pending>(_machine.State);
+    }
+
+    [Fact]
+    public void A_primary_with_replicas_and_rdb_only_is_refused_as_older_data_and_restarted_once_the_coordinator_has_no_standby()
+    {
+        Healthy(T0);
+        var rdbOnly = new NodeFacts(NodeRole.Primary, 1, AofEnabled: false, SaveConfig: "900 1", 1, T0);
+        var at = At(T0.AddSeconds(1)) with { Facts = rdbOnly };
+
+        var refused = _machine.Probed(Result(PortProbeOutcome.Refused, T0.AddSeconds(1)), NodeVerdict.ProcessDown,
+            Change(NodeVerdict.Healthy, NodeVerdict.ProcessDown, PortProbeOutcome.Refused, T0.AddSeconds(1)), at);
+        var hopeless = Assert.IsType<SupervisorState.Hopeless>(_machine.State);
+        Assert.Equal((SupervisorPhase.Refused, GuardKind.OlderData), (hopeless.Kind, hopeless.Guard));
+        Assert.Contains("RDB snapshots only", Assert.Single(refused.OfType<Effect.Refused>()).Reason, StringComparison.Ordinal);
+
+        // A lease that says nothing new lifts nothing.
+        Assert.Empty(_machine.LeaseChanged(at).OfType<Effect.Scheduled>());
+        Assert.IsType<SupervisorState.Hopeless>(_machine.State);
+
+        _machine.LeaseChanged(at with { NoStandby = true });
+        var pending = Assert.IsType<SupervisorState.Pending>(_machine.State);
+        Assert.Equal(RestartTrigger.Rebuild, pending.Cause.Trigger);
+        Assert.Contains("no standby in sync", pending.Cause.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void No_standby_never_lifts_the_no_persistence_refusal_but_not_being_the_primary_does()
+    {
+        Healthy(T0);
+        var bare = new NodeFacts(NodeRole.Primary, 2, AofEnabled: false, SaveConfig: "", 1, T0);
+        var at = At(T0.AddSeconds(1)) with { Facts = bare, NoStandby = true };
+        _machine.Probed(Result(PortProbeOutcome.Refused, T0.AddSeconds(1)), NodeVerdict.ProcessDown,
+            Change(NodeVerdict.Healthy, NodeVerdict.ProcessDown, PortProbeOutcome.Refused, T0.AddSeconds(1)), at);
+        Assert.Equal(SupervisorPhase.Refused, _machine.State.Phase);
+
+        _machine.LeaseChanged(at);
+        Assert.Equal(SupervisorPhase.Refused, _machine.State.Phase);
+
+        _machine.LeaseChanged(at with { NoStandby = false, NotPrimary = true, FenceOnStart = true });
+        Assert.IsType<SupervisorState.Pending>(_machine.State);
+    }
+
+    [Fact]
+    public void Past_the_start_limit_a_primary_without_a_standby_keeps_restarting_with_the_longest_backoff()
+    {
+        Healthy(T0);
+        var now = T0.AddSeconds(1);
+        var noStandby = (DateTimeOffset t) => At(t) with { NoStandby = true };
+        _machine.Exited(42, new ExitStatus(null, 9), noStandby(now));
+        for (var attempt = 1; attempt <= 6; attempt++)
+        {
+            now = _machine.Deadline!.Value;
+            Assert.Single(_machine.Tick(noStandby(now)).OfType<Effect.Restart>());
+            _machine.Restarted(attempt, now);
+            var effects = _machine.Exited(42 + attempt, new ExitStatus(null, 1), noStandby(now.AddMilliseconds(10)));
+            Assert.IsType<SupervisorState.Pending>(_machine.State);
+            if (attempt >= 3)
+            {
+                Assert.Contains(effects.OfType<Effect.GuardNote>(), n => n.Note.Contains("start limit reached", StringComparison.Ordinal));
+            }
+        }
+
+        // The longest backoff, at jitter 0 (equal jitter: half of Restart:MaxBackoff).
+        Assert.Equal(Options.MaxBackoff / 2, ((SupervisorState.Pending)_machine.State).Delay);
+        Assert.Null(_machine.State.NeedsFailover);
     }
 
     private void Healthy(DateTimeOffset at) => Probe(PortProbeOutcome.Pong, NodeVerdict.Healthy, at);
