@@ -138,6 +138,7 @@ internal sealed class ResourceMachine
         if (IsInSync(node))
         {
             view.LastInSync = report;
+            view.LastInSyncAt = now;
         }
 
         if (State == ResourceState.Confirming)
@@ -156,7 +157,7 @@ internal sealed class ResourceMachine
         if (State is not ResourceState.Confirming)
         {
             Reconcile(node, now);
-            UpdateStandbyState();
+            UpdateStandbyState(now);
         }
 
         return Take();
@@ -356,6 +357,9 @@ internal sealed class ResourceMachine
             FailoverCause.OlderData => "a restart would load data older than a replica's",
             _ => "a restart cannot bring it back",
         };
+        // This very report may be the one that says the primary is down, which makes replicas whose link
+        // dropped with it standbys again.
+        UpdateStandbyState(now);
         if (State is ResourceState.Rebuilding or ResourceState.Degraded || Paused)
         {
             if (!_blockedNoted)
@@ -441,7 +445,7 @@ internal sealed class ResourceMachine
         State = ResourceState.Healthy;
         Reason = "";
         CloseIncident("not confirmed");
-        UpdateStandbyState();
+        UpdateStandbyState(now);
     }
 
     /// <summary>Ends the confirmation; a new suspicion is heard again only after a round's time, so that vantages that disagree do not open an incident per report.</summary>
@@ -453,7 +457,7 @@ internal sealed class ResourceMachine
         State = ResourceState.Healthy;
         Reason = "";
         CloseIncident("refuted");
-        UpdateStandbyState();
+        UpdateStandbyState(now);
     }
 
     // ---- failing over ---------------------------------------------------------------------
@@ -518,6 +522,7 @@ internal sealed class ResourceMachine
         foreach (var view in _nodes.Values)
         {
             view.LastInSync = null;
+            view.LastInSyncAt = null;
         }
 
         State = ResourceState.Rebuilding;
@@ -557,7 +562,7 @@ internal sealed class ResourceMachine
                     : $"term {Term}: {name}'s host is under confirmation")
                 : new LeaseGrant(true, _policy.LeaseTtl,
                     FenceOnStart: Primary is not null && name != Primary && report.IsPrimary,
-                    NoStandby: name == Primary && !HasStandbyInSync(),
+                    NoStandby: name == Primary && NoStandbyPossible(now),
                     NotPrimary: Primary is not null && name != Primary);
             var current = view.Lease;
             var due = current is null || current.Granted != wanted.Granted || current.FenceOnStart != wanted.FenceOnStart
@@ -637,14 +642,14 @@ internal sealed class ResourceMachine
         }
     }
 
-    private void UpdateStandbyState()
+    private void UpdateStandbyState(DateTimeOffset now)
     {
         if (State is ResourceState.Confirming || Primary is null)
         {
             return;
         }
 
-        var inSync = _nodes.Values.Where(v => v.Spec.Name != Primary && v.Connected && IsInSync(v.Spec.Name)).Select(v => v.Spec.Name).ToList();
+        var inSync = _nodes.Values.Where(v => IsStandby(v, now)).Select(v => v.Spec.Name).ToList();
         if (inSync.Count > 0)
         {
             if (State != ResourceState.Healthy)
@@ -663,8 +668,40 @@ internal sealed class ResourceMachine
         }
     }
 
-    /// <summary>A connected replica is in sync with the primary: a failover has somewhere to go.</summary>
-    private bool HasStandbyInSync() => _nodes.Values.Any(v => v.Spec.Name != Primary && v.Connected && IsInSync(v.Spec.Name));
+    /// <summary>
+    /// True when no connected replica is in sync, nor was within the last window: only then does the
+    /// primary's lease say that nothing can replace it (and its agent restart it from older data). A
+    /// replica whose link just dropped is given the benefit of the doubt: its primary may have died a
+    /// report before its agent could say so, and restarting it from an older snapshot then would lose
+    /// exactly the writes that replica holds.
+    /// </summary>
+    private bool NoStandbyPossible(DateTimeOffset now) => !_nodes.Values.Any(v => v.Spec.Name != Primary && v.Connected
+        && (IsInSync(v.Spec.Name) || (v.LastInSyncAt is { } at && now - at <= _policy.Window)));
+
+    /// <summary>
+    /// A connected replica a failover could promote: in sync now, or in sync until the primary's Redis
+    /// went down. A replica's link drops the moment its primary's process dies, and what it holds then
+    /// is all the primary had: that is no reason to call it out of sync (and refuse the failover, or
+    /// tell the primary's agent that nothing can replace it). Only while the primary's own agent says
+    /// its Redis is down, and for at most a window after the replica was last seen in sync.
+    /// </summary>
+    private bool IsStandby(NodeView view, DateTimeOffset now)
+    {
+        if (Primary is null || view.Spec.Name == Primary || !view.Connected)
+        {
+            return false;
+        }
+
+        if (IsInSync(view.Spec.Name))
+        {
+            return true;
+        }
+
+        var primary = _nodes[Primary];
+        return view.LastInSyncAt is { } at && now - at <= _policy.Window
+            && view.Report is { IsPrimary: false, SyncInProgress: false } report && report.PrimaryAddress == PrimaryAddress
+            && primary.Connected && primary.Report is { LocalVerdict: not (Verdict.Healthy or Verdict.Busy) };
+    }
 
     private bool IsInSync(string node)
     {
@@ -738,6 +775,9 @@ internal sealed class NodeView(NodeSpec spec)
 
     /// <summary>The last report that showed this node a replica in sync with the primary (cleared at each promotion).</summary>
     public NodeReport? LastInSync { get; set; }
+
+    /// <summary>When <see cref="LastInSync"/> was reported.</summary>
+    public DateTimeOffset? LastInSyncAt { get; set; }
 
     public DateTimeOffset? LastCommandAt { get; set; }
 

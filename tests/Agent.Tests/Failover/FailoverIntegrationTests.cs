@@ -164,12 +164,12 @@ public sealed class FailoverIntegrationTests(LoopbackHosts hosts, Xunit.Abstract
     public async Task A_killed_primary_process_is_restarted_by_its_agent_and_never_failed_over()
     {
         var primary = _hosts[0];
-        // A primary with replicas must persist, or its agent rightly refuses to restart it empty
-        // (the persistence guard): snapshots on, one taken.
-        await Resp.CommandAsync(primary.Address, primary.Redis.Port, "CONFIG", "SET", "save", "900 1");
+        // A primary with replicas must come back with everything they hold, or its agent rightly
+        // refuses to restart it (the persistence guard): an AOF is on. The restart command starts the
+        // server with its original arguments (no AOF), so the key also goes into a snapshot it loads.
+        await AppendOnlyAsync(primary);
         await Resp.CommandAsync(primary.Address, primary.Redis.Port, "SET", "kept", "across the restart");
         await Resp.CommandAsync(primary.Address, primary.Redis.Port, "SAVE");
-        await _agents["host-1"].WaitForAsync(s => s.Facts?.HasPersistence == true, TimeSpan.FromSeconds(10), "the agent sees persistence on");
         var pid = int.Parse((await InfoServerAsync(primary))["process_id"], CultureInfo.InvariantCulture);
 
         Signals.Send(pid, Signals.SigKill);
@@ -245,6 +245,98 @@ public sealed class FailoverIntegrationTests(LoopbackHosts hosts, Xunit.Abstract
         Assert.Contains(_coordinator.Logs.Entries, e => e.EventId == 2032);
         Assert.Equal(1, _coordinator.Store.Load("cache").Term);
         Assert.DoesNotContain(_agents.Values.SelectMany(a => a.Logs.Entries), e => e.EventId == 1604);
+    }
+
+    /// <summary>
+    /// Issue 16, item 2: an RDB-only primary killed by its agent's restart would come back at its last
+    /// snapshot and make its replicas drop every acknowledged write since (202 in the fault harness).
+    /// Its agent refuses, asks, and the coordinator fails over at once to the standby that holds them;
+    /// the old primary is then restarted to be rebuilt as a replica.
+    /// </summary>
+    [Fact]
+    public async Task An_rdb_only_primary_killed_is_failed_over_not_restarted_from_its_older_snapshot_and_no_acknowledged_write_is_lost()
+    {
+        var primary = _hosts[0];
+        await Resp.CommandAsync(primary.Address, primary.Redis.Port, "CONFIG", "SET", "save", "900 1");
+        await Resp.CommandAsync(primary.Address, primary.Redis.Port, "SAVE");
+        await _agents["host-1"].WaitForAsync(s => s.Facts is { DiskMayBeBehind: true, ConnectedReplicas: 2 }, TimeSpan.FromSeconds(10), "the agent sees RDB only, two replicas");
+        await using (var client = await RespClient.ConnectAsync(primary.Address, primary.Redis.Port))
+        {
+            for (var i = 0; i < 202; i++)
+            {
+                Assert.Equal("OK", await client.CommandAsync("SET", $"k{i}", $"v{i}"));
+            }
+
+            Assert.Equal("2", await client.CommandAsync("WAIT", "2", "5000"));
+        }
+
+        var pid = (await PidAsync(primary))!.Value;
+        var killed = System.Diagnostics.Stopwatch.StartNew();
+        Signals.Send(pid, Signals.SigKill);
+
+        var status = await WaitForStateAsync(s => s.Term == 2 && s.Primary != "host-1", "failed over after host-1's agent refused to restart it");
+        var failedOver = killed.Elapsed;
+        output.WriteLine($"failed over {failedOver.TotalMilliseconds:0} ms after the kill");
+        var promoted = _hosts.Single(h => h.Name == status.Primary);
+        Assert.Equal("202", await Resp.CommandAsync(promoted.Address, promoted.Redis.Port, "DBSIZE"));
+        var journal = _coordinator.Store.Journal("cache").ToList();
+        Assert.Contains(journal, r => r.Kind == "requested" && r.Text.Contains("older than", StringComparison.Ordinal));
+        Assert.DoesNotContain(journal, r => r.Kind == "suspect");
+        // The host is alive and its agent asks: no host-loss window is waited for.
+        Assert.True(failedOver < Window, $"the failover took {failedOver}, not less than the {Window} window\n{_coordinator.Describe()}");
+        Assert.Contains(_agents["host-1"].Logs.Entries, e => e.EventId == 1106);
+
+        // Rebuilt: restarted as the deposed primary (fenced), made a replica of the new one, in sync.
+        await WaitForStateAsync(s => s.Nodes.Single(n => n.Node == "host-1") is { Connected: true, Role: RedisFailover.Protos.NodeRole.Replica, LinkUp: true }
+            && s.State == RedisFailover.Protos.ResourceState.Healthy, "host-1 rebuilt as a replica of the new primary", TimeSpan.FromSeconds(45));
+        Assert.Equal("202", await Resp.CommandAsync(primary.Address, primary.Redis.Port, "DBSIZE"));
+    }
+
+    /// <summary>Issue 16, item 1: a primary that cannot start (here its binary is missing) is failed over once its agent hits the start limit.</summary>
+    [Fact]
+    public async Task A_primary_that_cannot_be_restarted_is_failed_over_once_its_agent_reaches_the_start_limit()
+    {
+        var primary = _hosts[0];
+        await StopAgentAsync("host-1");
+        _agents["host-1"] = await StartAgentAsync(primary, extra: new() { ["Restart:Command"] = "exec /nonexistent/bin/redis-server --port " + Port(primary) });
+        await WaitForStateAsync(s => s.State == RedisFailover.Protos.ResourceState.Healthy && s.Nodes.All(n => n.Connected), "host-1's agent back");
+        await AppendOnlyAsync(primary);
+        await Poll.UntilAsync(() => _agents["host-1"].Lease.IsHeld, TimeSpan.FromSeconds(10), () => "host-1 holds a restart lease\n" + Agents());
+
+        Signals.Send((await PidAsync(primary))!.Value, Signals.SigKill);
+
+        var status = await WaitForStateAsync(s => s.Term == 2 && s.Primary != "host-1", "failed over once host-1's agent gave up");
+        var journal = _coordinator.Store.Journal("cache").ToList();
+        Assert.Contains(journal, r => r.Kind == "requested" && r.Text.Contains("start limit", StringComparison.Ordinal));
+        Assert.Contains(journal, r => r.Kind == "confirmed" && r.Text.Contains("after its agent asked", StringComparison.Ordinal));
+        Assert.Contains(_agents["host-1"].Logs.Entries, e => e.EventId == 1107);
+        var promoted = _hosts.Single(h => h.Name == status.Primary);
+        await Poll.UntilAsync(async () => await Resp.CommandAsync(promoted.Address, promoted.Redis.Port, "SET", "after", "the failover") == "OK",
+            TimeSpan.FromSeconds(10), () => $"{promoted.Name} takes writes as the new primary\n{Agents()}");
+    }
+
+    /// <summary>Issue 16, item 1: with no standby in sync nothing can replace the primary, so its agent restarts it, even from older data, and says why.</summary>
+    [Fact]
+    public async Task Without_a_standby_in_sync_an_rdb_only_primary_is_restarted_as_the_only_way_back()
+    {
+        var primary = _hosts[0];
+        await Resp.CommandAsync(primary.Address, primary.Redis.Port, "CONFIG", "SET", "save", "900 1");
+        await Resp.CommandAsync(primary.Address, primary.Redis.Port, "SET", "kept", "in the snapshot");
+        await Resp.CommandAsync(primary.Address, primary.Redis.Port, "SAVE");
+        await _agents["host-1"].WaitForAsync(s => s.Facts is { DiskMayBeBehind: true, ConnectedReplicas: 2 }, TimeSpan.FromSeconds(10), "the agent sees RDB only, two replicas");
+        await StopAgentAsync("host-2");
+        await StopAgentAsync("host-3");
+        await WaitForStateAsync(s => s.State == RedisFailover.Protos.ResourceState.Degraded, "no standby in sync (their agents are gone)");
+        await Poll.UntilAsync(() => _agents["host-1"].Lease is { IsHeld: true, NoStandby: true }, TimeSpan.FromSeconds(10), () => "host-1's lease says no standby\n" + Agents());
+        var pid = (await PidAsync(primary))!.Value;
+
+        Signals.Send(pid, Signals.SigKill);
+
+        await Poll.UntilAsync(async () => await PidAsync(primary) is { } now && now != pid, TimeSpan.FromSeconds(15), () => "host-1 restarted\n" + Agents());
+        Assert.Equal("in the snapshot", await Resp.CommandAsync(primary.Address, primary.Redis.Port, "GET", "kept"));
+        Assert.Contains(_agents["host-1"].Logs.Entries, e => e.EventId == 1110 && e.Message.Contains("no standby in sync", StringComparison.Ordinal));
+        Assert.Equal(1, Status().Term);
+        Assert.Equal("host-1", Status().Primary);
     }
 
     [Fact]
@@ -462,13 +554,19 @@ public sealed class FailoverIntegrationTests(LoopbackHosts hosts, Xunit.Abstract
         }
     }
 
+    /// <summary>Turns the AOF on (appendfsync everysec) and waits until the host's agent sees it: a restart then loses nothing its replicas hold.</summary>
+    private async Task AppendOnlyAsync(TestHost host)
+    {
+        await Resp.CommandAsync(host.Address, host.Redis.Port, "CONFIG", "SET", "appendonly", "yes");
+        await _agents[host.Name].WaitForAsync(s => s.Facts is { HasPersistence: true, DiskMayBeBehind: false }, TimeSpan.FromSeconds(10), "the agent sees the AOF on");
+    }
+
     /// <summary>host-1 persists (so its agent may restart it) and holds a restart lease; its redis-server's pid.</summary>
     private async Task<int> SnapshottedPrimaryWithLeaseAsync()
     {
         var primary = _hosts[0];
-        await Resp.CommandAsync(primary.Address, primary.Redis.Port, "CONFIG", "SET", "save", "900 1");
+        await AppendOnlyAsync(primary);
         await Resp.CommandAsync(primary.Address, primary.Redis.Port, "SAVE");
-        await _agents["host-1"].WaitForAsync(s => s.Facts?.HasPersistence == true, TimeSpan.FromSeconds(10), "the agent sees persistence on");
         await Poll.UntilAsync(() => _agents["host-1"].Lease.IsHeld, TimeSpan.FromSeconds(10), () => "host-1 holds a restart lease\n" + Agents());
         return (await PidAsync(primary))!.Value;
     }

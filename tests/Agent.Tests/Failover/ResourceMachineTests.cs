@@ -429,6 +429,26 @@ public sealed class ResourceMachineTests
         Assert.DoesNotContain(_effects, e => e is JournalLine { Kind: "requested" });
     }
 
+    [Fact]
+    public void Replicas_whose_link_dropped_with_their_primarys_process_still_count_as_standbys()
+    {
+        // The primary's process dies: its replicas say so (link down) a report before its agent does.
+        var t = T0.AddMilliseconds(300);
+        Do(m => m.Reported("n2", Replica(5000) with { LinkUp = false }, t));
+        Do(m => m.Reported("n3", Replica(4900) with { LinkUp = false }, t));
+        Do(m => m.Tick(t));
+
+        // Nothing tells n1's agent that nothing can replace it: it must not restart from older data.
+        Assert.DoesNotContain(_effects, e => e is SendCommand { Node: "n1", Kind: CommandKind.RestartLease, Lease.NoStandby: true });
+
+        Do(m => m.Reported("n1", Asking(FailoverCause.OlderData), t.AddMilliseconds(200)));
+        Assert.Equal(ResourceState.Confirming, _machine.State);
+        Do(m => m.ProbeAnswered("n2", "n1", Verdict.ProcessDown, t.AddMilliseconds(400), PortOutcome.Refused, at: t.AddMilliseconds(300)));
+        Do(m => m.ProbeAnswered("n3", "n1", Verdict.ProcessDown, t.AddMilliseconds(400), PortOutcome.Refused, at: t.AddMilliseconds(300)));
+
+        Assert.Equal("n2", _machine.Primary);
+    }
+
     // ---- stale evidence (issue 16, item 5) -----------------------------------------------
 
     [Fact]

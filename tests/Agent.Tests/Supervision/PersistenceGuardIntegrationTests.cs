@@ -29,6 +29,25 @@ public sealed class PersistenceGuardIntegrationTests
         }
     }
 
+    [Theory]
+    [InlineData("RDB snapshots only", "--save", "900 1", "--appendonly", "no")]
+    [InlineData("appendfsync no", "--save", "", "--appendonly", "yes", "--appendfsync", "no")]
+    public async Task PrimaryWithReplicaAndDataThatMayBeOlderThanItsReplicas_IsNotRestartedAndAsksForAFailover(string why, params string[] persistence)
+    {
+        var (agent, replica) = await PrimaryWithReplicaAsync(persistence);
+        await using (agent)
+        await using (replica)
+        {
+            await agent.WaitForAsync(s => s.Facts?.DiskMayBeBehind == true, Deadline, "the agent knows its persistence settings");
+            Signals.Send(agent.ExecProcessId!.Value, Signals.SigKill);
+
+            await agent.WaitForAsync(s => s.Phase == SupervisorPhase.Refused, Deadline, "restart refused");
+            Assert.Equal(0, agent.Snapshot.Restarts);
+            Assert.Equal(GuardKind.OlderData, agent.Snapshot.Refusal);
+            Assert.Contains(why, agent.Snapshot.NeedsFailover, StringComparison.Ordinal);
+        }
+    }
+
     [Fact]
     public async Task PrimaryWithReplicaAndAppendOnly_IsRestarted()
     {
@@ -36,6 +55,7 @@ public sealed class PersistenceGuardIntegrationTests
         await using (agent)
         await using (replica)
         {
+            await agent.WaitForAsync(s => s.Facts?.DiskMayBeBehind == false, Deadline, "the agent knows its persistence settings");
             Signals.Send(agent.ExecProcessId!.Value, Signals.SigKill);
 
             await agent.WaitForAsync(s => s.Restarts == 1 && s.Phase == SupervisorPhase.Watching, Deadline, "restarted");
