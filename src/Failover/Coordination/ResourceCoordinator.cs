@@ -144,6 +144,18 @@ internal sealed partial class ResourceCoordinator
             if (_sessions.TryGetValue(session.Node, out var current) && ReferenceEquals(current, session))
             {
                 _sessions.Remove(session.Node);
+                // Commands that went into the stream and were never answered may never have arrived (a
+                // stream dies silently first). Said in the journal; the machine sends what the node
+                // still needs as soon as its agent is back (its first report is reconciled at once).
+                foreach (var (id, pending) in _pending.Where(p => p.Value.Node == session.Node).ToList())
+                {
+                    _pending.TryRemove(id, out _);
+                    if (pending.Kind is not (CommandKind.ProbeNow or CommandKind.RestartLease))
+                    {
+                        Journal("undelivered", $"{pending.Kind}{(pending.Target is null ? "" : " " + pending.Target)} for {session.Node}: its stream ended before it answered; sent again when its agent is back");
+                    }
+                }
+
                 Execute(_machine.Disconnected(session.Node, _time.GetUtcNow()));
                 Log.AgentDisconnected(_logger, Name, session.Node);
             }

@@ -86,6 +86,8 @@ internal sealed class ResourceMachine
         view.Connected = true;
         view.TermSeen = Math.Max(view.TermSeen, termSeen);
         view.Lease = null;
+        // What was sent before may have gone into a dead stream: the first report is reconciled at once.
+        view.LastCommandAt = null;
         AdoptHigherTerm(node, termSeen);
         return Take();
     }
@@ -114,6 +116,7 @@ internal sealed class ResourceMachine
     {
         _nodes[node].Connected = false;
         _nodes[node].Lease = null;
+        _nodes[node].LastCommandAt = null;
         return Take();
     }
 

@@ -99,10 +99,12 @@ internal static partial class FailoverHost
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.ConfigureEndpointDefaults(listen => listen.Protocols = HttpProtocols.Http2);
-            // An agent whose connection went silent (a partition, not a close) is noticed within
-            // seconds: its session ends, so status shows it not connected and it is no candidate.
-            kestrel.Limits.Http2.KeepAlivePingDelay = TimeSpan.FromSeconds(2);
-            kestrel.Limits.Http2.KeepAlivePingTimeout = TimeSpan.FromSeconds(3);
+            // An agent whose connection went silent (a partition, not a close) is noticed within about
+            // two seconds (an agent sends a report every second, so a second without a frame is
+            // already news): its session ends, so status shows it not connected, it is no candidate,
+            // and what was sent to it and not answered is journalled and sent again when it is back.
+            kestrel.Limits.Http2.KeepAlivePingDelay = TimeSpan.FromSeconds(1);
+            kestrel.Limits.Http2.KeepAlivePingTimeout = TimeSpan.FromSeconds(1);
             // A bound on what callers can hold open (Kestrel's own default is none); each connection
             // keeps its default of 100 streams.
             kestrel.Limits.MaxConcurrentConnections = 10_000;

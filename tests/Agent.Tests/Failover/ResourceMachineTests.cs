@@ -464,6 +464,23 @@ public sealed class ResourceMachineTests
         Assert.Equal(ResourceState.Healthy, _machine.State);
     }
 
+    [Fact]
+    public void A_node_whose_stream_died_around_the_promotion_is_re_pointed_by_its_first_report_after_it_reconnects()
+    {
+        LoseHost(seconds: 12);
+        Assert.Contains(_effects, e => e is SendCommand { Node: "n3", Kind: CommandKind.ReplicateFrom });
+        var promoted = T0.AddSeconds(12);
+
+        // n3's ReplicateFrom went into a stream that was already dead; it is back 1 s later, still following n1.
+        Do(m => m.Disconnected("n3", promoted.AddMilliseconds(500)));
+        Do(m => m.Connected("n3", 2, promoted.AddSeconds(1)));
+        _effects.Clear();
+        Do(m => m.Reported("n3", Replica(4900), promoted.AddSeconds(1)));
+
+        // At once, not Failover:ResendAfter (5 s) after the command that never arrived.
+        Assert.Contains(_effects, e => e is SendCommand { Node: "n3", Kind: CommandKind.ReplicateFrom, Argument: "127.0.0.12:6379" });
+    }
+
     private void LoseHost(int seconds) => LoseHostFrom(T0, seconds);
 
     private void LoseHostFrom(DateTimeOffset from, int seconds)
