@@ -76,7 +76,8 @@ internal sealed record LeaseGrant(bool Granted, TimeSpan Ttl, bool FenceOnStart,
 internal sealed record SendCommand(string Node, CommandKind Kind, long Term, string? Argument = null, ResourceSettings? Settings = null, LeaseGrant? Lease = null) : Effect;
 
 /// <summary>A line of the incident's decision journal.</summary>
-internal sealed record JournalLine(string Kind, string Text, long Term = 0) : Effect;
+/// <param name="Incident">The incident the line belongs to when it is not the open one (a loss measured after the failover's incident closed).</param>
+internal sealed record JournalLine(string Kind, string Text, long Term = 0, string? Incident = null) : Effect;
 
 /// <summary>Write term and primary durably; nothing after it in the same list may run before it has.</summary>
 internal sealed record PersistTerm(long Term, string? Primary) : Effect;

@@ -255,7 +255,7 @@ internal sealed partial class ResourceCoordinator
                     continue;
                 // A journal line keeps the time of its decision, not of its retry (its incident is the one open when its turn comes).
                 case JournalLine line:
-                    _held.Add(new StampedJournal(_time.GetUtcNow(), line.Kind, line.Text, line.Term));
+                    _held.Add(new StampedJournal(_time.GetUtcNow(), line.Kind, line.Text, line.Term, line.Incident));
                     break;
                 default:
                     _held.Add(effect);
@@ -287,11 +287,11 @@ internal sealed partial class ResourceCoordinator
                 _durableTerm = Math.Max(_durableTerm, persist.Term);
                 break;
             case JournalLine line:
-                AppendJournal(new JournalRecord(_time.GetUtcNow(), line.Term > 0 ? line.Term : _machine.Term, _incident, line.Kind, line.Text));
+                AppendJournal(new JournalRecord(_time.GetUtcNow(), line.Term > 0 ? line.Term : _machine.Term, line.Incident ?? _incident, line.Kind, line.Text));
                 break;
             case StampedJournal stamped:
                 // The incident is the one open when the line's turn comes: held incident changes run in order before it.
-                AppendJournal(new JournalRecord(stamped.At, stamped.Term > 0 ? stamped.Term : _machine.Term, _incident, stamped.Kind, stamped.Text));
+                AppendJournal(new JournalRecord(stamped.At, stamped.Term > 0 ? stamped.Term : _machine.Term, stamped.Incident ?? _incident, stamped.Kind, stamped.Text));
                 break;
             case SendCommand send:
                 EnsureDurable(send.Term);
@@ -446,7 +446,7 @@ internal sealed partial class ResourceCoordinator
     }
 
     /// <summary>A journal line waiting for the store, with the time it was decided at.</summary>
-    private sealed record StampedJournal(DateTimeOffset At, string Kind, string Text, long Term) : Effect;
+    private sealed record StampedJournal(DateTimeOffset At, string Kind, string Text, long Term, string? Incident = null) : Effect;
 
     public static Protos.Settings ToProto(ResourceSettings settings)
     {

@@ -40,6 +40,10 @@ internal sealed class ResourceMachine
 
     // A blocked suspicion is journalled once until the standby state changes.
     private bool _blockedNoted;
+
+    // The incident opened last, and the last failover whose loss waits to be measured when its old primary returns.
+    private string _incident = "";
+    private LossWatch? _lossWatch;
     private DateTimeOffset _quietUntil = DateTimeOffset.MinValue;
     private int _incidents;
 
@@ -143,6 +147,8 @@ internal sealed class ResourceMachine
             view.LastInSync = report;
             view.LastInSyncAt = now;
         }
+
+        MeasureLoss(node, report);
 
         if (State == ResourceState.Confirming)
         {
@@ -493,8 +499,10 @@ internal sealed class ResourceMachine
             return;
         }
 
+        var reportedAt = _nodes[old].ReportAt;
         Journal("loss", string.Create(CultureInfo.InvariantCulture,
-            $"estimated loss: {Math.Max(0, oldOffset - chosen.Offset)} bytes of replication stream (primary's last offset {oldOffset} reported {_nodes[old].ReportAt:HH:mm:ss.fff} as {Describe(_nodes[old].Report?.Role)}, {chosen.View.Spec.Name}'s {chosen.Offset})"));
+            $"estimated loss: at least {Math.Max(0, oldOffset - chosen.Offset)} bytes of replication stream. Basis: {old}'s last report ({(reportedAt is { } r ? $"{(now - r).TotalSeconds:0.###} s before the promotion, at {r:HH:mm:ss.fff}" : "none")}, as {Describe(_nodes[old].Report?.Role)}) said offset {oldOffset}; {chosen.View.Spec.Name} has {chosen.Offset}. Writes {old} acknowledged after that report are not counted: the loss is measured when {old} returns"));
+        _lossWatch = new LossWatch(old, chosen.View.Spec.Name, chosen.Offset, _incident);
         Promote(chosen.View.Spec.Name, old, now, "confirmed loss of " + old);
         CloseIncident("failed over");
     }
@@ -539,6 +547,38 @@ internal sealed class ResourceMachine
         State = ResourceState.Degraded;
         Reason = $"{Primary} lost and not replaced: {why}";
         CloseIncident("blocked");
+    }
+
+    /// <summary>
+    /// The old primary's first report after the failover: its offset as a primary is everything it
+    /// acknowledged, so what lies past the promoted node's offset at promotion was acknowledged and
+    /// is discarded as it becomes a replica. Journalled in the failover's incident, beside the estimate.
+    /// </summary>
+    private void MeasureLoss(string node, NodeReport report)
+    {
+        if (_lossWatch is not { } watch || node != watch.OldPrimary || report.Role == NodeRole.Unknown)
+        {
+            return;
+        }
+
+        _lossWatch = null;
+        string text;
+        if (!report.IsPrimary)
+        {
+            text = $"not measured: {node} came back as a replica (offset {report.ReplicationOffset}), its own final offset lost";
+        }
+        else if (report.ReplicationOffset > watch.PromotedOffset)
+        {
+            text = string.Create(CultureInfo.InvariantCulture,
+                $"measured loss: {report.ReplicationOffset - watch.PromotedOffset} bytes of replication stream, offsets {watch.PromotedOffset + 1} to {report.ReplicationOffset}: {node} returned as a primary at offset {report.ReplicationOffset}, {watch.Promoted} was promoted at {watch.PromotedOffset}. What it had acknowledged there (writes, and its own 14-byte PINGs to its replicas) is discarded as it becomes a replica");
+        }
+        else
+        {
+            text = string.Create(CultureInfo.InvariantCulture,
+                $"measured loss: 0 bytes: {node} returned as a primary at offset {report.ReplicationOffset}, not past {watch.Promoted}'s {watch.PromotedOffset} at promotion{(report.ReplicationOffset < watch.PromotedOffset ? " (it restarted from older data since)" : "")}");
+        }
+
+        Emit(new JournalLine("loss", text, Term, watch.Incident));
     }
 
     // ---- restart leases -------------------------------------------------------------------
@@ -745,7 +785,8 @@ internal sealed class ResourceMachine
     private void OpenIncident(string why)
     {
         _incidents++;
-        Emit(new IncidentChange(string.Create(CultureInfo.InvariantCulture, $"{Resource}-t{Term}-{_incidents}"), null));
+        _incident = string.Create(CultureInfo.InvariantCulture, $"{Resource}-t{Term}-{_incidents}");
+        Emit(new IncidentChange(_incident, null));
         Journal("opened", why);
     }
 
@@ -789,6 +830,9 @@ internal sealed class NodeView(NodeSpec spec)
 
     public DateTimeOffset LeaseAt { get; set; }
 }
+
+/// <summary>A failover whose loss is measured when <paramref name="OldPrimary"/> reports again.</summary>
+internal sealed record LossWatch(string OldPrimary, string Promoted, long PromotedOffset, string Incident);
 
 /// <summary>What one vantage saw of the primary when asked this round.</summary>
 internal sealed record ProbeAnswer(Verdict Verdict, PortOutcome Port);

@@ -156,7 +156,12 @@ public sealed class FailoverIntegrationTests(LoopbackHosts hosts, Xunit.Abstract
             TimeSpan.FromSeconds(20), () => "host-1 demoted to a replica of the new primary\n" + _coordinator.Describe());
         var write = await Resp.CommandAsync(_hosts[0].Address, _hosts[0].Redis.Port, "SET", "on-the-old-primary", "x");
         Assert.StartsWith("-READONLY", write, StringComparison.Ordinal);
-        Assert.Single(_coordinator.Store.Journal("cache"), r => r.Kind == "promote");
+        var final = _coordinator.Store.Journal("cache").ToList();
+        var promotion = Assert.Single(final, r => r.Kind == "promote");
+        // Beside the estimate, the loss measured from host-1's own offset when it returned, in the same incident.
+        var measuredLoss = Assert.Single(final, r => r.Kind == "loss" && r.Text.StartsWith("measured loss", StringComparison.Ordinal));
+        Assert.Equal(promotion.Incident, measuredLoss.Incident);
+        output.WriteLine(measuredLoss.Text);
         output.WriteLine(_coordinator.Describe());
     }
 

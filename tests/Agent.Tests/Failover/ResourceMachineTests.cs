@@ -481,6 +481,31 @@ public sealed class ResourceMachineTests
         Assert.Contains(_effects, e => e is SendCommand { Node: "n3", Kind: CommandKind.ReplicateFrom, Argument: "127.0.0.12:6379" });
     }
 
+    [Fact]
+    public void The_loss_is_estimated_with_its_basis_and_measured_when_the_old_primary_returns()
+    {
+        LoseHost(seconds: 12);
+        var opened = _effects.OfType<IncidentChange>().Last(c => c.OpenedId is not null).OpenedId;
+        var estimate = _effects.OfType<JournalLine>().Single(l => l.Kind == "loss");
+        Assert.Contains("Basis: n1's last report", estimate.Text, StringComparison.Ordinal);
+        Assert.Contains("measured when n1 returns", estimate.Text, StringComparison.Ordinal);
+        _effects.Clear();
+
+        // n1 was cut off, not dead: it kept acknowledging writes, 230 bytes of stream past what n2 had.
+        Do(m => m.Connected("n1", 1, T0.AddSeconds(20)));
+        Do(m => m.Reported("n1", Primary(5230), T0.AddSeconds(20)));
+
+        var measured = _effects.OfType<JournalLine>().Single(l => l.Kind == "loss");
+        Assert.Contains("measured loss: 230 bytes", measured.Text, StringComparison.Ordinal);
+        Assert.Contains("offsets 5001 to 5230", measured.Text, StringComparison.Ordinal);
+        Assert.Equal(opened, measured.Incident);
+
+        // Once: its next report (a replica now) measures nothing.
+        _effects.Clear();
+        Do(m => m.Reported("n1", Replica(5400, "127.0.0.12:6379"), T0.AddSeconds(21)));
+        Assert.DoesNotContain(_effects, e => e is JournalLine { Kind: "loss" });
+    }
+
     private void LoseHost(int seconds) => LoseHostFrom(T0, seconds);
 
     private void LoseHostFrom(DateTimeOffset from, int seconds)
