@@ -17,6 +17,8 @@ using RedisAgent.Testing.Hosts;
 //
 //   dotnet run -c Release --project load/HostProbes -- [--probes 1000] [--runs 20] [--out load/results]
 //
+// --runs 0 measures the cost of probes only.
+//
 // Talks only to an sshd and a redis-server it starts itself on 127.0.0.12; every iptables rule it
 // adds is tagged and removed in finally.
 
@@ -31,14 +33,14 @@ var report = new StringBuilder();
 var json = new Dictionary<string, object>();
 report.AppendLine(CultureInfo.InvariantCulture, $"host-probes, {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm}Z, {Environment.ProcessorCount} cores").AppendLine();
 
-// ---- 1. cost of 1,000 probes, kept session vs fresh connection ----
-report.AppendLine(CultureInfo.InvariantCulture, $"### {probes} SSH probes (check command `true`), sequential").AppendLine()
+// ---- 1. cost of 1,000 probes: no command (the default) or `true`, kept session or fresh connection ----
+report.AppendLine(CultureInfo.InvariantCulture, $"### {probes} SSH probes, sequential").AppendLine()
     .AppendLine("| mode | wall s | agent CPU ms | sshd CPU ms | agent CPU per probe ms | sshd CPU per probe ms | p50 ms | p99 ms |")
     .AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|");
 using var factory = new HostProbeFactory(TimeProvider.System);
-foreach (var keep in new[] { true, false })
+foreach (var (keep, command) in new[] { (true, (string?)null), (false, null), (true, "true"), (false, "true") })
 {
-    var ssh = Settings(host, keys, keep);
+    var ssh = Settings(host, keys, keep) with { CheckCommand = command };
     using var probe = factory.Create(ssh);
     await probe.ProbeAsync(CancellationToken.None); // warm up (JIT, first key exchange)
     var latencies = new LongHistogram(TimeSpan.FromMinutes(1).Ticks, 3);
@@ -59,7 +61,7 @@ foreach (var keep in new[] { true, false })
     var wall = clock.Elapsed;
     var agentMs = (Process.GetCurrentProcess().TotalProcessorTime - agentCpu).TotalMilliseconds;
     var sshdMs = (CpuTicks(SshdPid(host)) - sshdCpu) * 1000.0 / 100; // USER_HZ = 100
-    var name = keep ? "kept session" : "fresh connection";
+    var name = (keep ? "kept session" : "fresh connection") + (command is null ? ", no command (bare channel)" : $", check command `{command}`");
     report.AppendLine(CultureInfo.InvariantCulture,
         $"| {name} | {wall.TotalSeconds:0.0} | {agentMs:0} | {sshdMs:0} | {agentMs / probes:0.00} | {sshdMs / probes:0.00} | {Ms(latencies, 50):0.0} | {Ms(latencies, 99):0.0} |");
     json[name] = new { wall_s = wall.TotalSeconds, agent_cpu_ms = agentMs, sshd_cpu_ms = sshdMs, p50_ms = Ms(latencies, 50), p99_ms = Ms(latencies, 99) };
@@ -76,6 +78,11 @@ var watching = monitor.RunAsync(stop.Token);
 var random = new Random(7);
 try
 {
+    if (runs == 0)
+    {
+        return Finish();
+    }
+
     for (var run = 0; run < runs; run++)
     {
         await WaitForAsync(() => book["bench-host"]!.Verdict == NodeVerdict.Healthy && book["bench-host"]!.HostVerdict == HostVerdict.Up, "healthy");
@@ -111,11 +118,16 @@ report.AppendLine().AppendLine(CultureInfo.InvariantCulture, $"### Time to a ver
 json["drop_to_unreachable"] = new { p50_ms = Ms(dropToUnreachable, 50), p99_ms = Ms(dropToUnreachable, 99) };
 json["kill_to_process_down"] = new { p50_ms = Ms(killToDown, 50), p99_ms = Ms(killToDown, 99) };
 
-Directory.CreateDirectory(outDirectory);
-await File.WriteAllTextAsync(Path.Combine(outDirectory, "host-probes.md"), report.ToString());
-await File.WriteAllTextAsync(Path.Combine(outDirectory, "host-probes.json"), JsonSerializer.Serialize(json, new JsonSerializerOptions { WriteIndented = true }));
-Console.WriteLine(report);
-return 0;
+return Finish();
+
+int Finish()
+{
+    Directory.CreateDirectory(outDirectory);
+    File.WriteAllText(Path.Combine(outDirectory, "host-probes.md"), report.ToString());
+    File.WriteAllText(Path.Combine(outDirectory, "host-probes.json"), JsonSerializer.Serialize(json, new JsonSerializerOptions { WriteIndented = true }));
+    Console.WriteLine(report);
+    return 0;
+}
 
 static ResolvedSsh Settings(TestHost host, SshKeys keys, bool keep) =>
     new SshOptions { KeyFile = keys.ClientKey, HostKeySha256 = host.Ssh.HostKeySha256, Port = host.Ssh.Port, User = "root", KeepSession = keep }

@@ -6,10 +6,11 @@ namespace RedisAgent.HostProbing;
 
 /// <summary>
 /// Reaches a host over SSH: connect, check the host key against its pin, authenticate with a
-/// key, run the check command; each step under its own timeout. With
-/// <see cref="ResolvedSsh.KeepSession"/>, one session stays open and each probe opens a channel
-/// on it (far cheaper than a key exchange per probe: see docs/benchmarks.md); a session that
-/// has died is replaced within the same probe, so a restarted sshd is not taken for a lost host.
+/// key, then either run <c>Ssh:CheckCommand</c> or, by default, nothing: sshd's own answer proves
+/// the host (a bare channel opened and closed, <see cref="ChannelProbe"/>); each step under its own
+/// timeout. With <see cref="ResolvedSsh.KeepSession"/>, one session stays open and each probe opens
+/// a channel on it (far cheaper than a key exchange per probe: see docs/benchmarks.md); a session
+/// that has died is replaced within the same probe, so a restarted sshd is not taken for a lost host.
 /// </summary>
 internal sealed class HostProbe : IDisposable
 {
@@ -18,6 +19,12 @@ internal sealed class HostProbe : IDisposable
     private readonly IPrivateKeySource _key;
     private readonly TimeProvider _time;
     private SshClient? _session;
+
+    // The connection this very attempt made (its authentication already answered for the host).
+    private SshClient? _fresh;
+
+    /// <summary>A session is kept between probes when asked for, and when a probe on it needs no fresh connection: a check command, or the bare channel.</summary>
+    private bool KeepsSession => _ssh.KeepSession && (!string.IsNullOrWhiteSpace(_ssh.CheckCommand) || ChannelProbe.Available);
 
     public HostProbe(ResolvedSsh ssh, HostKeyTrust trust, IPrivateKeySource key, TimeProvider time)
     {
@@ -28,6 +35,14 @@ internal sealed class HostProbe : IDisposable
     }
 
     public ResolvedSsh Ssh => _ssh;
+
+    /// <summary>How a host is probed with these settings, in words (for the agent's start-up line).</summary>
+    public static string Describe(ResolvedSsh ssh) =>
+        (string.IsNullOrWhiteSpace(ssh.CheckCommand) ? "no command: " : $"check command '{ssh.CheckCommand}': ")
+        + (string.IsNullOrWhiteSpace(ssh.CheckCommand)
+            ? ssh.KeepSession && ChannelProbe.Available ? "a bare channel on a kept session"
+              : ssh.KeepSession ? "a fresh connection per probe, since this build of SSH.NET offers no bare channel" : "a fresh connection per probe"
+            : ssh.KeepSession ? "on a kept session" : "a fresh connection per probe");
 
     public async Task<HostProbeResult> ProbeAsync(CancellationToken cancellationToken)
     {
@@ -70,9 +85,40 @@ internal sealed class HostProbe : IDisposable
             var client = _session is { IsConnected: true } kept
                 ? kept
                 : await ConnectAsync(problem => hostKeyProblem = problem, cancellationToken).ConfigureAwait(false);
-            if (_ssh.KeepSession)
+            var keep = KeepsSession;
+            if (keep)
             {
                 _session = client;
+            }
+
+            if (string.IsNullOrWhiteSpace(_ssh.CheckCommand))
+            {
+                // No command: sshd's answer is the proof. A fresh connection proved it by authenticating;
+                // a kept one proves it again with a channel sshd opens and closes without starting anything.
+                phase = "channel";
+                try
+                {
+                    if (keep && !ReferenceEquals(client, _fresh))
+                    {
+                        await Task.Run(() => ChannelProbe.OpenAndClose(client), CancellationToken.None)
+                            .WaitAsync(_ssh.CommandTimeout, _time, cancellationToken).ConfigureAwait(false);
+                    }
+
+                    return (HostProbeOutcome.Answered, null);
+                }
+                catch (TimeoutException)
+                {
+                    DropSession();
+                    return (HostProbeOutcome.Timeout, "no answer within the channel timeout");
+                }
+                finally
+                {
+                    _fresh = null;
+                    if (!keep)
+                    {
+                        client.Dispose();
+                    }
+                }
             }
 
             phase = "check command";
@@ -88,7 +134,8 @@ internal sealed class HostProbe : IDisposable
             }
             finally
             {
-                if (!_ssh.KeepSession)
+                _fresh = null;
+                if (!keep)
                 {
                     client.Dispose();
                 }
@@ -157,6 +204,7 @@ internal sealed class HostProbe : IDisposable
         try
         {
             await client.ConnectAsync(linked.Token).ConfigureAwait(false);
+            _fresh = client;
             return client;
         }
         catch

@@ -28,7 +28,6 @@ internal sealed class HostProbeFactory(TimeProvider time) : IDisposable
         errors.Positive($"{prefix}:ConnectTimeout", ssh.ConnectTimeout);
         errors.Positive($"{prefix}:CommandTimeout", ssh.CommandTimeout);
         errors.Positive($"{prefix}:Interval", ssh.Interval);
-        errors.Require(!string.IsNullOrWhiteSpace(ssh.CheckCommand), $"{prefix}:CheckCommand must not be empty.");
         if (!File.Exists(ssh.KeyFile))
         {
             errors.Require(false, $"{prefix}:KeyFile '{ssh.KeyFile}' does not exist.");

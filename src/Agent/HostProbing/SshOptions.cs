@@ -33,7 +33,11 @@ internal sealed class SshOptions
     /// <summary>An OpenSSH known_hosts file that must list the host (plain or hashed names; <c>[host]:port</c> for other ports).</summary>
     public string? KnownHostsFile { get; set; }
 
-    /// <summary>Run on the host at each probe. Exit 0: the host is fine; another code: the host answers but the check fails.</summary>
+    /// <summary>
+    /// Run on the host at each probe (through the user's login shell). Exit 0: the host is fine; another
+    /// code: the host answers but the check fails. Unset (the default): nothing runs; sshd's answer to
+    /// the authentication and to a bare channel is the proof, and costs the host no process.
+    /// </summary>
     public string? CheckCommand { get; set; }
 
     /// <summary>TCP connect, key exchange and authentication must finish within this.</summary>
@@ -60,7 +64,7 @@ internal sealed class SshOptions
         KeyFile ?? defaults?.KeyFile ?? "",
         HostKeySha256,
         KnownHostsFile ?? defaults?.KnownHostsFile,
-        CheckCommand ?? defaults?.CheckCommand ?? "true",
+        string.IsNullOrWhiteSpace(CheckCommand) ? string.IsNullOrWhiteSpace(defaults?.CheckCommand) ? null : defaults.CheckCommand : CheckCommand,
         ConnectTimeout ?? defaults?.ConnectTimeout ?? TimeSpan.FromSeconds(2),
         CommandTimeout ?? defaults?.CommandTimeout ?? TimeSpan.FromSeconds(2),
         KeepSession ?? defaults?.KeepSession ?? true,
@@ -75,7 +79,7 @@ internal sealed record ResolvedSsh(
     string KeyFile,
     string? HostKeySha256,
     string? KnownHostsFile,
-    string CheckCommand,
+    string? CheckCommand,
     TimeSpan ConnectTimeout,
     TimeSpan CommandTimeout,
     bool KeepSession,

@@ -54,7 +54,7 @@ internal sealed partial class TargetMonitor : IDisposable
 
     public Task RunAsync(CancellationToken stoppingToken)
     {
-        Log.Watching(_logger, _target.Name, _target.Endpoint.ToString(), _target.Ssh?.Address ?? "not probed", _options.Interval.TotalMilliseconds);
+        Log.Watching(_logger, _target.Name, _target.Endpoint.ToString(), _target.Ssh is { } ssh ? $"{ssh.User}@{ssh.Address} ({HostProbing.HostProbe.Describe(ssh)})" : "not probed", _options.Interval.TotalMilliseconds);
         var portLoop = ProbeLoop.RunAsync($"{_target.Name} port", ProbePortAsync, _options.Interval, _options.RetryInterval, _time, _logger, stoppingToken);
         // The host loop runs at its own, slower pace (each probe costs the host a process), and is
         // woken the moment the port goes silent, which is when its answer matters.

@@ -39,12 +39,14 @@ public sealed class SshServer : IAsyncDisposable
     /// <summary>sshd's pid while it runs.</summary>
     public int? ProcessId => _process is { HasExited: false } process ? process.Id : null;
 
-    public static async Task<SshServer> StartAsync(string address, string authorizedPublicKeyFile)
+    /// <param name="extraConfig">More sshd_config lines (a <c>ForceCommand</c>, say).</param>
+    public static async Task<SshServer> StartAsync(string address, string authorizedPublicKeyFile, IReadOnlyList<string>? extraConfig = null)
     {
         var server = new SshServer(address, LoopbackPorts.Free(IPAddress.Parse(address)));
         SshKeys.Generate(server.HostKeyFile);
         File.Copy(authorizedPublicKeyFile, server._directory.File("authorized_keys"));
-        await File.WriteAllTextAsync(server._directory.File("sshd_config"), string.Join('\n',
+        string[] config =
+        [
             $"ListenAddress {address}:{server.Port}",
             $"HostKey {server.HostKeyFile}",
             $"AuthorizedKeysFile {server._directory.File("authorized_keys")}",
@@ -60,7 +62,10 @@ public sealed class SshServer : IAsyncDisposable
             // check commands time out. SHLVL=1 makes the login shell a nested one.
             "SetEnv SHLVL=1",
             "LogLevel ERROR",
-            "")).ConfigureAwait(false);
+            .. extraConfig ?? [],
+            "",
+        ];
+        await File.WriteAllTextAsync(server._directory.File("sshd_config"), string.Join('\n', config)).ConfigureAwait(false);
         Directory.CreateDirectory("/run/sshd");
         await server.LaunchAsync().ConfigureAwait(false);
         return server;
