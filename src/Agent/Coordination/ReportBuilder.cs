@@ -114,6 +114,7 @@ internal sealed partial class ReportBuilder(
         var at = seen.LastPort?.At ?? seen.LastHost?.At ?? time.GetUtcNow();
         return new Observation
         {
+            HostSilentSince = seen.HostSilentSince is { } silent ? Timestamp.FromDateTimeOffset(silent) : null,
             Target = target,
             Verdict = seen.Verdict.ToWire(),
             HostVerdict = seen.HostVerdict.ToWire(),

@@ -18,7 +18,8 @@ internal sealed record TargetObservation(
     IReadOnlyDictionary<PortProbeOutcome, long> PortOutcomes,
     IReadOnlyDictionary<HostProbeOutcome, long> HostOutcomes,
     TimeSpan PortLatencySum,
-    TimeSpan HostLatencySum)
+    TimeSpan HostLatencySum,
+    DateTimeOffset? HostSilentSince = null)
 {
     /// <summary>Port probes so far (the count beside <see cref="PortLatencySum"/>, as a Prometheus summary has it).</summary>
     public long PortProbes => PortOutcomes.Values.Sum();
@@ -59,10 +60,15 @@ internal sealed class ObservationBook
         Probed?.Invoke(name, "port", result.Latency);
     }
 
+    /// <summary>An SSH probe of <paramref name="name"/> starts at <paramref name="at"/>: until it answers, the host is silent since the first unanswered start.</summary>
+    public void HostProbeStarting(string name, DateTimeOffset at) =>
+        _targets.AddOrUpdate(name, _ => throw new InvalidOperationException($"Target {name} is not registered."), (_, t) => t with { HostSilentSince = t.HostSilentSince ?? at });
+
     public void RecordHost(string name, HostProbeResult result, HostVerdict hostVerdict, NodeVerdict verdict, VerdictChange? change)
     {
         _targets.AddOrUpdate(name, _ => throw new InvalidOperationException($"Target {name} is not registered."), (_, t) => t with
         {
+            HostSilentSince = result.HostAnswered ? null : t.HostSilentSince ?? result.At,
             LastHost = result,
             HostOutcomes = Increment(t.HostOutcomes, result.Outcome),
             HostLatencySum = t.HostLatencySum + result.Latency,

@@ -87,6 +87,7 @@ internal sealed partial class TargetMonitor : IDisposable
 
     private async Task<bool> ProbeHostAsync(CancellationToken cancellationToken)
     {
+        _book.HostProbeStarting(_target.Name, _time.GetUtcNow());
         var result = await _hostProbe!.ProbeAsync(cancellationToken).ConfigureAwait(false);
         var (verdict, change, hostChange) = Judge.ObserveHost(result);
         _book.RecordHost(_target.Name, result, Judge.HostVerdict, verdict, change);

@@ -14,6 +14,13 @@ internal sealed record FailoverPolicy(TimeSpan Window, TimeSpan RoundInterval, i
     /// </summary>
     public TimeSpan LeaseTtl => Window / 2;
 
+    /// <summary>
+    /// How long a vantage's SSH probes must have gone unanswered (with its port silent) for its
+    /// answer to say the host is gone before its own HostUnreachable verdict settles: half the window,
+    /// at most 5 s. So SSH evidence is gathered during the window, and the window is the only wait.
+    /// </summary>
+    public TimeSpan HostSilence => Window / 2 < TimeSpan.FromSeconds(5) ? Window / 2 : TimeSpan.FromSeconds(5);
+
     /// <summary>How often a held lease is renewed: three times per time-to-live, so one lost renewal costs nothing.</summary>
     public TimeSpan LeaseRenewal => LeaseTtl / 3;
 }

@@ -51,7 +51,8 @@ internal sealed record FailoverAsk(FailoverCause Cause, string Reason);
 
 /// <summary>What an agent sees of a target: its combined verdict and its host verdict.</summary>
 /// <param name="Port">The last port probe's outcome (Refused, ConnectTimeout...), which tells a live host's ProcessDown from a silent one's; Unspecified when the agent has not probed it.</param>
-internal sealed record TargetSeen(string Target, Verdict Verdict, HostVerdict HostVerdict, DateTimeOffset At, PortOutcome Port = PortOutcome.Unspecified);
+/// <param name="HostSilentSince">The start of the first SSH probe the host has not answered since its last answer (null: it answered the last one).</param>
+internal sealed record TargetSeen(string Target, Verdict Verdict, HostVerdict HostVerdict, DateTimeOffset At, PortOutcome Port = PortOutcome.Unspecified, DateTimeOffset? HostSilentSince = null);
 
 /// <summary>What the machine asks for: send a command, write the journal, persist, publish.</summary>
 internal abstract record Effect;

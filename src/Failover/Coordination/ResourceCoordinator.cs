@@ -178,7 +178,7 @@ internal sealed partial class ResourceCoordinator
             if (command.Kind == CommandKind.ProbeNow && result.Ok && result.Observation is { } seen)
             {
                 var answer = Services.AgentLinkService.ToSeen(seen);
-                Execute(_machine.ProbeAnswered(node, command.Target!, answer.Verdict, now, answer.Port, answer.At));
+                Execute(_machine.ProbeAnswered(node, answer with { Target = command.Target! }, now));
             }
             else if (!result.Ok)
             {

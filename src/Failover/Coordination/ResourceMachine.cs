@@ -172,8 +172,13 @@ internal sealed class ResourceMachine
         return Take();
     }
 
+    /// <summary>A vantage's answer to ProbeNow: its latest observation of the target.</summary>
+    public IReadOnlyList<Effect> ProbeAnswered(string vantage, TargetSeen seen, DateTimeOffset now) =>
+        ProbeAnswered(vantage, seen.Target, seen.Verdict, now, seen.Port, seen.At, seen.HostSilentSince);
+
     /// <param name="at">When the vantage made the observation it answers with (it answers with its latest); null: now.</param>
-    public IReadOnlyList<Effect> ProbeAnswered(string vantage, string target, Verdict verdict, DateTimeOffset now, PortOutcome port = PortOutcome.Unspecified, DateTimeOffset? at = null)
+    /// <param name="hostSilentSince">Since when the vantage's SSH probes of the target have gone unanswered; null: the last one answered.</param>
+    public IReadOnlyList<Effect> ProbeAnswered(string vantage, string target, Verdict verdict, DateTimeOffset now, PortOutcome port = PortOutcome.Unspecified, DateTimeOffset? at = null, DateTimeOffset? hostSilentSince = null)
     {
         if (_confirmation is { } confirmation && target == Primary && vantage != Primary)
         {
@@ -190,7 +195,7 @@ internal sealed class ResourceMachine
             }
             else
             {
-                confirmation.Answers[vantage] = new ProbeAnswer(verdict, port);
+                confirmation.Answers[vantage] = new ProbeAnswer(verdict, port, hostSilentSince, now);
                 // Only what was seen since the window opened can end it: an answer from before the host went silent proves nothing.
                 if (!stale && Reachable(verdict, port))
                 {
@@ -218,6 +223,13 @@ internal sealed class ResourceMachine
                 StartRound(requested, now);
             }
         }
+        else if (_confirmation is { } open && now - open.WindowStart >= _policy.Window && open.Answers.Count > 0
+                 && open.Answers.Values.Count(a => Silent(a.Verdict, a.Port)) >= Quorum() && HostGoneCount(open) >= Quorum())
+        {
+            // The window is the only wait: once it has passed, the round in progress decides as soon as
+            // its answers do, rather than at the round's end.
+            Confirmed(open, now);
+        }
         else if (_confirmation is { } confirmation && now - confirmation.RoundStart >= _policy.RoundInterval)
         {
             if (!CloseRound(confirmation, now))
@@ -225,14 +237,12 @@ internal sealed class ResourceMachine
                 return Take();
             }
 
-            var quorum = _policy.QuorumOf(_nodes.Values.Count(v => v.Spec.Name != Primary));
-            var hostUnreachable = confirmation.Answers.Values.Count(a => a.Verdict.SaysHostGone());
+            var quorum = Quorum();
+            var hostUnreachable = HostGoneCount(confirmation);
             var elapsed = now - confirmation.WindowStart;
             if (elapsed >= _policy.Window && hostUnreachable >= quorum)
             {
-                Journal("confirmed", string.Create(CultureInfo.InvariantCulture,
-                    $"{Primary} silent to a quorum in every one of {confirmation.Round} rounds over {elapsed.TotalSeconds:0.#} s, and its host unreachable (SSH too) from {hostUnreachable} in the last"));
-                FailOver(now);
+                Confirmed(confirmation, now);
             }
             else if (elapsed >= 2 * _policy.Window)
             {
@@ -249,6 +259,30 @@ internal sealed class ResourceMachine
         UpdateLeases(now);
         return Take();
     }
+
+    private int Quorum() => _policy.QuorumOf(_nodes.Values.Count(v => v.Spec.Name != Primary));
+
+    /// <summary>
+    /// True when the answer says the host itself is gone: the vantage's settled HostUnreachable, or a
+    /// silent port with SSH probes unanswered for Failover's HostSilence (half the window, at most 5 s)
+    /// when it answered. SSH silence is gathered during the window, not after it.
+    /// </summary>
+    private bool HostGone(ProbeAnswer answer) => answer.Verdict.SaysHostGone()
+        || (Silent(answer.Verdict, answer.Port) && answer.HostSilentSince is { } since && answer.ReceivedAt - since >= _policy.HostSilence);
+
+    private int HostGoneCount(Confirmation confirmation) => confirmation.Answers.Values.Count(HostGone);
+
+    private void Confirmed(Confirmation confirmation, DateTimeOffset now)
+    {
+        var elapsed = now - confirmation.WindowStart;
+        Journal("confirmed", string.Create(CultureInfo.InvariantCulture,
+            $"{Primary} silent to a quorum in every one of {confirmation.Round} rounds over {elapsed.TotalSeconds:0.##} s, and its host gone from {HostGoneCount(confirmation)} ({string.Join(", ", confirmation.Answers.Where(a => HostGone(a.Value)).Select(a => $"{a.Key}: {Describe(a.Value)}"))})"));
+        FailOver(now);
+    }
+
+    private static string Describe(ProbeAnswer answer) => answer.Verdict.SaysHostGone()
+        ? "HostUnreachable"
+        : string.Create(CultureInfo.InvariantCulture, $"port {answer.Port}, SSH unanswered for {(answer.ReceivedAt - answer.HostSilentSince!.Value).TotalSeconds:0.##} s");
 
     /// <summary>An operator's switchover to <paramref name="node"/>: a replica in sync, promoted with the old primary fenced first.</summary>
     public IReadOnlyList<Effect> PromoteRequested(string node, DateTimeOffset now, out string? refusal)
@@ -318,9 +352,13 @@ internal sealed class ResourceMachine
         OpenIncident($"{reporter} reports {Primary} {Describe(silent)}");
         State = ResourceState.Confirming;
         Reason = $"confirming that {Primary}'s host is lost";
-        var confirmation = _confirmation = new Confirmation(now);
+        // The window counts from the start of the silent probe, not from its report: a probe's timeout
+        // and a report's interval are not extra waits. (The observation is the vantage's latest probe,
+        // so it is recent; a clock far off is held to a window back at most.)
+        var windowStart = silent.At < now - _policy.Window ? now - _policy.Window : silent.At > now ? now : silent.At;
+        var confirmation = _confirmation = new Confirmation(windowStart);
         Journal("suspect", string.Create(CultureInfo.InvariantCulture,
-            $"{reporter} reports {Primary} {Describe(silent)}; confirming over {_policy.Window.TotalSeconds:0.#} s in rounds of {_policy.RoundInterval.TotalSeconds:0.#} s, quorum {_policy.QuorumOf(Vantages().Count)} of {Vantages().Count}"));
+            $"{reporter} reports {Primary} {Describe(silent)}, silent since {windowStart:HH:mm:ss.fff}; confirming over {_policy.Window.TotalSeconds:0.#} s from then in rounds of {_policy.RoundInterval.TotalSeconds:0.#} s, quorum {_policy.QuorumOf(Vantages().Count)} of {Vantages().Count}"));
         StartRound(confirmation, now);
     }
 
@@ -345,6 +383,11 @@ internal sealed class ResourceMachine
         else if (Reachable(seen.Verdict, seen.Port))
         {
             Refute($"{node} reports {Primary} {seen.Verdict} at {seen.At:HH:mm:ss.fff}", now);
+        }
+        else if (Silent(seen.Verdict, seen.Port))
+        {
+            // Fresh silence counts in the round as a ProbeNow answer does: evidence is gathered all through the window.
+            confirmation.Answers[node] = new ProbeAnswer(seen.Verdict, seen.Port, seen.HostSilentSince, now);
         }
     }
 
@@ -835,7 +878,9 @@ internal sealed class NodeView(NodeSpec spec)
 internal sealed record LossWatch(string OldPrimary, string Promoted, long PromotedOffset, string Incident);
 
 /// <summary>What one vantage saw of the primary when asked this round.</summary>
-internal sealed record ProbeAnswer(Verdict Verdict, PortOutcome Port);
+/// <param name="HostSilentSince">Since when the vantage's SSH probes went unanswered (null: the last answered).</param>
+/// <param name="ReceivedAt">When the coordinator got the answer.</param>
+internal sealed record ProbeAnswer(Verdict Verdict, PortOutcome Port, DateTimeOffset? HostSilentSince = null, DateTimeOffset ReceivedAt = default);
 
 /// <summary>A confirmation in progress: its window, its current round, and each vantage's answer in that round.</summary>
 internal sealed class Confirmation(DateTimeOffset windowStart)

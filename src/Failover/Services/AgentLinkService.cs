@@ -144,7 +144,8 @@ internal sealed partial class AgentLinkService(Coordinator coordinator, RefusalL
         Vocabulary.Read(o.Verdict, o.VerdictName),
         Vocabulary.Read(o.HostVerdict, o.HostVerdictName),
         o.At?.ToDateTimeOffset() ?? DateTimeOffset.MinValue,
-        Vocabulary.Read(o.Port, o.PortName));
+        Vocabulary.Read(o.Port, o.PortName),
+        o.HostSilentSince?.ToDateTimeOffset());
 
     private static partial class Log
     {

@@ -506,6 +506,73 @@ public sealed class ResourceMachineTests
         Assert.DoesNotContain(_effects, e => e is JournalLine { Kind: "loss" });
     }
 
+    // ---- the window is the only wait (issue 16, item 4) ------------------------------------
+
+    [Fact]
+    public void At_a_one_second_window_ssh_silence_gathered_during_the_window_confirms_it_as_it_ends()
+    {
+        var machine = ShortWindow(out var effects);
+        // The port probe that went silent started at T0; its timeout (0.4 s) is when it is reported.
+        var reported = T0.AddMilliseconds(400);
+        Seen silentPort = (at, ssh) => new TargetSeen("n1", Verdict.Healthy, HostVerdict.Up, at, PortOutcome.ConnectTimeout, ssh);
+        effects.AddRange(machine.Reported("n2", Replica(5000, silentPort(T0, null)), reported));
+        Assert.Equal(ResourceState.Confirming, machine.State);
+        Assert.Contains(effects, e => e is JournalLine { Kind: "suspect" } line && line.Text.Contains("silent since 12:00:00.000", StringComparison.Ordinal));
+
+        // Both vantages' SSH probes, woken by the silent port, have been in flight since 0.4 s.
+        var ssh = reported;
+        effects.AddRange(machine.ProbeAnswered("n2", silentPort(reported, ssh), reported.AddMilliseconds(20)));
+        effects.AddRange(machine.ProbeAnswered("n3", silentPort(reported, ssh), reported.AddMilliseconds(20)));
+        effects.AddRange(machine.Tick(T0.AddMilliseconds(900)));
+        Assert.Equal(ResourceState.Confirming, machine.State);
+
+        // Their next reports, 0.55 s into SSH's silence (over half the window): the window ends at 1 s and decides then.
+        var later = T0.AddMilliseconds(950);
+        effects.AddRange(machine.Reported("n2", Replica(5000, silentPort(later, ssh)), later));
+        effects.AddRange(machine.Reported("n3", Replica(4900, silentPort(later, ssh)), later));
+        effects.AddRange(machine.Tick(T0.AddMilliseconds(1000)));
+
+        Assert.Equal("n2", machine.Primary);
+        Assert.Contains(effects, e => e is JournalLine { Kind: "confirmed" } line && line.Text.Contains("SSH unanswered for 0.55 s", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void A_silent_port_on_a_host_whose_ssh_answers_is_never_confirmed_at_a_short_window()
+    {
+        var machine = ShortWindow(out var effects);
+        for (var ms = 400; ms <= 5000; ms += 100)
+        {
+            var now = T0.AddMilliseconds(ms);
+            var seen = new TargetSeen("n1", Verdict.Healthy, HostVerdict.Up, now, PortOutcome.ConnectTimeout, HostSilentSince: null);
+            effects.AddRange(machine.Reported("n2", Replica(5000, seen), now));
+            effects.AddRange(machine.Reported("n3", Replica(4900, seen), now));
+            effects.AddRange(machine.Tick(now));
+        }
+
+        Assert.Equal("n1", machine.Primary);
+        Assert.DoesNotContain(effects, e => e is SendCommand { Kind: CommandKind.Promote });
+    }
+
+    private delegate TargetSeen Seen(DateTimeOffset at, DateTimeOffset? sshSilentSince);
+
+    /// <summary>The resource of these tests at a 1 s window in rounds of 0.5 s (SSH silence needed: 0.5 s).</summary>
+    private static ResourceMachine ShortWindow(out List<Effect> effects)
+    {
+        var machine = new ResourceMachine("cache", [new("n1", "127.0.0.11:6379", "a"), new("n2", "127.0.0.12:6379", "b"), new("n3", "127.0.0.13:6379", "c")],
+            new FailoverPolicy(TimeSpan.FromSeconds(1), TimeSpan.FromMilliseconds(500), null, 1000, TimeSpan.FromSeconds(5)), term: 1, primary: "n1", new ResourceSettings(300, "allkeys-lru"), paused: false);
+        var start = T0.AddSeconds(-10);
+        foreach (var node in new[] { "n1", "n2", "n3" })
+        {
+            machine.Connected(node, 1, start);
+        }
+
+        machine.Reported("n1", Primary(5000), start);
+        machine.Reported("n2", Replica(5000), start);
+        machine.Reported("n3", Replica(4900), start);
+        effects = [];
+        return machine;
+    }
+
     private void LoseHost(int seconds) => LoseHostFrom(T0, seconds);
 
     private void LoseHostFrom(DateTimeOffset from, int seconds)

@@ -34,6 +34,27 @@ public sealed class ObservationBookTests
     }
 
     [Fact]
+    public void Host_silence_counts_from_the_start_of_the_first_unanswered_ssh_probe_even_while_it_is_in_flight()
+    {
+        var book = new ObservationBook();
+        book.Register("db-2", isLocal: false, "127.0.0.12:6379", "127.0.0.12:22");
+
+        book.HostProbeStarting("db-2", T0);
+        book.RecordHost("db-2", new HostProbeResult(HostProbeOutcome.Answered, T0, TimeSpan.FromMilliseconds(1)), HostVerdict.Up, NodeVerdict.Healthy, null);
+        Assert.Null(book["db-2"]!.HostSilentSince);
+
+        book.HostProbeStarting("db-2", T0.AddSeconds(1));
+        Assert.Equal(T0.AddSeconds(1), book["db-2"]!.HostSilentSince);
+
+        book.RecordHost("db-2", new HostProbeResult(HostProbeOutcome.Timeout, T0.AddSeconds(1), TimeSpan.FromSeconds(2)), HostVerdict.Up, NodeVerdict.Healthy, null);
+        book.HostProbeStarting("db-2", T0.AddSeconds(3));
+        Assert.Equal(T0.AddSeconds(1), book["db-2"]!.HostSilentSince);
+
+        book.RecordHost("db-2", new HostProbeResult(HostProbeOutcome.Refused, T0.AddSeconds(3), TimeSpan.FromMilliseconds(1)), HostVerdict.Up, NodeVerdict.Healthy, null);
+        Assert.Null(book["db-2"]!.HostSilentSince);
+    }
+
+    [Fact]
     public void Record_UnregisteredTarget_Throws() =>
         Assert.Throws<InvalidOperationException>(() =>
             new ObservationBook().RecordPort("ghost", new PortProbeResult(PortProbeOutcome.Pong, T0, TimeSpan.Zero), NodeVerdict.Healthy, null));
