@@ -4,7 +4,7 @@ using StackExchange.Redis;
 namespace RedisAgent.Connection;
 
 /// <summary>What the coordinator can make the agent do to its node, over the agent's one connection.</summary>
-internal sealed class NodeControl(RedisConnection connection)
+internal sealed class NodeControl(RedisConnection connection, RedisEndpoint endpoint)
 {
     /// <summary>How long a fence lasts if nobody lifts it: for all practical purposes, until the coordinator says so.</summary>
     private const string FenceMilliseconds = "315360000000";
@@ -12,6 +12,47 @@ internal sealed class NodeControl(RedisConnection connection)
     private volatile bool _fenced;
 
     public bool Fenced => _fenced;
+
+    /// <summary>When the agent fenced its node on its own (cut off from everyone), until the fence is lifted; null otherwise.</summary>
+    public DateTimeOffset? SelfFencedAt { get; private set; }
+
+    /// <summary>
+    /// The agent's own fence: over its connection and, at the same time, over <paramref name="local"/>
+    /// (a path no partition cuts); done when either takes. Throws when neither does.
+    /// </summary>
+    public async Task<string> SelfFenceAsync(LocalRoute? local, DateTimeOffset at)
+    {
+        var attempts = new List<(string Route, Task Task)> { ("its connection", FenceAsync()) };
+        if (local is not null)
+        {
+            attempts.Add((local.ToString(), local.CommandAsync(endpoint, ["CLIENT", "PAUSE", FenceMilliseconds, "WRITE"], TimeSpan.FromSeconds(2))));
+        }
+
+        var pending = attempts.ToList();
+        var errors = new List<string>();
+        while (pending.Count > 0)
+        {
+            var done = await Task.WhenAny(pending.Select(p => p.Task)).ConfigureAwait(false);
+            var attempt = pending.Single(p => p.Task == done);
+            pending.Remove(attempt);
+            if (done.IsCompletedSuccessfully)
+            {
+                _fenced = true;
+                SelfFencedAt = at;
+                foreach (var rest in pending)
+                {
+                    // Observed, so a late failure is not an unobserved exception.
+                    _ = rest.Task.ContinueWith(t => t.Exception, TaskScheduler.Default);
+                }
+
+                return attempt.Route;
+            }
+
+            errors.Add($"{attempt.Route}: {done.Exception?.InnerException?.Message}");
+        }
+
+        throw new TimeoutException("no route fenced the node: " + string.Join("; ", errors));
+    }
 
     public async Task PromoteAsync()
     {
@@ -56,6 +97,7 @@ internal sealed class NodeControl(RedisConnection connection)
     {
         await ExecuteAsync("CLIENT", "UNPAUSE").ConfigureAwait(false);
         _fenced = false;
+        SelfFencedAt = null;
     }
 
     private async Task ExecuteAsync(string command, params object[] arguments)

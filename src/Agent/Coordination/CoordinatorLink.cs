@@ -36,6 +36,7 @@ internal sealed partial class CoordinatorLink(
     ILogger<CoordinatorLink> logger) : BackgroundService
 {
     private readonly CoordinatorOptions _options = options.Value;
+    private long _sequence;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -210,7 +211,11 @@ internal sealed partial class CoordinatorLink(
                     phase = changed.Reader.WaitToReadAsync(cancellationToken).AsTask();
                 }
 
-                outbound.TryWrite(new AgentMessage { Report = await reports.ReportAsync().ConfigureAwait(false) });
+                var report = await reports.ReportAsync().ConfigureAwait(false);
+                // Acknowledged: the coordinator is heard from every report interval, so that a silent
+                // stream is noticed (the isolation fence) in two intervals rather than an HTTP/2 ping timeout.
+                report.Sequence = ++_sequence;
+                outbound.TryWrite(new AgentMessage { Report = report });
             }
         }
         finally

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Options;
 using RedisAgent.Connection;
 using RedisAgent.Node;
 using RedisAgent.Probing;
+using RedisAgent.Sampling;
 using RedisFailover.Protos;
 
 namespace RedisAgent.Coordination;
@@ -21,6 +22,8 @@ internal sealed partial class IsolationFence(
     ObservationBook observations,
     ReportBuilder reports,
     NodeControl control,
+    SampleBook samples,
+    RedisEndpoint endpoint,
     Supervision.RestartLease lease,
     TimeProvider time,
     ILogger<IsolationFence> logger) : BackgroundService
@@ -32,19 +35,13 @@ internal sealed partial class IsolationFence(
             return;
         }
 
-        var lastContact = time.GetTimestamp();
-        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(250), time);
+        var started = time.GetUtcNow();
+        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(100), time);
         try
         {
             while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
             {
-                if (link.Connected || PeerAnsweredWithin(after))
-                {
-                    lastContact = time.GetTimestamp();
-                    continue;
-                }
-
-                var alone = time.GetElapsedTime(lastContact);
+                var alone = Alone(started);
                 if (alone >= after && !control.Fenced && reports.Role == NodeRole.Primary)
                 {
                     await FenceAsync(alone).ConfigureAwait(false);
@@ -60,27 +57,50 @@ internal sealed partial class IsolationFence(
     {
         try
         {
-            await control.FenceAsync().ConfigureAwait(false);
+            var config = samples.Last?.Config;
+            var local = LocalRoute.From(endpoint, config?.UnixSocket, config?.Bind);
+            var route = await control.SelfFenceAsync(local, time.GetUtcNow()).ConfigureAwait(false);
             lease.Void("this primary fenced itself, cut off from the coordinator and every peer; a restart waits for the coordinator's word");
-            Log.SelfFenced(logger, alone.TotalSeconds);
+            Log.SelfFenced(logger, alone.TotalSeconds, route);
         }
-        catch (Exception ex) when (ex is StackExchange.Redis.RedisException or TimeoutException)
+        catch (Exception ex) when (ex is StackExchange.Redis.RedisException or TimeoutException or IOException or System.Net.Sockets.SocketException or InvalidOperationException)
         {
             Log.FenceFailed(logger, ex.Message);
         }
     }
 
-    private bool PeerAnsweredWithin(TimeSpan window)
+    /// <summary>
+    /// How long since the last sign of anyone: the coordinator heard (it acknowledges every report, so
+    /// a connection gone silent shows within a report interval, long before HTTP/2's ping timeout),
+    /// or a peer's host answering a port probe. The fence follows the cut by Coordinator:SelfFenceAfter,
+    /// not by that plus a detection delay.
+    /// </summary>
+    private TimeSpan Alone(DateTimeOffset started)
     {
         var now = time.GetUtcNow();
-        return observations.Targets.Values.Any(t => !t.IsLocal && t.LastPort is { } port && now - port.At <= window
-            && port.Outcome.ToWire().ProvesHostAlive());
+        var alone = now - started;
+        if (link.Connected && link.LastHeard != 0)
+        {
+            alone = Min(alone, time.GetElapsedTime(link.LastHeard));
+        }
+
+        foreach (var target in observations.Targets.Values)
+        {
+            if (!target.IsLocal && target.LastAnswer is { } answered)
+            {
+                alone = Min(alone, now - answered);
+            }
+        }
+
+        return alone;
     }
+
+    private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 1608, Level = LogLevel.Critical, Message = "Fenced this primary (writes paused): neither the coordinator nor any peer has been reachable for {Seconds:0.#} s; only the coordinator lifts the fence")]
-        public static partial void SelfFenced(ILogger logger, double seconds);
+        [LoggerMessage(EventId = 1608, Level = LogLevel.Critical, Message = "This agent's own decision: fenced its primary (writes paused) over {Route}, since neither the coordinator nor any peer has been reachable for {Seconds:0.#} s; only the coordinator lifts the fence")]
+        public static partial void SelfFenced(ILogger logger, double seconds, string route);
 
         [LoggerMessage(EventId = 1611, Level = LogLevel.Error, Message = "Could not fence this primary, cut off from the coordinator and every peer: {Error}; trying again")]
         public static partial void FenceFailed(ILogger logger, string error);

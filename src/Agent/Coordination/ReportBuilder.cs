@@ -58,6 +58,11 @@ internal sealed partial class ReportBuilder(
             report.FailoverRequest = request;
         }
 
+        if (control.SelfFencedAt is { } selfFenced)
+        {
+            report.SelfFencedAt = Timestamp.FromDateTimeOffset(selfFenced);
+        }
+
         if (samples.Last is { } sample)
         {
             var replication = InfoParser.ToReplication(fresh is { Count: > 0 } ? fresh : sample.Info);

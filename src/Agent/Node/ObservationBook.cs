@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using RedisAgent.HostProbing;
 using RedisAgent.Probing;
+using Vocabulary = RedisFailover.Protos.Vocabulary;
 
 namespace RedisAgent.Node;
 
@@ -19,7 +20,8 @@ internal sealed record TargetObservation(
     IReadOnlyDictionary<HostProbeOutcome, long> HostOutcomes,
     TimeSpan PortLatencySum,
     TimeSpan HostLatencySum,
-    DateTimeOffset? HostSilentSince = null)
+    DateTimeOffset? HostSilentSince = null,
+    DateTimeOffset? LastAnswer = null)
 {
     /// <summary>Port probes so far (the count beside <see cref="PortLatencySum"/>, as a Prometheus summary has it).</summary>
     public long PortProbes => PortOutcomes.Values.Sum();
@@ -51,6 +53,8 @@ internal sealed class ObservationBook
     {
         _targets.AddOrUpdate(name, _ => throw new InvalidOperationException($"Target {name} is not registered."), (_, t) => t with
         {
+            // When the target's host last answered a port probe (anything a live host gives): the isolation fence's sign of a peer.
+            LastAnswer = Vocabulary.ProvesHostAlive(result.Outcome.ToWire()) ? result.At + result.Latency : t.LastAnswer,
             LastPort = result,
             PortOutcomes = Increment(t.PortOutcomes, result.Outcome),
             PortLatencySum = t.PortLatencySum + result.Latency,

@@ -24,7 +24,7 @@ internal sealed partial class RedisSampler(
     ILogger<RedisSampler> logger) : BackgroundService
 {
     /// <summary>The settings read with CONFIG GET, one pipelined request each (multi-key CONFIG GET needs Redis 7).</summary>
-    private static readonly string[] ConfigKeys = ["maxclients", "maxmemory", "maxmemory-policy", "timeout", "save", "appendfsync"];
+    private static readonly string[] ConfigKeys = ["maxclients", "maxmemory", "maxmemory-policy", "timeout", "save", "appendfsync", "unixsocket", "bind"];
 
     private readonly SamplingOptions _options = options.Value;
     private bool _configUnavailable;
@@ -127,7 +127,9 @@ internal sealed partial class RedisSampler(
                 config = new RedisConfigValues(
                     Long(values, "maxclients"), Long(values, "maxmemory"), values.GetValueOrDefault("maxmemory-policy"), Long(values, "timeout"),
                     values.TryGetValue("save", out var save) ? save : "",
-                    values.GetValueOrDefault("appendfsync"));
+                    values.GetValueOrDefault("appendfsync"),
+                    values.GetValueOrDefault("unixsocket"),
+                    values.GetValueOrDefault("bind"));
             }
             catch (RedisServerException ex)
             {

@@ -41,7 +41,8 @@ internal sealed record NodeReport(
     long TermSeen,
     ResourceSettings Settings,
     IReadOnlyList<TargetSeen> Observations,
-    FailoverAsk? Request = null)
+    FailoverAsk? Request = null,
+    DateTimeOffset? SelfFencedAt = null)
 {
     public bool IsPrimary => Role == NodeRole.Primary;
 }

@@ -149,6 +149,12 @@ internal sealed class ResourceMachine
         }
 
         MeasureLoss(node, report);
+        if (report.SelfFencedAt is { } fencedAt && fencedAt != view.SelfFenceJournalled)
+        {
+            view.SelfFenceJournalled = fencedAt;
+            Journal("self-fence", string.Create(CultureInfo.InvariantCulture,
+                $"{node} was fenced at {fencedAt:HH:mm:ss.fff} by its own agent's decision (cut off from the coordinator and every peer): it acknowledged no write from then on"));
+        }
 
         if (State == ResourceState.Confirming)
         {
@@ -862,6 +868,9 @@ internal sealed class NodeView(NodeSpec spec)
 
     /// <summary>The last report that showed this node a replica in sync with the primary (cleared at each promotion).</summary>
     public NodeReport? LastInSync { get; set; }
+
+    /// <summary>The self-fence of this node last journalled (one line per fence).</summary>
+    public DateTimeOffset? SelfFenceJournalled { get; set; }
 
     /// <summary>When <see cref="LastInSync"/> was reported.</summary>
     public DateTimeOffset? LastInSyncAt { get; set; }

@@ -136,7 +136,8 @@ internal sealed partial class AgentLinkService(Coordinator coordinator, RefusalL
         new ResourceSettings(report.Settings?.HasTimeoutSeconds == true ? report.Settings.TimeoutSeconds : null,
             report.Settings?.HasMaxmemoryPolicy == true ? report.Settings.MaxmemoryPolicy : null),
         [.. report.Observations.Select(ToSeen)],
-        report.FailoverRequest is { } request ? new FailoverAsk(Enum.IsDefined(request.Cause) ? request.Cause : FailoverCause.Unspecified, WireLimits.Printable(request.Reason, 500)) : null);
+        report.FailoverRequest is { } request ? new FailoverAsk(Enum.IsDefined(request.Cause) ? request.Cause : FailoverCause.Unspecified, WireLimits.Printable(request.Reason, 500)) : null,
+        report.SelfFencedAt?.ToDateTimeOffset());
 
     /// <summary>An observation as the machine reads it, from this release's enums or the previous release's names.</summary>
     internal static TargetSeen ToSeen(Observation o) => new(

@@ -18,8 +18,9 @@ internal sealed class UnservedNode : IDisposable
     public UnservedNode(string name)
     {
         _state = new TempDirectory(name);
-        Connection = new RedisConnection(RedisEndpoint.Parse("redis://127.0.0.1:1"), TlsTrust.Create(null, null), "redis-agent");
-        Control = new NodeControl(Connection);
+        var endpoint = RedisEndpoint.Parse("redis://127.0.0.1:1");
+        Connection = new RedisConnection(endpoint, TlsTrust.Create(null, null), "redis-agent");
+        Control = new NodeControl(Connection, endpoint);
         Terms = new TermStore(_state.Path);
     }
 

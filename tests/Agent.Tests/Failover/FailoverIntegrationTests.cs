@@ -528,12 +528,13 @@ public sealed class FailoverIntegrationTests(LoopbackHosts hosts, Xunit.Abstract
     [Fact]
     public async Task A_primary_cut_off_with_its_agent_fences_itself_so_it_accepts_no_write_once_another_is_promoted()
     {
-        // host-1's agent reaches its own Redis locally (127.0.0.1) and everything else from host-1's address.
+        // host-1's agent reaches its Redis, as the fault harness had it, on host-1's own address, which
+        // the partition cuts too; and everything else from that address. Its Redis also binds 127.0.0.1:
+        // the self-fence goes that way as well, which no partition cuts.
         var primary = _hosts[0];
         await StopAgentAsync("host-1");
         _agents["host-1"] = await StartAgentAsync(primary, extra: new Dictionary<string, string?>
         {
-            ["Redis:Url"] = $"redis://127.0.0.1:{Port(primary)}",
             ["Agent:SourceAddress"] = primary.Address,
             // Well inside the window: the agent notices the coordinator gone within ~2 s (HTTP/2 pings), then waits this long.
             ["Coordinator:SelfFenceAfter"] = "00:00:01",
@@ -576,23 +577,33 @@ public sealed class FailoverIntegrationTests(LoopbackHosts hosts, Xunit.Abstract
         await Poll.UntilAsync(() => { lock (acknowledged) { return acknowledged.Count > 100; } }, TimeSpan.FromSeconds(10), () => "the local writer writes");
 
         DateTimeOffset promotedAt;
+        DateTimeOffset cut;
         using (Partition.Isolate(primary.Address))
         {
-            await Poll.UntilAsync(() => _agents["host-1"].Logs.Contains(1608), TimeSpan.FromSeconds(20), () => "host-1's agent fences its primary\n" + Agents());
-            var fencedAt = _agents["host-1"].Logs.Entries.First(e => e.EventId == 1608).At;
+            cut = DateTimeOffset.UtcNow;
+            await Poll.UntilAsync(() => _agents["host-1"].Logs.Contains(1608), TimeSpan.FromSeconds(20), () => $"host-1's agent fences its primary (its last sample's settings: {_agents["host-1"].Samples.Last?.Config})\n" + Agents());
+            var fence = _agents["host-1"].Logs.Entries.First(e => e.EventId == 1608);
+            Assert.Contains("own decision", fence.Message, StringComparison.Ordinal);
+            Assert.Contains($"127.0.0.1:{Port(primary)}", fence.Message, StringComparison.Ordinal);
+            var fencedAt = fence.At;
             var status = await WaitForStateAsync(s => s.Term == 2 && s.Primary != "host-1", "a new primary", TimeSpan.FromSeconds(40));
             promotedAt = _coordinator.Store.Journal("cache").Single(r => r.Kind == "promote").At;
-            output.WriteLine($"fenced {(promotedAt - fencedAt).TotalSeconds:0.0} s before {status.Primary} was promoted");
+            output.WriteLine($"fenced {(fencedAt - cut).TotalSeconds:0.00} s after the cut, {(promotedAt - fencedAt).TotalSeconds:0.0} s before {status.Primary} was promoted");
             Assert.True(fencedAt < promotedAt, $"fenced at {fencedAt:HH:mm:ss.fff}, after the promotion at {promotedAt:HH:mm:ss.fff}");
         }
 
         // Healed: host-1 becomes a replica of the new primary; the writes it held back get READONLY.
         await Poll.UntilAsync(async () => (await InfoAsync(primary))["role"] == "slave", TimeSpan.FromSeconds(30), () => "host-1 demoted\n" + _coordinator.Describe());
+        Assert.Contains(_coordinator.Store.Journal("cache"), r => r.Kind == "self-fence" && r.Text.Contains("own agent's decision", StringComparison.Ordinal));
         await stopWriting.CancelAsync();
         await writer;
         lock (acknowledged)
         {
             Assert.DoesNotContain(acknowledged, at => at >= promotedAt);
+            // Issue 16, item 3: how long the cut-off primary went on acknowledging writes (all lost at the failover).
+            var last = acknowledged.Where(at => at >= cut).DefaultIfEmpty(cut).Max();
+            output.WriteLine($"the cut-off primary acknowledged writes for {(last - cut).TotalSeconds:0.00} s after the cut ({acknowledged.Count(at => at >= cut)} writes from one local client)");
+            Assert.True(last - cut < TimeSpan.FromSeconds(4), $"writes acknowledged {(last - cut).TotalSeconds:0.0} s after the cut");
         }
     }
 
