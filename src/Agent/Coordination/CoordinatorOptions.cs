@@ -55,8 +55,8 @@ internal sealed class CoordinatorOptionsValidator : IValidateOptions<Coordinatio
             errors.Positive($"{CoordinatorOptions.Section}:{nameof(CoordinatorOptions.SelfFenceAfter)}", selfFence);
             // The coordinator is heard once per report (it acknowledges each): a fence sooner than two
             // report intervals would take one late acknowledgement for isolation.
-            errors.Require(options.ReportInterval <= TimeSpan.Zero || selfFence > 2 * options.ReportInterval,
-                $"Coordinator:SelfFenceAfter ({selfFence}) must be longer than two Coordinator:ReportInterval ({options.ReportInterval}): the coordinator is heard once per report, so a shorter fence would take a late acknowledgement for isolation.");
+            errors.Require(options.ReportInterval <= TimeSpan.Zero || selfFence >= 2 * options.ReportInterval,
+                $"Coordinator:SelfFenceAfter ({selfFence}) must be at least two Coordinator:ReportInterval ({options.ReportInterval}): the coordinator is heard once per report, so a shorter fence would take one late acknowledgement for isolation.");
         }
 
         return errors.Result();

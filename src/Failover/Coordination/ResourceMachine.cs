@@ -767,15 +767,17 @@ internal sealed class ResourceMachine
     /// report before its agent could say so, and restarting it from an older snapshot then would lose
     /// exactly the writes that replica holds.
     /// </summary>
-    private bool NoStandbyPossible(DateTimeOffset now) => !_nodes.Values.Any(v => v.Spec.Name != Primary && v.Connected
-        && (IsInSync(v.Spec.Name) || (v.LastInSyncAt is { } at && now - at <= _policy.Window)));
+    private bool NoStandbyPossible(DateTimeOffset now) => !_nodes.Values.Any(v => IsStandby(v, now)
+        || (v.Spec.Name != Primary && v.Connected && v.LastInSyncAt is { } at && now - at <= _policy.Window));
 
     /// <summary>
-    /// A connected replica a failover could promote: in sync now, or in sync until the primary's Redis
+    /// A connected replica a failover could promote: in sync now, or in sync when the primary's Redis
     /// went down. A replica's link drops the moment its primary's process dies, and what it holds then
     /// is all the primary had: that is no reason to call it out of sync (and refuse the failover, or
-    /// tell the primary's agent that nothing can replace it). Only while the primary's own agent says
-    /// its Redis is down, and for at most a window after the replica was last seen in sync.
+    /// tell the primary's agent that nothing can replace it), however long a restart takes to prove
+    /// hopeless. It counts while the primary's own agent says its Redis is down, the replica was in
+    /// sync since the last promotion, still follows it, and its offset is within
+    /// Failover:MaxSyncLagBytes of the primary's last one.
     /// </summary>
     private bool IsStandby(NodeView view, DateTimeOffset now)
     {
@@ -790,9 +792,10 @@ internal sealed class ResourceMachine
         }
 
         var primary = _nodes[Primary];
-        return view.LastInSyncAt is { } at && now - at <= _policy.Window
+        return view.LastInSync is not null
             && view.Report is { IsPrimary: false, SyncInProgress: false } report && report.PrimaryAddress == PrimaryAddress
-            && primary.Connected && primary.Report is { LocalVerdict: not (Verdict.Healthy or Verdict.Busy) };
+            && primary.Connected && primary.Report is { LocalVerdict: not (Verdict.Healthy or Verdict.Busy) } down
+            && down.ReplicationOffset - report.ReplicationOffset <= _policy.MaxSyncLagBytes;
     }
 
     private bool IsInSync(string node)

@@ -321,6 +321,40 @@ public sealed class FailoverIntegrationTests(LoopbackHosts hosts, Xunit.Abstract
             TimeSpan.FromSeconds(10), () => $"{promoted.Name} takes writes as the new primary\n{Agents()}");
     }
 
+    /// <summary>Issue 16, item 1: a primary whose AOF is corrupt exits at every start; its agent reaches the start limit and the coordinator fails over.</summary>
+    [Fact]
+    public async Task A_primary_whose_aof_is_corrupt_is_failed_over_once_its_agent_reaches_the_start_limit()
+    {
+        var primary = _hosts[0];
+        await StopAgentAsync("host-1");
+        _agents["host-1"] = await StartAgentAsync(primary, extra: new()
+        {
+            // Started again with its AOF, which is what it would load; each start that does not answer fails after 1 s.
+            ["Restart:Command"] = primary.Redis.DaemonCommand + " --appendonly yes",
+            ["Restart:StartTimeout"] = "00:00:01",
+        });
+        await WaitForStateAsync(s => s.State == RedisFailover.Protos.ResourceState.Healthy && s.Nodes.All(n => n.Connected), "host-1's agent back");
+        await AppendOnlyAsync(primary);
+        await Resp.CommandAsync(primary.Address, primary.Redis.Port, "SET", "k", "v");
+        await Poll.UntilAsync(async () => (await Resp.CommandAsync(primary.Address, primary.Redis.Port, "INFO", "persistence")).Contains("aof_rewrite_in_progress:0", StringComparison.Ordinal)
+            && Directory.Exists(Path.Combine(primary.Redis.Directory, "appendonlydir")), TimeSpan.FromSeconds(10), () => "the AOF written");
+        await Poll.UntilAsync(() => _agents["host-1"].Lease.IsHeld, TimeSpan.FromSeconds(10), () => "host-1 holds a restart lease\n" + Agents());
+
+        Signals.Send((await PidAsync(primary))!.Value, Signals.SigKill);
+        await Poll.UntilAsync(async () => await PidAsync(primary) is null, TimeSpan.FromSeconds(5), () => "host-1's redis-server gone");
+        foreach (var file in Directory.GetFiles(Path.Combine(primary.Redis.Directory, "appendonlydir"), "*.incr.aof"))
+        {
+            // Not a truncated tail (aof-load-truncated would forgive that): a line that is no RESP at all.
+            await File.AppendAllTextAsync(file, "garbage, not a command\r\n*1\r\n$4\r\nPING\r\n");
+        }
+
+        var status = await WaitForStateAsync(s => s.Term == 2 && s.Primary != "host-1", "failed over once host-1's agent gave up on its corrupt AOF", TimeSpan.FromSeconds(60));
+        var journal = _coordinator.Store.Journal("cache").ToList();
+        Assert.Contains(journal, r => r.Kind == "requested" && r.Text.Contains("start limit", StringComparison.Ordinal));
+        var promoted = _hosts.Single(h => h.Name == status.Primary);
+        Assert.Equal("v", await Resp.CommandAsync(promoted.Address, promoted.Redis.Port, "GET", "k"));
+    }
+
     /// <summary>Issue 16, item 1: with no standby in sync nothing can replace the primary, so its agent restarts it, even from older data, and says why.</summary>
     [Fact]
     public async Task Without_a_standby_in_sync_an_rdb_only_primary_is_restarted_as_the_only_way_back()

@@ -449,6 +449,28 @@ public sealed class ResourceMachineTests
         Assert.Equal("n2", _machine.Primary);
     }
 
+    [Fact]
+    public void A_restart_that_takes_longer_than_the_window_to_prove_hopeless_is_still_failed_over()
+    {
+        // The process died at T0; restarts that time out take 40 s (four windows) to reach the start limit.
+        for (var s = 0; s <= 40; s++)
+        {
+            var now = T0.AddSeconds(s);
+            Do(m => m.Reported("n1", Primary(5000) with { LocalVerdict = Verdict.ProcessDown }, now));
+            Do(m => m.Reported("n2", Replica(5000) with { LinkUp = false }, now));
+            Do(m => m.Reported("n3", Replica(4900) with { LinkUp = false }, now));
+            Do(m => m.Tick(now));
+        }
+
+        Assert.DoesNotContain(_effects, e => e is SendCommand { Node: "n1", Kind: CommandKind.RestartLease, Lease.NoStandby: true });
+        var asked = T0.AddSeconds(41);
+        Do(m => m.Reported("n1", Asking(FailoverCause.StartLimit), asked));
+        Do(m => m.ProbeAnswered("n2", "n1", Verdict.ProcessDown, asked.AddMilliseconds(100), PortOutcome.Refused, at: asked.AddMilliseconds(50)));
+        Do(m => m.ProbeAnswered("n3", "n1", Verdict.ProcessDown, asked.AddMilliseconds(100), PortOutcome.Refused, at: asked.AddMilliseconds(50)));
+
+        Assert.Equal("n2", _machine.Primary);
+    }
+
     // ---- stale evidence (issue 16, item 5) -----------------------------------------------
 
     [Fact]
