@@ -355,6 +355,40 @@ public sealed class FailoverIntegrationTests(LoopbackHosts hosts, Xunit.Abstract
         Assert.Equal("v", await Resp.CommandAsync(promoted.Address, promoted.Redis.Port, "GET", "k"));
     }
 
+    /// <summary>Issue 16, item 1: a primary whose port another process took (it accepts and never answers) cannot start; it is failed over once its agent reaches the start limit.</summary>
+    [Fact]
+    public async Task A_primary_whose_port_is_taken_is_failed_over_once_its_agent_reaches_the_start_limit()
+    {
+        var primary = _hosts[0];
+        await StopAgentAsync("host-1");
+        _agents["host-1"] = await StartAgentAsync(primary, extra: new() { ["Restart:StartTimeout"] = "00:00:01" });
+        await WaitForStateAsync(s => s.State == RedisFailover.Protos.ResourceState.Healthy && s.Nodes.All(n => n.Connected), "host-1's agent back");
+        await AppendOnlyAsync(primary);
+        await Poll.UntilAsync(() => _agents["host-1"].Lease.IsHeld, TimeSpan.FromSeconds(10), () => "host-1 holds a restart lease\n" + Agents());
+
+        Signals.Send((await PidAsync(primary))!.Value, Signals.SigKill);
+        // Something else binds the address at once: every restart of redis-server fails with "Address already in use".
+        using var squatter = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Parse(primary.Address), primary.Redis.Port);
+        await Poll.UntilAsync(() =>
+        {
+            try
+            {
+                squatter.Start();
+                return true;
+            }
+            catch (System.Net.Sockets.SocketException)
+            {
+                return false;
+            }
+        }, TimeSpan.FromSeconds(5), () => "the port freed by the kill taken");
+
+        var status = await WaitForStateAsync(s => s.Term == 2 && s.Primary != "host-1", "failed over once host-1's agent gave up on its taken port", TimeSpan.FromSeconds(60));
+        Assert.Contains(_coordinator.Store.Journal("cache"), r => r.Kind == "requested" && r.Text.Contains("start limit", StringComparison.Ordinal));
+        var promoted = _hosts.Single(h => h.Name == status.Primary);
+        await Poll.UntilAsync(async () => await Resp.CommandAsync(promoted.Address, promoted.Redis.Port, "SET", "after", "the failover") == "OK",
+            TimeSpan.FromSeconds(10), () => $"{promoted.Name} takes writes as the new primary");
+    }
+
     /// <summary>Issue 16, item 1: with no standby in sync nothing can replace the primary, so its agent restarts it, even from older data, and says why.</summary>
     [Fact]
     public async Task Without_a_standby_in_sync_an_rdb_only_primary_is_restarted_as_the_only_way_back()
