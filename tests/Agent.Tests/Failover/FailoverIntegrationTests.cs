@@ -303,22 +303,13 @@ public sealed class FailoverIntegrationTests(LoopbackHosts hosts, Xunit.Abstract
     public async Task A_primary_that_cannot_be_restarted_is_failed_over_once_its_agent_reaches_the_start_limit()
     {
         var primary = _hosts[0];
-        await StopAgentAsync("host-1");
-        _agents["host-1"] = await StartAgentAsync(primary, extra: new() { ["Restart:Command"] = "exec /nonexistent/bin/redis-server --port " + Port(primary) });
-        await WaitForStateAsync(s => s.State == RedisFailover.Protos.ResourceState.Healthy && s.Nodes.All(n => n.Connected), "host-1's agent back");
-        await AppendOnlyAsync(primary);
-        await Poll.UntilAsync(() => _agents["host-1"].Lease.IsHeld, TimeSpan.FromSeconds(10), () => "host-1 holds a restart lease\n" + Agents());
+        await RestartPrimaryAgentWithAofAsync(new() { ["Restart:Command"] = "exec /nonexistent/bin/redis-server --port " + Port(primary) });
 
         Signals.Send((await PidAsync(primary))!.Value, Signals.SigKill);
 
-        var status = await WaitForStateAsync(s => s.Term == 2 && s.Primary != "host-1", "failed over once host-1's agent gave up");
-        var journal = _coordinator.Store.Journal("cache").ToList();
-        Assert.Contains(journal, r => r.Kind == "requested" && r.Text.Contains("start limit", StringComparison.Ordinal));
-        Assert.Contains(journal, r => r.Kind == "confirmed" && r.Text.Contains("after its agent asked", StringComparison.Ordinal));
+        await FailedOverAtTheStartLimitAsync("its binary is missing");
+        Assert.Contains(_coordinator.Store.Journal("cache"), r => r.Kind == "confirmed" && r.Text.Contains("after its agent asked", StringComparison.Ordinal));
         Assert.Contains(_agents["host-1"].Logs.Entries, e => e.EventId == 1107);
-        var promoted = _hosts.Single(h => h.Name == status.Primary);
-        await Poll.UntilAsync(async () => await Resp.CommandAsync(promoted.Address, promoted.Redis.Port, "SET", "after", "the failover") == "OK",
-            TimeSpan.FromSeconds(10), () => $"{promoted.Name} takes writes as the new primary\n{Agents()}");
     }
 
     /// <summary>Issue 16, item 1: a primary whose AOF is corrupt exits at every start; its agent reaches the start limit and the coordinator fails over.</summary>
@@ -326,20 +317,15 @@ public sealed class FailoverIntegrationTests(LoopbackHosts hosts, Xunit.Abstract
     public async Task A_primary_whose_aof_is_corrupt_is_failed_over_once_its_agent_reaches_the_start_limit()
     {
         var primary = _hosts[0];
-        await StopAgentAsync("host-1");
-        _agents["host-1"] = await StartAgentAsync(primary, extra: new()
+        await RestartPrimaryAgentWithAofAsync(new()
         {
             // Started again with its AOF, which is what it would load; each start that does not answer fails after 1 s.
             ["Restart:Command"] = primary.Redis.DaemonCommand + " --appendonly yes",
             ["Restart:StartTimeout"] = "00:00:01",
         });
-        await WaitForStateAsync(s => s.State == RedisFailover.Protos.ResourceState.Healthy && s.Nodes.All(n => n.Connected), "host-1's agent back");
-        await AppendOnlyAsync(primary);
         await Resp.CommandAsync(primary.Address, primary.Redis.Port, "SET", "k", "v");
         await Poll.UntilAsync(async () => (await Resp.CommandAsync(primary.Address, primary.Redis.Port, "INFO", "persistence")).Contains("aof_rewrite_in_progress:0", StringComparison.Ordinal)
             && Directory.Exists(Path.Combine(primary.Redis.Directory, "appendonlydir")), TimeSpan.FromSeconds(10), () => "the AOF written");
-        await Poll.UntilAsync(() => _agents["host-1"].Lease.IsHeld, TimeSpan.FromSeconds(10), () => "host-1 holds a restart lease\n" + Agents());
-
         Signals.Send((await PidAsync(primary))!.Value, Signals.SigKill);
         await Poll.UntilAsync(async () => await PidAsync(primary) is null, TimeSpan.FromSeconds(5), () => "host-1's redis-server gone");
         foreach (var file in Directory.GetFiles(Path.Combine(primary.Redis.Directory, "appendonlydir"), "*.incr.aof"))
@@ -348,10 +334,7 @@ public sealed class FailoverIntegrationTests(LoopbackHosts hosts, Xunit.Abstract
             await File.AppendAllTextAsync(file, "garbage, not a command\r\n*1\r\n$4\r\nPING\r\n");
         }
 
-        var status = await WaitForStateAsync(s => s.Term == 2 && s.Primary != "host-1", "failed over once host-1's agent gave up on its corrupt AOF", TimeSpan.FromSeconds(60));
-        var journal = _coordinator.Store.Journal("cache").ToList();
-        Assert.Contains(journal, r => r.Kind == "requested" && r.Text.Contains("start limit", StringComparison.Ordinal));
-        var promoted = _hosts.Single(h => h.Name == status.Primary);
+        var promoted = await FailedOverAtTheStartLimitAsync("its AOF is corrupt");
         Assert.Equal("v", await Resp.CommandAsync(promoted.Address, promoted.Redis.Port, "GET", "k"));
     }
 
@@ -360,11 +343,7 @@ public sealed class FailoverIntegrationTests(LoopbackHosts hosts, Xunit.Abstract
     public async Task A_primary_whose_port_is_taken_is_failed_over_once_its_agent_reaches_the_start_limit()
     {
         var primary = _hosts[0];
-        await StopAgentAsync("host-1");
-        _agents["host-1"] = await StartAgentAsync(primary, extra: new() { ["Restart:StartTimeout"] = "00:00:01" });
-        await WaitForStateAsync(s => s.State == RedisFailover.Protos.ResourceState.Healthy && s.Nodes.All(n => n.Connected), "host-1's agent back");
-        await AppendOnlyAsync(primary);
-        await Poll.UntilAsync(() => _agents["host-1"].Lease.IsHeld, TimeSpan.FromSeconds(10), () => "host-1 holds a restart lease\n" + Agents());
+        await RestartPrimaryAgentWithAofAsync(new() { ["Restart:StartTimeout"] = "00:00:01" });
 
         Signals.Send((await PidAsync(primary))!.Value, Signals.SigKill);
         // Something else binds the address at once: every restart of redis-server fails with "Address already in use".
@@ -382,11 +361,7 @@ public sealed class FailoverIntegrationTests(LoopbackHosts hosts, Xunit.Abstract
             }
         }, TimeSpan.FromSeconds(5), () => "the port freed by the kill taken");
 
-        var status = await WaitForStateAsync(s => s.Term == 2 && s.Primary != "host-1", "failed over once host-1's agent gave up on its taken port", TimeSpan.FromSeconds(60));
-        Assert.Contains(_coordinator.Store.Journal("cache"), r => r.Kind == "requested" && r.Text.Contains("start limit", StringComparison.Ordinal));
-        var promoted = _hosts.Single(h => h.Name == status.Primary);
-        await Poll.UntilAsync(async () => await Resp.CommandAsync(promoted.Address, promoted.Redis.Port, "SET", "after", "the failover") == "OK",
-            TimeSpan.FromSeconds(10), () => $"{promoted.Name} takes writes as the new primary");
+        await FailedOverAtTheStartLimitAsync("its port is taken");
     }
 
     /// <summary>Issue 16, item 1: with no standby in sync nothing can replace the primary, so its agent restarts it, even from older data, and says why.</summary>
@@ -673,6 +648,27 @@ public sealed class FailoverIntegrationTests(LoopbackHosts hosts, Xunit.Abstract
             output.WriteLine($"the cut-off primary acknowledged writes for {(last - cut).TotalSeconds:0.00} s after the cut ({acknowledged.Count(at => at >= cut)} writes from one local client)");
             Assert.True(last - cut < TimeSpan.FromSeconds(4), $"writes acknowledged {(last - cut).TotalSeconds:0.0} s after the cut");
         }
+    }
+
+    /// <summary>host-1's agent started again with <paramref name="extra"/> settings, its Redis with the AOF on, its restart lease held.</summary>
+    private async Task RestartPrimaryAgentWithAofAsync(Dictionary<string, string?> extra)
+    {
+        await StopAgentAsync("host-1");
+        _agents["host-1"] = await StartAgentAsync(_hosts[0], extra: extra);
+        await WaitForStateAsync(s => s.State == RedisFailover.Protos.ResourceState.Healthy && s.Nodes.All(n => n.Connected), "host-1's agent back");
+        await AppendOnlyAsync(_hosts[0]);
+        await Poll.UntilAsync(() => _agents["host-1"].Lease.IsHeld, TimeSpan.FromSeconds(10), () => "host-1 holds a restart lease\n" + Agents());
+    }
+
+    /// <summary>Waits for the failover host-1's agent asks for at its start limit; the new primary, once it takes writes.</summary>
+    private async Task<TestHost> FailedOverAtTheStartLimitAsync(string why)
+    {
+        var status = await WaitForStateAsync(s => s.Term == 2 && s.Primary != "host-1", $"failed over once host-1's agent gave up ({why})", TimeSpan.FromSeconds(60));
+        Assert.Contains(_coordinator.Store.Journal("cache"), r => r.Kind == "requested" && r.Text.Contains("start limit", StringComparison.Ordinal));
+        var promoted = _hosts.Single(h => h.Name == status.Primary);
+        await Poll.UntilAsync(async () => await Resp.CommandAsync(promoted.Address, promoted.Redis.Port, "SET", "after", "the failover") == "OK",
+            TimeSpan.FromSeconds(10), () => $"{promoted.Name} takes writes as the new primary\n{Agents()}");
+        return promoted;
     }
 
     /// <summary>Turns the AOF on (appendfsync everysec) and waits until the host's agent sees it: a restart then loses nothing its replicas hold.</summary>

@@ -406,9 +406,7 @@ public sealed class ResourceMachineTests
     public void After_a_failover_the_old_primary_is_told_it_is_not_the_primary_so_that_it_is_restarted_as_a_standby()
     {
         var asked = T0.AddSeconds(1);
-        Do(m => m.Reported("n1", Asking(FailoverCause.StartLimit), asked));
-        Do(m => m.ProbeAnswered("n2", "n1", Verdict.ProcessDown, asked.AddMilliseconds(300), PortOutcome.Refused, at: asked.AddMilliseconds(200)));
-        Do(m => m.ProbeAnswered("n3", "n1", Verdict.ProcessDown, asked.AddMilliseconds(300), PortOutcome.Refused, at: asked.AddMilliseconds(200)));
+        AskedAndRefused(asked);
         Assert.Equal("n2", _machine.Primary);
         _effects.Clear();
 
@@ -463,10 +461,7 @@ public sealed class ResourceMachineTests
         }
 
         Assert.DoesNotContain(_effects, e => e is SendCommand { Node: "n1", Kind: CommandKind.RestartLease, Lease.NoStandby: true });
-        var asked = T0.AddSeconds(41);
-        Do(m => m.Reported("n1", Asking(FailoverCause.StartLimit), asked));
-        Do(m => m.ProbeAnswered("n2", "n1", Verdict.ProcessDown, asked.AddMilliseconds(100), PortOutcome.Refused, at: asked.AddMilliseconds(50)));
-        Do(m => m.ProbeAnswered("n3", "n1", Verdict.ProcessDown, asked.AddMilliseconds(100), PortOutcome.Refused, at: asked.AddMilliseconds(50)));
+        AskedAndRefused(T0.AddSeconds(41));
 
         Assert.Equal("n2", _machine.Primary);
     }
@@ -622,6 +617,14 @@ public sealed class ResourceMachineTests
 
     private static NodeReport Replica(long offset, string primary, bool syncing = false, params TargetSeen[] seen) =>
         new(NodeRole.Replica, offset, !syncing, primary, syncing, Verdict.Healthy, false, 1, new ResourceSettings(300, "allkeys-lru"), seen);
+
+    /// <summary>n1's agent asks at <paramref name="asked"/>; both vantages see its port refused 0.2 s later.</summary>
+    private void AskedAndRefused(DateTimeOffset asked, FailoverCause cause = FailoverCause.StartLimit)
+    {
+        Do(m => m.Reported("n1", Asking(cause), asked));
+        Do(m => m.ProbeAnswered("n2", "n1", Verdict.ProcessDown, asked.AddMilliseconds(300), PortOutcome.Refused, at: asked.AddMilliseconds(200)));
+        Do(m => m.ProbeAnswered("n3", "n1", Verdict.ProcessDown, asked.AddMilliseconds(300), PortOutcome.Refused, at: asked.AddMilliseconds(200)));
+    }
 
     /// <summary>The primary's report while its agent asks for a failover: its Redis is down, its last sample says master.</summary>
     private static NodeReport Asking(FailoverCause cause) =>
