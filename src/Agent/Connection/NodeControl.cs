@@ -22,13 +22,12 @@ internal sealed class NodeControl(RedisConnection connection, RedisEndpoint endp
     /// </summary>
     public async Task<string> SelfFenceAsync(LocalRoute? local, DateTimeOffset at)
     {
-        var attempts = new List<(string Route, Task Task)> { ("its connection", FenceAsync()) };
+        var pending = new List<(string Route, Task Task)> { ("its connection", FenceAsync()) };
         if (local is not null)
         {
-            attempts.Add((local.ToString(), local.CommandAsync(endpoint, ["CLIENT", "PAUSE", FenceMilliseconds, "WRITE"], TimeSpan.FromSeconds(2))));
+            pending.Add((local.ToString(), local.CommandAsync(endpoint, ["CLIENT", "PAUSE", FenceMilliseconds, "WRITE"], TimeSpan.FromSeconds(2))));
         }
 
-        var pending = attempts.ToList();
         var errors = new List<string>();
         while (pending.Count > 0)
         {

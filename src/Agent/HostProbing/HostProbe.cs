@@ -20,11 +20,10 @@ internal sealed class HostProbe : IDisposable
     private readonly TimeProvider _time;
     private SshClient? _session;
 
-    // The connection this very attempt made (its authentication already answered for the host).
-    private SshClient? _fresh;
-
     /// <summary>A session is kept between probes when asked for, and when a probe on it needs no fresh connection: a check command, or the bare channel.</summary>
-    private bool KeepsSession => _ssh.KeepSession && (!string.IsNullOrWhiteSpace(_ssh.CheckCommand) || ChannelProbe.Available);
+    private bool KeepsSession => KeepsSessionWith(_ssh);
+
+    private static bool KeepsSessionWith(ResolvedSsh ssh) => ssh.KeepSession && (!string.IsNullOrWhiteSpace(ssh.CheckCommand) || ChannelProbe.Available);
 
     public HostProbe(ResolvedSsh ssh, HostKeyTrust trust, IPrivateKeySource key, TimeProvider time)
     {
@@ -39,10 +38,8 @@ internal sealed class HostProbe : IDisposable
     /// <summary>How a host is probed with these settings, in words (for the agent's start-up line).</summary>
     public static string Describe(ResolvedSsh ssh) =>
         (string.IsNullOrWhiteSpace(ssh.CheckCommand) ? "no command: " : $"check command '{ssh.CheckCommand}': ")
-        + (string.IsNullOrWhiteSpace(ssh.CheckCommand)
-            ? ssh.KeepSession && ChannelProbe.Available ? "a bare channel on a kept session"
-              : ssh.KeepSession ? "a fresh connection per probe, since this build of SSH.NET offers no bare channel" : "a fresh connection per probe"
-            : ssh.KeepSession ? "on a kept session" : "a fresh connection per probe");
+        + (!KeepsSessionWith(ssh) ? "a fresh connection per probe" + (ssh.KeepSession ? ", since this build of SSH.NET offers no bare channel" : "")
+           : string.IsNullOrWhiteSpace(ssh.CheckCommand) ? "a bare channel on a kept session" : "on a kept session");
 
     public async Task<HostProbeResult> ProbeAsync(CancellationToken cancellationToken)
     {
@@ -82,8 +79,9 @@ internal sealed class HostProbe : IDisposable
         var phase = "connect";
         try
         {
-            var client = _session is { IsConnected: true } kept
-                ? kept
+            var onKeptSession = _session is { IsConnected: true };
+            var client = onKeptSession
+                ? _session!
                 : await ConnectAsync(problem => hostKeyProblem = problem, cancellationToken).ConfigureAwait(false);
             var keep = KeepsSession;
             if (keep)
@@ -98,7 +96,7 @@ internal sealed class HostProbe : IDisposable
                 phase = "channel";
                 try
                 {
-                    if (keep && !ReferenceEquals(client, _fresh))
+                    if (onKeptSession)
                     {
                         await Task.Run(() => ChannelProbe.OpenAndClose(client), CancellationToken.None)
                             .WaitAsync(_ssh.CommandTimeout, _time, cancellationToken).ConfigureAwait(false);
@@ -113,7 +111,6 @@ internal sealed class HostProbe : IDisposable
                 }
                 finally
                 {
-                    _fresh = null;
                     if (!keep)
                     {
                         client.Dispose();
@@ -134,7 +131,6 @@ internal sealed class HostProbe : IDisposable
             }
             finally
             {
-                _fresh = null;
                 if (!keep)
                 {
                     client.Dispose();
@@ -204,7 +200,6 @@ internal sealed class HostProbe : IDisposable
         try
         {
             await client.ConnectAsync(linked.Token).ConfigureAwait(false);
-            _fresh = client;
             return client;
         }
         catch
