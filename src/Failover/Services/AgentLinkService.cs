@@ -76,6 +76,11 @@ internal sealed partial class AgentLinkService(Coordinator coordinator, RefusalL
                             throw Refuse(context, StatusCode.InvalidArgument, $"{registration.Node}'s command result is larger than {WireLimits.MaxResultBytes} bytes");
                         }
 
+                        if (message.Result.Observation is { } answered && WireLimits.ObservationProblem(answered) is { } wrong)
+                        {
+                            throw Refuse(context, StatusCode.InvalidArgument, $"{registration.Node}'s command result refused: {wrong}");
+                        }
+
                         resource.Answered(session.Node, message.Result);
                         break;
                     default:

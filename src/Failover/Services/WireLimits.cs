@@ -69,9 +69,11 @@ internal static class WireLimits
             return $"failover_request.reason is longer than {MaxTextLength} characters";
         }
 
+        problem ??= Stamp("self_fenced_at", report.SelfFencedAt);
         foreach (var observation in report.Observations)
         {
-            problem ??= Identifier("observation target", observation.Target)
+            problem ??= ObservationProblem(observation)
+                ?? Identifier("observation target", observation.Target)
                 ?? Identifier("observation verdict_name", observation.VerdictName)
                 ?? Identifier("observation host_verdict_name", observation.HostVerdictName)
                 ?? (observation.PortName.Length > MaxTextLength ? $"an observation's port_name is longer than {MaxTextLength} characters" : null);
@@ -79,6 +81,16 @@ internal static class WireLimits
 
         return problem;
     }
+
+    /// <summary>What is wrong with an observation's timestamps (a report's, or a probe's answer), if anything.</summary>
+    public static string? ObservationProblem(Observation observation) =>
+        Stamp("observation at", observation.At) ?? Stamp("observation host_silent_since", observation.HostSilentSince);
+
+    /// <summary>A timestamp a clock can give: protobuf's range (years 1 to 9999), nanos under a second; unset is fine.</summary>
+    private static string? Stamp(string field, Google.Protobuf.WellKnownTypes.Timestamp? stamp) =>
+        stamp is null || (stamp.Seconds is >= -62_135_596_800 and <= 253_402_300_799 && stamp.Nanos is >= 0 and < 1_000_000_000)
+            ? null
+            : string.Create(CultureInfo.InvariantCulture, $"{field} ({stamp.Seconds} s, {stamp.Nanos} ns) is not a time");
 
     /// <summary>A value as it may appear in an error or a log line.</summary>
     public static string Printable(string value, int max) => RedisShared.Hosting.Quoted.Printable(value, max);

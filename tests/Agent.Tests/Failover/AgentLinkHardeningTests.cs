@@ -76,6 +76,45 @@ public sealed class AgentLinkHardeningTests : IAsyncLifetime
         Assert.DoesNotContain(machine.Nodes, n => n.Report?.ReplicationOffset < 0);
     }
 
+    /// <summary>A timestamp no clock gives (protobuf's range is years 1 to 9999) is refused with its field named, never thrown from deep in the machine.</summary>
+    [Theory]
+    [InlineData("observation at")]
+    [InlineData("observation host_silent_since")]
+    [InlineData("self_fenced_at")]
+    public async Task A_report_with_a_timestamp_out_of_range_ends_the_stream_naming_the_field(string field)
+    {
+        var bad = new Google.Protobuf.WellKnownTypes.Timestamp { Seconds = long.MaxValue };
+        var report = new Report { RoleName = "slave", LocalVerdictName = "Healthy" };
+        var seen = new Observation { Target = "n1", VerdictName = "Healthy", At = Google.Protobuf.WellKnownTypes.Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow) };
+        switch (field)
+        {
+            case "observation at":
+                seen.At = bad;
+                break;
+            case "observation host_silent_since":
+                seen.HostSilentSince = bad;
+                break;
+            default:
+                report.SelfFencedAt = bad;
+                break;
+        }
+
+        report.Observations.Add(seen);
+        using var call = new AgentLink.AgentLinkClient(_channel).Connect(_coordinator.Headers);
+        await call.RequestStream.WriteAsync(new AgentMessage { Registration = new Registration { Resource = "cache", Node = "n2", RoleName = "slave" } });
+        await call.RequestStream.WriteAsync(new AgentMessage { Report = report });
+
+        var error = await Assert.ThrowsAsync<RpcException>(async () =>
+        {
+            while (await call.ResponseStream.MoveNext())
+            {
+            }
+        });
+
+        Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
+        Assert.Contains(field, error.Status.Detail, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task A_stream_that_never_registers_is_ended_at_the_deadline()
     {

@@ -73,6 +73,8 @@ public sealed class AgentProcessTests
     [InlineData("--Logs:Syslog:Url=http://127.0.0.1:514", 78, "Logs:Syslog:Url 'http://127.0.0.1:514' must be")]
     [InlineData("--Plans:big:Connections=lots", 78, "Plans:big:Connections")]
     [InlineData("--Coordinator:ReportInterval=soon", 78, "Coordinator:ReportInterval")]
+    // A fence shorter than two reports (1 s by default) would take one late acknowledgement for isolation.
+    [InlineData("--Coordinator:SelfFenceAfter=00:00:01", 78, "Coordinator:SelfFenceAfter (00:00:01) must be at least two Coordinator:ReportInterval")]
     public async Task CommandLine_IsCheckedBeforeAnythingStarts(string argument, int expectedCode, string expected)
     {
         using var state = new TempDirectory("cli");
