@@ -100,7 +100,7 @@ internal sealed class FailoverUnderTest : IAsyncDisposable
         {
             ["Redis:Url"] = host.Redis.Url,
             ["Restart:Driver"] = restarts ? "command" : "none",
-            ["Restart:Command"] = restarts ? host.Redis.DaemonCommand : null,
+            ["Restart:Command"] = restarts ? host.Redis.FenceableDaemonCommand : null,
             ["Agent:NodeName"] = host.Name,
             ["Coordinator:Url"] = Url,
             ["Coordinator:Token"] = Token,

@@ -65,6 +65,9 @@ public sealed class RedisServer : IAsyncDisposable
     /// <summary>The command line that starts this server as a daemon: what a restart command runs.</summary>
     public string DaemonCommand => string.Join(' ', CommandLine().Select(ShellQuote));
 
+    /// <summary><see cref="DaemonCommand"/> followed by the agent's <c>$REDIS_AGENT_START_ARGS</c> (its start fence), as a restart command that honours it is written.</summary>
+    public string FenceableDaemonCommand => DaemonCommand + " $REDIS_AGENT_START_ARGS";
+
     public static async Task<RedisServer> StartAsync(RedisServerOptions? options = null)
     {
         options ??= new RedisServerOptions();

@@ -9,9 +9,34 @@ internal sealed class NodeControl(RedisConnection connection, RedisEndpoint endp
     /// <summary>How long a fence lasts if nobody lifts it: for all practical purposes, until the coordinator says so.</summary>
     private const string FenceMilliseconds = "315360000000";
 
+    /// <summary>
+    /// The start arguments that make a Redis refuse every write from its first command (NOREPLICAS:
+    /// no count of replicas can meet it), reads served: a restart no coordinator has vouched for.
+    /// </summary>
+    public static readonly IReadOnlyList<string> FencedStartArguments = ["--min-replicas-to-write", StartFenceReplicas];
+
+    private const string StartFenceReplicas = "2147483647";
+
     private volatile bool _fenced;
 
+    // Set while the node runs with FencedStartArguments: the min-replicas-to-write to put back when the fence is lifted.
+    private long? _startFencedFrom;
+
     public bool Fenced => _fenced;
+
+    /// <summary>
+    /// The node was just started with <see cref="FencedStartArguments"/>: it is fenced until lifted,
+    /// which puts back <paramref name="minReplicasToWrite"/>, its own setting before the restart.
+    /// </summary>
+    public void StartedFenced(long minReplicasToWrite)
+    {
+        _startFencedFrom = minReplicasToWrite;
+        _fenced = true;
+    }
+
+    /// <summary>True when <paramref name="minReplicasToWrite"/> is the start fence's, not an operator's setting.</summary>
+    public static bool IsStartFence(long? minReplicasToWrite) =>
+        minReplicasToWrite?.ToString(CultureInfo.InvariantCulture) == StartFenceReplicas;
 
     /// <summary>When the agent fenced its node on its own (cut off from everyone), until the fence is lifted; null otherwise.</summary>
     public DateTimeOffset? SelfFencedAt { get; private set; }
@@ -94,6 +119,12 @@ internal sealed class NodeControl(RedisConnection connection, RedisEndpoint endp
 
     public async Task UnfenceAsync()
     {
+        if (_startFencedFrom is { } setting)
+        {
+            await ExecuteAsync("CONFIG", "SET", "min-replicas-to-write", setting.ToString(CultureInfo.InvariantCulture)).ConfigureAwait(false);
+            _startFencedFrom = null;
+        }
+
         await ExecuteAsync("CLIENT", "UNPAUSE").ConfigureAwait(false);
         _fenced = false;
         SelfFencedAt = null;

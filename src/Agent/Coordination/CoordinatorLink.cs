@@ -32,6 +32,7 @@ internal sealed partial class CoordinatorLink(
     CommandHandler commands,
     ReportBuilder reports,
     Node.NodeStatus status,
+    Supervision.RestartLease lease,
     TimeProvider time,
     ILogger<CoordinatorLink> logger) : BackgroundService
 {
@@ -45,7 +46,9 @@ internal sealed partial class CoordinatorLink(
             return;
         }
 
-        var backoff = new Backoff(TimeSpan.FromMilliseconds(250), TimeSpan.FromSeconds(5));
+        // Redialled at most a second apart: a restarted primary waits for a coordinator's word to take
+        // writes again (RestartLease.Alone), so its return must be noticed within about a second.
+        var backoff = new Backoff(TimeSpan.FromMilliseconds(250), TimeSpan.FromSeconds(1));
         while (!stoppingToken.IsCancellationRequested)
         {
             try
@@ -73,6 +76,7 @@ internal sealed partial class CoordinatorLink(
             finally
             {
                 link.Connected = false;
+                lease.Link(up: false);
             }
 
             if (!await backoff.WaitAsync(time, stoppingToken).ConfigureAwait(false))
@@ -114,6 +118,7 @@ internal sealed partial class CoordinatorLink(
                 if (message.BodyCase == CoordinatorMessage.BodyOneofCase.Welcome)
                 {
                     link.Connected = true;
+                    lease.Link(up: true);
                     terms.TryAccept(message.Welcome.Term);
                     Log.Connected(logger, _options.Url!, message.Welcome.Term, message.Welcome.Primary);
                     if (_options.SelfFenceAfter is { } selfFence && message.Welcome.WindowMs > 0 && selfFence >= TimeSpan.FromMilliseconds(message.Welcome.WindowMs))

@@ -52,14 +52,18 @@ internal static class InfoParser
     }
 
     /// <summary>The facts the supervisor needs; <paramref name="saveConfig"/> is null when CONFIG could not be read.</summary>
-    public static NodeFacts ToFacts(IReadOnlyDictionary<string, string> info, string? saveConfig, DateTimeOffset at, string? appendFsync = null) => new(
+    public static NodeFacts ToFacts(IReadOnlyDictionary<string, string> info, string? saveConfig, DateTimeOffset at, string? appendFsync = null, long? minReplicasToWrite = null) => new(
         Role: Vocabulary.RoleFromInfo(info.GetValueOrDefault("role")),
         ConnectedReplicas: Int(info, "connected_slaves"),
         AofEnabled: Int(info, "aof_enabled") == 1,
         SaveConfig: saveConfig,
         ProcessId: Int(info, "process_id"),
         SampledAt: at,
-        AppendFsync: appendFsync);
+        AppendFsync: appendFsync,
+        PrimaryAddress: Vocabulary.RoleFromInfo(info.GetValueOrDefault("role")) == NodeRole.Replica && info.GetValueOrDefault("master_host") is { Length: > 0 } host
+            ? $"{host}:{info.GetValueOrDefault("master_port")}"
+            : null,
+        MinReplicasToWrite: minReplicasToWrite);
 
     /// <summary>The replication facts of an INFO (or INFO replication) reply.</summary>
     public static ReplicationFacts ToReplication(IReadOnlyDictionary<string, string> info)

@@ -10,7 +10,9 @@ namespace RedisAgent.Sampling;
 /// <param name="ProcessId">INFO server <c>process_id</c>.</param>
 /// <param name="SampledAt">When the sample was taken.</param>
 /// <param name="AppendFsync">CONFIG GET appendfsync (always, everysec, no); null when CONFIG is unavailable.</param>
-internal sealed record NodeFacts(NodeRole Role, int ConnectedReplicas, bool AofEnabled, string? SaveConfig, int ProcessId, DateTimeOffset SampledAt, string? AppendFsync = null)
+/// <param name="PrimaryAddress">For a replica: <c>master_host:master_port</c>; null for a primary.</param>
+/// <param name="MinReplicasToWrite">CONFIG GET min-replicas-to-write; null when CONFIG is unavailable.</param>
+internal sealed record NodeFacts(NodeRole Role, int ConnectedReplicas, bool AofEnabled, string? SaveConfig, int ProcessId, DateTimeOffset SampledAt, string? AppendFsync = null, string? PrimaryAddress = null, long? MinReplicasToWrite = null)
 {
     public bool IsPrimary => Role == NodeRole.Primary;
 

@@ -24,7 +24,7 @@ internal sealed partial class RedisSampler(
     ILogger<RedisSampler> logger) : BackgroundService
 {
     /// <summary>The settings read with CONFIG GET, one pipelined request each (multi-key CONFIG GET needs Redis 7).</summary>
-    private static readonly string[] ConfigKeys = ["maxclients", "maxmemory", "maxmemory-policy", "timeout", "save", "appendfsync", "unixsocket", "bind"];
+    private static readonly string[] ConfigKeys = ["maxclients", "maxmemory", "maxmemory-policy", "timeout", "save", "appendfsync", "unixsocket", "bind", "min-replicas-to-write"];
 
     private readonly SamplingOptions _options = options.Value;
     private bool _configUnavailable;
@@ -39,7 +39,7 @@ internal sealed partial class RedisSampler(
                 // Made inside the loop, so that even a failure to connect only delays the sample.
                 var sample = await SampleAsync(await connection.ServerAsync().ConfigureAwait(false)).ConfigureAwait(false);
                 book.Succeeded(sample);
-                status.SetFacts(InfoParser.ToFacts(sample.Info, sample.Config?.Save, sample.At, sample.Config?.AppendFsync));
+                status.SetFacts(InfoParser.ToFacts(sample.Info, sample.Config?.Save, sample.At, sample.Config?.AppendFsync, sample.Config?.MinReplicasToWrite));
                 if (_wasFailing)
                 {
                     _wasFailing = false;
@@ -129,7 +129,8 @@ internal sealed partial class RedisSampler(
                     values.TryGetValue("save", out var save) ? save : "",
                     values.GetValueOrDefault("appendfsync"),
                     values.GetValueOrDefault("unixsocket"),
-                    values.GetValueOrDefault("bind"));
+                    values.GetValueOrDefault("bind"),
+                    Long(values, "min-replicas-to-write"));
             }
             catch (RedisServerException ex)
             {

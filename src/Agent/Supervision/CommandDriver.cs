@@ -17,6 +17,9 @@ internal sealed partial class CommandDriver(string name, string command, TimeSpa
 
     public string Name => name;
 
+    /// <summary>The environment variable that carries <see cref="RestartCause.StartArguments"/> to the command.</summary>
+    public const string StartArgumentsVariable = "REDIS_AGENT_START_ARGS";
+
     public static CommandDriver Systemd(string unit, TimeSpan timeout, TimeProvider time, ILogger<CommandDriver> logger) =>
         new("systemd", SystemdCommand(unit), timeout, time, logger);
 
@@ -38,6 +41,9 @@ internal sealed partial class CommandDriver(string name, string command, TimeSpa
         };
         startInfo.ArgumentList.Add("-c");
         startInfo.ArgumentList.Add(command);
+        // For a command that starts redis-server itself: the arguments this start needs (the start
+        // fence), empty when none. A command that ignores it is fenced by the agent once Redis answers.
+        startInfo.Environment[StartArgumentsVariable] = string.Join(' ', cause.StartArguments ?? []);
 
         using var process = new Process { StartInfo = startInfo };
         var output = new StringBuilder();

@@ -121,7 +121,7 @@ internal sealed partial class ExecDriver : IRestartDriver, IDisposable
     public async Task RestartAsync(RestartCause cause, CancellationToken cancellationToken)
     {
         await KillAsync(cancellationToken).ConfigureAwait(false);
-        Launch();
+        Launch(cause.StartArguments);
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)
@@ -182,7 +182,7 @@ internal sealed partial class ExecDriver : IRestartDriver, IDisposable
         }
     }
 
-    private void Launch()
+    private void Launch(IReadOnlyList<string>? startArguments = null)
     {
         var launch = _launch ?? throw new InvalidOperationException("The exec driver was not started.");
         // In a session of its own, the server does not get the terminal's Ctrl-C (or a process-group
@@ -202,6 +202,12 @@ internal sealed partial class ExecDriver : IRestartDriver, IDisposable
         }
 
         foreach (var argument in launch.Arguments)
+        {
+            startInfo.ArgumentList.Add(argument);
+        }
+
+        // This start only (a fence): a later restart starts as configured again.
+        foreach (var argument in startArguments ?? [])
         {
             startInfo.ArgumentList.Add(argument);
         }

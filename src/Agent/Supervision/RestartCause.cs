@@ -23,7 +23,12 @@ internal enum RestartTrigger
 }
 
 /// <summary>The trigger and the evidence, as written in the restart's log line.</summary>
-internal sealed record RestartCause(RestartTrigger Trigger, string Detail)
+/// <param name="StartArguments">
+/// Arguments for this start only, after the configured ones: the start fence (writes refused from the
+/// first command) when no coordinator vouches for the node. The exec driver appends them; the command
+/// driver passes them in <c>$REDIS_AGENT_START_ARGS</c>, for a command that uses it.
+/// </param>
+internal sealed record RestartCause(RestartTrigger Trigger, string Detail, IReadOnlyList<string>? StartArguments = null)
 {
     public override string ToString() => $"{Trigger}: {Detail}";
 }

@@ -2,15 +2,23 @@ namespace RedisAgent.Supervision;
 
 /// <summary>
 /// The coordinator's permission to restart the local Redis. An agent that works alone (no
-/// <c>Coordinator:Url</c>) needs none. An agent under a coordinator restarts only while it holds
-/// one: granted for a time-to-live and renewed while the link lasts, ended by the coordinator while
-/// the node's host is under confirmation, and voided by the agent itself when it fences its
-/// isolated primary. So a primary the coordinator may be replacing is never restarted into a
-/// second writable primary: the lease runs out (half a confirmation window) before any promotion.
+/// <c>Coordinator:Url</c>) needs none. An agent under a coordinator holds one granted for a
+/// time-to-live and renewed while the link lasts, ended by the coordinator while the node's host is
+/// under confirmation, and voided by the agent itself when it fences its isolated primary. A
+/// coordinator that answers and withholds the lease holds the restart back.
+/// <para>
+/// A coordinator that does not answer never does: with no lease and no coordinator (the link is
+/// down, or the lease ran out unrenewed), a restart goes ahead <see cref="Alone"/>, and the node
+/// comes back fenced (writes paused, reads served), or as a replica of its last primary if it was
+/// one, until a coordinator says what it is. So an outage of the coordinator costs a restarted
+/// primary its writes until one returns, never the process, and never a second writable primary.
+/// </para>
 /// </summary>
-internal sealed class RestartLease(TimeProvider time, bool required)
+internal sealed class RestartLease(TimeProvider time, bool required) : IDisposable
 {
     private readonly Lock _lock = new();
+    private bool _linkUp;
+    private ITimer? _expiry;
     private DateTimeOffset _expires = DateTimeOffset.MinValue;
     private bool _fenceOnStart;
     private bool _noStandby;
@@ -23,7 +31,7 @@ internal sealed class RestartLease(TimeProvider time, bool required)
     /// <summary>False for an agent without a coordinator: it restarts on its own judgement.</summary>
     public bool Required => required;
 
-    /// <summary>True when a restart may go ahead now.</summary>
+    /// <summary>True when a restart may go ahead now: under the coordinator's lease, or <see cref="Alone"/>.</summary>
     public bool IsHeld
     {
         get
@@ -35,21 +43,72 @@ internal sealed class RestartLease(TimeProvider time, bool required)
 
             lock (_lock)
             {
-                return time.GetUtcNow() < _expires;
+                return time.GetUtcNow() < _expires || AloneLocked();
             }
         }
     }
 
-    /// <summary>The node must be fenced (writes refused) as soon as it answers after a restart: it is not the resource's primary.</summary>
+    /// <summary>
+    /// True when a restart goes ahead without the coordinator's word: no lease is in force and no
+    /// coordinator answers (the link is down, or the lease ran out because nobody renewed it). A
+    /// coordinator that is there and ended the lease, or has not granted one yet, holds the restart.
+    /// </summary>
+    public bool Alone
+    {
+        get
+        {
+            if (!required)
+            {
+                return false;
+            }
+
+            lock (_lock)
+            {
+                return AloneLocked();
+            }
+        }
+    }
+
+    private bool AloneLocked() =>
+        time.GetUtcNow() >= _expires && (!_linkUp || _why.Length == 0);
+
+    /// <summary>
+    /// The node must be fenced (writes refused) as soon as it answers after a restart: the lease says
+    /// it is not the resource's primary, or it restarts <see cref="Alone"/> and nobody has said it still is.
+    /// </summary>
     public bool FenceOnStart
     {
         get
         {
+            if (!required)
+            {
+                return false;
+            }
+
             lock (_lock)
             {
-                return required && _fenceOnStart;
+                return time.GetUtcNow() < _expires ? _fenceOnStart : AloneLocked();
             }
         }
+    }
+
+    /// <summary>
+    /// Whether a stream to a coordinator is open (the link says so on every connect and loss). The
+    /// restart held for a lease is examined again at once: a coordinator's loss must not hold it.
+    /// </summary>
+    public void Link(bool up)
+    {
+        lock (_lock)
+        {
+            if (_linkUp == up)
+            {
+                return;
+            }
+
+            _linkUp = up;
+        }
+
+        Changed?.Invoke();
     }
 
     /// <summary>The node is the primary and the coordinator has no standby in sync: nothing can replace it.</summary>
@@ -101,6 +160,9 @@ internal sealed class RestartLease(TimeProvider time, bool required)
             _noStandby = noStandby;
             _notPrimary = notPrimary;
             _why = "";
+            // Its running out is news too (a restart held for it goes ahead alone): said when it happens.
+            _expiry?.Dispose();
+            _expiry = time.CreateTimer(_ => Changed?.Invoke(), null, ttl, Timeout.InfiniteTimeSpan);
         }
 
         Changed?.Invoke();
@@ -121,9 +183,20 @@ internal sealed class RestartLease(TimeProvider time, bool required)
             held = time.GetUtcNow() < _expires;
             _expires = DateTimeOffset.MinValue;
             _why = why;
+            _expiry?.Dispose();
+            _expiry = null;
         }
 
         Changed?.Invoke();
         return held;
+    }
+
+    public void Dispose()
+    {
+        lock (_lock)
+        {
+            _expiry?.Dispose();
+            _expiry = null;
+        }
     }
 }

@@ -28,6 +28,13 @@ internal sealed partial class Supervisor : BackgroundService
     // it is tracked so that a stop waits for it.
     private Task _fence = Task.CompletedTask;
 
+    // A restart that went ahead without the coordinator (RestartLease.Alone) from a replica: the
+    // primary it replicated from, which it is pointed at again as soon as it answers.
+    private string? _replicaOfAlone;
+
+    // The node's own min-replicas-to-write, put back when a start fence is lifted (never the fence's value).
+    private long _minReplicasToWrite;
+
     public Supervisor(
         IRestartDriver driver,
         SupervisorInbox inbox,
@@ -215,11 +222,34 @@ internal sealed partial class Supervisor : BackgroundService
 
     private async Task RestartAsync(SupervisorEffect.Restart restart, CancellationToken stoppingToken)
     {
+        _replicaOfAlone = null;
+        if (_lease.Alone)
+        {
+            // The facts are the dead process's last (a dead Redis is not sampled): what it was.
+            var facts = _status.Snapshot.Facts;
+            _replicaOfAlone = facts is { Role: RedisFailover.Protos.NodeRole.Replica, PrimaryAddress: { Length: > 0 } primary } ? primary : null;
+            Log.RestartingAlone(_logger, _lease.WhyNotHeld, _replicaOfAlone is { } of ? "as a replica of " + of + ", its primary before it died" : "refusing writes (reads served) until a coordinator says it is still the primary");
+        }
+
+        var cause = restart.Cause;
+        if (_control is { } control && _lease.FenceOnStart)
+        {
+            // Fenced from its first command, not from the first probe that sees it back: a client that
+            // reconnects within those milliseconds must not write to a node nobody vouches for.
+            if (_status.Snapshot.Facts?.MinReplicasToWrite is { } own && !Connection.NodeControl.IsStartFence(own))
+            {
+                _minReplicasToWrite = own;
+            }
+
+            cause = cause with { StartArguments = Connection.NodeControl.FencedStartArguments };
+            control.StartedFenced(_minReplicasToWrite);
+        }
+
         _status.RecordRestart(restart.Record);
         IReadOnlyList<SupervisorEffect> outcome;
         try
         {
-            await _driver.RestartAsync(restart.Cause, stoppingToken).ConfigureAwait(false);
+            await _driver.RestartAsync(cause, stoppingToken).ConfigureAwait(false);
             outcome = _machine.Restarted(restart.Record.Attempt, _time.GetUtcNow());
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
@@ -243,12 +273,21 @@ internal sealed partial class Supervisor : BackgroundService
             return;
         }
 
+        var replicaOf = _replicaOfAlone;
+        _replicaOfAlone = null;
         _fence = Task.Run(async () =>
         {
             try
             {
                 await control.FenceAsync().ConfigureAwait(false);
                 Log.FencedAfterRestart(_logger);
+                if (replicaOf is not null)
+                {
+                    // A replica restarted while no coordinator answers comes back as one (its configuration
+                    // may say primary): it follows its last primary, and refuses writes by itself.
+                    await control.ReplicateFromAsync(replicaOf).ConfigureAwait(false);
+                    Log.ReplicaAgain(_logger, replicaOf);
+                }
             }
             catch (Exception ex) when (ex is StackExchange.Redis.RedisException or TimeoutException)
             {
@@ -295,13 +334,19 @@ internal sealed partial class Supervisor : BackgroundService
         [LoggerMessage(EventId = 1112, Level = LogLevel.Critical, Message = "NOT restarting redis: its host is unreachable ({Evidence}). This node needs a failover")]
         public static partial void HostLost(ILogger logger, string evidence);
 
+        [LoggerMessage(EventId = 1117, Level = LogLevel.Warning, Message = "Restarting redis without the coordinator ({Why}): it comes back {How}")]
+        public static partial void RestartingAlone(ILogger logger, string why, string how);
+
+        [LoggerMessage(EventId = 1118, Level = LogLevel.Warning, Message = "Redis restarted without the coordinator replicates from {Primary} again, as before it died")]
+        public static partial void ReplicaAgain(ILogger logger, string primary);
+
         [LoggerMessage(EventId = 1113, Level = LogLevel.Warning, Message = "Redis needs a restart, held until the coordinator grants a restart lease: {Why}. Trigger: {Cause}")]
         public static partial void AwaitingLease(ILogger logger, string why, string cause);
 
         [LoggerMessage(EventId = 1114, Level = LogLevel.Information, Message = "Restart lease granted; restarting. Trigger: {Cause}")]
         public static partial void LeaseGranted(ILogger logger, string cause);
 
-        [LoggerMessage(EventId = 1115, Level = LogLevel.Warning, Message = "Fenced redis (writes paused) right after its restart: it was fenced before, or the coordinator says it is not the primary")]
+        [LoggerMessage(EventId = 1115, Level = LogLevel.Warning, Message = "Fenced redis (writes paused) right after its restart: it was fenced before, the coordinator says it is not the primary, or no coordinator answers")]
         public static partial void FencedAfterRestart(ILogger logger);
 
         [LoggerMessage(EventId = 1116, Level = LogLevel.Error, Message = "Could not fence redis after its restart: {Error}")]

@@ -27,6 +27,8 @@ public sealed class CommandHandlerTests : IDisposable
     public CommandHandlerTests()
     {
         _lease = new RedisAgent.Supervision.RestartLease(_time, required: true);
+        // Commands arrive over an open stream: the link is up.
+        _lease.Link(up: true);
         _handler = new CommandHandler(_node.Terms, _node.Control, _lease, _node.Reports(new SampleBook(), _observations, _time), NullLogger<CommandHandler>.Instance);
         _observations.Register("db-2", isLocal: false, "127.0.0.12:6379", "127.0.0.12:22");
     }

@@ -192,32 +192,86 @@ public sealed class FailoverIntegrationTests(LoopbackHosts hosts, Xunit.Abstract
         Assert.Equal("across the restart", await Resp.CommandAsync(primary.Address, primary.Redis.Port, "GET", "kept"));
     }
 
+    /// <summary>
+    /// Issue 14: a coordinator outage never stops a restart. With no coordinator for far longer than
+    /// the restart lease (COORDINATOR_OUTAGE_SECONDS, 12 s by default; 300 s was run by hand), every
+    /// kill -9 of the primary's or a replica's redis-server is restarted at once. The restarted
+    /// primary serves reads and refuses writes from its first command (no coordinator has said it is
+    /// still the primary); the
+    /// restarted replica replicates from host-1 again. When the coordinator returns, host-1 takes
+    /// writes again within seconds, still the primary of term 1.
+    /// </summary>
     [Fact]
-    public async Task A_killed_process_waits_for_the_restart_lease_when_the_coordinator_has_been_gone_longer_than_the_lease()
+    public async Task With_no_coordinator_every_killed_redis_is_restarted_and_the_restarted_primary_takes_writes_again_when_one_returns()
     {
-        var primary = _hosts[0];
-        var pid = await SnapshottedPrimaryWithLeaseAsync();
+        var outage = TimeSpan.FromSeconds(double.Parse(Environment.GetEnvironmentVariable("COORDINATOR_OUTAGE_SECONDS") ?? "12", CultureInfo.InvariantCulture));
+        var (primary, replica) = (_hosts[0], _hosts[1]);
+        // The restart command starts the server with its original arguments (no AOF): the key goes into the snapshot it loads.
+        await Resp.CommandAsync(primary.Address, primary.Redis.Port, "SET", "before", "the outage");
+        await SnapshottedPrimaryWithLeaseAsync();
+        var rounds = 0;
+        var writesBack = TimeSpan.Zero;
 
         await _coordinator.RestartAsync(whileDown: async () =>
         {
-            // No coordinator renews it: the lease (half the 5 s window) runs out.
-            await Poll.UntilAsync(() => !_agents["host-1"].Lease.IsHeld, Window, () => "host-1's lease runs out\n" + Agents());
-            Signals.Send(pid, Signals.SigKill);
-            await _agents["host-1"].WaitForAsync(s => s.Phase == RedisAgent.Supervision.SupervisorPhase.AwaitingLease, TimeSpan.FromSeconds(15), "the restart held for the lease");
-            var held = System.Diagnostics.Stopwatch.StartNew();
-            while (held.Elapsed < TimeSpan.FromSeconds(1))
+            var down = System.Diagnostics.Stopwatch.StartNew();
+            // Past the lease: from here on no restart has any coordinator's word.
+            await Poll.UntilAsync(() => _agents["host-1"].Lease.Alone && _agents["host-2"].Lease.Alone, Window, () => "the leases run out\n" + Agents());
+            while (down.Elapsed < outage && rounds < 200)
             {
-                Assert.True(_agents["host-1"].Snapshot.Restarts == 0 && await PidAsync(primary) is null, "restarted without a lease\n" + Agents());
-                await Task.Delay(50);
+                rounds++;
+                await AppendOnlyAsync(primary);
+                await KilledAndRestartedAsync(primary);
+                // At once, before any probe of the agent's can have seen it back: fenced from its first command.
+                var write = await Resp.CommandAsync(primary.Address, primary.Redis.Port, "SET", "during", "the outage");
+                Assert.True(write.StartsWith("-NOREPLICAS", StringComparison.Ordinal), $"round {rounds}: host-1 restarted without a coordinator answered a write with {write}\n{Agents()}");
+                Assert.Equal("the outage", await Resp.CommandAsync(primary.Address, primary.Redis.Port, "GET", "before"));
+                Assert.False(await WritesWithinAsync(primary, TimeSpan.FromMilliseconds(300)), $"round {rounds}: host-1 restarted without a coordinator took a write\n{Agents()}");
+                Assert.Equal("master", (await InfoAsync(primary))["role"]);
+
+                await KilledAndRestartedAsync(replica);
+                await Poll.UntilAsync(async () => await InfoAsync(replica) is { } info && info["role"] == "slave" && info["master_port"] == Port(primary) && info["master_link_status"] == "up",
+                    TimeSpan.FromSeconds(15), () => $"round {rounds}: host-2 restarted without a coordinator replicates from host-1 again\n{Agents()}");
             }
         });
 
-        // The coordinator is back: it grants the lease, and the agent restarts its Redis.
-        await Poll.UntilAsync(async () => await PidAsync(primary) is { } now && now != pid, TimeSpan.FromSeconds(20),
-            () => "host-1's redis-server restarted once the lease is granted\n" + Agents());
-        Assert.Equal(1, _agents["host-1"].Snapshot.Restarts);
-        Assert.Contains(_agents["host-1"].Logs.Entries, e => e.EventId == 1113);
+        var back = System.Diagnostics.Stopwatch.StartNew();
+        await Poll.UntilAsync(() => WritesWithinAsync(primary, TimeSpan.FromMilliseconds(200)), TimeSpan.FromSeconds(15), () => "host-1 takes writes once the coordinator is back\n" + Agents());
+        writesBack = back.Elapsed;
+        output.WriteLine($"{rounds} rounds of kills over {outage.TotalSeconds:0} s without a coordinator; host-1 took writes {writesBack.TotalSeconds:0.00} s after the coordinator was back");
+        // Generous for a loaded machine: seen 0.4 to 1.1 s here.
+        Assert.True(writesBack < TimeSpan.FromSeconds(5), $"writes came back after {writesBack.TotalSeconds:0.0} s");
         await WaitForStateAsync(s => s.State == RedisFailover.Protos.ResourceState.Healthy && s.Term == 1 && s.Primary == "host-1", "host-1 still the primary of term 1");
+        Assert.True(_agents["host-1"].Snapshot.Restarts >= rounds && _agents["host-2"].Snapshot.Restarts >= rounds);
+        Assert.Contains(_agents["host-1"].Logs.Entries, e => e.EventId == 1117 && e.Message.Contains("refusing writes", StringComparison.Ordinal));
+        Assert.Contains(_agents["host-2"].Logs.Entries, e => e.EventId == 1118);
+        Assert.DoesNotContain(_coordinator.Store.Journal("cache"), r => r.Kind is "promote" or "confirmed");
+        // The fence lifted puts the node's own setting back.
+        Assert.Equal("0", await ConfigAsync(primary, "min-replicas-to-write"));
+    }
+
+    /// <summary>Kills the host's redis-server with SIGKILL and waits for its agent to have it answering again under a new pid.</summary>
+    private async Task KilledAndRestartedAsync(TestHost host)
+    {
+        var pid = (await PidAsync(host))!.Value;
+        Signals.Send(pid, Signals.SigKill);
+        await Poll.UntilAsync(async () => await PidAsync(host) is { } now && now != pid, TimeSpan.FromSeconds(15),
+            () => $"{host.Name}'s redis-server (pid {pid}) restarted by its agent\n{Agents()}");
+    }
+
+    /// <summary>True when a SET is acknowledged within <paramref name="timeout"/> (a fenced node holds it: false).</summary>
+    private static async Task<bool> WritesWithinAsync(TestHost host, TimeSpan timeout)
+    {
+        try
+        {
+            await using var client = await RespClient.ConnectAsync(host.Address, host.Redis.Port);
+            await client.SendAsync("SET", "probe:write", "x");
+            return await client.ReadReplyAsync().WaitAsync(timeout) == "OK";
+        }
+        catch (Exception ex) when (ex is TimeoutException or System.Net.Sockets.SocketException or IOException)
+        {
+            return false;
+        }
     }
 
     /// <summary>
@@ -230,7 +284,7 @@ public sealed class FailoverIntegrationTests(LoopbackHosts hosts, Xunit.Abstract
     public async Task A_coordinator_whose_store_was_lost_takes_the_agents_term_and_restarts_go_on()
     {
         var primary = _hosts[0];
-        var pid = await SnapshottedPrimaryWithLeaseAsync();
+        await SnapshottedPrimaryWithLeaseAsync();
 
         await _coordinator.RestartAsync(whileDown: async () =>
         {
@@ -239,14 +293,14 @@ public sealed class FailoverIntegrationTests(LoopbackHosts hosts, Xunit.Abstract
                 File.Delete(file);
             }
 
-            await Poll.UntilAsync(() => !_agents["host-1"].Lease.IsHeld, Window, () => "host-1's lease runs out\n" + Agents());
-            Signals.Send(pid, Signals.SigKill);
-            await _agents["host-1"].WaitForAsync(s => s.Phase == RedisAgent.Supervision.SupervisorPhase.AwaitingLease, TimeSpan.FromSeconds(15), "the restart held for the lease");
+            await Poll.UntilAsync(() => _agents["host-1"].Lease.Alone, Window, () => "host-1's lease runs out\n" + Agents());
+            await KilledAndRestartedAsync(primary);
         });
 
-        await Poll.UntilAsync(async () => await PidAsync(primary) is { } now && now != pid, TimeSpan.FromSeconds(20),
-            () => "host-1's redis-server restarted under the recovered term\n" + Agents() + "\n" + _coordinator.Describe());
+        // Restarted fenced while no coordinator answered: the one that returns, with no record, takes the
+        // agents' term, and lifts the fence of the primary they report.
         await WaitForStateAsync(s => s.State == RedisFailover.Protos.ResourceState.Healthy && s.Term == 1 && s.Primary == "host-1", "host-1 the primary of term 1 again");
+        await Poll.UntilAsync(() => WritesWithinAsync(primary, TimeSpan.FromMilliseconds(200)), TimeSpan.FromSeconds(15), () => "host-1 takes writes under the recovered term\n" + Agents());
         Assert.Contains(_coordinator.Store.Journal("cache"), r => r.Kind == "recovered" && r.Text.Contains("term 1 taken from", StringComparison.Ordinal));
         Assert.Contains(_coordinator.Logs.Entries, e => e.EventId == 2032);
         Assert.Equal(1, _coordinator.Store.Load("cache").Term);

@@ -20,10 +20,14 @@ public sealed class RestartLeaseTests
     }
 
     [Fact]
-    public void Under_a_coordinator_it_is_held_from_the_grant_until_its_time_to_live_runs_out()
+    public void Under_a_coordinator_it_is_held_from_the_grant_and_once_it_runs_out_the_agent_restarts_alone_and_fenced()
     {
         var lease = new RestartLease(_time, required: true);
+        var changes = 0;
+        lease.Changed += () => changes++;
+        lease.Link(up: true);
         Assert.False(lease.IsHeld);
+        Assert.False(lease.Alone);
         Assert.Contains("no lease granted yet", lease.WhyNotHeld, StringComparison.Ordinal);
 
         Assert.True(lease.Grant(TimeSpan.FromSeconds(60), fenceOnStart: false));
@@ -32,15 +36,55 @@ public sealed class RestartLeaseTests
         Assert.False(lease.Grant(TimeSpan.FromSeconds(60), fenceOnStart: false));
         _time.Advance(TimeSpan.FromSeconds(59));
         Assert.True(lease.IsHeld);
+        Assert.False(lease.Alone);
+        Assert.False(lease.FenceOnStart);
+        var before = changes;
         _time.Advance(TimeSpan.FromSeconds(1));
-        Assert.False(lease.IsHeld);
+
+        // Not renewed: no coordinator answers, whatever the stream says. A restart goes ahead, fenced,
+        // and the supervisor hears of it when it happens (a restart held for the lease goes ahead then).
+        Assert.True(lease.Alone);
+        Assert.True(lease.IsHeld);
+        Assert.True(lease.FenceOnStart);
         Assert.Contains("ran out", lease.WhyNotHeld, StringComparison.Ordinal);
+        Assert.Equal(before + 1, changes);
+    }
+
+    [Fact]
+    public void A_coordinator_that_withholds_it_holds_the_restart_until_it_is_lost()
+    {
+        var lease = new RestartLease(_time, required: true);
+        var changes = 0;
+        lease.Changed += () => changes++;
+
+        // Not connected yet: nobody could say no.
+        Assert.True(lease.Alone);
+        Assert.True(lease.FenceOnStart);
+
+        lease.Link(up: true);
+        lease.Grant(TimeSpan.FromSeconds(60), fenceOnStart: false);
+        lease.End("term 3: n1's host is under confirmation");
+        _time.Advance(TimeSpan.FromMinutes(10));
+        Assert.False(lease.IsHeld);
+        Assert.False(lease.Alone);
+
+        lease.Link(up: false);
+        Assert.True(lease.IsHeld);
+        Assert.True(lease.Alone);
+        Assert.True(lease.FenceOnStart);
+        Assert.Equal(4, changes);
+
+        // A lease granted while the link is down again (it came back, granted, went) is the coordinator's word: not alone.
+        lease.Grant(TimeSpan.FromSeconds(60), fenceOnStart: false);
+        Assert.False(lease.Alone);
+        Assert.False(lease.FenceOnStart);
     }
 
     [Fact]
     public void Ended_or_voided_it_says_why_and_a_new_grant_restores_it()
     {
         var lease = new RestartLease(_time, required: true);
+        lease.Link(up: true);
         var changes = 0;
         lease.Changed += () => changes++;
         lease.Grant(TimeSpan.FromSeconds(60), fenceOnStart: true);

@@ -31,6 +31,7 @@ public sealed class SupervisorTests : IAsyncLifetime
         };
         // As under a coordinator, with a lease that outlasts every test unless one ends it.
         _lease = new RestartLease(_time, required: true);
+        _lease.Link(up: true);
         _lease.Grant(TimeSpan.FromHours(1), fenceOnStart: false);
         _supervisor = new Supervisor(
             _driver, _inbox, _status, Options.Create(options),
@@ -122,7 +123,23 @@ public sealed class SupervisorTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task ALeaseThatRunsOutDuringTheBackoff_HoldsThePendingRestart()
+    public async Task ARestartHeldByTheCoordinator_GoesAheadFencedTheMomentTheCoordinatorIsLost()
+    {
+        _lease.End("term 2: n1's host is under confirmation");
+        Probe(PortProbeOutcome.Pong, NodeVerdict.Healthy);
+        Probe(PortProbeOutcome.Refused, NodeVerdict.ProcessDown, changedFrom: NodeVerdict.Healthy);
+        await Until(() => _status.Snapshot.Phase == SupervisorPhase.AwaitingLease, "restart held for the lease");
+        Assert.Equal(0, _driver.Restarts);
+
+        // No clock advance: the loss of the link alone releases it.
+        _lease.Link(up: false);
+        await Until(() => _driver.Restarts == 1, "restarted without the coordinator");
+        Assert.True(_lease.Alone);
+        Assert.True(_lease.FenceOnStart);
+    }
+
+    [Fact]
+    public async Task ALeaseThatRunsOutDuringTheBackoff_RestartsAloneAtTheBackoffsEnd()
     {
         Probe(PortProbeOutcome.Pong, NodeVerdict.Healthy);
         Probe(PortProbeOutcome.Refused, NodeVerdict.ProcessDown, changedFrom: NodeVerdict.Healthy);
@@ -131,9 +148,13 @@ public sealed class SupervisorTests : IAsyncLifetime
         _time.Advance(TimeSpan.FromSeconds(10));
         await Until(() => _status.Snapshot.Phase == SupervisorPhase.RestartPending, "second restart pending");
 
+        // Nobody renewed it: the coordinator is not there, whatever the stream says. The restart goes
+        // ahead without it, to come back fenced.
         _time.Advance(TimeSpan.FromSeconds(2));
-        await Until(() => _status.Snapshot.Phase == SupervisorPhase.AwaitingLease, "held: the lease ran out");
-        Assert.Equal(1, _driver.Restarts);
+        await Until(() => _driver.Restarts == 2, "second restart, alone");
+        Assert.True(_lease.Alone);
+        Assert.True(_lease.FenceOnStart);
+        Assert.Contains("ran out", _lease.WhyNotHeld, StringComparison.Ordinal);
     }
 
     private void Probe(PortProbeOutcome outcome, NodeVerdict verdict, NodeVerdict? changedFrom = null)
