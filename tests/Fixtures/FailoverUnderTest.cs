@@ -94,7 +94,11 @@ internal sealed class FailoverUnderTest : IAsyncDisposable
     /// its own host over SSH, the others as peers, this coordinator, and the command driver (the
     /// host's redis-server is a daemon, started again as one) unless <paramref name="restarts"/> is false.
     /// </summary>
-    public Dictionary<string, string?> AgentSettings(TestHost host, IReadOnlyList<TestHost> hosts, string keyFile, string resource, bool restarts = true)
+    public Dictionary<string, string?> AgentSettings(TestHost host, IReadOnlyList<TestHost> hosts, string keyFile, string resource, bool restarts = true) =>
+        AgentSettingsFor(Url, host, hosts, keyFile, resource, restarts);
+
+    /// <summary>The same settings for an agent of the coordinator(s) at <paramref name="coordinatorUrls"/> (several: comma-separated).</summary>
+    public static Dictionary<string, string?> AgentSettingsFor(string coordinatorUrls, TestHost host, IReadOnlyList<TestHost> hosts, string keyFile, string resource, bool restarts = true)
     {
         var settings = new Dictionary<string, string?>(host.SshSettings("Ssh", keyFile))
         {
@@ -102,7 +106,7 @@ internal sealed class FailoverUnderTest : IAsyncDisposable
             ["Restart:Driver"] = restarts ? "command" : "none",
             ["Restart:Command"] = restarts ? host.Redis.FenceableDaemonCommand : null,
             ["Agent:NodeName"] = host.Name,
-            ["Coordinator:Url"] = Url,
+            ["Coordinator:Url"] = coordinatorUrls,
             ["Coordinator:Token"] = Token,
             ["Coordinator:Resource"] = resource,
             ["Coordinator:ReportInterval"] = "00:00:00.250",

@@ -38,6 +38,10 @@ internal sealed partial class CoordinatorLink(
 {
     private readonly CoordinatorOptions _options = options.Value;
     private long _sequence;
+    private int _next;
+
+    /// <summary>The coordinator dialled now (or last).</summary>
+    private string _url = options.Value.Urls.FirstOrDefault() ?? "";
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -49,12 +53,23 @@ internal sealed partial class CoordinatorLink(
         // Redialled at most a second apart: a restarted primary waits for a coordinator's word to take
         // writes again (RestartLease.Alone), so its return must be noticed within about a second.
         var backoff = new Backoff(TimeSpan.FromMilliseconds(250), TimeSpan.FromSeconds(1));
+        var followed = false;
         while (!stoppingToken.IsCancellationRequested)
         {
+            var leaderNamed = false;
             try
             {
                 await RunOnceAsync(stoppingToken).ConfigureAwait(false);
                 backoff.Reset();
+            }
+            catch (RpcException ex) when (ex.StatusCode == StatusCode.FailedPrecondition && !stoppingToken.IsCancellationRequested)
+            {
+                // A coordinator that does not lead: it names the one that does (followed only if it is
+                // one of ours: a coordinator cannot send an agent anywhere else), or the next is tried.
+                var named = ex.Trailers.GetValue("leader-url");
+                leaderNamed = named is not null && _options.Urls.Contains(named, StringComparer.Ordinal) && named != _url;
+                Log.NotLeader(logger, _url, named ?? "not known yet");
+                _url = leaderNamed ? named! : NextUrl();
             }
             catch (Exception) when (stoppingToken.IsCancellationRequested)
             {
@@ -63,21 +78,32 @@ internal sealed partial class CoordinatorLink(
             }
             catch (RpcException ex) when (ex.StatusCode is StatusCode.Unauthenticated or StatusCode.NotFound or StatusCode.InvalidArgument or StatusCode.PermissionDenied)
             {
-                Log.Refused(logger, _options.Url, ex.StatusCode.ToString(), ex.Status.Detail);
+                Log.Refused(logger, _url, ex.StatusCode.ToString(), ex.Status.Detail);
                 backoff.Hold(TimeSpan.FromSeconds(30));
             }
             catch (Exception ex) when (!stoppingToken.IsCancellationRequested && ex is RpcException or IOException or HttpRequestException or InvalidOperationException)
             {
                 if (link.Connected)
                 {
-                    Log.Lost(logger, _options.Url, ex.Message);
+                    Log.Lost(logger, _url, ex.Message);
                 }
+
+                _url = NextUrl();
             }
             finally
             {
                 link.Connected = false;
                 lease.Link(up: false);
             }
+
+            if (leaderNamed && !followed)
+            {
+                // Straight to the leader a follower named (once: two followers naming each other wait like any failure).
+                followed = true;
+                continue;
+            }
+
+            followed = false;
 
             if (!await backoff.WaitAsync(time, stoppingToken).ConfigureAwait(false))
             {
@@ -86,9 +112,18 @@ internal sealed partial class CoordinatorLink(
         }
     }
 
+    /// <summary>The coordinator after the one dialled, in the configured order (the same one when there is only one).</summary>
+    private string NextUrl()
+    {
+        var urls = _options.Urls;
+        var at = urls.ToList().IndexOf(_url);
+        _next = (at < 0 ? _next : at + 1) % urls.Count;
+        return urls[_next];
+    }
+
     private async Task RunOnceAsync(CancellationToken stoppingToken)
     {
-        using var channel = GrpcChannel.ForAddress(_options.Url!, new GrpcChannelOptions { HttpHandler = Handler() });
+        using var channel = GrpcChannel.ForAddress(_url, new GrpcChannelOptions { HttpHandler = Handler() });
         var client = new AgentLink.AgentLinkClient(channel);
         var headers = new Metadata { { "authorization", "Bearer " + _options.Token } };
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
@@ -120,7 +155,7 @@ internal sealed partial class CoordinatorLink(
                     link.Connected = true;
                     lease.Link(up: true);
                     terms.TryAccept(message.Welcome.Term);
-                    Log.Connected(logger, _options.Url!, message.Welcome.Term, message.Welcome.Primary);
+                    Log.Connected(logger, _url, message.Welcome.Term, message.Welcome.Primary);
                     if (_options.SelfFenceAfter is { } selfFence && message.Welcome.WindowMs > 0 && selfFence >= TimeSpan.FromMilliseconds(message.Welcome.WindowMs))
                     {
                         // Only the coordinator knows its window: checked here, as soon as it says it.
@@ -255,6 +290,9 @@ internal sealed partial class CoordinatorLink(
 
         [LoggerMessage(EventId = 1602, Level = LogLevel.Warning, Message = "Lost the coordinator at {Url}: {Error}; redialling")]
         public static partial void Lost(ILogger logger, string url, string error);
+
+        [LoggerMessage(EventId = 1612, Level = LogLevel.Information, Message = "The coordinator at {Url} does not lead; the leader: {Leader}")]
+        public static partial void NotLeader(ILogger logger, string url, string leader);
 
         [LoggerMessage(EventId = 1603, Level = LogLevel.Error, Message = "The coordinator at {Url} refused this agent ({Status}): {Detail}")]
         public static partial void Refused(ILogger logger, string url, string status, string detail);

@@ -12,8 +12,15 @@ internal sealed class CoordinatorOptions
 {
     public const string Section = "Coordinator";
 
-    /// <summary>The coordinator's address, e.g. <c>http://127.0.0.1:9380</c>.</summary>
+    /// <summary>
+    /// The coordinator's address, e.g. <c>http://127.0.0.1:9380</c>; with several coordinators (the
+    /// etcd store), every one of them, comma-separated. The agent follows the one that leads.
+    /// </summary>
     public string? Url { get; set; }
+
+    /// <summary>Every address in <see cref="Url"/>, in order.</summary>
+    public IReadOnlyList<string> Urls =>
+        (Url ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
     /// <summary>The shared token (<c>Failover:Token</c> on the coordinator).</summary>
     public string? Token { get; set; }
@@ -41,10 +48,14 @@ internal sealed class CoordinatorOptionsValidator : IValidateOptions<Coordinatio
     public ValidateOptionsResult Validate(string? name, Coordination.CoordinatorOptions options)
     {
         var errors = new ConfigErrors();
-        if (options.Url is { Length: > 0 } url)
+        if (options.Url is { Length: > 0 })
         {
-            errors.Require(Uri.TryCreate(url, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https",
-                $"Coordinator:Url must be an http:// or https:// address (got '{url}').");
+            foreach (var url in options.Urls)
+            {
+                errors.Require(Uri.TryCreate(url, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https",
+                    $"Coordinator:Url must be an http:// or https:// address, or several comma-separated (got '{url}').");
+            }
+
             errors.Require(options.Token is { Length: > 0 }, "Coordinator:Token is required with Coordinator:Url (the coordinator's Failover:Token).");
             errors.Require(options.Resource is { Length: > 0 }, "Coordinator:Resource is required with Coordinator:Url (the resource's name on the coordinator).");
         }

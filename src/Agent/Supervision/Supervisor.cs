@@ -104,7 +104,7 @@ internal sealed partial class Supervisor : BackgroundService
     }
 
     private SupervisorContext Context() => new(
-        _time.GetUtcNow(), _status.Snapshot.Facts, _lease.IsHeld, _lease.WhyNotHeld, _lease.FenceOnStart, _control?.Fenced ?? false, _lease.NoStandby, _lease.NotPrimary);
+        _time.GetUtcNow(), _status.Snapshot.Facts, _lease.IsHeld, _lease.WhyNotHeld, _lease.FenceOnStart, _control?.Fenced ?? false, _lease.NoStandby, _lease.NotPrimary, _lease.Alone);
 
     private IReadOnlyList<SupervisorEffect> Exited(SupervisorSignal.ProcessExited exited)
     {

@@ -15,20 +15,25 @@ internal readonly record struct SupervisorContext(
     bool FenceOnStart = false,
     bool Fenced = false,
     bool NoStandby = false,
-    bool NotPrimary = false)
+    bool NotPrimary = false,
+    bool Alone = false)
 {
     /// <summary>
     /// Why the coordinator's word lifts a refusal of kind <paramref name="kind"/> (or the start limit,
     /// <see cref="GuardKind.None"/>); null when it does not. No standby in sync: nothing can replace the
     /// node, so restarting it, even from older data, is the only way back (never from no data: its
     /// replicas still hold some). Not the primary: another node is, and this one comes back fenced and
-    /// is made its replica, whatever it loads.
+    /// is made its replica, whatever it loads. No coordinator answers (<see cref="Alone"/>): nobody can
+    /// fail the node over, so the start limit only spaces the restarts out (they come back fenced);
+    /// the persistence guard still holds, since a coordinator that returns would lift the fence.
     /// </summary>
     public string? Lifts(GuardKind kind) => NotPrimary
         ? "the coordinator made another node the primary: this one is restarted to be rebuilt as its replica"
         : NoStandby && kind != GuardKind.NoPersistence
             ? "the coordinator has no standby in sync to fail over to: restarting is the only way back"
-            : null;
+            : Alone && kind == GuardKind.None
+                ? "no coordinator answers to fail it over: restarting, fenced, is the only way back"
+                : null;
 }
 
 /// <summary>Where the supervisor stands, with what that place needs and nothing else.</summary>

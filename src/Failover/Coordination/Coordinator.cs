@@ -2,46 +2,56 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using RedisFailover.Hosting;
+using RedisFailover.Leadership;
 using RedisFailover.Store;
 
 namespace RedisFailover.Coordination;
 
-/// <summary>Every resource's coordinator, built from the configuration and the store, and the clock that ticks them.</summary>
+/// <summary>
+/// Every resource's coordinator, built from the configuration and the store while this coordinator
+/// leads, and the clock that ticks them. With the file store it always leads. With etcd, each
+/// leadership starts from what etcd holds: every resource's term goes up by one (a fencing token
+/// the agents check: a command of the old leader's term is refused), and the journal says who
+/// leads; when leadership ends, every resource is let go and every agent stream cut, so that the
+/// agents go to the new leader.
+/// </summary>
 internal sealed partial class Coordinator : BackgroundService
 {
-    private readonly Dictionary<string, ResourceCoordinator> _resources = new(StringComparer.Ordinal);
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
+    private readonly ILoggerFactory _loggers;
     private readonly PrimaryPublisher _publisher;
+    private readonly ICoordinatorStore _store;
+    private readonly ILeadership _leadership;
+    private readonly FailoverOptions _options;
+    private readonly IReadOnlyList<ResourceOptions> _configured;
+    private volatile Dictionary<string, ResourceCoordinator> _resources = new(StringComparer.Ordinal);
 
-    public Coordinator(IOptions<FailoverOptions> options, IOptions<ResourcesOptions> resources, FileStore store, PrimaryPublisher publisher, TimeProvider time, ILoggerFactory loggers)
+    public Coordinator(IOptions<FailoverOptions> options, IOptions<ResourcesOptions> resources, ICoordinatorStore store, PrimaryPublisher publisher, TimeProvider time, ILoggerFactory loggers, ILeadership? leadership = null)
     {
         _time = time;
+        _loggers = loggers;
         _logger = loggers.CreateLogger<Coordinator>();
         _publisher = publisher;
-        foreach (var resource in resources.Value.Items)
+        _store = store;
+        _options = options.Value;
+        _configured = resources.Value.Items;
+        _leadership = leadership ?? new SoleLeadership();
+        if (_leadership is SoleLeadership)
         {
-            var record = store.Load(resource.Name!);
-            var machine = new ResourceMachine(
-                resource.Name!,
-                [.. resource.Nodes.Select(n => new NodeSpec(n.Name!, n.Address!, n.Zone))],
-                options.Value.Policy,
-                record.Term,
-                record.Primary,
-                new ResourceSettings(record.TimeoutSeconds ?? resource.Timeout, record.MaxMemoryPolicy ?? resource.MaxmemoryPolicy),
-                record.Paused);
-            _resources[resource.Name!] = new ResourceCoordinator(machine, store, publisher, time, loggers.CreateLogger("RedisFailover.Resource"));
-            if (record.Primary is { } primary && machine.PrimaryAddress is { } address)
-            {
-                // A restarted coordinator tells watchers and the URL file what it knew.
-                _ = publisher.Publish(resource.Name!, primary, address, record.Term);
-            }
+            // The only coordinator: its resources exist from the start (a record that cannot be read stops it here, named).
+            _resources = Build(bumpTerm: false);
         }
     }
 
     public ResourceCoordinator? this[string resource] => _resources.GetValueOrDefault(resource);
 
     public IEnumerable<ResourceCoordinator> Resources => _resources.Values;
+
+    /// <summary>The names of the configured resources, led or not.</summary>
+    public IEnumerable<string> Configured => _configured.Select(r => r.Name!);
+
+    public ILeadership Leadership => _leadership;
 
     /// <summary>When the last tick of every resource finished (the systemd watchdog's measure of progress).</summary>
     public DateTimeOffset LastTick { get; private set; } = DateTimeOffset.MinValue;
@@ -66,6 +76,7 @@ internal sealed partial class Coordinator : BackgroundService
         {
             while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
             {
+                FollowLeadership();
                 foreach (var resource in _resources.Values)
                 {
                     try
@@ -90,9 +101,101 @@ internal sealed partial class Coordinator : BackgroundService
         }
     }
 
+    /// <summary>Takes up every resource when leadership begins; lets every one go when it ends.</summary>
+    private void FollowLeadership()
+    {
+        if (_leadership is SoleLeadership)
+        {
+            return;
+        }
+
+        var leads = _leadership.Leads;
+        if (!leads && _resources.Count > 0)
+        {
+            var held = _resources;
+            _resources = new(StringComparer.Ordinal);
+            foreach (var resource in held.Values)
+            {
+                resource.LetGo("this coordinator no longer leads");
+            }
+
+            Log.LetGo(_logger, held.Count, _leadership.Describe);
+        }
+        else if (leads && _resources.Count == 0)
+        {
+            try
+            {
+                (_store as EtcdStore)?.Forget();
+                _resources = Build(bumpTerm: true);
+            }
+            catch (Exception ex) when (ex is IOException or StoreException)
+            {
+                // Not one decision is made on a partial picture: tried again on the next tick, while it leads.
+                Log.TakeUpFailed(_logger, ex.Message);
+                _resources = new(StringComparer.Ordinal);
+            }
+        }
+    }
+
+    private Dictionary<string, ResourceCoordinator> Build(bool bumpTerm)
+    {
+        var built = new Dictionary<string, ResourceCoordinator>(StringComparer.Ordinal);
+        foreach (var resource in _configured)
+        {
+            var name = resource.Name!;
+            var record = _store.Load(name);
+            if (bumpTerm)
+            {
+                // A new leadership's term: higher than any the previous leader could have sent, written
+                // before any command of it can leave. The agents refuse anything older from then on.
+                var previous = record.Term;
+                record = record with { Term = record.Term + 1 };
+                _store.Save(name, record);
+                var open = OpenIncident(_store.Journal(name));
+                _store.Append(name, new JournalRecord(_time.GetUtcNow(), record.Term, open ?? "", "leader",
+                    $"{_leadership.Describe} from term {record.Term} (was {previous}), primary {record.Primary ?? "none yet"}"));
+                if (open is not null)
+                {
+                    _store.Append(name, new JournalRecord(_time.GetUtcNow(), record.Term, open, "closed",
+                        "abandoned by the coordinator that led it: a confirmation still needed starts again from the agents' reports under the new leader"));
+                }
+            }
+
+            var machine = new ResourceMachine(
+                name,
+                [.. resource.Nodes.Select(n => new NodeSpec(n.Name!, n.Address!, n.Zone))],
+                _options.Policy,
+                record.Term,
+                record.Primary,
+                new ResourceSettings(record.TimeoutSeconds ?? resource.Timeout, record.MaxMemoryPolicy ?? resource.MaxmemoryPolicy),
+                record.Paused);
+            built[name] = new ResourceCoordinator(machine, _store, _publisher, _time, _loggers.CreateLogger("RedisFailover.Resource"), () => _leadership.Leads);
+            if (record.Primary is { } primary && machine.PrimaryAddress is { } address)
+            {
+                // A restarted (or newly leading) coordinator tells watchers and the URL file what it knows.
+                _ = _publisher.Publish(name, primary, address, record.Term);
+            }
+        }
+
+        return built;
+    }
+
+    /// <summary>The incident the journal left open (opened, never closed), if any.</summary>
+    private static string? OpenIncident(IReadOnlyList<JournalRecord> journal)
+    {
+        var last = journal.LastOrDefault(r => r.Incident.Length > 0);
+        return last is null || last.Kind == "closed" ? null : last.Incident;
+    }
+
     private static partial class Log
     {
         [LoggerMessage(EventId = 2033, Level = LogLevel.Error, Message = "{Resource}: a tick failed and is skipped: {Type}: {Message}")]
         public static partial void TickFailed(ILogger logger, string resource, string type, string message);
+
+        [LoggerMessage(EventId = 2065, Level = LogLevel.Warning, Message = "Let go of {Count} resources: {Why}; their agents' streams are cut so that they find the leader")]
+        public static partial void LetGo(ILogger logger, int count, string why);
+
+        [LoggerMessage(EventId = 2066, Level = LogLevel.Error, Message = "Leading, but the resources could not be taken up from the store: {Error}. Tried again in 100 ms")]
+        public static partial void TakeUpFailed(ILogger logger, string error);
     }
 }

@@ -34,7 +34,16 @@ internal sealed class AgentSession(string node)
     {
         if (!Outbound.Writer.TryWrite(message) && CutReason is null)
         {
-            CutReason = $"its {OutboundCapacity} queued messages were not read";
+            Cut($"its {OutboundCapacity} queued messages were not read");
+        }
+    }
+
+    /// <summary>Ends the stream for <paramref name="why"/>.</summary>
+    public void Cut(string why)
+    {
+        if (CutReason is null)
+        {
+            CutReason = why;
             Outbound.Writer.TryComplete();
             try
             {
@@ -56,7 +65,8 @@ internal sealed partial class ResourceCoordinator
 {
     private readonly Lock _lock = new();
     private readonly ResourceMachine _machine;
-    private readonly FileStore _store;
+    private readonly ICoordinatorStore _store;
+    private readonly Func<bool> _leads;
     private readonly PrimaryPublisher _publisher;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
@@ -72,8 +82,9 @@ internal sealed partial class ResourceCoordinator
 
     private static readonly TimeSpan StoreErrorInterval = TimeSpan.FromSeconds(30);
 
-    public ResourceCoordinator(ResourceMachine machine, FileStore store, PrimaryPublisher publisher, TimeProvider time, ILogger logger)
+    public ResourceCoordinator(ResourceMachine machine, ICoordinatorStore store, PrimaryPublisher publisher, TimeProvider time, ILogger logger, Func<bool>? leads = null)
     {
+        _leads = leads ?? (() => true);
         _machine = machine;
         _store = store;
         _publisher = publisher;
@@ -271,7 +282,7 @@ internal sealed partial class ResourceCoordinator
         if (StoreFailingSince is null || now - _lastStoreError >= StoreErrorInterval)
         {
             // Once, then once every interval: a full disk must not also fill the log.
-            Log.StoreFailed(_logger, Name, _store.Directory, ex.Message, StoreFailures, _held.Count);
+            Log.StoreFailed(_logger, Name, _store.Describe, ex.Message, StoreFailures, _held.Count);
             _lastStoreError = now;
         }
 
@@ -294,10 +305,12 @@ internal sealed partial class ResourceCoordinator
                 AppendJournal(new JournalRecord(stamped.At, stamped.Term > 0 ? stamped.Term : _machine.Term, stamped.Incident ?? _incident, stamped.Kind, stamped.Text));
                 break;
             case SendCommand send:
+                Leading();
                 EnsureDurable(send.Term);
                 Send(send);
                 break;
             case PublishPrimary publish:
+                Leading();
                 EnsureDurable(publish.Term);
                 if (_publisher.Publish(Name, publish.Node, publish.Address, publish.Term) is { } failure)
                 {
@@ -315,6 +328,30 @@ internal sealed partial class ResourceCoordinator
                 break;
             default:
                 throw new InvalidOperationException($"Unexpected effect {effect}.");
+        }
+    }
+
+    /// <summary>No command leaves, and nothing is published, once this coordinator's leadership has ended (by its own clock).</summary>
+    private void Leading()
+    {
+        if (!_leads())
+        {
+            throw new NotLeaderException("this coordinator no longer leads: nothing is sent");
+        }
+    }
+
+    /// <summary>Leadership ended: every agent's stream is cut (they redial, and find the leader); nothing held is carried out.</summary>
+    public void LetGo(string why)
+    {
+        lock (_lock)
+        {
+            _held.Clear();
+            foreach (var session in _sessions.Values)
+            {
+                session.Cut(why);
+            }
+
+            _sessions.Clear();
         }
     }
 

@@ -126,6 +126,21 @@ internal static partial class FailoverHost
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<FailoverOptions>, FailoverOptionsValidator>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ResourcesOptions>, ResourcesOptionsValidator>());
         services.TryAddSingleton(sp => new FileStore(StoreDirectory(sp.GetRequiredService<IOptions<FailoverOptions>>().Value), sp.GetRequiredService<ILogger<FileStore>>()));
+        if (builder.Configuration[$"{FailoverOptions.Section}:{nameof(FailoverOptions.Store)}"] == "etcd")
+        {
+            // Several coordinators, one leading: state and leadership in etcd.
+            services.TryAddSingleton(sp => new EtcdConnection(sp.GetRequiredService<IOptions<FailoverOptions>>().Value.Etcd));
+            services.TryAddSingleton<RedisFailover.Leadership.EtcdLeadership>();
+            services.TryAddSingleton<RedisFailover.Leadership.ILeadership>(sp => sp.GetRequiredService<RedisFailover.Leadership.EtcdLeadership>());
+            services.AddHostedService(sp => sp.GetRequiredService<RedisFailover.Leadership.EtcdLeadership>());
+            services.TryAddSingleton<ICoordinatorStore, EtcdStore>();
+        }
+        else
+        {
+            services.TryAddSingleton<RedisFailover.Leadership.ILeadership, RedisFailover.Leadership.SoleLeadership>();
+            services.TryAddSingleton<ICoordinatorStore>(sp => sp.GetRequiredService<FileStore>());
+        }
+
         services.TryAddSingleton<PrimaryPublisher>();
         services.TryAddSingleton<Coordinator>();
         services.AddHostedService(sp => sp.GetRequiredService<Coordinator>());
@@ -191,6 +206,7 @@ internal static partial class FailoverHost
     [System.Diagnostics.CodeAnalysis.DynamicDependency(System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.PublicProperties, typeof(ResourceOptions))]
     [System.Diagnostics.CodeAnalysis.DynamicDependency(System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.PublicProperties, typeof(NodeOptions))]
     [System.Diagnostics.CodeAnalysis.DynamicDependency(System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.PublicProperties, typeof(ResourcesOptions))]
+    [System.Diagnostics.CodeAnalysis.DynamicDependency(System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.PublicProperties, typeof(EtcdOptions))]
     public static int? Preflight(string[] args, TextWriter output, TextWriter error) =>
         RedisShared.Hosting.CommandLine.Preflight("redis-failover", args, ConfigurationSections, Usage, output, error);
 

@@ -34,8 +34,14 @@ internal sealed class FailoverOptions
     /// <summary>An agent's stream that has not registered within this is ended.</summary>
     public TimeSpan RegistrationDeadline { get; set; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>Where terms and the journal are kept.</summary>
+    /// <summary>Where terms and the journal are kept (the <c>file</c> store).</summary>
     public string? StoreDirectory { get; set; }
+
+    /// <summary><c>file</c> (default: one coordinator, its state in <see cref="StoreDirectory"/>) or <c>etcd</c> (several coordinators, one leading, state and leadership in etcd).</summary>
+    public string Store { get; set; } = "file";
+
+    /// <summary>The etcd store's settings. Section <c>Failover:Etcd</c>.</summary>
+    public EtcdOptions Etcd { get; set; } = new();
 
     public FailoverPolicy Policy => new(Window, RoundInterval, Quorum, MaxSyncLagBytes, TimeSpan.FromSeconds(5));
 }
@@ -133,6 +139,15 @@ internal sealed class FailoverOptionsValidator : IValidateOptions<FailoverOption
         if (options.MaxSyncLagBytes < 0)
         {
             errors.Add("Failover:MaxSyncLagBytes must not be negative.");
+        }
+
+        if (options.Store is not ("file" or "etcd"))
+        {
+            errors.Add($"Failover:Store must be 'file' or 'etcd' (got '{ResourcesOptionsValidator.Printable(options.Store ?? "")}').");
+        }
+        else if (options.Store == "etcd")
+        {
+            errors.AddRange(options.Etcd.Problems());
         }
 
         if (options.Token is not { Length: >= 16 })

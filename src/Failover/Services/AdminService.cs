@@ -7,21 +7,33 @@ using RedisFailover.Store;
 namespace RedisFailover.Services;
 
 /// <summary>The operators' API: status, incidents with their journal, switchover, settings, pause, and the primary's address as a stream.</summary>
-internal sealed class AdminService(Coordinator coordinator, FileStore store, PrimaryPublisher publisher) : Admin.AdminBase
+internal sealed class AdminService(Coordinator coordinator, ICoordinatorStore store, PrimaryPublisher publisher) : Admin.AdminBase
 {
     public override Task<ResourceStatus> GetStatus(ResourceRequest request, ServerCallContext context) =>
         Task.FromResult(Status(Find(request.Resource)));
 
     public override Task<IncidentList> ListIncidents(ResourceRequest request, ServerCallContext context)
     {
-        var resource = Find(request.Resource);
+        // Read from the store, so any coordinator answers the same (with etcd, followers too).
+        var name = coordinator.Configured.FirstOrDefault(n => n == request.Resource)
+            ?? throw new RpcException(new Grpc.Core.Status(StatusCode.NotFound, $"unknown resource '{WireLimits.Printable(request.Resource, 80)}'"));
         var list = new IncidentList();
-        foreach (var group in store.Journal(resource.Name).Where(r => r.Incident.Length > 0).GroupBy(r => r.Incident))
+        IReadOnlyList<JournalRecord> journal;
+        try
+        {
+            journal = store.Journal(name);
+        }
+        catch (IOException ex)
+        {
+            throw new RpcException(new Grpc.Core.Status(StatusCode.Unavailable, $"the store does not answer: {WireLimits.Printable(ex.Message, 200)}"));
+        }
+
+        foreach (var group in journal.Where(r => r.Incident.Length > 0).GroupBy(r => r.Incident))
         {
             var incident = new Incident
             {
                 Id = group.Key,
-                Resource = resource.Name,
+                Resource = name,
                 Opened = ResourceCoordinator.Stamp(group.First().At),
                 Outcome = group.LastOrDefault(r => r.Kind == "closed")?.Text ?? "open",
             };
@@ -114,7 +126,9 @@ internal sealed class AdminService(Coordinator coordinator, FileStore store, Pri
     }
 
     private ResourceCoordinator Find(string name) =>
-        coordinator[name] ?? throw new RpcException(new Grpc.Core.Status(StatusCode.NotFound, $"unknown resource '{WireLimits.Printable(name, 80)}'"));
+        coordinator[name]
+        ?? (!coordinator.Leadership.Leads ? throw AgentLinkService.NotLeader(coordinator.Leadership)
+            : throw new RpcException(new Grpc.Core.Status(StatusCode.NotFound, $"unknown resource '{WireLimits.Printable(name, 80)}'")));
 
     /// <summary>The status after a change, or Unavailable when the store did not take it (the change waits, in order, and is carried out once the store takes writes).</summary>
     private static ResourceStatus Durable(ResourceCoordinator resource) =>

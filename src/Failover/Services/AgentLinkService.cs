@@ -37,8 +37,15 @@ internal sealed partial class AgentLinkService(Coordinator coordinator, RefusalL
             throw Refuse(context, StatusCode.InvalidArgument, problem);
         }
 
+        if (!coordinator.Leadership.Leads)
+        {
+            throw NotLeader(coordinator.Leadership);
+        }
+
         var resource = coordinator[registration.Resource]
-            ?? throw Refuse(context, StatusCode.NotFound, $"unknown resource '{registration.Resource}'");
+            ?? (coordinator.Configured.Contains(registration.Resource, StringComparer.Ordinal)
+                ? throw new RpcException(new Status(StatusCode.Unavailable, "this coordinator has just begun to lead and is taking up its resources: try again"))
+                : throw Refuse(context, StatusCode.NotFound, $"unknown resource '{registration.Resource}'"));
         if (!resource.Machine.Knows(registration.Node))
         {
             throw Refuse(context, StatusCode.NotFound, $"resource '{registration.Resource}' has no node '{registration.Node}'");
@@ -111,6 +118,27 @@ internal sealed partial class AgentLinkService(Coordinator coordinator, RefusalL
             {
             }
         }
+
+        if (session.CutReason is not null && !coordinator.Leadership.Leads)
+        {
+            // Cut because this coordinator stopped leading: the agent is told where to go.
+            throw NotLeader(coordinator.Leadership);
+        }
+    }
+
+    /// <summary>The trailer that names the leading coordinator's URL, for a caller sent away by a follower.</summary>
+    public const string LeaderTrailer = "leader-url";
+
+    /// <summary>A follower's answer: FailedPrecondition, with the leader's URL in a trailer when it is known.</summary>
+    public static RpcException NotLeader(RedisFailover.Leadership.ILeadership leadership)
+    {
+        var trailers = new Metadata();
+        if (leadership.LeaderUrl is { } url)
+        {
+            trailers.Add(LeaderTrailer, url);
+        }
+
+        return new RpcException(new Status(StatusCode.FailedPrecondition, $"this coordinator does not lead ({leadership.Describe})"), trailers);
     }
 
     /// <summary>A refusal: logged at most once a minute per caller (with a count), its text cut so a hostile value is never echoed whole.</summary>

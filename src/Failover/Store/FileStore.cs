@@ -26,7 +26,7 @@ internal sealed class StoreException(string message, Exception? inner = null) : 
 /// holds every effect behind a record it could not write). A journal line cut short by a crash
 /// is cut off when the journal is next opened, so that it cannot swallow the line after it.
 /// </summary>
-internal sealed partial class FileStore
+internal sealed partial class FileStore : ICoordinatorStore
 {
     // Source-generated (StoreJson below): the NativeAOT build has no reflection-based serializer.
     private static readonly StoreJson Json = StoreJson.Default;
@@ -60,6 +60,8 @@ internal sealed partial class FileStore
     }
 
     public string Directory => _directory;
+
+    public string Describe => _directory;
 
     private const UnixFileMode OwnerOnlyDirectory = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
 

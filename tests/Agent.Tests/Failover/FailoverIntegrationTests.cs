@@ -217,8 +217,17 @@ public sealed class FailoverIntegrationTests(LoopbackHosts hosts, Xunit.Abstract
             var down = System.Diagnostics.Stopwatch.StartNew();
             // Past the lease: from here on no restart has any coordinator's word.
             await Poll.UntilAsync(() => _agents["host-1"].Lease.Alone && _agents["host-2"].Lease.Alone, Window, () => "the leases run out\n" + Agents());
+            var lastKill = System.Diagnostics.Stopwatch.StartNew();
             while (down.Elapsed < outage && rounds < 200)
             {
+                if (rounds > 0)
+                {
+                    // Paced like real crashes, not a crash loop: under the start limit (5 restarts in 60 s),
+                    // which would only space the restarts out (past it, each waits up to Restart:MaxBackoff).
+                    await Task.Delay(TimeSpan.FromSeconds(15) - lastKill.Elapsed is { Ticks: > 0 } rest ? rest : TimeSpan.Zero);
+                }
+
+                lastKill.Restart();
                 rounds++;
                 await AppendOnlyAsync(primary);
                 await KilledAndRestartedAsync(primary);

@@ -268,6 +268,28 @@ public sealed class SupervisorMachineTests
         Assert.Null(_machine.State.NeedsFailover);
     }
 
+    [Fact]
+    public void Without_a_coordinator_the_start_limit_spaces_restarts_out_but_a_refusal_of_the_persistence_guard_stands()
+    {
+        Healthy(T0);
+        var now = T0.AddSeconds(1);
+        var alone = (DateTimeOffset t) => At(t) with { Alone = true, FenceOnStart = true };
+        _machine.Exited(42, new ExitStatus(null, 9), alone(now));
+        for (var attempt = 1; attempt <= 5; attempt++)
+        {
+            now = _machine.Deadline!.Value;
+            Assert.Single(_machine.Tick(alone(now)).OfType<Effect.Restart>());
+            _machine.Restarted(attempt, now);
+            _machine.Exited(42 + attempt, new ExitStatus(null, 1), alone(now.AddMilliseconds(10)));
+            Assert.IsType<SupervisorState.Pending>(_machine.State);
+        }
+
+        Assert.Null(_machine.State.NeedsFailover);
+        Assert.True(alone(now).Lifts(GuardKind.None) is not null);
+        Assert.Null(alone(now).Lifts(GuardKind.NoPersistence));
+        Assert.Null(alone(now).Lifts(GuardKind.OlderData));
+    }
+
     private void Healthy(DateTimeOffset at) => Probe(PortProbeOutcome.Pong, NodeVerdict.Healthy, at);
 
     private IReadOnlyList<Effect> Down(DateTimeOffset at) => Probe(PortProbeOutcome.Refused, NodeVerdict.ProcessDown, at, from: NodeVerdict.Healthy);

@@ -1,0 +1,210 @@
+using System.Globalization;
+using System.Text.Json;
+using Google.Protobuf;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using RedisFailover.Hosting;
+using RedisFailover.Leadership;
+
+namespace RedisFailover.Store;
+
+/// <summary>
+/// The coordinator's store in etcd, shared by every coordinator of a deployment. Keys, under the
+/// configured prefix: <c>/resources/{name}/record</c> (the record, JSON) and
+/// <c>/resources/{name}/journal/{sequence}</c> (one journal line each, the newest
+/// <see cref="EtcdOptions.MaxJournalLines"/> kept). Every write is one transaction conditioned on
+/// this coordinator still holding the leader key with the value of its current leadership, and a
+/// record's on its revision being the one this leadership last read or wrote: two coordinators can
+/// never both write a decision, even one paused across the other's whole term.
+/// </summary>
+internal sealed class EtcdStore(EtcdConnection etcd, ILeadership leadership, IOptions<FailoverOptions> options, ILogger<EtcdStore> logger) : ICoordinatorStore
+{
+    private static readonly StoreJson Json = StoreJson.Default;
+    private readonly string _prefix = options.Value.Etcd.Prefix;
+    private readonly int _maxJournal = options.Value.Etcd.MaxJournalLines;
+    private readonly Lock _lock = new();
+    private readonly Dictionary<string, long> _recordRevision = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, long> _nextLine = new(StringComparer.Ordinal);
+
+    public string Describe => etcd.Describe;
+
+    public ResourceRecord Load(string resource)
+    {
+        var reply = Wait(etcd.RangeAsync(new Etcdserverpb.RangeRequest { Key = Key(RecordKey(resource)) }));
+        var kv = reply.Kvs.FirstOrDefault();
+        lock (_lock)
+        {
+            _recordRevision[resource] = kv?.ModRevision ?? 0;
+        }
+
+        if (kv is null)
+        {
+            return ResourceRecord.Empty;
+        }
+
+        ResourceRecord? record;
+        try
+        {
+            record = JsonSerializer.Deserialize(kv.Value.Span, Json.ResourceRecord);
+        }
+        catch (JsonException ex)
+        {
+            throw new StoreException($"the record {RecordKey(resource)} in {etcd.Describe} cannot be read: {ex.Message}", ex);
+        }
+
+        return record is { Term: >= 0 } ? record
+            : throw new StoreException($"the record {RecordKey(resource)} in {etcd.Describe} cannot be read: {(record is null ? "it holds null" : $"term {record.Term} is negative")}");
+    }
+
+    public void Save(string resource, ResourceRecord record)
+    {
+        long revision;
+        lock (_lock)
+        {
+            revision = _recordRevision.TryGetValue(resource, out var known) ? known : -1;
+        }
+
+        if (revision < 0)
+        {
+            // Never read by this leadership: read it first, so the write is conditioned on what is there.
+            Load(resource);
+            lock (_lock)
+            {
+                revision = _recordRevision[resource];
+            }
+        }
+
+        var key = Key(RecordKey(resource));
+        var txn = Conditioned();
+        txn.Compare.Add(new Etcdserverpb.Compare
+        {
+            Key = key,
+            Target = Etcdserverpb.Compare.Types.CompareTarget.Mod,
+            Result = Etcdserverpb.Compare.Types.CompareResult.Equal,
+            ModRevision = revision,
+        });
+        txn.Success.Add(new Etcdserverpb.RequestOp { RequestPut = new Etcdserverpb.PutRequest { Key = key, Value = ByteString.CopyFrom(JsonSerializer.SerializeToUtf8Bytes(record, Json.ResourceRecord)) } });
+        var reply = Wait(etcd.TxnAsync(txn));
+        if (!reply.Succeeded)
+        {
+            lock (_lock)
+            {
+                _recordRevision.Remove(resource);
+            }
+
+            throw new NotLeaderException($"{etcd.Describe} refused the record of '{resource}' (term {record.Term}): this coordinator no longer leads, or another wrote the record since");
+        }
+
+        lock (_lock)
+        {
+            _recordRevision[resource] = reply.Header.Revision;
+        }
+    }
+
+    public void Append(string resource, JournalRecord record)
+    {
+        long sequence;
+        lock (_lock)
+        {
+            sequence = _nextLine.TryGetValue(resource, out var next) ? next : -1;
+        }
+
+        if (sequence < 0)
+        {
+            var last = Wait(etcd.RangeAsync(new Etcdserverpb.RangeRequest
+            {
+                Key = Key(JournalPrefix(resource)),
+                RangeEnd = Key(JournalEnd(resource)),
+                SortOrder = Etcdserverpb.RangeRequest.Types.SortOrder.Descend,
+                SortTarget = Etcdserverpb.RangeRequest.Types.SortTarget.Key,
+                Limit = 1,
+                KeysOnly = true,
+            })).Kvs.FirstOrDefault();
+            sequence = last is null ? 1 : long.Parse(last.Key.ToStringUtf8().AsSpan(last.Key.Length - 20), CultureInfo.InvariantCulture) + 1;
+        }
+
+        var txn = Conditioned();
+        txn.Success.Add(new Etcdserverpb.RequestOp { RequestPut = new Etcdserverpb.PutRequest { Key = Key(JournalKey(resource, sequence)), Value = ByteString.CopyFrom(JsonSerializer.SerializeToUtf8Bytes(record, Json.JournalRecord)) } });
+        if (sequence > _maxJournal && sequence % 100 == 0)
+        {
+            // Compacted in the same transaction, a hundred lines at a time: the newest MaxJournalLines stay.
+            txn.Success.Add(new Etcdserverpb.RequestOp { RequestDeleteRange = new Etcdserverpb.DeleteRangeRequest { Key = Key(JournalPrefix(resource)), RangeEnd = Key(JournalKey(resource, sequence - _maxJournal)) } });
+        }
+
+        if (!Wait(etcd.TxnAsync(txn)).Succeeded)
+        {
+            throw new NotLeaderException($"{etcd.Describe} refused a journal line of '{resource}': this coordinator no longer leads");
+        }
+
+        lock (_lock)
+        {
+            _nextLine[resource] = sequence + 1;
+        }
+    }
+
+    public IReadOnlyList<JournalRecord> Journal(string resource)
+    {
+        var reply = Wait(etcd.RangeAsync(new Etcdserverpb.RangeRequest
+        {
+            Key = Key(JournalPrefix(resource)),
+            RangeEnd = Key(JournalEnd(resource)),
+            SortOrder = Etcdserverpb.RangeRequest.Types.SortOrder.Ascend,
+            SortTarget = Etcdserverpb.RangeRequest.Types.SortTarget.Key,
+        }));
+        var records = new List<JournalRecord>(reply.Kvs.Count);
+        foreach (var kv in reply.Kvs)
+        {
+            try
+            {
+                if (JsonSerializer.Deserialize(kv.Value.Span, Json.JournalRecord) is { Incident: not null, Kind: not null, Text: not null } record && record.At != default)
+                {
+                    records.Add(record);
+                    continue;
+                }
+            }
+            catch (JsonException)
+            {
+            }
+
+            logger.LogWarning(2042, "Journal line {Key} in {Store} cannot be read and is skipped", kv.Key.ToStringUtf8(), etcd.Describe);
+        }
+
+        return records;
+    }
+
+    /// <summary>A new leadership starts from what is in etcd: nothing this coordinator knew before is trusted.</summary>
+    public void Forget()
+    {
+        lock (_lock)
+        {
+            _recordRevision.Clear();
+            _nextLine.Clear();
+        }
+    }
+
+    private Etcdserverpb.TxnRequest Conditioned()
+    {
+        if (!leadership.Leads || leadership.Condition is not { } condition)
+        {
+            throw new NotLeaderException($"this coordinator does not lead ({leadership.Describe}): no decision is written");
+        }
+
+        var txn = new Etcdserverpb.TxnRequest();
+        txn.Compare.Add(condition);
+        return txn;
+    }
+
+    /// <summary>The coordinator's steps are synchronous (under a resource's lock); each etcd call is bounded by its deadline.</summary>
+    private static T Wait<T>(Task<T> task) => task.GetAwaiter().GetResult();
+
+    private ByteString Key(string suffix) => ByteString.CopyFromUtf8(_prefix + suffix);
+
+    private static string RecordKey(string resource) => $"/resources/{resource}/record";
+
+    private static string JournalPrefix(string resource) => $"/resources/{resource}/journal/";
+
+    // The prefix's range end: the same bytes with the last one incremented ('/' + 1 = '0').
+    private static string JournalEnd(string resource) => $"/resources/{resource}/journal0";
+
+    private static string JournalKey(string resource, long sequence) => JournalPrefix(resource) + sequence.ToString("D20", CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,226 @@
+using System.Diagnostics;
+using System.Globalization;
+using Grpc.Core;
+using Grpc.Net.Client;
+using RedisAgent.Testing;
+using RedisAgent.Testing.Hosts;
+using RedisAgent.Tests.HostProbing;
+using RedisFailover.Protos;
+
+namespace RedisAgent.Tests.Failover;
+
+/// <summary>
+/// Issue 14: two redis-failover processes (the published binary when CI sets it) on one real etcd
+/// cluster of three members, on loopback aliases; three hosts with sshd, redis-server and an agent
+/// that knows both coordinators. host-1 is the primary, host-2 and host-3 replicate it.
+/// </summary>
+[Collection(LoopbackHostsCollection.Name)]
+public sealed class CoordinatorHaTests(LoopbackHosts hosts, Xunit.Abstractions.ITestOutputHelper output) : IAsyncLifetime
+{
+    private static readonly TimeSpan LeaderTtl = TimeSpan.FromSeconds(3);
+    private readonly List<TestHost> _hosts = [];
+    private readonly Dictionary<string, AgentUnderTest> _agents = new(StringComparer.Ordinal);
+    private readonly List<(string Url, AgentProcess Process)> _coordinators = [];
+    private readonly Metadata _headers = new() { { "authorization", "Bearer " + FailoverUnderTest.Token } };
+    private EtcdCluster _etcd = null!;
+    private string _prefix = "";
+
+    public async Task InitializeAsync()
+    {
+        _etcd = await EtcdCluster.StartAsync();
+        for (var i = 1; i <= 3; i++)
+        {
+            _hosts.Add(await hosts.StartAsync(i, alsoLoopback: true));
+        }
+
+        foreach (var replica in _hosts.Skip(1))
+        {
+            await Resp.CommandAsync(replica.Address, replica.Redis.Port, "REPLICAOF", _hosts[0].Address, _hosts[0].Redis.Port.ToString(CultureInfo.InvariantCulture));
+        }
+
+        var prefix = _prefix = "/test-" + Guid.NewGuid().ToString("N")[..8];
+        var urls = new[] { LoopbackPorts.Free(), LoopbackPorts.Free() }.Select(p => $"http://127.0.0.1:{p.ToString(CultureInfo.InvariantCulture)}").ToList();
+        foreach (var url in urls)
+        {
+            _coordinators.Add((url, StartCoordinator(url, prefix)));
+        }
+
+        foreach (var host in _hosts)
+        {
+            _agents[host.Name] = await AgentUnderTest.StartAsync(FailoverUnderTest.AgentSettingsFor(string.Join(',', urls), host, _hosts, hosts.Keys.ClientKey, "cache"));
+        }
+
+        await WaitForStatusAsync(s => s.State == ResourceState.Healthy && s.Primary == "host-1" && s.Nodes.All(n => n.Connected), "all three agents connected to the leader, host-1 primary");
+    }
+
+    private AgentProcess StartCoordinator(string url, string prefix)
+    {
+        var environment = new Dictionary<string, string>
+        {
+            ["Urls"] = url,
+            ["Failover__Token"] = FailoverUnderTest.Token,
+            ["Failover__Window"] = "00:00:05",
+            ["Failover__RoundInterval"] = "00:00:01",
+            ["Failover__Store"] = "etcd",
+            ["Failover__Etcd__Endpoints"] = _etcd.Endpoints,
+            ["Failover__Etcd__Prefix"] = prefix,
+            ["Failover__Etcd__LeaderTtl"] = LeaderTtl.ToString("c", CultureInfo.InvariantCulture),
+            ["Failover__Etcd__RequestTimeout"] = "00:00:01",
+            ["Resources__0__Name"] = "cache",
+        };
+        for (var i = 0; i < _hosts.Count; i++)
+        {
+            environment[$"Resources__0__Nodes__{i}__Name"] = _hosts[i].Name;
+            environment[$"Resources__0__Nodes__{i}__Address"] = $"{_hosts[i].Address}:{_hosts[i].Redis.Port.ToString(CultureInfo.InvariantCulture)}";
+        }
+
+        return AgentProcess.StartBinary(Binaries.Path("redis-failover"), environment);
+    }
+
+    public async Task DisposeAsync()
+    {
+        foreach (var agent in _agents.Values)
+        {
+            await agent.DisposeAsync();
+        }
+
+        foreach (var (_, process) in _coordinators)
+        {
+            await process.DisposeAsync();
+        }
+
+        foreach (var host in _hosts)
+        {
+            await host.DisposeAsync();
+        }
+
+        if (_etcd is not null)
+        {
+            await _etcd.DisposeAsync();
+        }
+    }
+
+    /// <summary>
+    /// Test 1: the leading coordinator is killed with SIGKILL while it confirms a lost host. The other
+    /// leads within about the TTL (it must wait for the dead one's key to expire), takes a higher
+    /// term, starts the confirmation again from the agents' reports, and fails over exactly once.
+    /// </summary>
+    [Fact]
+    public async Task The_leader_killed_while_confirming_a_lost_host_is_replaced_within_the_ttl_and_the_host_is_failed_over_once()
+    {
+        var (leaderUrl, before) = await LeaderAsync();
+        var leader = _coordinators.Single(c => c.Url == leaderUrl);
+        var other = _coordinators.Single(c => c.Url != leaderUrl);
+        Assert.Equal(1, before.Term);
+
+        using (Partition.Isolate(_hosts[0].Address))
+        {
+            await _agents["host-1"].DisposeAsync();
+            _agents.Remove("host-1");
+            await WaitForStatusAsync(s => s.State == ResourceState.Confirming, "the leader confirms host-1's loss", only: leaderUrl);
+
+            leader.Process.Signal(Signals.SigKill);
+            var killed = Stopwatch.StartNew();
+            await Poll.UntilAsync(async () => await StatusAsync(other.Url) is not null, LeaderTtl * 3, () => $"{other.Url} leads\n{other.Process.Output}");
+            var takeover = killed.Elapsed;
+            output.WriteLine($"{other.Url} led {takeover.TotalSeconds:0.00} s after the leader was killed (TTL {LeaderTtl.TotalSeconds:0} s)");
+            Assert.True(takeover < LeaderTtl + TimeSpan.FromSeconds(2), $"took over after {takeover.TotalSeconds:0.0} s\n{other.Process.Output}");
+
+            var status = await WaitForStatusAsync(s => s.Primary != "host-1" && s.Primary.Length > 0, "the new leader fails host-1 over", TimeSpan.FromSeconds(40), only: other.Url);
+            output.WriteLine($"failed over to {status.Primary} at term {status.Term}, {killed.Elapsed.TotalSeconds:0.0} s after the leader was killed");
+        }
+
+        // The journal as etcd holds it (etcdctl): every line, those outside incidents too.
+        var journal = await StoredJournalAsync();
+        output.WriteLine(string.Join('\n', journal.Select(e => $"t{e.Term} {e.Kind}: {e.Text}")));
+        Assert.Single(journal, e => e.Kind == "promote");
+        // The operators' history from the new leader has the promotion too.
+        Assert.Single(await JournalAsync(other.Url), e => e.Kind == "promote");
+        var leaders = journal.Where(e => e.Kind == "leader").ToList();
+        Assert.Contains(leaders, e => e.Text.Contains(leaderUrl, StringComparison.Ordinal));
+        Assert.Contains(leaders, e => e.Text.Contains(other.Url, StringComparison.Ordinal));
+        // The new leader's term is above the old one's: whatever the dead leader had in flight is refused.
+        Assert.True(leaders[^1].Term > leaders[0].Term);
+    }
+
+    /// <summary>The coordinator that leads (the one whose status answers), with that status.</summary>
+    private async Task<(string Url, ResourceStatus Status)> LeaderAsync()
+    {
+        (string, ResourceStatus)? found = null;
+        await Poll.UntilAsync(async () =>
+        {
+            foreach (var (url, _) in _coordinators)
+            {
+                if (await StatusAsync(url) is { } status)
+                {
+                    found = (url, status);
+                    return true;
+                }
+            }
+
+            return false;
+        }, TimeSpan.FromSeconds(30), () => "a coordinator leads\n" + string.Join("\n", _coordinators.Select(c => c.Process.Output)));
+        return found!.Value;
+    }
+
+    /// <summary>The status from <paramref name="url"/>; null when it does not lead (or does not answer).</summary>
+    private async Task<ResourceStatus?> StatusAsync(string url)
+    {
+        using var channel = GrpcChannel.ForAddress(url);
+        try
+        {
+            return await new Admin.AdminClient(channel).GetStatusAsync(new ResourceRequest { Resource = "cache" }, _headers, deadline: DateTime.UtcNow.AddSeconds(2));
+        }
+        catch (RpcException)
+        {
+            return null;
+        }
+    }
+
+    private async Task<List<JournalEntry>> JournalAsync(string url)
+    {
+        using var channel = GrpcChannel.ForAddress(url);
+        var incidents = await new Admin.AdminClient(channel).ListIncidentsAsync(new ResourceRequest { Resource = "cache" }, _headers);
+        return [.. incidents.Incidents.SelectMany(i => i.Entries).OrderBy(e => e.At.ToDateTimeOffset())];
+    }
+
+    private sealed record Stored(long Term, string Kind, string Text);
+
+    private async Task<List<Stored>> StoredJournalAsync()
+    {
+        var start = new ProcessStartInfo("/usr/bin/etcdctl", ["--endpoints", _etcd.Endpoints, "get", "--prefix", _prefix + "/resources/cache/journal/", "--print-value-only"])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        start.Environment["ETCDCTL_API"] = "3";
+        using var process = Process.Start(start)!;
+        var text = await process.StandardOutput.ReadToEndAsync();
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.True(process.ExitCode == 0, await process.StandardError.ReadToEndAsync());
+        return [.. text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(line =>
+        {
+            using var json = System.Text.Json.JsonDocument.Parse(line);
+            return new Stored(json.RootElement.GetProperty("term").GetInt64(), json.RootElement.GetProperty("kind").GetString()!, json.RootElement.GetProperty("text").GetString()!);
+        })];
+    }
+
+    private async Task<ResourceStatus> WaitForStatusAsync(Func<ResourceStatus, bool> condition, string what, TimeSpan? timeout = null, string? only = null)
+    {
+        ResourceStatus? last = null;
+        await Poll.UntilAsync(async () =>
+        {
+            foreach (var (url, _) in _coordinators.Where(c => only is null || c.Url == only))
+            {
+                if (await StatusAsync(url) is { } status && condition(last = status))
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }, timeout ?? TimeSpan.FromSeconds(30), () => $"{what}\nLast status: {last}\n" + string.Join("\n---\n", _coordinators.Select(c => c.Url + "\n" + c.Process.Output)) + "\n" + _etcd.Output);
+        return last!;
+    }
+}
