@@ -36,7 +36,7 @@ public sealed class EtcdCluster : IAsyncDisposable
 
     public string Output => string.Join('\n', _members.SelectMany(m => m.Output.TakeLast(20).Select(l => $"{m.Name}: {l}")));
 
-    public static async Task<EtcdCluster> StartAsync(int size = 3)
+    public static async Task<EtcdCluster> StartClusterAsync(int size = 3)
     {
         var cluster = new EtcdCluster(size);
         try

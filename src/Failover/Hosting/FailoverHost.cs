@@ -128,7 +128,13 @@ internal static partial class FailoverHost
         services.TryAddSingleton(sp => new FileStore(StoreDirectory(sp.GetRequiredService<IOptions<FailoverOptions>>().Value), sp.GetRequiredService<ILogger<FileStore>>()));
         if (builder.Configuration[$"{FailoverOptions.Section}:{nameof(FailoverOptions.Store)}"] == "etcd")
         {
-            // Several coordinators, one leading: state and leadership in etcd.
+            // Several coordinators, one leading: state and leadership in etcd. A resource's step waits
+            // for etcd's answer to its writes (under the resource's lock, a millisecond on a LAN): with
+            // the pool's default of one thread per core, a few such waits starve the very completions
+            // they wait for, and requests run into their deadlines. Threads enough for every resource's
+            // write in flight at once, plus the leader's renewals.
+            ThreadPool.GetMinThreads(out var workers, out var completions);
+            ThreadPool.SetMinThreads(Math.Max(workers, 64), Math.Max(completions, 64));
             services.TryAddSingleton(sp => new EtcdConnection(sp.GetRequiredService<IOptions<FailoverOptions>>().Value.Etcd));
             services.TryAddSingleton<RedisFailover.Leadership.EtcdLeadership>();
             services.TryAddSingleton<RedisFailover.Leadership.ILeadership>(sp => sp.GetRequiredService<RedisFailover.Leadership.EtcdLeadership>());

@@ -27,7 +27,7 @@ public sealed class CoordinatorHaTests(LoopbackHosts hosts, Xunit.Abstractions.I
 
     public async Task InitializeAsync()
     {
-        _etcd = await EtcdCluster.StartAsync();
+        _etcd = await EtcdCluster.StartClusterAsync();
         for (var i = 1; i <= 3; i++)
         {
             _hosts.Add(await hosts.StartAsync(i, alsoLoopback: true));
