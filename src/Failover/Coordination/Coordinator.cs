@@ -168,7 +168,8 @@ internal sealed partial class Coordinator : BackgroundService
                 record.Term,
                 record.Primary,
                 new ResourceSettings(record.TimeoutSeconds ?? resource.Timeout, record.MaxMemoryPolicy ?? resource.MaxmemoryPolicy),
-                record.Paused);
+                record.Paused,
+                record.InSync);
             built[name] = new ResourceCoordinator(machine, _store, _publisher, _time, _loggers.CreateLogger("RedisFailover.Resource"), () => _leadership.Leads);
             if (record.Primary is { } primary && machine.PrimaryAddress is { } address)
             {

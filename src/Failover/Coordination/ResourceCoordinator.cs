@@ -294,7 +294,7 @@ internal sealed partial class ResourceCoordinator
         switch (effect)
         {
             case PersistTerm persist:
-                _store.Save(Name, new ResourceRecord(persist.Term, persist.Primary, _machine.Settings.TimeoutSeconds, _machine.Settings.MaxMemoryPolicy, _machine.Paused));
+                _store.Save(Name, new ResourceRecord(persist.Term, persist.Primary, _machine.Settings.TimeoutSeconds, _machine.Settings.MaxMemoryPolicy, _machine.Paused, [.. _machine.InSyncNodes]));
                 _durableTerm = Math.Max(_durableTerm, persist.Term);
                 break;
             case JournalLine line:
@@ -378,7 +378,7 @@ internal sealed partial class ResourceCoordinator
     /// <summary>Persists the settings and the pause (which the machine changes without a term).</summary>
     private void SaveRecord()
     {
-        _store.Save(Name, new ResourceRecord(_machine.Term, _machine.Primary, _machine.Settings.TimeoutSeconds, _machine.Settings.MaxMemoryPolicy, _machine.Paused));
+        _store.Save(Name, new ResourceRecord(_machine.Term, _machine.Primary, _machine.Settings.TimeoutSeconds, _machine.Settings.MaxMemoryPolicy, _machine.Paused, [.. _machine.InSyncNodes]));
         _durableTerm = Math.Max(_durableTerm, _machine.Term);
     }
 

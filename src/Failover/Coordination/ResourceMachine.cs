@@ -47,7 +47,7 @@ internal sealed class ResourceMachine
     private DateTimeOffset _quietUntil = DateTimeOffset.MinValue;
     private int _incidents;
 
-    public ResourceMachine(string resource, IReadOnlyList<NodeSpec> nodes, FailoverPolicy policy, long term, string? primary, ResourceSettings settings, bool paused)
+    public ResourceMachine(string resource, IReadOnlyList<NodeSpec> nodes, FailoverPolicy policy, long term, string? primary, ResourceSettings settings, bool paused, IReadOnlyCollection<string>? inSync = null)
     {
         Resource = resource;
         _nodes = nodes.ToDictionary(n => n.Name, n => new NodeView(n), StringComparer.Ordinal);
@@ -58,7 +58,17 @@ internal sealed class ResourceMachine
         Paused = paused;
         State = ResourceState.Degraded;
         Reason = primary is null ? "no primary known yet" : "waiting for the agents' first reports";
+        foreach (var node in inSync ?? [])
+        {
+            if (_nodes.TryGetValue(node, out var view) && node != primary)
+            {
+                view.InSyncBefore = true;
+            }
+        }
     }
+
+    /// <summary>The replicas seen in sync with the primary since its promotion (kept in the record).</summary>
+    public IEnumerable<string> InSyncNodes => _nodes.Values.Where(v => v.LastInSync is not null || v.InSyncBefore).Select(v => v.Spec.Name).Order(StringComparer.Ordinal);
 
     public string Resource { get; }
 
@@ -144,8 +154,24 @@ internal sealed class ResourceMachine
 
         if (IsInSync(node))
         {
+            var first = view.LastInSync is null && !view.InSyncBefore;
             view.LastInSync = report;
             view.LastInSyncAt = now;
+            view.InSyncBefore = false;
+            if (first)
+            {
+                // Kept in the record: a coordinator that takes over later knows this replica could be promoted.
+                Emit(new PersistTerm(Term, Primary));
+            }
+        }
+        else if (view.InSyncBefore && view.LastInSync is null && Primary is not null && node != Primary
+                 && report is { IsPrimary: false, SyncInProgress: false } && report.PrimaryAddress == PrimaryAddress)
+        {
+            // In sync under the previous coordinator (the record says so), and still following the same
+            // primary, whose link has since dropped: what it holds is what it had then.
+            view.LastInSync = report;
+            view.LastInSyncAt = now;
+            view.InSyncBefore = false;
         }
 
         MeasureLoss(node, report);
@@ -583,6 +609,7 @@ internal sealed class ResourceMachine
         {
             view.LastInSync = null;
             view.LastInSyncAt = null;
+            view.InSyncBefore = false;
         }
 
         State = ResourceState.Rebuilding;
@@ -792,10 +819,17 @@ internal sealed class ResourceMachine
         }
 
         var primary = _nodes[Primary];
-        return view.LastInSync is not null
-            && view.Report is { IsPrimary: false, SyncInProgress: false } report && report.PrimaryAddress == PrimaryAddress
-            && primary.Connected && primary.Report is { LocalVerdict: not (Verdict.Healthy or Verdict.Busy) } down
-            && down.ReplicationOffset - report.ReplicationOffset <= _policy.MaxSyncLagBytes;
+        if (view.LastInSync is null || view.Report is not { IsPrimary: false, SyncInProgress: false } report || report.PrimaryAddress != PrimaryAddress)
+        {
+            return false;
+        }
+
+        // The primary's agent says its Redis is down: within MaxSyncLagBytes of its last offset. No
+        // agent of the primary at all (its host is gone, or this coordinator never heard it): the
+        // replica was in sync and still follows it, which is all anyone can know.
+        return primary.Connected
+            ? primary.Report is { LocalVerdict: not (Verdict.Healthy or Verdict.Busy) } down && down.ReplicationOffset - report.ReplicationOffset <= _policy.MaxSyncLagBytes
+            : primary.Report is null;
     }
 
     private bool IsInSync(string node)
@@ -874,6 +908,9 @@ internal sealed class NodeView(NodeSpec spec)
 
     /// <summary>The self-fence of this node last journalled (one line per fence).</summary>
     public DateTimeOffset? SelfFenceJournalled { get; set; }
+
+    /// <summary>The record says this node was in sync under an earlier coordinator (until its first report here settles it).</summary>
+    public bool InSyncBefore { get; set; }
 
     /// <summary>When <see cref="LastInSync"/> was reported.</summary>
     public DateTimeOffset? LastInSyncAt { get; set; }

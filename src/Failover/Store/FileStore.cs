@@ -7,8 +7,12 @@ using RedisFailover.Coordination;
 
 namespace RedisFailover.Store;
 
-/// <summary>What must survive a coordinator restart for one resource: the term, its primary, the settings, the pause.</summary>
-internal sealed record ResourceRecord(long Term, string? Primary, long? TimeoutSeconds, string? MaxMemoryPolicy, bool Paused)
+/// <summary>
+/// What must survive a coordinator restart for one resource: the term, its primary, the settings,
+/// the pause, and the replicas seen in sync with the primary since its promotion (so that a
+/// coordinator that takes over while the primary's host is gone still knows what it may promote).
+/// </summary>
+internal sealed record ResourceRecord(long Term, string? Primary, long? TimeoutSeconds, string? MaxMemoryPolicy, bool Paused, string[]? InSync = null)
 {
     public static ResourceRecord Empty { get; } = new(0, null, null, null, false);
 }

@@ -143,6 +143,72 @@ public sealed class CoordinatorHaTests(LoopbackHosts hosts, Xunit.Abstractions.I
         Assert.True(leaders[^1].Term > leaders[0].Term);
     }
 
+    /// <summary>
+    /// Test 3: two of etcd's three members are killed. Nobody leads, so nothing is promoted for a
+    /// host lost during the outage, while a kill -9 of the primary's redis-server is still restarted
+    /// (fenced: no coordinator vouches for it). When etcd is back, the lost host is failed over once.
+    /// </summary>
+    [Fact]
+    public async Task Without_an_etcd_quorum_nothing_is_promoted_restarts_go_on_and_the_lost_host_is_failed_over_once_etcd_returns()
+    {
+        var primary = _hosts[0];
+        await Resp.CommandAsync(primary.Address, primary.Redis.Port, "CONFIG", "SET", "appendonly", "yes");
+        await Resp.CommandAsync(primary.Address, primary.Redis.Port, "SAVE");
+        await _agents["host-1"].WaitForAsync(s => s.Facts is { HasPersistence: true, DiskMayBeBehind: false }, TimeSpan.FromSeconds(10), "host-1's agent sees the AOF on");
+
+        await _etcd.KillAsync(1);
+        await _etcd.KillAsync(2);
+        await Poll.UntilAsync(async () => await StatusAsync(_coordinators[0].Url) is null && await StatusAsync(_coordinators[1].Url) is null,
+            LeaderTtl * 2, () => "no coordinator leads without etcd's quorum\n" + string.Join("\n", _coordinators.Select(c => c.Process.Output)));
+
+        var pid = await Resp.ProcessIdAsync(primary.Address, primary.Redis.Port);
+        Signals.Send(pid, Signals.SigKill);
+        await Poll.UntilAsync(async () => await PidAsync(primary) is { } now && now != pid, TimeSpan.FromSeconds(15), () => "host-1's redis-server restarted without a coordinator");
+
+        using (Partition.Isolate(primary.Address))
+        {
+            await _agents["host-1"].DisposeAsync();
+            _agents.Remove("host-1");
+            // Longer than the window: a coordinator would have failed over by now.
+            var outage = Stopwatch.StartNew();
+            while (outage.Elapsed < TimeSpan.FromSeconds(8))
+            {
+                foreach (var replica in _hosts.Skip(1))
+                {
+                    Assert.Equal("slave", (await InfoAsync(replica))["role"]);
+                }
+
+                await Task.Delay(200);
+            }
+
+            await _etcd.StartAsync(1);
+            await _etcd.StartAsync(2);
+            var status = await WaitForStatusAsync(s => s.Primary is "host-2" or "host-3", "host-1 failed over once etcd is back", TimeSpan.FromSeconds(40));
+            output.WriteLine($"failed over to {status.Primary} at term {status.Term}");
+        }
+
+        var journal = await StoredJournalAsync();
+        Assert.Single(journal, e => e.Kind == "promote");
+    }
+
+    private static async Task<int?> PidAsync(TestHost host)
+    {
+        try
+        {
+            return await Resp.ProcessIdAsync(host.Address, host.Redis.Port);
+        }
+        catch (Exception ex) when (ex is System.Net.Sockets.SocketException or IOException or InvalidDataException)
+        {
+            return null;
+        }
+    }
+
+    private static async Task<Dictionary<string, string>> InfoAsync(TestHost host)
+    {
+        await using var client = await RespClient.ConnectAsync(host.Address, host.Redis.Port);
+        return await client.InfoAsync("replication");
+    }
+
     /// <summary>The coordinator that leads (the one whose status answers), with that status.</summary>
     private async Task<(string Url, ResourceStatus Status)> LeaderAsync()
     {
