@@ -590,6 +590,35 @@ public sealed class ResourceMachineTests
         return machine;
     }
 
+    [Fact]
+    public void A_coordinator_that_takes_over_while_the_primary_is_gone_fails_over_to_a_replica_its_record_says_was_in_sync()
+    {
+        // The record the previous coordinator kept: n2 in sync since n1's promotion (written when n2 first was).
+        Assert.Equal(["n2", "n3"], _machine.InSyncNodes);
+        var taken = new ResourceMachine("cache", [new("n1", "127.0.0.11:6379", "a"), new("n2", "127.0.0.12:6379", "b"), new("n3", "127.0.0.13:6379", "c")],
+            Policy, term: 2, primary: "n1", new ResourceSettings(300, "allkeys-lru"), paused: false, inSync: ["n2"]);
+        var effects = new List<Effect>();
+        var now = T0.AddMinutes(1);
+        effects.AddRange(taken.Connected("n2", 2, now));
+        effects.AddRange(taken.Connected("n3", 2, now));
+        // n1's host is gone: its agent never reports; the replicas' links are down.
+        var down = Replica(5000, Saw("n1", Verdict.HostUnreachable, now)) with { LinkUp = false };
+        effects.AddRange(taken.Reported("n2", down, now));
+        effects.AddRange(taken.Reported("n3", Replica(4900, Saw("n1", Verdict.HostUnreachable, now)) with { LinkUp = false }, now));
+        for (var ms = 0; ms <= 12_000; ms += 500)
+        {
+            var at = now.AddMilliseconds(ms);
+            effects.AddRange(taken.ProbeAnswered("n2", "n1", Verdict.HostUnreachable, at));
+            effects.AddRange(taken.ProbeAnswered("n3", "n1", Verdict.HostUnreachable, at));
+            effects.AddRange(taken.Reported("n2", down with { Observations = [Saw("n1", Verdict.HostUnreachable, at)] }, at));
+            effects.AddRange(taken.Tick(at));
+        }
+
+        // n2, which the record names, is promoted; n3, which it does not, is not a candidate.
+        Assert.Equal("n2", taken.Primary);
+        Assert.Single(effects, e => e is SendCommand { Kind: CommandKind.Promote, Node: "n2" });
+    }
+
     private void LoseHost(int seconds) => LoseHostFrom(T0, seconds);
 
     private void LoseHostFrom(DateTimeOffset from, int seconds)
