@@ -26,7 +26,7 @@ internal sealed class EtcdOptions
     public string? PasswordFile { get; set; }
 
     /// <summary>Each etcd request's deadline: a store that does not answer within it refused the write.</summary>
-    public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(2);
+    public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>Journal lines kept per resource; older ones are removed as new ones are written.</summary>
     public int MaxJournalLines { get; set; } = 10_000;
@@ -35,10 +35,11 @@ internal sealed class EtcdOptions
         [.. (Endpoints ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             .Select(e => Uri.TryCreate(e, UriKind.Absolute, out var uri) ? uri : null).OfType<Uri>()];
 
-    public IEnumerable<string> Problems()
+    /// <summary>What is wrong with these settings; <paramref name="inUse"/>: the store is etcd (else only values given and out of range are named).</summary>
+    public IEnumerable<string> Problems(bool inUse)
     {
         var endpoints = (Endpoints ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        if (endpoints.Length == 0)
+        if (endpoints.Length == 0 && inUse)
         {
             yield return "Failover:Etcd:Endpoints is required with Failover:Store=etcd: etcd's client URLs, comma-separated (http://host:2379,...).";
         }

@@ -145,9 +145,10 @@ internal sealed class FailoverOptionsValidator : IValidateOptions<FailoverOption
         {
             errors.Add($"Failover:Store must be 'file' or 'etcd' (got '{ResourcesOptionsValidator.Printable(options.Store ?? "")}').");
         }
-        else if (options.Store == "etcd")
+        else
         {
-            errors.AddRange(options.Etcd.Problems());
+            // Every value given is checked, even for the store not in use: a typo is named today, not on the day it is switched on.
+            errors.AddRange(options.Etcd.Problems(inUse: options.Store == "etcd"));
         }
 
         if (options.Token is not { Length: >= 16 })
