@@ -68,6 +68,8 @@ internal sealed class AgentUnderTest : IAsyncDisposable
 
     public Supervision.RestartLease Lease => _host.Services.GetRequiredService<Supervision.RestartLease>();
 
+    public Coordination.TermStore Terms => _host.Services.GetRequiredService<Coordination.TermStore>();
+
     /// <summary>GET a path of the agent's HTTP endpoint (e.g. <c>/metrics</c>), with its status code.</summary>
     public async Task<(System.Net.HttpStatusCode Status, string Body)> GetAsync(string path)
     {

@@ -28,6 +28,9 @@ internal sealed class EtcdOptions
     /// <summary>Each etcd request's deadline: a store that does not answer within it refused the write.</summary>
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>The local address connections to etcd leave from (a host with several); default: the system's choice.</summary>
+    public string? SourceAddress { get; set; }
+
     /// <summary>Journal lines kept per resource; older ones are removed as new ones are written.</summary>
     public int MaxJournalLines { get; set; } = 10_000;
 
@@ -79,6 +82,11 @@ internal sealed class EtcdOptions
         else if (PasswordFile is { Length: > 0 } file && !File.Exists(file))
         {
             yield return $"Failover:Etcd:PasswordFile '{ResourcesOptionsValidator.Printable(file)}' does not exist.";
+        }
+
+        if (SourceAddress is { Length: > 0 } source && !System.Net.IPAddress.TryParse(source, out _))
+        {
+            yield return $"Failover:Etcd:SourceAddress '{ResourcesOptionsValidator.Printable(source)}' is not an IP address.";
         }
 
         if (MaxJournalLines < 100)

@@ -23,16 +23,41 @@ internal sealed class EtcdConnection : IDisposable
         _options = options;
         _channels = [.. options.EndpointUris().Select(uri => GrpcChannel.ForAddress(uri, new GrpcChannelOptions
         {
-            HttpHandler = new SocketsHttpHandler
-            {
-                ConnectTimeout = options.RequestTimeout,
-                KeepAlivePingDelay = TimeSpan.FromSeconds(1),
-                KeepAlivePingTimeout = TimeSpan.FromSeconds(1),
-                KeepAlivePingPolicy = HttpKeepAlivePingPolicy.Always,
-                EnableMultipleHttp2Connections = true,
-            },
+            HttpHandler = Handler(options),
             MaxReceiveMessageSize = 64 * 1024 * 1024,
         }))];
+    }
+
+    private static SocketsHttpHandler Handler(EtcdOptions options)
+    {
+        var handler = new SocketsHttpHandler
+        {
+            ConnectTimeout = options.RequestTimeout,
+            KeepAlivePingDelay = TimeSpan.FromSeconds(1),
+            KeepAlivePingTimeout = TimeSpan.FromSeconds(1),
+            KeepAlivePingPolicy = HttpKeepAlivePingPolicy.Always,
+            EnableMultipleHttp2Connections = true,
+        };
+        if (options.SourceAddress is { Length: > 0 } text && System.Net.IPAddress.TryParse(text, out var source))
+        {
+            handler.ConnectCallback = async (context, cancellationToken) =>
+            {
+                var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp) { NoDelay = true };
+                try
+                {
+                    socket.Bind(new System.Net.IPEndPoint(source, 0));
+                    await socket.ConnectAsync(context.DnsEndPoint, cancellationToken).ConfigureAwait(false);
+                    return new System.Net.Sockets.NetworkStream(socket, ownsSocket: true);
+                }
+                catch
+                {
+                    socket.Dispose();
+                    throw;
+                }
+            };
+        }
+
+        return handler;
     }
 
     public string Describe => $"etcd {string.Join(",", _options.EndpointUris().Select(u => u.Authority))} under {_options.Prefix}";

@@ -40,9 +40,9 @@ public sealed class CoordinatorHaTests(LoopbackHosts hosts, Xunit.Abstractions.I
 
         var prefix = _prefix = "/test-" + Guid.NewGuid().ToString("N")[..8];
         var urls = new[] { LoopbackPorts.Free(), LoopbackPorts.Free() }.Select(p => $"http://127.0.0.1:{p.ToString(CultureInfo.InvariantCulture)}").ToList();
-        foreach (var url in urls)
+        for (var i = 0; i < urls.Count; i++)
         {
-            _coordinators.Add((url, StartCoordinator(url, prefix)));
+            _coordinators.Add((urls[i], StartCoordinator(urls[i], prefix, Source(i))));
         }
 
         foreach (var host in _hosts)
@@ -53,7 +53,10 @@ public sealed class CoordinatorHaTests(LoopbackHosts hosts, Xunit.Abstractions.I
         await WaitForStatusAsync(s => s.State == ResourceState.Healthy && s.Primary == "host-1" && s.Nodes.All(n => n.Connected), "all three agents connected to the leader, host-1 primary");
     }
 
-    private AgentProcess StartCoordinator(string url, string prefix)
+    /// <summary>Where coordinator <paramref name="index"/>'s connections to etcd leave from: an alias of its own, so that a partition can cut it alone.</summary>
+    private static string Source(int index) => $"127.0.0.{31 + index}";
+
+    private AgentProcess StartCoordinator(string url, string prefix, string source)
     {
         var environment = new Dictionary<string, string>
         {
@@ -66,6 +69,7 @@ public sealed class CoordinatorHaTests(LoopbackHosts hosts, Xunit.Abstractions.I
             ["Failover__Etcd__Prefix"] = prefix,
             ["Failover__Etcd__LeaderTtl"] = LeaderTtl.ToString("c", CultureInfo.InvariantCulture),
             ["Failover__Etcd__RequestTimeout"] = "00:00:01",
+            ["Failover__Etcd__SourceAddress"] = source,
             ["Resources__0__Name"] = "cache",
         };
         for (var i = 0; i < _hosts.Count; i++)
@@ -141,6 +145,41 @@ public sealed class CoordinatorHaTests(LoopbackHosts hosts, Xunit.Abstractions.I
         Assert.Contains(leaders, e => e.Text.Contains(other.Url, StringComparison.Ordinal));
         // The new leader's term is above the old one's: whatever the dead leader had in flight is refused.
         Assert.True(leaders[^1].Term > leaders[0].Term);
+    }
+
+    /// <summary>
+    /// Test 2: the leader is cut off from etcd (iptables DROP of its etcd source address; agents
+    /// still reach it). It stops commanding by its own clock, before its lease could expire in etcd
+    /// and let the other lead; the other leads after that, at a higher term, and the agents follow it.
+    /// </summary>
+    [Fact]
+    public async Task The_leader_cut_off_from_etcd_stops_commanding_before_its_ttl_and_the_next_leads_at_a_higher_term()
+    {
+        var (leaderUrl, before) = await LeaderAsync();
+        var index = _coordinators.FindIndex(c => c.Url == leaderUrl);
+        var (leader, other) = (_coordinators[index], _coordinators[1 - index]);
+
+        var cut = Stopwatch.StartNew();
+        using (Partition.Isolate(Source(index)))
+        {
+            // "Let go of": the coordinator's tick (every 100 ms) saw leadership end; no command left after its deadline.
+            await leader.Process.WaitForOutputAsync("Let go of", LeaderTtl * 2);
+            var stopped = cut.Elapsed;
+            await Poll.UntilAsync(async () => await StatusAsync(other.Url) is not null, LeaderTtl * 3, () => $"{other.Url} leads\n{other.Process.Output}");
+            var took = cut.Elapsed;
+            output.WriteLine($"the cut-off leader stopped {stopped.TotalSeconds:0.00} s after the cut; the other led {took.TotalSeconds:0.00} s after it (TTL {LeaderTtl.TotalSeconds:0} s)");
+            // Two thirds of the TTL after its last renewal, so never later than the TTL after the cut.
+            Assert.True(stopped < LeaderTtl, $"stopped only {stopped.TotalSeconds:0.0} s after the cut\n{leader.Process.Output}");
+            Assert.True(took > stopped, "the other led before the cut-off leader had stopped");
+            Assert.Null(await StatusAsync(leaderUrl));
+
+            var status = await WaitForStatusAsync(s => s.Nodes.All(n => n.Connected) && s.State == ResourceState.Healthy, "every agent follows the new leader", only: other.Url);
+            Assert.True(status.Term > before.Term, $"term {status.Term} after {before.Term}");
+            Assert.Equal("host-1", status.Primary);
+        }
+
+        // The agents took the new leader's term: a command of the old one is refused from now on.
+        Assert.All(_agents.Values, a => Assert.True(a.Terms.Highest > before.Term, $"an agent's highest term is {a.Terms.Highest}"));
     }
 
     /// <summary>
