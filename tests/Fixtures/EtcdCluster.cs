@@ -16,16 +16,30 @@ public sealed class EtcdCluster : IAsyncDisposable
 
     private readonly TempDirectory _directory = new("etcd");
     private readonly Member[] _members;
-    private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(2) };
+    private readonly HttpClient _http;
+    private readonly TestCertificates? _tls;
 
-    private EtcdCluster(int size)
+    private EtcdCluster(int size, TestCertificates? tls)
     {
+        _tls = tls;
         _members = [.. Enumerable.Range(1, size).Select(i =>
         {
             var address = IPAddress.Parse($"127.0.0.{20 + i}");
-            return new Member($"m{i}", address, LoopbackPorts.Free(address), LoopbackPorts.Free(address), _directory.File($"m{i}"));
+            return new Member($"m{i}", address, LoopbackPorts.Free(address), LoopbackPorts.Free(address), _directory.File($"m{i}"), tls is null ? "http" : "https");
         })];
+        var handler = new HttpClientHandler();
+        if (tls is not null)
+        {
+            // etcd asks every client for a certificate: the health check presents the test client's.
+            handler.ClientCertificates.Add(System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPemFile(tls.ClientCertificateFile, tls.ClientKeyFile));
+            handler.ServerCertificateCustomValidationCallback = (_, _, _, _) => true;
+        }
+
+        _http = new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(2) };
     }
+
+    /// <summary>The addresses the members' certificate must name (for <see cref="TestCertificates"/>).</summary>
+    public static IPAddress[] Addresses(int size = 3) => [.. Enumerable.Range(1, size).Select(i => IPAddress.Parse($"127.0.0.{20 + i}"))];
 
     /// <summary>The client URLs, comma-separated (Failover:Etcd:Endpoints).</summary>
     public string Endpoints => string.Join(',', _members.Select(m => m.ClientUrl));
@@ -36,9 +50,10 @@ public sealed class EtcdCluster : IAsyncDisposable
 
     public string Output => string.Join('\n', _members.SelectMany(m => m.Output.TakeLast(20).Select(l => $"{m.Name}: {l}")));
 
-    public static async Task<EtcdCluster> StartClusterAsync(int size = 3)
+    /// <summary>Starts the cluster; with <paramref name="tls"/>, its client URLs serve TLS only and require a client certificate the CA signed.</summary>
+    public static async Task<EtcdCluster> StartClusterAsync(int size = 3, TestCertificates? tls = null)
     {
-        var cluster = new EtcdCluster(size);
+        var cluster = new EtcdCluster(size, tls);
         try
         {
             foreach (var member in cluster._members)
@@ -104,6 +119,14 @@ public sealed class EtcdCluster : IAsyncDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        if (_tls is not null)
+        {
+            foreach (var argument in (string[])["--cert-file", _tls.ServerCertificateFile, "--key-file", _tls.ServerKeyFile, "--trusted-ca-file", _tls.CaFile, "--client-cert-auth"])
+            {
+                start.ArgumentList.Add(argument);
+            }
+        }
+
         start.Environment["ETCD_UNSUPPORTED_ARCH"] = "";
         var process = Process.Start(start)!;
         process.OutputDataReceived += (_, e) => member.Keep(e.Data);
@@ -144,11 +167,11 @@ public sealed class EtcdCluster : IAsyncDisposable
         _directory.Dispose();
     }
 
-    private sealed class Member(string name, IPAddress address, int clientPort, int peerPort, string dataDirectory)
+    private sealed class Member(string name, IPAddress address, int clientPort, int peerPort, string dataDirectory, string scheme)
     {
         public string Name => name;
 
-        public string ClientUrl => $"http://{address}:{clientPort.ToString(CultureInfo.InvariantCulture)}";
+        public string ClientUrl => $"{scheme}://{address}:{clientPort.ToString(CultureInfo.InvariantCulture)}";
 
         public string PeerUrl => $"http://{address}:{peerPort.ToString(CultureInfo.InvariantCulture)}";
 

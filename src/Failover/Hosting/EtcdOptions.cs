@@ -28,6 +28,15 @@ internal sealed class EtcdOptions
     /// <summary>Each etcd request's deadline: a store that does not answer within it refused the write.</summary>
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>For <c>https://</c> endpoints: the CA (PEM) that signed etcd's certificates; unset: the system's trust.</summary>
+    public string? CaFile { get; set; }
+
+    /// <summary>A client certificate (PEM) for etcd's <c>--client-cert-auth</c>, with <see cref="KeyFile"/>.</summary>
+    public string? CertFile { get; set; }
+
+    /// <summary>The client certificate's private key (PEM).</summary>
+    public string? KeyFile { get; set; }
+
     /// <summary>The local address connections to etcd leave from (a host with several); default: the system's choice.</summary>
     public string? SourceAddress { get; set; }
 
@@ -82,6 +91,24 @@ internal sealed class EtcdOptions
         else if (PasswordFile is { Length: > 0 } file && !File.Exists(file))
         {
             yield return $"Failover:Etcd:PasswordFile '{ResourcesOptionsValidator.Printable(file)}' does not exist.";
+        }
+
+        foreach (var (key, file) in new[] { ("CaFile", CaFile), ("CertFile", CertFile), ("KeyFile", KeyFile) })
+        {
+            if (file is { Length: > 0 } && !File.Exists(file))
+            {
+                yield return $"Failover:Etcd:{key} '{ResourcesOptionsValidator.Printable(file)}' does not exist.";
+            }
+        }
+
+        if (CertFile is { Length: > 0 } != KeyFile is { Length: > 0 })
+        {
+            yield return "Failover:Etcd:CertFile and Failover:Etcd:KeyFile go together.";
+        }
+
+        if ((CaFile is { Length: > 0 } || CertFile is { Length: > 0 }) && endpoints.Any(e => e.StartsWith("http://", StringComparison.OrdinalIgnoreCase)))
+        {
+            yield return "Failover:Etcd:CaFile and CertFile are for https:// endpoints: an http:// one would send everything in clear text.";
         }
 
         if (SourceAddress is { Length: > 0 } source && !System.Net.IPAddress.TryParse(source, out _))

@@ -126,27 +126,17 @@ internal static partial class FailoverHost
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<FailoverOptions>, FailoverOptionsValidator>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ResourcesOptions>, ResourcesOptionsValidator>());
         services.TryAddSingleton(sp => new FileStore(StoreDirectory(sp.GetRequiredService<IOptions<FailoverOptions>>().Value), sp.GetRequiredService<ILogger<FileStore>>()));
-        if (builder.Configuration[$"{FailoverOptions.Section}:{nameof(FailoverOptions.Store)}"] == "etcd")
-        {
-            // Several coordinators, one leading: state and leadership in etcd. A resource's step waits
-            // for etcd's answer to its writes (under the resource's lock, a millisecond on a LAN): with
-            // the pool's default of one thread per core, a few such waits starve the very completions
-            // they wait for, and requests run into their deadlines. Threads enough for every resource's
-            // write in flight at once, plus the leader's renewals.
-            ThreadPool.GetMinThreads(out var workers, out var completions);
-            ThreadPool.SetMinThreads(Math.Max(workers, 64), Math.Max(completions, 64));
-            services.TryAddSingleton(sp => new EtcdConnection(sp.GetRequiredService<IOptions<FailoverOptions>>().Value.Etcd));
-            services.TryAddSingleton<RedisFailover.Leadership.EtcdLeadership>();
-            services.TryAddSingleton<RedisFailover.Leadership.ILeadership>(sp => sp.GetRequiredService<RedisFailover.Leadership.EtcdLeadership>());
-            services.AddHostedService(sp => sp.GetRequiredService<RedisFailover.Leadership.EtcdLeadership>());
-            services.TryAddSingleton<ICoordinatorStore, EtcdStore>();
-        }
-        else
-        {
-            services.TryAddSingleton<RedisFailover.Leadership.ILeadership, RedisFailover.Leadership.SoleLeadership>();
-            services.TryAddSingleton<ICoordinatorStore>(sp => sp.GetRequiredService<FileStore>());
-        }
-
+        // The store is chosen when the services are first resolved (the configuration is whole only
+        // then: tests add theirs after CreateBuilder). etcd: several coordinators, one leading.
+        services.TryAddSingleton(sp => new EtcdConnection(sp.GetRequiredService<IOptions<FailoverOptions>>().Value.Etcd));
+        services.TryAddSingleton<RedisFailover.Leadership.EtcdLeadership>();
+        services.TryAddSingleton<RedisFailover.Leadership.ILeadership>(sp => UsesEtcd(sp)
+            ? sp.GetRequiredService<RedisFailover.Leadership.EtcdLeadership>()
+            : new RedisFailover.Leadership.SoleLeadership());
+        services.AddHostedService<RedisFailover.Leadership.Campaign>();
+        services.TryAddSingleton<ICoordinatorStore>(sp => UsesEtcd(sp)
+            ? ActivatorUtilities.CreateInstance<EtcdStore>(sp)
+            : sp.GetRequiredService<FileStore>());
         services.TryAddSingleton<PrimaryPublisher>();
         services.TryAddSingleton<Coordinator>();
         services.AddHostedService(sp => sp.GetRequiredService<Coordinator>());
@@ -300,6 +290,9 @@ internal static partial class FailoverHost
         AggregateException aggregate => [.. aggregate.InnerExceptions.SelectMany(ValidationFailures)],
         _ => [],
     };
+
+    private static bool UsesEtcd(IServiceProvider services) =>
+        services.GetRequiredService<IOptions<FailoverOptions>>().Value.Store == "etcd";
 
     internal static string StoreDirectory(FailoverOptions options) =>
         options.StoreDirectory is { Length: > 0 } configured ? configured

@@ -35,11 +35,18 @@ internal sealed partial class EtcdLeadership : BackgroundService, ILeadership
     private long _deadline;
     private string? _leaderUrl;
     private string _describe = "not leading yet";
+    private DateTimeOffset _lastUnreachableLog = DateTimeOffset.MinValue;
 
     public EtcdLeadership(EtcdConnection etcd, IOptions<FailoverOptions> options, Microsoft.Extensions.Configuration.IConfiguration configuration, TimeProvider time, ILogger<EtcdLeadership> logger)
     {
         _etcd = etcd;
         _options = options.Value.Etcd;
+        // A resource's step waits for etcd's answer to its writes (under the resource's lock, a
+        // millisecond on a LAN): with the pool's default of one thread per core, a few such waits
+        // starve the very completions they wait for, and requests run into their deadlines. Seen:
+        // history reads timing out. Threads enough for every resource's write in flight at once.
+        ThreadPool.GetMinThreads(out var workers, out var completions);
+        ThreadPool.SetMinThreads(Math.Max(workers, 64), Math.Max(completions, 64));
         _time = time;
         _logger = logger;
         _key = _options.Prefix + "/leader";
@@ -128,6 +135,14 @@ internal sealed partial class EtcdLeadership : BackgroundService, ILeadership
                     lock (_lock)
                     {
                         _describe = $"not leading: etcd does not answer ({ex.Message})";
+                    }
+
+                    var now = _time.GetUtcNow();
+                    if (now - _lastUnreachableLog >= TimeSpan.FromSeconds(30))
+                    {
+                        // Once, then once every 30 s: an etcd that stays away must not fill the log.
+                        _lastUnreachableLog = now;
+                        Log.EtcdUnreachable(_logger, _etcd.Describe, ex.Message);
                     }
                 }
             }
@@ -299,6 +314,9 @@ internal sealed partial class EtcdLeadership : BackgroundService, ILeadership
 
         [LoggerMessage(EventId = 2063, Level = LogLevel.Error, Message = "No longer leading ({Url}): {Why}. Commands stop now; agents are sent to whoever leads next")]
         public static partial void SteppedDown(ILogger logger, string url, string why);
+
+        [LoggerMessage(EventId = 2067, Level = LogLevel.Error, Message = "Cannot campaign: {Etcd} does not answer: {Error}. No decision is made until it does")]
+        public static partial void EtcdUnreachable(ILogger logger, string etcd, string error);
 
         [LoggerMessage(EventId = 2064, Level = LogLevel.Information, Message = "Resigned leadership ({Url}) on stop: the leader key is released for the others")]
         public static partial void Resigned(ILogger logger, string url);

@@ -33,3 +33,13 @@ internal sealed class SoleLeadership : ILeadership
 
     public Etcdserverpb.Compare? Condition => null;
 }
+
+/// <summary>Runs the etcd campaign when leadership is etcd's; nothing with the file store.</summary>
+internal sealed class Campaign(ILeadership leadership) : Microsoft.Extensions.Hosting.IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken) =>
+        leadership is Microsoft.Extensions.Hosting.IHostedService service ? service.StartAsync(cancellationToken) : Task.CompletedTask;
+
+    public Task StopAsync(CancellationToken cancellationToken) =>
+        leadership is Microsoft.Extensions.Hosting.IHostedService service ? service.StopAsync(cancellationToken) : Task.CompletedTask;
+}

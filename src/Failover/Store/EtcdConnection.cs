@@ -38,6 +38,32 @@ internal sealed class EtcdConnection : IDisposable
             KeepAlivePingPolicy = HttpKeepAlivePingPolicy.Always,
             EnableMultipleHttp2Connections = true,
         };
+        if (options.CaFile is { Length: > 0 } caFile)
+        {
+            // etcd's own CA, and only it: a certificate another CA signed (or the system's trust would accept) is refused.
+            var authorities = new System.Security.Cryptography.X509Certificates.X509Certificate2Collection();
+            authorities.ImportFromPemFile(caFile);
+            handler.SslOptions.RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
+            {
+                if (certificate is null || (errors & (System.Net.Security.SslPolicyErrors.RemoteCertificateNameMismatch | System.Net.Security.SslPolicyErrors.RemoteCertificateNotAvailable)) != 0)
+                {
+                    return false;
+                }
+
+                using var chain = new System.Security.Cryptography.X509Certificates.X509Chain();
+                chain.ChainPolicy.TrustMode = System.Security.Cryptography.X509Certificates.X509ChainTrustMode.CustomRootTrust;
+                chain.ChainPolicy.CustomTrustStore.AddRange(authorities);
+                chain.ChainPolicy.RevocationMode = System.Security.Cryptography.X509Certificates.X509RevocationMode.NoCheck;
+                using var presented = new System.Security.Cryptography.X509Certificates.X509Certificate2(certificate);
+                return chain.Build(presented);
+            };
+        }
+
+        if (options.CertFile is { Length: > 0 } certFile && options.KeyFile is { Length: > 0 } keyFile)
+        {
+            handler.SslOptions.ClientCertificates = [System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPemFile(certFile, keyFile)];
+        }
+
         if (options.SourceAddress is { Length: > 0 } text && System.Net.IPAddress.TryParse(text, out var source))
         {
             handler.ConnectCallback = async (context, cancellationToken) =>
@@ -119,7 +145,7 @@ internal sealed class EtcdConnection : IDisposable
                 }
             }
 
-            throw new IOException($"etcd at {_options.EndpointUris()[index].Authority}: {ex.StatusCode}: {ex.Status.Detail}", ex);
+            throw new IOException($"etcd at {_options.EndpointUris()[index].Authority}: {ex.StatusCode}: {ex.Status.Detail}{Hint(ex.Status.Detail)}", ex);
         }
         catch (HttpRequestException ex)
         {
@@ -131,6 +157,14 @@ internal sealed class EtcdConnection : IDisposable
             throw new IOException($"etcd at {_options.EndpointUris()[index].Authority}: {ex.Message}", ex);
         }
     }
+
+    /// <summary>What an operator can do about a TLS failure, which .NET describes in its own terms.</summary>
+    private string Hint(string detail) =>
+        detail.Contains("RemoteCertificateValidationCallback", StringComparison.Ordinal)
+            ? " (etcd's certificate is not signed by Failover:Etcd:CaFile, or does not name the endpoint's host)"
+            : _options.CertFile is not { Length: > 0 } && (detail.Contains("SslException", StringComparison.Ordinal) || detail.Contains("handshake", StringComparison.Ordinal))
+                ? " (etcd ended the TLS handshake: with --client-cert-auth it needs a client certificate, Failover:Etcd:CertFile and KeyFile)"
+                : "";
 
     /// <summary>With etcd's authentication on: a token from the user and the password file, kept until etcd refuses it.</summary>
     private async Task<Metadata?> HeadersAsync(CallInvoker invoker)
