@@ -20,7 +20,11 @@ using RedisAgent.Testing.Hosts;
 
 var arguments = new LoadArguments(args);
 var window = TimeSpan.FromSeconds(arguments.Int("--window-seconds", 5));
-string[] faults = ["process-death", "host-loss", "blip", "flapping"];
+// host-loss+leader-killed: the primary's host is lost and, at the same moment, the leading
+// coordinator is killed with SIGKILL (two redis-failover processes on a 3-member etcd, the
+// binaries of $PUBLISHED_BINARIES); Sentinel's side is its host loss, where the sentinel on the
+// lost host goes with it. --faults picks some (comma-separated).
+string[] faults = arguments.Text("--faults", "process-death,host-loss,blip,flapping").Split(',', StringSplitOptions.RemoveEmptyEntries);
 string[] systems = ["redis-failover", "redis-sentinel"];
 var results = new List<Outcome>();
 using var keys = new SshKeys();
@@ -50,7 +54,10 @@ async Task<Outcome> RunAsync(string system, string fault)
     var hosts = new List<TestHost>();
     var agents = new Dictionary<string, AgentUnderTest>();
     FailoverUnderTest? coordinator = null;
+    EtcdCluster? etcd = null;
+    var coordinators = new List<(string Url, Process Process)>();
     var sentinels = new List<Process>();
+    var ha = system == "redis-failover" && fault == "host-loss+leader-killed";
     using var work = new TempDirectory("fvs");
     try
     {
@@ -73,7 +80,31 @@ async Task<Outcome> RunAsync(string system, string fault)
 
 
         Func<Task<(string Host, int Port)?>> locate;
-        if (system == "redis-failover")
+        var haUrlFile = work.File("redis-url.env");
+        if (ha)
+        {
+            etcd = await EtcdCluster.StartClusterAsync();
+            var prefix = "/fvs-" + Guid.NewGuid().ToString("N")[..8];
+            var urls = new[] { LoadProcesses.FreePort(), LoadProcesses.FreePort() }.Select(p => $"http://127.0.0.1:{Str(p)}").ToList();
+            foreach (var url in urls)
+            {
+                coordinators.Add((url, StartCoordinator(url, prefix, etcd, hosts, haUrlFile)));
+            }
+
+            foreach (var host in hosts)
+            {
+                agents[host.Name] = await AgentUnderTest.StartAsync(FailoverUnderTest.AgentSettingsFor(string.Join(',', urls), host, hosts, keys.ClientKey, "cache"));
+            }
+
+            await Poll.UntilAsync(() => File.Exists(haUrlFile), TimeSpan.FromSeconds(30), () => "the primary published");
+            locate = async () =>
+            {
+                var address = (await File.ReadAllTextAsync(haUrlFile)).Trim()["REDIS_URL=redis://".Length..];
+                var colon = address.LastIndexOf(':');
+                return (address[..colon], int.Parse(address[(colon + 1)..], CultureInfo.InvariantCulture));
+            };
+        }
+        else if (system == "redis-failover")
         {
             coordinator = await FailoverUnderTest.StartAsync("cache", [.. hosts.Select(h => (h.Name, $"{h.Address}:{h.Redis.Port}"))], new Dictionary<string, string?>
             {
@@ -138,8 +169,15 @@ async Task<Outcome> RunAsync(string system, string fault)
                 var pid = int.Parse((await Info(primary, "server"))["process_id"], CultureInfo.InvariantCulture);
                 Signals.Send(pid, Signals.SigKill);
                 break;
-            case "host-loss":
+            case "host-loss" or "host-loss+leader-killed":
                 partition = Partition.Isolate(primary.Address);
+                if (ha)
+                {
+                    // The leader is whoever holds the key: kill both in turn would be no test; the one whose status answers.
+                    var leader = await LeaderAsync(coordinators);
+                    Signals.Send(leader.Id, Signals.SigKill);
+                }
+
                 if (agents.Remove("host-1", out var lost))
                 {
                     await lost.DisposeAsync();
@@ -183,6 +221,10 @@ async Task<Outcome> RunAsync(string system, string fault)
             {
                 agents["host-1"] = await StartAgentAsync(primary, hosts, coordinator);
             }
+            else if (ha)
+            {
+                agents["host-1"] = await AgentUnderTest.StartAsync(FailoverUnderTest.AgentSettingsFor(string.Join(',', coordinators.Select(c => c.Url)), primary, hosts, keys.ClientKey, "cache"));
+            }
 
             oldPrimaryAcceptedSeconds = await OldPrimaryAcceptsAsync(primary);
         }
@@ -193,6 +235,7 @@ async Task<Outcome> RunAsync(string system, string fault)
         var lostWrites = final is { } f ? await writer.MissingOnAsync(f.Host, f.Port) : -1;
         var failovers = coordinator is not null
             ? File.ReadAllLines(Path.Combine(coordinator.StoreDirectory, "cache.journal.jsonl")).Count(l => l.Contains("\"kind\":\"promote\"", StringComparison.Ordinal))
+            : ha ? await EtcdPromotionsAsync(etcd!, coordinators)
             : SentinelFailovers(work);
         return new Outcome(system, fault, writesBack.TotalSeconds, failovers, writer.Count, lostWrites, oldPrimaryAcceptedSeconds);
     }
@@ -206,6 +249,17 @@ async Task<Outcome> RunAsync(string system, string fault)
         if (coordinator is not null)
         {
             await coordinator.DisposeAsync();
+        }
+
+        foreach (var (_, process) in coordinators.Where(c => !c.Process.HasExited))
+        {
+            process.Kill();
+            await process.WaitForExitAsync();
+        }
+
+        if (etcd is not null)
+        {
+            await etcd.DisposeAsync();
         }
 
         foreach (var sentinel in sentinels.Where(s => !s.HasExited))
@@ -224,6 +278,77 @@ async Task<Outcome> RunAsync(string system, string fault)
 
 Task<AgentUnderTest> StartAgentAsync(TestHost host, List<TestHost> hosts, FailoverUnderTest coordinator) =>
     AgentUnderTest.StartAsync(coordinator.AgentSettings(host, hosts, keys.ClientKey, "cache"));
+
+Process StartCoordinator(string url, string prefix, EtcdCluster etcd, List<TestHost> hosts, string urlFile)
+{
+    var binary = Binaries.Path("redis-failover");
+    if (!File.Exists(binary))
+    {
+        throw new InvalidOperationException($"{binary} is missing: set {Binaries.Variable} to scripts/publish-aot's output (host-loss+leader-killed runs the real coordinator processes)");
+    }
+
+    var start = new ProcessStartInfo(binary)
+    {
+        Environment =
+        {
+            ["Urls"] = url,
+            ["Failover__Token"] = FailoverUnderTest.Token,
+            ["Failover__Window"] = window.ToString(),
+            ["Failover__RoundInterval"] = "00:00:01",
+            ["Failover__Store"] = "etcd",
+            ["Failover__Etcd__Endpoints"] = etcd.Endpoints,
+            ["Failover__Etcd__Prefix"] = prefix,
+            ["Failover__Etcd__LeaderTtl"] = "00:00:05",
+            ["Resources__0__Name"] = "cache",
+            ["Resources__0__UrlFile"] = urlFile,
+        },
+    };
+    for (var i = 0; i < hosts.Count; i++)
+    {
+        start.Environment[$"Resources__0__Nodes__{Str(i)}__Name"] = hosts[i].Name;
+        start.Environment[$"Resources__0__Nodes__{Str(i)}__Address"] = $"{hosts[i].Address}:{Str(hosts[i].Redis.Port)}";
+    }
+
+    return StartDrained(start);
+}
+
+static async Task<Process> LeaderAsync(List<(string Url, Process Process)> coordinators)
+{
+    var headers = new Grpc.Core.Metadata { { "authorization", "Bearer " + FailoverUnderTest.Token } };
+    for (var attempt = 0; attempt < 100; attempt++)
+    {
+        foreach (var (url, process) in coordinators)
+        {
+            using var channel = Grpc.Net.Client.GrpcChannel.ForAddress(url);
+            try
+            {
+                await new RedisFailover.Protos.Admin.AdminClient(channel).GetStatusAsync(new RedisFailover.Protos.ResourceRequest { Resource = "cache" }, headers, DateTime.UtcNow.AddSeconds(1));
+                return process;
+            }
+            catch (Grpc.Core.RpcException)
+            {
+            }
+        }
+
+        await Task.Delay(100);
+    }
+
+    throw new TimeoutException("no coordinator leads");
+}
+
+static async Task<int> EtcdPromotionsAsync(EtcdCluster etcd, List<(string Url, Process Process)> coordinators)
+{
+    var prefix = coordinators[0].Process.StartInfo.Environment["Failover__Etcd__Prefix"];
+    var start = new ProcessStartInfo("/usr/bin/etcdctl", ["--endpoints", etcd.Endpoints, "get", "--prefix", prefix + "/resources/cache/journal/", "--print-value-only"])
+    {
+        RedirectStandardOutput = true,
+        UseShellExecute = false,
+    };
+    using var process = Process.Start(start)!;
+    var text = await process.StandardOutput.ReadToEndAsync();
+    await process.WaitForExitAsync();
+    return text.Split('\n').Count(l => l.Contains("\"kind\":\"promote\"", StringComparison.Ordinal));
+}
 
 Process StartSentinel(TestHost host, TestHost primary, TempDirectory work)
 {

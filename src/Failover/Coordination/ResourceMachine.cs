@@ -182,6 +182,13 @@ internal sealed class ResourceMachine
                 $"{node} was fenced at {fencedAt:HH:mm:ss.fff} by its own agent's decision (cut off from the coordinator and every peer): it acknowledged no write from then on"));
         }
 
+        if (State is ResourceState.Degraded)
+        {
+            // This report may be the one that shows a standby (the first after a coordinator took over):
+            // judged before a suspicion in the same report could be blocked for want of one.
+            UpdateStandbyState(now);
+        }
+
         if (State == ResourceState.Confirming)
         {
             ConfirmingReport(node, report, now);

@@ -138,6 +138,8 @@ public sealed class CoordinatorHaTests(LoopbackHosts hosts, Xunit.Abstractions.I
         var journal = await StoredJournalAsync();
         output.WriteLine(string.Join('\n', journal.Select(e => $"t{e.Term} {e.Kind}: {e.Text}")));
         Assert.Single(journal, e => e.Kind == "promote");
+        // The new leader judged the standbys from their first reports before any suspicion: nothing was blocked.
+        Assert.DoesNotContain(journal, e => e.Kind == "blocked");
         // The operators' history from the new leader has the promotion too.
         Assert.Single(await JournalAsync(other.Url), e => e.Kind == "promote");
         var leaders = journal.Where(e => e.Kind == "leader").ToList();
