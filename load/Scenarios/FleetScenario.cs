@@ -34,13 +34,15 @@ internal static class FleetScenario
             .WithDescription($"redis-failover with {options.Agents} simulated agents ({options.Agents / 3} resources of three nodes, window {window.TotalSeconds:0} s, rounds of 1 s, restart leases renewed every {window.TotalSeconds / 6:0.#} s), their streams multiplexed 100 to an HTTP/2 connection. Each step is one agent's report; the rate is one report per agent per second. Latency: the report sent until the coordinator's ReportAck (sent once the report is applied to the resource's state machine).")
             .WithInit(async context =>
             {
-                var fleet = await Fleet.StartAsync(options.Agents, window, context).ConfigureAwait(false);
+                var fleet = await Fleet.StartAsync(options.Agents, window, context, options.FleetStore == "etcd").ConfigureAwait(false);
                 context.Items["fleet"] = fleet;
                 // Resource 1's primary lost with no load running: the decision time to compare with.
                 var atRest = await fleet.LosePrimaryAsync(1).ConfigureAwait(false);
                 context.Figure("failover decision, no load (resource 1)", $"{atRest.TotalSeconds:0.00} s (window {window.TotalSeconds:0} s + the last round)");
                 fleet.Coordinator.Reset();
                 fleet.Generator.Reset();
+                context.Items["etcd-revision"] = await fleet.EtcdRevisionAsync().ConfigureAwait(false) ?? -1;
+                context.Items["etcd-clock"] = Stopwatch.StartNew();
                 // Resource 0's primary lost halfway through the load.
                 context.Items["under-load"] = Task.Run(async () =>
                 {
@@ -59,6 +61,13 @@ internal static class FleetScenario
                 context.Figure("failover decision, under the load (resource 0)", $"{underLoad.TotalSeconds:0.00} s");
                 context.Figure("agents connected at the end", fleet.Connected.ToString(CultureInfo.InvariantCulture));
                 context.Figure("commands answered (leases, probes, promotions)", fleet.Commands.ToString(CultureInfo.InvariantCulture));
+                var before = context.Get<long>("etcd-revision");
+                if (before >= 0 && await fleet.EtcdRevisionAsync().ConfigureAwait(false) is { } revision)
+                {
+                    // Every etcd write (a transaction that wrote) raises the revision by one.
+                    var seconds = context.Get<Stopwatch>("etcd-clock").Elapsed.TotalSeconds;
+                    context.Figure("etcd writes during the load", $"{revision - before} in {seconds:0} s ({(revision - before) / seconds:0.0} a second, against {options.Agents} reports a second; one failover, its journal and the fleet's in-sync records in that time)");
+                }
             })
             .WithClean(context => context.DisposeItemsAsync("fleet"));
     }
@@ -84,13 +93,40 @@ internal static class FleetScenario
 
         private int Resources => _agents.Count / 3;
 
-        public static async Task<Fleet> StartAsync(int agents, TimeSpan window, ScenarioContext context)
+        private EtcdCluster? _etcd;
+
+        /// <summary>etcd's revision now (every write raises it by one); null with the file store.</summary>
+        public async Task<long?> EtcdRevisionAsync()
+        {
+            if (_etcd is null)
+            {
+                return null;
+            }
+
+            var start = new ProcessStartInfo("/usr/bin/etcdctl", ["--endpoints", _etcd.ClientUrls[0], "endpoint", "status", "-w", "json"]) { RedirectStandardOutput = true, UseShellExecute = false };
+            using var process = Process.Start(start)!;
+            var text = await process.StandardOutput.ReadToEndAsync().ConfigureAwait(false);
+            await process.WaitForExitAsync().ConfigureAwait(false);
+            using var json = JsonDocument.Parse(text);
+            return json.RootElement[0].GetProperty("Status").GetProperty("header").GetProperty("revision").GetInt64();
+        }
+
+        public static async Task<Fleet> StartAsync(int agents, TimeSpan window, ScenarioContext context, bool etcd = false)
         {
             var fleet = new Fleet();
             var resources = agents / 3;
+            fleet._etcd = etcd ? await EtcdCluster.StartClusterAsync().ConfigureAwait(false) : null;
             var config = new
             {
-                Failover = new { Token, Window = window.ToString("c", CultureInfo.InvariantCulture), RoundInterval = "00:00:01", StoreDirectory = fleet._directory.File("store") },
+                Failover = new
+                {
+                    Token,
+                    Window = window.ToString("c", CultureInfo.InvariantCulture),
+                    RoundInterval = "00:00:01",
+                    StoreDirectory = fleet._directory.File("store"),
+                    Store = etcd ? "etcd" : "file",
+                    Etcd = new { Endpoints = fleet._etcd?.Endpoints ?? "", Prefix = "/fleet" },
+                },
                 Resources = Enumerable.Range(0, resources).Select(r => new
                 {
                     Name = $"r{r}",
@@ -162,8 +198,17 @@ internal static class FleetScenario
                 await Task.WhenAll(batch.Select(a => fleet.AckedAsync(a, -1 - a.Index))).ConfigureAwait(false);
             }
 
-            await Poll.UntilAsync(async () => (await new Admin.AdminClient(fleet._admin).GetStatusAsync(new ResourceRequest { Resource = $"r{resources - 1}" }, Headers()).ConfigureAwait(false)).State == ResourceState.Healthy,
-                TimeSpan.FromSeconds(120), () => "the last resource Healthy").ConfigureAwait(false);
+            await Poll.UntilAsync(async () =>
+            {
+                try
+                {
+                    return (await new Admin.AdminClient(fleet._admin).GetStatusAsync(new ResourceRequest { Resource = $"r{resources - 1}" }, Headers()).ConfigureAwait(false)).State == ResourceState.Healthy;
+                }
+                catch (RpcException ex) when (ex.StatusCode is StatusCode.Unavailable or StatusCode.FailedPrecondition)
+                {
+                    return false;
+                }
+            }, TimeSpan.FromSeconds(120), () => "the last resource Healthy\n" + string.Join('\n', fleet._process.Output.Split('\n').TakeLast(30))).ConfigureAwait(false);
             context.Figure("fleet up (processes, streams, first reports)", $"{clock.Elapsed.TotalSeconds:0.0} s for {agents} agents over {fleet._channels.Count} connections");
         }
 
@@ -229,6 +274,11 @@ internal static class FleetScenario
             _admin?.Dispose();
 
             await _process.DisposeAsync().ConfigureAwait(false);
+            if (_etcd is not null)
+            {
+                await _etcd.DisposeAsync().ConfigureAwait(false);
+            }
+
             _directory.Dispose();
         }
 

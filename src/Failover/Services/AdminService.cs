@@ -128,7 +128,9 @@ internal sealed class AdminService(Coordinator coordinator, ICoordinatorStore st
     private ResourceCoordinator Find(string name) =>
         coordinator[name]
         ?? (!coordinator.Leadership.Leads ? throw AgentLinkService.NotLeader(coordinator.Leadership)
-            : throw new RpcException(new Grpc.Core.Status(StatusCode.NotFound, $"unknown resource '{WireLimits.Printable(name, 80)}'")));
+            : coordinator.Configured.Contains(name, StringComparer.Ordinal)
+                ? throw new RpcException(new Grpc.Core.Status(StatusCode.Unavailable, "this coordinator has just begun to lead and is taking up its resources: try again"))
+                : throw new RpcException(new Grpc.Core.Status(StatusCode.NotFound, $"unknown resource '{WireLimits.Printable(name, 80)}'")));
 
     /// <summary>The status after a change, or Unavailable when the store did not take it (the change waits, in order, and is carried out once the store takes writes).</summary>
     private static ResourceStatus Durable(ResourceCoordinator resource) =>
