@@ -66,21 +66,7 @@ internal sealed class EtcdConnection : IDisposable
 
         if (options.SourceAddress is { Length: > 0 } text && System.Net.IPAddress.TryParse(text, out var source))
         {
-            handler.ConnectCallback = async (context, cancellationToken) =>
-            {
-                var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp) { NoDelay = true };
-                try
-                {
-                    socket.Bind(new System.Net.IPEndPoint(source, 0));
-                    await socket.ConnectAsync(context.DnsEndPoint, cancellationToken).ConfigureAwait(false);
-                    return new System.Net.Sockets.NetworkStream(socket, ownsSocket: true);
-                }
-                catch
-                {
-                    socket.Dispose();
-                    throw;
-                }
-            };
+            handler.ConnectCallback = RedisShared.Hosting.SourceBound.From(source);
         }
 
         return handler;
