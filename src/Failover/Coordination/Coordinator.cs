@@ -140,11 +140,13 @@ internal sealed partial class Coordinator : BackgroundService
     private Dictionary<string, ResourceCoordinator> Build(bool bumpTerm)
     {
         var built = new Dictionary<string, ResourceCoordinator>(StringComparer.Ordinal);
+        // etcd's take-up in a few round trips, terms raised and journalled (EtcdStore.TakeUp).
+        var taken = bumpTerm && _store is EtcdStore etcd ? etcd.TakeUp([.. _configured.Select(r => r.Name!)], _time.GetUtcNow(), _leadership.Describe) : null;
         foreach (var resource in _configured)
         {
             var name = resource.Name!;
-            var record = _store.Load(name);
-            if (bumpTerm)
+            var record = taken is not null ? taken[name] : _store.Load(name);
+            if (bumpTerm && taken is null)
             {
                 // A new leadership's term: higher than any the previous leader could have sent, written
                 // before any command of it can leave. The agents refuse anything older from then on.

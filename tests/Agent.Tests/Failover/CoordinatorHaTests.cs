@@ -197,6 +197,10 @@ public sealed class CoordinatorHaTests(LoopbackHosts hosts, Xunit.Abstractions.I
         await Resp.CommandAsync(primary.Address, primary.Redis.Port, "SAVE");
         await _agents["host-1"].WaitForAsync(s => s.Facts is { HasPersistence: true, DiskMayBeBehind: false }, TimeSpan.FromSeconds(10), "host-1's agent sees the AOF on");
 
+        // What the next leader will go on: the record names the replicas in sync with host-1.
+        string record = "";
+        await Poll.UntilAsync(async () => (record = await EtcdctlAsync("get", _prefix + "/records/cache", "--print-value-only")).Contains("\"inSync\":[\"host-2\",\"host-3\"]", StringComparison.Ordinal),
+            TimeSpan.FromSeconds(10), () => "the record names host-2 and host-3 in sync: " + record);
         await _etcd.KillAsync(1);
         await _etcd.KillAsync(2);
         await Poll.UntilAsync(async () => await StatusAsync(_coordinators[0].Url) is null && await StatusAsync(_coordinators[1].Url) is null,
@@ -292,6 +296,20 @@ public sealed class CoordinatorHaTests(LoopbackHosts hosts, Xunit.Abstractions.I
     }
 
     private sealed record Stored(long Term, string Kind, string Text);
+
+    private async Task<string> EtcdctlAsync(params string[] arguments)
+    {
+        var start = new ProcessStartInfo("/usr/bin/etcdctl", ["--endpoints", _etcd.Endpoints, .. arguments])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        using var process = Process.Start(start)!;
+        var text = await process.StandardOutput.ReadToEndAsync();
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10));
+        return text;
+    }
 
     private async Task<List<Stored>> StoredJournalAsync()
     {
