@@ -40,7 +40,7 @@ internal sealed partial class Coordinator : BackgroundService
         if (_leadership is SoleLeadership)
         {
             // The only coordinator: its resources exist from the start (a record that cannot be read stops it here, named).
-            _resources = Build(bumpTerm: false);
+            _resources = Build(takeUp: false);
         }
     }
 
@@ -126,7 +126,7 @@ internal sealed partial class Coordinator : BackgroundService
             try
             {
                 (_store as EtcdStore)?.Forget();
-                _resources = Build(bumpTerm: true);
+                _resources = Build(takeUp: true);
             }
             catch (Exception ex) when (ex is IOException or StoreException)
             {
@@ -137,32 +137,15 @@ internal sealed partial class Coordinator : BackgroundService
         }
     }
 
-    private Dictionary<string, ResourceCoordinator> Build(bool bumpTerm)
+    /// <param name="takeUp">A new etcd leadership: every term raised and journalled first (<see cref="EtcdStore.TakeUp"/>).</param>
+    private Dictionary<string, ResourceCoordinator> Build(bool takeUp)
     {
         var built = new Dictionary<string, ResourceCoordinator>(StringComparer.Ordinal);
-        // etcd's take-up in a few round trips, terms raised and journalled (EtcdStore.TakeUp).
-        var taken = bumpTerm && _store is EtcdStore etcd ? etcd.TakeUp([.. _configured.Select(r => r.Name!)], _time.GetUtcNow(), _leadership.Describe) : null;
+        var taken = takeUp ? ((EtcdStore)_store).TakeUp([.. _configured.Select(r => r.Name!)], _time.GetUtcNow(), _leadership.Describe) : null;
         foreach (var resource in _configured)
         {
             var name = resource.Name!;
             var record = taken is not null ? taken[name] : _store.Load(name);
-            if (bumpTerm && taken is null)
-            {
-                // A new leadership's term: higher than any the previous leader could have sent, written
-                // before any command of it can leave. The agents refuse anything older from then on.
-                var previous = record.Term;
-                record = record with { Term = record.Term + 1 };
-                _store.Save(name, record);
-                var open = OpenIncident(_store.Journal(name));
-                _store.Append(name, new JournalRecord(_time.GetUtcNow(), record.Term, open ?? "", "leader",
-                    $"{_leadership.Describe} from term {record.Term} (was {previous}), primary {record.Primary ?? "none yet"}"));
-                if (open is not null)
-                {
-                    _store.Append(name, new JournalRecord(_time.GetUtcNow(), record.Term, open, "closed",
-                        "abandoned by the coordinator that led it: a confirmation still needed starts again from the agents' reports under the new leader"));
-                }
-            }
-
             var machine = new ResourceMachine(
                 name,
                 [.. resource.Nodes.Select(n => new NodeSpec(n.Name!, n.Address!, n.Zone))],
@@ -181,13 +164,6 @@ internal sealed partial class Coordinator : BackgroundService
         }
 
         return built;
-    }
-
-    /// <summary>The incident the journal left open (opened, never closed), if any.</summary>
-    private static string? OpenIncident(IReadOnlyList<JournalRecord> journal)
-    {
-        var last = journal.LastOrDefault(r => r.Incident.Length > 0);
-        return last is null || last.Kind == "closed" ? null : last.Incident;
     }
 
     private static partial class Log

@@ -3,7 +3,7 @@ namespace RedisFailover.Hosting;
 /// <summary>The etcd store (<c>Failover:Store=etcd</c>). Section <c>Failover:Etcd</c>.</summary>
 internal sealed class EtcdOptions
 {
-    /// <summary>etcd's client URLs, comma-separated: <c>http://10.0.0.1:2379,http://10.0.0.2:2379,http://10.0.0.3:2379</c>.</summary>
+    /// <summary>etcd's client URLs, comma-separated: <c>http://etcd-1:2379,http://etcd-2:2379,http://etcd-3:2379</c>.</summary>
     public string? Endpoints { get; set; }
 
     /// <summary>Every key this deployment writes starts with it, so that many deployments share one etcd.</summary>

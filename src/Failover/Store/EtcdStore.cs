@@ -37,23 +37,7 @@ internal sealed class EtcdStore(EtcdConnection etcd, ILeadership leadership, IOp
             _recordRevision[resource] = kv?.ModRevision ?? 0;
         }
 
-        if (kv is null)
-        {
-            return ResourceRecord.Empty;
-        }
-
-        ResourceRecord? record;
-        try
-        {
-            record = JsonSerializer.Deserialize(kv.Value.Span, Json.ResourceRecord);
-        }
-        catch (JsonException ex)
-        {
-            throw new StoreException($"the record {RecordKey(resource)} in {etcd.Describe} cannot be read: {ex.Message}", ex);
-        }
-
-        return record is { Term: >= 0 } ? record
-            : throw new StoreException($"the record {RecordKey(resource)} in {etcd.Describe} cannot be read: {(record is null ? "it holds null" : $"term {record.Term} is negative")}");
+        return kv is null ? ResourceRecord.Empty : Parse(resource, kv.Value.Span);
     }
 
     public void Save(string resource, ResourceRecord record)
