@@ -1,3 +1,4 @@
+using RedisShared.Security;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;

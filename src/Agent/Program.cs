@@ -17,6 +17,11 @@ if (args is ["health", .. var healthArgs])
     return await RedisAgent.Cli.HealthCommand.RunAsync(healthArgs, Console.Out, Console.Error, CancellationToken.None).ConfigureAwait(false);
 }
 
+if (args is ["accept-term", .. var termArgs])
+{
+    return await AcceptTermCommand.RunAsync(termArgs, Console.Out, Console.Error).ConfigureAwait(false);
+}
+
 if (AgentHost.Preflight(args, Console.Out, Console.Error) is { } handled)
 {
     return handled;

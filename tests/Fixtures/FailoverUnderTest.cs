@@ -36,7 +36,10 @@ internal sealed class FailoverUnderTest : IAsyncDisposable
 
     public CapturedLogs Logs { get; private set; }
 
-    public string Url => $"http://127.0.0.1:{_port}";
+    /// <summary>https:// when the settings give the coordinator a certificate.</summary>
+    public string Url => $"{Scheme}://127.0.0.1:{_port}";
+
+    private string Scheme => _settings.TryGetValue("Failover:Tls:CertFile", out var certificate) && certificate is not null ? "https" : "http";
 
     public string StoreDirectory => _store.Path;
 
@@ -145,7 +148,7 @@ internal sealed class FailoverUnderTest : IAsyncDisposable
     {
         var builder = FailoverHost.CreateBuilder([]);
         builder.Configuration.AddInMemoryCollection(_settings);
-        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { ["Urls"] = $"http://127.0.0.1:{port}" });
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { ["Urls"] = $"{Scheme}://127.0.0.1:{port}" });
         builder.Logging.ClearProviders();
         builder.Logging.SetMinimumLevel(LogLevel.Debug);
         Logs = new CapturedLogs();

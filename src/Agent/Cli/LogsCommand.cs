@@ -20,10 +20,30 @@ internal static class LogsCommand
           -n, --num N    lines of history to print first (default 100)
           -s, --source   only Redis's own lines (redis) or only the agent's (agent)
           --url URL      the agent's HTTP address (default $REDIS_AGENT_URL, else http://127.0.0.1:9379)
+          --token-file F the agent's Http:TokenFile token (default $REDIS_AGENT_TOKEN), when it asks for one
         """;
+
+    public const string TokenVariable = "REDIS_AGENT_TOKEN";
 
     public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error, CancellationToken cancellationToken)
     {
+        var token = Environment.GetEnvironmentVariable(TokenVariable);
+        var at = Array.IndexOf(args, "--token-file");
+        if (at >= 0)
+        {
+            try
+            {
+                token = at + 1 < args.Length ? (await File.ReadAllTextAsync(args[at + 1], cancellationToken).ConfigureAwait(false)).Trim() : throw new IOException("no file named");
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                await error.WriteLineAsync($"redis-agent logs: --token-file cannot be read: {ex.Message}").ConfigureAwait(false);
+                return UsageExitCode;
+            }
+
+            args = [.. args[..at], .. args[Math.Min(at + 2, args.Length)..]];
+        }
+
         if (!TryParse(args, out var request, out var problem))
         {
             await error.WriteLineAsync($"redis-agent logs: {problem}\n{Usage}").ConfigureAwait(false);
@@ -31,6 +51,11 @@ internal static class LogsCommand
         }
 
         using var http = new HttpClient { Timeout = Timeout.InfiniteTimeSpan };
+        if (token is { Length: > 0 })
+        {
+            http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+        }
+
         try
         {
             using var response = await http.GetAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);

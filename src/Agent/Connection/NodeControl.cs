@@ -92,6 +92,18 @@ internal sealed class NodeControl(RedisConnection connection, RedisEndpoint endp
             throw new ArgumentException($"'{address}' is not host:port.", nameof(address));
         }
 
+        if (endpoint.Password is { } password)
+        {
+            // The resource's nodes share its credentials: a replica logs in to its new primary with
+            // the ones this agent uses for its own node (no human sets masterauth after a failover).
+            if (endpoint.User is { } user)
+            {
+                await ExecuteAsync("CONFIG", "SET", "masteruser", user).ConfigureAwait(false);
+            }
+
+            await ExecuteAsync("CONFIG", "SET", "masterauth", password).ConfigureAwait(false);
+        }
+
         await ExecuteAsync("REPLICAOF", address[..colon], port.ToString(CultureInfo.InvariantCulture)).ConfigureAwait(false);
         // A replica refuses writes by itself (READONLY): the fence has done its work.
         await UnfenceAsync().ConfigureAwait(false);

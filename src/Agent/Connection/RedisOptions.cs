@@ -1,3 +1,4 @@
+using RedisShared.Security;
 using System.Net;
 using Microsoft.Extensions.Options;
 using RedisShared.Hosting;

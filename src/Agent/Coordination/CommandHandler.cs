@@ -20,11 +20,19 @@ internal sealed partial class CommandHandler(
     public async Task<CommandResult> CarryOutAsync(Command command)
     {
         var result = new CommandResult { CommandId = command.CommandId, Ok = true };
-        if (!terms.TryAccept(command.Term))
+        if (!terms.TryAccept(command.Term, out var refusal))
         {
             result.Ok = false;
-            result.Error = string.Create(CultureInfo.InvariantCulture, $"stale term {command.Term}: this agent has seen term {terms.Highest}");
-            Log.StaleTerm(logger, command.ActionCase.ToString(), command.Term, terms.Highest);
+            result.Error = refusal;
+            if (command.Term < terms.Highest)
+            {
+                Log.StaleTerm(logger, command.ActionCase.ToString(), command.Term, terms.Highest);
+            }
+            else
+            {
+                Log.TermLeap(logger, command.ActionCase.ToString(), refusal!);
+            }
+
             return result;
         }
 
@@ -99,6 +107,9 @@ internal sealed partial class CommandHandler(
     {
         [LoggerMessage(EventId = 1604, Level = LogLevel.Warning, Message = "Refused {Command} of term {Term}: this agent has seen term {Highest}")]
         public static partial void StaleTerm(ILogger logger, string command, long term, long highest);
+
+        [LoggerMessage(EventId = 1613, Level = LogLevel.Critical, Message = "Refused {Command}: {Refusal}")]
+        public static partial void TermLeap(ILogger logger, string command, string refusal);
 
         [LoggerMessage(EventId = 1605, Level = LogLevel.Warning, Message = "Carried out the coordinator's {Command} (term {Term}) {Detail}")]
         public static partial void Carried(ILogger logger, string command, long term, string detail);

@@ -37,6 +37,9 @@ internal sealed partial class CoordinatorLink(
     ILogger<CoordinatorLink> logger) : BackgroundService
 {
     private readonly CoordinatorOptions _options = options.Value;
+    private readonly RedisShared.Security.TlsTrust _trust = RedisShared.Security.TlsTrust.Create(options.Value.TlsCaFile, options.Value.TlsCertificateSha256);
+    private string? _lastTlsProblem;
+    private DateTimeOffset _lastTlsProblemAt;
     private long _sequence;
     private int _next;
 
@@ -125,7 +128,14 @@ internal sealed partial class CoordinatorLink(
     {
         using var channel = GrpcChannel.ForAddress(_url, new GrpcChannelOptions { HttpHandler = Handler() });
         var client = new AgentLink.AgentLinkClient(channel);
-        var headers = new Metadata { { "authorization", "Bearer " + _options.Token } };
+        // The token is read at every dial (a rotated token file is used from the next one). Over
+        // https:// it leaves only once the coordinator's certificate has been verified.
+        var headers = new Metadata();
+        if (_options.CurrentToken() is { } token)
+        {
+            headers.Add("authorization", "Bearer " + token);
+        }
+
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
         using var call = client.Connect(headers, cancellationToken: stop.Token);
         var outbound = Channel.CreateUnbounded<AgentMessage>(new UnboundedChannelOptions { SingleReader = true });
@@ -154,7 +164,11 @@ internal sealed partial class CoordinatorLink(
                 {
                     link.Connected = true;
                     lease.Link(up: true);
-                    terms.TryAccept(message.Welcome.Term);
+                    if (!terms.TryAccept(message.Welcome.Term, out var refusal) && message.Welcome.Term > terms.Highest)
+                    {
+                        Log.WelcomeTermRefused(logger, _url, refusal!);
+                    }
+
                     Log.Connected(logger, _url, message.Welcome.Term, message.Welcome.Primary);
                     if (_options.SelfFenceAfter is { } selfFence && message.Welcome.WindowMs > 0 && selfFence >= TimeSpan.FromMilliseconds(message.Welcome.WindowMs))
                     {
@@ -200,6 +214,28 @@ internal sealed partial class CoordinatorLink(
         if (agent.Value.Source() is { } source)
         {
             handler.ConnectCallback = RedisShared.Hosting.SourceBound.From(source);
+        }
+
+        if (_url.StartsWith("https://", StringComparison.OrdinalIgnoreCase))
+        {
+            var url = _url;
+            handler.SslOptions.RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
+            {
+                var problem = _trust.Problem(certificate, errors);
+                if (problem is not null && (problem != _lastTlsProblem || time.GetUtcNow() - _lastTlsProblemAt > TimeSpan.FromMinutes(1)))
+                {
+                    // Said when it changes, and once a minute while it lasts: the agent redials every second.
+                    _lastTlsProblem = problem;
+                    _lastTlsProblemAt = time.GetUtcNow();
+                    Log.Untrusted(logger, url, problem);
+                }
+
+                return problem is null;
+            };
+            if (_options.ClientCertificate() is { } certificate)
+            {
+                handler.SslOptions.ClientCertificates = [certificate];
+            }
         }
 
         return handler;
@@ -283,7 +319,11 @@ internal sealed partial class CoordinatorLink(
         [LoggerMessage(EventId = 1603, Level = LogLevel.Error, Message = "The coordinator at {Url} refused this agent ({Status}): {Detail}")]
         public static partial void Refused(ILogger logger, string url, string status, string detail);
 
+        [LoggerMessage(EventId = 1614, Level = LogLevel.Error, Message = "The coordinator at {Url} is not trusted, nothing was sent to it: {Problem}")]
+        public static partial void Untrusted(ILogger logger, string url, string problem);
 
+        [LoggerMessage(EventId = 1615, Level = LogLevel.Critical, Message = "The coordinator at {Url} sent a term this agent refuses: {Refusal}")]
+        public static partial void WelcomeTermRefused(ILogger logger, string url, string refusal);
 
         [LoggerMessage(EventId = 1610, Level = LogLevel.Error, Message = "Coordinator:SelfFenceAfter ({SelfFence}) is not shorter than the coordinator's Failover:Window ({Window}): a primary cut off from everyone would fence itself only after another node was promoted, and take writes that are lost. Set it well under the window (half of it, say)")]
         public static partial void SelfFenceTooLate(ILogger logger, TimeSpan selfFence, TimeSpan window);

@@ -22,8 +22,34 @@ internal sealed class CoordinatorOptions
     public IReadOnlyList<string> Urls =>
         (Url ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
-    /// <summary>The shared token (<c>Failover:Token</c> on the coordinator).</summary>
+    /// <summary>The token the agent presents: its own (listed in the coordinator's credentials file), or the legacy shared <c>Failover:Token</c>. Prefer <see cref="TokenFile"/>.</summary>
     public string? Token { get; set; }
+
+    /// <summary>A file holding the token, read at every dial (so it is rotated without a restart); wins over <see cref="Token"/>.</summary>
+    public string? TokenFile { get; set; }
+
+    /// <summary>For an <c>https://</c> coordinator: the CA (PEM) that signed its certificate, instead of the system's roots.</summary>
+    public string? TlsCaFile { get; set; }
+
+    /// <summary>For an <c>https://</c> coordinator: its certificate's SHA-256 fingerprint; when set, it alone decides trust.</summary>
+    public string? TlsCertificateSha256 { get; set; }
+
+    /// <summary>This agent's client certificate (PEM, its CN the agent's <c>resource/node</c>), read at every dial.</summary>
+    public string? CertFile { get; set; }
+
+    /// <summary>Its private key (PEM); unset: in <see cref="CertFile"/>.</summary>
+    public string? KeyFile { get; set; }
+
+    /// <summary>Allows an <c>http://</c> coordinator off loopback: the token then crosses the network in clear text.</summary>
+    public bool AllowInsecureHttp { get; set; }
+
+    /// <summary>A term more than this above the highest seen is refused until an operator confirms it (<c>redis-agent accept-term N</c>).</summary>
+    public long MaxTermJump { get; set; } = 1000;
+
+    /// <summary>The token to present now: <see cref="TokenFile"/>'s content (trimmed), else <see cref="Token"/>; null when neither.</summary>
+    public string? CurrentToken() =>
+        TokenFile is { Length: > 0 } file ? File.ReadAllText(file).Trim() is { Length: > 0 } read ? read : null
+        : Token is { Length: > 0 } token ? token : null;
 
     /// <summary>The resource this node belongs to, as the coordinator names it.</summary>
     public string? Resource { get; set; }
@@ -41,6 +67,20 @@ internal sealed class CoordinatorOptions
     /// on the coordinator's word.
     /// </summary>
     public TimeSpan? SelfFenceAfter { get; set; }
+
+    /// <summary>The client certificate with its key, read now; null when none is configured.</summary>
+    public System.Security.Cryptography.X509Certificates.X509Certificate2? ClientCertificate()
+    {
+        if (CertFile is not { Length: > 0 } certFile)
+        {
+            return null;
+        }
+
+        using var pem = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPemFile(certFile, KeyFile);
+        // Exported once: SslStream on Linux needs the key in a form it can hand to OpenSSL.
+        return System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadPkcs12(
+            pem.Export(System.Security.Cryptography.X509Certificates.X509ContentType.Pkcs12), null);
+    }
 }
 
 internal sealed class CoordinatorOptionsValidator : IValidateOptions<Coordination.CoordinatorOptions>
@@ -56,10 +96,49 @@ internal sealed class CoordinatorOptionsValidator : IValidateOptions<Coordinatio
                     $"Coordinator:Url must be an http:// or https:// address, or several comma-separated (got '{url}').");
             }
 
-            errors.Require(options.Token is { Length: > 0 }, "Coordinator:Token is required with Coordinator:Url (the coordinator's Failover:Token).");
+            foreach (var url in options.Urls)
+            {
+                if (Uri.TryCreate(url, UriKind.Absolute, out var uri) && uri.Scheme == "http" && !options.AllowInsecureHttp
+                    && uri.Host != "localhost" && !(System.Net.IPAddress.TryParse(uri.Host.Trim('[', ']'), out var address) && System.Net.IPAddress.IsLoopback(address)))
+                {
+                    errors.Require(false, $"Coordinator:Url '{url}' is plain http:// off loopback: the agent's credential would cross the network in clear text. Use https:// (with Coordinator:TlsCaFile or Coordinator:TlsCertificateSha256), or set Coordinator:AllowInsecureHttp=true to accept that.");
+                }
+            }
+
+            errors.Require(options.Token is { Length: > 0 } || options.TokenFile is { Length: > 0 } || options.CertFile is { Length: > 0 },
+                "Coordinator:TokenFile (or Coordinator:Token), or Coordinator:CertFile, is required with Coordinator:Url: the agent's own credential on the coordinator.");
+            if (options.TokenFile is { Length: > 0 } tokenFile)
+            {
+                string? problem = null;
+                try
+                {
+                    problem = options.CurrentToken() is null ? "it is empty" : null;
+                }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+                {
+                    problem = ex.Message;
+                }
+
+                errors.Require(problem is null, $"Coordinator:TokenFile '{tokenFile}' cannot be used: {problem}");
+            }
+
+            if (options.TlsCertificateSha256 is { Length: > 0 } pin)
+            {
+                errors.Require(RedisShared.Security.TlsTrust.ParseFingerprint(pin) is not null, "Coordinator:TlsCertificateSha256 must be 64 hex digits (colons allowed).");
+            }
+
+            errors.Require(LoadProblem(() => RedisShared.Security.TlsTrust.Create(options.TlsCaFile, null), options.TlsCaFile) is null,
+                $"Coordinator:TlsCaFile '{options.TlsCaFile}' cannot be used: {LoadProblem(() => RedisShared.Security.TlsTrust.Create(options.TlsCaFile, null), options.TlsCaFile)}");
+            errors.Require(options.CertFile is { Length: > 0 } || options.KeyFile is not { Length: > 0 }, "Coordinator:KeyFile is set without Coordinator:CertFile.");
+            if (options.CertFile is { Length: > 0 } certFile)
+            {
+                var problem = LoadProblem(() => options.ClientCertificate(), certFile);
+                errors.Require(problem is null, $"Coordinator:CertFile '{certFile}' (key '{options.KeyFile ?? certFile}') cannot be used: {problem}");
+            }
             errors.Require(options.Resource is { Length: > 0 }, "Coordinator:Resource is required with Coordinator:Url (the resource's name on the coordinator).");
         }
 
+        errors.Require(options.MaxTermJump >= 1, $"Coordinator:MaxTermJump must be at least 1 (got {options.MaxTermJump}).");
         errors.Positive($"{CoordinatorOptions.Section}:{nameof(CoordinatorOptions.ReportInterval)}", options.ReportInterval);
         if (options.SelfFenceAfter is { } selfFence)
         {
@@ -71,6 +150,25 @@ internal sealed class CoordinatorOptionsValidator : IValidateOptions<Coordinatio
         }
 
         return errors.Result();
+    }
+
+    /// <summary>Why a file cannot be loaded; null when it can (or none is named).</summary>
+    private static string? LoadProblem(Action load, string? file)
+    {
+        if (file is not { Length: > 0 })
+        {
+            return null;
+        }
+
+        try
+        {
+            load();
+            return null;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException or System.Security.Cryptography.CryptographicException or ArgumentException)
+        {
+            return ex.Message;
+        }
     }
 }
 

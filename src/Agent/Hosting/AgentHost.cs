@@ -41,6 +41,7 @@ internal static class AgentHost
         [PlanOptions.Section] = typeof(PlanOptions),
         [PlanOptions.CustomSection] = typeof(Dictionary<string, CustomPlanOptions>),
         [Coordination.CoordinatorOptions.Section] = typeof(Coordination.CoordinatorOptions),
+        [HttpAccessOptions.Section] = typeof(HttpAccessOptions),
         ["Urls"] = typeof(string),
         ["Logging"] = null,
         ["Kestrel"] = null,
@@ -55,6 +56,8 @@ internal static class AgentHost
           redis-agent logs [-t] [-n N] [-s redis|agent] [--url URL]
                                                   a running agent's lines, like heroku logs -s redis -t
           redis-agent health [--url URL]          exit 0 when a running agent is ready (for container checks)
+          redis-agent accept-term TERM [--state-directory DIR]
+                                                  confirm a coordinator term the agent refused as too far ahead
           redis-agent --help | --version
 
         With no configuration it runs its own redis-server on 127.0.0.1:6379. Exit codes: 0 stopped,
@@ -103,6 +106,7 @@ internal static class AgentHost
     public static WebApplication Build(WebApplicationBuilder builder)
     {
         var app = builder.Build();
+        HttpAccess.Use(app);
         app.MapLogTail();
         app.MapMetricsAndHealth();
         return app;
@@ -127,6 +131,7 @@ internal static class AgentHost
     [System.Diagnostics.CodeAnalysis.DynamicDependency(System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.PublicProperties, typeof(Metrics.CustomPlanOptions))]
     [System.Diagnostics.CodeAnalysis.DynamicDependency(System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.PublicProperties, typeof(Metrics.MetricsOptions))]
     [System.Diagnostics.CodeAnalysis.DynamicDependency(System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.PublicProperties, typeof(Coordination.CoordinatorOptions))]
+    [System.Diagnostics.CodeAnalysis.DynamicDependency(System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.PublicProperties, typeof(HttpAccessOptions))]
     public static int? Preflight(string[] args, TextWriter output, TextWriter error) =>
         RedisShared.Hosting.CommandLine.Preflight("redis-agent", args, ConfigurationSections, Usage, output, error);
 
@@ -146,6 +151,11 @@ internal static class AgentHost
             }
 
             host.Services.GetService<IStartupValidator>()?.Validate();
+            if (host.Services.GetRequiredService<IOptions<HttpAccessOptions>>().Value.Problem(host.Services.GetRequiredService<IConfiguration>()) is { } access)
+            {
+                throw new AgentConfigurationException(access);
+            }
+
             var loops = RedisShared.Hosting.HostFaults.Loops(host.Services);
             await host.RunAsync().ConfigureAwait(false);
             if (RedisShared.Hosting.HostFaults.Faulted(loops) is { Count: > 0 } faults)

@@ -1,3 +1,4 @@
+using RedisShared.Security;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -58,6 +59,8 @@ internal static class AgentServiceCollectionExtensions
             .AddLogsOptions(configuration)
             .AddMetricsOptions(configuration)
             .AddCoordinationOptions(configuration);
+        services.AddOptions<HttpAccessOptions>().Bind(configuration.GetSection(HttpAccessOptions.Section));
+        services.TryAddSingleton<HttpAccess>();
 
         services.TryAddSingleton(sp => RedisEndpoint.Parse(sp.GetRequiredService<IOptions<RedisOptions>>().Value.Url!));
         services.TryAddSingleton(sp =>
@@ -68,7 +71,8 @@ internal static class AgentServiceCollectionExtensions
         services.TryAddSingleton(CreateRedactor);
         services.TryAddSingleton(sp => new RedisConnection(sp.GetRequiredService<RedisEndpoint>(), sp.GetRequiredService<TlsTrust>(), sp.GetRequiredService<IOptions<SamplingOptions>>().Value.ClientName));
         services.TryAddSingleton<NodeControl>();
-        services.TryAddSingleton(sp => new TermStore(sp.GetRequiredService<IOptions<AgentOptions>>().Value.ResolveStateDirectory()));
+        services.TryAddSingleton(sp => new TermStore(sp.GetRequiredService<IOptions<AgentOptions>>().Value.ResolveStateDirectory(),
+            sp.GetRequiredService<IOptions<CoordinatorOptions>>().Value.MaxTermJump));
         services.TryAddSingleton<LinkState>();
         services.TryAddSingleton<ReportBuilder>();
         services.TryAddSingleton<CommandHandler>();

@@ -1,3 +1,4 @@
+using RedisShared.Security;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
@@ -31,7 +32,7 @@ internal sealed partial class SyslogSink : BackgroundService
     private readonly string _resource;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
-    private readonly Connection.TlsTrust _trust;
+    private readonly TlsTrust _trust;
 
     public SyslogSink(LogBus bus, IOptions<LogOptions> options, IOptions<Connection.AgentOptions> agent, TimeProvider time, ILogger<SyslogSink> logger)
     {
@@ -42,7 +43,7 @@ internal sealed partial class SyslogSink : BackgroundService
         _resource = bus.Resource;
         _time = time;
         _logger = logger;
-        _trust = Connection.TlsTrust.Create(_options.TlsCaFile, _options.TlsCertificateSha256);
+        _trust = TlsTrust.Create(_options.TlsCaFile, _options.TlsCertificateSha256);
         if (_url is not null)
         {
             Queue = new SinkQueue("syslog " + _url.Authority, _options.QueueCapacity, time);

@@ -1,3 +1,4 @@
+using RedisShared.Security;
 using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;

@@ -1,3 +1,4 @@
+using RedisShared.Security;
 using Microsoft.Extensions.Logging;
 using RedisAgent.Connection;
 using RedisAgent.HostProbing;

@@ -60,11 +60,15 @@ internal sealed record ExecLaunch(string FileName, IReadOnlyList<string> Argumen
             {
                 config.AppendLine(CultureInfo.InvariantCulture, $"user {user} on {Quote(">" + password)} ~* &* +@all");
                 config.AppendLine("user default off");
+                // A replica logs in to its primary as the same user (the resource's nodes share it).
+                config.AppendLine(CultureInfo.InvariantCulture, $"masteruser {user}");
             }
             else
             {
                 config.AppendLine(CultureInfo.InvariantCulture, $"requirepass {Quote(password)}");
             }
+
+            config.AppendLine(CultureInfo.InvariantCulture, $"masterauth {Quote(password)}");
         }
 
         return config.ToString();

@@ -27,7 +27,7 @@ internal static class AdminCommand
             return index >= 0 && index + 1 < args.Length ? args[index + 1] : null;
         }
 
-        const string usage = "usage: redis-failover status|history -r RESOURCE [--url http://127.0.0.1:9380] [--token-file FILE, or $FAILOVER_TOKEN]";
+        const string usage = "usage: redis-failover status|history -r RESOURCE [--url http://127.0.0.1:9380] [--token-file FILE, or $FAILOVER_TOKEN] [--ca-file PEM, or $FAILOVER_CA_FILE, for https://]";
         if (args.Contains("--token"))
         {
             // A value on the command line is in /proc/PID/cmdline: every local user's ps shows it.
@@ -55,7 +55,23 @@ internal static class AdminCommand
             return UsageExitCode;
         }
 
-        using var channel = GrpcChannel.ForAddress(url);
+        // https://: the coordinator is verified (against --ca-file, else the system's roots) before the token leaves.
+        var caFile = Option("--ca-file") ?? Environment.GetEnvironmentVariable("FAILOVER_CA_FILE");
+        RedisShared.Security.TlsTrust trust;
+        try
+        {
+            trust = RedisShared.Security.TlsTrust.Create(caFile, null);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException or System.Security.Cryptography.CryptographicException)
+        {
+            await Console.Error.WriteLineAsync($"redis-failover: --ca-file '{caFile}' cannot be used: {ex.Message}").ConfigureAwait(false);
+            return UsageExitCode;
+        }
+
+        string? untrusted = null;
+        var handler = new SocketsHttpHandler();
+        handler.SslOptions.RemoteCertificateValidationCallback = (_, certificate, _, errors) => (untrusted = trust.Problem(certificate, errors)) is null;
+        using var channel = GrpcChannel.ForAddress(url, new GrpcChannelOptions { HttpHandler = handler });
         var client = new Admin.AdminClient(channel);
         var headers = new Metadata { { "authorization", "Bearer " + token } };
         try
@@ -90,6 +106,11 @@ internal static class AdminCommand
             }
 
             return 0;
+        }
+        catch (RpcException) when (untrusted is not null)
+        {
+            await Console.Error.WriteLineAsync($"redis-failover: the coordinator at {url} is not trusted, nothing was sent to it: {untrusted}").ConfigureAwait(false);
+            return UnavailableExitCode;
         }
         catch (RpcException ex)
         {

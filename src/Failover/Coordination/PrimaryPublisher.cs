@@ -36,7 +36,20 @@ internal sealed partial class PrimaryPublisher(IOptions<ResourcesOptions> resour
     public string? Publish(string resource, string node, string address, long term)
     {
         string? failure = null;
-        var published = new PrimaryAddress { Resource = resource, Node = node, Address = address, Term = term };
+        var options = resources.Value.Items.FirstOrDefault(r => r.Name == resource);
+        string url;
+        try
+        {
+            url = options?.UrlFor(address) ?? "redis://" + address;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // The password file went missing since the start: the address is still published, without it.
+            Log.PasswordUnreadable(logger, resource, options!.PasswordFile!, ex.Message);
+            url = new ResourceOptions { User = options.User, Tls = options.Tls, Database = options.Database }.UrlFor(address);
+        }
+
+        var published = new PrimaryAddress { Resource = resource, Node = node, Address = address, Term = term, Url = url };
         _current[resource] = published;
         foreach (var (watcher, watched) in _watchers)
         {
@@ -46,8 +59,6 @@ internal sealed partial class PrimaryPublisher(IOptions<ResourcesOptions> resour
             }
         }
 
-        var options = resources.Value.Items.FirstOrDefault(r => r.Name == resource);
-        var url = "redis://" + address;
         if (options?.UrlFile is { Length: > 0 } file)
         {
             _pendingFiles[resource] = (file, $"REDIS_URL={url}\n");
@@ -114,7 +125,7 @@ internal sealed partial class PrimaryPublisher(IOptions<ResourcesOptions> resour
     internal static void WriteUrlFile(string file, string content, ResourceOptions? options)
     {
         var temporary = file + ".tmp";
-        var mode = options?.UrlFileUnixMode ?? ResourceOptions.DefaultUrlFileMode;
+        var mode = options?.EffectiveUrlFileMode ?? ResourceOptions.DefaultUrlFileMode;
         try
         {
             using (var stream = new FileStream(temporary, new FileStreamOptions
@@ -208,6 +219,9 @@ internal sealed partial class PrimaryPublisher(IOptions<ResourcesOptions> resour
 
         [LoggerMessage(EventId = 2022, Level = LogLevel.Error, Message = "{Resource}: the URL file {File} cannot be written: {Error}. Applications reading it still see the old primary; retrying every tick")]
         public static partial void UrlFileFailed(ILogger logger, string resource, string file, string error);
+
+        [LoggerMessage(EventId = 2077, Level = LogLevel.Error, Message = "{Resource}: the password file {File} cannot be read ({Error}): the primary is published without the password")]
+        public static partial void PasswordUnreadable(ILogger logger, string resource, string file, string error);
 
         [LoggerMessage(EventId = 2023, Level = LogLevel.Warning, Message = "{Resource}: the URL file {File} is written again")]
         public static partial void UrlFileRecovered(ILogger logger, string resource, string file);

@@ -108,6 +108,19 @@ internal static partial class FailoverHost
             // A bound on what callers can hold open (Kestrel's own default is none); each connection
             // keeps its default of 100 streams.
             kestrel.Limits.MaxConcurrentConnections = 10_000;
+            // https:// endpoints: the certificate from Failover:Tls (read again when renewed), and
+            // client certificates when Failover:Tls:ClientCaFile names their CA.
+            kestrel.ConfigureHttpsDefaults(https =>
+            {
+                var tls = kestrel.ApplicationServices.GetRequiredService<RedisFailover.Trust.ServerTls>();
+                https.ServerCertificateSelector = (_, _) => tls.Current;
+                https.SslProtocols = System.Security.Authentication.SslProtocols.Tls12 | System.Security.Authentication.SslProtocols.Tls13;
+                if (tls.AsksForClientCertificates)
+                {
+                    https.ClientCertificateMode = Microsoft.AspNetCore.Server.Kestrel.Https.ClientCertificateMode.AllowCertificate;
+                    https.ClientCertificateValidation = tls.ValidateClient;
+                }
+            });
         });
         var services = builder.Services;
         services.TryAddSingleton(TimeProvider.System);
@@ -158,11 +171,13 @@ internal static partial class FailoverHost
         });
         services.AddSingleton<RefusalLog>();
         services.TryAddSingleton<CoordinatorMetrics>();
-        services.AddSingleton<TokenInterceptor>();
+        services.TryAddSingleton<RedisFailover.Trust.Callers>();
+        services.TryAddSingleton<RedisFailover.Trust.ServerTls>();
+        services.AddSingleton<AuthInterceptor>();
         services.AddSingleton<FaultInterceptor>();
         services.AddGrpc(o =>
         {
-            o.Interceptors.Add<TokenInterceptor>();
+            o.Interceptors.Add<AuthInterceptor>();
             o.Interceptors.Add<FaultInterceptor>();
             // A message larger than any real one (a report is a few hundred bytes) is refused before it is read.
             o.MaxReceiveMessageSize = 256 * 1024;
@@ -176,6 +191,11 @@ internal static partial class FailoverHost
         if (RedisShared.Hosting.HostFaults.UrlsProblem(builder.Configuration["Urls"], DefaultUrls) is { } urls)
         {
             throw new ConfigFileException(urls);
+        }
+
+        if (TransportProblem(builder.Configuration) is { } transport)
+        {
+            throw new ConfigFileException(transport);
         }
 
         ListenForMetrics(builder.Configuration);
@@ -203,6 +223,7 @@ internal static partial class FailoverHost
     [System.Diagnostics.CodeAnalysis.DynamicDependency(System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.PublicProperties, typeof(NodeOptions))]
     [System.Diagnostics.CodeAnalysis.DynamicDependency(System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.PublicProperties, typeof(ResourcesOptions))]
     [System.Diagnostics.CodeAnalysis.DynamicDependency(System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.PublicProperties, typeof(EtcdOptions))]
+    [System.Diagnostics.CodeAnalysis.DynamicDependency(System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.PublicProperties, typeof(RedisFailover.Trust.TlsOptions))]
     public static int? Preflight(string[] args, TextWriter output, TextWriter error) =>
         RedisShared.Hosting.CommandLine.Preflight("redis-failover", args, ConfigurationSections, Usage, output, error);
 
@@ -215,6 +236,8 @@ internal static partial class FailoverHost
             await using var host = Build(CreateBuilder(args));
             logger = host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("RedisFailover.Hosting.FailoverHost");
             host.Services.GetService<IStartupValidator>()?.Validate();
+            // Resolved now, so that what weakens the trust (a shared token, plain http off loopback) is said at start.
+            host.Services.GetRequiredService<RedisFailover.Trust.Callers>().WarnAboutTransport(host.Services.GetRequiredService<IConfiguration>());
             var loops = RedisShared.Hosting.HostFaults.Loops(host.Services);
             await host.RunAsync().ConfigureAwait(false);
             if (RedisShared.Hosting.HostFaults.Faulted(loops) is { Count: > 0 } faults)
@@ -290,6 +313,34 @@ internal static partial class FailoverHost
         AggregateException aggregate => [.. aggregate.InnerExceptions.SelectMany(ValidationFailures)],
         _ => [],
     };
+
+    /// <summary>
+    /// An <c>https://</c> address needs the coordinator's certificate; an <c>http://</c> one off
+    /// loopback carries tokens in clear text, so it needs <c>Failover:AllowInsecureHttp</c>.
+    /// </summary>
+    internal static string? TransportProblem(IConfiguration configuration)
+    {
+        var certificate = configuration["Failover:Tls:CertFile"] is { Length: > 0 };
+        var insecure = bool.TryParse(configuration["Failover:AllowInsecureHttp"], out var allowed) && allowed;
+        foreach (var url in (configuration["Urls"] ?? DefaultUrls).Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var uri = new Uri(url.Replace("://*", "://0.0.0.0", StringComparison.Ordinal).Replace("://+", "://0.0.0.0", StringComparison.Ordinal));
+            if (uri.Scheme == "https" && !certificate)
+            {
+                return $"Urls: '{url}' is https:// but no certificate is given: set Failover:Tls:CertFile and Failover:Tls:KeyFile (PEM files).";
+            }
+
+            if (uri.Scheme == "http" && !insecure && !IsLoopback(uri.Host))
+            {
+                return $"Urls: '{url}' is plain http:// on an address other than loopback: agents' and operators' credentials would cross the network in clear text. Use https:// with Failover:Tls:CertFile, or set Failover:AllowInsecureHttp=true to accept that.";
+            }
+        }
+
+        return null;
+    }
+
+    internal static bool IsLoopback(string host) =>
+        host == "localhost" || (System.Net.IPAddress.TryParse(host.Trim('[', ']'), out var address) && System.Net.IPAddress.IsLoopback(address));
 
     private static bool UsesEtcd(IServiceProvider services) =>
         services.GetRequiredService<IOptions<FailoverOptions>>().Value.Store == "etcd";

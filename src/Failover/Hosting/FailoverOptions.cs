@@ -22,8 +22,20 @@ internal sealed class FailoverOptions
     /// <summary>A replica this far behind (bytes of replication stream) or less is in sync.</summary>
     public long MaxSyncLagBytes { get; set; } = 1024 * 1024;
 
-    /// <summary>Shared secret agents and operators present (<c>authorization: Bearer ...</c>). Required.</summary>
+    /// <summary>
+    /// The legacy shared secret (<c>authorization: Bearer ...</c>): whoever holds it is any node's
+    /// agent and admin. Required unless <see cref="CredentialsFile"/> is set; logged as a warning.
+    /// </summary>
     public string? Token { get; set; }
+
+    /// <summary>Every caller with its own credential and role (agent bound to one node, read, admin): see <see cref="Trust.Credentials"/>.</summary>
+    public string? CredentialsFile { get; set; }
+
+    /// <summary>The coordinator's TLS files. Section <c>Failover:Tls</c>.</summary>
+    public Trust.TlsOptions Tls { get; set; } = new();
+
+    /// <summary>Allows <c>http://</c> (no TLS) in <c>Urls</c> on an address other than loopback: tokens then cross the network in clear text.</summary>
+    public bool AllowInsecureHttp { get; set; }
 
     /// <summary>
     /// Where <c>GET /metrics</c> (Prometheus, HTTP/1.1) listens, e.g. <c>http://127.0.0.1:9381</c>;
@@ -78,6 +90,36 @@ internal sealed class ResourceOptions
 
     /// <summary>A command (<c>/bin/sh -c</c>) run with <c>REDIS_URL</c> in its environment whenever the primary changes.</summary>
     public string? PublishCommand { get; set; }
+
+    /// <summary>The ACL user applications log in as, put in the published URL (unset: Redis's default user).</summary>
+    public string? User { get; set; }
+
+    /// <summary>A file holding the password applications log in with, put in the published URL (read at each publication, so it can be rotated).</summary>
+    public string? PasswordFile { get; set; }
+
+    /// <summary>The nodes serve TLS at their addresses: the published URL is <c>rediss://</c>.</summary>
+    public bool Tls { get; set; }
+
+    /// <summary>The database number put in the published URL (unset: none, database 0).</summary>
+    public int? Database { get; set; }
+
+    /// <summary>The mode the URL file gets: <see cref="UrlFileMode"/>, else 0640 when it holds a password (readable by <see cref="UrlFileGroup"/> only), else 0644.</summary>
+    public UnixFileMode EffectiveUrlFileMode =>
+        UrlFileUnixMode ?? (PasswordFile is { Length: > 0 } ? DefaultUrlFileMode & ~UnixFileMode.OtherRead : DefaultUrlFileMode);
+
+    /// <summary>The URL applications use to reach <paramref name="address"/> (host:port): scheme, credentials, database, like Heroku's <c>REDIS_URL</c>.</summary>
+    public string UrlFor(string address)
+    {
+        var password = PasswordFile is { Length: > 0 } file ? File.ReadAllText(file).TrimEnd('\r', '\n') : null;
+        var credentials = (User, password) switch
+        {
+            (null or "", null) => "",
+            (null or "", _) => $":{Uri.EscapeDataString(password)}@",
+            (_, null) => $"{Uri.EscapeDataString(User)}@",
+            _ => $"{Uri.EscapeDataString(User)}:{Uri.EscapeDataString(password)}@",
+        };
+        return $"{(Tls ? "rediss" : "redis")}://{credentials}{address}{(Database is { } db ? "/" + db.ToString(CultureInfo.InvariantCulture) : "")}";
+    }
 }
 
 internal sealed class NodeOptions
@@ -151,10 +193,28 @@ internal sealed class FailoverOptionsValidator : IValidateOptions<FailoverOption
             errors.AddRange(options.Etcd.Problems(inUse: options.Store == "etcd"));
         }
 
-        if (options.Token is not { Length: >= 16 })
+        if (options.Token is { Length: > 0 } && options.Token.Length < 16)
         {
-            errors.Add("Failover:Token is required: a shared secret of at least 16 characters that agents and operators present.");
+            errors.Add("Failover:Token must be at least 16 characters (a shared secret agents and operators present).");
         }
+
+        if (options.CredentialsFile is { Length: > 0 } credentials)
+        {
+            try
+            {
+                Trust.Credentials.Parse(File.ReadAllText(credentials), credentials);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException)
+            {
+                errors.Add($"Failover:CredentialsFile cannot be used: {ex.Message}");
+            }
+        }
+        else if (options.Token is not { Length: > 0 })
+        {
+            errors.Add("Failover:CredentialsFile (a credential per agent and operator, docs/security.md) or Failover:Token (one shared secret of at least 16 characters) is required.");
+        }
+
+        errors.AddRange(options.Tls.Problems());
 
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
@@ -237,6 +297,31 @@ internal sealed partial class ResourcesOptionsValidator(IOptions<FailoverOptions
             if (resource.UrlFileGroup is { Length: > 0 } group && UnixGroup.Resolve(group) is null)
             {
                 errors.Add($"Resources:{i}:UrlFileGroup '{Printable(group)}' is not a group on this machine.");
+            }
+
+            if (resource.PasswordFile is { Length: > 0 } passwordFile)
+            {
+                try
+                {
+                    if (File.ReadAllText(passwordFile).TrimEnd('\r', '\n').Length == 0)
+                    {
+                        errors.Add($"Resources:{i}:PasswordFile '{Printable(passwordFile)}' is empty.");
+                    }
+                }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+                {
+                    errors.Add($"Resources:{i}:PasswordFile '{Printable(passwordFile)}' cannot be read: {ex.Message}");
+                }
+
+                if (resource.UrlFileUnixMode is { } mode && (mode & UnixFileMode.OtherRead) != 0)
+                {
+                    errors.Add($"Resources:{i}:UrlFileMode {resource.UrlFileMode} lets every user of the machine read the URL file, which holds the password: use 0640 with Resources:{i}:UrlFileGroup (the applications' group).");
+                }
+            }
+
+            if (resource.Database is < 0 or > 100_000)
+            {
+                errors.Add($"Resources:{i}:Database must be 0 or more (got {resource.Database}).");
             }
 
             if (resource.UrlFile is { Length: > 0 } urlFile && UrlFileProblem(urlFile) is { } problem)

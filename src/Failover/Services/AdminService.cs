@@ -57,7 +57,15 @@ internal sealed class AdminService(Coordinator coordinator, ICoordinatorStore st
             throw new RpcException(new Grpc.Core.Status(StatusCode.NotFound, $"resource '{WireLimits.Printable(request.Resource, 80)}' has no node '{WireLimits.Printable(request.Node, 80)}'"));
         }
 
-        var refusal = resource.Request((machine, now) => (machine.PromoteRequested(request.Node, now, out var why), why));
+        var caller = AuthInterceptor.CallerOf(context);
+        var refusal = resource.Request((machine, now) =>
+        {
+            var effects = machine.PromoteRequested(request.Node, now, out var why);
+            Effect asked = new JournalLine("operator", why is null
+                ? $"{caller.Name} ({caller.Proof}) asked to promote {request.Node}"
+                : $"{caller.Name} ({caller.Proof}) asked to promote {request.Node}: refused, {why}");
+            return ([asked, .. effects], why);
+        });
         if (refusal is not null)
         {
             throw new RpcException(new Grpc.Core.Status(StatusCode.FailedPrecondition, refusal));
@@ -86,14 +94,16 @@ internal sealed class AdminService(Coordinator coordinator, ICoordinatorStore st
         {
             var effects = machine.SettingsChanged(
                 new ResourceSettings(settings.HasTimeoutSeconds ? settings.TimeoutSeconds : null, settings.HasMaxmemoryPolicy ? settings.MaxmemoryPolicy : null), now);
-            return [new PersistTerm(machine.Term, machine.Primary), .. effects];
+            var caller = AuthInterceptor.CallerOf(context);
+            var asked = new JournalLine("operator", $"{caller.Name} ({caller.Proof}) set {Describe(settings)}");
+            return [asked, new PersistTerm(machine.Term, machine.Primary), .. effects];
         });
         return Task.FromResult(Durable(resource));
     }
 
-    public override Task<ResourceStatus> PauseFailover(ResourceRequest request, ServerCallContext context) => SetPaused(request, paused: true);
+    public override Task<ResourceStatus> PauseFailover(ResourceRequest request, ServerCallContext context) => SetPaused(request, paused: true, AuthInterceptor.CallerOf(context));
 
-    public override Task<ResourceStatus> ResumeFailover(ResourceRequest request, ServerCallContext context) => SetPaused(request, paused: false);
+    public override Task<ResourceStatus> ResumeFailover(ResourceRequest request, ServerCallContext context) => SetPaused(request, paused: false, AuthInterceptor.CallerOf(context));
 
     public override async Task WatchPrimary(ResourceRequest request, IServerStreamWriter<PrimaryAddress> responseStream, ServerCallContext context)
     {
@@ -114,13 +124,20 @@ internal sealed class AdminService(Coordinator coordinator, ICoordinatorStore st
         }
     }
 
-    private Task<ResourceStatus> SetPaused(ResourceRequest request, bool paused)
+    private static string Describe(Settings settings) =>
+        string.Join(" and ", new[]
+        {
+            settings.HasTimeoutSeconds ? $"timeout {settings.TimeoutSeconds}" : null,
+            settings.HasMaxmemoryPolicy ? $"maxmemory-policy {settings.MaxmemoryPolicy}" : null,
+        }.OfType<string>().DefaultIfEmpty("no setting"));
+
+    private Task<ResourceStatus> SetPaused(ResourceRequest request, bool paused, Trust.Caller caller)
     {
         var resource = Find(request.Resource);
         resource.Step((machine, _) =>
         {
             machine.SetPaused(paused);
-            return [new PersistTerm(machine.Term, machine.Primary), new JournalLine("pause", paused ? "automatic failover paused by an operator" : "automatic failover resumed by an operator")];
+            return [new PersistTerm(machine.Term, machine.Primary), new JournalLine("pause", paused ? $"automatic failover paused by {caller.Name} ({caller.Proof})" : $"automatic failover resumed by {caller.Name} ({caller.Proof})")];
         });
         return Task.FromResult(Durable(resource));
     }

@@ -37,6 +37,14 @@ internal sealed partial class AgentLinkService(Coordinator coordinator, RefusalL
             throw Refuse(context, StatusCode.InvalidArgument, problem);
         }
 
+        var caller = AuthInterceptor.CallerOf(context);
+        if (!caller.MaySpeakFor(registration.Resource, registration.Node))
+        {
+            // An agent's credential is bound to one node: it cannot report (or answer commands) as another.
+            throw Refuse(context, StatusCode.PermissionDenied,
+                $"the credential of {caller.Name} cannot register as {registration.Resource}/{registration.Node}");
+        }
+
         if (!coordinator.Leadership.Leads)
         {
             throw NotLeader(coordinator.Leadership);

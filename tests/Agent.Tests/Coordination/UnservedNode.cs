@@ -1,3 +1,5 @@
+extern alias agent;
+using TlsTrust = agent::RedisShared.Security.TlsTrust;
 using Microsoft.Extensions.Logging.Abstractions;
 using RedisAgent.Connection;
 using RedisAgent.Coordination;

@@ -1,3 +1,5 @@
+extern alias agent;
+using TlsTrust = agent::RedisShared.Security.TlsTrust;
 using RedisAgent.Connection;
 using RedisAgent.Probing;
 using RedisAgent.Testing;

@@ -1,0 +1,132 @@
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Options;
+
+namespace RedisAgent.Hosting;
+
+/// <summary>
+/// Who may read the agent's <c>/logs</c> (Redis's own lines: keys, client addresses) and
+/// <c>/metrics</c>. Section <c>Http</c>. With <see cref="TokenFile"/> both need
+/// <c>authorization: Bearer &lt;token&gt;</c>; <c>/healthz</c> and <c>/readyz</c> say nothing
+/// about the data and stay open for health checks.
+/// </summary>
+internal sealed class HttpAccessOptions
+{
+    public const string Section = "Http";
+
+    /// <summary>A file holding the bearer token <c>/logs</c> and <c>/metrics</c> require (read again when it changes).</summary>
+    public string? TokenFile { get; set; }
+
+    /// <summary>Serves <c>/logs</c> and <c>/metrics</c> without a token on an address other than loopback: the explicit opt-out.</summary>
+    public bool Anonymous { get; set; }
+
+    /// <summary>
+    /// Why the agent must not start: <c>Urls</c> binds beyond loopback with neither a token nor the
+    /// opt-out, or the token file cannot be read; null when all is well.
+    /// </summary>
+    public string? Problem(IConfiguration configuration)
+    {
+        if (TokenFile is { Length: > 0 } file)
+        {
+            try
+            {
+                return File.ReadAllText(file).Trim().Length >= 16 ? null : $"Http:TokenFile '{file}' must hold a token of at least 16 characters.";
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                return $"Http:TokenFile '{file}' cannot be read: {ex.Message}";
+            }
+        }
+
+        if (Anonymous)
+        {
+            return null;
+        }
+
+        foreach (var url in (configuration["Urls"] ?? AgentHost.DefaultUrls).Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var host = new Uri(url.Replace("://*", "://0.0.0.0", StringComparison.Ordinal).Replace("://+", "://0.0.0.0", StringComparison.Ordinal)).Host;
+            if (host != "localhost" && !(System.Net.IPAddress.TryParse(host.Trim('[', ']'), out var address) && System.Net.IPAddress.IsLoopback(address)))
+            {
+                return $"Urls: '{url}' is reachable beyond this machine, and /logs (Redis's own lines, which can hold keys and client addresses) and /metrics would be open to anyone there. Set Http:TokenFile (a file holding a bearer token of at least 16 characters), or Http:Anonymous=true to serve them to anyone.";
+            }
+        }
+
+        return null;
+    }
+}
+
+/// <summary>The check itself, in front of <c>/logs</c> and <c>/metrics</c>.</summary>
+internal sealed class HttpAccess(IOptions<HttpAccessOptions> options, TimeProvider time)
+{
+    private readonly Lock _lock = new();
+    private byte[]? _expected;
+    private DateTime _written;
+    private DateTimeOffset _lookedAt = DateTimeOffset.MinValue;
+
+    public static void Use(WebApplication app)
+    {
+        var access = app.Services.GetService(typeof(HttpAccess)) as HttpAccess;
+        app.Use(async (context, next) =>
+        {
+            var path = context.Request.Path;
+            if (access is not null && (path.StartsWithSegments("/logs") || path.StartsWithSegments("/metrics")) && !access.Allows(context.Request.Headers.Authorization.ToString()))
+            {
+                context.Response.StatusCode = StatusCodes.Status401Unauthorized;
+                context.Response.Headers.WWWAuthenticate = "Bearer";
+                await context.Response.WriteAsync("a bearer token is required (authorization: Bearer <the token in Http:TokenFile>)\n").ConfigureAwait(false);
+                return;
+            }
+
+            await next(context).ConfigureAwait(false);
+        });
+    }
+
+    /// <summary>True when no token is configured, or <paramref name="authorization"/> presents it.</summary>
+    public bool Allows(string authorization)
+    {
+        var expected = Expected();
+        return expected is null || CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(authorization), expected);
+    }
+
+    /// <summary>"Bearer &lt;token&gt;" as bytes, read again when the file changed (looked at once a second at most); null when none is configured.</summary>
+    private byte[]? Expected()
+    {
+        if (options.Value.TokenFile is not { Length: > 0 } file)
+        {
+            return null;
+        }
+
+        lock (_lock)
+        {
+            var now = time.GetUtcNow();
+            if (_expected is null || now - _lookedAt >= TimeSpan.FromSeconds(1))
+            {
+                _lookedAt = now;
+                try
+                {
+                    var written = File.GetLastWriteTimeUtc(file);
+                    if (_expected is null || written != _written)
+                    {
+                        var token = File.ReadAllText(file).Trim();
+                        if (token.Length >= 16)
+                        {
+                            _expected = Encoding.UTF8.GetBytes("Bearer " + token);
+                            _written = written;
+                        }
+                    }
+                }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+                {
+                    // The last token read stays in force (a rotation writes the file anew).
+                }
+            }
+
+            // Never open by accident: a token file that could not be read at all refuses everyone.
+            return _expected ?? [];
+        }
+    }
+}

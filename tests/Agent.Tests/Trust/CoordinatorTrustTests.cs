@@ -1,0 +1,266 @@
+extern alias agent;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using System.Text;
+using Grpc.Core;
+using Grpc.Net.Client;
+using RedisAgent.Testing;
+using RedisFailover.Protos;
+
+namespace RedisAgent.Tests.Trust;
+
+/// <summary>
+/// The coordinator on https:// with a credential per caller (issue 13): agents bound to one node
+/// (by token or client certificate), operators with read or admin. Every refusal here is tried
+/// against the running coordinator over TLS, and leaves the resource as it was.
+/// </summary>
+public sealed class CoordinatorTrustTests : IAsyncLifetime
+{
+    private const string N1Token = "token-of-n1-0123456789";
+    private const string N2Token = "token-of-n2-0123456789";
+    private const string ReadToken = "token-of-grafana-01234";
+    private const string AdminToken = "token-of-alice-0123456";
+
+    private readonly TestCertificates _certificates = new();
+    private readonly TempDirectory _files = new("trust");
+    private (string CertFile, string KeyFile, string Sha256) _n1Certificate;
+    private FailoverUnderTest _coordinator = null!;
+
+    private string CredentialsFile => _files.File("credentials");
+
+    public async Task InitializeAsync()
+    {
+        _n1Certificate = _certificates.IssueClient("cache/n1");
+        WriteCredentials();
+        // Nodes on addresses nothing serves: the coordinator never dials them, it only hears callers.
+        _coordinator = await FailoverUnderTest.StartAsync("cache", [("n1", "127.0.0.1:1"), ("n2", "127.0.0.1:2")], new Dictionary<string, string?>
+        {
+            ["Failover:Token"] = null,
+            ["Failover:CredentialsFile"] = CredentialsFile,
+            ["Failover:Tls:CertFile"] = _certificates.ServerCertificateFile,
+            ["Failover:Tls:KeyFile"] = _certificates.ServerKeyFile,
+            ["Failover:Tls:ClientCaFile"] = _certificates.CaFile,
+        });
+    }
+
+    public async Task DisposeAsync()
+    {
+        _adminChannel?.Dispose();
+        await _coordinator.DisposeAsync();
+        _files.Dispose();
+        _certificates.Dispose();
+    }
+
+    [Fact]
+    public async Task An_agent_credential_cannot_register_as_another_node()
+    {
+        using var channel = Channel();
+        using var call = new AgentLink.AgentLinkClient(channel).Connect(Bearer(N2Token));
+        await call.RequestStream.WriteAsync(new AgentMessage { Registration = new Registration { Resource = "cache", Node = "n1", Role = NodeRole.Primary } });
+
+        var refused = await Assert.ThrowsAsync<RpcException>(async () => await call.ResponseStream.MoveNext());
+
+        Assert.Equal(StatusCode.PermissionDenied, refused.StatusCode);
+        Assert.Contains("the credential of cache/n2 cannot register as cache/n1", refused.Status.Detail, StringComparison.Ordinal);
+        var status = await Admin().GetStatusAsync(new ResourceRequest { Resource = "cache" }, Bearer(ReadToken));
+        Assert.DoesNotContain(status.Nodes, n => n.Connected);
+        Assert.Equal("", status.Primary);
+    }
+
+    [Fact]
+    public async Task An_agent_credential_registers_as_its_own_node()
+    {
+        using var channel = Channel();
+        using var call = new AgentLink.AgentLinkClient(channel).Connect(Bearer(N2Token));
+        await call.RequestStream.WriteAsync(new AgentMessage { Registration = new Registration { Resource = "cache", Node = "n2", Role = NodeRole.Replica } });
+
+        Assert.True(await call.ResponseStream.MoveNext());
+        Assert.Equal(CoordinatorMessage.BodyOneofCase.Welcome, call.ResponseStream.Current.BodyCase);
+    }
+
+    [Theory]
+    [InlineData(N1Token)]
+    [InlineData(ReadToken)]
+    public async Task Neither_an_agent_nor_a_reader_can_promote_pause_or_change_settings(string token)
+    {
+        var admin = Admin();
+
+        var promote = await Assert.ThrowsAsync<RpcException>(async () => await admin.PromoteAsync(new PromoteRequest { Resource = "cache", Node = "n2" }, Bearer(token)));
+        var pause = await Assert.ThrowsAsync<RpcException>(async () => await admin.PauseFailoverAsync(new ResourceRequest { Resource = "cache" }, Bearer(token)));
+        var settings = await Assert.ThrowsAsync<RpcException>(async () =>
+            await admin.SetSettingsAsync(new SetSettingsRequest { Resource = "cache", Settings = new Settings { TimeoutSeconds = 5 } }, Bearer(token)));
+
+        Assert.All([promote, pause, settings], e => Assert.Equal(StatusCode.PermissionDenied, e.StatusCode));
+        Assert.Contains("needs the admin role", promote.Status.Detail, StringComparison.Ordinal);
+        var machine = _coordinator.Coordinator["cache"]!.Machine;
+        Assert.False(machine.Paused);
+        Assert.Equal(0, machine.Term);
+        Assert.Null(machine.Settings.TimeoutSeconds);
+    }
+
+    [Fact]
+    public async Task An_agent_credential_cannot_read_the_admin_api_and_a_reader_cannot_join_as_an_agent()
+    {
+        var read = await Assert.ThrowsAsync<RpcException>(async () => await Admin().GetStatusAsync(new ResourceRequest { Resource = "cache" }, Bearer(N1Token)));
+        Assert.Equal(StatusCode.PermissionDenied, read.StatusCode);
+
+        using var channel = Channel();
+        using var call = new AgentLink.AgentLinkClient(channel).Connect(Bearer(ReadToken));
+        var join = await Assert.ThrowsAsync<RpcException>(async () =>
+        {
+            await call.RequestStream.WriteAsync(new AgentMessage { Registration = new Registration { Resource = "cache", Node = "n1" } });
+            await call.ResponseStream.MoveNext();
+        });
+        Assert.Equal(StatusCode.PermissionDenied, join.StatusCode);
+        Assert.Contains("needs an agent's credential", join.Status.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task An_admin_pauses_and_the_journal_names_who_did()
+    {
+        var status = await Admin().PauseFailoverAsync(new ResourceRequest { Resource = "cache" }, Bearer(AdminToken));
+
+        Assert.True(status.Paused);
+        Assert.Contains(_coordinator.Store.Journal("cache"), r => r.Kind == "pause" && r.Text == "automatic failover paused by alice (token)");
+    }
+
+    [Fact]
+    public async Task A_token_nobody_listed_and_no_token_at_all_are_refused()
+    {
+        var unknown = await Assert.ThrowsAsync<RpcException>(async () => await Admin().GetStatusAsync(new ResourceRequest { Resource = "cache" }, Bearer("not-a-listed-token-01234")));
+        var none = await Assert.ThrowsAsync<RpcException>(async () => await Admin().GetStatusAsync(new ResourceRequest { Resource = "cache" }));
+
+        Assert.Equal(StatusCode.Unauthenticated, unknown.StatusCode);
+        Assert.Equal(StatusCode.Unauthenticated, none.StatusCode);
+        Assert.Contains("not a known credential", unknown.Status.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_client_certificate_names_its_agent_and_once_revoked_in_the_file_it_is_refused_without_a_restart()
+    {
+        using (var channel = Channel(_n1Certificate))
+        using (var call = new AgentLink.AgentLinkClient(channel).Connect())
+        {
+            await call.RequestStream.WriteAsync(new AgentMessage { Registration = new Registration { Resource = "cache", Node = "n1", Role = NodeRole.Primary } });
+            Assert.True(await call.ResponseStream.MoveNext());
+            Assert.Equal(CoordinatorMessage.BodyOneofCase.Welcome, call.ResponseStream.Current.BodyCase);
+        }
+
+        WriteCredentials($"revoked sha256:{_n1Certificate.Sha256}");
+
+        await Poll.UntilAsync(async () =>
+        {
+            using var channel = Channel(_n1Certificate);
+            using var call = new AgentLink.AgentLinkClient(channel).Connect();
+            try
+            {
+                await call.RequestStream.WriteAsync(new AgentMessage { Registration = new Registration { Resource = "cache", Node = "n1" } });
+                await call.ResponseStream.MoveNext();
+                return false;
+            }
+            catch (RpcException e) when (e.StatusCode == StatusCode.Unauthenticated)
+            {
+                Assert.Contains("revoked", e.Status.Detail, StringComparison.Ordinal);
+                return true;
+            }
+        }, TimeSpan.FromSeconds(10), () => "the revoked certificate refused");
+        Assert.Contains(_coordinator.Logs.Entries, e => e.EventId == 2070);
+    }
+
+    [Fact]
+    public async Task A_token_rotated_in_the_file_is_in_force_without_a_restart_and_a_broken_file_keeps_the_last_good_one()
+    {
+        const string rotated = "rotated-grafana-token-0123";
+        WriteCredentials(replaceRead: rotated);
+
+        await Poll.UntilAsync(async () =>
+        {
+            try
+            {
+                await Admin().GetStatusAsync(new ResourceRequest { Resource = "cache" }, Bearer(rotated));
+                return true;
+            }
+            catch (RpcException e) when (e.StatusCode == StatusCode.Unauthenticated)
+            {
+                return false;
+            }
+        }, TimeSpan.FromSeconds(10), () => "the rotated token accepted");
+        var old = await Assert.ThrowsAsync<RpcException>(async () => await Admin().GetStatusAsync(new ResourceRequest { Resource = "cache" }, Bearer(ReadToken)));
+        Assert.Equal(StatusCode.Unauthenticated, old.StatusCode);
+
+        File.WriteAllText(CredentialsFile, "read grafana not-a-proof\n");
+        // The file is looked at again on a call (once a second at most): each call here is one, and each must pass.
+        await Poll.UntilAsync(async () =>
+        {
+            await Admin().GetStatusAsync(new ResourceRequest { Resource = "cache" }, Bearer(rotated));
+            return _coordinator.Logs.Entries.Any(e => e.EventId == 2071);
+        }, TimeSpan.FromSeconds(10), () => "the broken file reported");
+        await Admin().GetStatusAsync(new ResourceRequest { Resource = "cache" }, Bearer(rotated));
+    }
+
+    [Fact]
+    public async Task A_client_certificate_from_another_CA_or_out_of_date_is_refused_and_the_log_says_which()
+    {
+        using var other = new TestCertificates();
+        var foreign = other.IssueClient("cache/n1");
+        var expired = _certificates.IssueClient("cache/n1", DateTimeOffset.UtcNow.AddMinutes(-4), DateTimeOffset.UtcNow.AddMinutes(-1));
+
+        foreach (var certificate in new[] { foreign, expired })
+        {
+            using var channel = Channel(certificate);
+            var refused = await Assert.ThrowsAsync<RpcException>(async () =>
+            {
+                using var call = new AgentLink.AgentLinkClient(channel).Connect();
+                await call.RequestStream.WriteAsync(new AgentMessage { Registration = new Registration { Resource = "cache", Node = "n1" } });
+                await call.ResponseStream.MoveNext();
+            });
+            Assert.NotEqual(StatusCode.OK, refused.StatusCode);
+        }
+
+        await Poll.UntilAsync(() => _coordinator.Logs.Entries.Count(e => e.EventId == 2075) >= 2, TimeSpan.FromSeconds(5), () => _coordinator.Logs.Text);
+        var lines = _coordinator.Logs.Entries.Where(e => e.EventId == 2075).Select(e => e.Message).ToList();
+        Assert.Contains(lines, l => l.Contains("is not signed by the CA in", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.Contains("expired on", StringComparison.Ordinal));
+        Assert.DoesNotContain(_coordinator.Coordinator["cache"]!.Machine.Nodes, n => n.Connected);
+    }
+
+    private static string Hash(string token) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(token)));
+
+    private void WriteCredentials(string extra = "", string replaceRead = ReadToken)
+    {
+        var text = $"""
+            # role  name      proof
+            agent   cache/n1  sha256:{Hash(N1Token)}
+            agent   cache/n1  certificate
+            agent   cache/n2  sha256:{Hash(N2Token)}
+            read    grafana   sha256:{Hash(replaceRead)}
+            admin   alice     sha256:{Hash(AdminToken)}   # an operator
+            {extra}
+
+            """;
+        var temporary = CredentialsFile + ".tmp";
+        File.WriteAllText(temporary, text);
+        File.Move(temporary, CredentialsFile, overwrite: true);
+    }
+
+    private static Metadata Bearer(string token) => new() { { "authorization", "Bearer " + token } };
+
+    private GrpcChannel? _adminChannel;
+
+    private Admin.AdminClient Admin() => new(_adminChannel ??= Channel());
+
+    /// <summary>A channel that trusts only the test CA, presenting <paramref name="client"/> when given.</summary>
+    private GrpcChannel Channel((string CertFile, string KeyFile, string Sha256)? client = null)
+    {
+        var trust = agent::RedisShared.Security.TlsTrust.Create(_certificates.CaFile, null);
+        var handler = new SocketsHttpHandler();
+        handler.SslOptions.RemoteCertificateValidationCallback = (_, certificate, _, errors) => trust.Validate(certificate, errors);
+        if (client is { } pair)
+        {
+            using var pem = X509Certificate2.CreateFromPemFile(pair.CertFile, pair.KeyFile);
+            handler.SslOptions.ClientCertificates = [X509CertificateLoader.LoadPkcs12(pem.Export(X509ContentType.Pkcs12), null)];
+        }
+
+        return GrpcChannel.ForAddress(_coordinator.Url, new GrpcChannelOptions { HttpHandler = handler });
+    }
+}
