@@ -49,6 +49,9 @@ internal sealed class FailoverUnderTest : IAsyncDisposable
 
     public FileStore Store => _host!.Services.GetRequiredService<FileStore>();
 
+    /// <summary>Calls refused since the start (unauthenticated, not permitted, malformed).</summary>
+    public long Refusals => _host!.Services.GetRequiredService<RedisFailover.Services.RefusalLog>().Total;
+
     /// <summary>Starts a coordinator for one resource whose nodes are <paramref name="nodes"/> (name, host:port).</summary>
     public static async Task<FailoverUnderTest> StartAsync(string resource, IReadOnlyList<(string Name, string Address)> nodes, IReadOnlyDictionary<string, string?>? settings = null)
     {

@@ -60,7 +60,7 @@ public sealed class TestCertificates : IDisposable
 
     /// <summary>A server certificate for 127.0.0.1 this CA signs, valid from <paramref name="notBefore"/> to <paramref name="notAfter"/>: an expired or not-yet-valid one for the tests of refusals.</summary>
     public (string CertFile, string KeyFile, string Sha256) IssueServer(DateTimeOffset notBefore, DateTimeOffset notAfter, string dnsName = "localhost") =>
-        Issue(BuildName("127.0.0.1"), "1.3.6.1.5.5.7.3.1", dnsName, notBefore, notAfter);
+        Issue(BuildName(dnsName == "localhost" ? "127.0.0.1" : dnsName), "1.3.6.1.5.5.7.3.1", dnsName, notBefore, notAfter);
 
     private static X500DistinguishedName BuildName(string commonName)
     {

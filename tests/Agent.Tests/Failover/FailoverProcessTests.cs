@@ -69,6 +69,11 @@ public sealed class FailoverProcessTests
     [InlineData("--Failover:Window", 64, "needs a value")]
     [InlineData("--Failover:Window=soon", 78, "Failover:Window")]
     [InlineData("--Resources:0:Timeout=abc", 78, "Resources:0:Timeout")]
+    // Issue 13: https:// without a certificate (it was exit 134 and a stack trace), plain http:// beyond loopback, an unreadable credentials file.
+    [InlineData("--Urls=https://127.0.0.1:0", 78, "set Failover:Tls:CertFile and Failover:Tls:KeyFile")]
+    [InlineData("--Urls=http://0.0.0.0:0", 78, "is plain http:// on an address other than loopback")]
+    [InlineData("--Failover:CredentialsFile=/nonexistent/credentials", 78, "Failover:CredentialsFile cannot be used")]
+    [InlineData("--Failover:Tls:CertFile=/nonexistent/cert.pem", 78, "Failover:Tls:CertFile '/nonexistent/cert.pem'")]
     public async Task The_command_line_is_checked_before_anything_starts(string argument, int expectedCode, string expected)
     {
         using var store = new RedisAgent.Testing.TempDirectory("failover-cli");

@@ -75,6 +75,10 @@ public sealed class AgentProcessTests
     [InlineData("--Coordinator:ReportInterval=soon", 78, "Coordinator:ReportInterval")]
     // A fence shorter than two reports (1 s by default) would take one late acknowledgement for isolation.
     [InlineData("--Coordinator:SelfFenceAfter=00:00:01", 78, "Coordinator:SelfFenceAfter (00:00:01) must be at least two Coordinator:ReportInterval")]
+    // Issue 13: /logs and /metrics beyond loopback need a token (checked before anything binds); a coordinator beyond loopback needs https://.
+    [InlineData("--Urls=http://0.0.0.0:1", 78, "Set Http:TokenFile")]
+    [InlineData("--Coordinator:Url=http://coordinator.invalid:9380", 78, "is plain http:// off loopback")]
+    [InlineData("--Coordinator:MaxTermJump=0", 78, "Coordinator:MaxTermJump must be at least 1")]
     public async Task CommandLine_IsCheckedBeforeAnythingStarts(string argument, int expectedCode, string expected)
     {
         using var state = new TempDirectory("cli");

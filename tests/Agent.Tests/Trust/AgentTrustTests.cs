@@ -1,0 +1,129 @@
+using System.Net;
+using System.Net.Http.Headers;
+using RedisAgent.Testing;
+
+namespace RedisAgent.Tests.Trust;
+
+/// <summary>
+/// The agent's side of issue 13: it verifies the coordinator before it sends anything (and says
+/// what is wrong with a certificate it refuses), and its /logs and /metrics can require a token.
+/// </summary>
+public sealed class AgentTrustTests : IAsyncLifetime
+{
+    private readonly TestCertificates _certificates = new();
+    private readonly TempDirectory _files = new("agent-trust");
+    private RedisServer _redis = null!;
+
+    public async Task InitializeAsync() => _redis = await RedisServer.StartAsync();
+
+    public async Task DisposeAsync()
+    {
+        await _redis.DisposeAsync();
+        _files.Dispose();
+        _certificates.Dispose();
+    }
+
+    public static TheoryData<string, string> Untrusted => new()
+    {
+        { "another-ca", "is not signed by the CA in" },
+        { "expired", "expired on" },
+        { "another-name", "is issued for" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Untrusted))]
+    public async Task An_agent_sends_nothing_to_a_coordinator_it_does_not_trust_and_says_why(string fault, string expected)
+    {
+        using var other = new TestCertificates();
+        var (certFile, keyFile) = fault switch
+        {
+            "another-ca" => (other.ServerCertificateFile, other.ServerKeyFile),
+            "expired" => Pair(_certificates.IssueServer(DateTimeOffset.UtcNow.AddMinutes(-4), DateTimeOffset.UtcNow.AddMinutes(-1))),
+            _ => Pair(_certificates.IssueServer(DateTimeOffset.UtcNow.AddMinutes(-4), DateTimeOffset.UtcNow.AddHours(1), dnsName: "coordinator.example")),
+        };
+        await using var coordinator = await FailoverUnderTest.StartAsync("cache", [("n1", $"127.0.0.1:{_redis.Port}"), ("n2", "127.0.0.1:2")], new Dictionary<string, string?>
+        {
+            ["Failover:Tls:CertFile"] = certFile,
+            ["Failover:Tls:KeyFile"] = keyFile,
+        });
+
+        await using var agent = await AgentUnderTest.StartAsync(new Dictionary<string, string?>
+        {
+            ["Redis:Url"] = _redis.Url,
+            ["Restart:Driver"] = "none",
+            ["Agent:NodeName"] = "n1",
+            ["Coordinator:Url"] = coordinator.Url,
+            ["Coordinator:Token"] = FailoverUnderTest.Token,
+            ["Coordinator:Resource"] = "cache",
+            ["Coordinator:TlsCaFile"] = _certificates.CaFile,
+        });
+
+        await Poll.UntilAsync(() => agent.Logs.Entries.Any(e => e.EventId == 1614), TimeSpan.FromSeconds(15), () => agent.Logs.Text);
+        var line = agent.Logs.Entries.First(e => e.EventId == 1614).Message;
+        Assert.Contains(expected, line, StringComparison.Ordinal);
+        Assert.Contains("nothing was sent to it", line, StringComparison.Ordinal);
+        // The coordinator heard no call at all: no refusal (a token would have been checked), no agent.
+        Assert.Equal(0, coordinator.Refusals);
+        Assert.DoesNotContain(coordinator.Coordinator["cache"]!.Machine.Nodes, n => n.Connected);
+        Assert.DoesNotContain(FailoverUnderTest.Token, agent.Logs.Text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task An_agent_joins_a_coordinator_it_trusts_by_its_pinned_certificate()
+    {
+        await using var coordinator = await FailoverUnderTest.StartAsync("cache", [("n1", $"127.0.0.1:{_redis.Port}"), ("n2", "127.0.0.1:2")], new Dictionary<string, string?>
+        {
+            ["Failover:Tls:CertFile"] = _certificates.ServerCertificateFile,
+            ["Failover:Tls:KeyFile"] = _certificates.ServerKeyFile,
+        });
+        File.WriteAllText(_files.File("token"), FailoverUnderTest.Token + "\n");
+
+        await using var agent = await AgentUnderTest.StartAsync(new Dictionary<string, string?>
+        {
+            ["Redis:Url"] = _redis.Url,
+            ["Restart:Driver"] = "none",
+            ["Agent:NodeName"] = "n1",
+            ["Coordinator:Url"] = coordinator.Url,
+            ["Coordinator:TokenFile"] = _files.File("token"),
+            ["Coordinator:Resource"] = "cache",
+            ["Coordinator:TlsCertificateSha256"] = _certificates.ServerSha256,
+        });
+
+        await Poll.UntilAsync(() => coordinator.Coordinator["cache"]!.Machine.Nodes.Any(n => n.Spec.Name == "n1" && n.Connected), TimeSpan.FromSeconds(15), () => agent.Logs.Text);
+    }
+
+    [Fact]
+    public async Task With_a_token_file_logs_and_metrics_need_the_token_and_health_checks_do_not()
+    {
+        const string token = "http-read-token-0123456789";
+        File.WriteAllText(_files.File("http-token"), token + "\n");
+        await using var agent = await AgentUnderTest.StartAsync(new Dictionary<string, string?>
+        {
+            ["Redis:Url"] = _redis.Url,
+            ["Restart:Driver"] = "none",
+            ["Http:TokenFile"] = _files.File("http-token"),
+        });
+        using var http = new HttpClient { BaseAddress = agent.HttpAddress };
+
+        foreach (var path in new[] { "/logs?num=5", "/metrics" })
+        {
+            using var refused = await http.GetAsync(path);
+            Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+            using var wrong = new HttpRequestMessage(HttpMethod.Get, path) { Headers = { Authorization = new AuthenticationHeaderValue("Bearer", "not-the-token-0123456") } };
+            Assert.Equal(HttpStatusCode.Unauthorized, (await http.SendAsync(wrong)).StatusCode);
+            using var allowed = new HttpRequestMessage(HttpMethod.Get, path) { Headers = { Authorization = new AuthenticationHeaderValue("Bearer", token) } };
+            Assert.Equal(HttpStatusCode.OK, (await http.SendAsync(allowed)).StatusCode);
+        }
+
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/healthz")).StatusCode);
+
+        // The CLI presents it from --token-file.
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+        Assert.Equal(0, await RedisAgent.Cli.LogsCommand.RunAsync(["-n", "3", "--url", agent.HttpAddress.ToString(), "--token-file", _files.File("http-token")], output, error, CancellationToken.None));
+        Assert.Equal(64, await RedisAgent.Cli.LogsCommand.RunAsync(["-n", "3", "--url", agent.HttpAddress.ToString()], output, error, CancellationToken.None));
+        Assert.Contains("401", error.ToString(), StringComparison.Ordinal);
+    }
+
+    private static (string, string) Pair((string CertFile, string KeyFile, string Sha256) issued) => (issued.CertFile, issued.KeyFile);
+}
