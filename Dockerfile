@@ -38,8 +38,12 @@ ENV DOTNET_CLI_TELEMETRY_OPTOUT=1 \
 
 FROM runtime AS failover
 COPY --from=build /out/redis-failover /app/redis-failover
-# Outside the container's loopback, or nobody reaches it; the token comes from Failover__Token.
-ENV Urls=http://+:9380 \
+# Outside the container's loopback, or nobody reaches it: so over TLS, with a credential per caller,
+# from mounted secrets (a container without them stops at once, naming the file it lacks).
+ENV Urls=https://+:9380 \
+    Failover__Tls__CertFile=/run/secrets/redis-failover.crt \
+    Failover__Tls__KeyFile=/run/secrets/redis-failover.key \
+    Failover__CredentialsFile=/run/secrets/redis-failover-credentials \
     STATE_DIRECTORY=/var/lib/redis-agent/failover
 USER 10001:10001
 EXPOSE 9380
@@ -50,7 +54,9 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends redis-server \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /out/redis-agent /app/redis-agent
-ENV Urls=http://+:9379
+# /logs (Redis's own lines) and /metrics on every interface need a bearer token, from a mounted secret.
+ENV Urls=http://+:9379 \
+    Http__TokenFile=/run/secrets/redis-agent-http-token
 USER 10001:10001
 EXPOSE 9379 6379
 HEALTHCHECK --interval=10s --timeout=3s CMD ["/app/redis-agent/redis-agent", "health"]

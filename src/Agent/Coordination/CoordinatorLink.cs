@@ -37,8 +37,10 @@ internal sealed partial class CoordinatorLink(
     ILogger<CoordinatorLink> logger) : BackgroundService
 {
     private readonly CoordinatorOptions _options = options.Value;
-    private readonly RedisShared.Security.TlsTrust _trust = RedisShared.Security.TlsTrust.Create(options.Value.TlsCaFile, options.Value.TlsCertificateSha256);
+    /// <summary>The trust last read (at each dial: a CA file that changes is used from the next connection on).</summary>
+    private RedisShared.Security.TlsTrust _trust = RedisShared.Security.TlsTrust.Create(options.Value.TlsCaFile, options.Value.TlsCertificateSha256);
     private string? _lastTlsProblem;
+    private System.Security.Cryptography.X509Certificates.X509Certificate2? _clientCertificate;
     private DateTimeOffset _lastTlsProblemAt;
     private long _sequence;
     private int _next;
@@ -219,9 +221,20 @@ internal sealed partial class CoordinatorLink(
         if (_url.StartsWith("https://", StringComparison.OrdinalIgnoreCase))
         {
             var url = _url;
+            try
+            {
+                _trust = RedisShared.Security.TlsTrust.Create(_options.TlsCaFile, _options.TlsCertificateSha256);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException or System.Security.Cryptography.CryptographicException)
+            {
+                // Mid-rewrite? The trust read before still decides.
+                Log.TlsFileUnreadable(logger, "Coordinator:TlsCaFile", ex.Message, "the CA read before still decides");
+            }
+
+            var trust = _trust;
             handler.SslOptions.RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
             {
-                var problem = _trust.Problem(certificate, errors);
+                var problem = trust.Problem(certificate, errors);
                 if (problem is not null && (problem != _lastTlsProblem || time.GetUtcNow() - _lastTlsProblemAt > TimeSpan.FromMinutes(1)))
                 {
                     // Said when it changes, and once a minute while it lasts: the agent redials every second.
@@ -232,7 +245,17 @@ internal sealed partial class CoordinatorLink(
 
                 return problem is null;
             };
-            if (_options.ClientCertificate() is { } certificate)
+            try
+            {
+                _clientCertificate = _options.ClientCertificate() ?? _clientCertificate;
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException or ArgumentException)
+            {
+                // A certificate renewed before its key (or the reverse): the pair read before is presented until both match.
+                Log.TlsFileUnreadable(logger, "Coordinator:CertFile", ex.Message, "the certificate read before is presented");
+            }
+
+            if (_clientCertificate is { } certificate)
             {
                 handler.SslOptions.ClientCertificates = [certificate];
             }
@@ -321,6 +344,9 @@ internal sealed partial class CoordinatorLink(
 
         [LoggerMessage(EventId = 1614, Level = LogLevel.Error, Message = "The coordinator at {Url} is not trusted, nothing was sent to it: {Problem}")]
         public static partial void Untrusted(ILogger logger, string url, string problem);
+
+        [LoggerMessage(EventId = 1616, Level = LogLevel.Error, Message = "{Key} cannot be read again ({Reason}): {Instead}")]
+        public static partial void TlsFileUnreadable(ILogger logger, string key, string reason, string instead);
 
         [LoggerMessage(EventId = 1615, Level = LogLevel.Critical, Message = "The coordinator at {Url} sent a term this agent refuses: {Refusal}")]
         public static partial void WelcomeTermRefused(ILogger logger, string url, string refusal);

@@ -6,7 +6,7 @@ using RedisFailover.Protos;
 namespace RedisFailover.Services;
 
 /// <summary>The agents' stream: registration, then reports and results up, commands down.</summary>
-internal sealed partial class AgentLinkService(Coordinator coordinator, RefusalLog refusals, Microsoft.Extensions.Options.IOptions<RedisFailover.Hosting.FailoverOptions> options, ILogger<AgentLinkService> logger) : AgentLink.AgentLinkBase
+internal sealed partial class AgentLinkService(Coordinator coordinator, RefusalLog refusals, AuthInterceptor auth, TimeProvider time, Microsoft.Extensions.Options.IOptions<RedisFailover.Hosting.FailoverOptions> options, ILogger<AgentLinkService> logger) : AgentLink.AgentLinkBase
 {
     public override async Task Connect(IAsyncStreamReader<AgentMessage> requestStream, IServerStreamWriter<CoordinatorMessage> responseStream, ServerCallContext context)
     {
@@ -64,9 +64,20 @@ internal sealed partial class AgentLinkService(Coordinator coordinator, RefusalL
         var writer = WriteAsync(session, responseStream, stop.Token);
         try
         {
+            var checkedAt = time.GetUtcNow();
             while (await requestStream.MoveNext(stop.Token).ConfigureAwait(false))
             {
                 var message = requestStream.Current;
+                if (time.GetUtcNow() - checkedAt >= TimeSpan.FromSeconds(1))
+                {
+                    // Revocation reaches open streams too, within about a second.
+                    checkedAt = time.GetUtcNow();
+                    if (auth.Revoked(context) is { } revoked)
+                    {
+                        throw Refuse(context, StatusCode.Unauthenticated, $"{registration.Node}'s credential is no longer valid: {revoked}");
+                    }
+                }
+
                 switch (message.BodyCase)
                 {
                     case AgentMessage.BodyOneofCase.Report:
@@ -104,7 +115,7 @@ internal sealed partial class AgentLinkService(Coordinator coordinator, RefusalL
                 }
             }
         }
-        catch (Exception ex) when (ex is IOException or OperationCanceledException || ex is RpcException { StatusCode: not StatusCode.InvalidArgument })
+        catch (Exception ex) when (ex is IOException or OperationCanceledException || ex is RpcException { StatusCode: not (StatusCode.InvalidArgument or StatusCode.Unauthenticated) })
         {
             // The agent went away (or was cut off): the session ends below.
         }

@@ -25,6 +25,18 @@ internal sealed class AuthInterceptor(Callers callers, RefusalLog refusals) : In
         "/redisfailover.v1.Admin/ResumeFailover",
     };
 
+    /// <summary>
+    /// Whether the credential a long call (the agents' stream) opened with is still in force: a
+    /// line removed from the credentials file, or a certificate revoked there, ends the streams it
+    /// opened, not only the calls to come. Null when it still is; else why not.
+    /// </summary>
+    public string? Revoked(ServerCallContext context)
+    {
+        var caller = CallerOf(context);
+        var now = callers.Identify(context.RequestHeaders.GetValue("authorization"), context.GetHttpContext().Connection.ClientCertificate, out var why);
+        return now == caller ? null : now is null ? why : $"the credential now names {now.Name}, not {caller.Name}";
+    }
+
     public static Caller CallerOf(ServerCallContext context) =>
         context.UserState.TryGetValue(CallerKey, out var caller) && caller is Caller known
             ? known

@@ -99,7 +99,18 @@ public sealed class PublishSmokeTests : IAsyncLifetime
         using var notify = new NotifySocket(_directory.File("failover.notify"));
         var port = LoopbackPorts.Free();
         var environment = RepositoryFiles.Environment("deploy/config/redis-failover.env");
-        environment["Urls"] = $"http://127.0.0.1:{port}";
+        // The example's files, made here: a certificate, and a credentials file naming an admin by its token's hash.
+        using var certificates = new TestCertificates();
+        const string adminToken = "operator-token-0123456789";
+        var credentials = _directory.File("credentials");
+        await File.WriteAllTextAsync(credentials, $"admin alice sha256:{Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(adminToken)))}\n");
+        var password = _directory.File("cache.password");
+        await File.WriteAllTextAsync(password, "cache-password\n");
+        environment["Failover__CredentialsFile"] = credentials;
+        environment["Failover__Tls__CertFile"] = certificates.ServerCertificateFile;
+        environment["Failover__Tls__KeyFile"] = certificates.ServerKeyFile;
+        environment["Resources__0__PasswordFile"] = password;
+        environment["Urls"] = $"https://127.0.0.1:{port}";
         var metricsPort = LoopbackPorts.Free();
         environment["Failover__MetricsUrl"] = $"http://127.0.0.1:{metricsPort}";
         environment["Failover__StoreDirectory"] = _directory.File("failover-store");
@@ -107,10 +118,14 @@ public sealed class PublishSmokeTests : IAsyncLifetime
 
         await using var coordinator = await StartNotifyingAsync("redis-failover", environment, notify);
 
-        // The token from a file, never the command line (ps shows that to every user).
+        // The token from a file, never the command line (ps shows that to every user); the coordinator verified against the CA first.
         var tokenFile = _directory.File("token");
-        await File.WriteAllTextAsync(tokenFile, environment["Failover__Token"] + "\n");
-        var (code, status) = await RunAsync(Path.Combine(_published, "redis-failover", "redis-failover"), "status", "-r", "cache", "--url", $"http://127.0.0.1:{port}", "--token-file", tokenFile);
+        await File.WriteAllTextAsync(tokenFile, adminToken + "\n");
+        var cli = Path.Combine(_published, "redis-failover", "redis-failover");
+        var (untrustedCode, untrusted) = await RunAsync(cli, "status", "-r", "cache", "--url", $"https://127.0.0.1:{port}", "--token-file", tokenFile);
+        Assert.True(untrustedCode == 69, $"status without the CA: exit {untrustedCode}: {untrusted}");
+        Assert.Contains("is not trusted, nothing was sent to it", untrusted, StringComparison.Ordinal);
+        var (code, status) = await RunAsync(cli, "status", "-r", "cache", "--url", $"https://127.0.0.1:{port}", "--token-file", tokenFile, "--ca-file", certificates.CaFile);
         Assert.True(code == 0, $"status: exit {code}: {status}\n{coordinator.Output}");
         Assert.StartsWith("cache: ", status, StringComparison.Ordinal);
         Assert.Contains("db-3", status, StringComparison.Ordinal);
@@ -122,7 +137,8 @@ public sealed class PublishSmokeTests : IAsyncLifetime
         coordinator.Signal(Signals.SigTerm);
         Assert.Equal(0, await coordinator.WaitForExitAsync(TimeSpan.FromSeconds(30)));
         await notify.WaitForAsync("STOPPING=1", coordinator);
-        Assert.DoesNotContain(environment["Failover__Token"], coordinator.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain(adminToken, coordinator.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("cache-password", coordinator.Output, StringComparison.Ordinal);
     }
 
     /// <summary>Starts the published <paramref name="program"/> as a Type=notify unit with WatchdogSec=2 would, and waits for READY=1 and a first WATCHDOG=1.</summary>
