@@ -13,21 +13,39 @@ namespace RedisAgent.Testing;
 public sealed class RespClient : IAsyncDisposable
 {
     private readonly Socket _socket;
-    private readonly NetworkStream _stream;
+    private readonly Stream _stream;
     private readonly BufferedStream _reader;
 
-    private RespClient(Socket socket)
+    private RespClient(Socket socket, Stream stream)
     {
         _socket = socket;
-        _stream = new NetworkStream(socket, ownsSocket: true);
+        _stream = stream;
         _reader = new BufferedStream(_stream);
     }
 
-    public static async Task<RespClient> ConnectAsync(string host, int port, string? password = null)
+    /// <summary>Connects (over TLS when <paramref name="caFile"/> is given: the server's certificate must chain to that CA), and logs in with <paramref name="password"/>.</summary>
+    public static async Task<RespClient> ConnectAsync(string host, int port, string? password = null, string? caFile = null)
     {
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         await socket.ConnectAsync(IPAddress.Parse(host), port).ConfigureAwait(false);
-        var client = new RespClient(socket);
+        Stream stream = new NetworkStream(socket, ownsSocket: true);
+        if (caFile is not null)
+        {
+            var roots = new System.Security.Cryptography.X509Certificates.X509Certificate2Collection();
+            roots.ImportFromPemFile(caFile);
+            var tls = new System.Net.Security.SslStream(stream, leaveInnerStreamOpen: false, (_, certificate, _, _) =>
+            {
+                using var chain = new System.Security.Cryptography.X509Certificates.X509Chain();
+                chain.ChainPolicy.TrustMode = System.Security.Cryptography.X509Certificates.X509ChainTrustMode.CustomRootTrust;
+                chain.ChainPolicy.CustomTrustStore.AddRange(roots);
+                chain.ChainPolicy.RevocationMode = System.Security.Cryptography.X509Certificates.X509RevocationMode.NoCheck;
+                return certificate is not null && chain.Build(new System.Security.Cryptography.X509Certificates.X509Certificate2(certificate));
+            });
+            await tls.AuthenticateAsClientAsync(host).ConfigureAwait(false);
+            stream = tls;
+        }
+
+        var client = new RespClient(socket, stream);
         if (password is not null)
         {
             await client.CommandAsync("AUTH", password).ConfigureAwait(false);
@@ -150,26 +168,26 @@ public static class Resp
     }
 
     /// <summary>True when the server answers PING with PONG right now.</summary>
-    public static async Task<bool> PingsAsync(string host, int port, string? password = null)
+    public static async Task<bool> PingsAsync(string host, int port, string? password = null, string? caFile = null)
     {
         try
         {
-            var client = await RespClient.ConnectAsync(host, port, password).ConfigureAwait(false);
+            var client = await RespClient.ConnectAsync(host, port, password, caFile).ConfigureAwait(false);
             await using (client.ConfigureAwait(false))
             {
                 var reply = await client.CommandAsync("PING").WaitAsync(TimeSpan.FromSeconds(1)).ConfigureAwait(false);
                 return reply == "PONG";
             }
         }
-        catch (Exception ex) when (ex is SocketException or IOException or TimeoutException)
+        catch (Exception ex) when (ex is SocketException or IOException or TimeoutException or System.Security.Authentication.AuthenticationException)
         {
             return false;
         }
     }
 
-    public static async Task<int> ProcessIdAsync(string host, int port, string? password = null)
+    public static async Task<int> ProcessIdAsync(string host, int port, string? password = null, string? caFile = null)
     {
-        var client = await RespClient.ConnectAsync(host, port, password).ConfigureAwait(false);
+        var client = await RespClient.ConnectAsync(host, port, password, caFile).ConfigureAwait(false);
         await using (client.ConfigureAwait(false))
         {
             var info = await client.InfoAsync("server").ConfigureAwait(false);

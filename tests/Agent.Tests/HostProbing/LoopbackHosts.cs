@@ -23,8 +23,8 @@ public sealed class LoopbackHosts : IDisposable
 
     public SshKeys Keys { get; }
 
-    public Task<TestHost> StartAsync(int number, bool alsoLoopback = false, string? password = null) =>
-        TestHost.StartAsync($"host-{number}", $"127.0.0.{10 + number}", Keys, alsoLoopback, password: password);
+    public Task<TestHost> StartAsync(int number, bool alsoLoopback = false, string? password = null, TestCertificates? tls = null) =>
+        TestHost.StartAsync($"host-{number}", $"127.0.0.{10 + number}", Keys, alsoLoopback, password: password, tls: tls);
 
     public void Dispose()
     {

@@ -11,7 +11,7 @@ using RedisFailover.Protos;
 namespace RedisAgent.Tests.Trust;
 
 /// <summary>
-/// Issue 13's end-to-end case: three hosts whose Redis requires a password, agents joined to a
+/// Issue 13's end-to-end case: three hosts whose Redis requires a password and serves TLS only, agents joined to a
 /// coordinator on https:// by client certificate (mTLS), no shared token anywhere. A writer that
 /// only knows the published URL (with the password in it) keeps writing through a host-loss
 /// failover, and the old primary, back, replicates from the new one with no manual step (its agent
@@ -27,7 +27,7 @@ public sealed class SecureFailoverTests(LoopbackHosts hosts, Xunit.Abstractions.
 
     private readonly List<TestHost> _hosts = [];
     private readonly Dictionary<string, AgentUnderTest> _agents = new(StringComparer.Ordinal);
-    private readonly TestCertificates _certificates = new();
+    private readonly TestCertificates _certificates = new(System.Net.IPAddress.Parse("127.0.0.11"), System.Net.IPAddress.Parse("127.0.0.12"), System.Net.IPAddress.Parse("127.0.0.13"));
     private readonly TempDirectory _files = new("secure");
     private FailoverUnderTest _coordinator = null!;
     private GrpcChannel _channel = null!;
@@ -36,7 +36,7 @@ public sealed class SecureFailoverTests(LoopbackHosts hosts, Xunit.Abstractions.
     {
         for (var i = 1; i <= 3; i++)
         {
-            _hosts.Add(await hosts.StartAsync(i, alsoLoopback: true, password: Password));
+            _hosts.Add(await hosts.StartAsync(i, alsoLoopback: true, password: Password, tls: _certificates));
         }
 
         // The operator's own setup, as a redis.conf would have it: the replicas log in to host-1.
@@ -64,6 +64,7 @@ public sealed class SecureFailoverTests(LoopbackHosts hosts, Xunit.Abstractions.
             ["Failover:Tls:KeyFile"] = _certificates.ServerKeyFile,
             ["Failover:Tls:ClientCaFile"] = _certificates.CaFile,
             ["Resources:0:PasswordFile"] = _files.File("password"),
+            ["Resources:0:Tls"] = "true",
         });
         var trust = agent::RedisShared.Security.TlsTrust.Create(_certificates.CaFile, null);
         var handler = new SocketsHttpHandler();
@@ -103,7 +104,7 @@ public sealed class SecureFailoverTests(LoopbackHosts hosts, Xunit.Abstractions.
     public async Task A_writer_on_the_published_url_keeps_writing_through_a_host_loss_and_the_old_primary_replicates_again()
     {
         var published = PublishedUrl();
-        Assert.Equal($"redis://:{Uri.EscapeDataString(Password)}@{_hosts[0].Address}:{_hosts[0].Redis.Port}", published);
+        Assert.Equal($"rediss://:{Uri.EscapeDataString(Password)}@{_hosts[0].Address}:{_hosts[0].Redis.Port}", published);
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead, File.GetUnixFileMode(_coordinator.UrlFile));
 
         using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(90));
@@ -134,7 +135,7 @@ public sealed class SecureFailoverTests(LoopbackHosts hosts, Xunit.Abstractions.
         await stop.CancelAsync();
         await writer;
         output.WriteLine(string.Join(", ", acknowledged.Select(p => $"{p.Key}: {p.Value} acknowledged")));
-        Assert.Equal($"redis://:{Uri.EscapeDataString(Password)}@{primary.Address}:{primary.Redis.Port}", PublishedUrl());
+        Assert.Equal($"rediss://:{Uri.EscapeDataString(Password)}@{primary.Address}:{primary.Redis.Port}", PublishedUrl());
 
         // The password is in the URL file, and nowhere in what either program logs.
         Assert.DoesNotContain(Password, _coordinator.Logs.Text, StringComparison.Ordinal);
@@ -163,13 +164,13 @@ public sealed class SecureFailoverTests(LoopbackHosts hosts, Xunit.Abstractions.
             var password = Uri.UnescapeDataString(url.UserInfo.TrimStart(':'));
             try
             {
-                await using var client = await RespClient.ConnectAsync(url.Host, url.Port, password).WaitAsync(TimeSpan.FromSeconds(1), stop);
+                await using var client = await RespClient.ConnectAsync(url.Host, url.Port, password, url.Scheme == "rediss" ? _certificates.CaFile : null).WaitAsync(TimeSpan.FromSeconds(1), stop);
                 if (await client.CommandAsync("SET", $"k{i}", "v").WaitAsync(TimeSpan.FromSeconds(1), stop) == "OK")
                 {
                     acknowledged.AddOrUpdate(url.Host, 1, (_, n) => n + 1);
                 }
             }
-            catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or TimeoutException or OperationCanceledException)
+            catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or TimeoutException or OperationCanceledException or System.Security.Authentication.AuthenticationException)
             {
                 // The old primary is cut off: the URL file will name another.
             }
@@ -190,6 +191,7 @@ public sealed class SecureFailoverTests(LoopbackHosts hosts, Xunit.Abstractions.
         var settings = _coordinator.AgentSettings(host, _hosts, hosts.Keys.ClientKey, "cache");
         var certificate = _certificates.IssueClient($"cache/{host.Name}");
         settings["Coordinator:Token"] = null;
+        settings["Redis:TlsCaFile"] = _certificates.CaFile;
         settings["Coordinator:TlsCaFile"] = _certificates.CaFile;
         settings["Coordinator:CertFile"] = certificate.CertFile;
         settings["Coordinator:KeyFile"] = certificate.KeyFile;

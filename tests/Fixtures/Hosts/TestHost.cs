@@ -22,7 +22,7 @@ public sealed class TestHost : IAsyncDisposable
     /// <summary>Starts sshd and a daemonized redis-server (so that a command over SSH can start it again) on the alias.</summary>
     /// <param name="alsoLoopback">Redis listens on 127.0.0.1 too, as a node's own processes reach it locally while the network is cut.</param>
     /// <param name="arguments">More redis-server arguments (they win over the fixture's own, e.g. <c>--appendonly yes</c>).</param>
-    public static async Task<TestHost> StartAsync(string name, string address, SshKeys keys, bool alsoLoopback = false, IReadOnlyList<string>? arguments = null, string? password = null)
+    public static async Task<TestHost> StartAsync(string name, string address, SshKeys keys, bool alsoLoopback = false, IReadOnlyList<string>? arguments = null, string? password = null, TestCertificates? tls = null)
     {
         var ssh = await SshServer.StartAsync(address, keys.ClientKey + ".pub").ConfigureAwait(false);
         try
@@ -32,7 +32,8 @@ public sealed class TestHost : IAsyncDisposable
                 Host = address,
                 Daemonize = true,
                 Password = password,
-                Arguments = [.. alsoLoopback ? ["--bind", address, "127.0.0.1"] : Array.Empty<string>(), .. arguments ?? []],
+                Tls = tls,
+                Arguments = [.. alsoLoopback ? ["--bind", address, "127.0.0.1"] : Array.Empty<string>(), .. tls is null ? Array.Empty<string>() : ["--tls-replication", "yes"], .. arguments ?? []],
             }).ConfigureAwait(false);
             return new TestHost(name, address, ssh, redis);
         }
