@@ -149,12 +149,12 @@ internal sealed class AgentUnderTest : IAsyncDisposable
     /// An agent that runs its own redis-server (exec driver) on a free loopback port, started and
     /// seen healthy. <paramref name="settings"/> add to or override that.
     /// </summary>
-    public static async Task<AgentUnderTest> StartOwningRedisAsync(IReadOnlyDictionary<string, string?>? settings = null, string? password = null)
+    public static async Task<AgentUnderTest> StartOwningRedisAsync(IReadOnlyDictionary<string, string?>? settings = null, string? password = null, string scheme = "redis")
     {
         var port = LoopbackPorts.Free();
         var merged = new Dictionary<string, string?>
         {
-            ["Redis:Url"] = password is null ? $"redis://127.0.0.1:{port}" : $"redis://:{password}@127.0.0.1:{port}",
+            ["Redis:Url"] = password is null ? $"{scheme}://127.0.0.1:{port}" : $"{scheme}://:{password}@127.0.0.1:{port}",
             ["Restart:Driver"] = "exec",
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())

@@ -31,7 +31,7 @@ internal sealed record ExecLaunch(string FileName, IReadOnlyList<string> Argumen
                 File.SetUnixFileMode(directory, OwnerOnly);
             }
             var generated = Path.Combine(home, "redis.conf");
-            WriteConfig(generated, GeneratedConfig(endpoint, dataDirectory));
+            WriteConfig(generated, GeneratedConfig(endpoint, dataDirectory, options));
             arguments.Add(generated);
         }
 
@@ -44,12 +44,29 @@ internal sealed record ExecLaunch(string FileName, IReadOnlyList<string> Argumen
 
     private const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
 
-    internal static string GeneratedConfig(RedisEndpoint endpoint, string dataDirectory)
+    internal static string GeneratedConfig(RedisEndpoint endpoint, string dataDirectory, ExecOptions? options = null)
     {
         var config = new StringBuilder()
             .AppendLine("# Written by redis-agent (exec driver); rewritten at every agent start.")
-            .AppendLine(CultureInfo.InvariantCulture, $"bind {endpoint.Host}")
-            .AppendLine(CultureInfo.InvariantCulture, $"port {endpoint.Port}")
+            .AppendLine(CultureInfo.InvariantCulture, $"bind {endpoint.Host}");
+        if (endpoint.Tls && options is { TlsCertFile: { } certFile, TlsKeyFile: { } keyFile, TlsCaFile: { } caFile })
+        {
+            // rediss://: TLS only, on the URL's port; replicas verify their primary with the CA.
+            // Clients prove themselves with the password, not a certificate.
+            config.AppendLine("port 0")
+                .AppendLine(CultureInfo.InvariantCulture, $"tls-port {endpoint.Port}")
+                .AppendLine(CultureInfo.InvariantCulture, $"tls-cert-file {Quote(certFile)}")
+                .AppendLine(CultureInfo.InvariantCulture, $"tls-key-file {Quote(keyFile)}")
+                .AppendLine(CultureInfo.InvariantCulture, $"tls-ca-cert-file {Quote(caFile)}")
+                .AppendLine("tls-auth-clients no")
+                .AppendLine("tls-replication yes");
+        }
+        else
+        {
+            config.AppendLine(CultureInfo.InvariantCulture, $"port {endpoint.Port}");
+        }
+
+        config
             .AppendLine(CultureInfo.InvariantCulture, $"dir {Quote(dataDirectory)}")
             .AppendLine("daemonize no")
             // Redis's own lines go to stdout, where the agent reads them.

@@ -25,4 +25,13 @@ internal sealed class ExecOptions
     /// root. Unset means: only in the embedded default (no Redis URL configured).
     /// </summary>
     public bool? InstallIfMissing { get; set; }
+
+    /// <summary>For a <c>rediss://</c> node in the generated redis.conf: the server's certificate (PEM), served on the URL's port (<c>tls-port</c>; no plain port).</summary>
+    public string? TlsCertFile { get; set; }
+
+    /// <summary>Its private key (PEM).</summary>
+    public string? TlsKeyFile { get; set; }
+
+    /// <summary>The CA (PEM) that signed the other nodes' certificates: a replica verifies its primary with it (<c>tls-replication yes</c>).</summary>
+    public string? TlsCaFile { get; set; }
 }

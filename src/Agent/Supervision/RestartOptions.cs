@@ -119,6 +119,18 @@ internal sealed partial class RestartOptionsValidator(IOptions<RedisOptions> red
         }
 
         var redisOptions = redis.Value;
+        if (RedisEndpoint.TryParse(redisOptions.Url, out var tlsEndpoint, out _) && tlsEndpoint!.Tls && execOptions.ConfigFile is null)
+        {
+            // The generated redis.conf serves TLS on the URL's port: it needs the server's files.
+            foreach (var (key, value) in new[] { ("TlsCertFile", execOptions.TlsCertFile), ("TlsKeyFile", execOptions.TlsKeyFile), ("TlsCaFile", execOptions.TlsCaFile) })
+            {
+                errors.Require(value is { Length: > 0 } && File.Exists(value),
+                    value is { Length: > 0 }
+                        ? $"Exec:{key} '{value}' does not exist."
+                        : $"{redisOptions.Source} is rediss://, so the redis.conf the exec driver writes serves TLS: Exec:{key} is required (or give your own Exec:ConfigFile).");
+            }
+        }
+
         if (RedisEndpoint.TryParse(redisOptions.Url, out var endpoint, out _) && !IsThisMachine(endpoint!.Host))
         {
             errors.Require(false,

@@ -125,5 +125,29 @@ public sealed class AgentTrustTests : IAsyncLifetime
         Assert.Contains("401", error.ToString(), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task The_exec_driver_runs_a_rediss_node_on_TLS_only_and_restarts_it_so()
+    {
+        const string password = "tls-node-password-0123";
+        await using var agent = await AgentUnderTest.StartOwningRedisAsync(new Dictionary<string, string?>
+        {
+            ["Exec:TlsCertFile"] = _certificates.ServerCertificateFile,
+            ["Exec:TlsKeyFile"] = _certificates.ServerKeyFile,
+            ["Exec:TlsCaFile"] = _certificates.CaFile,
+            ["Redis:TlsCaFile"] = _certificates.CaFile,
+        }, password, scheme: "rediss");
+
+        await Poll.UntilAsync(() => Resp.PingsAsync("127.0.0.1", agent.Port, password, _certificates.CaFile), TimeSpan.FromSeconds(10), () => "PING over TLS\n" + agent.Logs.Text);
+        Assert.False(await Resp.PingsAsync("127.0.0.1", agent.Port, password), "a plain-text client is served");
+        var first = agent.ExecProcessId!.Value;
+
+        Signals.Send(first, Signals.SigKill);
+
+        await Poll.UntilAsync(() => agent.ExecProcessId is { } now && now != first, TimeSpan.FromSeconds(10), () => agent.Logs.Text);
+        await Poll.UntilAsync(() => Resp.PingsAsync("127.0.0.1", agent.Port, password, _certificates.CaFile), TimeSpan.FromSeconds(15), () => "the restarted node answers over TLS\n" + agent.Logs.Text);
+        Assert.False(await Resp.PingsAsync("127.0.0.1", agent.Port, password), "a plain-text client is served after the restart");
+        Assert.DoesNotContain(password, agent.Logs.Text, StringComparison.Ordinal);
+    }
+
     private static (string, string) Pair((string CertFile, string KeyFile, string Sha256) issued) => (issued.CertFile, issued.KeyFile);
 }
