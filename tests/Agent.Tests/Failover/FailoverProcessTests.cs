@@ -9,7 +9,9 @@ public sealed class FailoverProcessTests
     private static readonly string Binary = Binaries.Path("redis-failover");
 
     [Theory]
-    [InlineData("Failover__Token=short", "Failover:Token is required")]
+    [InlineData("Failover__Token=short", "Failover:Token must be at least 16 characters")]
+    [InlineData("Failover__Token=", "Failover:CredentialsFile (a credential per agent and operator, docs/security.md) or Failover:Token")]
+    [InlineData("Resources__0__PasswordFile=/nonexistent/password", "Resources:0:PasswordFile '/nonexistent/password' cannot be read")]
     [InlineData("Resources__0__Nodes__0__Address=nowhere", "Resources:0:Nodes:0:Address must be host:port (got 'nowhere')")]
     [InlineData("Failover__RoundInterval=00:05:00", "Failover:RoundInterval must be greater than zero and at most Failover:Window")]
     [InlineData("Failover__Quorum=0", "Failover:Quorum must be at least 1")]

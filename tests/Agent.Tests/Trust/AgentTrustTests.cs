@@ -125,6 +125,49 @@ public sealed class AgentTrustTests : IAsyncLifetime
         Assert.Contains("401", error.ToString(), StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// A coordinator whose store holds a forged term (2^62, the attack that locked the real
+    /// coordinator out for good at 2^63-1): the agent refuses it, and every command of it, until an
+    /// operator confirms that very term.
+    /// </summary>
+    [Fact]
+    public async Task A_term_far_past_the_highest_seen_is_refused_until_an_operator_confirms_it()
+    {
+        await using var coordinator = await FailoverUnderTest.StartAsync("cache", [("n1", $"127.0.0.1:{_redis.Port}"), ("n2", "127.0.0.1:2")]);
+        await using var agent = await AgentUnderTest.StartAsync(new Dictionary<string, string?>
+        {
+            ["Redis:Url"] = _redis.Url,
+            ["Restart:Driver"] = "none",
+            ["Agent:NodeName"] = "n1",
+            ["Coordinator:Url"] = coordinator.Url,
+            ["Coordinator:Token"] = FailoverUnderTest.Token,
+            ["Coordinator:Resource"] = "cache",
+            ["Coordinator:ReportInterval"] = "00:00:00.250",
+        });
+        await Poll.UntilAsync(() => agent.Terms.Highest >= 1, TimeSpan.FromSeconds(15), () => agent.Logs.Text + coordinator.Logs.Text);
+        var genuine = agent.Terms.Highest;
+        const long forged = 1L << 62;
+
+        await coordinator.RestartAsync(() =>
+        {
+            var path = Path.Combine(coordinator.StoreDirectory, "cache.state.json");
+            var record = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(path))!;
+            record["term"] = forged;
+            File.WriteAllText(path, record.ToJsonString());
+            return Task.CompletedTask;
+        });
+
+        await Poll.UntilAsync(() => agent.Logs.Entries.Any(e => e.EventId == 1613), TimeSpan.FromSeconds(15), () => agent.Logs.Text);
+        Assert.Contains(agent.Logs.Entries, e => e.EventId == 1615 && e.Message.Contains($"redis-agent accept-term {forged}", StringComparison.Ordinal));
+        Assert.Equal(genuine, agent.Terms.Highest);
+
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+        Assert.Equal(0, await RedisAgent.Cli.AcceptTermCommand.RunAsync([forged.ToString(System.Globalization.CultureInfo.InvariantCulture), "--state-directory", agent.StateDirectory], output, error));
+
+        await Poll.UntilAsync(() => agent.Terms.Highest == forged, TimeSpan.FromSeconds(15), () => "the confirmed term taken at the next command\n" + agent.Logs.Text);
+    }
+
     [Fact]
     public async Task The_exec_driver_runs_a_rediss_node_on_TLS_only_and_restarts_it_so()
     {
