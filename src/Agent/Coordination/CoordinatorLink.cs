@@ -40,6 +40,9 @@ internal sealed partial class CoordinatorLink(
     /// <summary>The trust last read (at each dial: a CA file that changes is used from the next connection on).</summary>
     private RedisShared.Security.TlsTrust _trust = RedisShared.Security.TlsTrust.Create(options.Value.TlsCaFile, options.Value.TlsCertificateSha256);
     private string? _lastTlsProblem;
+
+    /// <summary>The credential presented at the last dial (<see cref="CredentialStamp"/>).</summary>
+    private string _presented = "";
     private System.Security.Cryptography.X509Certificates.X509Certificate2? _clientCertificate;
     private DateTimeOffset _lastTlsProblemAt;
     private long _sequence;
@@ -62,6 +65,7 @@ internal sealed partial class CoordinatorLink(
         while (!stoppingToken.IsCancellationRequested)
         {
             var leaderNamed = false;
+            string? refusedWith = null;
             try
             {
                 await RunOnceAsync(stoppingToken).ConfigureAwait(false);
@@ -85,6 +89,8 @@ internal sealed partial class CoordinatorLink(
             {
                 Log.Refused(logger, _url, ex.StatusCode.ToString(), ex.Status.Detail);
                 backoff.Hold(TimeSpan.FromSeconds(30));
+                // The credential the refused call presented: one rotated since is tried at once.
+                refusedWith = _presented;
             }
             catch (Exception ex) when (!stoppingToken.IsCancellationRequested && ex is RpcException or IOException or HttpRequestException or InvalidOperationException)
             {
@@ -110,11 +116,61 @@ internal sealed partial class CoordinatorLink(
 
             followed = false;
 
-            if (!await backoff.WaitAsync(time, stoppingToken).ConfigureAwait(false))
+            if (refusedWith is not null)
+            {
+                // Refused: retrying with the same credential would not cure it, so the wait is long,
+                // but a credential rotated meanwhile (a new token or certificate file) is tried at once.
+                if (!await WaitForNewCredentialAsync(backoff.Next(), refusedWith, stoppingToken).ConfigureAwait(false))
+                {
+                    break;
+                }
+            }
+            else if (!await backoff.WaitAsync(time, stoppingToken).ConfigureAwait(false))
             {
                 break;
             }
         }
+    }
+
+    /// <summary>What the agent would present now: its token and its certificate files' times (a change means a rotation).</summary>
+    private string CredentialStamp()
+    {
+        static string Written(string? file) => file is { Length: > 0 } && File.Exists(file) ? File.GetLastWriteTimeUtc(file).Ticks.ToString(CultureInfo.InvariantCulture) : "";
+        string token;
+        try
+        {
+            token = _options.CurrentToken() ?? "";
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            token = "";
+        }
+
+        return string.Join('\n', Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(token))), Written(_options.CertFile), Written(_options.KeyFile));
+    }
+
+    /// <summary>Waits <paramref name="wait"/>, or less when the credential changes from <paramref name="refusedWith"/>; false when stopping.</summary>
+    private async Task<bool> WaitForNewCredentialAsync(TimeSpan wait, string refusedWith, CancellationToken stoppingToken)
+    {
+        var until = time.GetUtcNow() + wait;
+        while (time.GetUtcNow() < until)
+        {
+            try
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(250), time, stoppingToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return false;
+            }
+
+            if (CredentialStamp() != refusedWith)
+            {
+                return true;
+            }
+        }
+
+        return true;
     }
 
     /// <summary>The coordinator after the one dialled, in the configured order (the same one when there is only one).</summary>
@@ -133,6 +189,7 @@ internal sealed partial class CoordinatorLink(
         // The token is read at every dial (a rotated token file is used from the next one). Over
         // https:// it leaves only once the coordinator's certificate has been verified.
         var headers = new Metadata();
+        _presented = CredentialStamp();
         if (_options.CurrentToken() is { } token)
         {
             headers.Add("authorization", "Bearer " + token);

@@ -99,7 +99,7 @@ internal sealed class CoordinatorOptionsValidator : IValidateOptions<Coordinatio
             foreach (var url in options.Urls)
             {
                 if (Uri.TryCreate(url, UriKind.Absolute, out var uri) && uri.Scheme == "http" && !options.AllowInsecureHttp
-                    && uri.Host != "localhost" && !(System.Net.IPAddress.TryParse(uri.Host.Trim('[', ']'), out var address) && System.Net.IPAddress.IsLoopback(address)))
+                    && !Loopback.IsLoopbackHost(uri.Host))
                 {
                     errors.Require(false, $"Coordinator:Url '{url}' is plain http:// off loopback: the agent's credential would cross the network in clear text. Use https:// (with Coordinator:TlsCaFile or Coordinator:TlsCertificateSha256), or set Coordinator:AllowInsecureHttp=true to accept that.");
                 }

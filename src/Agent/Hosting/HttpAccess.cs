@@ -46,16 +46,9 @@ internal sealed class HttpAccessOptions
             return null;
         }
 
-        foreach (var url in (configuration["Urls"] ?? AgentHost.DefaultUrls).Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-        {
-            var host = new Uri(url.Replace("://*", "://0.0.0.0", StringComparison.Ordinal).Replace("://+", "://0.0.0.0", StringComparison.Ordinal)).Host;
-            if (host != "localhost" && !(System.Net.IPAddress.TryParse(host.Trim('[', ']'), out var address) && System.Net.IPAddress.IsLoopback(address)))
-            {
-                return $"Urls: '{url}' is reachable beyond this machine, and /logs (Redis's own lines, which can hold keys and client addresses) and /metrics would be open to anyone there. Set Http:TokenFile (a file holding a bearer token of at least 16 characters), or Http:Anonymous=true to serve them to anyone.";
-            }
-        }
-
-        return null;
+        return RedisShared.Hosting.Loopback.BeyondLoopback(configuration["Urls"] ?? AgentHost.DefaultUrls).FirstOrDefault() is { } url
+            ? $"Urls: '{url}' is reachable beyond this machine, and /logs (Redis's own lines, which can hold keys and client addresses) and /metrics would be open to anyone there. Set Http:TokenFile (a file holding a bearer token of at least 16 characters), or Http:Anonymous=true to serve them to anyone."
+            : null;
     }
 }
 

@@ -27,7 +27,7 @@ internal static class AdminCommand
             return index >= 0 && index + 1 < args.Length ? args[index + 1] : null;
         }
 
-        const string usage = "usage: redis-failover status|history -r RESOURCE [--url http://127.0.0.1:9380] [--token-file FILE, or $FAILOVER_TOKEN] [--ca-file PEM, or $FAILOVER_CA_FILE, for https://]";
+        const string usage = "usage: redis-failover status|history -r RESOURCE [--url http://127.0.0.1:9380] [--token-file FILE, or $FAILOVER_TOKEN] [--ca-file PEM, or $FAILOVER_CA_FILE, for https://] [--cert-file PEM --key-file PEM: a client certificate instead of a token]";
         if (args.Contains("--token"))
         {
             // A value on the command line is in /proc/PID/cmdline: every local user's ps shows it.
@@ -49,7 +49,9 @@ internal static class AdminCommand
             return UsageExitCode;
         }
 
-        if (resource is null || token is not { Length: > 0 })
+        var certFile = Option("--cert-file") ?? Environment.GetEnvironmentVariable("FAILOVER_CERT_FILE");
+        var keyFile = Option("--key-file") ?? Environment.GetEnvironmentVariable("FAILOVER_KEY_FILE");
+        if (resource is null || (token is not { Length: > 0 } && certFile is null))
         {
             await Console.Error.WriteLineAsync(usage).ConfigureAwait(false);
             return UsageExitCode;
@@ -71,9 +73,29 @@ internal static class AdminCommand
         string? untrusted = null;
         var handler = new SocketsHttpHandler();
         handler.SslOptions.RemoteCertificateValidationCallback = (_, certificate, _, errors) => (untrusted = trust.Problem(certificate, errors)) is null;
+        if (certFile is not null)
+        {
+            try
+            {
+                using var pem = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPemFile(certFile, keyFile);
+                handler.SslOptions.ClientCertificates = [System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadPkcs12(
+                    pem.Export(System.Security.Cryptography.X509Certificates.X509ContentType.Pkcs12), null)];
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException or ArgumentException)
+            {
+                await Console.Error.WriteLineAsync($"redis-failover: --cert-file '{certFile}' (key '{keyFile ?? certFile}') cannot be used: {ex.Message}").ConfigureAwait(false);
+                return UsageExitCode;
+            }
+        }
+
         using var channel = GrpcChannel.ForAddress(url, new GrpcChannelOptions { HttpHandler = handler });
         var client = new Admin.AdminClient(channel);
-        var headers = new Metadata { { "authorization", "Bearer " + token } };
+        var headers = new Metadata();
+        if (token is { Length: > 0 })
+        {
+            headers.Add("authorization", "Bearer " + token);
+        }
+
         try
         {
             if (args[0] == "status")

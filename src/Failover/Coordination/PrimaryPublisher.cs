@@ -37,19 +37,12 @@ internal sealed partial class PrimaryPublisher(IOptions<ResourcesOptions> resour
     {
         string? failure = null;
         var options = resources.Value.Items.FirstOrDefault(r => r.Name == resource);
-        string url;
-        try
-        {
-            url = options?.UrlFor(address) ?? "redis://" + address;
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            // The password file went missing since the start: the address is still published, without it.
-            Log.PasswordUnreadable(logger, resource, options!.PasswordFile!, ex.Message);
-            url = new ResourceOptions { User = options.User, Tls = options.Tls, Database = options.Database }.UrlFor(address);
-        }
-
-        var published = new PrimaryAddress { Resource = resource, Node = node, Address = address, Term = term, Url = url };
+        var url = UrlFor(resource, options, address, tls: null);
+        // Heroku's REDIS_TLS_URL: the same node's TLS port, beside a plain REDIS_URL.
+        var tlsUrl = options is { Tls: false } && options.Nodes.FirstOrDefault(n => n.Name == node)?.TlsAddress is { Length: > 0 } tlsAddress
+            ? UrlFor(resource, options, tlsAddress, tls: true)
+            : null;
+        var published = new PrimaryAddress { Resource = resource, Node = node, Address = address, Term = term, Url = url, TlsUrl = tlsUrl ?? "" };
         _current[resource] = published;
         foreach (var (watcher, watched) in _watchers)
         {
@@ -61,13 +54,13 @@ internal sealed partial class PrimaryPublisher(IOptions<ResourcesOptions> resour
 
         if (options?.UrlFile is { Length: > 0 } file)
         {
-            _pendingFiles[resource] = (file, $"REDIS_URL={url}\n");
+            _pendingFiles[resource] = (file, $"REDIS_URL={url}\n" + (tlsUrl is null ? "" : $"REDIS_TLS_URL={tlsUrl}\n"));
             failure = WritePending(resource);
         }
 
         if (options?.PublishCommand is { Length: > 0 } command)
         {
-            Track(RunHookAsync(resource, command, url));
+            Track(RunHookAsync(resource, command, url, tlsUrl));
         }
 
         Log.Published(logger, resource, node, address, term);
@@ -174,12 +167,37 @@ internal sealed partial class PrimaryPublisher(IOptions<ResourcesOptions> resour
         return (channel.Reader, new Unsubscribe(() => _watchers.TryRemove(channel, out _)));
     }
 
-    private async Task RunHookAsync(string resource, string command, string url)
+    /// <summary>The URL applications use for <paramref name="address"/>; without the password (said) when its file cannot be read now.</summary>
+    private string UrlFor(string resource, ResourceOptions? options, string address, bool? tls)
+    {
+        if (options is null)
+        {
+            return "redis://" + address;
+        }
+
+        try
+        {
+            return options.UrlFor(address, tls);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // The password file went missing since the start: the address is still published, without it.
+            Log.PasswordUnreadable(logger, resource, options.PasswordFile!, ex.Message);
+            return new ResourceOptions { User = options.User, Tls = options.Tls, Database = options.Database }.UrlFor(address, tls);
+        }
+    }
+
+    private async Task RunHookAsync(string resource, string command, string url, string? tlsUrl)
     {
         try
         {
             var start = new ProcessStartInfo("/bin/sh", ["-c", command]) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
             start.Environment["REDIS_URL"] = url;
+            if (tlsUrl is not null)
+            {
+                start.Environment["REDIS_TLS_URL"] = tlsUrl;
+            }
+
             using var process = Process.Start(start)!;
             var output = process.StandardOutput.ReadToEndAsync();
             var error = process.StandardError.ReadToEndAsync();

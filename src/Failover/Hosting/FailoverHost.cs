@@ -322,25 +322,16 @@ internal static partial class FailoverHost
     {
         var certificate = configuration["Failover:Tls:CertFile"] is { Length: > 0 };
         var insecure = bool.TryParse(configuration["Failover:AllowInsecureHttp"], out var allowed) && allowed;
-        foreach (var url in (configuration["Urls"] ?? DefaultUrls).Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        var urls = configuration["Urls"] ?? DefaultUrls;
+        if (urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).FirstOrDefault(u => u.StartsWith("https://", StringComparison.OrdinalIgnoreCase)) is { } https && !certificate)
         {
-            var uri = new Uri(url.Replace("://*", "://0.0.0.0", StringComparison.Ordinal).Replace("://+", "://0.0.0.0", StringComparison.Ordinal));
-            if (uri.Scheme == "https" && !certificate)
-            {
-                return $"Urls: '{url}' is https:// but no certificate is given: set Failover:Tls:CertFile and Failover:Tls:KeyFile (PEM files).";
-            }
-
-            if (uri.Scheme == "http" && !insecure && !IsLoopback(uri.Host))
-            {
-                return $"Urls: '{url}' is plain http:// on an address other than loopback: agents' and operators' credentials would cross the network in clear text. Use https:// with Failover:Tls:CertFile, or set Failover:AllowInsecureHttp=true to accept that.";
-            }
+            return $"Urls: '{https}' is https:// but no certificate is given: set Failover:Tls:CertFile and Failover:Tls:KeyFile (PEM files).";
         }
 
-        return null;
+        return RedisShared.Hosting.Loopback.BeyondLoopback(urls).FirstOrDefault(u => u.StartsWith("http://", StringComparison.OrdinalIgnoreCase)) is { } plain && !insecure
+            ? $"Urls: '{plain}' is plain http:// on an address other than loopback: agents' and operators' credentials would cross the network in clear text. Use https:// with Failover:Tls:CertFile, or set Failover:AllowInsecureHttp=true to accept that."
+            : null;
     }
-
-    internal static bool IsLoopback(string host) =>
-        host == "localhost" || (System.Net.IPAddress.TryParse(host.Trim('[', ']'), out var address) && System.Net.IPAddress.IsLoopback(address));
 
     private static bool UsesEtcd(IServiceProvider services) =>
         services.GetRequiredService<IOptions<FailoverOptions>>().Value.Store == "etcd";

@@ -108,7 +108,7 @@ internal sealed class ResourceOptions
         UrlFileUnixMode ?? (PasswordFile is { Length: > 0 } ? DefaultUrlFileMode & ~UnixFileMode.OtherRead : DefaultUrlFileMode);
 
     /// <summary>The URL applications use to reach <paramref name="address"/> (host:port): scheme, credentials, database, like Heroku's <c>REDIS_URL</c>.</summary>
-    public string UrlFor(string address)
+    public string UrlFor(string address, bool? tls = null)
     {
         var password = PasswordFile is { Length: > 0 } file ? File.ReadAllText(file).TrimEnd('\r', '\n') : null;
         var credentials = (User, password) switch
@@ -118,7 +118,7 @@ internal sealed class ResourceOptions
             (_, null) => $"{Uri.EscapeDataString(User)}@",
             _ => $"{Uri.EscapeDataString(User)}:{Uri.EscapeDataString(password)}@",
         };
-        return $"{(Tls ? "rediss" : "redis")}://{credentials}{address}{(Database is { } db ? "/" + db.ToString(CultureInfo.InvariantCulture) : "")}";
+        return $"{(tls ?? Tls ? "rediss" : "redis")}://{credentials}{address}{(Database is { } db ? "/" + db.ToString(CultureInfo.InvariantCulture) : "")}";
     }
 }
 
@@ -128,6 +128,9 @@ internal sealed class NodeOptions
 
     /// <summary>host:port of the node's Redis.</summary>
     public string? Address { get; set; }
+
+    /// <summary>host:port of the same node's TLS port, when it serves both (Heroku's Mini plans): published as <c>REDIS_TLS_URL</c> beside <c>REDIS_URL</c>.</summary>
+    public string? TlsAddress { get; set; }
 
     public string Zone { get; set; } = "";
 }
@@ -256,6 +259,12 @@ internal sealed partial class ResourcesOptionsValidator(IOptions<FailoverOptions
                     || !int.TryParse(node.Address[(node.Address.LastIndexOf(':') + 1)..], System.Globalization.CultureInfo.InvariantCulture, out var port) || port is < 1 or > 65535)
                 {
                     errors.Add($"Resources:{i}:Nodes:{j}:Address must be host:port (got '{Printable(node.Address ?? "")}'), the port from 1 to 65535.");
+                }
+
+                if (node.TlsAddress is { Length: > 0 } tlsAddress && (!FailoverHost.HostPort().IsMatch(tlsAddress)
+                    || !int.TryParse(tlsAddress[(tlsAddress.LastIndexOf(':') + 1)..], System.Globalization.CultureInfo.InvariantCulture, out var tlsPort) || tlsPort is < 1 or > 65535))
+                {
+                    errors.Add($"Resources:{i}:Nodes:{j}:TlsAddress must be host:port (got '{Printable(tlsAddress)}'), the port from 1 to 65535.");
                 }
 
                 if (node.Name is { Length: > 0 } nodeName && !ResourceName().IsMatch(nodeName))

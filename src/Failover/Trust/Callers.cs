@@ -121,13 +121,9 @@ internal sealed partial class Callers
     /// <summary>Says, loudly, every plain http:// address off loopback that <c>Failover:AllowInsecureHttp</c> let through.</summary>
     public void WarnAboutTransport(Microsoft.Extensions.Configuration.IConfiguration configuration)
     {
-        foreach (var url in (configuration["Urls"] ?? FailoverHost.DefaultUrls).Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        foreach (var url in RedisShared.Hosting.Loopback.BeyondLoopback(configuration["Urls"] ?? FailoverHost.DefaultUrls).Where(u => u.StartsWith("http://", StringComparison.OrdinalIgnoreCase)))
         {
-            if (url.StartsWith("http://", StringComparison.OrdinalIgnoreCase)
-                && !FailoverHost.IsLoopback(new Uri(url.Replace("://*", "://0.0.0.0", StringComparison.Ordinal).Replace("://+", "://0.0.0.0", StringComparison.Ordinal)).Host))
-            {
-                Log.InsecureHttp(_logger, url);
-            }
+            Log.InsecureHttp(_logger, url);
         }
     }
 

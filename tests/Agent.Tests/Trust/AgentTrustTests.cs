@@ -92,6 +92,48 @@ public sealed class AgentTrustTests : IAsyncLifetime
         await Poll.UntilAsync(() => coordinator.Coordinator["cache"]!.Machine.Nodes.Any(n => n.Spec.Name == "n1" && n.Connected), TimeSpan.FromSeconds(15), () => agent.Logs.Text);
     }
 
+    /// <summary>The rotation docs/security.md walks through: the agent's new token in its file, the old one's line removed; the agent is cut and back within seconds, and nothing fails over.</summary>
+    [Fact]
+    public async Task An_agents_token_is_rotated_without_a_restart_or_a_failover()
+    {
+        const string old = "agent-n1-old-token-0123456";
+        const string rotated = "agent-n1-new-token-0123456";
+        static string Line(string token) => $"agent cache/n1 sha256:{Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(token)))}\n";
+        var credentials = _files.File("credentials");
+        File.WriteAllText(credentials, Line(old));
+        File.WriteAllText(_files.File("agent-token"), old);
+        await using var coordinator = await FailoverUnderTest.StartAsync("cache", [("n1", $"127.0.0.1:{_redis.Port}"), ("n2", "127.0.0.1:2")], new Dictionary<string, string?>
+        {
+            ["Failover:Token"] = null,
+            ["Failover:CredentialsFile"] = credentials,
+        });
+        await using var agent = await AgentUnderTest.StartAsync(new Dictionary<string, string?>
+        {
+            ["Redis:Url"] = _redis.Url,
+            ["Restart:Driver"] = "none",
+            ["Agent:NodeName"] = "n1",
+            ["Coordinator:Url"] = coordinator.Url,
+            ["Coordinator:TokenFile"] = _files.File("agent-token"),
+            ["Coordinator:Resource"] = "cache",
+            ["Coordinator:ReportInterval"] = "00:00:00.250",
+        });
+        var machine = coordinator.Coordinator["cache"]!.Machine;
+        await Poll.UntilAsync(() => machine.Primary == "n1" && machine.Nodes.Single(n => n.Spec.Name == "n1").Connected, TimeSpan.FromSeconds(15), () => agent.Logs.Text);
+        var term = machine.Term;
+
+        // Both valid while the agent's file changes; then the old line goes.
+        File.WriteAllText(credentials, Line(old) + Line(rotated));
+        File.WriteAllText(_files.File("agent-token"), rotated);
+        File.WriteAllText(credentials, Line(rotated));
+
+        await Poll.UntilAsync(() => coordinator.Logs.Entries.Any(e => e.Message.Contains("credential is no longer valid", StringComparison.Ordinal)), TimeSpan.FromSeconds(10),
+            () => "the stream opened with the old token cut\n" + coordinator.Logs.Text);
+        await Poll.UntilAsync(() => machine.Nodes.Single(n => n.Spec.Name == "n1").Connected && agent.Logs.Entries.Count(e => e.EventId == 1601) >= 2, TimeSpan.FromSeconds(10),
+            () => "the agent back with its new token\n" + agent.Logs.Text);
+        Assert.Equal(term, machine.Term);
+        Assert.Equal("n1", machine.Primary);
+    }
+
     [Fact]
     public async Task With_a_token_file_logs_and_metrics_need_the_token_and_health_checks_do_not()
     {

@@ -40,7 +40,26 @@ public sealed class CoordinatorTrustTests : IAsyncLifetime
             ["Failover:Tls:CertFile"] = _certificates.ServerCertificateFile,
             ["Failover:Tls:KeyFile"] = _certificates.ServerKeyFile,
             ["Failover:Tls:ClientCaFile"] = _certificates.CaFile,
+            ["Resources:0:User"] = "app",
+            ["Resources:0:PasswordFile"] = PasswordFile,
+            ["Resources:0:Database"] = "2",
+            ["Resources:0:Nodes:0:TlsAddress"] = "127.0.0.1:3",
+            ["Resources:0:PublishCommand"] = $"printf '%s %s\\n' \"$REDIS_URL\" \"$REDIS_TLS_URL\" > {_files.File("hook.out")}",
         });
+    }
+
+    private string PasswordFile
+    {
+        get
+        {
+            var path = _files.File("password");
+            if (!File.Exists(path))
+            {
+                File.WriteAllText(path, "p@ss word/0123456789\n");
+            }
+
+            return path;
+        }
     }
 
     public async Task DisposeAsync()
@@ -113,6 +132,28 @@ public sealed class CoordinatorTrustTests : IAsyncLifetime
         });
         Assert.Equal(StatusCode.PermissionDenied, join.StatusCode);
         Assert.Contains("needs an agent's credential", join.Status.Detail, StringComparison.Ordinal);
+    }
+
+    /// <summary>Heroku's way: REDIS_URL with user, password (escaped) and database, and REDIS_TLS_URL beside it when the node serves both; in the file, the hook's environment and the watch stream.</summary>
+    [Fact]
+    public async Task The_primary_is_published_with_its_credentials_and_its_TLS_url()
+    {
+        using var channel = Channel();
+        using var call = new AgentLink.AgentLinkClient(channel).Connect(Bearer(N1Token));
+        await call.RequestStream.WriteAsync(new AgentMessage { Registration = new Registration { Resource = "cache", Node = "n1", Role = NodeRole.Primary, Address = "127.0.0.1:1" } });
+        await call.RequestStream.WriteAsync(new AgentMessage { Report = new Report { Role = NodeRole.Primary, LocalVerdict = Verdict.Healthy } });
+
+        const string url = "redis://app:p%40ss%20word%2F0123456789@127.0.0.1:1/2";
+        const string tlsUrl = "rediss://app:p%40ss%20word%2F0123456789@127.0.0.1:3/2";
+        await Poll.UntilAsync(() => File.Exists(_coordinator.UrlFile) && File.Exists(_files.File("hook.out")) && File.ReadAllText(_files.File("hook.out")).EndsWith('\n'),
+            TimeSpan.FromSeconds(10), () => _coordinator.Logs.Text);
+        Assert.Equal($"REDIS_URL={url}\nREDIS_TLS_URL={tlsUrl}\n", File.ReadAllText(_coordinator.UrlFile));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead, File.GetUnixFileMode(_coordinator.UrlFile));
+        Assert.Equal($"{url} {tlsUrl}\n", File.ReadAllText(_files.File("hook.out")));
+        using var watch = new Admin.AdminClient(_adminChannel ??= Channel()).WatchPrimary(new ResourceRequest { Resource = "cache" }, Bearer(ReadToken));
+        Assert.True(await watch.ResponseStream.MoveNext());
+        Assert.Equal((url, tlsUrl), (watch.ResponseStream.Current.Url, watch.ResponseStream.Current.TlsUrl));
+        Assert.DoesNotContain("p@ss word", _coordinator.Logs.Text, StringComparison.Ordinal);
     }
 
     [Fact]
