@@ -47,12 +47,8 @@ public sealed class AgentTrustTests : IAsyncLifetime
             ["Failover:Tls:KeyFile"] = keyFile,
         });
 
-        await using var agent = await AgentUnderTest.StartAsync(new Dictionary<string, string?>
+        await using var agent = await AgentOfAsync(coordinator, new Dictionary<string, string?>
         {
-            ["Redis:Url"] = _redis.Url,
-            ["Restart:Driver"] = "none",
-            ["Agent:NodeName"] = "n1",
-            ["Coordinator:Url"] = coordinator.Url,
             ["Coordinator:Token"] = FailoverUnderTest.Token,
             ["Coordinator:Resource"] = "cache",
             ["Coordinator:TlsCaFile"] = _certificates.CaFile,
@@ -78,12 +74,8 @@ public sealed class AgentTrustTests : IAsyncLifetime
         });
         File.WriteAllText(_files.File("token"), FailoverUnderTest.Token + "\n");
 
-        await using var agent = await AgentUnderTest.StartAsync(new Dictionary<string, string?>
+        await using var agent = await AgentOfAsync(coordinator, new Dictionary<string, string?>
         {
-            ["Redis:Url"] = _redis.Url,
-            ["Restart:Driver"] = "none",
-            ["Agent:NodeName"] = "n1",
-            ["Coordinator:Url"] = coordinator.Url,
             ["Coordinator:TokenFile"] = _files.File("token"),
             ["Coordinator:Resource"] = "cache",
             ["Coordinator:TlsCertificateSha256"] = _certificates.ServerSha256,
@@ -107,12 +99,8 @@ public sealed class AgentTrustTests : IAsyncLifetime
             ["Failover:Token"] = null,
             ["Failover:CredentialsFile"] = credentials,
         });
-        await using var agent = await AgentUnderTest.StartAsync(new Dictionary<string, string?>
+        await using var agent = await AgentOfAsync(coordinator, new Dictionary<string, string?>
         {
-            ["Redis:Url"] = _redis.Url,
-            ["Restart:Driver"] = "none",
-            ["Agent:NodeName"] = "n1",
-            ["Coordinator:Url"] = coordinator.Url,
             ["Coordinator:TokenFile"] = _files.File("agent-token"),
             ["Coordinator:Resource"] = "cache",
             ["Coordinator:ReportInterval"] = "00:00:00.250",
@@ -176,12 +164,8 @@ public sealed class AgentTrustTests : IAsyncLifetime
     public async Task A_term_far_past_the_highest_seen_is_refused_until_an_operator_confirms_it()
     {
         await using var coordinator = await FailoverUnderTest.StartAsync("cache", [("n1", $"127.0.0.1:{_redis.Port}"), ("n2", "127.0.0.1:2")]);
-        await using var agent = await AgentUnderTest.StartAsync(new Dictionary<string, string?>
+        await using var agent = await AgentOfAsync(coordinator, new Dictionary<string, string?>
         {
-            ["Redis:Url"] = _redis.Url,
-            ["Restart:Driver"] = "none",
-            ["Agent:NodeName"] = "n1",
-            ["Coordinator:Url"] = coordinator.Url,
             ["Coordinator:Token"] = FailoverUnderTest.Token,
             ["Coordinator:Resource"] = "cache",
             ["Coordinator:ReportInterval"] = "00:00:00.250",
@@ -232,6 +216,17 @@ public sealed class AgentTrustTests : IAsyncLifetime
         await Poll.UntilAsync(() => Resp.PingsAsync("127.0.0.1", agent.Port, password, _certificates.CaFile), TimeSpan.FromSeconds(15), () => "the restarted node answers over TLS\n" + agent.Logs.Text);
         Assert.False(await Resp.PingsAsync("127.0.0.1", agent.Port, password), "a plain-text client is served after the restart");
         Assert.DoesNotContain(password, agent.Logs.Text, StringComparison.Ordinal);
+    }
+
+    /// <summary>An agent of node n1 (its Redis this test's), linked to <paramref name="coordinator"/> with <paramref name="link"/>'s settings; it restarts nothing.</summary>
+    private Task<AgentUnderTest> AgentOfAsync(FailoverUnderTest coordinator, Dictionary<string, string?> link)
+    {
+        link["Redis:Url"] = _redis.Url;
+        link["Restart:Driver"] = "none";
+        link["Agent:NodeName"] = "n1";
+        link["Coordinator:Url"] = coordinator.Url;
+        link.TryAdd("Coordinator:Resource", "cache");
+        return AgentUnderTest.StartAsync(link);
     }
 
     private static (string, string) Pair((string CertFile, string KeyFile, string Sha256) issued) => (issued.CertFile, issued.KeyFile);
