@@ -31,6 +31,7 @@ internal static partial class FailoverHost
     {
         [FailoverOptions.Section] = typeof(FailoverOptions),
         [ResourcesOptions.Section] = typeof(List<ResourceOptions>),
+        [RedisFailover.Sentinel.SentinelOptions.Section] = typeof(RedisFailover.Sentinel.SentinelOptions),
         ["Urls"] = typeof(string),
         ["Logging"] = null,
         ["Kestrel"] = null,
@@ -169,6 +170,9 @@ internal static partial class FailoverHost
                 time,
                 sp.GetRequiredService<ILogger<RedisShared.Hosting.SystemdWatchdog>>());
         });
+        services.AddOptions<RedisFailover.Sentinel.SentinelOptions>().Bind(builder.Configuration.GetSection(RedisFailover.Sentinel.SentinelOptions.Section)).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RedisFailover.Sentinel.SentinelOptions>, RedisFailover.Sentinel.SentinelOptionsValidator>());
+        services.AddHostedService<RedisFailover.Sentinel.SentinelServer>();
         services.AddSingleton<RefusalLog>();
         services.TryAddSingleton<CoordinatorMetrics>();
         services.TryAddSingleton<RedisFailover.Trust.Callers>();
@@ -224,6 +228,7 @@ internal static partial class FailoverHost
     [System.Diagnostics.CodeAnalysis.DynamicDependency(System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.PublicProperties, typeof(ResourcesOptions))]
     [System.Diagnostics.CodeAnalysis.DynamicDependency(System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.PublicProperties, typeof(EtcdOptions))]
     [System.Diagnostics.CodeAnalysis.DynamicDependency(System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.PublicProperties, typeof(RedisFailover.Trust.TlsOptions))]
+    [System.Diagnostics.CodeAnalysis.DynamicDependency(System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.PublicProperties, typeof(RedisFailover.Sentinel.SentinelOptions))]
     public static int? Preflight(string[] args, TextWriter output, TextWriter error) =>
         RedisShared.Hosting.CommandLine.Preflight("redis-failover", args, ConfigurationSections, Usage, output, error);
 

@@ -186,6 +186,9 @@ public sealed class AgentTrustTests : IAsyncLifetime
         await Poll.UntilAsync(() => agent.Logs.Entries.Any(e => e.EventId == 1613), TimeSpan.FromSeconds(15), () => agent.Logs.Text);
         Assert.Contains(agent.Logs.Entries, e => e.EventId == 1615 && e.Message.Contains($"redis-agent accept-term {forged}", StringComparison.Ordinal));
         Assert.Equal(genuine, agent.Terms.Highest);
+        // The coordinator journals the refusal, with what the operator can do.
+        await Poll.UntilAsync(() => coordinator.Store.Journal("cache").Any(r => r.Kind == "refused" && r.Text.Contains("Coordinator:MaxTermJump", StringComparison.Ordinal)),
+            TimeSpan.FromSeconds(10), () => "the refusal journalled\n" + coordinator.Describe());
 
         using var output = new StringWriter();
         using var error = new StringWriter();

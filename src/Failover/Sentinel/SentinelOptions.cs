@@ -1,0 +1,84 @@
+using System.Globalization;
+using System.Net;
+
+namespace RedisFailover.Sentinel;
+
+/// <summary>The Sentinel discovery endpoint. Section <c>Sentinel</c>; without <see cref="Urls"/> it is off.</summary>
+internal sealed class SentinelOptions
+{
+    public const string Section = "Sentinel";
+
+    /// <summary>The version INFO and HELLO report: the Sentinel release whose replies these follow.</summary>
+    public const string ReportedVersion = "7.0.15";
+
+    /// <summary>Where the RESP endpoint listens, host:port, comma-separated (e.g. <c>127.0.0.1:26379</c>); unset: no endpoint.</summary>
+    public string? Urls { get; set; }
+
+    /// <summary>A file holding the password clients send with AUTH (Sentinel's <c>requirepass</c>); unset: none asked.</summary>
+    public string? PasswordFile { get; set; }
+
+    /// <summary>The other coordinators' Sentinel endpoints (host:port, comma-separated), listed by <c>SENTINEL sentinels</c> so that clients rotate through them.</summary>
+    public string? Peers { get; set; }
+
+    /// <summary>Clients connected at once, at most; one more is told so and closed.</summary>
+    public int MaxConnections { get; set; } = 10_000;
+
+    public IReadOnlyList<IPEndPoint> Endpoints() =>
+        [.. Split(Urls).Select(p => new IPEndPoint(IPAddress.Parse(p.Host), int.Parse(p.Port, CultureInfo.InvariantCulture)))];
+
+    public IReadOnlyList<(string Host, string Port)> PeerEndpoints() => Split(Peers);
+
+    public string Password() => File.ReadAllText(PasswordFile!).TrimEnd('\r', '\n');
+
+    /// <summary>What is wrong with these settings, each naming its key.</summary>
+    public IEnumerable<string> Problems()
+    {
+        foreach (var (key, value) in new[] { ("Sentinel:Urls", Urls), ("Sentinel:Peers", Peers) })
+        {
+            foreach (var item in (value ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            {
+                var colon = item.LastIndexOf(':');
+                if (colon <= 0 || !int.TryParse(item[(colon + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out var port) || port is < 1 or > 65535
+                    || (key == "Sentinel:Urls" && !IPAddress.TryParse(item[..colon].Trim('[', ']'), out _)))
+                {
+                    yield return $"{key} '{item}' must be {(key == "Sentinel:Urls" ? "an IP address" : "a host")} and a port from 1 to 65535, e.g. 127.0.0.1:26379.";
+                }
+            }
+        }
+
+        if (PasswordFile is { Length: > 0 } file)
+        {
+            string? problem = null;
+            try
+            {
+                problem = Password().Length == 0 ? "it is empty" : null;
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                problem = ex.Message;
+            }
+
+            if (problem is not null)
+            {
+                yield return $"Sentinel:PasswordFile '{file}' cannot be used: {problem}";
+            }
+        }
+
+        if (MaxConnections is < 1 or > 1_000_000)
+        {
+            yield return $"Sentinel:MaxConnections must be 1 to 1000000 (got {MaxConnections}).";
+        }
+    }
+
+    private static List<(string Host, string Port)> Split(string? value) =>
+        [.. (value ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(item => (item[..item.LastIndexOf(':')].Trim('[', ']'), item[(item.LastIndexOf(':') + 1)..]))];
+}
+
+internal sealed class SentinelOptionsValidator : Microsoft.Extensions.Options.IValidateOptions<SentinelOptions>
+{
+    public Microsoft.Extensions.Options.ValidateOptionsResult Validate(string? name, SentinelOptions options) =>
+        options.Problems().ToList() is { Count: > 0 } problems
+            ? Microsoft.Extensions.Options.ValidateOptionsResult.Fail(problems)
+            : Microsoft.Extensions.Options.ValidateOptionsResult.Success;
+}

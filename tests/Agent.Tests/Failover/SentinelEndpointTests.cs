@@ -1,0 +1,182 @@
+using System.Diagnostics;
+using System.Globalization;
+using Grpc.Net.Client;
+using RedisAgent.Testing;
+using RedisAgent.Testing.Hosts;
+using RedisAgent.Tests.HostProbing;
+using RedisFailover.Protos;
+
+namespace RedisAgent.Tests.Failover;
+
+/// <summary>
+/// Issue 15: the coordinator speaks Redis Sentinel's discovery protocol. Real clients (redis-cli,
+/// StackExchange.Redis with serviceName=) find the primary through it and follow a change of
+/// primary, a subscriber gets one +switch-master per change, and the replies have the shapes a
+/// real redis-sentinel, watching the same three hosts, gives.
+/// </summary>
+[Collection(LoopbackHostsCollection.Name)]
+public sealed class SentinelEndpointTests(LoopbackHosts hosts, Xunit.Abstractions.ITestOutputHelper output) : IAsyncLifetime
+{
+    private readonly List<TestHost> _hosts = [];
+    private readonly List<AgentUnderTest> _agents = [];
+    private FailoverUnderTest _coordinator = null!;
+    private GrpcChannel _channel = null!;
+    private int _sentinelPort;
+
+    public async Task InitializeAsync()
+    {
+        for (var i = 1; i <= 3; i++)
+        {
+            _hosts.Add(await hosts.StartAsync(i, alsoLoopback: true));
+        }
+
+        foreach (var replica in _hosts.Skip(1))
+        {
+            await Resp.CommandAsync(replica.Address, replica.Redis.Port, "REPLICAOF", _hosts[0].Address, _hosts[0].Redis.Port.ToString(CultureInfo.InvariantCulture));
+        }
+
+        _sentinelPort = LoopbackPorts.Free();
+        _coordinator = await FailoverUnderTest.StartAsync("cache", [.. _hosts.Select(h => (h.Name, $"{h.Address}:{h.Redis.Port}"))],
+            new Dictionary<string, string?> { ["Sentinel:Urls"] = $"127.0.0.1:{_sentinelPort}" });
+        _channel = GrpcChannel.ForAddress(_coordinator.Url);
+        foreach (var host in _hosts)
+        {
+            _agents.Add(await AgentUnderTest.StartAsync(_coordinator.AgentSettings(host, _hosts, hosts.Keys.ClientKey, "cache")));
+        }
+
+        await Poll.UntilAsync(() => Status() is { State: ResourceState.Healthy, Primary: "host-1" } status && status.Nodes.All(n => n.Connected) && _coordinator.Coordinator["cache"]!.Machine.InSyncNodes.Count() == 2,
+            TimeSpan.FromSeconds(30), () => _coordinator.Describe());
+    }
+
+    public async Task DisposeAsync()
+    {
+        foreach (var agent in _agents)
+        {
+            await agent.DisposeAsync();
+        }
+
+        _channel?.Dispose();
+        if (_coordinator is not null)
+        {
+            await _coordinator.DisposeAsync();
+        }
+
+        foreach (var host in _hosts)
+        {
+            await host.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Real_clients_find_the_primary_and_follow_a_change_with_one_switch_master()
+    {
+        Assert.Equal($"{_hosts[0].Address}\n{_hosts[0].Redis.Port}", await RedisCliAsync("SENTINEL", "get-master-addr-by-name", "cache"));
+        await using var subscriber = await RespClient.ConnectAsync("127.0.0.1", _sentinelPort);
+        Assert.Equal("subscribe\n+switch-master\n1", await subscriber.CommandAsync("SUBSCRIBE", "+switch-master"));
+
+        // StackExchange.Redis as an application configures it for Sentinel: the sentinels and the service name.
+        using var redis = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync($"127.0.0.1:{_sentinelPort},serviceName=cache,abortConnect=false,connectTimeout=2000");
+        var db = redis.GetDatabase();
+        Assert.True(await db.StringSetAsync("before", "1"));
+        Assert.Equal("1", await Resp.CommandAsync(_hosts[0].Address, _hosts[0].Redis.Port, "GET", "before"));
+
+        var promoted = await new Admin.AdminClient(_channel).PromoteAsync(new PromoteRequest { Resource = "cache", Node = "host-2" }, _coordinator.Headers);
+        Assert.Equal("host-2", promoted.Primary);
+
+        var message = await subscriber.ReadReplyAsync().WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal($"message\n+switch-master\ncache {_hosts[0].Address} {_hosts[0].Redis.Port} {_hosts[1].Address} {_hosts[1].Redis.Port}", message);
+        Assert.Equal($"{_hosts[1].Address}\n{_hosts[1].Redis.Port}", await RedisCliAsync("SENTINEL", "get-master-addr-by-name", "cache"));
+
+        // The client moves on its own: its writes land on host-2.
+        var clock = Stopwatch.StartNew();
+        await Poll.UntilAsync(async () =>
+        {
+            try
+            {
+                await db.StringSetAsync("after", clock.ElapsedMilliseconds.ToString(CultureInfo.InvariantCulture));
+            }
+            catch (StackExchange.Redis.RedisException)
+            {
+                return false;
+            }
+
+            return await Resp.CommandAsync(_hosts[1].Address, _hosts[1].Redis.Port, "GET", "after") != "(nil)";
+        }, TimeSpan.FromSeconds(30), () => $"StackExchange.Redis writes to host-2\n{redis.GetStatus()}");
+        output.WriteLine($"StackExchange.Redis wrote to host-2 {clock.Elapsed.TotalSeconds:0.00} s after the switch-master");
+
+        // Exactly one message for the one change.
+        var more = subscriber.ReadReplyAsync();
+        Assert.NotSame(more, await Task.WhenAny(more, Task.Delay(1000)));
+    }
+
+    [Fact]
+    public async Task Replies_have_the_shapes_of_a_real_redis_sentinel_watching_the_same_hosts()
+    {
+        using var state = new TempDirectory("sentinel");
+        var port = LoopbackPorts.Free();
+        File.WriteAllText(state.File("sentinel.conf"), $"""
+            port {port}
+            bind 127.0.0.1
+            dir {state.Path}
+            sentinel resolve-hostnames no
+            sentinel monitor cache {_hosts[0].Address} {_hosts[0].Redis.Port} 2
+            sentinel down-after-milliseconds cache 60000
+
+            """);
+        using var sentinel = Process.Start(new ProcessStartInfo("/usr/bin/redis-server", [state.File("sentinel.conf"), "--sentinel"]) { RedirectStandardOutput = true, UseShellExecute = false })!;
+        try
+        {
+            await Poll.UntilAsync(async () => await Resp.PingsAsync("127.0.0.1", port) && (await Resp.CommandAsync("127.0.0.1", port, "SENTINEL", "replicas", "cache")).Contains("slave", StringComparison.Ordinal),
+                TimeSpan.FromSeconds(30), () => "the real sentinel knows the replicas");
+            var compared = new List<string>();
+            async Task<(string Real, string Ours)> BothAsync(params string[] command)
+            {
+                compared.Add(string.Join(' ', command));
+                return (await Resp.CommandAsync("127.0.0.1", port, command), await Resp.CommandAsync("127.0.0.1", _sentinelPort, command));
+            }
+
+            var (real, ours) = await BothAsync("SENTINEL", "get-master-addr-by-name", "cache");
+            Assert.Equal(real, ours);
+            (real, ours) = await BothAsync("SENTINEL", "get-master-addr-by-name", "nope");
+            Assert.Equal(real, ours);
+            (real, ours) = await BothAsync("SENTINEL", "master", "cache");
+            Assert.Equal(Fields(real), Fields(ours));
+            (real, ours) = await BothAsync("SENTINEL", "master", "nope");
+            Assert.Equal(real, ours);
+            (real, ours) = await BothAsync("SENTINEL", "replicas", "cache");
+            Assert.Equal(Fields(real).Take(21), Fields(ours).Take(21));
+            (real, ours) = await BothAsync("PING");
+            Assert.Equal(real, ours);
+            (real, ours) = await BothAsync("ROLE");
+            Assert.Equal(real, ours);
+            (real, ours) = await BothAsync("FLUSHALL");
+            Assert.Equal(real.Split(',')[0], ours.Split(',')[0]);
+            (real, ours) = await BothAsync("SENTINEL", "frobnicate");
+            Assert.Equal(real, ours);
+            output.WriteLine("compared: " + string.Join("; ", compared));
+        }
+        finally
+        {
+            sentinel.Kill();
+            await sentinel.WaitForExitAsync();
+        }
+    }
+
+    /// <summary>The field names of a reply of field, value pairs (the test client joins an array's items with newlines; nested arrays flatten).</summary>
+    private static List<string> Fields(string reply)
+    {
+        var items = reply.Split('\n');
+        return [.. items.Where((_, i) => i % 2 == 0)];
+    }
+
+    private async Task<string> RedisCliAsync(params string[] command)
+    {
+        var start = new ProcessStartInfo("redis-cli", ["-h", "127.0.0.1", "-p", _sentinelPort.ToString(CultureInfo.InvariantCulture), .. command]) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        using var process = Process.Start(start)!;
+        var text = await process.StandardOutput.ReadToEndAsync();
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10));
+        return text.Trim();
+    }
+
+    private ResourceStatus Status() => new Admin.AdminClient(_channel).GetStatus(new ResourceRequest { Resource = "cache" }, _coordinator.Headers);
+}
