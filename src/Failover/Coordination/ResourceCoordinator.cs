@@ -195,10 +195,28 @@ internal sealed partial class ResourceCoordinator
             {
                 Journal("refused", $"{node} did not carry out {command.Kind}: {result.Error}");
             }
+            else if (command.Kind == CommandKind.Promote && _afterPromote is { } waiting && waiting.Node == node && waiting.Term == _machine.Term && _leads())
+            {
+                _afterPromote = null;
+                Journal("done", $"{node} carried out {command.Kind}");
+                Publish(waiting);
+            }
             else if (command.Kind is not (CommandKind.ProbeNow or CommandKind.RestartLease))
             {
                 Journal("done", $"{node} carried out {command.Kind}{(command.Target is null ? "" : " " + command.Target)}");
             }
+        }
+    }
+
+    /// <summary>The new primary, published once its promote is carried out (see <see cref="PublishPrimary"/>'s case).</summary>
+    private PublishPrimary? _afterPromote;
+
+    private void Publish(PublishPrimary publish)
+    {
+        if (_publisher.Publish(Name, publish.Node, publish.Address, publish.Term) is { } failure)
+        {
+            // Never a reason to stop a failover half way: the promote and the fence go on.
+            Journal("publish", failure);
         }
     }
 
@@ -312,10 +330,15 @@ internal sealed partial class ResourceCoordinator
             case PublishPrimary publish:
                 Leading();
                 EnsureDurable(publish.Term);
-                if (_publisher.Publish(Name, publish.Node, publish.Address, publish.Term) is { } failure)
+                if (_pending.Values.Any(p => p.Node == publish.Node && p.Kind == CommandKind.Promote))
                 {
-                    // Never a reason to stop a failover half way: the promote and the fence go on.
-                    Journal("publish", failure);
+                    // A promoted node is published once it says it is the primary, never before: an
+                    // application that reconnects at once must find a node that takes its writes.
+                    _afterPromote = publish;
+                }
+                else
+                {
+                    Publish(publish);
                 }
 
                 break;

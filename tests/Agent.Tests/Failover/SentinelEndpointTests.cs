@@ -80,10 +80,16 @@ public sealed class SentinelEndpointTests(LoopbackHosts hosts, Xunit.Abstraction
         Assert.True(await db.StringSetAsync("before", "1"));
         Assert.Equal("1", await Resp.CommandAsync(_hosts[0].Address, _hosts[0].Redis.Port, "GET", "before"));
 
+        // host-2 holds every command for 1.5 s (its agent's REPLICAOF NO ONE too): the new primary must not be
+        // published before its promote is carried out, so not before the pause ends.
+        await Resp.CommandAsync(_hosts[1].Address, _hosts[1].Redis.Port, "CLIENT", "PAUSE", "1500", "ALL");
+        var paused = Stopwatch.StartNew();
         var promoted = await new Admin.AdminClient(_channel).PromoteAsync(new PromoteRequest { Resource = "cache", Node = "host-2" }, _coordinator.Headers);
         Assert.Equal("host-2", promoted.Primary);
 
         var message = await subscriber.ReadReplyAsync().WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.True(paused.Elapsed >= TimeSpan.FromSeconds(1.4), $"+switch-master {paused.Elapsed.TotalSeconds:0.000} s into host-2's 1.5 s pause: before its promote was carried out");
+
         Assert.Equal($"message\n+switch-master\ncache {_hosts[0].Address} {_hosts[0].Redis.Port} {_hosts[1].Address} {_hosts[1].Redis.Port}", message);
         Assert.Equal($"{_hosts[1].Address}\n{_hosts[1].Redis.Port}", await RedisCliAsync("SENTINEL", "get-master-addr-by-name", "cache"));
 
