@@ -101,7 +101,7 @@ public sealed class SentinelEndpointTests(LoopbackHosts hosts, Xunit.Abstraction
             {
                 await db.StringSetAsync("after", clock.ElapsedMilliseconds.ToString(CultureInfo.InvariantCulture));
             }
-            catch (StackExchange.Redis.RedisException)
+            catch (Exception e) when (e is StackExchange.Redis.RedisException or TimeoutException)
             {
                 return false;
             }
@@ -113,6 +113,59 @@ public sealed class SentinelEndpointTests(LoopbackHosts hosts, Xunit.Abstraction
         // Exactly one message for the one change.
         var more = subscriber.ReadReplyAsync();
         Assert.NotSame(more, await Task.WhenAny(more, Task.Delay(1000)));
+    }
+
+    /// <summary>A host lost for real (iptables): a pattern subscriber sees Sentinel's events in Sentinel's order, and StackExchange.Redis moves to the new primary by itself.</summary>
+    [Fact]
+    public async Task Through_a_host_loss_a_subscriber_sees_sdown_odown_and_switch_master_and_the_client_follows()
+    {
+        await using var subscriber = await RespClient.ConnectAsync("127.0.0.1", _sentinelPort);
+        Assert.Equal("psubscribe\n*\n1", await subscriber.CommandAsync("PSUBSCRIBE", "*"));
+        using var redis = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync($"127.0.0.1:{_sentinelPort},serviceName=cache,abortConnect=false,connectTimeout=1000,syncTimeout=1000");
+        var db = redis.GetDatabase();
+        Assert.True(await db.StringSetAsync("before", "1"));
+
+        var events = new List<string>();
+        var clock = Stopwatch.StartNew();
+        string promotedAddress;
+        using (Partition.Isolate(_hosts[0].Address))
+        {
+            await _agents[0].DisposeAsync();
+            _agents.RemoveAt(0);
+            while (true)
+            {
+                var message = (await subscriber.ReadReplyAsync().WaitAsync(TimeSpan.FromSeconds(30))).Split('\n');
+                events.Add($"{message[2]} {message[3]}");
+                if (message[2] == "+switch-master")
+                {
+                    promotedAddress = message[3].Split(' ')[3];
+                    break;
+                }
+            }
+
+            output.WriteLine($"+switch-master {clock.Elapsed.TotalSeconds:0.00} s after the cut (window 5 s)");
+            var promoted = _hosts.Single(h => h.Address == promotedAddress);
+            await Poll.UntilAsync(async () =>
+            {
+                try
+                {
+                    await db.StringSetAsync("after", "1");
+                }
+                catch (Exception e) when (e is StackExchange.Redis.RedisException or TimeoutException)
+                {
+                    // Still on the cut-off host-1: it will move.
+                    return false;
+                }
+
+                return await Resp.CommandAsync(promoted.Address, promoted.Redis.Port, "GET", "after") == "1";
+            }, TimeSpan.FromSeconds(30), () => $"StackExchange.Redis writes to {promoted.Name}\n{redis.GetStatus()}");
+            output.WriteLine($"StackExchange.Redis wrote to {promoted.Name} {clock.Elapsed.TotalSeconds:0.00} s after the cut");
+        }
+
+        var kinds = events.Select(e => e.Split(' ')[0]).ToList();
+        Assert.Equal(["+sdown", "+odown", "+failover-end", "+switch-master"], kinds);
+        Assert.Equal($"+sdown master cache {_hosts[0].Address} {_hosts[0].Redis.Port}", events[0]);
+        Assert.StartsWith($"+odown master cache {_hosts[0].Address} {_hosts[0].Redis.Port} #quorum ", events[1], StringComparison.Ordinal);
     }
 
     [Fact]
