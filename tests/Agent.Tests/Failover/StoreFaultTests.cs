@@ -125,7 +125,11 @@ public sealed class StoreFaultTests : IDisposable
         var refusal = coordinator.Request((machine, now) => (machine.PromoteRequested("n2", now, out var why), why));
 
         Assert.Null(refusal);
-        Assert.Contains(Commands(sessions["n2"]), c => c.Kind == CommandKind.Promote && c.Term == 2);
+        var promote = Sent(sessions["n2"]).Single(c => c.ActionCase == Command.ActionOneofCase.Promote);
+        Assert.Equal(2, promote.Term);
+        // The new primary is published once its agent says the promote is carried out, not before.
+        Assert.DoesNotContain(store.Journal("cache"), r => r.Kind == "publish");
+        coordinator.Answered("n2", new CommandResult { CommandId = promote.CommandId, Ok = true });
         Assert.Contains(store.Journal("cache"), r => r.Kind == "publish" && r.Text.Contains(urlFile, StringComparison.Ordinal));
         Assert.Contains(_logs.Entries, e => e.EventId == 2022);
         Assert.False(File.Exists(urlFile));
@@ -214,6 +218,21 @@ public sealed class StoreFaultTests : IDisposable
         }
 
         return (coordinator, sessions);
+    }
+
+    /// <summary>The commands sent to <paramref name="session"/> (taken from its queue), as they went out.</summary>
+    private static List<Command> Sent(AgentSession session)
+    {
+        var commands = new List<Command>();
+        while (session.Outbound.Reader.TryRead(out var message))
+        {
+            if (message.Command is { } command)
+            {
+                commands.Add(command);
+            }
+        }
+
+        return commands;
     }
 
     private static List<(CommandKind Kind, long Term)> Commands(AgentSession session)
