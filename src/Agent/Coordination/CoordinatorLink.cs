@@ -132,21 +132,24 @@ internal sealed partial class CoordinatorLink(
         }
     }
 
-    /// <summary>What the agent would present now: its token and its certificate files' times (a change means a rotation).</summary>
-    private string CredentialStamp()
+    /// <summary>What the agent presents with <paramref name="token"/>: the token's hash and its certificate files' times (a change means a rotation).</summary>
+    private string CredentialStamp(string? token)
     {
         static string Written(string? file) => file is { Length: > 0 } && File.Exists(file) ? File.GetLastWriteTimeUtc(file).Ticks.ToString(CultureInfo.InvariantCulture) : "";
-        string token;
+        return string.Join('\n', Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(token ?? ""))), Written(_options.CertFile), Written(_options.KeyFile));
+    }
+
+    /// <summary>The token the agent would present now; null when none (or its file cannot be read right now).</summary>
+    private string? TokenNow()
+    {
         try
         {
-            token = _options.CurrentToken() ?? "";
+            return _options.CurrentToken();
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            token = "";
+            return null;
         }
-
-        return string.Join('\n', Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(token))), Written(_options.CertFile), Written(_options.KeyFile));
     }
 
     /// <summary>Waits <paramref name="wait"/>, or less when the credential changes from <paramref name="refusedWith"/>; false when stopping.</summary>
@@ -164,7 +167,7 @@ internal sealed partial class CoordinatorLink(
                 return false;
             }
 
-            if (CredentialStamp() != refusedWith)
+            if (CredentialStamp(TokenNow()) != refusedWith)
             {
                 return true;
             }
@@ -189,8 +192,9 @@ internal sealed partial class CoordinatorLink(
         // The token is read at every dial (a rotated token file is used from the next one). Over
         // https:// it leaves only once the coordinator's certificate has been verified.
         var headers = new Metadata();
-        _presented = CredentialStamp();
-        if (_options.CurrentToken() is { } token)
+        var token = _options.CurrentToken();
+        _presented = CredentialStamp(token);
+        if (token is not null)
         {
             headers.Add("authorization", "Bearer " + token);
         }

@@ -722,9 +722,7 @@ internal sealed partial class SentinelServer(
         return $"ERR unknown command '{Printable(command[0])}', with args beginning with: {arguments}";
     }
 
-    private static string Printable(string text) => WireLimitsText(text);
-
-    private static string WireLimitsText(string text) => RedisFailover.Services.WireLimits.Printable(text, 128);
+    private static string Printable(string text) => RedisFailover.Services.WireLimits.Printable(text, 128);
 
     private static (string Host, string Port) Split(string address)
     {
