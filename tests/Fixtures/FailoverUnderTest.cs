@@ -49,6 +49,8 @@ internal sealed class FailoverUnderTest : IAsyncDisposable
 
     public FileStore Store => _host!.Services.GetRequiredService<FileStore>();
 
+    public IServiceProvider Services => _host!.Services;
+
     /// <summary>Calls refused since the start (unauthenticated, not permitted, malformed).</summary>
     public long Refusals => _host!.Services.GetRequiredService<RedisFailover.Services.RefusalLog>().Total;
 

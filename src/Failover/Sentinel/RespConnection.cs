@@ -153,6 +153,9 @@ internal sealed class RespConnection(Stream stream)
         await WriteAsync(Encoding.UTF8.GetBytes(frame.ToString()), cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>Closes the connection under the client (a reader that does not read): its loop then ends.</summary>
+    public void Abort() => stream.Dispose();
+
     /// <summary>Sends the replies appended since the last flush.</summary>
     public async Task FlushAsync(CancellationToken cancellationToken)
     {

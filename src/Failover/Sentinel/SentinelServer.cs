@@ -579,17 +579,25 @@ internal sealed partial class SentinelServer(
     {
         foreach (var client in _clients.Keys)
         {
+            // A subscriber that never reads fills its socket: it gets a second, then it is closed, so
+            // that it cannot hold the others' events back.
+            using var bounded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            bounded.CancelAfter(TimeSpan.FromSeconds(1));
             try
             {
                 if (client.Subscribed(patterns: false).Contains(channel))
                 {
-                    await client.Connection.SendPushAsync(["message", channel, message], cancellationToken).ConfigureAwait(false);
+                    await client.Connection.SendPushAsync(["message", channel, message], bounded.Token).ConfigureAwait(false);
                 }
 
                 foreach (var pattern in client.Subscribed(patterns: true).Where(p => Matches(p, channel)))
                 {
-                    await client.Connection.SendPushAsync(["pmessage", pattern, channel, message], cancellationToken).ConfigureAwait(false);
+                    await client.Connection.SendPushAsync(["pmessage", pattern, channel, message], bounded.Token).ConfigureAwait(false);
                 }
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                client.Connection.Abort();
             }
             catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException)
             {

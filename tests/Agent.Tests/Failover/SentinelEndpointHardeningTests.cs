@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using System.Net.Sockets;
 using System.Text;
 using RedisAgent.Testing;
@@ -90,6 +91,34 @@ public sealed class SentinelEndpointHardeningTests : IAsyncLifetime
                 await client.DisposeAsync();
             }
         }
+    }
+
+    [Fact]
+    public async Task A_subscriber_that_never_reads_is_closed_and_holds_no_one_else_back()
+    {
+        using var stalled = new Socket(SocketType.Stream, ProtocolType.Tcp) { ReceiveBufferSize = 4096 };
+        await stalled.ConnectAsync("127.0.0.1", _port);
+        await stalled.SendAsync(Encoding.UTF8.GetBytes($"AUTH {Password}\r\nSUBSCRIBE +switch-master\r\n"), SocketFlags.None);
+        await using var reader = await RespClient.ConnectAsync("127.0.0.1", _port, Password);
+        Assert.Equal("subscribe\n+switch-master\n1", await reader.CommandAsync("SUBSCRIBE", "+switch-master"));
+        var server = _coordinator.Services.GetServices<Microsoft.Extensions.Hosting.IHostedService>().OfType<RedisFailover.Sentinel.SentinelServer>().Single();
+        var payload = new string('x', 64 * 1024);
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var publishing = Task.Run(async () =>
+        {
+            for (var i = 0; i < 100; i++)
+            {
+                await server.PublishAsync("+switch-master", payload, CancellationToken.None);
+            }
+        });
+        for (var i = 0; i < 100; i++)
+        {
+            Assert.Equal("message\n+switch-master\n" + payload, await reader.ReadReplyAsync().WaitAsync(TimeSpan.FromSeconds(20)));
+        }
+
+        await publishing.WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(15), $"100 events took {clock.Elapsed.TotalSeconds:0.0} s behind a stalled subscriber");
     }
 
     /// <summary>Sends <paramref name="bytes"/> and reads until the server closes or goes quiet for a second.</summary>
