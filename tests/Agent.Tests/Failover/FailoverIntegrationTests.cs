@@ -124,7 +124,10 @@ public sealed class FailoverIntegrationTests(LoopbackHosts hosts, Xunit.Abstract
             Assert.True(writable < Window + TimeSpan.FromSeconds(4), $"writes were back {writable.TotalSeconds:0.0} s after the loss\n{_coordinator.Describe()}");
             Assert.Equal("300", await ConfigAsync(promoted, "timeout"));
             Assert.Equal("allkeys-lru", await ConfigAsync(promoted, "maxmemory-policy"));
-            Assert.Equal($"REDIS_URL=redis://{promoted.Address}:{promoted.Redis.Port}\n", await File.ReadAllTextAsync(_coordinator.UrlFile));
+            // Published once the coordinator has the promote's result, which can come a moment after the node takes writes.
+            var published = $"REDIS_URL=redis://{promoted.Address}:{promoted.Redis.Port}\n";
+            await Poll.UntilAsync(async () => await File.ReadAllTextAsync(_coordinator.UrlFile) == published,
+                TimeSpan.FromSeconds(5), () => $"the URL file names {promoted.Name}: {File.ReadAllText(_coordinator.UrlFile)}\n{_coordinator.Describe()}");
 
             // The other replica is rebuilt from the new primary; only then is failover allowed again.
             var spare = _hosts.Single(h => h.Name != "host-1" && h.Name != promoted.Name);
