@@ -141,6 +141,7 @@ internal static class FleetScenario
                 ["REDIS_FAILOVER_CONFIG"] = file,
                 ["Urls"] = $"http://127.0.0.1:{port}",
                 ["Logging__LogLevel__Default"] = "Warning",
+                ["Sentinel__Urls"] = "",
             });
             fleet.Coordinator = new Measured(fleet._process.ProcessId);
             try

@@ -152,6 +152,8 @@ internal sealed class FailoverUnderTest : IAsyncDisposable
     private async Task LaunchAsync(int port)
     {
         var builder = FailoverHost.CreateBuilder([]);
+        // Many coordinators run at once here: none takes Sentinel's default port unless a test asks for an endpoint.
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { ["Sentinel:Urls"] = "" });
         builder.Configuration.AddInMemoryCollection(_settings);
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { ["Urls"] = $"{Scheme}://127.0.0.1:{port}" });
         builder.Logging.ClearProviders();

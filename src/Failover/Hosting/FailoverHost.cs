@@ -57,7 +57,7 @@ internal static partial class FailoverHost
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ApplicationName = "redis-failover", ContentRootPath = AppContext.BaseDirectory });
         builder.Configuration.Sources.Insert(0, new Microsoft.Extensions.Configuration.Memory.MemoryConfigurationSource
         {
-            InitialData = new Dictionary<string, string?> { ["Urls"] = DefaultUrls },
+            InitialData = new Dictionary<string, string?> { ["Urls"] = DefaultUrls, ["Sentinel:Urls"] = RedisFailover.Sentinel.SentinelOptions.DefaultUrls },
         });
         if (Environment.GetEnvironmentVariable(ConfigFileVariable) is { Length: > 0 } file)
         {
@@ -170,7 +170,9 @@ internal static partial class FailoverHost
                 time,
                 sp.GetRequiredService<ILogger<RedisShared.Hosting.SystemdWatchdog>>());
         });
-        services.AddOptions<RedisFailover.Sentinel.SentinelOptions>().Bind(builder.Configuration.GetSection(RedisFailover.Sentinel.SentinelOptions.Section)).ValidateOnStart();
+        services.AddOptions<RedisFailover.Sentinel.SentinelOptions>().Bind(builder.Configuration.GetSection(RedisFailover.Sentinel.SentinelOptions.Section))
+            .PostConfigure(o => o.IsDefault = !((IConfigurationRoot)builder.Configuration).Providers.Skip(1).Any(p => p.TryGet("Sentinel:Urls", out _)))
+            .ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RedisFailover.Sentinel.SentinelOptions>, RedisFailover.Sentinel.SentinelOptionsValidator>());
         services.AddHostedService<RedisFailover.Sentinel.SentinelServer>();
         services.AddSingleton<RefusalLog>();

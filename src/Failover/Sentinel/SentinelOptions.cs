@@ -3,7 +3,10 @@ using System.Net;
 
 namespace RedisFailover.Sentinel;
 
-/// <summary>The Sentinel discovery endpoint. Section <c>Sentinel</c>; without <see cref="Urls"/> it is off.</summary>
+/// <summary>
+/// The Sentinel discovery endpoint. Section <c>Sentinel</c>: on by default at <see cref="DefaultUrls"/>
+/// (Redis Sentinel's own port, on loopback); <c>Sentinel:Urls</c> set to nothing turns it off.
+/// </summary>
 internal sealed class SentinelOptions
 {
     public const string Section = "Sentinel";
@@ -11,8 +14,18 @@ internal sealed class SentinelOptions
     /// <summary>The version INFO and HELLO report: the Sentinel release whose replies these follow.</summary>
     public const string ReportedVersion = "7.0.15";
 
-    /// <summary>Where the RESP endpoint listens, host:port, comma-separated (e.g. <c>127.0.0.1:26379</c>); unset: no endpoint.</summary>
+    /// <summary>Where the endpoint listens when <c>Sentinel:Urls</c> is not given.</summary>
+    public const string DefaultUrls = "127.0.0.1:26379";
+
+    /// <summary>Where the RESP endpoint listens, IP:port, comma-separated; empty: no endpoint.</summary>
     public string? Urls { get; set; }
+
+    /// <summary>
+    /// True when <see cref="Urls"/> is the built-in default rather than the operator's choice: an
+    /// address already taken (a real Sentinel beside us, during a migration) is then warned about,
+    /// not a reason to refuse to coordinate.
+    /// </summary>
+    public bool IsDefault { get; internal set; }
 
     /// <summary>A file holding the password clients send with AUTH (Sentinel's <c>requirepass</c>); unset: none asked.</summary>
     public string? PasswordFile { get; set; }

@@ -48,6 +48,13 @@ internal sealed partial class SentinelServer(
             {
                 listener.Start(backlog: 512);
             }
+            catch (SocketException ex) when (_options.IsDefault)
+            {
+                // Not asked for by the operator: failover goes on without the endpoint, said loudly.
+                Log.DefaultTaken(logger, endpoint.ToString(), ex.Message);
+                listener.Dispose();
+                continue;
+            }
             catch (SocketException ex)
             {
                 StopListening();
@@ -800,6 +807,9 @@ internal sealed partial class SentinelServer(
     {
         [LoggerMessage(EventId = 2080, Level = LogLevel.Information, Message = "Sentinel discovery endpoint listening on {Endpoint}")]
         public static partial void Listening(ILogger logger, string endpoint);
+
+        [LoggerMessage(EventId = 2082, Level = LogLevel.Warning, Message = "The Sentinel discovery endpoint is not served: its default address {Endpoint} cannot be listened on ({Reason}). Set Sentinel:Urls to a free address, or to nothing to turn it off")]
+        public static partial void DefaultTaken(ILogger logger, string endpoint, string reason);
 
         [LoggerMessage(EventId = 2081, Level = LogLevel.Information, Message = "{Resource}: +switch-master sent to Sentinel subscribers ({Old} to {New})")]
         public static partial void Switched(ILogger logger, string resource, string old, string @new);

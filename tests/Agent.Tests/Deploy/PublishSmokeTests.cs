@@ -113,6 +113,8 @@ public sealed class PublishSmokeTests : IAsyncLifetime
         environment["Urls"] = $"https://127.0.0.1:{port}";
         var metricsPort = LoopbackPorts.Free();
         environment["Failover__MetricsUrl"] = $"http://127.0.0.1:{metricsPort}";
+        var sentinelPort = LoopbackPorts.Free();
+        environment["Sentinel__Urls"] = $"127.0.0.1:{sentinelPort}";
         environment["Failover__StoreDirectory"] = _directory.File("failover-store");
         environment["Resources__0__UrlFile"] = _directory.File("cache.env");
 
@@ -129,6 +131,10 @@ public sealed class PublishSmokeTests : IAsyncLifetime
         Assert.True(code == 0, $"status: exit {code}: {status}\n{coordinator.Output}");
         Assert.StartsWith("cache: ", status, StringComparison.Ordinal);
         Assert.Contains("db-3", status, StringComparison.Ordinal);
+        // Applications' clients find the primary through the Sentinel endpoint the example configures.
+        Assert.Equal("PONG", await Resp.CommandAsync("127.0.0.1", sentinelPort, "PING"));
+        // No agent has said which node is the primary yet: the resource is known, its primary not (a nil array, never a guess).
+        Assert.StartsWith("name\ncache\n", await Resp.CommandAsync("127.0.0.1", sentinelPort, "SENTINEL", "master", "cache"), StringComparison.Ordinal);
         using (var http = new HttpClient())
         {
             Assert.Contains("redis_failover_term{resource=\"cache\"}", await http.GetStringAsync($"http://127.0.0.1:{metricsPort}/metrics"), StringComparison.Ordinal);

@@ -71,6 +71,7 @@ public sealed class CoordinatorHaTests(LoopbackHosts hosts, Xunit.Abstractions.I
             ["Failover__Etcd__RequestTimeout"] = "00:00:01",
             ["Failover__Etcd__SourceAddress"] = source,
             ["Resources__0__Name"] = "cache",
+            ["Sentinel__Urls"] = "",
         };
         for (var i = 0; i < _hosts.Count; i++)
         {

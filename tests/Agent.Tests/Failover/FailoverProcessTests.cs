@@ -114,6 +114,44 @@ public sealed class FailoverProcessTests
         Assert.Equal(0, await coordinator.WaitForExitAsync(TimeSpan.FromSeconds(30)));
     }
 
+    /// <summary>
+    /// Issue 15: clients find the coordinator where they find a Sentinel, 127.0.0.1:26379, without a
+    /// setting. That default taken (a real Sentinel beside it, mid-migration) is warned about and
+    /// failover goes on; an address the operator chose that is taken stops the start, named.
+    /// </summary>
+    [Fact]
+    public async Task The_sentinel_endpoint_listens_on_26379_by_default_and_a_taken_default_only_warns()
+    {
+        using var store = new RedisAgent.Testing.TempDirectory("failover-sentinel-default");
+        var environment = Configuration(store.Path);
+        environment.Remove("Sentinel__Urls");
+        environment["Urls"] = $"http://127.0.0.1:{LoopbackPorts.Free()}";
+
+        var holder = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 26379);
+        holder.Start();
+        try
+        {
+            await using var warned = AgentProcess.StartBinary(Binary, environment);
+            await warned.WaitForOutputAsync("The Sentinel discovery endpoint is not served: its default address 127.0.0.1:26379 cannot be listened on", TimeSpan.FromSeconds(30));
+            await warned.WaitForOutputAsync("Application started", TimeSpan.FromSeconds(30));
+            Assert.False(warned.HasExited, warned.Output);
+
+            var chosen = new Dictionary<string, string>(environment) { ["Sentinel__Urls"] = "127.0.0.1:26379" };
+            var (code, stderr, stdout) = await RunAsync(chosen);
+            Assert.True(code == 78, $"exit {code}\n{stderr}\n{stdout}");
+            Assert.Contains("Sentinel:Urls: 127.0.0.1:26379 cannot be listened on", stderr, StringComparison.Ordinal);
+        }
+        finally
+        {
+            holder.Stop();
+        }
+
+        await using var listening = AgentProcess.StartBinary(Binary, environment);
+        await Poll.UntilAsync(async () => await Resp.PingsAsync("127.0.0.1", 26379), TimeSpan.FromSeconds(30), () => listening.Output);
+        // No agent has said which node is the primary yet: the resource is known, its primary not (a nil array, never a guess).
+        Assert.StartsWith("name\ncache\n", await Resp.CommandAsync("127.0.0.1", 26379, "SENTINEL", "master", "cache"), StringComparison.Ordinal);
+    }
+
     private static Dictionary<string, string> Configuration(string store) => new()
     {
         ["Failover__Token"] = "a-token-of-enough-length",
@@ -124,6 +162,8 @@ public sealed class FailoverProcessTests
         ["Resources__0__Nodes__1__Name"] = "b",
         ["Resources__0__Nodes__1__Address"] = "127.0.0.1:6380",
         ["Urls"] = "http://127.0.0.1:0",
+        // Sentinel's default port stays free for the one test of the default.
+        ["Sentinel__Urls"] = "",
     };
 
     private static async Task<(int Code, string Stderr, string Stdout)> RunAsync(Dictionary<string, string> environment, params string[] arguments)
