@@ -109,6 +109,7 @@ internal static class AgentHost
         HttpAccess.Use(app);
         app.MapLogTail();
         app.MapMetricsAndHealth();
+        app.MapRoleChecks();
         return app;
     }
 

@@ -15,62 +15,16 @@ namespace RedisAgent.Tests.Failover;
 /// real redis-sentinel, watching the same three hosts, gives.
 /// </summary>
 [Collection(LoopbackHostsCollection.Name)]
-public sealed class SentinelEndpointTests(LoopbackHosts hosts, Xunit.Abstractions.ITestOutputHelper output) : IAsyncLifetime
+public sealed class SentinelEndpointTests(LoopbackHosts hosts, Xunit.Abstractions.ITestOutputHelper output) : ThreeHostResource(hosts)
 {
-    private readonly List<TestHost> _hosts = [];
-    private readonly List<AgentUnderTest> _agents = [];
-    private FailoverUnderTest _coordinator = null!;
-    private GrpcChannel _channel = null!;
-    private int _sentinelPort;
+    private readonly int _sentinelPort = LoopbackPorts.Free();
 
-    public async Task InitializeAsync()
-    {
-        for (var i = 1; i <= 3; i++)
-        {
-            _hosts.Add(await hosts.StartAsync(i, alsoLoopback: true));
-        }
-
-        foreach (var replica in _hosts.Skip(1))
-        {
-            await Resp.CommandAsync(replica.Address, replica.Redis.Port, "REPLICAOF", _hosts[0].Address, _hosts[0].Redis.Port.ToString(CultureInfo.InvariantCulture));
-        }
-
-        _sentinelPort = LoopbackPorts.Free();
-        _coordinator = await FailoverUnderTest.StartAsync("cache", [.. _hosts.Select(h => (h.Name, $"{h.Address}:{h.Redis.Port}"))],
-            new Dictionary<string, string?> { ["Sentinel:Urls"] = $"127.0.0.1:{_sentinelPort}" });
-        _channel = GrpcChannel.ForAddress(_coordinator.Url);
-        foreach (var host in _hosts)
-        {
-            _agents.Add(await AgentUnderTest.StartAsync(_coordinator.AgentSettings(host, _hosts, hosts.Keys.ClientKey, "cache")));
-        }
-
-        await Poll.UntilAsync(() => Status() is { State: ResourceState.Healthy, Primary: "host-1" } status && status.Nodes.All(n => n.Connected) && _coordinator.Coordinator["cache"]!.Machine.InSyncNodes.Count() == 2,
-            TimeSpan.FromSeconds(30), () => _coordinator.Describe());
-    }
-
-    public async Task DisposeAsync()
-    {
-        foreach (var agent in _agents)
-        {
-            await agent.DisposeAsync();
-        }
-
-        _channel?.Dispose();
-        if (_coordinator is not null)
-        {
-            await _coordinator.DisposeAsync();
-        }
-
-        foreach (var host in _hosts)
-        {
-            await host.DisposeAsync();
-        }
-    }
+    private protected override Dictionary<string, string?> CoordinatorSettings() => new() { ["Sentinel:Urls"] = $"127.0.0.1:{_sentinelPort}" };
 
     [Fact]
     public async Task Real_clients_find_the_primary_and_follow_a_change_with_one_switch_master()
     {
-        Assert.Equal($"{_hosts[0].Address}\n{_hosts[0].Redis.Port}", await RedisCliAsync("SENTINEL", "get-master-addr-by-name", "cache"));
+        Assert.Equal($"{Hosts[0].Address}\n{Hosts[0].Redis.Port}", await RedisCliAsync("SENTINEL", "get-master-addr-by-name", "cache"));
         await using var subscriber = await RespClient.ConnectAsync("127.0.0.1", _sentinelPort);
         Assert.Equal("subscribe\n+switch-master\n1", await subscriber.CommandAsync("SUBSCRIBE", "+switch-master"));
 
@@ -78,20 +32,20 @@ public sealed class SentinelEndpointTests(LoopbackHosts hosts, Xunit.Abstraction
         using var redis = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync($"127.0.0.1:{_sentinelPort},serviceName=cache,abortConnect=false,connectTimeout=2000");
         var db = redis.GetDatabase();
         Assert.True(await db.StringSetAsync("before", "1"));
-        Assert.Equal("1", await Resp.CommandAsync(_hosts[0].Address, _hosts[0].Redis.Port, "GET", "before"));
+        Assert.Equal("1", await Resp.CommandAsync(Hosts[0].Address, Hosts[0].Redis.Port, "GET", "before"));
 
         // host-2 holds every command for 1.5 s (its agent's REPLICAOF NO ONE too): the new primary must not be
         // published before its promote is carried out, so not before the pause ends.
-        await Resp.CommandAsync(_hosts[1].Address, _hosts[1].Redis.Port, "CLIENT", "PAUSE", "1500", "ALL");
+        await Resp.CommandAsync(Hosts[1].Address, Hosts[1].Redis.Port, "CLIENT", "PAUSE", "1500", "ALL");
         var paused = Stopwatch.StartNew();
-        var promoted = await new Admin.AdminClient(_channel).PromoteAsync(new PromoteRequest { Resource = "cache", Node = "host-2" }, _coordinator.Headers);
+        var promoted = await new Admin.AdminClient(Channel).PromoteAsync(new PromoteRequest { Resource = "cache", Node = "host-2" }, Coordinator.Headers);
         Assert.Equal("host-2", promoted.Primary);
 
         var message = await subscriber.ReadReplyAsync().WaitAsync(TimeSpan.FromSeconds(10));
         Assert.True(paused.Elapsed >= TimeSpan.FromSeconds(1.4), $"+switch-master {paused.Elapsed.TotalSeconds:0.000} s into host-2's 1.5 s pause: before its promote was carried out");
 
-        Assert.Equal($"message\n+switch-master\ncache {_hosts[0].Address} {_hosts[0].Redis.Port} {_hosts[1].Address} {_hosts[1].Redis.Port}", message);
-        Assert.Equal($"{_hosts[1].Address}\n{_hosts[1].Redis.Port}", await RedisCliAsync("SENTINEL", "get-master-addr-by-name", "cache"));
+        Assert.Equal($"message\n+switch-master\ncache {Hosts[0].Address} {Hosts[0].Redis.Port} {Hosts[1].Address} {Hosts[1].Redis.Port}", message);
+        Assert.Equal($"{Hosts[1].Address}\n{Hosts[1].Redis.Port}", await RedisCliAsync("SENTINEL", "get-master-addr-by-name", "cache"));
 
         // The client moves on its own: its writes land on host-2.
         var clock = Stopwatch.StartNew();
@@ -106,7 +60,7 @@ public sealed class SentinelEndpointTests(LoopbackHosts hosts, Xunit.Abstraction
                 return false;
             }
 
-            return await Resp.CommandAsync(_hosts[1].Address, _hosts[1].Redis.Port, "GET", "after") != "(nil)";
+            return await Resp.CommandAsync(Hosts[1].Address, Hosts[1].Redis.Port, "GET", "after") != "(nil)";
         }, TimeSpan.FromSeconds(30), () => $"StackExchange.Redis writes to host-2\n{redis.GetStatus()}");
         output.WriteLine($"StackExchange.Redis wrote to host-2 {clock.Elapsed.TotalSeconds:0.00} s after the switch-master");
 
@@ -128,10 +82,9 @@ public sealed class SentinelEndpointTests(LoopbackHosts hosts, Xunit.Abstraction
         var events = new List<string>();
         var clock = Stopwatch.StartNew();
         string promotedAddress;
-        using (Partition.Isolate(_hosts[0].Address))
+        using (Partition.Isolate(Hosts[0].Address))
         {
-            await _agents[0].DisposeAsync();
-            _agents.RemoveAt(0);
+            await StopAgentAsync("host-1");
             while (true)
             {
                 var message = (await subscriber.ReadReplyAsync().WaitAsync(TimeSpan.FromSeconds(30))).Split('\n');
@@ -144,7 +97,7 @@ public sealed class SentinelEndpointTests(LoopbackHosts hosts, Xunit.Abstraction
             }
 
             output.WriteLine($"+switch-master {clock.Elapsed.TotalSeconds:0.00} s after the cut (window 5 s)");
-            var promoted = _hosts.Single(h => h.Address == promotedAddress);
+            var promoted = Hosts.Single(h => h.Address == promotedAddress);
             await Poll.UntilAsync(async () =>
             {
                 try
@@ -164,8 +117,8 @@ public sealed class SentinelEndpointTests(LoopbackHosts hosts, Xunit.Abstraction
 
         var kinds = events.Select(e => e.Split(' ')[0]).ToList();
         Assert.Equal(["+sdown", "+odown", "+failover-end", "+switch-master"], kinds);
-        Assert.Equal($"+sdown master cache {_hosts[0].Address} {_hosts[0].Redis.Port}", events[0]);
-        Assert.StartsWith($"+odown master cache {_hosts[0].Address} {_hosts[0].Redis.Port} #quorum ", events[1], StringComparison.Ordinal);
+        Assert.Equal($"+sdown master cache {Hosts[0].Address} {Hosts[0].Redis.Port}", events[0]);
+        Assert.StartsWith($"+odown master cache {Hosts[0].Address} {Hosts[0].Redis.Port} #quorum ", events[1], StringComparison.Ordinal);
     }
 
     [Fact]
@@ -178,7 +131,7 @@ public sealed class SentinelEndpointTests(LoopbackHosts hosts, Xunit.Abstraction
             bind 127.0.0.1
             dir {state.Path}
             sentinel resolve-hostnames no
-            sentinel monitor cache {_hosts[0].Address} {_hosts[0].Redis.Port} 2
+            sentinel monitor cache {Hosts[0].Address} {Hosts[0].Redis.Port} 2
             sentinel down-after-milliseconds cache 60000
 
             """);
@@ -236,6 +189,4 @@ public sealed class SentinelEndpointTests(LoopbackHosts hosts, Xunit.Abstraction
         await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10));
         return text.Trim();
     }
-
-    private ResourceStatus Status() => new Admin.AdminClient(_channel).GetStatus(new ResourceRequest { Resource = "cache" }, _coordinator.Headers);
 }
