@@ -4,7 +4,7 @@
 ensure_packages() {
   local missing=() pair
   for pair in "$@"; do
-    [ -x "${pair#*=}" ] || missing+=("${pair%%=*}")
+    [ -e "${pair#*=}" ] || missing+=("${pair%%=*}")
   done
   [ ${#missing[@]} -eq 0 ] && return 0
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

@@ -121,6 +121,57 @@ public sealed class SentinelEndpointTests(LoopbackHosts hosts, Xunit.Abstraction
         Assert.StartsWith($"+odown master cache {Hosts[0].Address} {Hosts[0].Redis.Port} #quorum ", events[1], StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// Two clients from other ecosystems, as their users configure them for Sentinel (tests/clients):
+    /// ioredis (npm) and redis-py (Debian's python3-redis), writing side by side through one host loss.
+    /// </summary>
+    [Fact]
+    public async Task Ioredis_and_redis_py_follow_a_host_loss_through_the_endpoint()
+    {
+        await ClientScripts.InstallAsync();
+        var port = _sentinelPort.ToString(CultureInfo.InvariantCulture);
+        await using var ioredis = AgentProcess.StartBinary("/usr/bin/node", new Dictionary<string, string>(), ClientScripts.File("ioredis-writer.js"), port, "cache", "60", "io");
+        await using var redisPy = AgentProcess.StartBinary("/usr/bin/python3", new Dictionary<string, string>(), ClientScripts.File("redis_py_writer.py"), port, "cache", "60", "py");
+        var clients = new[] { ("ioredis", ioredis), ("redis-py", redisPy) };
+        foreach (var (name, client) in clients)
+        {
+            await Poll.UntilAsync(() => Acknowledged(client).Count >= 10, TimeSpan.FromSeconds(30), () => $"{name} writes to host-1:\n{client.Output}");
+        }
+
+        TestHost promoted;
+        long cut;
+        using (Partition.Isolate(Hosts[0].Address))
+        {
+            // Taken once the cut is in force: no reply from host-1 gets through after it.
+            cut = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+            await StopAgentAsync("host-1");
+            foreach (var (name, client) in clients)
+            {
+                await Poll.UntilAsync(() => Acknowledged(client).Count(a => a.At > cut) >= 10, TimeSpan.FromSeconds(40),
+                    () => $"{name} writes after the cut:\n{string.Join('\n', client.Output.Split('\n').TakeLast(20))}\n{Coordinator.Describe()}");
+            }
+
+            promoted = Hosts.Single(h => h.Name == Status().Primary);
+        }
+
+        foreach (var (name, client) in clients)
+        {
+            var after = Acknowledged(client).Where(a => a.At > cut).ToList();
+            output.WriteLine($"{name}: first write acknowledged {(after[0].At - cut) / 1000.0:0.00} s after the cut, on {promoted.Name}");
+            // Acknowledged once host-1 was cut off: only the new primary could have taken them.
+            foreach (var (key, _) in after.Take(10))
+            {
+                Assert.Equal("1", await Resp.CommandAsync(promoted.Address, promoted.Redis.Port, "EXISTS", key));
+            }
+
+            Assert.True(after[0].At - cut < 30_000, $"{name} came back {(after[0].At - cut) / 1000.0:0.0} s after the cut");
+        }
+    }
+
+    /// <summary>The writes a client script acknowledged ("ack key unix-ms" lines).</summary>
+    private static List<(string Key, long At)> Acknowledged(AgentProcess client) =>
+        [.. client.Output.Split('\n').Select(l => l.Split(' ')).Where(p => p.Length == 3 && p[0] == "ack").Select(p => (p[1], long.Parse(p[2], CultureInfo.InvariantCulture)))];
+
     [Fact]
     public async Task Replies_have_the_shapes_of_a_real_redis_sentinel_watching_the_same_hosts()
     {
