@@ -597,7 +597,7 @@ internal sealed partial class SentinelServer(
                     await client.Connection.SendPushAsync(["message", channel, message], bounded.Token).ConfigureAwait(false);
                 }
 
-                foreach (var pattern in client.Subscribed(patterns: true).Where(p => Matches(p, channel)))
+                foreach (var pattern in client.Subscribed(patterns: true).Where(p => Glob.Matches(p, channel)))
                 {
                     await client.Connection.SendPushAsync(["pmessage", pattern, channel, message], bounded.Token).ConfigureAwait(false);
                 }
@@ -612,12 +612,6 @@ internal sealed partial class SentinelServer(
             }
         }
     }
-
-    /// <summary>Redis's glob: <c>*</c>, <c>?</c> and <c>[...]</c>, as clients' patterns use them (<c>*</c> for every event).</summary>
-    internal static bool Matches(string pattern, string channel) =>
-        System.Text.RegularExpressions.Regex.IsMatch(channel,
-            "^" + System.Text.RegularExpressions.Regex.Escape(pattern).Replace(@"\*", ".*", StringComparison.Ordinal).Replace(@"\?", ".", StringComparison.Ordinal).Replace(@"\[", "[", StringComparison.Ordinal).Replace(@"\]", "]", StringComparison.Ordinal) + "$",
-            System.Text.RegularExpressions.RegexOptions.None, TimeSpan.FromMilliseconds(50));
 
     /// <summary>What the resource looks like to Sentinel's clients: from the machine while this coordinator leads it, else from the store.</summary>
     private ResourceView? View(string name)

@@ -121,6 +121,34 @@ public sealed class SentinelEndpointHardeningTests : IAsyncLifetime
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(15), $"100 events took {clock.Elapsed.TotalSeconds:0.0} s behind a stalled subscriber");
     }
 
+    /// <summary>
+    /// Any pattern is a glob, never a regular expression: an unclosed class or a pattern built to
+    /// backtrack neither throws out of the publisher (which would stop the endpoint for everyone) nor
+    /// stalls it, and a pattern that matches gets the event.
+    /// </summary>
+    [Fact]
+    public async Task Hostile_patterns_neither_break_nor_stall_the_events()
+    {
+        await using var hostile = await RespClient.ConnectAsync("127.0.0.1", _port, Password);
+        var backtracking = string.Concat(Enumerable.Repeat("*a", 2000)) + "b";
+        foreach (var pattern in new[] { "[", "[^", "\\", "[z-a", backtracking, "+switch-*[m-n]aster" })
+        {
+            Assert.StartsWith("psubscribe\n" + pattern + "\n", await hostile.CommandAsync("PSUBSCRIBE", pattern), StringComparison.Ordinal);
+        }
+
+        await using var plain = await RespClient.ConnectAsync("127.0.0.1", _port, Password);
+        Assert.Equal("subscribe\n+switch-master\n1", await plain.CommandAsync("SUBSCRIBE", "+switch-master"));
+        var server = _coordinator.Services.GetServices<Microsoft.Extensions.Hosting.IHostedService>().OfType<RedisFailover.Sentinel.SentinelServer>().Single();
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        await server.PublishAsync("+switch-master", "cache 127.0.0.1 1 127.0.0.1 2", CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(1), $"publishing took {clock.Elapsed.TotalSeconds:0.00} s");
+        Assert.Equal("message\n+switch-master\ncache 127.0.0.1 1 127.0.0.1 2", await plain.ReadReplyAsync().WaitAsync(TimeSpan.FromSeconds(5)));
+        Assert.Equal("pmessage\n+switch-*[m-n]aster\n+switch-master\ncache 127.0.0.1 1 127.0.0.1 2", await hostile.ReadReplyAsync().WaitAsync(TimeSpan.FromSeconds(5)));
+        await using var next = await RespClient.ConnectAsync("127.0.0.1", _port, Password);
+        Assert.Equal("PONG", await next.CommandAsync("PING"));
+    }
+
     /// <summary>Sends <paramref name="bytes"/> and reads until the server closes or goes quiet for a second.</summary>
     private async Task<string> RawAsync(string bytes)
     {
