@@ -164,6 +164,12 @@ internal sealed partial class SentinelServer(
 
                 var close = Execute(client, command);
                 await client.Connection.FlushAsync(stoppingToken).ConfigureAwait(false);
+                foreach (var (channel, message) in client.Caused)
+                {
+                    await PublishAsync(channel, message, stoppingToken).ConfigureAwait(false);
+                }
+
+                client.Caused.Clear();
                 if (close)
                 {
                     return;
@@ -467,6 +473,21 @@ internal sealed partial class SentinelServer(
                 }
 
                 return;
+            case "reset" when command.Count == 3:
+                // Sentinel forgets what it discovered of each master the pattern matches; the coordinator
+                // discovers nothing (its nodes are configured), so only the event and the count remain.
+                var matched = coordinator.Configured.Where(n => Glob.Matches(command[2], n)).ToList();
+                foreach (var each in matched)
+                {
+                    if (View(each) is { PrimaryAddress: { } reset })
+                    {
+                        var (host, port) = Split(reset);
+                        client.Caused.Add(("+reset-master", $"master {each} {host} {port}"));
+                    }
+                }
+
+                reply.Integer(matched.Count);
+                return;
             case "myid" when command.Count == 2:
                 reply.Bulk(_myId);
                 return;
@@ -752,6 +773,9 @@ internal sealed partial class SentinelServer(
         public bool Authenticated { get; set; } = authenticated;
 
         public string? Name { get; set; }
+
+        /// <summary>Events this client's command caused (SENTINEL RESET's <c>+reset-master</c>), sent to subscribers once its reply is flushed.</summary>
+        public List<(string Channel, string Message)> Caused { get; } = [];
 
         // Changed by the client's own loop, read by the publisher: under the lock.
         private readonly HashSet<string> _channels = new(StringComparer.Ordinal);

@@ -216,6 +216,19 @@ public sealed class SentinelEndpointTests(LoopbackHosts hosts, Xunit.Abstraction
             Assert.Equal(real.Split(',')[0], ours.Split(',')[0]);
             (real, ours) = await BothAsync("SENTINEL", "frobnicate");
             Assert.Equal(real, ours);
+            (real, ours) = await BothAsync("SENTINEL", "reset", "nope*");
+            Assert.Equal(("0", "0"), (real, ours));
+
+            // SENTINEL RESET: the count of masters matched, and +reset-master to subscribers, from both alike.
+            await using var realSubscriber = await RespClient.ConnectAsync("127.0.0.1", port);
+            await using var ourSubscriber = await RespClient.ConnectAsync("127.0.0.1", _sentinelPort);
+            Assert.Equal("subscribe\n+reset-master\n1", await realSubscriber.CommandAsync("SUBSCRIBE", "+reset-master"));
+            Assert.Equal("subscribe\n+reset-master\n1", await ourSubscriber.CommandAsync("SUBSCRIBE", "+reset-master"));
+            (real, ours) = await BothAsync("SENTINEL", "reset", "ca*");
+            Assert.Equal(("1", "1"), (real, ours));
+            Assert.Equal(
+                await realSubscriber.ReadReplyAsync().WaitAsync(TimeSpan.FromSeconds(10)),
+                await ourSubscriber.ReadReplyAsync().WaitAsync(TimeSpan.FromSeconds(10)));
             output.WriteLine("compared: " + string.Join("; ", compared));
         }
         finally
