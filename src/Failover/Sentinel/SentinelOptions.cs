@@ -27,6 +27,12 @@ internal sealed class SentinelOptions
     /// </summary>
     public bool IsDefault { get; internal set; }
 
+    /// <summary>
+    /// Where the endpoint listens speaking TLS (Redis's <c>tls-port</c>), IP:port, comma-separated;
+    /// with the coordinator's own certificate (<c>Failover:Tls:CertFile</c>, reloaded when renewed).
+    /// </summary>
+    public string? TlsUrls { get; set; }
+
     /// <summary>A file holding the password clients send with AUTH (Sentinel's <c>requirepass</c>); unset: none asked.</summary>
     public string? PasswordFile { get; set; }
 
@@ -36,8 +42,11 @@ internal sealed class SentinelOptions
     /// <summary>Clients connected at once, at most; one more is told so and closed.</summary>
     public int MaxConnections { get; set; } = 10_000;
 
-    public IReadOnlyList<IPEndPoint> Endpoints() =>
-        [.. Split(Urls).Select(p => new IPEndPoint(IPAddress.Parse(p.Host), int.Parse(p.Port, CultureInfo.InvariantCulture)))];
+    /// <summary>Every address to listen on, and whether it speaks TLS there.</summary>
+    public IReadOnlyList<(IPEndPoint Endpoint, bool Tls)> Endpoints() =>
+        [.. Split(Urls).Select(p => (Parse(p), false)), .. Split(TlsUrls).Select(p => (Parse(p), true))];
+
+    private static IPEndPoint Parse((string Host, string Port) p) => new(IPAddress.Parse(p.Host), int.Parse(p.Port, CultureInfo.InvariantCulture));
 
     public IReadOnlyList<(string Host, string Port)> PeerEndpoints() => Split(Peers);
 
@@ -46,15 +55,15 @@ internal sealed class SentinelOptions
     /// <summary>What is wrong with these settings, each naming its key.</summary>
     public IEnumerable<string> Problems()
     {
-        foreach (var (key, value) in new[] { ("Sentinel:Urls", Urls), ("Sentinel:Peers", Peers) })
+        foreach (var (key, value) in new[] { ("Sentinel:Urls", Urls), ("Sentinel:TlsUrls", TlsUrls), ("Sentinel:Peers", Peers) })
         {
             foreach (var item in (value ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
             {
                 var colon = item.LastIndexOf(':');
                 if (colon <= 0 || !int.TryParse(item[(colon + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out var port) || port is < 1 or > 65535
-                    || (key == "Sentinel:Urls" && !IPAddress.TryParse(item[..colon].Trim('[', ']'), out _)))
+                    || (key != "Sentinel:Peers" && !IPAddress.TryParse(item[..colon].Trim('[', ']'), out _)))
                 {
-                    yield return $"{key} '{item}' must be {(key == "Sentinel:Urls" ? "an IP address" : "a host")} and a port from 1 to 65535, e.g. 127.0.0.1:26379.";
+                    yield return $"{key} '{item}' must be {(key != "Sentinel:Peers" ? "an IP address" : "a host")} and a port from 1 to 65535, e.g. 127.0.0.1:26379.";
                 }
             }
         }

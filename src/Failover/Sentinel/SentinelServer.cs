@@ -1,7 +1,9 @@
 using System.Collections.Concurrent;
 using System.Globalization;
 using System.Net;
+using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Authentication;
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Extensions.Hosting;
@@ -27,6 +29,7 @@ internal sealed partial class SentinelServer(
     Coordinator coordinator,
     ICoordinatorStore store,
     PrimaryPublisher publisher,
+    RedisFailover.Trust.ServerTls serverTls,
     ILogger<SentinelServer> logger) : BackgroundService
 {
     private readonly SentinelOptions _options = options.Value;
@@ -34,14 +37,25 @@ internal sealed partial class SentinelServer(
     private readonly string _myId = Convert.ToHexStringLower(SHA1.HashData(Encoding.UTF8.GetBytes(
         "redis-failover sentinel " + (options.Value.Urls ?? "") + " " + FailoverHost.StoreDirectory(failover.Value))));
 
+    /// <summary>How long a client may take over its TLS handshake before it is closed.</summary>
+    private static readonly TimeSpan HandshakeTimeout = TimeSpan.FromSeconds(5);
+
     private long _nextId;
 
-    private readonly List<TcpListener> _listeners = [];
+    // Sockets open now, handshakes included: what Sentinel:MaxConnections bounds.
+    private int _open;
+
+    private readonly List<(TcpListener Listener, bool Tls)> _listeners = [];
 
     /// <summary>Listens before the host says it started: a client may connect the moment the coordinator is up, and an address taken stops the start, named.</summary>
     public override Task StartAsync(CancellationToken cancellationToken)
     {
-        foreach (var endpoint in _options.Endpoints())
+        if (!string.IsNullOrWhiteSpace(_options.TlsUrls) && serverTls.Current is null)
+        {
+            throw new ConfigFileException("Sentinel:TlsUrls serves the coordinator's certificate: set Failover:Tls:CertFile and Failover:Tls:KeyFile");
+        }
+
+        foreach (var (endpoint, tls) in _options.Endpoints())
         {
             var listener = new TcpListener(endpoint);
             try
@@ -61,8 +75,8 @@ internal sealed partial class SentinelServer(
                 throw new ConfigFileException($"Sentinel:Urls: {endpoint} cannot be listened on: {ex.Message}");
             }
 
-            _listeners.Add(listener);
-            Log.Listening(logger, endpoint.ToString());
+            _listeners.Add((listener, tls));
+            Log.Listening(logger, endpoint.ToString() + (tls ? " (TLS)" : ""));
         }
 
         return base.StartAsync(cancellationToken);
@@ -79,7 +93,7 @@ internal sealed partial class SentinelServer(
         {
             var watchers = coordinator.Configured.Select(name => WatchAsync(name, stoppingToken))
                 .Append(WatchStatesAsync(stoppingToken)).ToList();
-            await Task.WhenAll(_listeners.Select(l => AcceptAsync(l, stoppingToken)).Concat(watchers)).ConfigureAwait(false);
+            await Task.WhenAll(_listeners.Select(l => AcceptAsync(l.Listener, l.Tls, stoppingToken)).Concat(watchers)).ConfigureAwait(false);
         }
         finally
         {
@@ -89,7 +103,7 @@ internal sealed partial class SentinelServer(
 
     private void StopListening()
     {
-        foreach (var listener in _listeners)
+        foreach (var (listener, _) in _listeners)
         {
             listener.Stop();
         }
@@ -97,7 +111,7 @@ internal sealed partial class SentinelServer(
         _listeners.Clear();
     }
 
-    private async Task AcceptAsync(TcpListener listener, CancellationToken stoppingToken)
+    private async Task AcceptAsync(TcpListener listener, bool tls, CancellationToken stoppingToken)
     {
         while (!stoppingToken.IsCancellationRequested)
         {
@@ -115,27 +129,83 @@ internal sealed partial class SentinelServer(
                 continue;
             }
 
-            if (_clients.Count >= _options.MaxConnections)
+            if (Volatile.Read(ref _open) >= _options.MaxConnections)
             {
                 // Redis's own answer to one client too many, then the door.
                 using (socket)
                 {
-                    await socket.SendAsync("-ERR max number of clients reached\r\n"u8.ToArray(), SocketFlags.None).ConfigureAwait(false);
+                    try
+                    {
+                        await socket.SendAsync("-ERR max number of clients reached\r\n"u8.ToArray(), SocketFlags.None).ConfigureAwait(false);
+                    }
+                    catch (SocketException)
+                    {
+                        // Gone already: the door is closed all the same, and the next client is accepted.
+                    }
                 }
 
                 continue;
             }
 
             socket.NoDelay = true;
-            _ = ServeAsync(socket, stoppingToken);
+            Interlocked.Increment(ref _open);
+            _ = ServeAsync(socket, tls, stoppingToken);
         }
     }
 
-    private async Task ServeAsync(Socket socket, CancellationToken stoppingToken)
+    private async Task ServeAsync(Socket socket, bool tls, CancellationToken stoppingToken)
     {
-        using var stream = new NetworkStream(socket, ownsSocket: true);
-        var client = new Client(Interlocked.Increment(ref _nextId), new RespConnection(stream), _options.PasswordFile is null);
-        _clients[client] = 0;
+        Client? client = null;
+        try
+        {
+            await using var stream = tls ? await HandshakeAsync(socket, stoppingToken).ConfigureAwait(false) : new NetworkStream(socket, ownsSocket: true);
+            if (stream is null)
+            {
+                return;
+            }
+
+            client = new Client(Interlocked.Increment(ref _nextId), new RespConnection(stream), _options.PasswordFile is null);
+            _clients[client] = 0;
+            await ServeAsync(client, stoppingToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (client is not null)
+            {
+                _clients.TryRemove(client, out _);
+            }
+
+            Interlocked.Decrement(ref _open);
+        }
+    }
+
+    /// <summary>The server side of TLS with the coordinator's certificate, bounded in time; null (the socket closed) when the client does not complete it.</summary>
+    private async Task<Stream?> HandshakeAsync(Socket socket, CancellationToken stoppingToken)
+    {
+        var remote = socket.RemoteEndPoint?.ToString() ?? "?";
+        var ssl = new SslStream(new NetworkStream(socket, ownsSocket: true), leaveInnerStreamOpen: false);
+        using var bounded = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+        bounded.CancelAfter(HandshakeTimeout);
+        try
+        {
+            await ssl.AuthenticateAsServerAsync(new SslServerAuthenticationOptions
+            {
+                ServerCertificateSelectionCallback = (_, _) => serverTls.Current!,
+                ClientCertificateRequired = false,
+            }, bounded.Token).ConfigureAwait(false);
+            return ssl;
+        }
+        catch (Exception ex) when (ex is IOException or AuthenticationException or OperationCanceledException or SocketException or ObjectDisposedException)
+        {
+            // Plain text on the TLS port, a handshake refused, or a client that never finishes it.
+            Log.HandshakeFailed(logger, remote, ex.Message);
+            await ssl.DisposeAsync().ConfigureAwait(false);
+            return null;
+        }
+    }
+
+    private async Task ServeAsync(Client client, CancellationToken stoppingToken)
+    {
         try
         {
             while (!stoppingToken.IsCancellationRequested)
@@ -179,10 +249,6 @@ internal sealed partial class SentinelServer(
         catch (Exception ex) when (ex is IOException or SocketException or OperationCanceledException or ObjectDisposedException)
         {
             // The client went away, or the coordinator stops.
-        }
-        finally
-        {
-            _clients.TryRemove(client, out _);
         }
     }
 
@@ -825,6 +891,9 @@ internal sealed partial class SentinelServer(
     {
         [LoggerMessage(EventId = 2080, Level = LogLevel.Information, Message = "Sentinel discovery endpoint listening on {Endpoint}")]
         public static partial void Listening(ILogger logger, string endpoint);
+
+        [LoggerMessage(EventId = 2083, Level = LogLevel.Debug, Message = "Sentinel endpoint: a TLS handshake from {Remote} did not complete ({Reason})")]
+        public static partial void HandshakeFailed(ILogger logger, string remote, string reason);
 
         [LoggerMessage(EventId = 2082, Level = LogLevel.Warning, Message = "The Sentinel discovery endpoint is not served: its default address {Endpoint} cannot be listened on ({Reason}). Set Sentinel:Urls to a free address, or to nothing to turn it off")]
         public static partial void DefaultTaken(ILogger logger, string endpoint, string reason);

@@ -25,6 +25,7 @@ public sealed class CoordinatorTrustTests : IAsyncLifetime
     private readonly TempDirectory _files = new("trust");
     private (string CertFile, string KeyFile, string Sha256) _n1Certificate;
     private FailoverUnderTest _coordinator = null!;
+    private readonly int _sentinelTlsPort = LoopbackPorts.Free();
 
     private string CredentialsFile => _files.File("credentials");
 
@@ -45,6 +46,7 @@ public sealed class CoordinatorTrustTests : IAsyncLifetime
             ["Resources:0:Database"] = "2",
             ["Resources:0:Nodes:0:TlsAddress"] = "127.0.0.1:3",
             ["Resources:0:PublishCommand"] = $"printf '%s %s\\n' \"$REDIS_URL\" \"$REDIS_TLS_URL\" > {_files.File("hook.out")}",
+            ["Sentinel:TlsUrls"] = $"127.0.0.1:{_sentinelTlsPort}",
         });
     }
 
@@ -68,6 +70,58 @@ public sealed class CoordinatorTrustTests : IAsyncLifetime
         await _coordinator.DisposeAsync();
         _files.Dispose();
         _certificates.Dispose();
+    }
+
+    /// <summary>
+    /// Issue 15: the Sentinel endpoint on TLS (Sentinel:TlsUrls, Redis's tls-port), with the
+    /// coordinator's certificate. A real client verifying the chain is served; one that does not
+    /// trust it, plain text, and a client that never finishes its handshake are all closed, and
+    /// none of them holds the endpoint up.
+    /// </summary>
+    [Fact]
+    public async Task The_sentinel_endpoint_speaks_TLS_with_the_coordinators_certificate()
+    {
+        var port = _sentinelTlsPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var (code, text) = await RedisCliAsync("--tls", "--cacert", _certificates.CaFile, "-h", "127.0.0.1", "-p", port, "SENTINEL", "master", "cache");
+        Assert.True(code == 0, text);
+        Assert.StartsWith("name\ncache\n", text, StringComparison.Ordinal);
+
+        using var otherCa = new TestCertificates();
+        var (untrustedCode, untrusted) = await RedisCliAsync("--tls", "--cacert", otherCa.CaFile, "-h", "127.0.0.1", "-p", port, "PING");
+        Assert.True(untrustedCode != 0 && !untrusted.Contains("PONG", StringComparison.Ordinal), untrusted);
+
+        // Plain text on the TLS port gets nothing back but the close.
+        using (var plain = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp))
+        {
+            await plain.ConnectAsync("127.0.0.1", _sentinelTlsPort);
+            await plain.SendAsync("PING\r\n"u8.ToArray(), System.Net.Sockets.SocketFlags.None);
+            var buffer = new byte[512];
+            var read = await plain.ReceiveAsync(buffer, System.Net.Sockets.SocketFlags.None).WaitAsync(TimeSpan.FromSeconds(10));
+            Assert.DoesNotContain("PONG", Encoding.ASCII.GetString(buffer, 0, read), StringComparison.Ordinal);
+        }
+
+        // One that never starts its handshake is closed after the handshake's 5 s; others are served meanwhile.
+        using var silent = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+        await silent.ConnectAsync("127.0.0.1", _sentinelTlsPort);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        await using (var served = await RespClient.ConnectAsync("127.0.0.1", _sentinelTlsPort, caFile: _certificates.CaFile))
+        {
+            Assert.Equal("PONG", await served.CommandAsync("PING"));
+        }
+
+        var closed = await silent.ReceiveAsync(new byte[16], System.Net.Sockets.SocketFlags.None).WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.Equal(0, closed);
+        Assert.True(clock.Elapsed > TimeSpan.FromSeconds(4), $"closed after {clock.Elapsed.TotalSeconds:0.0} s");
+    }
+
+    private static async Task<(int Code, string Text)> RedisCliAsync(params string[] arguments)
+    {
+        var start = new System.Diagnostics.ProcessStartInfo("redis-cli", arguments) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        using var process = System.Diagnostics.Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(20));
+        return (process.ExitCode, (await stdout).Trim() + (await stderr).Trim());
     }
 
     [Fact]
