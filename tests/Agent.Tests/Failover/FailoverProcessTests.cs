@@ -4,7 +4,7 @@ using System.Diagnostics;
 namespace RedisAgent.Tests.Failover;
 
 /// <summary>The redis-failover binary itself: bad configuration stops it at start, naming the keys.</summary>
-public sealed class FailoverProcessTests
+public sealed class FailoverProcessTests(Xunit.Abstractions.ITestOutputHelper output)
 {
     private static readonly string Binary = Binaries.Path("redis-failover");
 
@@ -153,6 +153,104 @@ public sealed class FailoverProcessTests
         // No agent has said which node is the primary yet: the resource is known, its primary not (a nil array, never a guess).
         Assert.StartsWith("name\ncache\n", await Resp.CommandAsync("127.0.0.1", 26379, "SENTINEL", "master", "cache"), StringComparison.Ordinal);
     }
+
+    /// <summary>
+    /// Issue 15's bad input at scale, against the binary: 10,000 idle clients, one past the bound, and
+    /// 100,000 pipelined PINGs from a client that does not read while it sends. The endpoint keeps
+    /// answering others at once, refuses the one too many in Redis's words, answers every flooded
+    /// PING, and its memory stays bounded.
+    /// </summary>
+    [Fact]
+    public async Task Ten_thousand_idle_sentinel_clients_and_a_pipelined_flood_leave_the_endpoint_answering()
+    {
+        const int Idle = 10_000;
+        const int Flood = 100_000;
+        using var store = new RedisAgent.Testing.TempDirectory("failover-sentinel-load");
+        var environment = Configuration(store.Path);
+        var port = LoopbackPorts.Free();
+        environment["Sentinel__Urls"] = $"127.0.0.1:{port}";
+        environment["Sentinel__MaxConnections"] = (Idle + 1).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        await using var coordinator = AgentProcess.StartBinary(Binary, environment);
+        await Poll.UntilAsync(() => Resp.PingsAsync("127.0.0.1", port), TimeSpan.FromSeconds(30), () => coordinator.Output);
+
+        var idle = new List<System.Net.Sockets.Socket>(Idle);
+        try
+        {
+            for (var i = 0; i < Idle; i++)
+            {
+                var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+                idle.Add(socket);
+                await socket.ConnectAsync("127.0.0.1", port).WaitAsync(TimeSpan.FromSeconds(10));
+            }
+
+            // Each idle client is accepted and waiting: the next is the last one allowed, and it is served at once.
+            var clock = Stopwatch.StartNew();
+            await using (var last = await RespClient.ConnectAsync("127.0.0.1", port))
+            {
+                Assert.Equal("PONG", await last.CommandAsync("PING").WaitAsync(TimeSpan.FromSeconds(10)));
+                output.WriteLine($"PING beside {Idle} idle clients: {clock.Elapsed.TotalMilliseconds:0} ms");
+                Assert.True(clock.Elapsed < TimeSpan.FromSeconds(2), $"{clock.Elapsed.TotalSeconds:0.0} s");
+
+                await using var tooMany = await RespClient.ConnectAsync("127.0.0.1", port);
+                Assert.Equal("-ERR max number of clients reached", await tooMany.ReadReplyAsync().WaitAsync(TimeSpan.FromSeconds(10)));
+            }
+
+            var rss = ResidentMegabytes(coordinator.ProcessId);
+            output.WriteLine($"coordinator resident with {Idle} idle clients: {rss} MB");
+            Assert.True(rss < 1024, $"{rss} MB resident with {Idle} idle clients");
+
+            // Room for the flood and a bystander.
+            foreach (var socket in idle.Take(10))
+            {
+                socket.Dispose();
+            }
+
+            await Poll.UntilAsync(() => Resp.PingsAsync("127.0.0.1", port), TimeSpan.FromSeconds(10), () => "the closed clients' places are freed");
+            using var flood = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+            await flood.ConnectAsync("127.0.0.1", port);
+            var pings = System.Text.Encoding.ASCII.GetBytes(string.Concat(Enumerable.Repeat("PING\r\n", Flood)));
+            var sending = flood.SendAsync(pings, System.Net.Sockets.SocketFlags.None);
+
+            // While the flood's replies pile up unread, another client is answered.
+            clock.Restart();
+            await using (var bystander = await RespClient.ConnectAsync("127.0.0.1", port))
+            {
+                Assert.Equal("PONG", await bystander.CommandAsync("PING").WaitAsync(TimeSpan.FromSeconds(10)));
+            }
+
+            output.WriteLine($"PING beside an unread flood: {clock.Elapsed.TotalMilliseconds:0} ms");
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(2), $"{clock.Elapsed.TotalSeconds:0.0} s");
+
+            // Every PING of the flood is answered once its client reads.
+            var expected = Flood * "+PONG\r\n".Length;
+            var received = 0L;
+            var buffer = new byte[1 << 16];
+            using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            while (received < expected)
+            {
+                var read = await flood.ReceiveAsync(buffer, System.Net.Sockets.SocketFlags.None, deadline.Token);
+                Assert.True(read > 0, $"closed after {received} of {expected} bytes");
+                received += read;
+            }
+
+            Assert.Equal(pings.Length, await sending.WaitAsync(TimeSpan.FromSeconds(10)));
+            Assert.Equal(expected, received);
+            rss = ResidentMegabytes(coordinator.ProcessId);
+            output.WriteLine($"coordinator resident after the flood: {rss} MB");
+            Assert.True(rss < 1024, $"{rss} MB resident after the flood");
+            Assert.False(coordinator.HasExited, coordinator.Output);
+        }
+        finally
+        {
+            foreach (var socket in idle)
+            {
+                socket.Dispose();
+            }
+        }
+    }
+
+    private static long ResidentMegabytes(int processId) =>
+        long.Parse(File.ReadLines($"/proc/{processId}/status").First(l => l.StartsWith("VmRSS:", StringComparison.Ordinal)).Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) / 1024;
 
     private static Dictionary<string, string> Configuration(string store) => new()
     {
