@@ -9,9 +9,21 @@ namespace RedisAgent.Testing;
 /// </summary>
 /// <param name="timeout">How long one write (or connect) may take before it counts as unacknowledged.</param>
 /// <param name="pace">A pause after each acknowledged write (zero: as fast as the primary answers).</param>
-public sealed class FollowingWriter(Func<Task<(string Host, int Port)?>> locate, TimeSpan timeout, TimeSpan pace)
+/// <param name="prefix">The keys' prefix, so that several writers can share a primary.</param>
+public sealed class FollowingWriter(Func<Task<(string Host, int Port)?>> locate, TimeSpan timeout, TimeSpan pace, string prefix = "w")
 {
     private readonly List<(string Key, DateTimeOffset At)> _acknowledged = [];
+
+    // Set by Through: the application's own client writes, rather than a connection to what locate says.
+    private Func<string, Task<bool>>? _set;
+
+    /// <summary>
+    /// A writer that writes through <paramref name="set"/> (a client library that finds the primary
+    /// itself, such as StackExchange.Redis with serviceName=): true when the write was acknowledged;
+    /// an exception or false counts as not acknowledged, and the next key is tried after the pace.
+    /// </summary>
+    public static FollowingWriter Through(Func<string, Task<bool>> set, TimeSpan timeout, TimeSpan pace, string prefix) =>
+        new(() => Task.FromResult<(string, int)?>(null), timeout, pace, prefix) { _set = set };
 
     public Task Task { get; private set; } = Task.CompletedTask;
 
@@ -93,6 +105,15 @@ public sealed class FollowingWriter(Func<Task<(string Host, int Port)?>> locate,
         }
     }
 
+    /// <summary>From the fault to the first write acknowledged after it; null when none was.</summary>
+    public TimeSpan? FirstAfter(DateTimeOffset fault)
+    {
+        lock (_acknowledged)
+        {
+            return _acknowledged.FirstOrDefault(a => a.At > fault) is { Key: not null } first ? first.At - fault : null;
+        }
+    }
+
     /// <summary>Acknowledged keys that <paramref name="host"/>:<paramref name="port"/> does not have.</summary>
     public async Task<int> MissingOnAsync(string host, int port)
     {
@@ -111,6 +132,12 @@ public sealed class FollowingWriter(Func<Task<(string Host, int Port)?>> locate,
 
     private async Task RunAsync(CancellationToken stop)
     {
+        if (_set is { } set)
+        {
+            await RunThroughAsync(set, stop).ConfigureAwait(false);
+            return;
+        }
+
         for (var i = 0; i < 1_000_000 && !stop.IsCancellationRequested; i++)
         {
             try
@@ -124,7 +151,7 @@ public sealed class FollowingWriter(Func<Task<(string Host, int Port)?>> locate,
                 await using var client = await RespClient.ConnectAsync(primary.Host, primary.Port).WaitAsync(timeout, stop).ConfigureAwait(false);
                 for (; i < 1_000_000 && !stop.IsCancellationRequested; i++)
                 {
-                    var key = "w:" + i.ToString(CultureInfo.InvariantCulture);
+                    var key = prefix + ":" + i.ToString(CultureInfo.InvariantCulture);
                     if (await client.CommandAsync("SET", key, "1").WaitAsync(timeout, stop).ConfigureAwait(false) != "OK")
                     {
                         break;
@@ -149,6 +176,37 @@ public sealed class FollowingWriter(Func<Task<(string Host, int Port)?>> locate,
             {
                 // The primary went away mid-write: that write was not acknowledged. Find it again.
                 LastError = ex.GetType().Name + ": " + ex.Message;
+            }
+        }
+    }
+
+    private async Task RunThroughAsync(Func<string, Task<bool>> set, CancellationToken stop)
+    {
+        for (var i = 0; i < 1_000_000 && !stop.IsCancellationRequested;)
+        {
+            var key = prefix + ":" + i.ToString(CultureInfo.InvariantCulture);
+            try
+            {
+                if (await set(key).WaitAsync(timeout, stop).ConfigureAwait(false))
+                {
+                    lock (_acknowledged)
+                    {
+                        _acknowledged.Add((key, DateTimeOffset.UtcNow));
+                    }
+
+                    i++;
+                }
+
+                await Task.Delay(pace, stop).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (Exception ex)
+            {
+                LastError = ex.GetType().Name + ": " + ex.Message;
+                await Task.Delay(pace, CancellationToken.None).ConfigureAwait(false);
             }
         }
     }

@@ -1,7 +1,5 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Net;
-using System.Text.RegularExpressions;
 using RedisAgent.Testing;
 using RedisAgent.Testing.Hosts;
 using RedisAgent.Tests.HostProbing;
@@ -14,10 +12,8 @@ namespace RedisAgent.Tests.Failover;
 /// writer that knows only HAProxy's address keeps writing through a host loss.
 /// </summary>
 [Collection(LoopbackHostsCollection.Name)]
-public sealed partial class HaproxyTests(LoopbackHosts hosts, Xunit.Abstractions.ITestOutputHelper output) : ThreeHostResource(hosts)
+public sealed class HaproxyTests(LoopbackHosts hosts, Xunit.Abstractions.ITestOutputHelper output) : ThreeHostResource(hosts)
 {
-    private const string Haproxy = "/usr/sbin/haproxy";
-
     /// <summary>The agents serve HTTP on their host's address, where HAProxy checks them (and where a partition cuts them off).</summary>
     private protected override void ConfigureAgent(TestHost host, Dictionary<string, string?> settings) => settings["Urls"] = $"http://{host.Address}:0";
 
@@ -31,82 +27,49 @@ public sealed partial class HaproxyTests(LoopbackHosts hosts, Xunit.Abstractions
         Assert.Equal(HttpStatusCode.ServiceUnavailable, (await CheckAsync(http, "host-1", "/replica")).Status);
 
         using var directory = new TempDirectory("haproxy");
-        var (primaryPort, replicaPort) = (LoopbackPorts.Free(), LoopbackPorts.Free());
-        var config = directory.File("haproxy.cfg");
-        await File.WriteAllTextAsync(config, Configuration(primaryPort, replicaPort));
-        using var haproxy = Process.Start(new ProcessStartInfo(Haproxy, ["-db", "-f", config]) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false })!;
-        var said = new System.Collections.Concurrent.ConcurrentQueue<string>();
-        haproxy.OutputDataReceived += (_, e) => said.Enqueue(e.Data ?? "");
-        haproxy.ErrorDataReceived += (_, e) => said.Enqueue(e.Data ?? "");
-        haproxy.BeginOutputReadLine();
-        haproxy.BeginErrorReadLine();
-        try
+        await using var haproxy = Haproxy.Start(await File.ReadAllTextAsync(RepositoryFiles.Path("deploy/haproxy/haproxy.cfg")),
+            [.. Hosts.Select(h => new Haproxy.Node(h.Name, h.Address, h.Redis.Port, Agents[h.Name].HttpAddress.Port))], directory.Path);
+        var (primaryPort, replicaPort) = (haproxy.PrimaryPort, haproxy.ReplicaPort);
+
+        // Through the primary frontend: host-1; through the replicas', one of the others.
+        await Poll.UntilAsync(async () => await ServedByAsync(primaryPort) == Hosts[0].Redis.Port, TimeSpan.FromSeconds(20), () => "HAProxy routes to host-1\n" + haproxy.Output);
+        await Poll.UntilAsync(async () => await ServedByAsync(replicaPort) is { } port && port != Hosts[0].Redis.Port, TimeSpan.FromSeconds(20), () => "HAProxy routes reads to a replica\n" + haproxy.Output);
+
+        // An application that knows one address: SET after SET, a new connection after any error.
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(90));
+        var writer = new FollowingWriter(() => Task.FromResult<(string, int)?>(("127.0.0.1", primaryPort)), TimeSpan.FromSeconds(1), TimeSpan.FromMilliseconds(20)).Start(stop.Token);
+        await Poll.UntilAsync(() => writer.Count >= 20, TimeSpan.FromSeconds(10), () => $"the writer writes through HAProxy: {writer.LastError}");
+
+        TimeSpan back;
+        TestHost promoted;
+        int before;
+        using (Partition.Isolate(Hosts[0].Address))
         {
-            // Through the primary frontend: host-1; through the replicas', one of the others.
-            await Poll.UntilAsync(async () => await ServedByAsync(primaryPort) == Hosts[0].Redis.Port, TimeSpan.FromSeconds(20), () => "HAProxy routes to host-1\n" + string.Join('\n', said));
-            await Poll.UntilAsync(async () => await ServedByAsync(replicaPort) is { } port && port != Hosts[0].Redis.Port, TimeSpan.FromSeconds(20), () => "HAProxy routes reads to a replica\n" + string.Join('\n', said));
-
-            using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(90));
-            var writer = new Writer(primaryPort);
-            var writing = writer.RunAsync(stop.Token);
-            await Poll.UntilAsync(() => writer.Acknowledged.Count >= 20, TimeSpan.FromSeconds(10), () => $"the writer writes through HAProxy: {writer.LastError}");
-
-            TimeSpan back;
-            TestHost promoted;
-            using (Partition.Isolate(Hosts[0].Address))
-            {
-                var cut = Stopwatch.GetTimestamp();
-                var before = writer.Acknowledged.Count;
-                await StopAgentAsync("host-1");
-                await Poll.UntilAsync(() => writer.Acknowledged.Skip(before).Any(w => w.At > cut), TimeSpan.FromSeconds(40),
-                    () => $"a write acknowledged through HAProxy after the cut: {writer.LastError}\n{Coordinator.Describe()}\n{string.Join('\n', said)}");
-                back = Stopwatch.GetElapsedTime(cut, writer.Acknowledged.Skip(before).First(w => w.At > cut).At);
-                promoted = Hosts.Single(h => h.Name == Status().Primary);
-                output.WriteLine($"first write through HAProxy acknowledged {back.TotalSeconds:0.00} s after the cut (window 5 s), on {promoted.Name}");
-
-                await Poll.UntilAsync(() => writer.Acknowledged.Count >= before + 40, TimeSpan.FromSeconds(10), () => $"the writer goes on: {writer.LastError}");
-            }
-
-            await stop.CancelAsync();
-            await writing;
-
-            // Every write acknowledged after the cut is on the new primary: HAProxy sent nothing to host-1 once it was cut off.
-            var after = writer.Acknowledged.Where(w => w.Key.StartsWith("w:", StringComparison.Ordinal)).TakeLast(20).ToList();
-            foreach (var (key, _) in after)
-            {
-                Assert.Equal("1", await Resp.CommandAsync(promoted.Address, promoted.Redis.Port, "EXISTS", key));
-            }
-
-            Assert.True(back < TimeSpan.FromSeconds(20), $"the first write came back {back.TotalSeconds:0.0} s after the cut");
-            Assert.Equal((HttpStatusCode.OK, "primary\n"), await CheckAsync(http, promoted.Name, "/primary"));
-            Assert.Equal(promoted.Redis.Port, await ServedByAsync(primaryPort));
+            // Taken once the cut is in force: no reply from host-1 gets through after it.
+            var cut = DateTimeOffset.UtcNow;
+            before = writer.AcknowledgedBefore(cut);
+            await StopAgentAsync("host-1");
+            await Poll.UntilAsync(() => writer.FirstAfter(cut) is not null, TimeSpan.FromSeconds(40),
+                () => $"a write acknowledged through HAProxy after the cut: {writer.LastError}\n{Coordinator.Describe()}\n{haproxy.Output}");
+            back = writer.FirstAfter(cut)!.Value;
+            promoted = Hosts.Single(h => h.Name == Status().Primary);
+            output.WriteLine($"first write through HAProxy acknowledged {back.TotalSeconds:0.00} s after the cut (window 5 s), on {promoted.Name}");
+            await Poll.UntilAsync(() => writer.Count >= before + 40, TimeSpan.FromSeconds(10), () => $"the writer goes on: {writer.LastError}");
         }
-        finally
+
+        await stop.CancelAsync();
+        await writer.Task;
+
+        // Every write acknowledged after the cut is on the new primary: HAProxy sent nothing to host-1 once it was cut off.
+        foreach (var key in writer.Acknowledged.Skip(before))
         {
-            haproxy.Kill();
-            await haproxy.WaitForExitAsync();
+            Assert.Equal("1", await Resp.CommandAsync(promoted.Address, promoted.Redis.Port, "EXISTS", key));
         }
-    }
 
-    /// <summary>The shipped file, its addresses replaced by the test's: each server at its host, checked at its agent's port.</summary>
-    private string Configuration(int primaryPort, int replicaPort)
-    {
-        var text = File.ReadAllText(RepositoryFiles.Path("deploy/haproxy/haproxy.cfg"));
-        text = text.Replace("bind 127.0.0.1:6380", $"bind 127.0.0.1:{primaryPort}", StringComparison.Ordinal)
-            .Replace("bind 127.0.0.1:6381", $"bind 127.0.0.1:{replicaPort}", StringComparison.Ordinal);
-        var replaced = 0;
-        text = ServerLine().Replace(text, match =>
-        {
-            replaced++;
-            var host = Hosts[int.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture) - 1];
-            return $"server {host.Name} {host.Address}:{host.Redis.Port} check addr {host.Address} port {Agents[host.Name].HttpAddress.Port}";
-        });
-        Assert.Equal(6, replaced);
-        return text;
+        Assert.True(back < TimeSpan.FromSeconds(20), $"the first write came back {back.TotalSeconds:0.0} s after the cut");
+        Assert.Equal((HttpStatusCode.OK, "primary\n"), await CheckAsync(http, promoted.Name, "/primary"));
+        Assert.Equal(promoted.Redis.Port, await ServedByAsync(primaryPort));
     }
-
-    [GeneratedRegex(@"server db-(\d) db-\d:6379 check port 9379")]
-    private static partial Regex ServerLine();
 
     private async Task<(HttpStatusCode Status, string Text)> CheckAsync(HttpClient http, string host, string path)
     {
@@ -126,62 +89,6 @@ public sealed partial class HaproxyTests(LoopbackHosts hosts, Xunit.Abstractions
         catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or TimeoutException or KeyNotFoundException or InvalidOperationException or FormatException)
         {
             return null;
-        }
-    }
-
-    /// <summary>SET after SET through HAProxy on one connection, a new one after any error: an application that knows one address.</summary>
-    private sealed class Writer(int port)
-    {
-        public System.Collections.Concurrent.ConcurrentQueue<(string Key, long At)> Acknowledged { get; } = new();
-
-        public string? LastError { get; private set; }
-
-        public async Task RunAsync(CancellationToken stop)
-        {
-            RespClient? client = null;
-            var next = 0;
-            try
-            {
-                while (!stop.IsCancellationRequested)
-                {
-                    try
-                    {
-                        client ??= await RespClient.ConnectAsync("127.0.0.1", port).WaitAsync(TimeSpan.FromSeconds(1), stop);
-                        var key = "w:" + next.ToString(CultureInfo.InvariantCulture);
-                        var reply = await client.CommandAsync("SET", key, "1").WaitAsync(TimeSpan.FromSeconds(1), stop);
-                        if (reply == "OK")
-                        {
-                            Acknowledged.Enqueue((key, Stopwatch.GetTimestamp()));
-                            next++;
-                        }
-                        else
-                        {
-                            LastError = reply;
-                        }
-                    }
-                    catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or TimeoutException or InvalidOperationException or IndexOutOfRangeException)
-                    {
-                        LastError = e.Message;
-                        if (client is not null)
-                        {
-                            await client.DisposeAsync();
-                            client = null;
-                        }
-                    }
-
-                    await Task.Delay(20, CancellationToken.None);
-                }
-            }
-            catch (OperationCanceledException) when (stop.IsCancellationRequested)
-            {
-            }
-            finally
-            {
-                if (client is not null)
-                {
-                    await client.DisposeAsync();
-                }
-            }
         }
     }
 }
