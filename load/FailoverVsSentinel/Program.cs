@@ -129,10 +129,10 @@ async Task<Outcome> RunAsync(string system, string fault)
         {
             foreach (var host in hosts)
             {
-                sentinels.Add(StartSentinel(host, primary, work));
+                sentinels.Add(RedisSentinels.Start(host.Name, host.Address, primary.Address, primary.Redis.Port, window, work.Path));
             }
 
-            var ports = sentinels.Select(s => int.Parse(s.StartInfo.ArgumentList[^1], CultureInfo.InvariantCulture)).ToList();
+            var ports = sentinels.Select(RedisSentinels.Port).ToList();
             locate = async () =>
             {
                 // Ask the sentinels in turn (one may be on the lost host).
@@ -236,7 +236,7 @@ async Task<Outcome> RunAsync(string system, string fault)
         var failovers = coordinator is not null
             ? File.ReadAllLines(Path.Combine(coordinator.StoreDirectory, "cache.journal.jsonl")).Count(l => l.Contains("\"kind\":\"promote\"", StringComparison.Ordinal))
             : ha ? await EtcdPromotionsAsync(etcd!, coordinators)
-            : SentinelFailovers(work);
+            : RedisSentinels.Failovers(work.Path);
         return new Outcome(system, fault, writesBack.TotalSeconds, failovers, writer.Count, lostWrites, oldPrimaryAcceptedSeconds);
     }
     finally
@@ -350,35 +350,6 @@ static async Task<int> EtcdPromotionsAsync(EtcdCluster etcd, List<(string Url, P
     return text.Split('\n').Count(l => l.Contains("\"kind\":\"promote\"", StringComparison.Ordinal));
 }
 
-Process StartSentinel(TestHost host, TestHost primary, TempDirectory work)
-{
-    var port = FreePortOn(host.Address);
-    var config = work.File($"sentinel-{host.Name}.conf");
-    File.WriteAllText(config, $"""
-        port {port}
-        bind {host.Address}
-        protected-mode no
-        daemonize no
-        dir {work.Path}
-        logfile {work.File($"sentinel-{host.Name}.log")}
-        sentinel announce-ip {host.Address}
-        sentinel monitor cache {primary.Address} {primary.Redis.Port} 2
-        sentinel down-after-milliseconds cache {(int)window.TotalMilliseconds}
-        sentinel failover-timeout cache {(int)(window.TotalMilliseconds * 2)}
-        sentinel parallel-syncs cache 1
-        """);
-    return StartDrained(new ProcessStartInfo("/usr/bin/redis-server", [config, "--sentinel", "--port", Str(port)]));
-}
-
-int SentinelFailovers(TempDirectory work)
-{
-    // Every sentinel logs +switch-master when it learns of a failover: the most any one saw.
-    return Directory.GetFiles(work.Path, "sentinel-*.log")
-        .Select(f => File.ReadAllLines(f).Count(l => l.Contains("+switch-master", StringComparison.Ordinal)))
-        .DefaultIfEmpty(0)
-        .Max();
-}
-
 async Task<double?> OldPrimaryAcceptsAsync(TestHost old)
 {
     // How long, after it is reachable again, the old primary acknowledges writes sent to it.
@@ -414,13 +385,6 @@ static async Task<Dictionary<string, string>> Info(TestHost host, string section
 {
     await using var client = await RespClient.ConnectAsync(host.Address, host.Redis.Port);
     return await client.InfoAsync(section);
-}
-
-static int FreePortOn(string address)
-{
-    using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
-    socket.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Parse(address), 0));
-    return ((System.Net.IPEndPoint)socket.LocalEndPoint!).Port;
 }
 
 static string Str(int value) => value.ToString(CultureInfo.InvariantCulture);

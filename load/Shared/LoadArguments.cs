@@ -17,7 +17,8 @@ internal sealed class LoadArguments(string[] args)
     /// <summary><c>--out</c>, or load/results under the repository.</summary>
     public string OutDirectory => Text("--out", Path.Combine(RepoRoot(), "load", "results"));
 
-    private static string RepoRoot()
+    /// <summary>The repository (the directory holding Agent.sln above the program), or the current directory.</summary>
+    public static string RepoRoot()
     {
         var directory = new DirectoryInfo(AppContext.BaseDirectory);
         while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Agent.sln")))
