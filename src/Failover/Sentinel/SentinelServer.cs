@@ -47,6 +47,10 @@ internal sealed partial class SentinelServer(
 
     private readonly List<(TcpListener Listener, bool Tls)> _listeners = [];
 
+    // Every connection's task, so that a stop waits for them rather than leaving them behind.
+    private readonly ConcurrentDictionary<long, Task> _connections = new();
+    private long _nextConnection;
+
     /// <summary>Listens before the host says it started: a client may connect the moment the coordinator is up, and an address taken stops the start, named.</summary>
     public override Task StartAsync(CancellationToken cancellationToken)
     {
@@ -98,6 +102,8 @@ internal sealed partial class SentinelServer(
         finally
         {
             StopListening();
+            // Each connection reads with the stopping token: they end at once; a bound all the same.
+            await Task.WhenAll(_connections.Values).WaitAsync(TimeSpan.FromSeconds(5), CancellationToken.None).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
     }
 
@@ -149,7 +155,27 @@ internal sealed partial class SentinelServer(
 
             socket.NoDelay = true;
             Interlocked.Increment(ref _open);
-            _ = ServeAsync(socket, tls, stoppingToken);
+            var id = Interlocked.Increment(ref _nextConnection);
+            _connections[id] = TrackedAsync(id, socket, tls, stoppingToken);
+        }
+    }
+
+    /// <summary>One connection, from accept to close: removed from the tracked set when it ends; a fault in it is logged and closes only it.</summary>
+    private async Task TrackedAsync(long id, Socket socket, bool tls, CancellationToken stoppingToken)
+    {
+        // Registered before it can end.
+        await Task.Yield();
+        try
+        {
+            await ServeAsync(socket, tls, stoppingToken).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            Log.ConnectionFailed(logger, ex);
+        }
+        finally
+        {
+            _connections.TryRemove(id, out _);
         }
     }
 
@@ -891,6 +917,9 @@ internal sealed partial class SentinelServer(
     {
         [LoggerMessage(EventId = 2080, Level = LogLevel.Information, Message = "Sentinel discovery endpoint listening on {Endpoint}")]
         public static partial void Listening(ILogger logger, string endpoint);
+
+        [LoggerMessage(EventId = 2084, Level = LogLevel.Error, Message = "Sentinel endpoint: a client's connection failed unexpectedly and was closed; the others go on")]
+        public static partial void ConnectionFailed(ILogger logger, Exception exception);
 
         [LoggerMessage(EventId = 2083, Level = LogLevel.Debug, Message = "Sentinel endpoint: a TLS handshake from {Remote} did not complete ({Reason})")]
         public static partial void HandshakeFailed(ILogger logger, string remote, string reason);
