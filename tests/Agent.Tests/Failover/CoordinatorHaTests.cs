@@ -25,6 +25,9 @@ public sealed class CoordinatorHaTests(LoopbackHosts hosts, Xunit.Abstractions.I
     private EtcdCluster _etcd = null!;
     private string _prefix = "";
 
+    // Each coordinator's Sentinel endpoint, listing the other's as its peer.
+    private readonly int[] _sentinelPorts = [LoopbackPorts.Free(), LoopbackPorts.Free()];
+
     public async Task InitializeAsync()
     {
         _etcd = await EtcdCluster.StartClusterAsync();
@@ -42,7 +45,7 @@ public sealed class CoordinatorHaTests(LoopbackHosts hosts, Xunit.Abstractions.I
         var urls = new[] { LoopbackPorts.Free(), LoopbackPorts.Free() }.Select(p => $"http://127.0.0.1:{p.ToString(CultureInfo.InvariantCulture)}").ToList();
         for (var i = 0; i < urls.Count; i++)
         {
-            _coordinators.Add((urls[i], StartCoordinator(urls[i], prefix, Source(i))));
+            _coordinators.Add((urls[i], StartCoordinator(urls[i], prefix, Source(i), _sentinelPorts[i], _sentinelPorts[1 - i])));
         }
 
         foreach (var host in _hosts)
@@ -56,7 +59,7 @@ public sealed class CoordinatorHaTests(LoopbackHosts hosts, Xunit.Abstractions.I
     /// <summary>Where coordinator <paramref name="index"/>'s connections to etcd leave from: an alias of its own, so that a partition can cut it alone.</summary>
     private static string Source(int index) => $"127.0.0.{31 + index}";
 
-    private AgentProcess StartCoordinator(string url, string prefix, string source)
+    private AgentProcess StartCoordinator(string url, string prefix, string source, int sentinelPort, int peerSentinelPort)
     {
         var environment = new Dictionary<string, string>
         {
@@ -71,7 +74,8 @@ public sealed class CoordinatorHaTests(LoopbackHosts hosts, Xunit.Abstractions.I
             ["Failover__Etcd__RequestTimeout"] = "00:00:01",
             ["Failover__Etcd__SourceAddress"] = source,
             ["Resources__0__Name"] = "cache",
-            ["Sentinel__Urls"] = "",
+            ["Sentinel__Urls"] = $"127.0.0.1:{sentinelPort.ToString(CultureInfo.InvariantCulture)}",
+            ["Sentinel__Peers"] = $"127.0.0.1:{peerSentinelPort.ToString(CultureInfo.InvariantCulture)}",
         };
         for (var i = 0; i < _hosts.Count; i++)
         {
@@ -118,6 +122,16 @@ public sealed class CoordinatorHaTests(LoopbackHosts hosts, Xunit.Abstractions.I
         var other = _coordinators.Single(c => c.Url != leaderUrl);
         Assert.Equal(1, before.Term);
 
+        // Issue 15: an application's StackExchange.Redis knows both coordinators as sentinels; each lists the other.
+        var otherSentinel = _sentinelPorts[_coordinators.IndexOf(other)];
+        var leaderSentinel = _sentinelPorts[_coordinators.IndexOf(leader)];
+        Assert.Contains($"ip\n127.0.0.1\nport\n{otherSentinel}\n", await Resp.CommandAsync("127.0.0.1", leaderSentinel, "SENTINEL", "sentinels", "cache"), StringComparison.Ordinal);
+        // The follower answers from the store: the same primary.
+        Assert.Equal($"{_hosts[0].Address}\n{_hosts[0].Redis.Port}", await Resp.CommandAsync("127.0.0.1", otherSentinel, "SENTINEL", "get-master-addr-by-name", "cache"));
+        using var redis = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(
+            $"127.0.0.1:{leaderSentinel},127.0.0.1:{otherSentinel},serviceName=cache,abortConnect=false,connectTimeout=1000,syncTimeout=1000");
+        Assert.True(await redis.GetDatabase().StringSetAsync("before", "1"));
+
         using (Partition.Isolate(_hosts[0].Address))
         {
             await _agents["host-1"].DisposeAsync();
@@ -133,6 +147,23 @@ public sealed class CoordinatorHaTests(LoopbackHosts hosts, Xunit.Abstractions.I
 
             var status = await WaitForStatusAsync(s => s.Primary != "host-1" && s.Primary.Length > 0, "the new leader fails host-1 over", TimeSpan.FromSeconds(40), only: other.Url);
             output.WriteLine($"failed over to {status.Primary} at term {status.Term}, {killed.Elapsed.TotalSeconds:0.0} s after the leader was killed");
+
+            // The killed coordinator's endpoint is gone; the client finds the new primary through the other's, by itself.
+            var promoted = _hosts.Single(h => h.Name == status.Primary);
+            await Poll.UntilAsync(async () =>
+            {
+                try
+                {
+                    await redis.GetDatabase().StringSetAsync("after", "1");
+                }
+                catch (Exception e) when (e is StackExchange.Redis.RedisException or TimeoutException)
+                {
+                    return false;
+                }
+
+                return await Resp.CommandAsync(promoted.Address, promoted.Redis.Port, "GET", "after") == "1";
+            }, TimeSpan.FromSeconds(30), () => $"StackExchange.Redis writes to {promoted.Name} through the surviving sentinel\n{redis.GetStatus()}");
+            output.WriteLine($"StackExchange.Redis wrote to {promoted.Name} through the surviving coordinator's endpoint {killed.Elapsed.TotalSeconds:0.0} s after the leader was killed");
         }
 
         // The journal as etcd holds it (etcdctl): every line, those outside incidents too.

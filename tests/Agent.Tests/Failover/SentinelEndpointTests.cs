@@ -123,48 +123,59 @@ public sealed class SentinelEndpointTests(LoopbackHosts hosts, Xunit.Abstraction
 
     /// <summary>
     /// Two clients from other ecosystems, as their users configure them for Sentinel (tests/clients):
-    /// ioredis (npm) and redis-py (Debian's python3-redis), writing side by side through one host loss.
+    /// ioredis (npm) and redis-py (Debian's python3-redis), writing side by side through a
+    /// switchover (host-1 to host-2, by the admin API) and then the loss of host-2's host.
     /// </summary>
     [Fact]
-    public async Task Ioredis_and_redis_py_follow_a_host_loss_through_the_endpoint()
+    public async Task Ioredis_and_redis_py_follow_a_switchover_and_a_host_loss_through_the_endpoint()
     {
         await ClientScripts.InstallAsync();
         var port = _sentinelPort.ToString(CultureInfo.InvariantCulture);
-        await using var ioredis = AgentProcess.StartBinary("/usr/bin/node", new Dictionary<string, string>(), ClientScripts.File("ioredis-writer.js"), port, "cache", "60", "io");
-        await using var redisPy = AgentProcess.StartBinary("/usr/bin/python3", new Dictionary<string, string>(), ClientScripts.File("redis_py_writer.py"), port, "cache", "60", "py");
+        await using var ioredis = AgentProcess.StartBinary("/usr/bin/node", new Dictionary<string, string>(), ClientScripts.File("ioredis-writer.js"), port, "cache", "90", "io");
+        await using var redisPy = AgentProcess.StartBinary("/usr/bin/python3", new Dictionary<string, string>(), ClientScripts.File("redis_py_writer.py"), port, "cache", "90", "py");
         var clients = new[] { ("ioredis", ioredis), ("redis-py", redisPy) };
         foreach (var (name, client) in clients)
         {
             await Poll.UntilAsync(() => Acknowledged(client).Count >= 10, TimeSpan.FromSeconds(30), () => $"{name} writes to host-1:\n{client.Output}");
         }
 
+        // The switchover: once host-1 replicates from host-2 it refuses writes, so every write acknowledged after that is host-2's.
+        await new Admin.AdminClient(Channel).PromoteAsync(new PromoteRequest { Resource = "cache", Node = "host-2" }, Coordinator.Headers);
+        await Poll.UntilAsync(async () => (await Resp.CommandAsync(Hosts[0].Address, Hosts[0].Redis.Port, "ROLE")).StartsWith("slave", StringComparison.Ordinal),
+            TimeSpan.FromSeconds(20), () => "host-1 replicates from host-2\n" + Coordinator.Describe());
+        var switched = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        await AssertFollowedAsync(clients, switched, Hosts[1], "the switchover");
+        await Poll.UntilAsync(() => Status() is { State: ResourceState.Healthy, Primary: "host-2" } && Coordinator.Coordinator["cache"]!.Machine.InSyncNodes.Count() == 2,
+            TimeSpan.FromSeconds(30), () => "host-1 and host-3 in sync with host-2\n" + Coordinator.Describe());
+
         TestHost promoted;
         long cut;
-        using (Partition.Isolate(Hosts[0].Address))
+        using (Partition.Isolate(Hosts[1].Address))
         {
-            // Taken once the cut is in force: no reply from host-1 gets through after it.
+            // Taken once the cut is in force: no reply from host-2 gets through after it.
             cut = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-            await StopAgentAsync("host-1");
-            foreach (var (name, client) in clients)
-            {
-                await Poll.UntilAsync(() => Acknowledged(client).Count(a => a.At > cut) >= 10, TimeSpan.FromSeconds(40),
-                    () => $"{name} writes after the cut:\n{string.Join('\n', client.Output.Split('\n').TakeLast(20))}\n{Coordinator.Describe()}");
-            }
-
+            await StopAgentAsync("host-2");
+            await Poll.UntilAsync(() => Status().Primary is "host-1" or "host-3", TimeSpan.FromSeconds(40), () => Coordinator.Describe());
             promoted = Hosts.Single(h => h.Name == Status().Primary);
+            await AssertFollowedAsync(clients, cut, promoted, "the cut");
         }
+    }
 
+    /// <summary>Each client writes at least ten times after <paramref name="since"/> (unix ms), every one of them on <paramref name="primary"/>.</summary>
+    private async Task AssertFollowedAsync((string Name, AgentProcess Process)[] clients, long since, TestHost primary, string what)
+    {
         foreach (var (name, client) in clients)
         {
-            var after = Acknowledged(client).Where(a => a.At > cut).ToList();
-            output.WriteLine($"{name}: first write acknowledged {(after[0].At - cut) / 1000.0:0.00} s after the cut, on {promoted.Name}");
-            // Acknowledged once host-1 was cut off: only the new primary could have taken them.
+            await Poll.UntilAsync(() => Acknowledged(client).Count(a => a.At > since) >= 10, TimeSpan.FromSeconds(40),
+                () => $"{name} writes after {what}:\n{string.Join('\n', client.Output.Split('\n').TakeLast(20))}\n{Coordinator.Describe()}");
+            var after = Acknowledged(client).Where(a => a.At > since).ToList();
+            output.WriteLine($"{name}: first write acknowledged {(after[0].At - since) / 1000.0:0.00} s after {what}, on {primary.Name}");
             foreach (var (key, _) in after.Take(10))
             {
-                Assert.Equal("1", await Resp.CommandAsync(promoted.Address, promoted.Redis.Port, "EXISTS", key));
+                Assert.Equal("1", await Resp.CommandAsync(primary.Address, primary.Redis.Port, "EXISTS", key));
             }
 
-            Assert.True(after[0].At - cut < 30_000, $"{name} came back {(after[0].At - cut) / 1000.0:0.0} s after the cut");
+            Assert.True(after[0].At - since < 30_000, $"{name} came back {(after[0].At - since) / 1000.0:0.0} s after {what}");
         }
     }
 
