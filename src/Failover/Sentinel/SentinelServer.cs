@@ -49,6 +49,9 @@ internal sealed partial class SentinelServer(
 
     // Every connection's task, so that a stop waits for them rather than leaving them behind.
     private readonly ConcurrentDictionary<long, Task> _connections = new();
+
+    // What a follower last read from the store, per resource, and when (Environment.TickCount64).
+    private readonly ConcurrentDictionary<string, (ResourceRecord Record, long At)> _stored = new(StringComparer.Ordinal);
     private long _nextConnection;
 
     /// <summary>Listens before the host says it started: a client may connect the moment the coordinator is up, and an address taken stops the start, named.</summary>
@@ -280,6 +283,21 @@ internal sealed partial class SentinelServer(
 
     /// <summary>Answers one command (appended to the connection's replies); true when the connection is to close after it.</summary>
     private bool Execute(Client client, List<string> command)
+    {
+        try
+        {
+            return Dispatch(client, command);
+        }
+        catch (UnreadableStoreException unreadable)
+        {
+            // Raised before any part of the reply is written: the error is the whole reply.
+            client.Caused.Clear();
+            client.Connection.Error(unreadable.Message);
+            return false;
+        }
+    }
+
+    private bool Dispatch(Client client, List<string> command)
     {
         var reply = client.Connection;
         var name = command[0].ToUpperInvariant();
@@ -748,15 +766,27 @@ internal sealed partial class SentinelServer(
                 machine.Term));
         }
 
-        // A coordinator that does not lead answers from the store: the primary the leader wrote.
+        // A coordinator that does not lead answers from the store: the primary the leader wrote,
+        // read at most twice a second per resource however many clients ask.
+        var now = Environment.TickCount64;
         ResourceRecord record;
-        try
+        if (_stored.TryGetValue(name, out var cached) && now - cached.At < 500)
         {
-            record = store.Load(name);
+            record = cached.Record;
         }
-        catch (IOException)
+        else
         {
-            return null;
+            try
+            {
+                record = store.Load(name);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                // Never a guess: an error, on which Sentinel clients ask the next sentinel.
+                throw new UnreadableStoreException($"ERR this coordinator does not lead '{Printable(name)}' and cannot read the store for its primary now");
+            }
+
+            _stored[name] = (record, now);
         }
 
         var nodes = configured.Nodes.Select(n => new NodeLook(n.Name!, n.Address!, false, 0, false, n.Name == record.Primary ? NodeRole.Primary : NodeRole.Replica)).ToList();
@@ -853,6 +883,9 @@ internal sealed partial class SentinelServer(
     }
 
     private sealed record NodeLook(string Name, string Address, bool Connected, long Offset, bool LinkUp, NodeRole Role);
+
+    /// <summary>A follower could not read the store for a resource's primary; its message is the client's error.</summary>
+    private sealed class UnreadableStoreException(string message) : Exception(message);
 
     private sealed record ResourceView(string Name, string? Primary, string? PrimaryAddress, IReadOnlyList<NodeLook> Nodes, int Quorum, int Vantages, Coordination.ResourceState State, long Term);
 

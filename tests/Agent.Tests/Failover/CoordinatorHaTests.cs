@@ -238,6 +238,14 @@ public sealed class CoordinatorHaTests(LoopbackHosts hosts, Xunit.Abstractions.I
         await Poll.UntilAsync(async () => await StatusAsync(_coordinators[0].Url) is null && await StatusAsync(_coordinators[1].Url) is null,
             LeaderTtl * 2, () => "no coordinator leads without etcd's quorum\n" + string.Join("\n", _coordinators.Select(c => c.Process.Output)));
 
+        // Issue 15: with no leader and no store to read, each Sentinel endpoint says so (a client then asks
+        // another sentinel), never a guess at the primary; and it keeps answering.
+        foreach (var port in _sentinelPorts)
+        {
+            Assert.StartsWith("-ERR this coordinator does not lead 'cache' and cannot read the store", await Resp.CommandAsync("127.0.0.1", port, "SENTINEL", "get-master-addr-by-name", "cache"), StringComparison.Ordinal);
+            Assert.Equal("PONG", await Resp.CommandAsync("127.0.0.1", port, "PING"));
+        }
+
         var pid = await Resp.ProcessIdAsync(primary.Address, primary.Redis.Port);
         Signals.Send(pid, Signals.SigKill);
         await Poll.UntilAsync(async () => await PidAsync(primary) is { } now && now != pid, TimeSpan.FromSeconds(15), () => "host-1's redis-server restarted without a coordinator");
