@@ -67,21 +67,9 @@ async Task<List<Outcome>> RunAsync(string system, int run)
     using var work = new TempDirectory("client-paths");
     try
     {
-        for (var i = 1; i <= 3; i++)
-        {
-            hosts.Add(await TestHost.StartAsync($"host-{i}", $"127.0.0.{10 + i}", keys, alsoLoopback: true, ["--appendonly", "yes", "--appendfsync", "everysec"]));
-        }
-
+        // Persistence as a primary with replicas should have it: the append-only file, fsynced every second.
+        await TestHost.StartReplicatedAsync(hosts, keys, ["--appendonly", "yes", "--appendfsync", "everysec"]);
         var primary = hosts[0];
-        foreach (var replica in hosts.Skip(1))
-        {
-            await Resp.CommandAsync(replica.Address, replica.Redis.Port, "REPLICAOF", primary.Address, Str(primary.Redis.Port));
-        }
-
-        foreach (var replica in hosts.Skip(1))
-        {
-            await Poll.UntilAsync(async () => (await InfoAsync(replica))["master_link_status"] == "up", TimeSpan.FromSeconds(20), () => "replication up");
-        }
 
         var writers = new Dictionary<string, FollowingWriter>(StringComparer.Ordinal);
         Func<Task<(string Host, int Port)>> final;
@@ -208,11 +196,7 @@ async Task<List<Outcome>> RunAsync(string system, int run)
             await coordinator.DisposeAsync();
         }
 
-        foreach (var sentinel in sentinels.Where(s => !s.HasExited))
-        {
-            sentinel.Kill();
-            await sentinel.WaitForExitAsync();
-        }
+        await RedisSentinels.StopAsync(sentinels);
 
         Partition.SweepLeftovers();
         foreach (var host in hosts)
@@ -240,12 +224,6 @@ static (string Host, int Port) Split(string address)
 {
     var colon = address.LastIndexOf(':');
     return (address[..colon], int.Parse(address[(colon + 1)..], CultureInfo.InvariantCulture));
-}
-
-static async Task<Dictionary<string, string>> InfoAsync(TestHost host)
-{
-    await using var client = await RespClient.ConnectAsync(host.Address, host.Redis.Port);
-    return await client.InfoAsync("replication");
 }
 
 static string Str(int value) => value.ToString(CultureInfo.InvariantCulture);

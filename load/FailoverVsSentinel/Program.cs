@@ -61,23 +61,9 @@ async Task<Outcome> RunAsync(string system, string fault)
     using var work = new TempDirectory("fvs");
     try
     {
-        for (var i = 1; i <= 3; i++)
-        {
-            // Persistence as a primary with replicas should have it: the append-only file, fsynced every second.
-            hosts.Add(await TestHost.StartAsync($"host-{i}", $"127.0.0.{10 + i}", keys, alsoLoopback: true, ["--appendonly", "yes", "--appendfsync", "everysec"]));
-        }
-
+        // Persistence as a primary with replicas should have it: the append-only file, fsynced every second.
+        await TestHost.StartReplicatedAsync(hosts, keys, ["--appendonly", "yes", "--appendfsync", "everysec"]);
         var primary = hosts[0];
-        foreach (var replica in hosts.Skip(1))
-        {
-            await Resp.CommandAsync(replica.Address, replica.Redis.Port, "REPLICAOF", primary.Address, Str(primary.Redis.Port));
-        }
-
-        foreach (var replica in hosts.Skip(1))
-        {
-            await Poll.UntilAsync(async () => (await Info(replica, "replication")).GetValueOrDefault("master_link_status") == "up", TimeSpan.FromSeconds(20), () => "replication up");
-        }
-
 
         Func<Task<(string Host, int Port)?>> locate;
         var haUrlFile = work.File("redis-url.env");
@@ -262,11 +248,7 @@ async Task<Outcome> RunAsync(string system, string fault)
             await etcd.DisposeAsync();
         }
 
-        foreach (var sentinel in sentinels.Where(s => !s.HasExited))
-        {
-            sentinel.Kill();
-            await sentinel.WaitForExitAsync();
-        }
+        await RedisSentinels.StopAsync(sentinels);
 
         Partition.SweepLeftovers();
         foreach (var host in hosts)

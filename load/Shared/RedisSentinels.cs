@@ -32,6 +32,16 @@ internal static class RedisSentinels
         return LoadProcesses.StartDrained(new ProcessStartInfo("/usr/bin/redis-server", [config, "--sentinel", "--port", port.ToString(CultureInfo.InvariantCulture)]));
     }
 
+    /// <summary>Kills the sentinels this run started (by their PIDs) and waits for each.</summary>
+    public static async Task StopAsync(IEnumerable<Process> sentinels)
+    {
+        foreach (var sentinel in sentinels.Where(s => !s.HasExited))
+        {
+            sentinel.Kill();
+            await sentinel.WaitForExitAsync().ConfigureAwait(false);
+        }
+    }
+
     /// <summary>The port <paramref name="sentinel"/> listens on.</summary>
     public static int Port(Process sentinel) => int.Parse(sentinel.StartInfo.ArgumentList[^1], CultureInfo.InvariantCulture);
 

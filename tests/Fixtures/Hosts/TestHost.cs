@@ -19,6 +19,34 @@ public sealed class TestHost : IAsyncDisposable
 
     public RedisServer Redis { get; }
 
+    /// <summary>
+    /// Three hosts on 127.0.0.11-13 (host-1 to host-3, Redis on loopback too), as the comparisons run
+    /// them: host-1 the primary, host-2 and host-3 its replicas with their links up. Added to
+    /// <paramref name="hosts"/> as each starts, so that the caller's cleanup stops them all whatever fails.
+    /// </summary>
+    public static async Task StartReplicatedAsync(List<TestHost> hosts, SshKeys keys, IReadOnlyList<string> arguments)
+    {
+        for (var i = 1; i <= 3; i++)
+        {
+            hosts.Add(await StartAsync($"host-{i}", $"127.0.0.{10 + i}", keys, alsoLoopback: true, arguments).ConfigureAwait(false));
+        }
+
+        var primary = hosts[0];
+        foreach (var replica in hosts.Skip(1))
+        {
+            await Resp.CommandAsync(replica.Address, replica.Redis.Port, "REPLICAOF", primary.Address, primary.Redis.Port.ToString(System.Globalization.CultureInfo.InvariantCulture)).ConfigureAwait(false);
+        }
+
+        foreach (var replica in hosts.Skip(1))
+        {
+            await Poll.UntilAsync(async () =>
+            {
+                await using var client = await RespClient.ConnectAsync(replica.Address, replica.Redis.Port).ConfigureAwait(false);
+                return (await client.InfoAsync("replication").ConfigureAwait(false)).GetValueOrDefault("master_link_status") == "up";
+            }, TimeSpan.FromSeconds(20), () => $"{replica.Name} replicates from host-1").ConfigureAwait(false);
+        }
+    }
+
     /// <summary>Starts sshd and a daemonized redis-server (so that a command over SSH can start it again) on the alias.</summary>
     /// <param name="alsoLoopback">Redis listens on 127.0.0.1 too, as a node's own processes reach it locally while the network is cut.</param>
     /// <param name="arguments">More redis-server arguments (they win over the fixture's own, e.g. <c>--appendonly yes</c>).</param>
