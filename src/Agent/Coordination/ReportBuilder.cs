@@ -82,6 +82,9 @@ internal sealed partial class ReportBuilder(
             {
                 report.Settings.MaxmemoryPolicy = policy;
             }
+
+            report.RedisVersion = sample.Info.GetValueOrDefault("redis_version") ?? "";
+            report.Persistence = Persistence(sample);
         }
 
         foreach (var target in observations.Targets.Keys)
@@ -94,6 +97,13 @@ internal sealed partial class ReportBuilder(
 
         return report;
     }
+
+    /// <summary>How the node persists, as an operator's <c>info</c> shows it (Heroku's "Persistence: AOF").</summary>
+    internal static string Persistence(Sampling.RedisSample sample) =>
+        sample.Info.GetValueOrDefault("aof_enabled") == "1"
+            ? $"AOF (appendfsync {sample.Config?.AppendFsync ?? "?"})"
+            : sample.Config?.Save is not { } save ? "unknown (CONFIG unavailable)"
+            : save.Trim().Length > 0 ? $"RDB (save {save.Trim()})" : "none";
 
     /// <summary>
     /// The failover this agent asks for: while restarting its node is hopeless (the start limit) or

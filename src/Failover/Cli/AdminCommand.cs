@@ -6,13 +6,17 @@ using RedisFailover.Protos;
 namespace RedisFailover.Cli;
 
 /// <summary>
-/// <c>redis-failover status -r RESOURCE</c> and <c>redis-failover history -r RESOURCE</c>, against a
-/// running coordinator (<c>--url</c>, default http://127.0.0.1:9380; the token from
-/// <c>FAILOVER_TOKEN</c> or <c>--token-file</c>).
+/// The operators' verbs, modelled on Heroku's <c>redis:</c> commands, against a running coordinator
+/// (<c>--url</c>, default http://127.0.0.1:9380; the token from <c>FAILOVER_TOKEN</c> or
+/// <c>--token-file</c>): <c>status</c>, <c>info</c>, <c>history</c>, <c>timeout</c>, <c>maxmemory</c>,
+/// <c>promote</c>, <c>pause</c>, <c>resume</c>, <c>wait</c>; <c>--json</c> on each.
 /// </summary>
-internal static class AdminCommand
+internal static partial class AdminCommand
 {
-    public static readonly string[] Verbs = ["status", "history"];
+    public static readonly string[] Verbs = ["status", "info", "history", "timeout", "maxmemory", "promote", "pause", "resume", "wait"];
+
+    /// <summary>sysexits.h EX_TEMPFAIL: <c>wait</c> ran out of time before the resource was Healthy.</summary>
+    public const int TimedOutExitCode = 75;
 
     public const int UsageExitCode = 64;
 
@@ -27,7 +31,18 @@ internal static class AdminCommand
             return index >= 0 && index + 1 < args.Length ? args[index + 1] : null;
         }
 
-        const string usage = "usage: redis-failover status|history -r RESOURCE [--url http://127.0.0.1:9380] [--token-file FILE, or $FAILOVER_TOKEN] [--ca-file PEM, or $FAILOVER_CA_FILE, for https://] [--cert-file PEM --key-file PEM: a client certificate instead of a token]";
+        const string usage = """
+            usage: redis-failover VERB -r RESOURCE [--json] [--url http://127.0.0.1:9380] [--token-file FILE, or $FAILOVER_TOKEN]
+                                 [--ca-file PEM, or $FAILOVER_CA_FILE, for https://] [--cert-file PEM --key-file PEM: a client certificate instead of a token]
+              status                      state, term, primary, nodes, and why a failover could not happen now
+              info                        as heroku redis:info: status, settings, version, persistence, nodes
+              history                     every incident's decision journal
+              timeout --seconds N         Redis's idle timeout on every node, kept across failovers (0: never)
+              maxmemory --policy P        the eviction policy: noeviction, allkeys-lru, volatile-lru, allkeys-lfu, volatile-lfu, allkeys-random, volatile-random, volatile-ttl
+              promote NODE [--confirm RESOURCE]   force NODE to be the primary now (asks to type the resource's name)
+              pause | resume              automatic failover off (maintenance) or on again
+              wait [--timeout SECONDS]    block until the resource is Healthy (default 600 s; exit 75 if not)
+            """;
         if (args.Contains("--token"))
         {
             // A value on the command line is in /proc/PID/cmdline: every local user's ps shows it.
@@ -54,6 +69,13 @@ internal static class AdminCommand
         if (resource is null || (token is not { Length: > 0 } && certFile is null))
         {
             await Console.Error.WriteLineAsync(usage).ConfigureAwait(false);
+            return UsageExitCode;
+        }
+
+        // Values are checked here, before anything is sent: a bad one is the caller's, named, exit 64.
+        if (Arguments(args, Option) is { Problem: { } problem })
+        {
+            await Console.Error.WriteLineAsync("redis-failover: " + problem).ConfigureAwait(false);
             return UsageExitCode;
         }
 
@@ -98,36 +120,55 @@ internal static class AdminCommand
 
         try
         {
-            if (args[0] == "status")
+            var verb = Arguments(args, Option);
+            var json = args.Contains("--json");
+            var request = new ResourceRequest { Resource = resource };
+            switch (args[0])
             {
-                var status = await client.GetStatusAsync(new ResourceRequest { Resource = resource }, headers).ConfigureAwait(false);
-                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"{status.Resource}: {(status.State != Protos.ResourceState.Unspecified ? status.State.ToString() : status.StateName)}, term {status.Term}, primary {status.Primary} ({status.PrimaryAddress}){(status.Paused ? ", automatic failover PAUSED" : "")}"));
-                if (status.Reason.Length > 0)
-                {
-                    Console.WriteLine("  " + status.Reason);
-                }
-
-                foreach (var node in status.Nodes)
-                {
-                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                        $"  {node.Node,-12} {node.Address,-22} zone {node.Zone,-6} {Vocabulary.Read(node.Role, node.RoleName).LegacyName(),-8} offset {node.ReplicationOffset,-12} {(node.Connected ? "agent connected" : "agent NOT connected")}, {Vocabulary.Read(node.LocalVerdict, node.LocalVerdictName)}"));
-                }
-            }
-            else
-            {
-                var incidents = await client.ListIncidentsAsync(new ResourceRequest { Resource = resource }, headers).ConfigureAwait(false);
-                foreach (var incident in incidents.Incidents)
-                {
-                    Console.WriteLine($"{incident.Id}: {incident.Outcome} (opened {incident.Opened.ToDateTimeOffset():yyyy-MM-ddTHH:mm:ss.fffZ})");
-                    foreach (var entry in incident.Entries)
+                case "status" or "info":
+                    var status = await client.GetStatusAsync(request, headers).ConfigureAwait(false);
+                    Console.Write(json ? Json.Status(status) : args[0] == "info" ? Text.Info(status) : Text.Status(status));
+                    return 0;
+                case "history":
+                    var incidents = await client.ListIncidentsAsync(request, headers).ConfigureAwait(false);
+                    Console.Write(json ? Json.Incidents(incidents) : Text.Incidents(incidents));
+                    return 0;
+                case "timeout":
+                    var timedOut = await client.SetSettingsAsync(new SetSettingsRequest { Resource = resource, Settings = new Settings { TimeoutSeconds = verb.Seconds!.Value } }, headers).ConfigureAwait(false);
+                    Console.Write(json ? Json.Status(timedOut) : Text.Timeout(resource, verb.Seconds!.Value));
+                    return 0;
+                case "maxmemory":
+                    var evicting = await client.SetSettingsAsync(new SetSettingsRequest { Resource = resource, Settings = new Settings { MaxmemoryPolicy = verb.Policy! } }, headers).ConfigureAwait(false);
+                    Console.Write(json ? Json.Status(evicting) : Text.Maxmemory(resource, verb.Policy!));
+                    return 0;
+                case "promote":
+                    if (verb.Confirm is null)
                     {
-                        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {entry.At.ToDateTimeOffset():HH:mm:ss.fff} term {entry.Term} {entry.Kind,-10} {entry.Text}"));
+                        await Console.Error.WriteLineAsync($" !    WARNING: {verb.Node} becomes the primary of {resource} now, without waiting for it to catch up: writes the current primary acknowledged and {verb.Node} has not received are lost.\n !    To proceed, type {resource} or re-run this command with --confirm {resource}").ConfigureAwait(false);
+                        await Console.Error.WriteAsync("> ").ConfigureAwait(false);
+                        verb = verb with { Confirm = (await Console.In.ReadLineAsync().ConfigureAwait(false))?.Trim() ?? "" };
                     }
-                }
-            }
 
-            return 0;
+                    if (!string.Equals(verb.Confirm, resource, StringComparison.Ordinal))
+                    {
+                        await Console.Error.WriteLineAsync($"redis-failover: confirmation did not match {resource}: nothing was promoted").ConfigureAwait(false);
+                        return 1;
+                    }
+
+                    var promoted = await client.PromoteAsync(new PromoteRequest { Resource = resource, Node = verb.Node! }, headers).ConfigureAwait(false);
+                    Console.Write(json ? Json.Status(promoted) : string.Create(CultureInfo.InvariantCulture, $"Promoting {verb.Node} to primary of {resource}... done, term {promoted.Term}.\n"));
+                    return 0;
+                case "pause" or "resume":
+                    var changed = args[0] == "pause"
+                        ? await client.PauseFailoverAsync(request, headers).ConfigureAwait(false)
+                        : await client.ResumeFailoverAsync(request, headers).ConfigureAwait(false);
+                    Console.Write(json ? Json.Status(changed) : changed.Paused
+                        ? $"Automatic failover of {resource} paused: a lost primary stays down until redis-failover resume -r {resource}.\n"
+                        : $"Automatic failover of {resource} resumed.\n");
+                    return 0;
+                default:
+                    return await WaitAsync(client, request, headers, verb.Timeout, json).ConfigureAwait(false);
+            }
         }
         catch (RpcException) when (untrusted is not null)
         {
@@ -139,5 +180,64 @@ internal static class AdminCommand
             await Console.Error.WriteLineAsync($"redis-failover: {ex.StatusCode}: {ex.Status.Detail}").ConfigureAwait(false);
             return ex.StatusCode == StatusCode.Unavailable ? UnavailableExitCode : 1;
         }
+    }
+
+    /// <summary>What a verb was given, and what is wrong with it (named) when it cannot be sent.</summary>
+    internal sealed record VerbArguments(long? Seconds = null, string? Policy = null, string? Node = null, string? Confirm = null, int Timeout = 600, string? Problem = null);
+
+    internal static VerbArguments Arguments(string[] args, Func<string[], string?> option)
+    {
+        switch (args[0])
+        {
+            case "timeout":
+                var seconds = option(["--seconds"]);
+                return long.TryParse(seconds, NumberStyles.None, CultureInfo.InvariantCulture, out var value) && value <= Hosting.ResourcesOptionsValidator.MaxTimeoutSeconds
+                    ? new VerbArguments(Seconds: value)
+                    : new VerbArguments(Problem: $"timeout needs --seconds N, a whole number of seconds from 0 (never) to {Hosting.ResourcesOptionsValidator.MaxTimeoutSeconds} (got '{RedisShared.Hosting.Quoted.Printable(seconds ?? "")}')");
+            case "maxmemory":
+                var policy = option(["--policy"]);
+                return policy is not null && Hosting.ResourcesOptionsValidator.MaxmemoryPolicies.Contains(policy, StringComparer.Ordinal)
+                    ? new VerbArguments(Policy: policy)
+                    : new VerbArguments(Problem: $"maxmemory needs --policy, one of {string.Join(", ", Hosting.ResourcesOptionsValidator.MaxmemoryPolicies)} (got '{RedisShared.Hosting.Quoted.Printable(policy ?? "")}')");
+            case "promote":
+                var node = args.Length > 1 && !args[1].StartsWith('-') ? args[1] : null;
+                return node is null
+                    ? new VerbArguments(Problem: "promote needs the node: redis-failover promote NODE -r RESOURCE [--confirm RESOURCE]")
+                    : new VerbArguments(Node: node, Confirm: option(["--confirm"]));
+            case "wait":
+                var timeout = option(["--timeout"]);
+                return timeout is null ? new VerbArguments()
+                    : int.TryParse(timeout, NumberStyles.None, CultureInfo.InvariantCulture, out var limit) && limit is > 0 and <= 86_400
+                        ? new VerbArguments(Timeout: limit)
+                        : new VerbArguments(Problem: $"wait --timeout must be 1 to 86400 seconds (got '{RedisShared.Hosting.Quoted.Printable(timeout)}')");
+            default:
+                return new VerbArguments();
+        }
+    }
+
+    /// <summary><c>heroku redis:wait</c>: polls the status until the resource is Healthy, at most <paramref name="seconds"/>.</summary>
+    private static async Task<int> WaitAsync(Admin.AdminClient client, ResourceRequest request, Metadata headers, int seconds, bool json)
+    {
+        if (!json)
+        {
+            Console.Write($"Waiting for {request.Resource}... ");
+        }
+
+        var deadline = DateTimeOffset.UtcNow.AddSeconds(seconds);
+        ResourceStatus status;
+        while ((status = await client.GetStatusAsync(request, headers).ConfigureAwait(false)).State != Protos.ResourceState.Healthy)
+        {
+            if (DateTimeOffset.UtcNow >= deadline)
+            {
+                Console.Write(json ? Json.Status(status) : "\n");
+                await Console.Error.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"redis-failover: {request.Resource} is {status.State}, not Healthy, after {seconds} s: {status.Reason}")).ConfigureAwait(false);
+                return TimedOutExitCode;
+            }
+
+            await Task.Delay(500).ConfigureAwait(false);
+        }
+
+        Console.Write(json ? Json.Status(status) : "done\n");
+        return 0;
     }
 }

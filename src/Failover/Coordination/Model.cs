@@ -42,7 +42,9 @@ internal sealed record NodeReport(
     ResourceSettings Settings,
     IReadOnlyList<TargetSeen> Observations,
     FailoverAsk? Request = null,
-    DateTimeOffset? SelfFencedAt = null)
+    DateTimeOffset? SelfFencedAt = null,
+    string RedisVersion = "",
+    string Persistence = "")
 {
     public bool IsPrimary => Role == NodeRole.Primary;
 }

@@ -43,13 +43,22 @@ internal static partial class FailoverHost
         usage:
           redis-failover [--Section:Key=value ...]      run the coordinator (configuration: appsettings.json,
                                                         $REDIS_FAILOVER_CONFIG, the environment, then these)
-          redis-failover status -r RESOURCE [--url URL]  the resource's state, term, primary and nodes
-          redis-failover history -r RESOURCE [--url URL] every incident's decision journal
+          redis-failover status -r RESOURCE [--url URL]  the resource's state, term, primary, nodes, and
+                                                        why a failover could not happen now
+          redis-failover info -r RESOURCE               as heroku redis:info: settings, version, persistence
+          redis-failover history -r RESOURCE            every incident's decision journal
+          redis-failover timeout --seconds N -r RESOURCE     Redis's idle timeout, kept across failovers
+          redis-failover maxmemory --policy P -r RESOURCE    the eviction policy (the eight of Heroku's plans)
+          redis-failover promote NODE -r RESOURCE [--confirm RESOURCE]   force NODE to be the primary
+          redis-failover pause|resume -r RESOURCE       automatic failover off (maintenance) or on
+          redis-failover wait -r RESOURCE [--timeout S] block until the resource is Healthy
           redis-failover --help | --version
+        Every verb takes --json, --url (default http://127.0.0.1:9380) and --ca-file for https://.
 
         The CLI's token comes from --token-file FILE or $FAILOVER_TOKEN (never a command-line value:
-        ps shows those to every user). Exit codes: 0 stopped, 1 refused by the coordinator, 64 usage,
-        69 coordinator unreachable, 70 failed, 78 configuration or store error (named).
+        ps shows those to every user). Exit codes: 0 done (or stopped), 1 refused by the coordinator
+        or not confirmed, 64 usage or a bad value (named), 69 coordinator unreachable, 70 failed,
+        75 wait ran out of time, 78 configuration or store error (named).
         """;
 
     public static WebApplicationBuilder CreateBuilder(string[] args)

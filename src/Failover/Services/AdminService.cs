@@ -1,3 +1,4 @@
+using System.Globalization;
 using Grpc.Core;
 using RedisFailover.Coordination;
 using RedisFailover.Hosting;
@@ -170,6 +171,8 @@ internal sealed class AdminService(Coordinator coordinator, ICoordinatorStore st
             Settings = ResourceCoordinator.ToProto(machine.Settings),
             Reason = machine.Reason,
         };
+        status.FailoverBlockers.AddRange(Blockers(machine));
+        var inSync = machine.InSyncNodes.ToHashSet(StringComparer.Ordinal);
         foreach (var node in machine.Nodes)
         {
             var view = new Protos.NodeStatus
@@ -184,6 +187,9 @@ internal sealed class AdminService(Coordinator coordinator, ICoordinatorStore st
                 LinkUp = node.Report?.LinkUp ?? false,
                 LocalVerdict = node.Report?.LocalVerdict ?? Verdict.Unknown,
                 LocalVerdictName = (node.Report?.LocalVerdict ?? Verdict.Unknown).ToString(),
+                InSync = node.Spec.Name != machine.Primary && inSync.Contains(node.Spec.Name),
+                RedisVersion = node.Report?.RedisVersion ?? "",
+                Persistence = node.Report?.Persistence ?? "",
             };
             if (node.ReportAt is { } at)
             {
@@ -195,6 +201,38 @@ internal sealed class AdminService(Coordinator coordinator, ICoordinatorStore st
 
         return status;
     });
+
+    /// <summary>
+    /// Why a failover could not happen now, in words: what <c>status</c> and <c>info</c> must not hide
+    /// behind "Healthy". Empty when the primary's loss would be confirmed and a standby promoted.
+    /// </summary>
+    internal static IEnumerable<string> Blockers(Coordination.ResourceMachine machine)
+    {
+        if (machine.Paused)
+        {
+            yield return "automatic failover is paused (redis-failover resume)";
+        }
+
+        if (machine.Primary is not { } primary)
+        {
+            yield return "no primary is known yet";
+            yield break;
+        }
+
+        var standbys = machine.Nodes.Where(n => n.Spec.Name != primary).ToList();
+        if (!machine.InSyncNodes.Any(n => n != primary))
+        {
+            yield return $"no standby is in sync with {primary}";
+        }
+
+        var connected = standbys.Count(n => n.Connected);
+        var quorum = machine.Policy.QuorumOf(standbys.Count);
+        if (connected < quorum)
+        {
+            yield return string.Create(CultureInfo.InvariantCulture,
+                $"only {connected} of {standbys.Count} vantage agents are connected: confirming {primary}'s loss needs {quorum} ({string.Join(", ", standbys.Where(n => !n.Connected).Select(n => n.Spec.Name))} not connected)");
+        }
+    }
 
     /// <summary>Every state the machine has, on the wire; a state added to one side and not the other fails the build here (CS8509).</summary>
 #pragma warning disable CS8524

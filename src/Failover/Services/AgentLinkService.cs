@@ -189,7 +189,9 @@ internal sealed partial class AgentLinkService(Coordinator coordinator, RefusalL
             report.Settings?.HasMaxmemoryPolicy == true ? report.Settings.MaxmemoryPolicy : null),
         [.. report.Observations.Select(ToSeen)],
         report.FailoverRequest is { } request ? new FailoverAsk(Enum.IsDefined(request.Cause) ? request.Cause : FailoverCause.Unspecified, WireLimits.Printable(request.Reason, 500)) : null,
-        report.SelfFencedAt?.ToDateTimeOffset());
+        report.SelfFencedAt?.ToDateTimeOffset(),
+        WireLimits.Printable(report.RedisVersion, 40),
+        WireLimits.Printable(report.Persistence, 120));
 
     /// <summary>An observation as the machine reads it, from this release's enums or the previous release's names.</summary>
     internal static TargetSeen ToSeen(Observation o) => new(

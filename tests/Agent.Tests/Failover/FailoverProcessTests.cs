@@ -249,6 +249,32 @@ public sealed class FailoverProcessTests(Xunit.Abstractions.ITestOutputHelper ou
         }
     }
 
+    /// <summary>
+    /// Issue 17: with no agent ever connected the resource is Degraded with no primary known; status
+    /// says a failover is impossible and why, and wait gives up after its --timeout with exit 75.
+    /// </summary>
+    [Fact]
+    public async Task Wait_gives_up_with_exit_75_and_status_says_why_no_failover_could_happen()
+    {
+        using var store = new RedisAgent.Testing.TempDirectory("failover-wait");
+        var environment = Configuration(store.Path);
+        var port = LoopbackPorts.Free();
+        environment["Urls"] = $"http://127.0.0.1:{port}";
+        await using var coordinator = AgentProcess.StartBinary(Binary, environment);
+        await coordinator.WaitForOutputAsync("Application started", TimeSpan.FromSeconds(30));
+        var client = new Dictionary<string, string> { ["FAILOVER_TOKEN"] = "a-token-of-enough-length" };
+
+        var (code, stderr, stdout) = await RunAsync(client, "status", "-r", "cache", "--url", $"http://127.0.0.1:{port}");
+        Assert.True(code == 0, stderr);
+        Assert.Contains("failover impossible now: no primary is known yet", stdout, StringComparison.Ordinal);
+
+        var clock = Stopwatch.StartNew();
+        (code, stderr, stdout) = await RunAsync(client, "wait", "-r", "cache", "--timeout", "1", "--url", $"http://127.0.0.1:{port}");
+        Assert.True(code == 75, $"exit {code}: {stderr}");
+        Assert.Contains("redis-failover: cache is Degraded, not Healthy, after 1 s: no primary known yet", stderr, StringComparison.Ordinal);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(15), $"{clock.Elapsed.TotalSeconds:0.0} s");
+    }
+
     private static long ResidentMegabytes(int processId) =>
         long.Parse(File.ReadLines($"/proc/{processId}/status").First(l => l.StartsWith("VmRSS:", StringComparison.Ordinal)).Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) / 1024;
 
