@@ -129,6 +129,73 @@ internal sealed class NodeControl(RedisConnection connection, RedisEndpoint endp
         _fenced = true;
     }
 
+    /// <summary>A fence for a planned switchover: writes paused, then the offset every write acknowledged before the pause is at or below.</summary>
+    public async Task<long> FenceForSwitchoverAsync()
+    {
+        await FenceAsync().ConfigureAwait(false);
+        return Offset(await ReplicationAsync().ConfigureAwait(false), "master_repl_offset")
+            ?? throw new InvalidOperationException("INFO replication has no master_repl_offset");
+    }
+
+    /// <summary>
+    /// Waits until this replica has received the paused primary's stream up to <paramref name="offset"/>
+    /// (link up, <c>slave_repl_offset</c> at or past it), asking every 5 ms; the offset reached. Throws
+    /// <see cref="TimeoutException"/> naming how far it got when <paramref name="timeout"/> runs out.
+    /// </summary>
+    public async Task<long> CatchUpAsync(long offset, TimeSpan timeout)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        long? reached = null;
+        string? link = null;
+        while (true)
+        {
+            try
+            {
+                var info = await ReplicationAsync().WaitAsync(TimeSpan.FromMilliseconds(500)).ConfigureAwait(false);
+                reached = Offset(info, "slave_repl_offset");
+                link = Field(info, "master_link_status");
+                if (link == "up" && reached >= offset)
+                {
+                    return reached.Value;
+                }
+            }
+            catch (Exception ex) when (ex is RedisException or TimeoutException)
+            {
+                link = "unknown (" + ex.Message + ")";
+            }
+
+            if (clock.Elapsed >= timeout)
+            {
+                throw new TimeoutException(string.Create(CultureInfo.InvariantCulture,
+                    $"not caught up within {timeout.TotalMilliseconds:0} ms: offset {reached?.ToString(CultureInfo.InvariantCulture) ?? "unknown"} of {offset}, link {link ?? "unknown"}"));
+            }
+
+            await Task.Delay(5).ConfigureAwait(false);
+        }
+    }
+
+    private async Task<string> ReplicationAsync()
+    {
+        var server = await connection.ServerAsync().ConfigureAwait(false);
+        return await server.InfoRawAsync("replication").ConfigureAwait(false) ?? "";
+    }
+
+    private static string? Field(string info, string key)
+    {
+        foreach (var line in info.Split('\n'))
+        {
+            if (line.StartsWith(key + ":", StringComparison.Ordinal))
+            {
+                return line[(key.Length + 1)..].Trim();
+            }
+        }
+
+        return null;
+    }
+
+    private static long? Offset(string info, string key) =>
+        long.TryParse(Field(info, key), NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) ? value : null;
+
     public async Task UnfenceAsync()
     {
         if (_startFencedFrom is { } setting)

@@ -55,7 +55,19 @@ internal sealed partial class CommandHandler(
                     await control.ApplySettingsAsync(settings.HasTimeoutSeconds ? settings.TimeoutSeconds : null, settings.HasMaxmemoryPolicy ? settings.MaxmemoryPolicy : null).ConfigureAwait(false);
                     break;
                 case Command.ActionOneofCase.Fence:
-                    await control.FenceAsync().ConfigureAwait(false);
+                    // A primary's fence says where its stream stopped: a switchover waits for its target to get there.
+                    if (reports.Role == NodeRole.Primary)
+                    {
+                        result.ReplicationOffset = await control.FenceForSwitchoverAsync().ConfigureAwait(false);
+                    }
+                    else
+                    {
+                        await control.FenceAsync().ConfigureAwait(false);
+                    }
+
+                    break;
+                case Command.ActionOneofCase.CatchUp:
+                    result.ReplicationOffset = await control.CatchUpAsync(command.CatchUp.Offset, TimeSpan.FromMilliseconds(Math.Clamp(command.CatchUp.TimeoutMs, 1, 60_000))).ConfigureAwait(false);
                     break;
                 case Command.ActionOneofCase.Unfence:
                     await control.UnfenceAsync().ConfigureAwait(false);

@@ -13,7 +13,7 @@ namespace RedisFailover.Cli;
 /// </summary>
 internal static partial class AdminCommand
 {
-    public static readonly string[] Verbs = ["status", "info", "history", "timeout", "maxmemory", "promote", "pause", "resume", "wait"];
+    public static readonly string[] Verbs = ["status", "info", "history", "timeout", "maxmemory", "switchover", "promote", "pause", "resume", "wait"];
 
     /// <summary>sysexits.h EX_TEMPFAIL: <c>wait</c> ran out of time before the resource was Healthy.</summary>
     public const int TimedOutExitCode = 75;
@@ -39,6 +39,9 @@ internal static partial class AdminCommand
               history                     every incident's decision journal
               timeout --seconds N         Redis's idle timeout on every node, kept across failovers (0: never)
               maxmemory --policy P        the eviction policy: noeviction, allkeys-lru, volatile-lru, allkeys-lfu, volatile-lfu, allkeys-random, volatile-random, volatile-ttl
+              switchover [--to NODE] [--catch-up-ms N]   planned, losing no acknowledged write: the primary's writes
+                                          paused until NODE (default: the in-sync standby furthest ahead) has caught up
+                                          (at most N ms, default 5000), then NODE promoted; else rolled back
               promote NODE [--confirm RESOURCE]   force NODE to be the primary now (asks to type the resource's name)
               pause | resume              automatic failover off (maintenance) or on again
               wait [--timeout SECONDS]    block until the resource is Healthy (default 600 s; exit 75 if not)
@@ -141,6 +144,10 @@ internal static partial class AdminCommand
                     var evicting = await client.SetSettingsAsync(new SetSettingsRequest { Resource = resource, Settings = new Settings { MaxmemoryPolicy = verb.Policy! } }, headers).ConfigureAwait(false);
                     Console.Write(json ? Json.Status(evicting) : Text.Maxmemory(resource, verb.Policy!));
                     return 0;
+                case "switchover":
+                    var switched = await client.SwitchoverAsync(new SwitchoverRequest { Resource = resource, To = verb.Node ?? "", CatchUpTimeoutMs = verb.CatchUpMs }, headers).ConfigureAwait(false);
+                    Console.Write(json ? Json.Status(switched) : string.Create(CultureInfo.InvariantCulture, $"Switching {resource} over to {switched.Primary}... done, term {switched.Term}. No acknowledged write was left behind.\n"));
+                    return 0;
                 case "promote":
                     if (verb.Confirm is null)
                     {
@@ -183,7 +190,7 @@ internal static partial class AdminCommand
     }
 
     /// <summary>What a verb was given, and what is wrong with it (named) when it cannot be sent.</summary>
-    internal sealed record VerbArguments(long? Seconds = null, string? Policy = null, string? Node = null, string? Confirm = null, int Timeout = 600, string? Problem = null);
+    internal sealed record VerbArguments(long? Seconds = null, string? Policy = null, string? Node = null, string? Confirm = null, int Timeout = 600, long CatchUpMs = 0, string? Problem = null);
 
     internal static VerbArguments Arguments(string[] args, Func<string[], string?> option)
     {
@@ -204,6 +211,11 @@ internal static partial class AdminCommand
                 return node is null
                     ? new VerbArguments(Problem: "promote needs the node: redis-failover promote NODE -r RESOURCE [--confirm RESOURCE]")
                     : new VerbArguments(Node: node, Confirm: option(["--confirm"]));
+            case "switchover":
+                var catchUp = option(["--catch-up-ms"]);
+                return catchUp is null || (long.TryParse(catchUp, NumberStyles.None, CultureInfo.InvariantCulture, out var ms) && ms is > 0 and <= 60_000)
+                    ? new VerbArguments(Node: option(["--to"]), CatchUpMs: catchUp is null ? 0 : long.Parse(catchUp, CultureInfo.InvariantCulture))
+                    : new VerbArguments(Problem: $"switchover --catch-up-ms must be 1 to 60000 (got '{RedisShared.Hosting.Quoted.Printable(catchUp)}')");
             case "wait":
                 var timeout = option(["--timeout"]);
                 return timeout is null ? new VerbArguments()

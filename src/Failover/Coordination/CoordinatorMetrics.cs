@@ -23,6 +23,10 @@ internal sealed class CoordinatorMetrics
     private readonly Gauge _held;
     private readonly Gauge _urlFilesPending;
     private readonly Counter _refused;
+    private readonly Gauge _blocked;
+    private readonly Gauge _nodes;
+    private readonly Gauge _paused;
+    private readonly Gauge _leading;
 
     public CoordinatorMetrics(Coordinator coordinator, PrimaryPublisher publisher, RefusalLog refusals)
     {
@@ -39,6 +43,10 @@ internal sealed class CoordinatorMetrics
         _held = factory.CreateGauge("redis_failover_held_effects", "Decisions (commands, journal lines) waiting for the store to take a write", "resource");
         _urlFilesPending = factory.CreateGauge("redis_failover_url_files_pending", "URL files whose last write failed (retried every tick)");
         _refused = factory.CreateCounter("redis_failover_refused_calls_total", "Calls refused (bad token, bad input, too slow to register)");
+        _blocked = factory.CreateGauge("redis_failover_failover_blocked", "1 for each reason a failover of the resource could not happen now (paused, no_primary, no_standby_in_sync, too_few_vantages), 0 for the others", "resource", "reason");
+        _nodes = factory.CreateGauge("redis_failover_nodes", "Nodes the resource has (agents_connected below it: agents missing)", "resource");
+        _paused = factory.CreateGauge("redis_failover_paused", "1 while automatic failover of the resource is paused", "resource");
+        _leading = factory.CreateGauge("redis_failover_leading", "1 while this coordinator leads (with the file store, always)");
         Registry.AddBeforeCollectCallback(Update);
     }
 
@@ -48,7 +56,15 @@ internal sealed class CoordinatorMetrics
     {
         foreach (var resource in _coordinator.Resources)
         {
-            var (term, state, connected) = resource.Read(m => (m.Term, m.State, m.Nodes.Count(n => n.Connected)));
+            var (term, state, connected, nodes, paused, blockers) = resource.Read(m =>
+                (m.Term, m.State, m.Nodes.Count(n => n.Connected), m.Nodes.Count, m.Paused, m.FailoverBlockers().Select(b => b.Code).ToHashSet(StringComparer.Ordinal)));
+            foreach (var code in ResourceMachine.BlockerCodes)
+            {
+                _blocked.WithLabels(resource.Name, code).Set(blockers.Contains(code) ? 1 : 0);
+            }
+
+            _nodes.WithLabels(resource.Name).Set(nodes);
+            _paused.WithLabels(resource.Name).Set(paused ? 1 : 0);
             _term.WithLabels(resource.Name).Set(term);
             foreach (var name in States)
             {
@@ -61,6 +77,7 @@ internal sealed class CoordinatorMetrics
             _held.WithLabels(resource.Name).Set(resource.HeldEffects);
         }
 
+        _leading.Set(_coordinator.Leadership.Leads ? 1 : 0);
         _urlFilesPending.Set(_publisher.PendingFiles);
         _refused.IncTo(_refusals.Total);
     }

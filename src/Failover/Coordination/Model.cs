@@ -69,6 +69,9 @@ internal enum CommandKind
     Fence,
     Unfence,
     RestartLease,
+
+    /// <summary>A planned switchover's wait for its target to reach the paused primary's offset (sent outside the machine's effects).</summary>
+    CatchUp,
 }
 
 /// <summary>A restart lease as the coordinator sends it: granted for a time, or ended with a reason.</summary>

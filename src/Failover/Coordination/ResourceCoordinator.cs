@@ -175,12 +175,95 @@ internal sealed partial class ResourceCoordinator
         }
     }
 
+    /// <summary>
+    /// A planned switchover that loses no acknowledged write: the primary's writes are paused (its
+    /// fence answers with the offset it stopped at), the target is asked to reach that offset within
+    /// <paramref name="catchUp"/>, and only then promoted; otherwise the primary is unfenced. The
+    /// refusal or rollback in words, or null when the target was promoted.
+    /// </summary>
+    public async Task<string?> SwitchoverAsync(string? to, TimeSpan catchUp, string caller)
+    {
+        (string Target, string Primary)? plan;
+        Task<CommandResult> fenced;
+        lock (_lock)
+        {
+            if (HeldEffects > 0)
+            {
+                return "the coordinator's store refuses writes: no switchover until it takes them";
+            }
+
+            Execute([new JournalLine("operator", $"{caller} asked for a planned switchover{(to is null ? "" : " to " + to)}", _machine.Term)]);
+            Execute(_machine.BeginSwitchover(to, out plan, out var refusal));
+            if (plan is null)
+            {
+                return refusal;
+            }
+
+            fenced = Awaited(plan.Value.Primary, new Command { Term = _machine.Term, Fence = new Fence { Reason = $"planned switchover to {plan.Value.Target}: writes paused until it has caught up" } });
+        }
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        string why;
+        var caughtUp = false;
+        await ((Task)fenced).WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        if (!fenced.IsCompletedSuccessfully || !fenced.Result.Ok)
+        {
+            why = $"{plan.Value.Primary}'s writes could not be paused ({(fenced.IsCompletedSuccessfully ? fenced.Result.Error : "no answer in 5 s")})";
+        }
+        else
+        {
+            Task<CommandResult> reached;
+            lock (_lock)
+            {
+                reached = Awaited(plan.Value.Target, new Command { Term = _machine.Term, CatchUp = new CatchUp { Offset = fenced.Result.ReplicationOffset, TimeoutMs = (long)catchUp.TotalMilliseconds } });
+            }
+
+            await ((Task)reached).WaitAsync(catchUp + TimeSpan.FromSeconds(5)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            caughtUp = reached.IsCompletedSuccessfully && reached.Result.Ok;
+            why = caughtUp
+                ? string.Create(CultureInfo.InvariantCulture, $"offset {reached.Result.ReplicationOffset} of {fenced.Result.ReplicationOffset}, {clock.Elapsed.TotalMilliseconds:0} ms after the pause")
+                : reached.IsCompletedSuccessfully ? reached.Result.Error : "no answer";
+        }
+
+        lock (_lock)
+        {
+            // One switchover at a time per resource: whatever was not answered in time is no longer awaited.
+            _awaited.Clear();
+            Execute(_machine.EndSwitchover(caughtUp, why, _time.GetUtcNow(), out var refusal));
+            return refusal;
+        }
+    }
+
+    // Commands whose answer someone waits for (a switchover's fence and catch-up).
+    private readonly ConcurrentDictionary<string, TaskCompletionSource<CommandResult>> _awaited = new(StringComparer.Ordinal);
+
+    /// <summary>Sends <paramref name="command"/> to <paramref name="node"/> and returns its answer to come (a failed one at once when the node has no stream). Under the lock.</summary>
+    private Task<CommandResult> Awaited(string node, Command command)
+    {
+        command.CommandId = Guid.NewGuid().ToString("N");
+        if (!_sessions.TryGetValue(node, out var session))
+        {
+            return Task.FromResult(new CommandResult { CommandId = command.CommandId, Ok = false, Error = $"{node}'s agent is not connected" });
+        }
+
+        var answer = new TaskCompletionSource<CommandResult>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _awaited[command.CommandId] = answer;
+        _pending[command.CommandId] = (node, command.ActionCase == Command.ActionOneofCase.Fence ? CommandKind.Fence : CommandKind.CatchUp, null);
+        session.Post(new CoordinatorMessage { Command = command });
+        return answer.Task;
+    }
+
     /// <summary>An agent's answer to a command: a probe's verdict feeds the confirmation; a refusal goes to the journal.</summary>
     public void Answered(string node, CommandResult result)
     {
         if (!_pending.TryRemove(result.CommandId, out var command))
         {
             return;
+        }
+
+        if (_awaited.TryRemove(result.CommandId, out var awaited))
+        {
+            awaited.TrySetResult(result);
         }
 
         lock (_lock)

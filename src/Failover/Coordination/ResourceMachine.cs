@@ -331,6 +331,103 @@ internal sealed class ResourceMachine
         ? "HostUnreachable"
         : string.Create(CultureInfo.InvariantCulture, $"port {answer.Port}, SSH unanswered for {(answer.ReceivedAt - answer.HostSilentSince!.Value).TotalSeconds:0.##} s");
 
+    /// <summary>
+    /// While a planned switchover waits for its target to catch up with the paused primary: the
+    /// target's name. The primary reports itself fenced meanwhile, and must not be unfenced.
+    /// </summary>
+    public string? SwitchingTo { get; private set; }
+
+    /// <summary>
+    /// The start of a planned switchover: the target (<paramref name="to"/>, or the connected in-sync
+    /// standby with the highest offset) and the primary whose writes are to be paused; or why not.
+    /// </summary>
+    public IReadOnlyList<Effect> BeginSwitchover(string? to, out (string Target, string Primary)? plan, out string? refusal)
+    {
+        refusal = null;
+        plan = null;
+        var target = to ?? _nodes.Values
+            .Where(v => v.Spec.Name != Primary && v.Connected && IsInSync(v.Spec.Name))
+            .OrderByDescending(v => v.Report?.ReplicationOffset ?? 0)
+            .Select(v => v.Spec.Name)
+            .FirstOrDefault();
+        if (Primary is not { } primary)
+        {
+            refusal = "no primary is known";
+        }
+        else if (SwitchingTo is not null)
+        {
+            refusal = $"a switchover to {SwitchingTo} is in progress";
+        }
+        else if (State is not ResourceState.Healthy)
+        {
+            refusal = $"the resource is {State} ({Reason}); a switchover needs it Healthy";
+        }
+        else if (!_nodes[primary].Connected)
+        {
+            refusal = $"{primary}'s agent is not connected: its writes cannot be paused";
+        }
+        else if (target is null)
+        {
+            refusal = $"no connected standby is in sync with {primary}";
+        }
+        else if (!_nodes.ContainsKey(target))
+        {
+            refusal = $"there is no node '{target}'";
+        }
+        else if (target == primary)
+        {
+            refusal = $"{target} is already the primary";
+        }
+        else if (!IsInSync(target) || !_nodes[target].Connected)
+        {
+            refusal = $"{target} is not a connected replica in sync with {primary}";
+        }
+
+        if (refusal is not null)
+        {
+            return Take();
+        }
+
+        SwitchingTo = target;
+        plan = (target!, Primary!);
+        Journal("switchover", $"planned switchover from {Primary} to {target}: pausing {Primary}'s writes until {target} has caught up");
+        return Take();
+    }
+
+    /// <summary>
+    /// The end of a planned switchover's wait: <paramref name="caughtUp"/>, the target is promoted
+    /// (the old primary, still paused, becomes its replica); else the primary takes writes again.
+    /// </summary>
+    public IReadOnlyList<Effect> EndSwitchover(bool caughtUp, string why, DateTimeOffset now, out string? refusal)
+    {
+        refusal = null;
+        var target = SwitchingTo;
+        SwitchingTo = null;
+        if (target is null || Primary is not { } primary)
+        {
+            refusal = "no switchover is in progress";
+            return Take();
+        }
+
+        if (caughtUp)
+        {
+            Journal("switchover", $"{target} caught up with {primary}: {why}");
+            var effects = PromoteRequested(target, now, out refusal);
+            if (refusal is null)
+            {
+                return effects;
+            }
+
+            Emit(new SendCommand(primary, CommandKind.Unfence, Term));
+            return [.. effects, .. Take()];
+        }
+
+        Journal("switchover", $"switchover to {target} rolled back: {why}; {primary} takes writes again");
+        Emit(new SendCommand(primary, CommandKind.Unfence, Term));
+        refusal = $"{target} did not catch up with {primary}: {why}. Rolled back: {primary} is the primary and takes writes again";
+        return Take();
+    }
+
     /// <summary>An operator's switchover to <paramref name="node"/>: a replica in sync, promoted with the old primary fenced first.</summary>
     public IReadOnlyList<Effect> PromoteRequested(string node, DateTimeOffset now, out string? refusal)
     {
@@ -751,7 +848,7 @@ internal sealed class ResourceMachine
                 Command(view, now, CommandKind.ApplySettings, settings: Settings);
             }
 
-            if (report.Fenced)
+            if (report.Fenced && SwitchingTo is null)
             {
                 Command(view, now, CommandKind.Unfence);
             }
@@ -872,6 +969,42 @@ internal sealed class ResourceMachine
 
     /// <summary>A role in INFO's words, as operators read it in the journal.</summary>
     private static string Describe(NodeRole? role) => (role ?? NodeRole.Unknown).LegacyName();
+
+    /// <summary>The codes <see cref="FailoverBlockers"/> gives, each a label value of <c>redis_failover_failover_blocked</c>.</summary>
+    public static readonly string[] BlockerCodes = ["paused", "no_primary", "no_standby_in_sync", "too_few_vantages"];
+
+    /// <summary>
+    /// Why a failover could not happen now, each with its code and in words: what <c>status</c>,
+    /// <c>info</c> and the metrics must not hide behind "Healthy". Empty when the primary's loss
+    /// would be confirmed and a standby promoted.
+    /// </summary>
+    public IEnumerable<(string Code, string Text)> FailoverBlockers()
+    {
+        if (Paused)
+        {
+            yield return ("paused", "automatic failover is paused (redis-failover resume)");
+        }
+
+        if (Primary is not { } primary)
+        {
+            yield return ("no_primary", "no primary is known yet");
+            yield break;
+        }
+
+        var standbys = _nodes.Values.Where(n => n.Spec.Name != primary).ToList();
+        if (!InSyncNodes.Any(n => n != primary))
+        {
+            yield return ("no_standby_in_sync", $"no standby is in sync with {primary}");
+        }
+
+        var connected = standbys.Count(n => n.Connected);
+        var quorum = _policy.QuorumOf(standbys.Count);
+        if (connected < quorum)
+        {
+            yield return ("too_few_vantages", string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"only {connected} of {standbys.Count} vantage agents are connected: confirming {primary}'s loss needs {quorum} ({string.Join(", ", standbys.Where(n => !n.Connected).Select(n => n.Spec.Name))} not connected)"));
+        }
+    }
 
     private List<string> Vantages() =>
         [.. _nodes.Values.Where(v => v.Spec.Name != Primary && v.Connected).Select(v => v.Spec.Name)];

@@ -49,6 +49,7 @@ internal static partial class FailoverHost
           redis-failover history -r RESOURCE            every incident's decision journal
           redis-failover timeout --seconds N -r RESOURCE     Redis's idle timeout, kept across failovers
           redis-failover maxmemory --policy P -r RESOURCE    the eviction policy (the eight of Heroku's plans)
+          redis-failover switchover -r RESOURCE [--to NODE] [--catch-up-ms N]   planned, no write lost
           redis-failover promote NODE -r RESOURCE [--confirm RESOURCE]   force NODE to be the primary
           redis-failover pause|resume -r RESOURCE       automatic failover off (maintenance) or on
           redis-failover wait -r RESOURCE [--timeout S] block until the resource is Healthy

@@ -75,6 +75,30 @@ internal sealed class AdminService(Coordinator coordinator, ICoordinatorStore st
         return Task.FromResult(Durable(resource));
     }
 
+    public override async Task<ResourceStatus> Switchover(SwitchoverRequest request, ServerCallContext context)
+    {
+        var resource = Find(request.Resource);
+        var to = request.To.Length > 0 ? request.To : null;
+        if (to is not null && !resource.Machine.Knows(to))
+        {
+            throw new RpcException(new Grpc.Core.Status(StatusCode.NotFound, $"resource '{WireLimits.Printable(request.Resource, 80)}' has no node '{WireLimits.Printable(to, 80)}'"));
+        }
+
+        if (request.CatchUpTimeoutMs is < 0 or > 60_000)
+        {
+            throw new RpcException(new Grpc.Core.Status(StatusCode.InvalidArgument, $"catch_up_timeout_ms must be 0 (5000) to 60000 (got {request.CatchUpTimeoutMs})"));
+        }
+
+        var caller = AuthInterceptor.CallerOf(context);
+        var catchUp = TimeSpan.FromMilliseconds(request.CatchUpTimeoutMs == 0 ? 5000 : request.CatchUpTimeoutMs);
+        if (await resource.SwitchoverAsync(to, catchUp, $"{caller.Name} ({caller.Proof})").ConfigureAwait(false) is { } refusal)
+        {
+            throw new RpcException(new Grpc.Core.Status(StatusCode.FailedPrecondition, refusal));
+        }
+
+        return Durable(resource);
+    }
+
     public override Task<ResourceStatus> SetSettings(SetSettingsRequest request, ServerCallContext context)
     {
         var resource = Find(request.Resource);
@@ -171,7 +195,7 @@ internal sealed class AdminService(Coordinator coordinator, ICoordinatorStore st
             Settings = ResourceCoordinator.ToProto(machine.Settings),
             Reason = machine.Reason,
         };
-        status.FailoverBlockers.AddRange(Blockers(machine));
+        status.FailoverBlockers.AddRange(machine.FailoverBlockers().Select(b => b.Text));
         var inSync = machine.InSyncNodes.ToHashSet(StringComparer.Ordinal);
         foreach (var node in machine.Nodes)
         {
@@ -201,38 +225,6 @@ internal sealed class AdminService(Coordinator coordinator, ICoordinatorStore st
 
         return status;
     });
-
-    /// <summary>
-    /// Why a failover could not happen now, in words: what <c>status</c> and <c>info</c> must not hide
-    /// behind "Healthy". Empty when the primary's loss would be confirmed and a standby promoted.
-    /// </summary>
-    internal static IEnumerable<string> Blockers(Coordination.ResourceMachine machine)
-    {
-        if (machine.Paused)
-        {
-            yield return "automatic failover is paused (redis-failover resume)";
-        }
-
-        if (machine.Primary is not { } primary)
-        {
-            yield return "no primary is known yet";
-            yield break;
-        }
-
-        var standbys = machine.Nodes.Where(n => n.Spec.Name != primary).ToList();
-        if (!machine.InSyncNodes.Any(n => n != primary))
-        {
-            yield return $"no standby is in sync with {primary}";
-        }
-
-        var connected = standbys.Count(n => n.Connected);
-        var quorum = machine.Policy.QuorumOf(standbys.Count);
-        if (connected < quorum)
-        {
-            yield return string.Create(CultureInfo.InvariantCulture,
-                $"only {connected} of {standbys.Count} vantage agents are connected: confirming {primary}'s loss needs {quorum} ({string.Join(", ", standbys.Where(n => !n.Connected).Select(n => n.Spec.Name))} not connected)");
-        }
-    }
 
     /// <summary>Every state the machine has, on the wire; a state added to one side and not the other fails the build here (CS8509).</summary>
 #pragma warning disable CS8524

@@ -20,6 +20,7 @@ internal sealed class AuthInterceptor(Callers callers, RefusalLog refusals) : In
     private static readonly HashSet<string> AdminMethods = new(StringComparer.Ordinal)
     {
         "/redisfailover.v1.Admin/Promote",
+        "/redisfailover.v1.Admin/Switchover",
         "/redisfailover.v1.Admin/SetSettings",
         "/redisfailover.v1.Admin/PauseFailover",
         "/redisfailover.v1.Admin/ResumeFailover",

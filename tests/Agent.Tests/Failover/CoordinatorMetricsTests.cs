@@ -34,6 +34,13 @@ public sealed class CoordinatorMetricsTests : IAsyncLifetime
         Assert.Contains("redis_failover_term{resource=\"cache\"} 0", metrics, StringComparison.Ordinal);
         Assert.Contains("redis_failover_resource_state{resource=\"cache\",state=\"Degraded\"} 1", metrics, StringComparison.Ordinal);
         Assert.Contains("redis_failover_store_failing{resource=\"cache\"} 0", metrics, StringComparison.Ordinal);
+        // No agent has reported: no primary is known, so no failover could happen, and the metrics say so.
+        Assert.Contains("redis_failover_failover_blocked{resource=\"cache\",reason=\"no_primary\"} 1", metrics, StringComparison.Ordinal);
+        Assert.Contains("redis_failover_failover_blocked{resource=\"cache\",reason=\"paused\"} 0", metrics, StringComparison.Ordinal);
+        Assert.Contains("redis_failover_nodes{resource=\"cache\"} 2", metrics, StringComparison.Ordinal);
+        Assert.Contains("redis_failover_agents_connected{resource=\"cache\"} 0", metrics, StringComparison.Ordinal);
+        Assert.Contains("redis_failover_paused{resource=\"cache\"} 0", metrics, StringComparison.Ordinal);
+        Assert.Contains("\nredis_failover_leading 1\n", metrics, StringComparison.Ordinal);
 
         var blocker = Directory.CreateDirectory(Path.Combine(_coordinator.StoreDirectory, "cache.state.json.tmp"));
         var admin = new Admin.AdminClient(_channel);
