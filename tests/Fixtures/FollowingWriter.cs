@@ -105,6 +105,16 @@ public sealed class FollowingWriter(Func<Task<(string Host, int Port)?>> locate,
         }
     }
 
+    /// <summary>The longest time between two acknowledged writes from <paramref name="from"/> to <paramref name="to"/> (the pause a client saw); zero with fewer than two.</summary>
+    public TimeSpan LongestGap(DateTimeOffset from, DateTimeOffset to)
+    {
+        lock (_acknowledged)
+        {
+            var times = _acknowledged.Select(a => a.At).Where(at => at >= from && at <= to).ToList();
+            return times.Count < 2 ? TimeSpan.Zero : times.Zip(times.Skip(1), (a, b) => b - a).Max();
+        }
+    }
+
     /// <summary>From the fault to the first write acknowledged after it; null when none was.</summary>
     public TimeSpan? FirstAfter(DateTimeOffset fault)
     {
