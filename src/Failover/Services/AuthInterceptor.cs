@@ -17,7 +17,7 @@ internal sealed class AuthInterceptor(Callers callers, RefusalLog refusals) : In
     private const string CallerKey = "caller";
 
     /// <summary>The methods that change a resource: <c>admin</c> only.</summary>
-    private static readonly HashSet<string> AdminMethods = new(StringComparer.Ordinal)
+    internal static readonly HashSet<string> AdminMethods = new(StringComparer.Ordinal)
     {
         "/redisfailover.v1.Admin/Promote",
         "/redisfailover.v1.Admin/Switchover",
