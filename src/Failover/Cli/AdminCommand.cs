@@ -76,7 +76,8 @@ internal static partial class AdminCommand
         }
 
         // Values are checked here, before anything is sent: a bad one is the caller's, named, exit 64.
-        if (Arguments(args, Option) is { Problem: { } problem })
+        var verb = Arguments(args, Option);
+        if (verb is { Problem: { } problem })
         {
             await Console.Error.WriteLineAsync("redis-failover: " + problem).ConfigureAwait(false);
             return UsageExitCode;
@@ -123,7 +124,6 @@ internal static partial class AdminCommand
 
         try
         {
-            var verb = Arguments(args, Option);
             var json = args.Contains("--json");
             var request = new ResourceRequest { Resource = resource };
             switch (args[0])
