@@ -33,6 +33,7 @@ internal sealed partial class CoordinatorLink(
     ReportBuilder reports,
     Node.NodeStatus status,
     Supervision.RestartLease lease,
+    Node.Membership membership,
     TimeProvider time,
     ILogger<CoordinatorLink> logger) : BackgroundService
 {
@@ -233,11 +234,16 @@ internal sealed partial class CoordinatorLink(
                     }
 
                     Log.Connected(logger, _url, message.Welcome.Term, message.Welcome.Primary);
+                    Learn(message.Welcome.Membership);
                     if (_options.SelfFenceAfter is { } selfFence && message.Welcome.WindowMs > 0 && selfFence >= TimeSpan.FromMilliseconds(message.Welcome.WindowMs))
                     {
                         // Only the coordinator knows its window: checked here, as soon as it says it.
                         Log.SelfFenceTooLate(logger, selfFence, TimeSpan.FromMilliseconds(message.Welcome.WindowMs));
                     }
+                }
+                else if (message.BodyCase == CoordinatorMessage.BodyOneofCase.Membership)
+                {
+                    Learn(message.Membership);
                 }
                 else if (message.BodyCase == CoordinatorMessage.BodyOneofCase.Command)
                 {
@@ -389,8 +395,33 @@ internal sealed partial class CoordinatorLink(
         }
     }
 
+    /// <summary>
+    /// The resource's nodes as the coordinator names them: the peers this agent watches follow. An
+    /// empty list (a coordinator of the previous release) changes nothing; a list that does not name
+    /// this node, or is beyond any real resource's size, is not taken.
+    /// </summary>
+    private void Learn(RedisFailover.Protos.Membership? said)
+    {
+        if (said is null || said.Members.Count == 0)
+        {
+            return;
+        }
+
+        if (said.Members.Count > 64 || said.Members.Any(m => m.Node.Length is 0 or > 64 || m.Address.Length is 0 or > 300 || m.Zone.Length > 64)
+            || said.Members.All(m => m.Node != targets.Local.Name))
+        {
+            Log.MembershipRefused(logger, said.Members.Count);
+            return;
+        }
+
+        membership.Set([.. said.Members.Select(m => new Node.Member(m.Node, m.Address, m.Zone))]);
+    }
+
     private static partial class Log
     {
+        [LoggerMessage(EventId = 1617, Level = LogLevel.Warning, Message = "The coordinator's list of the resource's nodes ({Count}) is not taken: it does not name this node, or a name or address is empty or too long")]
+        public static partial void MembershipRefused(ILogger logger, int count);
+
         [LoggerMessage(EventId = 1601, Level = LogLevel.Information, Message = "Connected to the coordinator at {Url} (term {Term}, primary {Primary})")]
         public static partial void Connected(ILogger logger, string url, long term, string primary);
 

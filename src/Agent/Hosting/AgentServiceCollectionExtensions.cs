@@ -79,6 +79,7 @@ internal static class AgentServiceCollectionExtensions
         services.TryAddSingleton<CoordinatorLink>();
         services.TryAddSingleton<NodeStatus>();
         services.TryAddSingleton<ObservationBook>();
+        services.TryAddSingleton<Membership>();
         services.TryAddSingleton<SampleBook>();
         services.TryAddSingleton<AgentMetrics>();
         services.TryAddSingleton<MetricsExposition>();

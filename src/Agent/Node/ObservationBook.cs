@@ -49,6 +49,9 @@ internal sealed class ObservationBook
             name, isLocal, redisAddress, sshAddress, NodeVerdict.Unknown, null, null, HostVerdict.Unknown, null,
             new Dictionary<PortProbeOutcome, long>(), new Dictionary<HostProbeOutcome, long>(), TimeSpan.Zero, TimeSpan.Zero));
 
+    /// <summary>A target no longer watched (a peer removed from the resource): its observations are no longer reported.</summary>
+    public void Unregister(string name) => _targets.TryRemove(name, out _);
+
     public void RecordPort(string name, PortProbeResult result, NodeVerdict verdict, VerdictChange? change)
     {
         _targets.AddOrUpdate(name, _ => throw new InvalidOperationException($"Target {name} is not registered."), (_, t) => t with

@@ -9,11 +9,11 @@ namespace RedisFailover.Cli;
 /// The operators' verbs, modelled on Heroku's <c>redis:</c> commands, against a running coordinator
 /// (<c>--url</c>, default http://127.0.0.1:9380; the token from <c>FAILOVER_TOKEN</c> or
 /// <c>--token-file</c>): <c>status</c>, <c>info</c>, <c>history</c>, <c>timeout</c>, <c>maxmemory</c>,
-/// <c>promote</c>, <c>pause</c>, <c>resume</c>, <c>wait</c>; <c>--json</c> on each.
+/// <c>promote</c>, <c>pause</c>, <c>resume</c>, <c>wait</c>, <c>nodes</c>; <c>--json</c> on each.
 /// </summary>
 internal static partial class AdminCommand
 {
-    public static readonly string[] Verbs = ["status", "info", "history", "timeout", "maxmemory", "switchover", "promote", "pause", "resume", "wait"];
+    public static readonly string[] Verbs = ["status", "info", "history", "timeout", "maxmemory", "switchover", "promote", "pause", "resume", "wait", "nodes"];
 
     /// <summary>sysexits.h EX_TEMPFAIL: <c>wait</c> ran out of time before the resource was Healthy.</summary>
     public const int TimedOutExitCode = 75;
@@ -44,7 +44,12 @@ internal static partial class AdminCommand
                                           (at most N ms, default 5000), then NODE promoted; else rolled back
               promote NODE [--confirm RESOURCE]   force NODE to be the primary now (asks to type the resource's name)
               pause | resume              automatic failover off (maintenance) or on again
-              wait [--timeout SECONDS]    block until the resource is Healthy (default 600 s; exit 75 if not)
+              wait [--timeout SECONDS] [--node NODE]   block until the resource is Healthy, and NODE (if given) a
+                                          replica in sync (default 600 s; exit 75 if not)
+              nodes                       the nodes, with role, offset and whether each is in sync
+              nodes add NODE --address HOST:PORT [--zone Z]   a node joins at run time (kept in the store): made a
+                                          replica of the primary once its agent connects
+              nodes remove NODE [--force] a node leaves (never the primary; --force: even the last standby in sync)
             """;
         if (args.Contains("--token"))
         {
@@ -173,8 +178,20 @@ internal static partial class AdminCommand
                         ? $"Automatic failover of {resource} paused: a lost primary stays down until redis-failover resume -r {resource}.\n"
                         : $"Automatic failover of {resource} resumed.\n");
                     return 0;
+                case "nodes" when verb.Address is not null:
+                    var added = await client.AddNodeAsync(new AddNodeRequest { Resource = resource, Node = verb.Node!, Address = verb.Address, Zone = verb.Zone ?? "" }, headers).ConfigureAwait(false);
+                    Console.Write(json ? Json.Status(added) : $"Adding {verb.Node} ({verb.Address}) to {resource}... done. It becomes a replica of {added.Primary} once its agent connects; redis-failover wait -r {resource} --node {verb.Node} returns once it is in sync.\n");
+                    return 0;
+                case "nodes" when verb.Node is not null:
+                    var removed = await client.RemoveNodeAsync(new RemoveNodeRequest { Resource = resource, Node = verb.Node, Force = verb.Force }, headers).ConfigureAwait(false);
+                    Console.Write(json ? Json.Status(removed) : $"Removing {verb.Node} from {resource}... done. It is no longer watched or promoted; its Redis is left running, to be stopped by you.\n");
+                    return 0;
+                case "nodes":
+                    var listed = await client.GetStatusAsync(request, headers).ConfigureAwait(false);
+                    Console.Write(json ? Json.Status(listed) : Text.Nodes(listed));
+                    return 0;
                 default:
-                    return await WaitAsync(client, request, headers, verb.Timeout, json).ConfigureAwait(false);
+                    return await WaitAsync(client, request, headers, verb.Timeout, verb.Node, json).ConfigureAwait(false);
             }
         }
         catch (RpcException) when (untrusted is not null)
@@ -190,7 +207,7 @@ internal static partial class AdminCommand
     }
 
     /// <summary>What a verb was given, and what is wrong with it (named) when it cannot be sent.</summary>
-    internal sealed record VerbArguments(long? Seconds = null, string? Policy = null, string? Node = null, string? Confirm = null, int Timeout = 600, long CatchUpMs = 0, string? Problem = null);
+    internal sealed record VerbArguments(long? Seconds = null, string? Policy = null, string? Node = null, string? Confirm = null, int Timeout = 600, long CatchUpMs = 0, string? Problem = null, string? Address = null, string? Zone = null, bool Force = false);
 
     internal static VerbArguments Arguments(string[] args, Func<string[], string?> option)
     {
@@ -218,17 +235,47 @@ internal static partial class AdminCommand
                     : new VerbArguments(Problem: $"switchover --catch-up-ms must be 1 to 60000 (got '{RedisShared.Hosting.Quoted.Printable(catchUp)}')");
             case "wait":
                 var timeout = option(["--timeout"]);
-                return timeout is null ? new VerbArguments()
+                var waitFor = option(["--node"]);
+                return waitFor is not null && !Hosting.ResourcesOptionsValidator.IsNodeName(waitFor)
+                    ? new VerbArguments(Problem: $"wait --node must be a node's name (got '{RedisShared.Hosting.Quoted.Printable(waitFor)}')")
+                    : timeout is null ? new VerbArguments(Node: waitFor)
                     : int.TryParse(timeout, NumberStyles.None, CultureInfo.InvariantCulture, out var limit) && limit is > 0 and <= 86_400
-                        ? new VerbArguments(Timeout: limit)
+                        ? new VerbArguments(Timeout: limit, Node: waitFor)
                         : new VerbArguments(Problem: $"wait --timeout must be 1 to 86400 seconds (got '{RedisShared.Hosting.Quoted.Printable(timeout)}')");
+            case "nodes":
+                return Nodes(args, option);
             default:
                 return new VerbArguments();
         }
     }
 
-    /// <summary><c>heroku redis:wait</c>: polls the status until the resource is Healthy, at most <paramref name="seconds"/>.</summary>
-    private static async Task<int> WaitAsync(Admin.AdminClient client, ResourceRequest request, Metadata headers, int seconds, bool json)
+    /// <summary><c>nodes</c>, <c>nodes add NODE --address HOST:PORT [--zone Z]</c>, <c>nodes remove NODE [--force]</c>.</summary>
+    private static VerbArguments Nodes(string[] args, Func<string[], string?> option)
+    {
+        var sub = args.Length > 1 && !args[1].StartsWith('-') ? args[1] : null;
+        var node = args.Length > 2 && !args[2].StartsWith('-') ? args[2] : null;
+        switch (sub)
+        {
+            case null:
+                return new VerbArguments();
+            case "add" or "remove" when node is null || !Hosting.ResourcesOptionsValidator.IsNodeName(node):
+                return new VerbArguments(Problem: $"nodes {sub} needs the node's name, 1 to 64 letters, digits, '-', '_' or '.' (got '{RedisShared.Hosting.Quoted.Printable(node ?? "")}')");
+            case "add":
+                var address = option(["--address"]);
+                var zone = option(["--zone"]);
+                return !Hosting.ResourcesOptionsValidator.IsAddress(address)
+                    ? new VerbArguments(Problem: $"nodes add needs --address HOST:PORT, the port from 1 to 65535 (got '{RedisShared.Hosting.Quoted.Printable(address ?? "")}')")
+                    : zone is { Length: > 64 } ? new VerbArguments(Problem: "nodes add --zone must be at most 64 characters")
+                    : new VerbArguments(Node: node, Address: address, Zone: zone);
+            case "remove":
+                return new VerbArguments(Node: node, Force: args.Contains("--force"));
+            default:
+                return new VerbArguments(Problem: $"nodes takes add or remove, or nothing to list them (got '{RedisShared.Hosting.Quoted.Printable(sub)}')");
+        }
+    }
+
+    /// <summary><c>heroku redis:wait</c>: polls the status until the resource is Healthy (and <paramref name="node"/>, when given, a replica in sync), at most <paramref name="seconds"/>.</summary>
+    private static async Task<int> WaitAsync(Admin.AdminClient client, ResourceRequest request, Metadata headers, int seconds, string? node, bool json)
     {
         if (!json)
         {
@@ -237,12 +284,12 @@ internal static partial class AdminCommand
 
         var deadline = DateTimeOffset.UtcNow.AddSeconds(seconds);
         ResourceStatus status;
-        while ((status = await client.GetStatusAsync(request, headers).ConfigureAwait(false)).State != Protos.ResourceState.Healthy)
+        while (WaitingFor(status = await client.GetStatusAsync(request, headers).ConfigureAwait(false), node) is { } waiting)
         {
             if (DateTimeOffset.UtcNow >= deadline)
             {
                 Console.Write(json ? Json.Status(status) : "\n");
-                await Console.Error.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"redis-failover: {request.Resource} is {status.State}, not Healthy, after {seconds} s: {status.Reason}")).ConfigureAwait(false);
+                await Console.Error.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"redis-failover: {waiting} after {seconds} s")).ConfigureAwait(false);
                 return TimedOutExitCode;
             }
 
@@ -252,4 +299,13 @@ internal static partial class AdminCommand
         Console.Write(json ? Json.Status(status) : "done\n");
         return 0;
     }
+
+    /// <summary>What <c>wait</c> still waits for, in words; null when nothing.</summary>
+    private static string? WaitingFor(ResourceStatus status, string? node) =>
+        status.State != Protos.ResourceState.Healthy ? $"{status.Resource} is {status.State}, not Healthy: {status.Reason}"
+        : node is null ? null
+        : status.Nodes.FirstOrDefault(n => n.Node == node) is not { } seen ? $"{status.Resource} has no node {node}"
+        : seen.Node == status.Primary ? null
+        : !seen.InSync ? $"{node} is not a replica in sync with {status.Primary} yet ({(seen.Connected ? $"offset {seen.ReplicationOffset}" : "its agent is not connected")})"
+        : null;
 }

@@ -43,13 +43,26 @@ internal static partial class AdminCommand
             Line("Status", State(status) + (status.Reason.Length > 0 ? $" ({status.Reason})" : ""));
             Line("Primary", status.Primary.Length > 0 ? status.Primary : "none known");
             Line("Term", status.Term.ToString(CultureInfo.InvariantCulture));
-            Line("Timeout", status.Settings?.HasTimeoutSeconds == true ? status.Settings.TimeoutSeconds.ToString(CultureInfo.InvariantCulture) : "not reported yet");
-            Line("Maxmemory", status.Settings?.HasMaxmemoryPolicy == true ? status.Settings.MaxmemoryPolicy : "not reported yet");
+            Line("Timeout", status.Settings?.HasTimeoutSeconds == true ? $"{status.Settings.TimeoutSeconds.ToString(CultureInfo.InvariantCulture)} (from {status.TimeoutOrigin})" : "not managed (each node's own)");
+            Line("Maxmemory", status.Settings?.HasMaxmemoryPolicy == true ? $"{status.Settings.MaxmemoryPolicy} (from {status.MaxmemoryPolicyOrigin})" : "not managed (each node's own)");
             Line("Automatic failover", status.Paused ? "PAUSED (redis-failover resume)" : "on");
             Line("Failover possible", status.FailoverBlockers.Count == 0 ? "yes" : "NO: " + string.Join("; ", status.FailoverBlockers));
             Line("Version", primary?.RedisVersion is { Length: > 0 } version ? version : "not reported yet");
             Line("Persistence:", primary?.Persistence is { Length: > 0 } persistence ? persistence : "not reported yet");
-            text.Append("Nodes\n");
+            text.Append(CultureInfo.InvariantCulture, $"Nodes (from {(status.NodesOrigin.Length > 0 ? status.NodesOrigin : "configuration")})\n");
+            foreach (var node in status.Nodes)
+            {
+                text.Append(NodeLine(node, status.Primary));
+            }
+
+            return text.ToString();
+        }
+
+        /// <summary><c>nodes</c>: one line per node, and where the list came from.</summary>
+        public static string Nodes(ResourceStatus status)
+        {
+            var text = new StringBuilder();
+            text.Append(CultureInfo.InvariantCulture, $"=== {status.Resource} nodes (from {(status.NodesOrigin.Length > 0 ? status.NodesOrigin : "configuration")})\n");
             foreach (var node in status.Nodes)
             {
                 text.Append(NodeLine(node, status.Primary));
@@ -137,6 +150,11 @@ internal static partial class AdminCommand
                 writer.WriteString("maxmemory_policy", status.Settings.MaxmemoryPolicy);
             }
 
+            writer.WriteEndObject();
+            writer.WriteStartObject("origins");
+            writer.WriteString("nodes", status.NodesOrigin);
+            writer.WriteString("timeout_seconds", status.TimeoutOrigin);
+            writer.WriteString("maxmemory_policy", status.MaxmemoryPolicyOrigin);
             writer.WriteEndObject();
             writer.WriteStartArray("nodes");
             foreach (var node in status.Nodes)

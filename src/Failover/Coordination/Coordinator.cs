@@ -142,20 +142,40 @@ internal sealed partial class Coordinator : BackgroundService
     {
         var built = new Dictionary<string, ResourceCoordinator>(StringComparer.Ordinal);
         var taken = takeUp ? ((EtcdStore)_store).TakeUp([.. _configured.Select(r => r.Name!)], _time.GetUtcNow(), _leadership.Describe) : null;
-        foreach (var resource in _configured)
+        for (var index = 0; index < _configured.Count; index++)
         {
+            var resource = _configured[index];
             var name = resource.Name!;
             var record = taken is not null ? taken[name] : _store.Load(name);
+            var configured = DesiredState.Configured(resource);
+            var desired = DesiredState.Resolve(record, configured, index);
+            foreach (var overridden in desired.Overridden)
+            {
+                Log.ConfigurationOverridden(_logger, name, overridden);
+            }
+
             var machine = new ResourceMachine(
                 name,
-                [.. resource.Nodes.Select(n => new NodeSpec(n.Name!, n.Address!, n.Zone))],
+                desired.Nodes,
                 _options.Policy,
                 record.Term,
                 record.Primary,
-                new ResourceSettings(record.TimeoutSeconds ?? resource.Timeout, record.MaxMemoryPolicy ?? resource.MaxmemoryPolicy),
+                desired.Settings,
                 record.Paused,
-                record.InSync);
-            built[name] = new ResourceCoordinator(machine, _store, _publisher, _time, _loggers.CreateLogger("RedisFailover.Resource"), () => _leadership.Leads);
+                record.InSync,
+                desired.Origins);
+            var coordinator = built[name] = new ResourceCoordinator(machine, _store, _publisher, _time, _loggers.CreateLogger("RedisFailover.Resource"), () => _leadership.Leads, configured);
+            if (desired.Taken.Count > 0)
+            {
+                foreach (var change in desired.Taken)
+                {
+                    Log.ConfigurationTaken(_logger, name, change);
+                }
+
+                // Journalled and written at once, so that the next start sees the configuration it took.
+                coordinator.Step((m, _) => [.. desired.Taken.Select(t => new JournalLine("configuration", t, m.Term)), new PersistTerm(m.Term, m.Primary)]);
+            }
+
             if (record.Primary is { } primary && machine.PrimaryAddress is { } address)
             {
                 // A restarted (or newly leading) coordinator tells watchers and the URL file what it knows.
@@ -173,6 +193,12 @@ internal sealed partial class Coordinator : BackgroundService
 
         [LoggerMessage(EventId = 2065, Level = LogLevel.Warning, Message = "Let go of {Count} resources: {Why}; their agents' streams are cut so that they find the leader")]
         public static partial void LetGo(ILogger logger, int count, string why);
+
+        [LoggerMessage(EventId = 2090, Level = LogLevel.Warning, Message = "{Resource}: {Text}")]
+        public static partial void ConfigurationOverridden(ILogger logger, string resource, string text);
+
+        [LoggerMessage(EventId = 2091, Level = LogLevel.Warning, Message = "{Resource}: the configuration is in force: {Text}")]
+        public static partial void ConfigurationTaken(ILogger logger, string resource, string text);
 
         [LoggerMessage(EventId = 2066, Level = LogLevel.Error, Message = "Leading, but the resources could not be taken up from the store: {Error}. Tried again in 100 ms")]
         public static partial void TakeUpFailed(ILogger logger, string error);

@@ -94,3 +94,6 @@ internal sealed record PublishPrimary(string Node, string Address, long Term) : 
 
 /// <summary>An incident opened or closed (the journal groups lines by incident).</summary>
 internal sealed record IncidentChange(string? OpenedId, string? ClosedOutcome) : Effect;
+
+/// <summary>The resource's nodes changed: every agent is told, so that each watches the others.</summary>
+internal sealed record MembershipChanged : Effect;

@@ -82,8 +82,12 @@ internal sealed partial class ResourceCoordinator
 
     private static readonly TimeSpan StoreErrorInterval = TimeSpan.FromSeconds(30);
 
-    public ResourceCoordinator(ResourceMachine machine, ICoordinatorStore store, PrimaryPublisher publisher, TimeProvider time, ILogger logger, Func<bool>? leads = null)
+    private readonly ConfiguredValues? _configured;
+
+    /// <param name="configured">The configuration's values, kept in the record so that a later start can tell whether the configuration changed since (<see cref="DesiredState"/>).</param>
+    public ResourceCoordinator(ResourceMachine machine, ICoordinatorStore store, PrimaryPublisher publisher, TimeProvider time, ILogger logger, Func<bool>? leads = null, ConfiguredValues? configured = null)
     {
+        _configured = configured;
         _leads = leads ?? (() => true);
         _machine = machine;
         _store = store;
@@ -140,7 +144,7 @@ internal sealed partial class ResourceCoordinator
             // no command), so the welcome never carries a term lower than the agent's.
             var connected = _machine.Connected(node, termSeen, _time.GetUtcNow());
             _sessions[node] = session;
-            session.Post(new CoordinatorMessage { Welcome = new Welcome { Term = _machine.Term, Primary = _machine.Primary ?? "", WindowMs = (long)_machine.Policy.Window.TotalMilliseconds } });
+            session.Post(new CoordinatorMessage { Welcome = new Welcome { Term = _machine.Term, Primary = _machine.Primary ?? "", WindowMs = (long)_machine.Policy.Window.TotalMilliseconds, Membership = Members() } });
             Execute(connected);
         }
 
@@ -252,6 +256,65 @@ internal sealed partial class ResourceCoordinator
         session.Post(new CoordinatorMessage { Command = command });
         return answer.Task;
     }
+
+    /// <summary>An operator adds a node (see <see cref="ResourceMachine.AddNode"/>); the refusal, or null.</summary>
+    public string? AddNode(NodeSpec node, string caller) => Request((machine, now) =>
+    {
+        var effects = machine.AddNode(node, Origin(caller, "nodes add", now), now, out var refusal);
+        return (refusal is null ? effects : [new JournalLine("operator", $"{caller} asked to add {node.Name} ({node.Address}): refused, {refusal}"), .. effects], refusal);
+    });
+
+    /// <summary>An operator removes a node (see <see cref="ResourceMachine.RemoveNode"/>): its agent's stream is ended; the refusal, or null.</summary>
+    public string? RemoveNode(string node, bool force, string caller)
+    {
+        lock (_lock)
+        {
+            var now = _time.GetUtcNow();
+            var effects = _machine.RemoveNode(node, force, Origin(caller, "nodes remove", now), now, out var refusal);
+            if (refusal is not null)
+            {
+                Execute([new JournalLine("operator", $"{caller} asked to remove {node}: refused, {refusal}"), .. effects]);
+                return refusal;
+            }
+
+            Execute(effects);
+            foreach (var id in _pending.Where(p => p.Value.Node == node).Select(p => p.Key).ToList())
+            {
+                _pending.TryRemove(id, out _);
+            }
+
+            if (_sessions.Remove(node, out var session))
+            {
+                // Its agent redials and is refused (no such node) until it is stopped or added again.
+                session.Cut($"{node} was removed from {Name}");
+            }
+
+            return null;
+        }
+    }
+
+    /// <summary>How an operator's change is shown beside the value it set: who, with which verb, when.</summary>
+    public static string Origin(string caller, string verb, DateTimeOffset at) =>
+        string.Create(CultureInfo.InvariantCulture, $"redis-failover {verb} by {caller} at {at.UtcDateTime:yyyy-MM-dd HH:mm:ss}Z");
+
+    private Membership Members()
+    {
+        var membership = new Membership();
+        membership.Members.AddRange(_machine.Nodes.Select(n => new Member { Node = n.Spec.Name, Address = n.Spec.Address, Zone = n.Spec.Zone }));
+        return membership;
+    }
+
+    /// <summary>The record as the machine has it now.</summary>
+    private ResourceRecord Record(long term, string? primary) => new(
+        term,
+        primary,
+        _machine.Settings.TimeoutSeconds,
+        _machine.Settings.MaxMemoryPolicy,
+        _machine.Paused,
+        [.. _machine.InSyncNodes],
+        [.. _machine.Nodes.Select(n => new NodeRecord(n.Spec.Name, n.Spec.Address, n.Spec.Zone)).OrderBy(n => n.Name, StringComparer.Ordinal)],
+        _machine.Origins,
+        _configured);
 
     /// <summary>An agent's answer to a command: a probe's verdict feeds the confirmation; a refusal goes to the journal.</summary>
     public void Answered(string node, CommandResult result)
@@ -395,7 +458,7 @@ internal sealed partial class ResourceCoordinator
         switch (effect)
         {
             case PersistTerm persist:
-                _store.Save(Name, new ResourceRecord(persist.Term, persist.Primary, _machine.Settings.TimeoutSeconds, _machine.Settings.MaxMemoryPolicy, _machine.Paused, [.. _machine.InSyncNodes]));
+                _store.Save(Name, Record(persist.Term, persist.Primary));
                 _durableTerm = Math.Max(_durableTerm, persist.Term);
                 break;
             case JournalLine line:
@@ -422,6 +485,14 @@ internal sealed partial class ResourceCoordinator
                 else
                 {
                     Publish(publish);
+                }
+
+                break;
+            case MembershipChanged:
+                var membership = new CoordinatorMessage { Membership = Members() };
+                foreach (var session in _sessions.Values)
+                {
+                    session.Post(membership);
                 }
 
                 break;
@@ -484,7 +555,7 @@ internal sealed partial class ResourceCoordinator
     /// <summary>Persists the settings and the pause (which the machine changes without a term).</summary>
     private void SaveRecord()
     {
-        _store.Save(Name, new ResourceRecord(_machine.Term, _machine.Primary, _machine.Settings.TimeoutSeconds, _machine.Settings.MaxMemoryPolicy, _machine.Paused, [.. _machine.InSyncNodes]));
+        _store.Save(Name, Record(_machine.Term, _machine.Primary));
         _durableTerm = Math.Max(_durableTerm, _machine.Term);
     }
 

@@ -47,9 +47,10 @@ internal sealed class ResourceMachine
     private DateTimeOffset _quietUntil = DateTimeOffset.MinValue;
     private int _incidents;
 
-    public ResourceMachine(string resource, IReadOnlyList<NodeSpec> nodes, FailoverPolicy policy, long term, string? primary, ResourceSettings settings, bool paused, IReadOnlyCollection<string>? inSync = null)
+    public ResourceMachine(string resource, IReadOnlyList<NodeSpec> nodes, FailoverPolicy policy, long term, string? primary, ResourceSettings settings, bool paused, IReadOnlyCollection<string>? inSync = null, Store.ValueOrigins? origins = null)
     {
         Resource = resource;
+        Origins = origins ?? new Store.ValueOrigins("configuration", settings.TimeoutSeconds is null ? null : "configuration", settings.MaxMemoryPolicy is null ? null : "configuration");
         _nodes = nodes.ToDictionary(n => n.Name, n => new NodeView(n), StringComparer.Ordinal);
         _policy = policy;
         Term = term;
@@ -97,9 +98,78 @@ internal sealed class ResourceMachine
 
     public bool Knows(string node) => _nodes.ContainsKey(node);
 
+    /// <summary>Where the nodes and each setting in force came from (configuration, or an operator's command with who and when).</summary>
+    public Store.ValueOrigins Origins { get; private set; }
+
+    /// <summary>A resource has at most this many nodes (each is a vantage that is asked in every round).</summary>
+    public const int MaxNodes = 16;
+
+    /// <summary>
+    /// An operator adds a node at run time: it is watched and reconciled like the others from its
+    /// agent's first report (made a replica of the primary), and counts as a standby once in sync.
+    /// Refused while a failover or a switchover is under way, and for a name or address already used.
+    /// </summary>
+    public IReadOnlyList<Effect> AddNode(NodeSpec node, string origin, DateTimeOffset now, out string? refusal)
+    {
+        refusal = _nodes.ContainsKey(node.Name) ? $"{node.Name} is already a node of {Resource}"
+            : _nodes.Values.FirstOrDefault(v => string.Equals(v.Spec.Address, node.Address, StringComparison.OrdinalIgnoreCase)) is { } same ? $"{same.Spec.Name} already has the address {node.Address}"
+            : _nodes.Count >= MaxNodes ? $"{Resource} has {_nodes.Count} nodes, the most a resource may have"
+            : MembershipBusy();
+        if (refusal is not null)
+        {
+            return Take();
+        }
+
+        _nodes[node.Name] = new NodeView(node);
+        Origins = Origins with { Nodes = origin };
+        Journal("nodes", $"{node.Name} ({node.Address}, zone {(node.Zone.Length > 0 ? node.Zone : "none")}) added by {origin}: made a replica of {Primary ?? "the primary"} once its agent connects, and a standby once in sync. Nodes now: {string.Join(", ", _nodes.Keys.Order(StringComparer.Ordinal))}");
+        Emit(new PersistTerm(Term, Primary));
+        Emit(new MembershipChanged());
+        UpdateStandbyState(now);
+        return Take();
+    }
+
+    /// <summary>
+    /// An operator removes a node at run time: never the primary (switch over first), never below two
+    /// nodes, and not the last standby in sync unless <paramref name="force"/> (a failover would be
+    /// impossible until another is in sync). Its agent's stream is ended by the caller.
+    /// </summary>
+    public IReadOnlyList<Effect> RemoveNode(string node, bool force, string origin, DateTimeOffset now, out string? refusal)
+    {
+        var lastStandby = Primary is not null && _nodes.ContainsKey(node) && node != Primary && IsInSync(node) && !_nodes.Values.Any(v => v.Spec.Name != node && v.Spec.Name != Primary && IsInSync(v.Spec.Name));
+        refusal = !_nodes.ContainsKey(node) ? $"there is no node '{node}'"
+            : node == Primary ? $"{node} is the primary: switch over to another node first (redis-failover switchover --to NODE)"
+            : _nodes.Count <= 2 ? $"{Resource} would be left with one node: a resource needs a primary and a standby"
+            : _policy.QuorumOf(_nodes.Count - 2) > _nodes.Count - 2 ? $"Failover:Quorum {_policy.QuorumOf(_nodes.Count - 2)} needs more vantages than the {_nodes.Count - 2} that would be left: no loss could ever be confirmed"
+            : lastStandby && !force ? $"{node} is the only standby in sync with {Primary}: without it no failover is possible until another is in sync (wait for one, or remove it with --force)"
+            : MembershipBusy();
+        if (refusal is not null)
+        {
+            return Take();
+        }
+
+        var spec = _nodes[node].Spec;
+        _nodes.Remove(node);
+        Origins = Origins with { Nodes = origin };
+        Journal("nodes", $"{node} ({spec.Address}) removed by {origin}{(lastStandby ? ", though it was the only standby in sync (forced)" : "")}: no longer watched, counted or promoted; its Redis is left as it is. Nodes now: {string.Join(", ", _nodes.Keys.Order(StringComparer.Ordinal))}");
+        Emit(new PersistTerm(Term, Primary));
+        Emit(new MembershipChanged());
+        UpdateStandbyState(now);
+        return Take();
+    }
+
+    private string? MembershipBusy() =>
+        State == ResourceState.Confirming ? "a failover is being confirmed: change the nodes once it has ended"
+        : SwitchingTo is not null ? $"a switchover to {SwitchingTo} is in progress"
+        : null;
+
     public IReadOnlyList<Effect> Connected(string node, long termSeen, DateTimeOffset now)
     {
-        var view = _nodes[node];
+        if (!_nodes.TryGetValue(node, out var view))
+        {
+            return Take();
+        }
+
         view.Connected = true;
         view.TermSeen = Math.Max(view.TermSeen, termSeen);
         view.Lease = null;
@@ -131,15 +201,25 @@ internal sealed class ResourceMachine
 
     public IReadOnlyList<Effect> Disconnected(string node, DateTimeOffset now)
     {
-        _nodes[node].Connected = false;
-        _nodes[node].Lease = null;
-        _nodes[node].LastCommandAt = null;
+        // A node removed while its agent was connected has no view left.
+        if (_nodes.TryGetValue(node, out var view))
+        {
+            view.Connected = false;
+            view.Lease = null;
+            view.LastCommandAt = null;
+        }
+
         return Take();
     }
 
     public IReadOnlyList<Effect> Reported(string node, NodeReport report, DateTimeOffset now)
     {
-        var view = _nodes[node];
+        if (!_nodes.TryGetValue(node, out var view))
+        {
+            // Removed between the report's arrival and this step: its stream is being ended.
+            return Take();
+        }
+
         view.Report = report;
         view.ReportAt = now;
         view.TermSeen = Math.Max(view.TermSeen, report.TermSeen);
@@ -221,7 +301,7 @@ internal sealed class ResourceMachine
     /// <param name="hostSilentSince">Since when the vantage's SSH probes of the target have gone unanswered; null: the last one answered.</param>
     public IReadOnlyList<Effect> ProbeAnswered(string vantage, string target, Verdict verdict, DateTimeOffset now, PortOutcome port = PortOutcome.Unspecified, DateTimeOffset? at = null, DateTimeOffset? hostSilentSince = null)
     {
-        if (_confirmation is { } confirmation && target == Primary && vantage != Primary)
+        if (_confirmation is { } confirmation && target == Primary && vantage != Primary && _nodes.ContainsKey(vantage))
         {
             var seenAt = at ?? now;
             var stale = seenAt < confirmation.WindowStart;
@@ -462,9 +542,19 @@ internal sealed class ResourceMachine
         return Take();
     }
 
-    public IReadOnlyList<Effect> SettingsChanged(ResourceSettings settings, DateTimeOffset now)
+    /// <param name="origin">Who set them and when, shown by <c>info</c> beside each value set.</param>
+    public IReadOnlyList<Effect> SettingsChanged(ResourceSettings settings, DateTimeOffset now, string? origin = null)
     {
         Settings = new ResourceSettings(settings.TimeoutSeconds ?? Settings.TimeoutSeconds, settings.MaxMemoryPolicy ?? Settings.MaxMemoryPolicy);
+        if (origin is not null)
+        {
+            Origins = Origins with
+            {
+                Timeout = settings.TimeoutSeconds is null ? Origins.Timeout : origin,
+                MaxMemoryPolicy = settings.MaxMemoryPolicy is null ? Origins.MaxMemoryPolicy : origin,
+            };
+        }
+
         Journal("settings", $"resource settings now {Settings}");
         foreach (var view in _nodes.Values.Where(v => v.Connected))
         {

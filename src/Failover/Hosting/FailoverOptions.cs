@@ -350,6 +350,14 @@ internal sealed partial class ResourcesOptionsValidator(IOptions<FailoverOptions
     /// <summary>Redis's own bound for <c>timeout</c> (an int of seconds).</summary>
     public const long MaxTimeoutSeconds = int.MaxValue;
 
+    /// <summary>A node's name as configuration allows it (also for <c>nodes add</c>).</summary>
+    public static bool IsNodeName(string? name) => name is { Length: > 0 } && ResourceName().IsMatch(name);
+
+    /// <summary>host:port with a port from 1 to 65535 (a node's Redis address).</summary>
+    public static bool IsAddress(string? address) =>
+        address is { Length: > 0 and <= 300 } && !address.Any(char.IsControl) && FailoverHost.HostPort().IsMatch(address)
+        && int.TryParse(address[(address.LastIndexOf(':') + 1)..], System.Globalization.CultureInfo.InvariantCulture, out var port) && port is >= 1 and <= 65535;
+
     /// <summary>The eight policies the seed's plans offer (<c>heroku redis:maxmemory --policy</c>).</summary>
     public static readonly string[] MaxmemoryPolicies =
         ["noeviction", "allkeys-lru", "volatile-lru", "allkeys-lfu", "volatile-lfu", "allkeys-random", "volatile-random", "volatile-ttl"];

@@ -789,8 +789,13 @@ internal sealed partial class SentinelServer(
             _stored[name] = (record, now);
         }
 
-        var nodes = configured.Nodes.Select(n => new NodeLook(n.Name!, n.Address!, false, 0, false, n.Name == record.Primary ? NodeRole.Primary : NodeRole.Replica)).ToList();
-        var primaryAddress = configured.Nodes.FirstOrDefault(n => n.Name == record.Primary)?.Address;
+        // The nodes in force: the configuration's, or the ones an operator set later (nodes add|remove), as the leader has them.
+        var inForce = Coordination.DesiredState.Resolve(
+            record,
+            Coordination.DesiredState.Configured(configured),
+            resources.Value.Items.IndexOf(configured)).Nodes;
+        var nodes = inForce.Select(n => new NodeLook(n.Name, n.Address, false, 0, false, n.Name == record.Primary ? NodeRole.Primary : NodeRole.Replica)).ToList();
+        var primaryAddress = inForce.FirstOrDefault(n => n.Name == record.Primary)?.Address;
         return new ResourceView(name, record.Primary, primaryAddress, nodes, failover.Value.Policy.QuorumOf(nodes.Count - 1), 0, Coordination.ResourceState.Healthy, record.Term);
     }
 

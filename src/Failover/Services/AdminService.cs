@@ -117,12 +117,53 @@ internal sealed class AdminService(Coordinator coordinator, ICoordinatorStore st
         // The record (with the new settings) is written before the nodes are told, like a term.
         resource.Step((machine, now) =>
         {
-            var effects = machine.SettingsChanged(
-                new ResourceSettings(settings.HasTimeoutSeconds ? settings.TimeoutSeconds : null, settings.HasMaxmemoryPolicy ? settings.MaxmemoryPolicy : null), now);
             var caller = AuthInterceptor.CallerOf(context);
+            var verb = settings.HasTimeoutSeconds && !settings.HasMaxmemoryPolicy ? "timeout" : !settings.HasTimeoutSeconds && settings.HasMaxmemoryPolicy ? "maxmemory" : "settings";
+            var effects = machine.SettingsChanged(
+                new ResourceSettings(settings.HasTimeoutSeconds ? settings.TimeoutSeconds : null, settings.HasMaxmemoryPolicy ? settings.MaxmemoryPolicy : null),
+                now,
+                ResourceCoordinator.Origin($"{caller.Name} ({caller.Proof})", verb, now));
             var asked = new JournalLine("operator", $"{caller.Name} ({caller.Proof}) set {Describe(settings)}");
             return [asked, new PersistTerm(machine.Term, machine.Primary), .. effects];
         });
+        return Task.FromResult(Durable(resource));
+    }
+
+    public override Task<ResourceStatus> AddNode(AddNodeRequest request, ServerCallContext context)
+    {
+        var resource = Find(request.Resource);
+        var problem = !Hosting.ResourcesOptionsValidator.IsNodeName(request.Node) ? $"node must be 1 to 64 letters, digits, '-', '_' or '.' (got '{WireLimits.Printable(request.Node, 80)}')"
+            : !Hosting.ResourcesOptionsValidator.IsAddress(request.Address) ? $"address must be host:port, the port from 1 to 65535 (got '{WireLimits.Printable(request.Address, 80)}')"
+            : request.Zone.Length > 64 || request.Zone.Any(char.IsControl) ? "zone must be at most 64 printable characters"
+            : null;
+        if (problem is not null)
+        {
+            throw new RpcException(new Grpc.Core.Status(StatusCode.InvalidArgument, problem));
+        }
+
+        var caller = AuthInterceptor.CallerOf(context);
+        if (resource.AddNode(new NodeSpec(request.Node, request.Address, request.Zone), $"{caller.Name} ({caller.Proof})") is { } refusal)
+        {
+            throw new RpcException(new Grpc.Core.Status(StatusCode.FailedPrecondition, refusal));
+        }
+
+        return Task.FromResult(Durable(resource));
+    }
+
+    public override Task<ResourceStatus> RemoveNode(RemoveNodeRequest request, ServerCallContext context)
+    {
+        var resource = Find(request.Resource);
+        if (!resource.Machine.Knows(request.Node))
+        {
+            throw new RpcException(new Grpc.Core.Status(StatusCode.NotFound, $"resource '{WireLimits.Printable(request.Resource, 80)}' has no node '{WireLimits.Printable(request.Node, 80)}'"));
+        }
+
+        var caller = AuthInterceptor.CallerOf(context);
+        if (resource.RemoveNode(request.Node, request.Force, $"{caller.Name} ({caller.Proof})") is { } refusal)
+        {
+            throw new RpcException(new Grpc.Core.Status(StatusCode.FailedPrecondition, refusal));
+        }
+
         return Task.FromResult(Durable(resource));
     }
 
@@ -194,6 +235,9 @@ internal sealed class AdminService(Coordinator coordinator, ICoordinatorStore st
             Paused = machine.Paused,
             Settings = ResourceCoordinator.ToProto(machine.Settings),
             Reason = machine.Reason,
+            NodesOrigin = machine.Origins.Nodes ?? "",
+            TimeoutOrigin = machine.Origins.Timeout ?? "",
+            MaxmemoryPolicyOrigin = machine.Origins.MaxMemoryPolicy ?? "",
         };
         status.FailoverBlockers.AddRange(machine.FailoverBlockers().Select(b => b.Text));
         var inSync = machine.InSyncNodes.ToHashSet(StringComparer.Ordinal);

@@ -24,6 +24,8 @@ internal sealed class AuthInterceptor(Callers callers, RefusalLog refusals) : In
         "/redisfailover.v1.Admin/SetSettings",
         "/redisfailover.v1.Admin/PauseFailover",
         "/redisfailover.v1.Admin/ResumeFailover",
+        "/redisfailover.v1.Admin/AddNode",
+        "/redisfailover.v1.Admin/RemoveNode",
     };
 
     /// <summary>

@@ -11,11 +11,32 @@ namespace RedisFailover.Store;
 /// What must survive a coordinator restart for one resource: the term, its primary, the settings,
 /// the pause, and the replicas seen in sync with the primary since its promotion (so that a
 /// coordinator that takes over while the primary's host is gone still knows what it may promote).
+/// Since 0.3 also the nodes, where each value in force came from, and what the configuration said when
+/// the record was written (<see cref="Configured"/>): a value the configuration changed since then is
+/// taken from the configuration, one it did not is kept (the last change wins, wherever it was made).
 /// </summary>
-internal sealed record ResourceRecord(long Term, string? Primary, long? TimeoutSeconds, string? MaxMemoryPolicy, bool Paused, string[]? InSync = null)
+internal sealed record ResourceRecord(
+    long Term,
+    string? Primary,
+    long? TimeoutSeconds,
+    string? MaxMemoryPolicy,
+    bool Paused,
+    string[]? InSync = null,
+    NodeRecord[]? Nodes = null,
+    ValueOrigins? Origins = null,
+    ConfiguredValues? Configured = null)
 {
     public static ResourceRecord Empty { get; } = new(0, null, null, null, false);
 }
+
+/// <summary>A node as the record keeps it.</summary>
+internal sealed record NodeRecord(string Name, string Address, string Zone);
+
+/// <summary>Where each value in force came from, in words (null: not managed).</summary>
+internal sealed record ValueOrigins(string? Nodes, string? Timeout, string? MaxMemoryPolicy);
+
+/// <summary>The configuration's values when the record was written.</summary>
+internal sealed record ConfiguredValues(NodeRecord[] Nodes, long? TimeoutSeconds, string? MaxMemoryPolicy);
 
 /// <summary>One line of the decision journal.</summary>
 internal sealed record JournalRecord(DateTimeOffset At, long Term, string Incident, string Kind, string Text);

@@ -20,7 +20,7 @@ public sealed class AdminCliTests(LoopbackHosts hosts) : ThreeHostResource(hosts
     {
         await Poll.UntilAsync(() => Status().Nodes.All(n => n.RedisVersion.Length > 0), TimeSpan.FromSeconds(10), () => "every agent reports its version");
         var primary = Hosts[0];
-        var (code, info, error) = await CliAsync(null, "info", "-r", "cache");
+        var (code, info, error) = await CliAsync("info", "-r", "cache");
         Assert.True(code == 0, error);
         Assert.StartsWith($"=== cache (redis://{primary.Address}:{primary.Redis.Port})\n", info, StringComparison.Ordinal);
         Assert.Contains("Status              Healthy\n", info, StringComparison.Ordinal);
@@ -31,7 +31,7 @@ public sealed class AdminCliTests(LoopbackHosts hosts) : ThreeHostResource(hosts
         Assert.Contains("host-2", info, StringComparison.Ordinal);
         Assert.Contains(", in sync\n", info, StringComparison.Ordinal);
 
-        (code, var json, error) = await CliAsync(null, "info", "-r", "cache", "--json");
+        (code, var json, error) = await CliAsync("info", "-r", "cache", "--json");
         Assert.True(code == 0, error);
         using (var document = JsonDocument.Parse(json))
         {
@@ -48,20 +48,20 @@ public sealed class AdminCliTests(LoopbackHosts hosts) : ThreeHostResource(hosts
         // A vantage agent gone: still Healthy, but a host loss could no longer be confirmed, and status says so.
         await StopAgentAsync("host-3");
         await Poll.UntilAsync(() => Status().FailoverBlockers.Count > 0, TimeSpan.FromSeconds(20), () => Coordinator.Describe());
-        (code, var status, error) = await CliAsync(null, "status", "-r", "cache");
+        (code, var status, error) = await CliAsync("status", "-r", "cache");
         Assert.True(code == 0, error);
         Assert.Contains("failover impossible now: only 1 of 2 vantage agents are connected: confirming host-1's loss needs 2 (host-3 not connected)", status, StringComparison.Ordinal);
-        (_, info, _) = await CliAsync(null, "info", "-r", "cache");
+        (_, info, _) = await CliAsync("info", "-r", "cache");
         Assert.Contains("Failover possible   NO: only 1 of 2 vantage agents are connected", info, StringComparison.Ordinal);
     }
 
     [Fact]
     public async Task Timeout_and_maxmemory_reach_every_node_and_bad_values_are_refused_before_anything_is_sent()
     {
-        var (code, text, error) = await CliAsync(null, "timeout", "-r", "cache", "--seconds", "60");
+        var (code, text, error) = await CliAsync("timeout", "-r", "cache", "--seconds", "60");
         Assert.True(code == 0, error);
         Assert.Equal("Timeout for cache set to 60 seconds.\nConnections to the redis instance will be stopped after idling for 60 seconds.\n", text);
-        (code, text, error) = await CliAsync(null, "maxmemory", "-r", "cache", "--policy", "volatile-lru");
+        (code, text, error) = await CliAsync("maxmemory", "-r", "cache", "--policy", "volatile-lru");
         Assert.True(code == 0, error);
         Assert.Equal("Maxmemory policy for cache set to volatile-lru.\nvolatile-lru evict keys trying to remove the less recently used keys first, but only those that have an expiry set.\n", text);
         foreach (var host in Hosts)
@@ -78,53 +78,79 @@ public sealed class AdminCliTests(LoopbackHosts hosts) : ThreeHostResource(hosts
             (["maxmemory", "-r", "cache", "--policy", "delete-everything"], "maxmemory needs --policy, one of noeviction, allkeys-lru"),
             (["promote", "-r", "cache"], "promote needs the node"),
             (["wait", "-r", "cache", "--timeout", "0"], "wait --timeout must be 1 to 86400 seconds (got '0')"),
+            (["wait", "-r", "cache", "--node", "no such/node"], "wait --node must be a node's name (got 'no such/node')"),
+            (["nodes", "add", "-r", "cache", "--address", "127.0.0.14:6379"], "nodes add needs the node's name"),
+            (["nodes", "add", "host-4", "-r", "cache", "--address", "127.0.0.14"], "nodes add needs --address HOST:PORT, the port from 1 to 65535 (got '127.0.0.14')"),
+            (["nodes", "add", "host-4", "-r", "cache", "--address", "127.0.0.14:70000"], "(got '127.0.0.14:70000')"),
+            (["nodes", "remove", "-r", "cache"], "nodes remove needs the node's name"),
+            (["nodes", "rename", "host-1", "-r", "cache"], "nodes takes add or remove, or nothing to list them (got 'rename')"),
         })
         {
-            (code, _, error) = await CliAsync(null, arguments);
+            (code, _, error) = await CliAsync(arguments);
             Assert.True(code == 64, $"{string.Join(' ', arguments)}: exit {code}: {error}");
             Assert.Contains(expected, error, StringComparison.Ordinal);
         }
 
-        // Nothing of it reached the nodes.
+        // Nothing of it reached the nodes, or the resource.
+        Assert.Equal(3, Status().Nodes.Count);
         Assert.Equal("60", await ConfigAsync(Hosts[0], "timeout"));
         Assert.Equal("volatile-lru", await ConfigAsync(Hosts[0], "maxmemory-policy"));
 
-        (code, var json, error) = await CliAsync(null, "timeout", "-r", "cache", "--seconds", "0", "--json");
+        // info says where each value in force came from: this CLI, by whom, when.
+        (code, text, error) = await CliAsync("info", "-r", "cache");
+        Assert.True(code == 0, error);
+        Assert.Matches(@"\nTimeout             60 \(from redis-failover timeout by [^\n]+ at \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ\)\n", text);
+        Assert.Matches(@"\nMaxmemory           volatile-lru \(from redis-failover maxmemory by ", text);
+        Assert.Contains("Nodes (from configuration (Resources:0:Nodes))\n", text, StringComparison.Ordinal);
+
+        // Refused by the coordinator, named: the primary cannot leave, an unknown node cannot either.
+        (code, _, error) = await CliAsync("nodes", "remove", "host-1", "-r", "cache");
+        Assert.True(code == 1, error);
+        Assert.Contains("host-1 is the primary: switch over to another node first", error, StringComparison.Ordinal);
+        (code, _, error) = await CliAsync("nodes", "remove", "host-9", "-r", "cache");
+        Assert.True(code == 1, error);
+        Assert.Contains("resource 'cache' has no node 'host-9'", error, StringComparison.Ordinal);
+        (code, text, error) = await CliAsync("nodes", "-r", "cache");
+        Assert.True(code == 0, error);
+        Assert.StartsWith("=== cache nodes (from configuration (Resources:0:Nodes))\n", text, StringComparison.Ordinal);
+
+        (code, var json, error) = await CliAsync("timeout", "-r", "cache", "--seconds", "0", "--json");
         Assert.True(code == 0, error);
         using var document = JsonDocument.Parse(json);
         Assert.Equal(0, document.RootElement.GetProperty("settings").GetProperty("timeout_seconds").GetInt64());
+        Assert.StartsWith("redis-failover timeout by ", document.RootElement.GetProperty("origins").GetProperty("timeout_seconds").GetString(), StringComparison.Ordinal);
     }
 
     [Fact]
     public async Task Promote_asks_for_the_resource_name_pause_stops_automatic_failover_and_wait_returns_once_healthy()
     {
         // Not confirmed: nothing happens.
-        var (code, _, error) = await CliAsync("cahce\n", "promote", "host-2", "-r", "cache");
+        var (code, _, error) = await CliWithInputAsync("cahce\n", "promote", "host-2", "-r", "cache");
         Assert.True(code == 1, error);
         Assert.Contains("To proceed, type cache or re-run this command with --confirm cache", error, StringComparison.Ordinal);
         Assert.Contains("confirmation did not match cache: nothing was promoted", error, StringComparison.Ordinal);
-        (code, _, error) = await CliAsync(null, "promote", "host-9", "-r", "cache", "--confirm", "cache");
+        (code, _, error) = await CliAsync("promote", "host-9", "-r", "cache", "--confirm", "cache");
         Assert.True(code == 1, error);
         Assert.Contains("host-9", error, StringComparison.Ordinal);
         Assert.Equal("host-1", Status().Primary);
 
         // Typed at the prompt, as a person would.
-        (code, var promoted, error) = await CliAsync("cache\n", "promote", "host-2", "-r", "cache");
+        (code, var promoted, error) = await CliWithInputAsync("cache\n", "promote", "host-2", "-r", "cache");
         Assert.True(code == 0, error);
         Assert.Equal("Promoting host-2 to primary of cache... done, term 2.\n", promoted);
         Assert.Equal("host-2", Status().Primary);
 
-        (code, var waited, error) = await CliAsync(null, "wait", "-r", "cache", "--timeout", "60");
+        (code, var waited, error) = await CliAsync("wait", "-r", "cache", "--timeout", "60");
         Assert.True(code == 0, error);
         Assert.Equal("Waiting for cache... done\n", waited);
         Assert.Equal(RedisFailover.Protos.ResourceState.Healthy, Status().State);
 
-        (code, var paused, error) = await CliAsync(null, "pause", "-r", "cache");
+        (code, var paused, error) = await CliAsync("pause", "-r", "cache");
         Assert.True(code == 0, error);
         Assert.Equal("Automatic failover of cache paused: a lost primary stays down until redis-failover resume -r cache.\n", paused);
         Assert.True(Status().Paused);
         Assert.Contains("automatic failover is paused (redis-failover resume)", Status().FailoverBlockers);
-        (code, var resumed, error) = await CliAsync(null, "resume", "-r", "cache", "--json");
+        (code, var resumed, error) = await CliAsync("resume", "-r", "cache", "--json");
         Assert.True(code == 0, error);
         using var document = JsonDocument.Parse(resumed);
         Assert.False(document.RootElement.GetProperty("paused").GetBoolean());
@@ -132,24 +158,4 @@ public sealed class AdminCliTests(LoopbackHosts hosts) : ThreeHostResource(hosts
 
     private static async Task<string> ConfigAsync(RedisAgent.Testing.Hosts.TestHost host, string key) =>
         (await Resp.CommandAsync(host.Address, host.Redis.Port, "CONFIG", "GET", key)).Split('\n')[1];
-
-    /// <summary>Runs the CLI with the token in the environment and <paramref name="input"/> (or nothing) on its standard input.</summary>
-    private async Task<(int Code, string Stdout, string Stderr)> CliAsync(string? input, params string[] arguments)
-    {
-        var start = new ProcessStartInfo(Binaries.Path("redis-failover"), [.. arguments, "--url", Coordinator.Url])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-        };
-        start.Environment["FAILOVER_TOKEN"] = FailoverUnderTest.Token;
-        using var process = Process.Start(start)!;
-        await process.StandardInput.WriteAsync(input ?? "");
-        process.StandardInput.Close();
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(90));
-        return (process.ExitCode, await stdout, await stderr);
-    }
 }

@@ -22,7 +22,7 @@ public sealed class SwitchoverTests(LoopbackHosts hosts, Xunit.Abstractions.ITes
         using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(3));
         var urlFile = Coordinator.UrlFile;
         await Poll.UntilAsync(() => File.Exists(urlFile), TimeSpan.FromSeconds(10), () => "the primary published");
-        var writer = new FollowingWriter(async () => Split((await File.ReadAllTextAsync(urlFile)).Trim()["REDIS_URL=redis://".Length..]), TimeSpan.FromSeconds(2), TimeSpan.FromMilliseconds(1)).Start(stop.Token);
+        var writer = new FollowingWriter(async () => await PublishedPrimaryAsync(), TimeSpan.FromSeconds(2), TimeSpan.FromMilliseconds(1)).Start(stop.Token);
         await Poll.UntilAsync(() => writer.Count > 500, TimeSpan.FromSeconds(10), () => $"the writer writes: {writer.LastError}");
 
         var pauses = new List<double>();
@@ -44,7 +44,7 @@ public sealed class SwitchoverTests(LoopbackHosts hosts, Xunit.Abstractions.ITes
 
         await stop.CancelAsync();
         await writer.Task;
-        var primary = Split((await File.ReadAllTextAsync(urlFile)).Trim()["REDIS_URL=redis://".Length..]);
+        var primary = await PublishedPrimaryAsync();
         var missing = await writer.MissingOnAsync(primary.Host, primary.Port);
         output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{writer.Count} writes acknowledged through 4 switchovers, {missing} missing; switchover calls took {string.Join(", ", pauses.Select(p => p.ToString("0", CultureInfo.InvariantCulture)))} ms"));
         Assert.Equal(0, missing);
@@ -87,27 +87,5 @@ public sealed class SwitchoverTests(LoopbackHosts hosts, Xunit.Abstractions.ITes
         Assert.Contains("host-1 is already the primary", already.Status.Detail, StringComparison.Ordinal);
         var bound = await Assert.ThrowsAsync<RpcException>(async () => await admin.SwitchoverAsync(new SwitchoverRequest { Resource = "cache", CatchUpTimeoutMs = -1 }, Coordinator.Headers));
         Assert.Equal(StatusCode.InvalidArgument, bound.StatusCode);
-    }
-
-    private static (string Host, int Port) Split(string address)
-    {
-        var colon = address.LastIndexOf(':');
-        return (address[..colon], int.Parse(address[(colon + 1)..], CultureInfo.InvariantCulture));
-    }
-
-    private async Task<(int Code, string Stdout, string Stderr)> CliAsync(params string[] arguments)
-    {
-        var start = new ProcessStartInfo(Binaries.Path("redis-failover"), [.. arguments, "--url", Coordinator.Url])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        start.Environment["FAILOVER_TOKEN"] = FailoverUnderTest.Token;
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
-        return (process.ExitCode, await stdout, await stderr);
     }
 }

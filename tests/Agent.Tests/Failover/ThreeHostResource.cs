@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using Grpc.Net.Client;
 using RedisAgent.Testing;
@@ -80,6 +81,40 @@ public abstract class ThreeHostResource(LoopbackHosts hosts) : IAsyncLifetime
     {
         await Agents[host].DisposeAsync();
         Agents.Remove(host);
+    }
+
+    /// <summary>The loopback hosts' fixture (keys, more hosts).</summary>
+    private protected LoopbackHosts Machines => hosts;
+
+    /// <summary>The primary the URL file names now (host, port).</summary>
+    private protected async Task<(string Host, int Port)> PublishedPrimaryAsync()
+    {
+        var address = (await File.ReadAllTextAsync(Coordinator.UrlFile)).Trim()["REDIS_URL=redis://".Length..];
+        var colon = address.LastIndexOf(':');
+        return (address[..colon], int.Parse(address[(colon + 1)..], CultureInfo.InvariantCulture));
+    }
+
+    /// <summary>Runs the redis-failover CLI against the coordinator, the token in its environment, nothing on its standard input.</summary>
+    private protected Task<(int Code, string Stdout, string Stderr)> CliAsync(params string[] arguments) => CliWithInputAsync(null, arguments);
+
+    /// <summary>Runs the CLI with <paramref name="input"/> (or nothing) on its standard input, as a person typing at its prompt.</summary>
+    private protected async Task<(int Code, string Stdout, string Stderr)> CliWithInputAsync(string? input, params string[] arguments)
+    {
+        var start = new ProcessStartInfo(Binaries.Path("redis-failover"), [.. arguments, "--url", Coordinator.Url])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+        };
+        start.Environment["FAILOVER_TOKEN"] = FailoverUnderTest.Token;
+        using var process = Process.Start(start)!;
+        await process.StandardInput.WriteAsync(input ?? "");
+        process.StandardInput.Close();
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(90));
+        return (process.ExitCode, await stdout, await stderr);
     }
 
     private protected ResourceStatus Status() => new Admin.AdminClient(Channel).GetStatus(new ResourceRequest { Resource = "cache" }, Coordinator.Headers);
