@@ -16,9 +16,10 @@ namespace RedisAgent.Peers;
 /// point for them. Nothing here shares a loop with the agent's own node: a dead or silent peer
 /// cannot slow the local probes. The configured <c>Peers</c> are watched from the start; once the
 /// coordinator names the resource's nodes (<see cref="Membership"/>), exactly those are watched: a
-/// node added at run time is probed at the address the coordinator gives, with this node's own
-/// credentials and TLS settings (port probes only, unless it is also configured under
-/// <c>Peers</c> with its SSH settings), and a node removed is no longer watched or reported.
+/// node added at run time is probed at the address the coordinator gives (port probes only, unless
+/// it is also configured under <c>Peers</c> with its SSH settings): over TLS with this node's
+/// credentials and trust, over plain text without credentials (a refusal to authenticate proves it
+/// alive). A node removed is no longer watched or reported.
 /// </summary>
 internal sealed partial class PeerMonitor : BackgroundService
 {
@@ -184,8 +185,13 @@ internal sealed partial class PeerMonitor : BackgroundService
             return null;
         }
 
-        var endpoint = _targets.Local.Endpoint with { Host = member.Address[..colon].Trim('[', ']'), Port = port };
-        return new ProbeTarget(member.Name, IsLocal: false, endpoint, Ssh: null, "the coordinator's list of nodes");
+        // This node's credentials go only where TLS proves who answers (rediss://, always verified): an
+        // address an operator typed into nodes add must not collect the resource's password in clear text.
+        var local = _targets.Local.Endpoint;
+        var endpoint = local.Tls
+            ? local with { Host = member.Address[..colon].Trim('[', ']'), Port = port }
+            : local with { Host = member.Address[..colon].Trim('[', ']'), Port = port, User = null, Password = null };
+        return new ProbeTarget(member.Name, IsLocal: false, endpoint, Ssh: null, "the coordinator's list of nodes", Anonymous: !local.Tls && local.Password is not null);
     }
 
     private void Start(ProbeTarget target, CancellationToken stoppingToken)
@@ -203,7 +209,7 @@ internal sealed partial class PeerMonitor : BackgroundService
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 1030, Level = LogLevel.Information, Message = "Watching {Peer} at {Address}, which the coordinator names as a node of the resource: port probes only, with this node's credentials (configure it under Peers, with its Ssh settings, for host probes)")]
+        [LoggerMessage(EventId = 1030, Level = LogLevel.Information, Message = "Watching {Peer} at {Address}, which the coordinator names as a node of the resource: port probes only, with this node's credentials over TLS and none over plain text (configure it under Peers, with its Ssh settings, for host probes)")]
         public static partial void WatchingLearned(ILogger logger, string peer, string address);
 
         [LoggerMessage(EventId = 1031, Level = LogLevel.Information, Message = "No longer watching {Peer}: the coordinator no longer names it as a node of the resource")]

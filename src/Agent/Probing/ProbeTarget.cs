@@ -4,7 +4,8 @@ using RedisAgent.HostProbing;
 namespace RedisAgent.Probing;
 
 /// <summary>Something the agent probes: its own node, or a peer. <see cref="Ssh"/> is null when its host is not probed.</summary>
-internal sealed record ProbeTarget(string Name, bool IsLocal, RedisEndpoint Endpoint, ResolvedSsh? Ssh, string ConfigPrefix);
+/// <param name="Anonymous">Probed without credentials (a peer named only by the coordinator, over plain text, where nothing proves who answers): a refusal to authenticate is the answer expected, not a misconfiguration.</param>
+internal sealed record ProbeTarget(string Name, bool IsLocal, RedisEndpoint Endpoint, ResolvedSsh? Ssh, string ConfigPrefix, bool Anonymous = false);
 
 /// <summary>All targets of this agent, resolved from configuration once.</summary>
 internal sealed class ProbeTargets(ProbeTarget local, IReadOnlyList<ProbeTarget> peers)

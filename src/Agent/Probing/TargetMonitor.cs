@@ -117,6 +117,9 @@ internal sealed partial class TargetMonitor : IDisposable
             case NodeVerdict.Busy:
                 Log.Busy(_logger, _target.Name, detail);
                 break;
+            case NodeVerdict.Misconfigured when _target.Anonymous:
+                Log.AnswersAnonymously(_logger, _target.Name, detail);
+                break;
             case NodeVerdict.Misconfigured:
                 Log.Misconfigured(_logger, _target.Name, _target.Endpoint.ToString(), detail);
                 break;
@@ -159,6 +162,9 @@ internal sealed partial class TargetMonitor : IDisposable
 
         [LoggerMessage(EventId = 1004, Level = LogLevel.Error, Message = "The agent cannot use {Target} at {Endpoint}: {Reply}. Check the user and password in its URL (and Redis:TlsCaFile or Redis:TlsCertificateSha256 for rediss://); the server itself is up and will not be restarted")]
         public static partial void Misconfigured(ILogger logger, string target, string endpoint, string reply);
+
+        [LoggerMessage(EventId = 1007, Level = LogLevel.Information, Message = "{Target} answers, asking for credentials ({Reply}): it is probed without them (named by the coordinator, over plain text), so this proves it alive")]
+        public static partial void AnswersAnonymously(ILogger logger, string target, string reply);
 
         [LoggerMessage(EventId = 1005, Level = LogLevel.Warning, Message = "{Target} is {Verdict} after {Observations} consecutive failed probes (last: {Outcome}, {Detail})")]
         public static partial void Down(ILogger logger, string target, NodeVerdict verdict, int observations, PortProbeOutcome outcome, string detail);
