@@ -27,8 +27,11 @@ internal sealed partial class Coordinator : BackgroundService
     private readonly IReadOnlyList<ResourceOptions> _configured;
     private volatile Dictionary<string, ResourceCoordinator> _resources = new(StringComparer.Ordinal);
 
-    public Coordinator(IOptions<FailoverOptions> options, IOptions<ResourcesOptions> resources, ICoordinatorStore store, PrimaryPublisher publisher, TimeProvider time, ILoggerFactory loggers, ILeadership? leadership = null)
+    private readonly Decisions? _decisions;
+
+    public Coordinator(IOptions<FailoverOptions> options, IOptions<ResourcesOptions> resources, ICoordinatorStore store, PrimaryPublisher publisher, TimeProvider time, ILoggerFactory loggers, ILeadership? leadership = null, Decisions? decisions = null)
     {
+        _decisions = decisions;
         _time = time;
         _loggers = loggers;
         _logger = loggers.CreateLogger<Coordinator>();
@@ -164,7 +167,7 @@ internal sealed partial class Coordinator : BackgroundService
                 record.Paused,
                 record.InSync,
                 desired.Origins);
-            var coordinator = built[name] = new ResourceCoordinator(machine, _store, _publisher, _time, _loggers.CreateLogger("RedisFailover.Resource"), () => _leadership.Leads, configured);
+            var coordinator = built[name] = new ResourceCoordinator(machine, _store, _publisher, _time, _loggers.CreateLogger("RedisFailover.Resource"), () => _leadership.Leads, configured, _decisions);
             if (desired.Taken.Count > 0)
             {
                 foreach (var change in desired.Taken)

@@ -27,14 +27,26 @@ internal sealed class CoordinatorMetrics
     private readonly Gauge _nodes;
     private readonly Gauge _paused;
     private readonly Gauge _leading;
+    private readonly TimeProvider _time;
 
-    public CoordinatorMetrics(Coordinator coordinator, PrimaryPublisher publisher, RefusalLog refusals)
+    private readonly Gauge _round;
+    private readonly Gauge _against;
+    private readonly Gauge _quorum;
+    private readonly Gauge _confirming;
+
+    /// <param name="registry">Shared with <see cref="Decisions"/>, which counts decisions as they are made.</param>
+    public CoordinatorMetrics(Coordinator coordinator, PrimaryPublisher publisher, RefusalLog refusals, CollectorRegistry registry, TimeProvider time)
     {
         _coordinator = coordinator;
         _publisher = publisher;
         _refusals = refusals;
-        Registry = Metrics.NewCustomRegistry();
+        _time = time;
+        Registry = registry;
         var factory = Metrics.WithCustomRegistry(Registry);
+        _round = factory.CreateGauge("redis_failover_confirmation_round", "The round of the confirmation in progress (0: none)", "resource");
+        _against = factory.CreateGauge("redis_failover_confirmation_votes", "Vantages whose answers this round count against the primary (its host gone, or its port down when its agent asked)", "resource");
+        _quorum = factory.CreateGauge("redis_failover_confirmation_quorum", "Vantages needed to confirm a loss now", "resource");
+        _confirming = factory.CreateGauge("redis_failover_confirmation_seconds", "Since the confirmation in progress opened its window (0: none)", "resource");
         _term = factory.CreateGauge("redis_failover_term", "The resource's current term (one more at each failover or switchover)", "resource");
         _state = factory.CreateGauge("redis_failover_resource_state", "1 for the resource's current state, 0 for the others", "resource", "state");
         _agents = factory.CreateGauge("redis_failover_agents_connected", "Agents of the resource with an open stream", "resource");
@@ -56,8 +68,13 @@ internal sealed class CoordinatorMetrics
     {
         foreach (var resource in _coordinator.Resources)
         {
-            var (term, state, connected, nodes, paused, blockers) = resource.Read(m =>
-                (m.Term, m.State, m.Nodes.Count(n => n.Connected), m.Nodes.Count, m.Paused, m.FailoverBlockers().Select(b => b.Code).ToHashSet(StringComparer.Ordinal)));
+            var (term, state, connected, nodes, paused, blockers, progress, quorum) = resource.Read(m =>
+                (m.Term, m.State, m.Nodes.Count(n => n.Connected), m.Nodes.Count, m.Paused, m.FailoverBlockers().Select(b => b.Code).ToHashSet(StringComparer.Ordinal),
+                 m.Progress, m.Policy.QuorumOf(m.Nodes.Count(n => n.Spec.Name != m.Primary))));
+            _round.WithLabels(resource.Name).Set(progress?.Round ?? 0);
+            _against.WithLabels(resource.Name).Set(progress?.Against ?? 0);
+            _quorum.WithLabels(resource.Name).Set(progress?.Quorum ?? quorum);
+            _confirming.WithLabels(resource.Name).Set(progress is { } p ? Math.Max(0, (_time.GetUtcNow() - p.WindowStart).TotalSeconds) : 0);
             foreach (var code in ResourceMachine.BlockerCodes)
             {
                 _blocked.WithLabels(resource.Name, code).Set(blockers.Contains(code) ? 1 : 0);

@@ -97,3 +97,9 @@ internal sealed record IncidentChange(string? OpenedId, string? ClosedOutcome) :
 
 /// <summary>The resource's nodes changed: every agent is told, so that each watches the others.</summary>
 internal sealed record MembershipChanged : Effect;
+
+/// <summary>A node was promoted, and why (<see cref="Decisions.Reasons"/>): counted in the coordinator's metrics.</summary>
+internal sealed record Promoted(string Node, string Reason) : Effect;
+
+/// <summary>A planned switchover ended: its target promoted, or rolled back.</summary>
+internal sealed record SwitchoverEnded(bool Done) : Effect;

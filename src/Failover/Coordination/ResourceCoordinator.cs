@@ -85,9 +85,16 @@ internal sealed partial class ResourceCoordinator
     private readonly ConfiguredValues? _configured;
 
     /// <param name="configured">The configuration's values, kept in the record so that a later start can tell whether the configuration changed since (<see cref="DesiredState"/>).</param>
-    public ResourceCoordinator(ResourceMachine machine, ICoordinatorStore store, PrimaryPublisher publisher, TimeProvider time, ILogger logger, Func<bool>? leads = null, ConfiguredValues? configured = null)
+    private readonly Decisions? _decisions;
+    private DateTimeOffset _incidentOpenedAt;
+
+    /// <param name="configured">The configuration's values, kept in the record so that a later start can tell whether the configuration changed since (<see cref="DesiredState"/>).</param>
+    /// <param name="decisions">Where decisions are counted for the metrics (none in tests that build one resource by hand).</param>
+    public ResourceCoordinator(ResourceMachine machine, ICoordinatorStore store, PrimaryPublisher publisher, TimeProvider time, ILogger logger, Func<bool>? leads = null, ConfiguredValues? configured = null, Decisions? decisions = null)
     {
         _configured = configured;
+        _decisions = decisions;
+        decisions?.Known(machine.Resource);
         _leads = leads ?? (() => true);
         _machine = machine;
         _store = store;
@@ -498,10 +505,19 @@ internal sealed partial class ResourceCoordinator
                 break;
             case IncidentChange { OpenedId: { } opened }:
                 _incident = opened;
+                _incidentOpenedAt = _time.GetUtcNow();
+                _decisions?.Opened(Name);
                 break;
             case IncidentChange { ClosedOutcome: { } outcome }:
                 AppendJournal(new JournalRecord(_time.GetUtcNow(), _machine.Term, _incident, "closed", outcome));
                 _incident = "";
+                _decisions?.Closed(Name, outcome, _time.GetUtcNow() - _incidentOpenedAt);
+                break;
+            case Promoted promoted:
+                _decisions?.Promoted(Name, promoted.Reason);
+                break;
+            case SwitchoverEnded ended:
+                _decisions?.Switchover(Name, ended.Done);
                 break;
             default:
                 throw new InvalidOperationException($"Unexpected effect {effect}.");

@@ -492,24 +492,27 @@ internal sealed class ResourceMachine
         if (caughtUp)
         {
             Journal("switchover", $"{target} caught up with {primary}: {why}");
-            var effects = PromoteRequested(target, now, out refusal);
+            var effects = PromoteRequested(target, now, out refusal, planned: true);
             if (refusal is null)
             {
-                return effects;
+                return [.. effects, new SwitchoverEnded(Done: true)];
             }
 
             Emit(new SendCommand(primary, CommandKind.Unfence, Term));
+            Emit(new SwitchoverEnded(Done: false));
             return [.. effects, .. Take()];
         }
 
         Journal("switchover", $"switchover to {target} rolled back: {why}; {primary} takes writes again");
         Emit(new SendCommand(primary, CommandKind.Unfence, Term));
+        Emit(new SwitchoverEnded(Done: false));
         refusal = $"{target} did not catch up with {primary}: {why}. Rolled back: {primary} is the primary and takes writes again";
         return Take();
     }
 
     /// <summary>An operator's switchover to <paramref name="node"/>: a replica in sync, promoted with the old primary fenced first.</summary>
-    public IReadOnlyList<Effect> PromoteRequested(string node, DateTimeOffset now, out string? refusal)
+    /// <param name="planned">The end of a planned switchover (its target caught up), not a forced promote.</param>
+    public IReadOnlyList<Effect> PromoteRequested(string node, DateTimeOffset now, out string? refusal, bool planned = false)
     {
         refusal = null;
         if (node == Primary)
@@ -537,7 +540,7 @@ internal sealed class ResourceMachine
             Emit(new SendCommand(old, CommandKind.Fence, Term + 1, "switchover"));
         }
 
-        Promote(node, old, now, "operator's switchover");
+        Promote(node, old, now, "operator's switchover", planned ? "switchover" : "forced");
         CloseIncident("switched over");
         return Take();
     }
@@ -751,6 +754,7 @@ internal sealed class ResourceMachine
     /// <summary>Promotes the most advanced healthy standby, or blocks; either way the confirmation is over when this returns.</summary>
     private void FailOver(DateTimeOffset now)
     {
+        var requested = _confirmation?.Request is not null;
         _confirmation = null;
         var old = Primary!;
         var oldOffset = _nodes[old].Report?.ReplicationOffset ?? 0;
@@ -780,11 +784,12 @@ internal sealed class ResourceMachine
         Journal("loss", string.Create(CultureInfo.InvariantCulture,
             $"estimated loss: at least {Math.Max(0, oldOffset - chosen.Offset)} bytes of replication stream. Basis: {old}'s last report ({(reportedAt is { } r ? $"{(now - r).TotalSeconds:0.###} s before the promotion, at {r:HH:mm:ss.fff}" : "none")}, as {Describe(_nodes[old].Report?.Role)}) said offset {oldOffset}; {chosen.View.Spec.Name} has {chosen.Offset}. Writes {old} acknowledged after that report are not counted: the loss is measured when {old} returns"));
         _lossWatch = new LossWatch(old, chosen.View.Spec.Name, chosen.Offset, _incident);
-        Promote(chosen.View.Spec.Name, old, now, "confirmed loss of " + old);
+        Promote(chosen.View.Spec.Name, old, now, "confirmed loss of " + old, requested ? "restart_hopeless" : "host_lost");
         CloseIncident("failed over");
     }
 
-    private void Promote(string node, string? old, DateTimeOffset now, string why)
+    /// <param name="reason">One of <see cref="Decisions.Reasons"/>, for the metrics.</param>
+    private void Promote(string node, string? old, DateTimeOffset now, string why, string reason)
     {
         Term++;
         Primary = node;
@@ -795,6 +800,7 @@ internal sealed class ResourceMachine
         Emit(new SendCommand(node, CommandKind.Promote, Term));
         Emit(new SendCommand(node, CommandKind.ApplySettings, Term, Settings: Settings));
         Emit(new PublishPrimary(node, address, Term));
+        Emit(new Promoted(node, reason));
         foreach (var view in _nodes.Values.Where(v => v.Spec.Name != node && v.Connected))
         {
             if (view.Spec.Name == old)
@@ -1068,6 +1074,16 @@ internal sealed class ResourceMachine
     /// <c>info</c> and the metrics must not hide behind "Healthy". Empty when the primary's loss
     /// would be confirmed and a standby promoted.
     /// </summary>
+    /// <summary>
+    /// A confirmation in progress: its round, how many vantages' answers this round count against the
+    /// primary (its host gone, or for a requested failover its port down), the quorum, and when its
+    /// window opened; null when none runs.
+    /// </summary>
+    public (int Round, int Against, int Quorum, DateTimeOffset WindowStart)? Progress =>
+        _confirmation is { } c
+            ? (c.Round, c.Request is not null ? DownCount(c) : HostGoneCount(c), _policy.QuorumOf(_nodes.Values.Count(v => v.Spec.Name != Primary)), c.WindowStart)
+            : null;
+
     public IEnumerable<(string Code, string Text)> FailoverBlockers()
     {
         if (Paused)

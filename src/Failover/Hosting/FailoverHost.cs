@@ -186,6 +186,8 @@ internal static partial class FailoverHost
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RedisFailover.Sentinel.SentinelOptions>, RedisFailover.Sentinel.SentinelOptionsValidator>());
         services.AddHostedService<RedisFailover.Sentinel.SentinelServer>();
         services.AddSingleton<RefusalLog>();
+        services.TryAddSingleton(_ => Prometheus.Metrics.NewCustomRegistry());
+        services.TryAddSingleton<Decisions>();
         services.TryAddSingleton<CoordinatorMetrics>();
         services.TryAddSingleton<RedisFailover.Trust.Callers>();
         services.TryAddSingleton<RedisFailover.Trust.ServerTls>();

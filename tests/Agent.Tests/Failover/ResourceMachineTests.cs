@@ -70,6 +70,8 @@ public sealed class ResourceMachineTests
         Assert.Contains(_effects, e => e is PublishPrimary { Node: "n2", Address: "127.0.0.12:6379", Term: 2 });
         Assert.Contains(_effects, e => e is SendCommand { Node: "n3", Kind: CommandKind.ReplicateFrom, Argument: "127.0.0.12:6379" });
         Assert.Single(_effects, e => e is SendCommand { Kind: CommandKind.Promote });
+        Assert.Single(_effects, e => e is Promoted { Node: "n2", Reason: "host_lost" });
+        Assert.Null(_machine.Progress);
         Assert.Contains(_effects, e => e is JournalLine { Kind: "loss" } line && line.Text.Contains("0 bytes", StringComparison.Ordinal));
         Assert.Contains(_effects, e => e is JournalLine { Kind: "candidates" } line && line.Text.Contains("n2 offset 5000", StringComparison.Ordinal) && line.Text.Contains("n3 offset 4900", StringComparison.Ordinal));
     }
@@ -81,6 +83,10 @@ public sealed class ResourceMachineTests
 
         Assert.Equal(ResourceState.Confirming, _machine.State);
         Assert.DoesNotContain(_effects, e => e is SendCommand { Kind: CommandKind.Promote } or PersistTerm);
+        // Its progress, as the metrics show it: a round under way, both vantages against the primary, quorum 2.
+        var progress = Assert.NotNull(_machine.Progress);
+        Assert.True(progress.Round >= 4, $"round {progress.Round}");
+        Assert.Equal((2, 2, T0), (progress.Against, progress.Quorum, progress.WindowStart));
     }
 
     [Fact]

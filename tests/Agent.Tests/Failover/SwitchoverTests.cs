@@ -15,6 +15,16 @@ namespace RedisAgent.Tests.Failover;
 [Collection(LoopbackHostsCollection.Name)]
 public sealed class SwitchoverTests(LoopbackHosts hosts, Xunit.Abstractions.ITestOutputHelper output) : ThreeHostResource(hosts)
 {
+    private readonly string _metricsUrl = $"http://127.0.0.1:{LoopbackPorts.Free()}";
+
+    private protected override Dictionary<string, string?> CoordinatorSettings() => new() { ["Failover:MetricsUrl"] = _metricsUrl };
+
+    private async Task<string> ScrapeAsync()
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+        return await http.GetStringAsync(_metricsUrl + "/metrics");
+    }
+
     [Fact]
     public async Task Switchovers_under_a_writer_lose_no_acknowledged_write()
     {
@@ -52,6 +62,16 @@ public sealed class SwitchoverTests(LoopbackHosts hosts, Xunit.Abstractions.ITes
         var journal = Coordinator.Store.Journal("cache").ToList();
         Assert.Equal(4, journal.Count(r => r.Kind == "switchover" && r.Text.Contains("caught up with", StringComparison.Ordinal)));
         Assert.DoesNotContain(journal, r => r.Kind == "switchover" && r.Text.Contains("rolled back", StringComparison.Ordinal));
+
+        // Counted as decisions: four switchovers done, each an incident closed "switched over" with its time.
+        var metrics = await ScrapeAsync();
+        Assert.Contains("redis_failover_switchovers_total{resource=\"cache\",result=\"done\"} 4\n", metrics, StringComparison.Ordinal);
+        Assert.Contains("redis_failover_switchovers_total{resource=\"cache\",result=\"rolled_back\"} 0\n", metrics, StringComparison.Ordinal);
+        Assert.Contains("redis_failover_promotions_total{resource=\"cache\",reason=\"switchover\"} 4\n", metrics, StringComparison.Ordinal);
+        Assert.Contains("redis_failover_promotions_total{resource=\"cache\",reason=\"host_lost\"} 0\n", metrics, StringComparison.Ordinal);
+        Assert.Contains("redis_failover_incidents_total{resource=\"cache\",outcome=\"switched_over\"} 4\n", metrics, StringComparison.Ordinal);
+        Assert.Contains("redis_failover_decision_seconds_count{resource=\"cache\",outcome=\"switched_over\"} 4\n", metrics, StringComparison.Ordinal);
+        Assert.Contains("redis_failover_confirmation_round{resource=\"cache\"} 0\n", metrics, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -79,6 +99,9 @@ public sealed class SwitchoverTests(LoopbackHosts hosts, Xunit.Abstractions.ITes
         await Poll.UntilAsync(async () => await Resp.CommandAsync(Hosts[0].Address, Hosts[0].Redis.Port, "SET", "after", "1").WaitAsync(TimeSpan.FromSeconds(1)) == "OK",
             TimeSpan.FromSeconds(10), () => "host-1 takes writes again\n" + Coordinator.Describe());
         Assert.Contains(Coordinator.Store.Journal("cache"), r => r.Kind == "switchover" && r.Text.Contains("rolled back", StringComparison.Ordinal));
+        var metrics = await ScrapeAsync();
+        Assert.Contains("redis_failover_switchovers_total{resource=\"cache\",result=\"rolled_back\"} 1\n", metrics, StringComparison.Ordinal);
+        Assert.Contains("redis_failover_promotions_total{resource=\"cache\",reason=\"switchover\"} 0\n", metrics, StringComparison.Ordinal);
 
         // Refused before anything is paused: not a node, already the primary, a bad bound.
         var unknown = await Assert.ThrowsAsync<RpcException>(async () => await admin.SwitchoverAsync(new SwitchoverRequest { Resource = "cache", To = "host-9" }, Coordinator.Headers));
