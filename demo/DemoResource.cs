@@ -27,6 +27,7 @@ internal sealed class DemoResource(DemoOptions options, DemoConsole console) : I
     private AgentProcess? _coordinator;
     private int _coordinatorPort;
     private int _sentinelPort;
+    private int _dashboardPort;
     private GrpcChannel? _channel;
     private Partition? _lost;
     private string? _lostHost;
@@ -72,6 +73,7 @@ internal sealed class DemoResource(DemoOptions options, DemoConsole console) : I
 
         _coordinatorPort = LoopbackPorts.Free();
         _sentinelPort = LoopbackPorts.Free();
+        _dashboardPort = LoopbackPorts.Free();
         _coordinator = AgentProcess.StartBinary(Bin("redis-failover"), CoordinatorEnvironment(), line => console.Child("coordinator", line));
         _channel = GrpcChannel.ForAddress($"http://127.0.0.1:{_coordinatorPort}");
         foreach (var host in _hosts)
@@ -315,6 +317,8 @@ internal sealed class DemoResource(DemoOptions options, DemoConsole console) : I
             ["Resources__0__UrlFile"] = UrlFile,
             // A free port rather than Sentinel's 26379, which a real Sentinel on this machine may hold.
             ["Sentinel__Urls"] = $"127.0.0.1:{_sentinelPort}",
+            ["Failover__DashboardUrl"] = $"http://127.0.0.1:{_dashboardPort}",
+            ["Failover__DashboardResolution"] = "00:00:05",
         };
         for (var i = 0; i < _hosts.Count; i++)
         {
@@ -388,6 +392,7 @@ internal sealed class DemoResource(DemoOptions options, DemoConsole console) : I
             $"  coordinator  http://127.0.0.1:{_coordinatorPort} (window {options.Window.TotalSeconds:0} s); the primary's REDIS_URL is published in {UrlFile}",
             "",
             "Watch it from another terminal:",
+            $"  dashboard  http://127.0.0.1:{_dashboardPort}/#token=$(cat {TokenFile})      (a browser on this machine; the token is read and removed from the address)",
             $"  sentinel   redis-cli -p {_sentinelPort} SENTINEL get-master-addr-by-name {Resource}      (any Redis client's Sentinel support, master name \"{Resource}\")",
             $"  metrics    curl -s http://127.0.0.1:{first}/metrics | grep -E '^redis_(up|connected_clients|memory_used_bytes) '",
             $"  live tail  {agent} logs -t --url http://127.0.0.1:{first}      (heroku logs -s redis -t)",

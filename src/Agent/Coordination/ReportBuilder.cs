@@ -19,9 +19,12 @@ internal sealed partial class ReportBuilder(
     ObservationBook observations,
     NodeControl control,
     RedisConnection connection,
+    Microsoft.Extensions.Options.IOptions<Metrics.PlanOptions> plans,
     TimeProvider time,
     ILogger<ReportBuilder> logger)
 {
+    private readonly Metrics.Plan? _plan = plans.Value.Name is { Length: > 0 } name ? Metrics.Plans.Find(name, plans.Value.Custom) : null;
+
     /// <summary>The node's role at its last sample.</summary>
     public NodeRole Role => Vocabulary.RoleFromInfo(samples.Last?.Info.GetValueOrDefault("role"));
 
@@ -85,6 +88,16 @@ internal sealed partial class ReportBuilder(
 
             report.RedisVersion = sample.Info.GetValueOrDefault("redis_version") ?? "";
             report.Persistence = Persistence(sample);
+            var usage = Metrics.PlanUsage.Compute(_plan, sample);
+            report.PlanUsage = new RedisFailover.Protos.PlanUsage
+            {
+                Plan = usage.PlanName,
+                UsedMemoryBytes = usage.UsedMemory,
+                MemoryLimitBytes = usage.MemoryLimit ?? 0,
+                ActiveConnections = usage.ActiveConnections,
+                ConnectionLimit = usage.ConnectionLimit ?? 0,
+                SampledAt = Timestamp.FromDateTimeOffset(sample.At),
+            };
         }
 
         foreach (var target in observations.Targets.Keys)

@@ -284,12 +284,12 @@ internal static partial class AdminCommand
 
         var deadline = DateTimeOffset.UtcNow.AddSeconds(seconds);
         ResourceStatus status;
-        while (WaitingFor(status = await client.GetStatusAsync(request, headers).ConfigureAwait(false), node) is { } waiting)
+        while (WaitingFor(status = await client.GetStatusAsync(request, headers).ConfigureAwait(false), node, seconds) is { } waiting)
         {
             if (DateTimeOffset.UtcNow >= deadline)
             {
                 Console.Write(json ? Json.Status(status) : "\n");
-                await Console.Error.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"redis-failover: {waiting} after {seconds} s")).ConfigureAwait(false);
+                await Console.Error.WriteLineAsync("redis-failover: " + waiting).ConfigureAwait(false);
                 return TimedOutExitCode;
             }
 
@@ -301,11 +301,11 @@ internal static partial class AdminCommand
     }
 
     /// <summary>What <c>wait</c> still waits for, in words; null when nothing.</summary>
-    private static string? WaitingFor(ResourceStatus status, string? node) =>
-        status.State != Protos.ResourceState.Healthy ? $"{status.Resource} is {status.State}, not Healthy: {status.Reason}"
+    private static string? WaitingFor(ResourceStatus status, string? node, int seconds) =>
+        status.State != Protos.ResourceState.Healthy ? string.Create(CultureInfo.InvariantCulture, $"{status.Resource} is {status.State}, not Healthy, after {seconds} s: {status.Reason}")
         : node is null ? null
         : status.Nodes.FirstOrDefault(n => n.Node == node) is not { } seen ? $"{status.Resource} has no node {node}"
         : seen.Node == status.Primary ? null
-        : !seen.InSync ? $"{node} is not a replica in sync with {status.Primary} yet ({(seen.Connected ? $"offset {seen.ReplicationOffset}" : "its agent is not connected")})"
+        : !seen.InSync ? string.Create(CultureInfo.InvariantCulture, $"{node} is not a replica in sync with {status.Primary} after {seconds} s ({(seen.Connected ? $"offset {seen.ReplicationOffset}" : "its agent is not connected")})")
         : null;
 }

@@ -40,6 +40,7 @@ internal static partial class AdminCommand
             var text = new StringBuilder();
             text.Append(CultureInfo.InvariantCulture, $"=== {status.Resource} ({(status.PrimaryAddress.Length > 0 ? "redis://" + status.PrimaryAddress : "no primary known")})\n");
             void Line(string name, string value) => text.Append(CultureInfo.InvariantCulture, $"{name,-20}{value}\n");
+            Line("Plan", primary?.PlanUsage is { } plan ? Plan(plan) : "not reported yet");
             Line("Status", State(status) + (status.Reason.Length > 0 ? $" ({status.Reason})" : ""));
             Line("Primary", status.Primary.Length > 0 ? status.Primary : "none known");
             Line("Term", status.Term.ToString(CultureInfo.InvariantCulture));
@@ -57,6 +58,18 @@ internal static partial class AdminCommand
 
             return text.ToString();
         }
+
+        /// <summary>The primary's plan and its use now, as <c>info</c> shows it: <c>premium-0 (memory 1.2 MB of 50 MB, connections 3 of 40)</c>.</summary>
+        private static string Plan(PlanUsage plan) => string.Create(CultureInfo.InvariantCulture,
+            $"{plan.Plan} (memory {Bytes(plan.UsedMemoryBytes)} of {(plan.MemoryLimitBytes > 0 ? Bytes(plan.MemoryLimitBytes) : "no limit")}, connections {plan.ActiveConnections} of {(plan.ConnectionLimit > 0 ? plan.ConnectionLimit.ToString(CultureInfo.InvariantCulture) : "no limit")})");
+
+        private static string Bytes(long bytes) => bytes switch
+        {
+            >= 1L << 30 => string.Create(CultureInfo.InvariantCulture, $"{bytes / (double)(1L << 30):0.#} GB"),
+            >= 1L << 20 => string.Create(CultureInfo.InvariantCulture, $"{bytes / (double)(1L << 20):0.#} MB"),
+            >= 1L << 10 => string.Create(CultureInfo.InvariantCulture, $"{bytes / (double)(1L << 10):0.#} KB"),
+            _ => string.Create(CultureInfo.InvariantCulture, $"{bytes} B"),
+        };
 
         /// <summary><c>nodes</c>: one line per node, and where the list came from.</summary>
         public static string Nodes(ResourceStatus status)
@@ -171,6 +184,17 @@ internal static partial class AdminCommand
                 writer.WriteString("local_verdict", Vocabulary.Read(node.LocalVerdict, node.LocalVerdictName).ToString());
                 writer.WriteString("redis_version", node.RedisVersion);
                 writer.WriteString("persistence", node.Persistence);
+                if (node.PlanUsage is { } plan)
+                {
+                    writer.WriteStartObject("plan_usage");
+                    writer.WriteString("plan", plan.Plan);
+                    writer.WriteNumber("used_memory_bytes", plan.UsedMemoryBytes);
+                    writer.WriteNumber("memory_limit_bytes", plan.MemoryLimitBytes);
+                    writer.WriteNumber("active_connections", plan.ActiveConnections);
+                    writer.WriteNumber("connection_limit", plan.ConnectionLimit);
+                    writer.WriteEndObject();
+                }
+
                 if (node.LastReport is { } at)
                 {
                     writer.WriteString("last_report", at.ToDateTimeOffset());

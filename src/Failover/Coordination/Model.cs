@@ -44,7 +44,8 @@ internal sealed record NodeReport(
     FailoverAsk? Request = null,
     DateTimeOffset? SelfFencedAt = null,
     string RedisVersion = "",
-    string Persistence = "")
+    string Persistence = "",
+    PlanSample? Plan = null)
 {
     public bool IsPrimary => Role == NodeRole.Primary;
 }
@@ -103,3 +104,6 @@ internal sealed record Promoted(string Node, string Reason) : Effect;
 
 /// <summary>A planned switchover ended: its target promoted, or rolled back.</summary>
 internal sealed record SwitchoverEnded(bool Done) : Effect;
+
+/// <summary>A node's use of its plan at one sample (limits null: nothing limits it).</summary>
+internal sealed record PlanSample(string Plan, long UsedMemory, long? MemoryLimit, long Connections, long? ConnectionLimit, DateTimeOffset At);

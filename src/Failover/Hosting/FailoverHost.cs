@@ -188,6 +188,7 @@ internal static partial class FailoverHost
         services.AddSingleton<RefusalLog>();
         services.TryAddSingleton(_ => Prometheus.Metrics.NewCustomRegistry());
         services.TryAddSingleton<Decisions>();
+        services.TryAddSingleton<RedisFailover.Dashboard.PlanHistory>();
         services.TryAddSingleton<CoordinatorMetrics>();
         services.TryAddSingleton<RedisFailover.Trust.Callers>();
         services.TryAddSingleton<RedisFailover.Trust.ServerTls>();
@@ -228,6 +229,11 @@ internal static partial class FailoverHost
                 context.Response.ContentType = "text/plain; version=0.0.4; charset=utf-8";
                 await exposition.Registry.CollectAndExportAsTextAsync(context.Response.Body, context.RequestAborted).ConfigureAwait(false);
             }).RequireHost($"*:{metrics.Port.ToString(System.Globalization.CultureInfo.InvariantCulture)}");
+        }
+
+        if (app.Configuration[DashboardUrlKey] is { Length: > 0 } dashboardUrl && Uri.TryCreate(dashboardUrl, UriKind.Absolute, out var dashboard))
+        {
+            RedisFailover.Dashboard.DashboardEndpoints.Map(app, $"*:{dashboard.Port.ToString(System.Globalization.CultureInfo.InvariantCulture)}");
         }
 
         return app;
@@ -297,6 +303,8 @@ internal static partial class FailoverHost
 
     private const string MetricsUrlKey = FailoverOptions.Section + ":" + nameof(FailoverOptions.MetricsUrl);
 
+    private const string DashboardUrlKey = FailoverOptions.Section + ":" + nameof(FailoverOptions.DashboardUrl);
+
     /// <summary>
     /// With <c>Failover:MetricsUrl</c> set, Kestrel gets two kinds of endpoint: those of <c>Urls</c>
     /// (HTTP/2 only: gRPC without TLS, no upgrade) and the metrics one (HTTP/1.1, what Prometheus
@@ -305,16 +313,26 @@ internal static partial class FailoverHost
     /// </summary>
     private static void ListenForMetrics(ConfigurationManager configuration)
     {
-        if (configuration[MetricsUrlKey] is not { Length: > 0 } metricsUrl)
+        var metricsUrl = configuration[MetricsUrlKey];
+        var dashboardUrl = configuration[DashboardUrlKey];
+        if (metricsUrl is not { Length: > 0 } && dashboardUrl is not { Length: > 0 })
         {
             return;
         }
 
-        var endpoints = new Dictionary<string, string?>
+        var endpoints = new Dictionary<string, string?>();
+        if (metricsUrl is { Length: > 0 })
         {
-            ["Kestrel:Endpoints:Metrics:Url"] = metricsUrl,
-            ["Kestrel:Endpoints:Metrics:Protocols"] = "Http1",
-        };
+            endpoints["Kestrel:Endpoints:Metrics:Url"] = metricsUrl;
+            endpoints["Kestrel:Endpoints:Metrics:Protocols"] = "Http1";
+        }
+
+        if (dashboardUrl is { Length: > 0 })
+        {
+            endpoints["Kestrel:Endpoints:Dashboard:Url"] = dashboardUrl;
+            endpoints["Kestrel:Endpoints:Dashboard:Protocols"] = "Http1";
+        }
+
         var urls = (configuration["Urls"] ?? DefaultUrls).Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         for (var i = 0; i < urls.Length; i++)
         {

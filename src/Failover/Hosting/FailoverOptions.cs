@@ -43,6 +43,15 @@ internal sealed class FailoverOptions
     /// </summary>
     public string? MetricsUrl { get; set; }
 
+    /// <summary>
+    /// Where the read-only web dashboard listens (HTTP/1.1), e.g. <c>http://127.0.0.1:9382</c>; unset:
+    /// none. Its data needs a <c>read</c> credential, as the Admin API's does.
+    /// </summary>
+    public string? DashboardUrl { get; set; }
+
+    /// <summary>One point of the dashboard's plan-limit charts per this much time (the highest use in it); 24 hours are kept.</summary>
+    public TimeSpan DashboardResolution { get; set; } = TimeSpan.FromMinutes(1);
+
     /// <summary>An agent's stream that has not registered within this is ended.</summary>
     public TimeSpan RegistrationDeadline { get; set; } = TimeSpan.FromSeconds(10);
 
@@ -174,6 +183,22 @@ internal sealed class FailoverOptionsValidator : IValidateOptions<FailoverOption
             && (!Uri.TryCreate(metricsUrl, UriKind.Absolute, out var metrics) || metrics.Scheme != "http" || metrics.AbsolutePath != "/" || metrics.IsDefaultPort || metrics.Port is < 1 or > 65535))
         {
             errors.Add($"Failover:MetricsUrl '{ResourcesOptionsValidator.Printable(metricsUrl)}' must be http://host:port with a port from 1 to 65535, e.g. http://127.0.0.1:9381.");
+        }
+
+        if (options.DashboardUrl is { Length: > 0 } dashboardUrl
+            && (!Uri.TryCreate(dashboardUrl, UriKind.Absolute, out var dashboard) || dashboard.Scheme is not ("http" or "https") || dashboard.AbsolutePath != "/" || dashboard.IsDefaultPort || dashboard.Port is < 1 or > 65535))
+        {
+            errors.Add($"Failover:DashboardUrl '{ResourcesOptionsValidator.Printable(dashboardUrl)}' must be http://host:port or https://host:port with a port from 1 to 65535, e.g. http://127.0.0.1:9382.");
+        }
+        else if (options.DashboardUrl is { Length: > 0 } plain && plain.StartsWith("http://", StringComparison.OrdinalIgnoreCase)
+            && RedisShared.Hosting.Loopback.BeyondLoopback(plain).Any() && !options.AllowInsecureHttp)
+        {
+            errors.Add($"Failover:DashboardUrl '{ResourcesOptionsValidator.Printable(plain)}' is plain http:// on an address other than loopback: a reader's token would cross the network in clear text. Use https:// (the coordinator's Failover:Tls certificate), or set Failover:AllowInsecureHttp=true to accept that.");
+        }
+
+        if (options.DashboardResolution < TimeSpan.FromSeconds(1) || options.DashboardResolution > TimeSpan.FromMinutes(10))
+        {
+            errors.Add($"Failover:DashboardResolution must be from 1 second to 10 minutes (got {options.DashboardResolution}).");
         }
 
         if (options.RoundInterval > MaxDuration)

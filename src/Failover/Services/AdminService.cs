@@ -18,17 +18,21 @@ internal sealed class AdminService(Coordinator coordinator, ICoordinatorStore st
         // Read from the store, so any coordinator answers the same (with etcd, followers too).
         var name = coordinator.Configured.FirstOrDefault(n => n == request.Resource)
             ?? throw new RpcException(new Grpc.Core.Status(StatusCode.NotFound, $"unknown resource '{WireLimits.Printable(request.Resource, 80)}'"));
-        var list = new IncidentList();
-        IReadOnlyList<JournalRecord> journal;
         try
         {
-            journal = store.Journal(name);
+            return Task.FromResult(Incidents(store, name));
         }
         catch (IOException ex)
         {
             throw new RpcException(new Grpc.Core.Status(StatusCode.Unavailable, $"the store does not answer: {WireLimits.Printable(ex.Message, 200)}"));
         }
+    }
 
+    /// <summary>The resource's incidents with their journal lines, read from the store (throws <see cref="IOException"/> when it does not answer).</summary>
+    internal static IncidentList Incidents(ICoordinatorStore store, string name)
+    {
+        var list = new IncidentList();
+        var journal = store.Journal(name);
         foreach (var group in journal.Where(r => r.Incident.Length > 0).GroupBy(r => r.Incident))
         {
             var incident = new Incident
@@ -47,7 +51,7 @@ internal sealed class AdminService(Coordinator coordinator, ICoordinatorStore st
             list.Incidents.Add(incident);
         }
 
-        return Task.FromResult(list);
+        return list;
     }
 
     public override Task<ResourceStatus> Promote(PromoteRequest request, ServerCallContext context)
@@ -222,7 +226,7 @@ internal sealed class AdminService(Coordinator coordinator, ICoordinatorStore st
             : throw new RpcException(new Grpc.Core.Status(StatusCode.Unavailable,
                 "the coordinator's store refuses writes: the change is held, and will be written and carried out in order once the store takes writes again"));
 
-    private static ResourceStatus Status(ResourceCoordinator resource) => resource.Read(machine =>
+    internal static ResourceStatus Status(ResourceCoordinator resource) => resource.Read(machine =>
     {
         var status = new ResourceStatus
         {
@@ -259,6 +263,19 @@ internal sealed class AdminService(Coordinator coordinator, ICoordinatorStore st
                 RedisVersion = node.Report?.RedisVersion ?? "",
                 Persistence = node.Report?.Persistence ?? "",
             };
+            if (node.Report?.Plan is { } plan)
+            {
+                view.PlanUsage = new PlanUsage
+                {
+                    Plan = plan.Plan,
+                    UsedMemoryBytes = plan.UsedMemory,
+                    MemoryLimitBytes = plan.MemoryLimit ?? 0,
+                    ActiveConnections = plan.Connections,
+                    ConnectionLimit = plan.ConnectionLimit ?? 0,
+                    SampledAt = ResourceCoordinator.Stamp(plan.At),
+                };
+            }
+
             if (node.ReportAt is { } at)
             {
                 view.LastReport = ResourceCoordinator.Stamp(at);

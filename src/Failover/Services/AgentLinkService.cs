@@ -6,7 +6,7 @@ using RedisFailover.Protos;
 namespace RedisFailover.Services;
 
 /// <summary>The agents' stream: registration, then reports and results up, commands down.</summary>
-internal sealed partial class AgentLinkService(Coordinator coordinator, RefusalLog refusals, AuthInterceptor auth, TimeProvider time, Microsoft.Extensions.Options.IOptions<RedisFailover.Hosting.FailoverOptions> options, ILogger<AgentLinkService> logger) : AgentLink.AgentLinkBase
+internal sealed partial class AgentLinkService(Coordinator coordinator, RefusalLog refusals, AuthInterceptor auth, TimeProvider time, Microsoft.Extensions.Options.IOptions<RedisFailover.Hosting.FailoverOptions> options, RedisFailover.Dashboard.PlanHistory history, ILogger<AgentLinkService> logger) : AgentLink.AgentLinkBase
 {
     public override async Task Connect(IAsyncStreamReader<AgentMessage> requestStream, IServerStreamWriter<CoordinatorMessage> responseStream, ServerCallContext context)
     {
@@ -90,6 +90,11 @@ internal sealed partial class AgentLinkService(Coordinator coordinator, RefusalL
                         var report = ToReport(message.Report);
                         Log.Reported(logger, registration.Resource, session.Node, report.Role, report.ReplicationOffset, report.LocalVerdict);
                         resource.Step((machine, now) => machine.Reported(session.Node, report, now));
+                        if (report.Plan is { } plan && history.Enabled && resource.Read(m => m.Primary) == session.Node)
+                        {
+                            history.Record(resource.Name, session.Node, plan);
+                        }
+
                         if (message.Report.Sequence != 0)
                         {
                             session.Post(new CoordinatorMessage { ReportAck = new ReportAck { Sequence = message.Report.Sequence } });
@@ -191,7 +196,11 @@ internal sealed partial class AgentLinkService(Coordinator coordinator, RefusalL
         report.FailoverRequest is { } request ? new FailoverAsk(Enum.IsDefined(request.Cause) ? request.Cause : FailoverCause.Unspecified, WireLimits.Printable(request.Reason, 500)) : null,
         report.SelfFencedAt?.ToDateTimeOffset(),
         WireLimits.Printable(report.RedisVersion, 40),
-        WireLimits.Printable(report.Persistence, 120));
+        WireLimits.Printable(report.Persistence, 120),
+        report.PlanUsage is { } usage
+            ? new PlanSample(WireLimits.Printable(usage.Plan, 64), usage.UsedMemoryBytes, usage.MemoryLimitBytes > 0 ? usage.MemoryLimitBytes : null,
+                usage.ActiveConnections, usage.ConnectionLimit > 0 ? usage.ConnectionLimit : null, usage.SampledAt?.ToDateTimeOffset() ?? DateTimeOffset.MinValue)
+            : null);
 
     /// <summary>An observation as the machine reads it, from this release's enums or the previous release's names.</summary>
     internal static TargetSeen ToSeen(Observation o) => new(

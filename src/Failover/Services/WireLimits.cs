@@ -40,6 +40,11 @@ internal static class WireLimits
             return string.Create(CultureInfo.InvariantCulture, $"replication_offset {report.ReplicationOffset} is negative");
         }
 
+        if (report.PlanUsage is { } usage && (usage.UsedMemoryBytes < 0 || usage.MemoryLimitBytes < 0 || usage.ActiveConnections < 0 || usage.ConnectionLimit < 0 || usage.Plan.Length > 64))
+        {
+            return "plan_usage has a negative figure or a plan name longer than 64 characters";
+        }
+
         if (report.Observations.Count > MaxObservations)
         {
             return $"{report.Observations.Count} observations, more than {MaxObservations}";

@@ -35,7 +35,7 @@ internal sealed class UnservedNode : IDisposable
     public TermStore Terms { get; }
 
     public ReportBuilder Reports(SampleBook samples, ObservationBook observations, TimeProvider time) =>
-        new(Terms, samples, new NodeStatus(), observations, Control, Connection, time, NullLogger<ReportBuilder>.Instance);
+        new(Terms, samples, new NodeStatus(), observations, Control, Connection, Microsoft.Extensions.Options.Options.Create(new RedisAgent.Metrics.PlanOptions()), time, NullLogger<ReportBuilder>.Instance);
 
     public void Dispose()
     {

@@ -28,6 +28,9 @@ public sealed class FailoverProcessTests(Xunit.Abstractions.ITestOutputHelper ou
     [InlineData("Resources__0__UrlFile=/nonexistent/dir/cache.env", "Resources:0:UrlFile '/nonexistent/dir/cache.env' cannot be written: its directory '/nonexistent/dir' does not exist")]
     [InlineData("Resources__0__UrlFileMode=999", "Resources:0:UrlFileMode '999' must be an octal file mode")]
     [InlineData("Resources__0__UrlFileGroup=no-such-group-here", "Resources:0:UrlFileGroup 'no-such-group-here' is not a group")]
+    [InlineData("Failover__DashboardUrl=http://192.0.2.10:9382", "Failover:DashboardUrl 'http://192.0.2.10:9382' is plain http:// on an address other than loopback")]
+    [InlineData("Failover__DashboardUrl=ftp://127.0.0.1:9382", "Failover:DashboardUrl 'ftp://127.0.0.1:9382' must be http://host:port or https://host:port")]
+    [InlineData("Failover__DashboardResolution=00:00:00.100", "Failover:DashboardResolution must be from 1 second to 10 minutes")]
     [InlineData("Sentinel__TlsUrls=127.0.0.1:26390", "Sentinel:TlsUrls serves the coordinator's certificate: set Failover:Tls:CertFile and Failover:Tls:KeyFile")]
     [InlineData("Sentinel__TlsUrls=db-1:26390", "Sentinel:TlsUrls 'db-1:26390' must be an IP address and a port")]
     public async Task Bad_configuration_stops_it_with_exit_78_naming_the_key(string setting, string expected)
