@@ -140,6 +140,33 @@ public sealed class FollowingWriter(Func<Task<(string Host, int Port)?>> locate,
         return missing;
     }
 
+    private readonly System.Diagnostics.Stopwatch _clock = System.Diagnostics.Stopwatch.StartNew();
+    private long _paced;
+
+    /// <summary>
+    /// Holds the writer to one write per <c>pace</c> on average: it waits only while ahead of that
+    /// schedule (a Task.Delay per write would add a timer's granularity to every one: about 270 writes
+    /// a second at a 1 ms pace, not 1,000). Never more than 100 ms behind: after a stall (a failover)
+    /// it resumes at the pace, not in a burst.
+    /// </summary>
+    private async Task PaceAsync(CancellationToken stop)
+    {
+        if (pace <= TimeSpan.Zero)
+        {
+            return;
+        }
+
+        var ahead = (pace * ++_paced) - _clock.Elapsed;
+        if (ahead > TimeSpan.Zero)
+        {
+            await Task.Delay(ahead, stop).ConfigureAwait(false);
+        }
+        else if (ahead < -TimeSpan.FromMilliseconds(100))
+        {
+            _paced = (long)((_clock.Elapsed - TimeSpan.FromMilliseconds(100)) / pace);
+        }
+    }
+
     private async Task RunAsync(CancellationToken stop)
     {
         if (_set is { } set)
@@ -172,10 +199,7 @@ public sealed class FollowingWriter(Func<Task<(string Host, int Port)?>> locate,
                         _acknowledged.Add((key, DateTimeOffset.UtcNow));
                     }
 
-                    if (pace > TimeSpan.Zero)
-                    {
-                        await Task.Delay(pace, stop).ConfigureAwait(false);
-                    }
+                    await PaceAsync(stop).ConfigureAwait(false);
                 }
             }
             catch (OperationCanceledException) when (stop.IsCancellationRequested)
@@ -207,7 +231,7 @@ public sealed class FollowingWriter(Func<Task<(string Host, int Port)?>> locate,
                     i++;
                 }
 
-                await Task.Delay(pace, stop).ConfigureAwait(false);
+                await PaceAsync(stop).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (stop.IsCancellationRequested)
             {

@@ -142,7 +142,8 @@ internal sealed class NodeControl(RedisConnection connection, RedisEndpoint endp
     /// (link up, <c>slave_repl_offset</c> at or past it), asking every 5 ms; the offset reached. Throws
     /// <see cref="TimeoutException"/> naming how far it got when <paramref name="timeout"/> runs out.
     /// </summary>
-    public async Task<long> CatchUpAsync(long offset, TimeSpan timeout)
+    /// <param name="cancellationToken">The coordinator's stream ended: nobody waits for the answer any more.</param>
+    public async Task<long> CatchUpAsync(long offset, TimeSpan timeout, CancellationToken cancellationToken = default)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
         long? reached = null;
@@ -170,7 +171,7 @@ internal sealed class NodeControl(RedisConnection connection, RedisEndpoint endp
                     $"not caught up within {timeout.TotalMilliseconds:0} ms: offset {reached?.ToString(CultureInfo.InvariantCulture) ?? "unknown"} of {offset}, link {link ?? "unknown"}"));
             }
 
-            await Task.Delay(5).ConfigureAwait(false);
+            await Task.Delay(5, cancellationToken).ConfigureAwait(false);
         }
     }
 

@@ -17,7 +17,8 @@ internal sealed partial class CommandHandler(
     ReportBuilder reports,
     ILogger<CommandHandler> logger)
 {
-    public async Task<CommandResult> CarryOutAsync(Command command)
+    /// <param name="cancellationToken">The stream the command came on ended: a wait (CatchUp) is given up, not carried on for nobody.</param>
+    public async Task<CommandResult> CarryOutAsync(Command command, CancellationToken cancellationToken = default)
     {
         var result = new CommandResult { CommandId = command.CommandId, Ok = true };
         if (!terms.TryAccept(command.Term, out var refusal))
@@ -67,7 +68,7 @@ internal sealed partial class CommandHandler(
 
                     break;
                 case Command.ActionOneofCase.CatchUp:
-                    result.ReplicationOffset = await control.CatchUpAsync(command.CatchUp.Offset, TimeSpan.FromMilliseconds(Math.Clamp(command.CatchUp.TimeoutMs, 1, 60_000))).ConfigureAwait(false);
+                    result.ReplicationOffset = await control.CatchUpAsync(command.CatchUp.Offset, TimeSpan.FromMilliseconds(Math.Clamp(command.CatchUp.TimeoutMs, 1, 60_000)), cancellationToken).ConfigureAwait(false);
                     break;
                 case Command.ActionOneofCase.Unfence:
                     await control.UnfenceAsync().ConfigureAwait(false);

@@ -247,7 +247,7 @@ internal sealed partial class CoordinatorLink(
                 }
                 else if (message.BodyCase == CoordinatorMessage.BodyOneofCase.Command)
                 {
-                    var result = await commands.CarryOutAsync(message.Command).ConfigureAwait(false);
+                    var result = await commands.CarryOutAsync(message.Command, stop.Token).ConfigureAwait(false);
                     outbound.Writer.TryWrite(new AgentMessage { Result = result });
                     if (message.Command.ActionCase != Command.ActionOneofCase.RestartLease)
                     {

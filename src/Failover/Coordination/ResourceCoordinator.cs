@@ -192,7 +192,8 @@ internal sealed partial class ResourceCoordinator
     /// <paramref name="catchUp"/>, and only then promoted; otherwise the primary is unfenced. The
     /// refusal or rollback in words, or null when the target was promoted.
     /// </summary>
-    public async Task<string?> SwitchoverAsync(string? to, TimeSpan catchUp, string caller)
+    /// <param name="abandon">Cancelled when the coordinator stops (SIGTERM) or the caller goes away: the switchover is rolled back at once, the primary taking writes again before the process exits, rather than left paused for the wait's remainder.</param>
+    public async Task<string?> SwitchoverAsync(string? to, TimeSpan catchUp, string caller, CancellationToken abandon = default)
     {
         (string Target, string Primary)? plan;
         Task<CommandResult> fenced;
@@ -216,8 +217,13 @@ internal sealed partial class ResourceCoordinator
         var clock = System.Diagnostics.Stopwatch.StartNew();
         string why;
         var caughtUp = false;
-        await ((Task)fenced).WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        if (!fenced.IsCompletedSuccessfully || !fenced.Result.Ok)
+        const string Abandoned = "abandoned: the coordinator is stopping, or its caller went away";
+        await ((Task)fenced).WaitAsync(TimeSpan.FromSeconds(5), abandon).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        if (abandon.IsCancellationRequested)
+        {
+            why = Abandoned;
+        }
+        else if (!fenced.IsCompletedSuccessfully || !fenced.Result.Ok)
         {
             why = $"{plan.Value.Primary}'s writes could not be paused ({(fenced.IsCompletedSuccessfully ? fenced.Result.Error : "no answer in 5 s")})";
         }
@@ -229,10 +235,11 @@ internal sealed partial class ResourceCoordinator
                 reached = Awaited(plan.Value.Target, new Command { Term = _machine.Term, CatchUp = new CatchUp { Offset = fenced.Result.ReplicationOffset, TimeoutMs = (long)catchUp.TotalMilliseconds } });
             }
 
-            await ((Task)reached).WaitAsync(catchUp + TimeSpan.FromSeconds(5)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            await ((Task)reached).WaitAsync(catchUp + TimeSpan.FromSeconds(5), abandon).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             caughtUp = reached.IsCompletedSuccessfully && reached.Result.Ok;
             why = caughtUp
                 ? string.Create(CultureInfo.InvariantCulture, $"offset {reached.Result.ReplicationOffset} of {fenced.Result.ReplicationOffset}, {clock.Elapsed.TotalMilliseconds:0} ms after the pause")
+                : abandon.IsCancellationRequested ? Abandoned
                 : reached.IsCompletedSuccessfully ? reached.Result.Error : "no answer";
         }
 

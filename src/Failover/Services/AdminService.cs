@@ -8,7 +8,7 @@ using RedisFailover.Store;
 namespace RedisFailover.Services;
 
 /// <summary>The operators' API: status, incidents with their journal, switchover, settings, pause, and the primary's address as a stream.</summary>
-internal sealed class AdminService(Coordinator coordinator, ICoordinatorStore store, PrimaryPublisher publisher) : Admin.AdminBase
+internal sealed class AdminService(Coordinator coordinator, ICoordinatorStore store, PrimaryPublisher publisher, Microsoft.Extensions.Hosting.IHostApplicationLifetime lifetime) : Admin.AdminBase
 {
     public override Task<ResourceStatus> GetStatus(ResourceRequest request, ServerCallContext context) =>
         Task.FromResult(Status(Find(request.Resource)));
@@ -95,7 +95,9 @@ internal sealed class AdminService(Coordinator coordinator, ICoordinatorStore st
 
         var caller = AuthInterceptor.CallerOf(context);
         var catchUp = TimeSpan.FromMilliseconds(request.CatchUpTimeoutMs == 0 ? 5000 : request.CatchUpTimeoutMs);
-        if (await resource.SwitchoverAsync(to, catchUp, $"{caller.Name} ({caller.Proof})").ConfigureAwait(false) is { } refusal)
+        // A SIGTERM (or the caller leaving) during the wait rolls it back at once: the primary is never left paused by a coordinator that is going away.
+        using var abandon = CancellationTokenSource.CreateLinkedTokenSource(lifetime.ApplicationStopping, context.CancellationToken);
+        if (await resource.SwitchoverAsync(to, catchUp, $"{caller.Name} ({caller.Proof})", abandon.Token).ConfigureAwait(false) is { } refusal)
         {
             throw new RpcException(new Grpc.Core.Status(StatusCode.FailedPrecondition, refusal));
         }
@@ -183,12 +185,14 @@ internal sealed class AdminService(Coordinator coordinator, ICoordinatorStore st
         {
             try
             {
-                await foreach (var address in reader.ReadAllAsync(context.CancellationToken).ConfigureAwait(false))
+                // Ends with the call, or when the coordinator stops (the watcher reconnects).
+                using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, lifetime.ApplicationStopping);
+                await foreach (var address in reader.ReadAllAsync(stop.Token).ConfigureAwait(false))
                 {
-                    await responseStream.WriteAsync(address, context.CancellationToken).ConfigureAwait(false);
+                    await responseStream.WriteAsync(address, stop.Token).ConfigureAwait(false);
                 }
             }
-            catch (OperationCanceledException) when (context.CancellationToken.IsCancellationRequested)
+            catch (OperationCanceledException) when (context.CancellationToken.IsCancellationRequested || lifetime.ApplicationStopping.IsCancellationRequested)
             {
             }
         }

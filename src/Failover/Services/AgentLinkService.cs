@@ -6,7 +6,7 @@ using RedisFailover.Protos;
 namespace RedisFailover.Services;
 
 /// <summary>The agents' stream: registration, then reports and results up, commands down.</summary>
-internal sealed partial class AgentLinkService(Coordinator coordinator, RefusalLog refusals, AuthInterceptor auth, TimeProvider time, Microsoft.Extensions.Options.IOptions<RedisFailover.Hosting.FailoverOptions> options, RedisFailover.Dashboard.PlanHistory history, ILogger<AgentLinkService> logger) : AgentLink.AgentLinkBase
+internal sealed partial class AgentLinkService(Coordinator coordinator, RefusalLog refusals, AuthInterceptor auth, TimeProvider time, Microsoft.Extensions.Options.IOptions<RedisFailover.Hosting.FailoverOptions> options, RedisFailover.Dashboard.PlanHistory history, Microsoft.Extensions.Hosting.IHostApplicationLifetime lifetime, ILogger<AgentLinkService> logger) : AgentLink.AgentLinkBase
 {
     public override async Task Connect(IAsyncStreamReader<AgentMessage> requestStream, IServerStreamWriter<CoordinatorMessage> responseStream, ServerCallContext context)
     {
@@ -60,7 +60,10 @@ internal sealed partial class AgentLinkService(Coordinator coordinator, RefusalL
         }
 
         var session = resource.Attach(registration.Node, registration.TermSeen);
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, session.Replaced.Token);
+        // A stopping coordinator (SIGTERM) ends every agent's stream at once, rather than waiting out the
+        // host's shutdown timeout for streams that never end by themselves; the agents redial (another
+        // coordinator, with etcd, or this one once restarted) and keep restarting dead processes meanwhile.
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, session.Replaced.Token, lifetime.ApplicationStopping);
         var writer = WriteAsync(session, responseStream, stop.Token);
         try
         {

@@ -102,7 +102,10 @@ public sealed class StoreFaultTests : IDisposable
         coordinator.Retry();
 
         Assert.Equal(0, coordinator.HeldEffects);
-        Assert.Equal(new ResourceRecord(2, "n2", 300, "allkeys-lru", false), store.Load("cache") with { InSync = null });
+        var record = store.Load("cache");
+        Assert.Equal(new ResourceRecord(2, "n2", 300, "allkeys-lru", false), record with { InSync = null, Nodes = null, Origins = null, Configured = null });
+        // The nodes in force go with it, so that a restart keeps what an operator changed at run time.
+        Assert.Equal(["n1", "n2", "n3"], record.Nodes!.Select(n => n.Name));
         // The replicas in sync since n1's promotion go with the record (none since n2's: its replicas have not reported in sync yet).
         Assert.Empty(store.Load("cache").InSync!);
         Assert.Equal([CommandKind.Promote, CommandKind.ApplySettings], Commands(sessions["n2"]).Select(c => c.Kind));

@@ -19,6 +19,42 @@ public sealed class SwitchoverTests(LoopbackHosts hosts, Xunit.Abstractions.ITes
 
     private protected override Dictionary<string, string?> CoordinatorSettings() => new() { ["Failover:MetricsUrl"] = _metricsUrl };
 
+    [Fact]
+    public async Task A_coordinator_stopped_while_a_switchover_waits_rolls_it_back_and_the_primary_takes_writes_again()
+    {
+        var admin = new Admin.AdminClient(Channel);
+        var target = Hosts[1];
+        var pid = await Resp.ProcessIdAsync(target.Address, target.Redis.Port);
+        Signals.Send(pid, Signals.SigStop);
+        try
+        {
+            // host-2 cannot catch up (stopped): the switchover waits, host-1's writes paused.
+            var call = admin.SwitchoverAsync(new SwitchoverRequest { Resource = "cache", To = "host-2", CatchUpTimeoutMs = 60_000 }, Coordinator.Headers).ResponseAsync;
+            await Poll.UntilAsync(() => Coordinator.Store.Journal("cache").Any(r => r.Kind == "switchover" && r.Text.StartsWith("planned switchover from host-1 to host-2", StringComparison.Ordinal)),
+                TimeSpan.FromSeconds(10), () => Coordinator.Describe());
+            await Poll.UntilAsync(async () => !(await Resp.CommandAsync(Hosts[0].Address, Hosts[0].Redis.Port, "SET", "paused", "1").WaitAsync(TimeSpan.FromMilliseconds(300)).ContinueWith(t => t.IsCompletedSuccessfully, TaskScheduler.Default)),
+                TimeSpan.FromSeconds(10), () => "host-1's writes are paused");
+
+            // The coordinator stops as SIGTERM stops it, in the middle of the wait, and starts again.
+            var clock = Stopwatch.StartNew();
+            var stopping = DateTimeOffset.UtcNow;
+            await Coordinator.RestartAsync();
+            await Assert.ThrowsAnyAsync<RpcException>(() => call);
+
+            // Rolled back as the stop began, not after the wait's 60 s.
+            var rolledBack = Coordinator.Store.Journal("cache").Single(r => r.Kind == "switchover" && r.Text.Contains("rolled back: abandoned: the coordinator is stopping", StringComparison.Ordinal));
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"rolled back {(rolledBack.At - stopping).TotalMilliseconds:0} ms after the stop began; stopped and started again in {clock.Elapsed.TotalSeconds:0.0} s"));
+            Assert.True(rolledBack.At - stopping < TimeSpan.FromSeconds(3), $"rolled back {rolledBack.At - stopping} after the stop began");
+            await Poll.UntilAsync(async () => await Resp.CommandAsync(Hosts[0].Address, Hosts[0].Redis.Port, "SET", "after", "1").WaitAsync(TimeSpan.FromSeconds(1)) == "OK",
+                TimeSpan.FromSeconds(15), () => "host-1 takes writes again\n" + Coordinator.Describe());
+            await Poll.UntilAsync(() => Status() is { Primary: "host-1", Term: 1 } s && s.Nodes.Count(n => n.Connected) >= 2, TimeSpan.FromSeconds(15), () => Coordinator.Describe());
+        }
+        finally
+        {
+            Signals.Send(pid, Signals.SigCont);
+        }
+    }
+
     private async Task<string> ScrapeAsync()
     {
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
