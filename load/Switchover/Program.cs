@@ -129,7 +129,14 @@ async Task<Outcome> RunAsync(string system)
             };
             switchOver = async _ =>
             {
-                var answer = await Resp.CommandAsync(address, port, "SENTINEL", "FAILOVER", "cache");
+                // Sentinel answers -INPROG while it still finishes the previous failover (reconfiguring
+                // replicas after the writer and the replicas have settled): asked again, as an operator would.
+                string? answer = null;
+                await Poll.UntilAsync(async () =>
+                {
+                    answer = await Resp.CommandAsync(address, port, "SENTINEL", "FAILOVER", "cache");
+                    return answer == "OK" || !answer.StartsWith("-INPROG", StringComparison.Ordinal);
+                }, TimeSpan.FromSeconds(60), () => "SENTINEL FAILOVER is still refused: " + answer);
                 if (answer != "OK")
                 {
                     throw new InvalidOperationException("SENTINEL FAILOVER: " + answer);

@@ -55,7 +55,7 @@ internal sealed class CoordinatorMetrics
         _held = factory.CreateGauge("redis_failover_held_effects", "Decisions (commands, journal lines) waiting for the store to take a write", "resource");
         _urlFilesPending = factory.CreateGauge("redis_failover_url_files_pending", "URL files whose last write failed (retried every tick)");
         _refused = factory.CreateCounter("redis_failover_refused_calls_total", "Calls refused (bad token, bad input, too slow to register)");
-        _blocked = factory.CreateGauge("redis_failover_failover_blocked", "1 for each reason a failover of the resource could not happen now (paused, no_primary, no_standby_in_sync, too_few_vantages), 0 for the others", "resource", "reason");
+        _blocked = factory.CreateGauge("redis_failover_failover_blocked", "1 for each reason a failover of the resource could not happen now (paused, no_primary, no_standby_in_sync, too_few_vantages, store_unavailable), 0 for the others", "resource", "reason");
         _nodes = factory.CreateGauge("redis_failover_nodes", "Nodes the resource has (agents_connected below it: agents missing)", "resource");
         _paused = factory.CreateGauge("redis_failover_paused", "1 while automatic failover of the resource is paused", "resource");
         _leading = factory.CreateGauge("redis_failover_leading", "1 while this coordinator leads (with the file store, always)");
@@ -69,7 +69,7 @@ internal sealed class CoordinatorMetrics
         foreach (var resource in _coordinator.Resources)
         {
             var (term, state, connected, nodes, paused, blockers, progress, quorum) = resource.Read(m =>
-                (m.Term, m.State, m.Nodes.Count(n => n.Connected), m.Nodes.Count, m.Paused, m.FailoverBlockers().Select(b => b.Code).ToHashSet(StringComparer.Ordinal),
+                (m.Term, m.State, m.Nodes.Count(n => n.Connected), m.Nodes.Count, m.Paused, m.FailoverBlockers().Select(b => b.Code).Append(resource.StoreBlocker?.Code ?? "").ToHashSet(StringComparer.Ordinal),
                  m.Progress, m.Policy.QuorumOf(m.Nodes.Count(n => n.Spec.Name != m.Primary))));
             _round.WithLabels(resource.Name).Set(progress?.Round ?? 0);
             _against.WithLabels(resource.Name).Set(progress?.Against ?? 0);

@@ -582,6 +582,15 @@ internal sealed partial class ResourceCoordinator
         _durableTerm = Math.Max(_durableTerm, _machine.Term);
     }
 
+    /// <summary>
+    /// A store that refuses writes, as a reason a failover could not happen now (no new term could be
+    /// written, so nothing would be promoted until it takes writes again); null while it takes them.
+    /// </summary>
+    public (string Code, string Text)? StoreBlocker => StoreFailingSince is { } since
+        ? ("store_unavailable", string.Create(CultureInfo.InvariantCulture,
+            $"the coordinator's store has refused writes since {since.UtcDateTime:HH:mm:ss}Z: no new term can be written, so nothing can be promoted"))
+        : null;
+
     /// <summary>Effects waiting for the store to accept a write again.</summary>
     public int HeldEffects
     {

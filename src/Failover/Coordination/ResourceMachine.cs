@@ -1067,7 +1067,7 @@ internal sealed class ResourceMachine
     private static string Describe(NodeRole? role) => (role ?? NodeRole.Unknown).LegacyName();
 
     /// <summary>The codes <see cref="FailoverBlockers"/> gives, each a label value of <c>redis_failover_failover_blocked</c>.</summary>
-    public static readonly string[] BlockerCodes = ["paused", "no_primary", "no_standby_in_sync", "too_few_vantages"];
+    public static readonly string[] BlockerCodes = ["paused", "no_primary", "no_standby_in_sync", "too_few_vantages", "store_unavailable"];
 
     /// <summary>
     /// Why a failover could not happen now, each with its code and in words: what <c>status</c>,

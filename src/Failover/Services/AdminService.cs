@@ -248,6 +248,11 @@ internal sealed class AdminService(Coordinator coordinator, ICoordinatorStore st
             MaxmemoryPolicyOrigin = machine.Origins.MaxMemoryPolicy ?? "",
         };
         status.FailoverBlockers.AddRange(machine.FailoverBlockers().Select(b => b.Text));
+        if (resource.StoreBlocker is { } store)
+        {
+            status.FailoverBlockers.Add(store.Text);
+        }
+
         var inSync = machine.InSyncNodes.ToHashSet(StringComparer.Ordinal);
         foreach (var node in machine.Nodes)
         {

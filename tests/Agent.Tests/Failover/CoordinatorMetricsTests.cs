@@ -50,6 +50,10 @@ public sealed class CoordinatorMetricsTests : IAsyncLifetime
 
         metrics = await ScrapeAsync();
         Assert.Contains("redis_failover_store_failing{resource=\"cache\"} 1", metrics, StringComparison.Ordinal);
+        // A failover is impossible meanwhile (no term could be written), and status and the metrics say so.
+        Assert.Contains("redis_failover_failover_blocked{resource=\"cache\",reason=\"store_unavailable\"} 1", metrics, StringComparison.Ordinal);
+        Assert.Contains(admin.GetStatus(new ResourceRequest { Resource = "cache" }, _coordinator.Headers).FailoverBlockers,
+            b => b.StartsWith("the coordinator's store has refused writes since ", StringComparison.Ordinal));
         Assert.DoesNotContain("redis_failover_store_write_failures_total{resource=\"cache\"} 0", metrics, StringComparison.Ordinal);
         Assert.DoesNotContain("redis_failover_held_effects{resource=\"cache\"} 0", metrics, StringComparison.Ordinal);
 
@@ -58,6 +62,7 @@ public sealed class CoordinatorMetricsTests : IAsyncLifetime
             TimeSpan.FromSeconds(10), () => "the store takes writes again");
         metrics = await ScrapeAsync();
         Assert.Contains("redis_failover_held_effects{resource=\"cache\"} 0", metrics, StringComparison.Ordinal);
+        Assert.Contains("redis_failover_failover_blocked{resource=\"cache\",reason=\"store_unavailable\"} 0", metrics, StringComparison.Ordinal);
         Assert.Equal(60, (await admin.GetStatusAsync(new ResourceRequest { Resource = "cache" }, _coordinator.Headers)).Settings.TimeoutSeconds);
         Assert.Equal(60, _coordinator.Store.Load("cache").TimeoutSeconds);
     }
