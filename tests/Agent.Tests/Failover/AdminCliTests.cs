@@ -53,6 +53,13 @@ public sealed class AdminCliTests(LoopbackHosts hosts) : ThreeHostResource(hosts
         Assert.Contains("failover impossible now: only 1 of 2 vantage agents are connected: confirming host-1's loss needs 2 (host-3 not connected)", status, StringComparison.Ordinal);
         (_, info, _) = await CliAsync("info", "-r", "cache");
         Assert.Contains("Failover possible   NO: only 1 of 2 vantage agents are connected", info, StringComparison.Ordinal);
+
+        // A switchover to a node that is not a connected replica in sync is refused before anything is paused.
+        (code, _, error) = await CliAsync("switchover", "-r", "cache", "--to", "host-3");
+        Assert.True(code == 1, $"exit {code}: {error}");
+        Assert.Contains("host-3 is not a connected replica in sync with host-1", error, StringComparison.Ordinal);
+        Assert.Equal("OK", await Resp.CommandAsync(Hosts[0].Address, Hosts[0].Redis.Port, "SET", "not-paused", "1").WaitAsync(TimeSpan.FromSeconds(2)));
+        Assert.Equal("host-1", Status().Primary);
     }
 
     [Fact]

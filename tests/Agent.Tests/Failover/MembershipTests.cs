@@ -101,6 +101,25 @@ public sealed class MembershipTests
     }
 
     [Fact]
+    public void A_switchover_to_a_replica_out_of_sync_is_refused_and_pauses_nothing()
+    {
+        var machine = Resource(n3InSync: false);
+        var effects = machine.BeginSwitchover("n3", out var plan, out var refusal);
+        Assert.Null(plan);
+        Assert.Equal("n3 is not a connected replica in sync with n1", refusal);
+        Assert.Null(machine.SwitchingTo);
+        Assert.DoesNotContain(effects, e => e is SendCommand { Kind: CommandKind.Fence });
+
+        // A node added and not yet synced is no target either; the one in sync is.
+        machine.AddNode(new NodeSpec("n4", "127.0.0.14:6379", ""), "op", T0, out _);
+        machine.BeginSwitchover("n4", out plan, out refusal);
+        Assert.Equal("n4 is not a connected replica in sync with n1", refusal);
+        machine.BeginSwitchover(null, out plan, out refusal);
+        Assert.Null(refusal);
+        Assert.Equal(("n2", "n1"), plan);
+    }
+
+    [Fact]
     public void A_fixed_quorum_is_never_left_without_enough_vantages()
     {
         var machine = new ResourceMachine("cache", Specs("n1", "n2", "n3"), Policy with { Quorum = 2 }, 1, "n1", ResourceSettings.None, paused: false);
