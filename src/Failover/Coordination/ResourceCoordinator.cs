@@ -83,8 +83,6 @@ internal sealed partial class ResourceCoordinator
     private static readonly TimeSpan StoreErrorInterval = TimeSpan.FromSeconds(30);
 
     private readonly ConfiguredValues? _configured;
-
-    /// <param name="configured">The configuration's values, kept in the record so that a later start can tell whether the configuration changed since (<see cref="DesiredState"/>).</param>
     private readonly Decisions? _decisions;
     private DateTimeOffset _incidentOpenedAt;
 

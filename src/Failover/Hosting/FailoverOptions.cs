@@ -280,19 +280,17 @@ internal sealed partial class ResourcesOptionsValidator(IOptions<FailoverOptions
                     errors.Add($"Resources:{i}:Nodes:{j}:Name is required.");
                 }
 
-                if (node.Address is null || !FailoverHost.HostPort().IsMatch(node.Address)
-                    || !int.TryParse(node.Address[(node.Address.LastIndexOf(':') + 1)..], System.Globalization.CultureInfo.InvariantCulture, out var port) || port is < 1 or > 65535)
+                if (!IsAddress(node.Address))
                 {
                     errors.Add($"Resources:{i}:Nodes:{j}:Address must be host:port (got '{Printable(node.Address ?? "")}'), the port from 1 to 65535.");
                 }
 
-                if (node.TlsAddress is { Length: > 0 } tlsAddress && (!FailoverHost.HostPort().IsMatch(tlsAddress)
-                    || !int.TryParse(tlsAddress[(tlsAddress.LastIndexOf(':') + 1)..], System.Globalization.CultureInfo.InvariantCulture, out var tlsPort) || tlsPort is < 1 or > 65535))
+                if (node.TlsAddress is { Length: > 0 } tlsAddress && !IsAddress(tlsAddress))
                 {
                     errors.Add($"Resources:{i}:Nodes:{j}:TlsAddress must be host:port (got '{Printable(tlsAddress)}'), the port from 1 to 65535.");
                 }
 
-                if (node.Name is { Length: > 0 } nodeName && !ResourceName().IsMatch(nodeName))
+                if (node.Name is { Length: > 0 } nodeName && !IsNodeName(nodeName))
                 {
                     errors.Add($"Resources:{i}:Nodes:{j}:Name '{Printable(nodeName)}' must be 1 to 64 letters, digits, '-', '_' or '.'.");
                 }
