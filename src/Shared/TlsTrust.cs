@@ -28,7 +28,12 @@ internal sealed class TlsTrust
 
     public static TlsTrust System { get; } = new(null, null, "the system's trusted roots");
 
-    public static TlsTrust Create(string? caFile, string? sha256)
+    /// <summary>
+    /// Trust in a pinned certificate (<paramref name="sha256"/>), else the CA(s) in
+    /// <paramref name="caFile"/>, else the system's roots. <paramref name="label"/> names the CA in
+    /// refusals instead of its file (for a refusal told to a caller the file's path is not theirs to know).
+    /// </summary>
+    public static TlsTrust Create(string? caFile, string? sha256, string? label = null)
     {
         if (!string.IsNullOrWhiteSpace(sha256))
         {
@@ -39,7 +44,7 @@ internal sealed class TlsTrust
         {
             var roots = new X509Certificate2Collection();
             roots.ImportFromPemFile(caFile);
-            return roots.Count > 0 ? new TlsTrust(roots, null, $"the CA in '{caFile}'") : throw new FormatException("holds no PEM certificate");
+            return roots.Count > 0 ? new TlsTrust(roots, null, label ?? $"the CA in '{caFile}'") : throw new FormatException("holds no PEM certificate");
         }
 
         return System;

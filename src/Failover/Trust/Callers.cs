@@ -20,14 +20,16 @@ internal sealed partial class Callers
     private readonly string? _file;
     private readonly byte[]? _sharedToken;
     private readonly TimeProvider _time;
+    private readonly ServerTls _tls;
     private readonly ILogger<Callers> _logger;
     private readonly Lock _lock = new();
     private Credentials _credentials;
     private (DateTime Written, long Length) _seen;
     private DateTimeOffset _lookedAt;
 
-    public Callers(IOptions<FailoverOptions> options, TimeProvider time, ILogger<Callers> logger)
+    public Callers(IOptions<FailoverOptions> options, TimeProvider time, ServerTls tls, ILogger<Callers> logger)
     {
+        _tls = tls;
         _file = options.Value.CredentialsFile is { Length: > 0 } file ? file : null;
         _sharedToken = options.Value.Token is { Length: > 0 } token ? Encoding.UTF8.GetBytes(token) : null;
         _time = time;
@@ -74,8 +76,15 @@ internal sealed partial class Callers
         var credentials = Current;
         if (certificate is not null)
         {
-            // Kestrel has checked the chain against Failover:Tls:ClientCaFile already.
+            // The handshake let it through (to say why it is refused, see ServerTls.ValidateClient):
+            // its chain and dates are checked here, on every call, before its name counts.
             var name = certificate.GetNameInfo(X509NameType.SimpleName, forIssuer: false);
+            if (_tls.ClientProblem(certificate) is { } problem)
+            {
+                why = $"the client certificate of '{Printable(name)}' is refused: {problem}";
+                return null;
+            }
+
             if (credentials.IsRevoked(SHA256.HashData(certificate.RawData)))
             {
                 why = $"the client certificate of '{Printable(name)}' is revoked (credentials file)";

@@ -32,7 +32,7 @@ internal sealed partial class ServerTls
         _options = options.Value.Tls;
         _time = time;
         _logger = logger;
-        _clients = _options.ClientCaFile is { Length: > 0 } ca ? TlsTrust.Create(ca, null) : null;
+        _clients = _options.ClientCaFile is { Length: > 0 } ca ? TlsTrust.Create(ca, null, "the CA the coordinator trusts for clients (Failover:Tls:ClientCaFile)") : null;
         if (_options.CertFile is { Length: > 0 })
         {
             _certificate = Load(_options, out _seen);
@@ -80,7 +80,15 @@ internal sealed partial class ServerTls
         }
     }
 
-    /// <summary>Kestrel's client certificate check: the chain to <c>ClientCaFile</c>, in date; a refusal is logged with its reason.</summary>
+    /// <summary>
+    /// Kestrel's client certificate check. A refused certificate is logged with its reason, and the
+    /// handshake still completes: .NET 10's TLS stack on Linux sends no alert when it refuses a
+    /// certificate (the caller would see only a closed connection; dotnet/runtime#115996 brings
+    /// alerts in a later release), so the refusal is made on every call instead
+    /// (<see cref="ClientProblem"/> through <see cref="Callers.Identify"/>), as gRPC's
+    /// <c>Unauthenticated</c> with the reason the caller can act on. Nothing is served to such a
+    /// connection that a caller with no certificate at all could not have.
+    /// </summary>
     public bool ValidateClient(X509Certificate2 certificate, X509Chain? chain, SslPolicyErrors errors)
     {
         if (_clients is null)
@@ -88,15 +96,18 @@ internal sealed partial class ServerTls
             return false;
         }
 
-        // The name is the caller's, not a host: only the chain and the dates matter here.
-        if (_clients.Problem(certificate, errors & ~SslPolicyErrors.RemoteCertificateNameMismatch) is { } problem)
+        if (ClientProblem(certificate) is { } problem)
         {
             Log.ClientRefused(_logger, certificate.Subject, problem);
-            return false;
         }
 
         return true;
     }
+
+    /// <summary>Why a client certificate is not to be believed (another CA, out of date); null when its chain reaches <c>Failover:Tls:ClientCaFile</c> and it is in date.</summary>
+    public string? ClientProblem(X509Certificate2 certificate) =>
+        // The name is the caller's, not a host: only the chain and the dates matter here.
+        _clients is null ? "no client certificates are trusted (Failover:Tls:ClientCaFile is not set)" : _clients.Problem(certificate, SslPolicyErrors.None);
 
     private static (DateTime, DateTime) Stamp(TlsOptions options) =>
         (File.GetLastWriteTimeUtc(options.CertFile!), File.GetLastWriteTimeUtc(options.KeyFile ?? options.CertFile!));
