@@ -331,7 +331,9 @@ internal sealed partial class ResourceCoordinator
     /// <summary>An agent's answer to a command: a probe's verdict feeds the confirmation; a refusal goes to the journal.</summary>
     public void Answered(string node, CommandResult result)
     {
-        if (!_pending.TryRemove(result.CommandId, out var command))
+        // Only the node a command was sent to answers it: an agent, bound to its own node, cannot
+        // carry another node's answer (a forged "promoted" or "paused at offset N").
+        if (!_pending.TryGetValue(result.CommandId, out var command) || command.Node != node || !_pending.TryRemove(result.CommandId, out command))
         {
             return;
         }

@@ -132,6 +132,9 @@ public sealed class StoreFaultTests : IDisposable
         Assert.Equal(2, promote.Term);
         // The new primary is published once its agent says the promote is carried out, not before.
         Assert.DoesNotContain(store.Journal("cache"), r => r.Kind == "publish");
+        // Another node's agent answering the command sent to n2 is not n2's answer (issue 13: no result about another node).
+        coordinator.Answered("n3", new CommandResult { CommandId = promote.CommandId, Ok = true });
+        Assert.DoesNotContain(store.Journal("cache"), r => r.Kind == "publish");
         coordinator.Answered("n2", new CommandResult { CommandId = promote.CommandId, Ok = true });
         Assert.Contains(store.Journal("cache"), r => r.Kind == "publish" && r.Text.Contains(urlFile, StringComparison.Ordinal));
         Assert.Contains(_logs.Entries, e => e.EventId == 2022);
