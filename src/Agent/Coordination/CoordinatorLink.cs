@@ -235,7 +235,7 @@ internal sealed partial class CoordinatorLink(
 
                     Log.Connected(logger, _url, message.Welcome.Term, message.Welcome.Primary);
                     Learn(message.Welcome.Membership);
-                    if (_options.SelfFenceAfter is { } selfFence && message.Welcome.WindowMs > 0 && selfFence >= TimeSpan.FromMilliseconds(message.Welcome.WindowMs))
+                    if (_options.FenceAfter is { } selfFence && message.Welcome.WindowMs > 0 && selfFence >= TimeSpan.FromMilliseconds(message.Welcome.WindowMs))
                     {
                         // Only the coordinator knows its window: checked here, as soon as it says it.
                         Log.SelfFenceTooLate(logger, selfFence, TimeSpan.FromMilliseconds(message.Welcome.WindowMs));

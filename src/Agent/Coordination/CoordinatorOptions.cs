@@ -61,12 +61,21 @@ internal sealed class CoordinatorOptions
     public TimeSpan ReportInterval { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>
-    /// When set, an agent that has heard neither the coordinator nor any peer for this long fences
-    /// its own node if it is a primary (writes refused), so that a primary cut off from everyone
-    /// stops taking writes before the coordinator's window ends and promotes another. Lifted only
-    /// on the coordinator's word.
+    /// An agent that has heard neither the coordinator nor any peer for this long fences its own node
+    /// if it is a primary (writes refused), so that a primary cut off from everyone stops taking
+    /// writes (which a failover would discard) long before the coordinator's window ends. Lifted
+    /// only on the coordinator's word. Unset: two <see cref="ReportInterval"/>s (2 s by default);
+    /// <c>00:00:00</c>: never. See <see cref="FenceAfter"/>.
     /// </summary>
     public TimeSpan? SelfFenceAfter { get; set; }
+
+    /// <summary>The self-fence in force: <see cref="SelfFenceAfter"/>, two report intervals when unset, null when turned off (zero).</summary>
+    public TimeSpan? FenceAfter => SelfFenceAfter switch
+    {
+        null => 2 * ReportInterval,
+        { } off when off == TimeSpan.Zero => null,
+        { } set => set,
+    };
 
     /// <summary>The client certificate with its key, read now; null when none is configured.</summary>
     public System.Security.Cryptography.X509Certificates.X509Certificate2? ClientCertificate()
@@ -142,10 +151,11 @@ internal sealed class CoordinatorOptionsValidator : IValidateOptions<Coordinatio
         errors.Positive($"{CoordinatorOptions.Section}:{nameof(CoordinatorOptions.ReportInterval)}", options.ReportInterval);
         if (options.SelfFenceAfter is { } selfFence)
         {
-            errors.Positive($"{CoordinatorOptions.Section}:{nameof(CoordinatorOptions.SelfFenceAfter)}", selfFence);
+            // 00:00:00 turns the self-fence off.
+            errors.NotNegative($"{CoordinatorOptions.Section}:{nameof(CoordinatorOptions.SelfFenceAfter)}", selfFence);
             // The coordinator is heard once per report (it acknowledges each): a fence sooner than two
             // report intervals would take one late acknowledgement for isolation.
-            errors.Require(options.ReportInterval <= TimeSpan.Zero || selfFence >= 2 * options.ReportInterval,
+            errors.Require(options.ReportInterval <= TimeSpan.Zero || selfFence == TimeSpan.Zero || selfFence >= 2 * options.ReportInterval,
                 $"Coordinator:SelfFenceAfter ({selfFence}) must be at least two Coordinator:ReportInterval ({options.ReportInterval}): the coordinator is heard once per report, so a shorter fence would take one late acknowledgement for isolation.");
         }
 

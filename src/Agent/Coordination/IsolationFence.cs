@@ -11,7 +11,7 @@ namespace RedisAgent.Coordination;
 
 /// <summary>
 /// A primary that can see neither the coordinator nor any peer's Redis for
-/// <see cref="CoordinatorOptions.SelfFenceAfter"/> is probably the one cut off: it fences itself
+/// <see cref="CoordinatorOptions.FenceAfter"/> (on by default: two report intervals) is probably the one cut off: it fences itself
 /// (writes refused), so that once the others promote a new primary the old one accepts nothing.
 /// Only the coordinator lifts the fence (Unfence, Promote or ReplicateFrom). Any answer only a live
 /// host gives (<see cref="Vocabulary.ProvesHostAlive(PortOutcome)"/>) from a peer counts as contact.
@@ -30,7 +30,7 @@ internal sealed partial class IsolationFence(
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        if (string.IsNullOrEmpty(options.Value.Url) || options.Value.SelfFenceAfter is not { } after)
+        if (string.IsNullOrEmpty(options.Value.Url) || options.Value.FenceAfter is not { } after)
         {
             return;
         }
@@ -42,7 +42,9 @@ internal sealed partial class IsolationFence(
             while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
             {
                 var alone = Alone(started);
-                if (alone >= after && !control.Fenced && reports.Role == NodeRole.Primary)
+                // Not when the coordinator's last word was that no standby is in sync: nobody could
+                // be promoted in this primary's place, so a fence would cost its writes and save none.
+                if (alone >= after && !control.Fenced && reports.Role == NodeRole.Primary && !lease.NoStandby)
                 {
                     await FenceAsync(alone).ConfigureAwait(false);
                 }
