@@ -61,6 +61,29 @@ public sealed class Partition : IDisposable
         return partition;
     }
 
+    /// <summary>
+    /// Cuts one alias off one TCP port on this machine (both directions), whatever address serves
+    /// it: e.g. an agent talking from its host's alias to a coordinator on 127.0.0.1, while both
+    /// keep talking to everyone else.
+    /// </summary>
+    public static Partition FromPort(string address, int port)
+    {
+        var partition = new Partition(address);
+        var number = port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        try
+        {
+            partition.Add(["INPUT", "-s", address, "-p", "tcp", "--dport", number, "-j", "DROP"]);
+            partition.Add(["INPUT", "-d", address, "-p", "tcp", "--sport", number, "-j", "DROP"]);
+        }
+        catch
+        {
+            partition.Dispose();
+            throw;
+        }
+
+        return partition;
+    }
+
     /// <summary>Removes every rule a test run left behind (a crashed run cannot reach its Dispose).</summary>
     public static void SweepLeftovers()
     {
