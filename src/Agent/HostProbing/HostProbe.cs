@@ -98,7 +98,12 @@ internal sealed class HostProbe : IDisposable
                 {
                     if (onKeptSession)
                     {
-                        await Task.Run(() => ChannelProbe.OpenAndClose(client), CancellationToken.None)
+                        // SSH.NET opens a channel synchronously: on a host cut off, the call blocks its
+                        // thread until SSH.NET's own timeout, long after this probe gave up on it. On a
+                        // thread of its own, never the pool's: three such probes (the node's host and two
+                        // peers) held the pool of a 2-core machine for about a second at a cut, and
+                        // delayed the self-fence by as much (measured with load/IsolatedWrites).
+                        await Task.Factory.StartNew(() => ChannelProbe.OpenAndClose(client), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default)
                             .WaitAsync(_ssh.CommandTimeout, _time, cancellationToken).ConfigureAwait(false);
                     }
 
