@@ -12,13 +12,17 @@ internal static class LogsCommand
 {
     public const int UsageExitCode = 64;
     public const int UnavailableExitCode = 69;
+
+    /// <summary>A tail the agent ended, or lost mid-stream.</summary>
+    public const int LostExitCode = 1;
     public const string UrlVariable = "REDIS_AGENT_URL";
 
     public const string Usage = """
         usage: redis-agent logs [-t|--tail] [-n|--num N] [-s|--source redis|agent] [--url URL]
-          -t, --tail     keep printing new lines as they come (Ctrl-C to stop)
+          -t, --tail     keep printing new lines as they come (Ctrl-C to stop; exit 1 if the agent goes away)
           -n, --num N    lines of history to print first (default 100)
           -s, --source   only Redis's own lines (redis) or only the agent's (agent)
+                         (Heroku's spellings work too: --num=50, --source=redis, -tn 50)
           --url URL      the agent's HTTP address (default $REDIS_AGENT_URL, else http://127.0.0.1:9379)
           --token-file F the agent's Http:TokenFile token (default $REDIS_AGENT_TOKEN), when it asks for one
         """;
@@ -68,10 +72,26 @@ internal static class LogsCommand
             }
 
             using var lines = new StreamReader(body);
-            while (await lines.ReadLineAsync(cancellationToken).ConfigureAwait(false) is { } line)
+            try
             {
-                await output.WriteLineAsync(line).ConfigureAwait(false);
-                await output.FlushAsync(cancellationToken).ConfigureAwait(false);
+                while (await lines.ReadLineAsync(cancellationToken).ConfigureAwait(false) is { } line)
+                {
+                    await output.WriteLineAsync(line).ConfigureAwait(false);
+                    await output.FlushAsync(cancellationToken).ConfigureAwait(false);
+                }
+            }
+            catch (Exception ex) when (!cancellationToken.IsCancellationRequested && ex is IOException or HttpRequestException)
+            {
+                // The agent went away mid-stream (stopped, killed, restarted): one line, not a stack trace.
+                await error.WriteLineAsync($"redis-agent logs: the agent at {request.GetLeftPart(UriPartial.Authority)} went away ({ex.Message})").ConfigureAwait(false);
+                return LostExitCode;
+            }
+
+            if (request.Query.Contains("tail=true", StringComparison.Ordinal) && !cancellationToken.IsCancellationRequested)
+            {
+                // A tail ends only when the agent ends it: it is stopping.
+                await error.WriteLineAsync($"redis-agent logs: the agent at {request.GetLeftPart(UriPartial.Authority)} ended the tail (is it stopping?)").ConfigureAwait(false);
+                return LostExitCode;
             }
 
             return 0;
@@ -87,10 +107,38 @@ internal static class LogsCommand
         }
     }
 
+    /// <summary>
+    /// Heroku's spellings as the short and long forms this parser reads: <c>--num=50</c> as
+    /// <c>--num 50</c>, and joined short flags such as <c>-tn 50</c> as <c>-t -n 50</c>.
+    /// </summary>
+    internal static string[] Spelled(string[] args)
+    {
+        var spelled = new List<string>();
+        foreach (var argument in args)
+        {
+            if (argument.StartsWith("--", StringComparison.Ordinal) && argument.IndexOf('=', StringComparison.Ordinal) is > 2 and var equals)
+            {
+                spelled.Add(argument[..equals]);
+                spelled.Add(argument[(equals + 1)..]);
+            }
+            else if (argument.Length > 2 && argument[0] == '-' && argument[1] != '-' && argument[1..].All(c => c is 't' or 'n' or 's'))
+            {
+                spelled.AddRange(argument[1..].Select(c => "-" + c));
+            }
+            else
+            {
+                spelled.Add(argument);
+            }
+        }
+
+        return [.. spelled];
+    }
+
     internal static bool TryParse(string[] args, out Uri request, out string? problem)
     {
         request = null!;
         problem = null;
+        args = Spelled(args);
         var tail = false;
         var num = 100;
         string? source = null;

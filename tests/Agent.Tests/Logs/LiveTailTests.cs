@@ -102,6 +102,58 @@ public sealed class LiveTailTests : IAsyncLifetime
         Assert.Contains("usage: redis-agent logs", cli.Output, StringComparison.Ordinal);
     }
 
+    /// <summary>Commands copied from Heroku's documentation work as written (issue 18).</summary>
+    [Theory]
+    [InlineData(new[] { "--num=50", "--source=redis", "--tail" }, "/logs?num=50&tail=true&source=redis")]
+    [InlineData(new[] { "-tn", "50" }, "/logs?num=50&tail=true")]
+    [InlineData(new[] { "-t", "-s", "agent" }, "/logs?num=100&tail=true&source=agent")]
+    [InlineData(new[] { "-n", "7" }, "/logs?num=7")]
+    public void Cli_TakesHerokusSpellings(string[] arguments, string expected)
+    {
+        Assert.True(RedisAgent.Cli.LogsCommand.TryParse([.. arguments, "--url", "http://127.0.0.1:9"], out var request, out var problem), problem);
+        Assert.Equal(expected, request.PathAndQuery);
+    }
+
+    /// <summary>
+    /// <c>logs -t</c> against an agent that is killed mid-tail: one line saying so and exit 1, never
+    /// a stack trace (issue 18: it crashed with exit 134).
+    /// </summary>
+    [Fact]
+    public async Task Cli_Tail_WhenTheAgentGoesAway_SaysSoInOneLineAndExits1()
+    {
+        using var state = new TempDirectory("tail-gone");
+        var url = $"http://127.0.0.1:{LoopbackPorts.Free()}";
+        await using var agent = AgentProcess.Start(new Dictionary<string, string>
+        {
+            ["Urls"] = url,
+            ["REDIS_URL"] = $"redis://127.0.0.1:{LoopbackPorts.Free()}",
+            ["Restart__Driver"] = "none",
+            ["Agent__StateDirectory"] = state.Path,
+            ["Logs__Resource"] = "gone-test",
+        });
+        await Poll.UntilAsync(async () =>
+        {
+            try
+            {
+                return (await _http.GetAsync(new Uri(new Uri(url), "/healthz"))).IsSuccessStatusCode;
+            }
+            catch (HttpRequestException)
+            {
+                return false;
+            }
+        }, Deadline, () => "the agent listens: " + agent.Output);
+        await using var cli = AgentProcess.Start(new Dictionary<string, string>(), "logs", "-t", "--url", url);
+        // Its history first: the agent's start-up lines, then the tail is open.
+        await Poll.UntilAsync(() => cli.Output.Contains("agent[gone-test]:", StringComparison.Ordinal), Deadline, () => "the CLI printed the history: " + cli.Output + agent.Output);
+
+        Signals.Send(agent.ProcessId, Signals.SigKill);
+
+        Assert.Equal(RedisAgent.Cli.LogsCommand.LostExitCode, await cli.WaitForExitAsync(Deadline));
+        Assert.Contains($"redis-agent logs: the agent at {url}", cli.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", cli.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("Unhandled exception", cli.Output, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Cli_NoAgentThere_SaysSoAndExit69()
     {
