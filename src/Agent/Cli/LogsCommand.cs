@@ -4,7 +4,7 @@ using System.Net.Sockets;
 namespace RedisAgent.Cli;
 
 /// <summary>
-/// <c>redis-agent logs [-t] [-n N] [-s redis|agent] [--url URL]</c>: the resource's lines from a
+/// <c>redis-agent logs [-t] [-n N] [-s redis|agent|heroku-redis] [--url URL]</c>: the resource's lines from a
 /// running agent, in the manner of <c>heroku logs -s redis -t</c>. Prints exactly the lines the
 /// agent serves, one per line.
 /// </summary>
@@ -18,10 +18,10 @@ internal static class LogsCommand
     public const string UrlVariable = "REDIS_AGENT_URL";
 
     public const string Usage = """
-        usage: redis-agent logs [-t|--tail] [-n|--num N] [-s|--source redis|agent] [--url URL]
+        usage: redis-agent logs [-t|--tail] [-n|--num N] [-s|--source redis|agent|heroku-redis] [--url URL]
           -t, --tail     keep printing new lines as they come (Ctrl-C to stop; exit 1 if the agent goes away)
           -n, --num N    lines of history to print first (default 100)
-          -s, --source   only Redis's own lines (redis) or only the agent's (agent)
+          -s, --source   only Redis's own lines (redis), the agent's (agent) or its metrics line (heroku-redis)
                          (Heroku's spellings work too: --num=50, --source=redis, -tn 50)
           --url URL      the agent's HTTP address (default $REDIS_AGENT_URL, else http://127.0.0.1:9379)
           --token-file F the agent's Http:TokenFile token (default $REDIS_AGENT_TOKEN), when it asks for one
@@ -162,9 +162,9 @@ internal static class LogsCommand
                     break;
                 case "-s" or "--source":
                     source = Value();
-                    if (source is not ("redis" or "agent"))
+                    if (source is null || Logs.LogLine.Named(source) is null)
                     {
-                        problem = $"--source must be redis or agent, not '{source}'";
+                        problem = $"--source must be redis, agent or heroku-redis, not '{source}'";
                         return false;
                     }
 

@@ -53,7 +53,7 @@ internal static class AgentHost
         usage:
           redis-agent [--Section:Key=value ...]   run the agent (configuration: appsettings.json, the
                                                   environment, e.g. REDIS_URL and Probe__Interval, then these)
-          redis-agent logs [-t] [-n N] [-s redis|agent] [--url URL]
+          redis-agent logs [-t] [-n N] [-s redis|agent|heroku-redis] [--url URL]
                                                   a running agent's lines, like heroku logs -s redis -t
           redis-agent health [--url URL]          exit 0 when a running agent is ready (for container checks)
           redis-agent accept-term TERM [--state-directory DIR]

@@ -46,7 +46,9 @@ internal static class LineSanitizer
                 '\n' => clean.Append(@"\n"),
                 '\r' => clean.Append(@"\r"),
                 '\t' => clean.Append(@"\t"),
-                _ when IsUnsafe(c) => clean.Append(@"\x").Append(((int)c).ToString("x2", CultureInfo.InvariantCulture)),
+                _ when IsUnsafe(c) && c <= 0xff => clean.Append(@"\x").Append(((int)c).ToString("x2", CultureInfo.InvariantCulture)),
+                // Beyond one byte: \uXXXX, never \x2028 (which reads as \x20 then "28").
+                _ when IsUnsafe(c) => clean.Append(@"\u").Append(((int)c).ToString("x4", CultureInfo.InvariantCulture)),
                 _ => clean.Append(c),
             };
         }
@@ -59,7 +61,12 @@ internal static class LineSanitizer
         return clean.ToString();
     }
 
-    /// <summary>C0 and C1 controls, DEL, and the Unicode line and paragraph separators some viewers break on.</summary>
+    /// <summary>
+    /// C0 and C1 controls, DEL, the Unicode line and paragraph separators some viewers break on,
+    /// the bidirectional overrides and isolates that make a viewer show text in another order than
+    /// it is (U+202A-U+202E, U+2066-U+2069, the marks U+200E, U+200F, U+061C), and the byte-order mark.
+    /// </summary>
     private static bool IsUnsafe(char c) =>
-        c < 0x20 || c == 0x7f || (c >= 0x80 && c <= 0x9f) || c == '\u2028' || c == '\u2029';
+        c < 0x20 || c == 0x7f || (c >= 0x80 && c <= 0x9f) || c == '\u2028' || c == '\u2029'
+        || (c >= '\u202a' && c <= '\u202e') || (c >= '\u2066' && c <= '\u2069') || c is '\u200e' or '\u200f' or '\u061c' or '\ufeff';
 }

@@ -49,7 +49,15 @@ internal sealed class LogBusLoggerProvider(LogBus bus, IOptions<LogOptions> opti
             }
 
             var level = logLevel >= LogLevel.Warning ? '#' : '*';
-            provider.Publish(new LogLine(provider.Now, LogSource.Agent, level, LineSanitizer.Clean(formatter(state, exception), provider.MaxLength)));
+            provider.Publish(new LogLine(provider.Now, LogSource.Agent, level, LineSanitizer.Clean(formatter(state, exception), provider.MaxLength))
+            {
+                Severity = logLevel switch
+                {
+                    LogLevel.Critical => 2,
+                    LogLevel.Error => 3,
+                    _ => null,
+                },
+            });
         }
     }
 

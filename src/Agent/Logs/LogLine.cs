@@ -2,11 +2,16 @@ using System.Globalization;
 
 namespace RedisAgent.Logs;
 
-/// <summary>Where a line comes from: Redis itself, or the agent (restarts, verdicts), so tails can filter with <c>-s</c>.</summary>
+/// <summary>
+/// Where a line comes from: Redis itself, the agent (restarts, verdicts), or the agent's plan-limit
+/// metrics line, so tails can filter with <c>-s</c>. Each has its own tag, and only Redis's output
+/// is tagged <c>redis</c>: nothing Redis writes can pass for the agent's lines or its metrics.
+/// </summary>
 internal enum LogSource
 {
     Redis,
     Agent,
+    Metrics,
 }
 
 /// <summary>
@@ -15,6 +20,12 @@ internal enum LogSource
 /// </summary>
 internal sealed record LogLine(DateTimeOffset Timestamp, LogSource Source, char? Level, string Text)
 {
+    /// <summary>
+    /// The syslog severity when Redis's level alphabet cannot say it: the agent's own errors (3) and
+    /// critical events (2), which would otherwise arrive at a drain as warnings (Redis's <c>#</c>).
+    /// </summary>
+    public int? Severity { get; init; }
+
     /// <summary>
     /// The line as Heroku's log router shows it:
     /// <c>2016-04-22T21:25:09Z redis[redis-clear-69157]: * The server is now ready ...</c>
@@ -25,5 +36,20 @@ internal sealed record LogLine(DateTimeOffset Timestamp, LogSource Source, char?
     /// <summary>The part after the tag: the level character, when there is one, then the text.</summary>
     public string Message => Level is { } level ? $"{level} {Text}" : Text;
 
-    public string SourceName => Source == LogSource.Redis ? "redis" : "agent";
+    public string SourceName => NameOf(Source);
+
+    /// <summary>
+    /// The tag of each source: <c>redis</c>, <c>agent</c>, and <c>heroku-redis</c> for the metrics
+    /// line (the process name Heroku's router gives it).
+    /// </summary>
+    public static string NameOf(LogSource source) => source switch
+    {
+        LogSource.Redis => "redis",
+        LogSource.Agent => "agent",
+        LogSource.Metrics => "heroku-redis",
+        _ => throw new ArgumentOutOfRangeException(nameof(source)),
+    };
+
+    /// <summary>The source a tag names (as <c>-s</c> takes it); null when none does.</summary>
+    public static LogSource? Named(string name) => Enum.GetValues<LogSource>().Cast<LogSource?>().FirstOrDefault(s => NameOf(s!.Value) == name);
 }

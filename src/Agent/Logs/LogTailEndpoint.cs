@@ -10,7 +10,7 @@ namespace RedisAgent.Logs;
 /// <summary>
 /// <c>GET /logs</c>: the resource's lines as text, one per line, in the router's format.
 /// The last <c>num</c> lines (of the source asked for) first (default 100, at most the ring's size), then, with
-/// <c>tail=true</c>, every new line as it comes. <c>source=redis|agent</c> filters. Each tail has
+/// <c>tail=true</c>, every new line as it comes. <c>source=redis|agent|heroku-redis</c> filters. Each tail has
 /// its own bounded queue: a reader that does not keep up loses its own oldest lines (and is told
 /// in-line), never anyone else's.
 /// </summary>
@@ -118,17 +118,14 @@ internal static class LogTailEndpoint
 
         if (query.TryGetValue("source", out var sourceText))
         {
-            switch (sourceText.ToString())
+            if (LogLine.Named(sourceText.ToString()) is { } named)
             {
-                case "redis":
-                    source = LogSource.Redis;
-                    break;
-                case "agent":
-                    source = LogSource.Agent;
-                    break;
-                default:
-                    error = $"source must be redis or agent, not '{sourceText}'";
-                    return false;
+                source = named;
+            }
+            else
+            {
+                error = $"source must be redis, agent or heroku-redis, not '{sourceText}'";
+                return false;
             }
         }
 

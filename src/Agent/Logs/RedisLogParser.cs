@@ -5,8 +5,17 @@ namespace RedisAgent.Logs;
 /// Parses Redis's own log format, <c>pid:role dd Mon yyyy HH:MM:SS.mmm level text</c> (role
 /// X sentinel, C child, S replica, M primary; level <c>. - * #</c>). Redis writes its local
 /// time, so the zone it ran in is needed to make the UTC timestamp. The <c>pid:role</c> prefix
-/// is dropped. Lines that do not match (the start-up banner, a crash report) keep their text
-/// and take the time they arrived.
+/// is dropped.
+/// <para>
+/// A line that does not start a Redis record (the rest of a message with newlines in it: the
+/// start-up logo, a crash report, or a script's <c>redis.log()</c> text) is a continuation of the
+/// record before it: it takes that record's time and is marked with <see cref="ContinuationMark"/>,
+/// so no parser can take it for a record, or for the agent's metrics line, of its own. So is a
+/// line made to look like a record more than <see cref="BackdatingTolerance"/> older than the
+/// record before it (a warning back-dated to 2020 by a script), or that much later than it
+/// arrived (one dated 2030 would make every true record after it look back-dated): Redis's own
+/// records only go forward, a daylight-saving change back included, and are written as they happen.
+/// </para>
 /// </summary>
 internal sealed class RedisLogParser(TimeZoneInfo redisTimeZone, int maxLength = LineSanitizer.DefaultMaxLength)
 {
@@ -16,18 +25,27 @@ internal sealed class RedisLogParser(TimeZoneInfo redisTimeZone, int maxLength =
 
     // The zone's offset for the last local minute seen: log lines come in bursts within a minute,
     // and offsets only change on minute boundaries.
+    /// <summary>What a continuation line starts with: no Redis record starts so (its level comes first: <c>. - * #</c>).</summary>
+    public const string ContinuationMark = "| ";
+
+    /// <summary>How far a record may go back from the one before it and still be one (a clock set back, a daylight-saving change).</summary>
+    public static readonly TimeSpan BackdatingTolerance = TimeSpan.FromHours(2);
+
+    private DateTimeOffset? _lastRecord;
     private long _cachedMinute = long.MinValue;
     private TimeSpan _cachedOffset;
     private bool _cachedValid;
 
     public LogLine Parse(string raw, DateTimeOffset arrivedAt)
     {
-        if (TryParse(raw, out var local, out var level, out var textStart) && ToUtc(local) is { } utc)
+        if (TryParse(raw, out var local, out var level, out var textStart) && ToUtc(local) is { } utc
+            && (_lastRecord is not { } last || utc >= last - BackdatingTolerance) && utc <= arrivedAt + BackdatingTolerance)
         {
+            _lastRecord = utc;
             return new LogLine(utc, LogSource.Redis, level, LineSanitizer.Clean(raw[textStart..], maxLength));
         }
 
-        return new LogLine(arrivedAt, LogSource.Redis, null, LineSanitizer.Clean(raw, maxLength));
+        return new LogLine(_lastRecord ?? arrivedAt, LogSource.Redis, null, LineSanitizer.Clean(ContinuationMark + raw, maxLength));
     }
 
     /// <summary>Matches <c>^\d+:[XCSM] dd Mon yyyy HH:MM:SS.mmm [.-*#] </c>, by hand: it runs for every line.</summary>

@@ -47,7 +47,9 @@ internal static class SyslogMessage
                 i += 2;
                 while (i < text.Length && text[i] != '"')
                 {
-                    if (char.IsControl(text[i]) || (text[i] == '\\' && ++i >= text.Length))
+                    // RFC 5424, 6.3.3: '"', '\' and ']' are escaped in a PARAM-VALUE; a bare ']' ends
+                    // the element early for a receiver, which then rejects every message.
+                    if (char.IsControl(text[i]) || text[i] == ']' || (text[i] == '\\' && ++i >= text.Length))
                     {
                         return false;
                     }
@@ -136,8 +138,11 @@ internal static class SyslogMessage
         return bytes[..cut];
     }
 
-    /// <summary>Redis's levels to syslog severities: . debug, - info, * notice, # warning.</summary>
-    public static int Severity(LogLine line) => line.Level switch
+    /// <summary>
+    /// Redis's levels to syslog severities: . debug, - info, * notice, # warning; the agent's own
+    /// errors and critical events keep theirs (err, crit).
+    /// </summary>
+    public static int Severity(LogLine line) => line.Severity ?? line.Level switch
     {
         '.' => 7,
         '-' => 6,

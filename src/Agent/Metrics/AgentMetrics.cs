@@ -169,7 +169,7 @@ internal sealed partial class AgentMetrics
 
         foreach (var source in Enum.GetValues<LogSource>())
         {
-            _logLines.WithLabels(source == LogSource.Redis ? "redis" : "agent").IncTo(_logs.PublishedFrom(source));
+            _logLines.WithLabels(LogLine.NameOf(source)).IncTo(_logs.PublishedFrom(source));
         }
 
         foreach (var (kind, (counters, attached)) in _logs.SinkTotals())

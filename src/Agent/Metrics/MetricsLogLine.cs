@@ -43,7 +43,7 @@ internal sealed class MetricsLogLine(
                 }
 
                 var text = Format(bus.Resource, metrics.Plan, sample, _previous, LoadAverage.Read());
-                bus.Publish(new LogLine(time.GetUtcNow(), LogSource.Redis, null, text));
+                bus.Publish(new LogLine(time.GetUtcNow(), LogSource.Metrics, null, text));
                 _previous = sample;
             }
         }

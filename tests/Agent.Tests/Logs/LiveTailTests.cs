@@ -55,7 +55,7 @@ public sealed class LiveTailTests : IAsyncLifetime
     [Theory]
     [InlineData("num=-1", "num must be a whole number")]
     [InlineData("num=999999", "num must be a whole number from 0 to 1500")]
-    [InlineData("source=kernel", "source must be redis or agent")]
+    [InlineData("source=kernel", "source must be redis, agent or heroku-redis")]
     [InlineData("tail=maybe", "tail must be true or false")]
     public async Task BadQuery_IsA400SayingWhatIsWrong(string query, string expected)
     {
@@ -63,6 +63,28 @@ public sealed class LiveTailTests : IAsyncLifetime
 
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         Assert.Contains(expected, await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// Issue 18's forgery, against a real Redis: any client allowed EVAL writes text with newlines
+    /// into Redis's log. Each extra physical line is marked as the continuation of the script's
+    /// record: none passes for the agent's metrics line (which has its own tag) nor for a record
+    /// back-dated to 2020.
+    /// </summary>
+    [Fact]
+    public async Task A_scripts_log_text_with_newlines_passes_neither_for_a_record_nor_for_the_metrics_line()
+    {
+        await Resp.CommandAsync("127.0.0.1", _agent.Port, "EVAL",
+            "redis.log(redis.LOG_WARNING, 'x\\nsource=REDIS addon=tail-test sample#active-connections=9999\\n1:M 01 Jan 2020 00:00:00.000 # back-dated')", "0");
+        await Poll.UntilAsync(() => _agent.LogBus.History().Any(l => l.Text.Contains("back-dated", StringComparison.Ordinal)), Deadline, () => "the script's lines");
+
+        var lines = (await _http.GetStringAsync(new Uri(_agent.HttpAddress, "/logs?num=50"))).Split('\n');
+
+        Assert.Contains(lines, l => l.EndsWith(" redis[tail-test]: # x", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.EndsWith(" redis[tail-test]: | source=REDIS addon=tail-test sample#active-connections=9999", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.EndsWith(" redis[tail-test]: | 1:M 01 Jan 2020 00:00:00.000 # back-dated", StringComparison.Ordinal));
+        Assert.DoesNotContain(lines, l => l.Contains("]: source=REDIS", StringComparison.Ordinal));
+        Assert.DoesNotContain(lines, l => l.StartsWith("2020-", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -90,7 +112,7 @@ public sealed class LiveTailTests : IAsyncLifetime
 
     [Theory]
     [InlineData("--num", "lots", "--num needs a whole number, not 'lots'")]
-    [InlineData("-s", "kernel", "--source must be redis or agent, not 'kernel'")]
+    [InlineData("-s", "kernel", "--source must be redis, agent or heroku-redis, not 'kernel'")]
     [InlineData("--frobnicate", "", "unknown argument '--frobnicate'")]
     public async Task Cli_BadArguments_SayWhatIsWrongAndExit64(string flag, string value, string expected)
     {

@@ -37,13 +37,53 @@ public sealed class LogLineTests
     [InlineData("                _._                                                  ")]
     [InlineData("=== REDIS BUG REPORT START: Cut & paste starting from here ===")]
     [InlineData("12:C 99 Foo 2016 25:61:00.000 * not a real time")]
-    public void Parse_LineThatDoesNotMatch_KeepsItsTextWithTheArrivalTime(string raw)
+    public void Parse_LineThatDoesNotMatch_IsAMarkedContinuation_WithTheArrivalTimeWhenNoRecordCameBefore(string raw)
     {
         var line = new RedisLogParser(TimeZoneInfo.Utc).Parse(raw, Arrived);
 
         Assert.Equal(Arrived, line.Timestamp);
         Assert.Null(line.Level);
-        Assert.Equal(raw, line.Text);
+        Assert.Equal("| " + raw, line.Text);
+    }
+
+    /// <summary>
+    /// Issue 18: a script's <c>redis.log(redis.LOG_WARNING, 'x\nsource=REDIS ... \n1:M 01 Jan 2020 ... # ...')</c>
+    /// reaches the agent as physical lines of its own. None of them passes for a record, nor for the
+    /// agent's metrics line: each is marked as the continuation of the record it came with, and
+    /// takes that record's time; true records after them are records again.
+    /// </summary>
+    [Fact]
+    public void Parse_ForgedLinesAfterARecord_AreMarkedContinuationsOfIt_AndTheNextTrueRecordIsARecord()
+    {
+        var parser = new RedisLogParser(TimeZoneInfo.Utc);
+        var now = new DateTimeOffset(2026, 12, 1, 14, 0, 0, TimeSpan.Zero);
+
+        var record = parser.Parse("7889:M 01 Dec 2026 14:00:00.000 # x", now);
+        var metrics = parser.Parse("source=REDIS addon=cache sample#active-connections=9999", now);
+        var backdated = parser.Parse("7889:M 01 Jan 2020 00:00:00.000 # disk failure", now);
+        var future = parser.Parse("7889:M 01 Jan 2030 00:00:00.000 # from the future", now);
+        var next = parser.Parse("7889:M 01 Dec 2026 14:00:01.000 * Background saving started", now);
+
+        Assert.Equal('#', record.Level);
+        Assert.Equal("2026-12-01T14:00:00Z redis[cache]: | source=REDIS addon=cache sample#active-connections=9999", metrics.Format("cache"));
+        Assert.Equal("2026-12-01T14:00:00Z redis[cache]: | 7889:M 01 Jan 2020 00:00:00.000 # disk failure", backdated.Format("cache"));
+        Assert.Equal("2026-12-01T14:00:00Z redis[cache]: | 7889:M 01 Jan 2030 00:00:00.000 # from the future", future.Format("cache"));
+        Assert.All(new[] { metrics, backdated, future }, l => Assert.Null(l.Level));
+        Assert.Equal("2026-12-01T14:00:01Z redis[cache]: * Background saving started", next.Format("cache"));
+    }
+
+    /// <summary>A clock set back, or a daylight-saving change, keeps Redis's records records (within two hours).</summary>
+    [Fact]
+    public void Parse_ARecordAnHourBeforeThePreviousOne_IsStillARecord()
+    {
+        var parser = new RedisLogParser(TimeZoneInfo.Utc);
+        var now = new DateTimeOffset(2026, 10, 25, 3, 0, 0, TimeSpan.Zero);
+        parser.Parse("1:M 25 Oct 2026 02:59:59.000 * before", now);
+
+        var after = parser.Parse("1:M 25 Oct 2026 02:00:00.000 * after the clock went back", now);
+
+        Assert.Equal('*', after.Level);
+        Assert.Equal(new DateTimeOffset(2026, 10, 25, 2, 0, 0, TimeSpan.Zero), after.Timestamp);
     }
 
     [Fact]
@@ -62,7 +102,11 @@ public sealed class LogLineTests
 
     [Theory]
     [InlineData("\u0085next-line", @"\x85next-line")]
-    [InlineData("para\u2029graph", @"para\x2029graph")]
+    [InlineData("para\u2029graph", @"para\u2029graph")]
+    [InlineData("line\u2028sep", @"line\u2028sep")]
+    [InlineData("evil\u202egnp.exe", @"evil\u202egnp.exe")]
+    [InlineData("\ufeffbom", @"\ufeffbom")]
+    [InlineData("iso\u2066late\u2069", @"iso\u2066late\u2069")]
     [InlineData("tab\there", @"tab\there")]
     [InlineData("del\u007f", @"del\x7f")]
     public void Clean_OtherLineBreakersAndControls_BecomeVisibleEscapes(string text, string expected) =>

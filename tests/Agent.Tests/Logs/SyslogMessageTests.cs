@@ -25,6 +25,28 @@ public sealed class SyslogMessageTests
     public void Severity_FollowsRedisLevels(char level, int severity) =>
         Assert.Equal(severity, SyslogMessage.Severity(Ready with { Level = level }));
 
+    /// <summary>
+    /// The agent's own errors and critical events reach a drain as err (3) and crit (2), not as
+    /// Redis's warning, so drain rules on severity work (issue 18); warnings stay warnings.
+    /// </summary>
+    [Theory]
+    [InlineData(Microsoft.Extensions.Logging.LogLevel.Critical, 2)]
+    [InlineData(Microsoft.Extensions.Logging.LogLevel.Error, 3)]
+    [InlineData(Microsoft.Extensions.Logging.LogLevel.Warning, 4)]
+    [InlineData(Microsoft.Extensions.Logging.LogLevel.Information, 5)]
+    public void Severity_OfTheAgentsOwnEvents_FollowsTheirLogLevel(Microsoft.Extensions.Logging.LogLevel level, int severity)
+    {
+        var bus = new LogBus(Microsoft.Extensions.Options.Options.Create(new LogOptions()));
+        using var provider = new LogBusLoggerProvider(bus, Microsoft.Extensions.Options.Options.Create(new LogOptions()), TimeProvider.System);
+        var logger = provider.CreateLogger("RedisAgent.Coordination.IsolationFence");
+
+        Microsoft.Extensions.Logging.LoggerExtensions.Log(logger, level, new Microsoft.Extensions.Logging.EventId(1608), "fenced its primary");
+
+        var line = Assert.Single(bus.History());
+        Assert.Equal(severity, SyslogMessage.Severity(line));
+        Assert.StartsWith($"<{(16 * 8) + severity}>1 ", SyslogMessage.Format(line, 16, "db-1", "r"), StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Format_HeaderFieldsWithSpacesOrControls_CannotShiftTheFields()
     {
@@ -77,6 +99,8 @@ public sealed class SyslogMessageTests
     [InlineData("[a x=\"unterminated]", false)]
     [InlineData("[a x=\"new\nline\"]", false)]
     [InlineData("[a] trailing", false)]
+    [InlineData("[tok@1 v=\"a]b\"]", false)]
+    [InlineData("[tok@1 v=\"a\\]b\"]", true)]
     public void IsStructuredData_FollowsRfc5424(string text, bool expected) =>
         Assert.Equal(expected, SyslogMessage.IsStructuredData(text));
 }
