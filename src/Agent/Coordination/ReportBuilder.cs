@@ -119,8 +119,9 @@ internal sealed partial class ReportBuilder(
             : save.Trim().Length > 0 ? $"RDB (save {save.Trim()})" : "none";
 
     /// <summary>
-    /// The failover this agent asks for: while restarting its node is hopeless (the start limit) or
-    /// refused (the persistence guard). Not for a lost host: the coordinator's vantages judge that,
+    /// The failover this agent asks for: while restarting its node is hopeless (the start limit),
+    /// refused (the persistence guard), or once a restart failed while the restarts go on (a node
+    /// that cannot start is failed over at once when a standby is in sync). Not for a lost host: the coordinator's vantages judge that,
     /// and an agent off the host cannot tell its own partition from the host's loss.
     /// </summary>
     internal static FailoverRequest? Request(NodeSnapshot snapshot) => (snapshot.Phase, snapshot.Refusal) switch
@@ -128,6 +129,8 @@ internal sealed partial class ReportBuilder(
         (Supervision.SupervisorPhase.GaveUp, _) => new FailoverRequest { Cause = FailoverCause.StartLimit, Reason = snapshot.NeedsFailover ?? "" },
         (Supervision.SupervisorPhase.Refused, Supervision.GuardKind.OlderData) => new FailoverRequest { Cause = FailoverCause.OlderData, Reason = snapshot.NeedsFailover ?? "" },
         (Supervision.SupervisorPhase.Refused, _) => new FailoverRequest { Cause = FailoverCause.NoPersistence, Reason = snapshot.NeedsFailover ?? "" },
+        (Supervision.SupervisorPhase.RestartPending or Supervision.SupervisorPhase.Starting or Supervision.SupervisorPhase.AwaitingLease, _) when snapshot.NeedsFailover is { } failed
+            => new FailoverRequest { Cause = FailoverCause.StartFailed, Reason = failed },
         _ => null,
     };
 

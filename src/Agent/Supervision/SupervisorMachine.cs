@@ -144,6 +144,12 @@ internal sealed class SupervisorMachine
     private DateTimeOffset _since;
     private PortProbeResult? _lastProbe;
 
+    // A restart that did not bring the node back (it timed out, the driver failed, or it died while
+    // starting): said as a need for a failover while the restarts go on, until the node is back. A
+    // primary with a standby in sync is then failed over at once instead of after the start limit.
+    private string? _failedStart;
+    private string? _needsFailover;
+
     /// <param name="canRestart">False for the <c>none</c> driver: the machine judges and reports, and never asks for a restart.</param>
     /// <param name="jitter">Uniform in [0, 1), for the backoff.</param>
     public SupervisorMachine(RestartOptions options, bool canRestart, Func<double> jitter, DateTimeOffset now)
@@ -299,7 +305,9 @@ internal sealed class SupervisorMachine
         {
             Emit(new SupervisorEffect.RestartError(message));
             Enter(new SupervisorState.Watching(), context.Now);
-            Fail(new RestartCause(RestartTrigger.RestartFailed, message), context);
+            var cause = new RestartCause(RestartTrigger.RestartFailed, message);
+            _failedStart = $"a restart failed ({cause})";
+            Fail(cause, context);
         }
 
         return Take();
@@ -339,6 +347,10 @@ internal sealed class SupervisorMachine
     {
         var now = context.Now;
         _policy.OnFailure(now);
+        if (State is SupervisorState.Starting or SupervisorState.Restarting)
+        {
+            _failedStart = $"a restart failed ({cause})";
+        }
 
         var guard = PersistenceGuard.Check(context.Facts);
         if (!guard.IsAllowed && context.Lifts(guard.Kind) is { } lifted)
@@ -413,14 +425,21 @@ internal sealed class SupervisorMachine
     {
         var previous = State;
         State = next;
+        if (next is SupervisorState.Watching)
+        {
+            _failedStart = null;
+        }
+
         if (next.Phase != previous.Phase)
         {
             _since = now;
         }
 
-        if (next.Phase != previous.Phase || next.NeedsFailover != previous.NeedsFailover)
+        var needs = next.NeedsFailover ?? (next is SupervisorState.Pending or SupervisorState.Restarting or SupervisorState.Starting or SupervisorState.AwaitingLease ? _failedStart : null);
+        if (next.Phase != previous.Phase || needs != _needsFailover)
         {
-            Emit(new SupervisorEffect.PhaseChanged(next.Phase, next.NeedsFailover));
+            _needsFailover = needs;
+            Emit(new SupervisorEffect.PhaseChanged(next.Phase, needs));
         }
     }
 

@@ -644,6 +644,7 @@ internal sealed class ResourceMachine
             FailoverCause.StartLimit => "restarts hit the start limit",
             FailoverCause.NoPersistence => "a restart would come back empty",
             FailoverCause.OlderData => "a restart would load data older than a replica's",
+            FailoverCause.StartFailed => "a restart failed",
             _ => "a restart cannot bring it back",
         };
         // This very report may be the one that says the primary is down, which makes replicas whose link

@@ -24,6 +24,27 @@ public sealed class ReportBuilderTests : IDisposable
 
     public void Dispose() => _node.Dispose();
 
+    /// <summary>
+    /// Issue 16: the agent asks for its node's failover from the first restart that failed (cause
+    /// START_FAILED, while its restarts go on), not only at the start limit; not while all is well,
+    /// nor while a first restart is under way after a death.
+    /// </summary>
+    [Theory]
+    [InlineData("RestartPending", "a restart failed (StartTimeout: not answering)", FailoverCause.StartFailed)]
+    [InlineData("Starting", "a restart failed (RestartFailed: binary missing)", FailoverCause.StartFailed)]
+    [InlineData("GaveUp", "start limit reached", FailoverCause.StartLimit)]
+    [InlineData("RestartPending", null, null)]
+    [InlineData("Watching", null, null)]
+    public void A_failover_is_asked_for_from_the_first_failed_restart(string phase, string? needs, FailoverCause? cause)
+    {
+        var snapshot = new RedisAgent.Node.NodeStatus().Snapshot with { Phase = Enum.Parse<RedisAgent.Supervision.SupervisorPhase>(phase), NeedsFailover = needs };
+
+        var request = ReportBuilder.Request(snapshot);
+
+        Assert.Equal(cause, request?.Cause);
+        Assert.Equal(needs, request?.Reason);
+    }
+
     [Fact]
     public void A_replica_reports_its_own_offset_its_link_and_its_primary()
     {

@@ -79,6 +79,9 @@ public sealed class SupervisorMachineTests
             {
                 var pending = Assert.IsType<SupervisorState.Pending>(_machine.State);
                 Assert.Equal(RestartTrigger.StartTimeout, pending.Cause.Trigger);
+                // From the first failed restart on, the node says it needs a failover (its agent asks
+                // the coordinator), while the restarts go on.
+                Assert.Contains(timedOut, e => e is Effect.PhaseChanged { NeedsFailover: { } why } && why.StartsWith("a restart failed", StringComparison.Ordinal));
                 // Equal jitter at 0: half of 2 s, then of 4 s.
                 Assert.Equal(TimeSpan.FromSeconds(attempt), pending.Delay);
                 Assert.Contains(timedOut, e => e is Effect.Scheduled);
@@ -180,6 +183,26 @@ public sealed class SupervisorMachineTests
         Assert.Equal("binary missing", Assert.Single(failed.OfType<Effect.RestartError>()).Message);
         var pending = Assert.IsType<SupervisorState.Pending>(_machine.State);
         Assert.Equal((RestartTrigger.RestartFailed, TimeSpan.FromSeconds(1)), (pending.Cause.Trigger, pending.Delay));
+        Assert.Contains(failed, e => e is Effect.PhaseChanged { NeedsFailover: { } why } && why.Contains("binary missing", StringComparison.Ordinal));
+
+        // Back up at the next attempt: the need is gone.
+        _machine.Tick(At(T0.AddSeconds(2)));
+        _machine.Restarted(2, T0.AddSeconds(2));
+        var back = Probe(PortProbeOutcome.Pong, NodeVerdict.Healthy, T0.AddSeconds(2.5), from: NodeVerdict.ProcessDown);
+        Assert.Contains(new Effect.PhaseChanged(SupervisorPhase.Watching, null), back);
+    }
+
+    /// <summary>A death the first restart cures is no reason for a failover: nothing failed to start.</summary>
+    [Fact]
+    public void A_process_death_cured_by_its_restart_never_says_it_needs_a_failover()
+    {
+        Healthy(T0);
+        var effects = new List<Effect>(Down(T0.AddSeconds(1)));
+        effects.AddRange(_machine.Tick(At(T0.AddSeconds(1))));
+        effects.AddRange(_machine.Restarted(1, T0.AddMilliseconds(1100)));
+        effects.AddRange(Probe(PortProbeOutcome.Pong, NodeVerdict.Healthy, T0.AddMilliseconds(1200), from: NodeVerdict.ProcessDown));
+
+        Assert.All(effects.OfType<Effect.PhaseChanged>(), e => Assert.Null(e.NeedsFailover));
     }
 
     [Fact]
