@@ -169,19 +169,7 @@ async Task<Outcome> RunAsync(string system, string fault)
                 Signals.Send(killed, Signals.SigKill);
                 // Taken as soon as the kill frees it: every restart fails with "Address already in use",
                 // and a client (or sentinel) that connects is accepted and never answered.
-                squatter = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Parse(primary.Address), primary.Redis.Port);
-                await Poll.UntilAsync(() =>
-                {
-                    try
-                    {
-                        squatter.Start();
-                        return true;
-                    }
-                    catch (System.Net.Sockets.SocketException)
-                    {
-                        return false;
-                    }
-                }, TimeSpan.FromSeconds(5), () => "the port freed by the kill taken");
+                squatter = await PortSquatter.TakeAsync(primary.Address, primary.Redis.Port, TimeSpan.FromSeconds(5));
                 break;
             case "host-loss" or "host-loss+leader-killed":
                 partition = Partition.Isolate(primary.Address);

@@ -418,19 +418,7 @@ public sealed class FailoverIntegrationTests(LoopbackHosts hosts, Xunit.Abstract
 
         Signals.Send((await PidAsync(primary))!.Value, Signals.SigKill);
         // Something else binds the address at once: every restart of redis-server fails with "Address already in use".
-        using var squatter = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Parse(primary.Address), primary.Redis.Port);
-        await Poll.UntilAsync(() =>
-        {
-            try
-            {
-                squatter.Start();
-                return true;
-            }
-            catch (System.Net.Sockets.SocketException)
-            {
-                return false;
-            }
-        }, TimeSpan.FromSeconds(5), () => "the port freed by the kill taken");
+        using var squatter = await PortSquatter.TakeAsync(primary.Address, primary.Redis.Port, TimeSpan.FromSeconds(5));
 
         await FailedOverOnceItCannotStartAsync("its port is taken");
     }
