@@ -30,6 +30,7 @@ internal sealed partial class AgentMetrics
     private readonly DateTimeOffset _started;
     private readonly RedisMetrics _redis;
     private RedisSample? _applied;
+    private bool _withdrawn;
     private bool _planChecked;
 
     private readonly Gauge _up;
@@ -113,12 +114,25 @@ internal sealed partial class AgentMetrics
     public void Refresh()
     {
         var sample = _samples.Last;
-        if (sample is not null && !ReferenceEquals(sample, Volatile.Read(ref _applied)))
+        if (!_samples.LastSucceeded && sample is not null)
+        {
+            // Redis is down: its series go until it answers again (a new sample is applied afresh).
+            lock (_applyLock)
+            {
+                if (!_samples.LastSucceeded && !_withdrawn)
+                {
+                    _redis.Withdraw(Plan);
+                    _withdrawn = true;
+                }
+            }
+        }
+        else if (sample is not null && (!ReferenceEquals(sample, Volatile.Read(ref _applied)) || _withdrawn))
         {
             lock (_applyLock)
             {
-                if (!ReferenceEquals(sample, _applied))
+                if (!ReferenceEquals(sample, _applied) || _withdrawn)
                 {
+                    _withdrawn = false;
                     _redis.Apply(sample, Plan);
                     CheckPlanOnce(sample);
                     Volatile.Write(ref _applied, sample);

@@ -134,6 +134,23 @@ internal sealed class RedisMetrics
         _series.EndRound();
     }
 
+    /// <summary>
+    /// Redis is down (its last sample failed): every sampled series goes, as redis_exporter drops
+    /// them, so panels show a gap rather than the last values frozen; the plan's own (its name and
+    /// limits, which no sample gives) stay. The next successful sample sets them all again.
+    /// </summary>
+    public void Withdraw(Plan? plan)
+    {
+        if (plan is not null)
+        {
+            _series.Set(_planInfo, 1, plan.Name);
+            _series.Set(_planMemoryLimit, plan.MemoryBytes);
+            _series.Set(_planConnectionsLimit, plan.Connections);
+        }
+
+        _series.EndRound();
+    }
+
     private void ApplyReplication(RedisSample sample)
     {
         var info = sample.Info;

@@ -55,6 +55,34 @@ public sealed class MetricsExpositionTests
         Assert.Equal(2, _renderings);
     }
 
+    /// <summary>
+    /// Issue 18: while Redis is down its series go (redis_exporter drops them too), so panels show a
+    /// gap, not the last values frozen; redis_up and the agent's own stay; the next sample brings them back.
+    /// </summary>
+    [Fact]
+    public async Task While_redis_is_down_its_sampled_series_are_dropped_and_come_back_with_it()
+    {
+        _samples.Succeeded(PlanTests.Sample(("connected_clients", "3"), ("db0", "keys=5,expires=0,avg_ttl=0")) with { At = _time.GetUtcNow() });
+        var up = await ScrapeAsync();
+        Assert.Contains("redis_connected_clients 3\n", up, StringComparison.Ordinal);
+        Assert.Contains("redis_db_keys{db=\"db0\"} 5\n", up, StringComparison.Ordinal);
+
+        _samples.Failed(_time.GetUtcNow(), "connection refused");
+        _time.Advance(TimeSpan.FromSeconds(1));
+        var down = await ScrapeAsync();
+
+        Assert.Contains("redis_up 0\n", down, StringComparison.Ordinal);
+        Assert.DoesNotContain("\nredis_connected_clients ", down, StringComparison.Ordinal);
+        Assert.DoesNotContain("redis_db_keys{", down, StringComparison.Ordinal);
+        Assert.Contains("redis_agent_sample_age_seconds", down, StringComparison.Ordinal);
+
+        _samples.Succeeded(PlanTests.Sample(("connected_clients", "4"), ("db0", "keys=5,expires=0,avg_ttl=0")) with { At = _time.GetUtcNow() });
+        var back = await ScrapeAsync();
+        Assert.Contains("redis_up 1\n", back, StringComparison.Ordinal);
+        Assert.Contains("redis_connected_clients 4\n", back, StringComparison.Ordinal);
+        Assert.Contains("redis_db_keys{db=\"db0\"} 5\n", back, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Without_a_new_sample_the_rendering_is_rebuilt_after_the_render_interval()
     {
