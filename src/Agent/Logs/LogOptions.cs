@@ -92,6 +92,13 @@ internal sealed class LogOptionsValidator : IValidateOptions<Logs.LogOptions>
         errors.Between($"{LogOptions.Section}:{nameof(LogOptions.MaxLineLength)}", options.MaxLineLength, 80, 1_048_576);
         errors.Between($"{LogOptions.Section}:{nameof(LogOptions.HistoryLines)}", options.HistoryLines, 1, 1_000_000);
         errors.Positive($"{LogOptions.Section}:{nameof(LogOptions.FilePollInterval)}", options.FilePollInterval);
+        if (options.Resource is { } resource)
+        {
+            // Heroku's resource names (redis-clear-69157): a name with a space, a bracket or a
+            // non-ASCII letter would break "redis[<resource>]: ..." for every parser downstream.
+            errors.Require(resource.Length is > 0 and <= 100 && char.IsAsciiLetterLower(resource[0]) && resource.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c == '-'),
+                $"{LogOptions.Section}:{nameof(LogOptions.Resource)} must be a resource name as Heroku writes them: lowercase letters, digits and dashes, starting with a letter, at most 100 (got '{Quoted.Printable(resource)}').");
+        }
         errors.Between($"{LogOptions.Section}:{nameof(LogOptions.TailQueueCapacity)}", options.TailQueueCapacity, 1, 10_000_000);
         errors.Between($"{LogOptions.Section}:{nameof(LogOptions.TailQueueBytes)}", options.TailQueueBytes, 4096, 1024 * 1024 * 1024);
         errors.Between($"{LogOptions.Section}:{nameof(LogOptions.MaxTails)}", options.MaxTails, 0, 100_000);

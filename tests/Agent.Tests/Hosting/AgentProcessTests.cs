@@ -30,6 +30,8 @@ public sealed class AgentProcessTests
     [InlineData("Logs__Syslog__StructuredData", "not sd", "Logs:Syslog:StructuredData must be RFC 5424 SD-ELEMENTs")]
     [InlineData("Logs__Syslog__Url", "http://127.0.0.1:514", "Logs:Syslog:Url 'http://127.0.0.1:514' must be tcp://host:port, tls://host:port or udp://host:port")]
     [InlineData("Logs__RedisTimeZone", "Mars/Olympus", "Logs:RedisTimeZone 'Mars/Olympus' is not a known time zone")]
+    [InlineData("Logs__Resource", "my cache ü", "Logs:Resource must be a resource name as Heroku writes them")]
+    [InlineData("Logs__Syslog__StructuredData", "[tok@1 v=\"a]b\"]", "Logs:Syslog:StructuredData must be RFC 5424 SD-ELEMENTs")]
     [InlineData("Exec__Path", "/nonexistent/redis-server", "Exec:Path '/nonexistent/redis-server' was not found")]
     public async Task BadConfiguration_StopsAtStartNamingTheKey(string key, string value, string expected)
     {
