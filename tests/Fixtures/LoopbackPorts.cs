@@ -3,14 +3,31 @@ using System.Net.Sockets;
 
 namespace RedisAgent.Testing;
 
-/// <summary>Free TCP ports on loopback, for servers that must be told their port up front.</summary>
+/// <summary>
+/// Free TCP ports on loopback, for servers that must be told their port up front. The kernel may
+/// hand a released port out again at once, so each port is given to one caller per test run: two
+/// tests running side by side never start servers on the same port (one would then answer for
+/// the other's, and die under it).
+/// </summary>
 public static class LoopbackPorts
 {
+    private static readonly HashSet<int> Given = [];
+
     public static int Free(IPAddress? address = null)
     {
-        using var listener = new Socket(SocketType.Stream, ProtocolType.Tcp);
-        listener.Bind(new IPEndPoint(address ?? IPAddress.Loopback, 0));
-        return ((IPEndPoint)listener.LocalEndPoint!).Port;
+        for (var attempt = 0; ; attempt++)
+        {
+            using var listener = new Socket(SocketType.Stream, ProtocolType.Tcp);
+            listener.Bind(new IPEndPoint(address ?? IPAddress.Loopback, 0));
+            var port = ((IPEndPoint)listener.LocalEndPoint!).Port;
+            lock (Given)
+            {
+                if (Given.Add(port) || attempt >= 1000)
+                {
+                    return port;
+                }
+            }
+        }
     }
 
     /// <summary>True when something accepts TCP connections at <paramref name="address"/>:<paramref name="port"/> right now.</summary>
