@@ -105,7 +105,8 @@ internal static class RedisMetricMap
         Gauge("sync_partial_err", "replica_partial_resync_denied", "Partial resyncs denied"),
         Gauge("pubsub_channels", "pubsub_channels", "Pub/sub channels with subscribers"),
         Gauge("pubsub_patterns", "pubsub_patterns", "Pub/sub patterns with subscribers"),
-        Gauge("latest_fork_usec", "latest_fork_usec", "Duration of the latest fork in microseconds"),
+        // The exporter's name and unit: no exporter emits _usec (issue 18).
+        new("latest_fork_usec", "latest_fork_seconds", IsCounter: false, "Duration of the latest fork in seconds", Scale: 1e-6),
         Gauge("migrate_cached_sockets", "migrate_cached_sockets_total", "Sockets open for MIGRATE"),
         Gauge("active_defrag_hits", "defrag_hits", "Values reallocated by active defragmentation"),
         Gauge("active_defrag_misses", "defrag_misses", "Values active defragmentation skipped"),

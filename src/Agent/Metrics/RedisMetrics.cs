@@ -196,8 +196,26 @@ internal sealed class RedisMetrics
         }
     }
 
+    /// <summary>The most databases given a zero series each when empty: a bound on cardinality for a server configured with thousands.</summary>
+    private const int MaxZeroDatabases = 256;
+
     private void ApplyComposites(RedisSample sample)
     {
+        // INFO keyspace leaves empty databases out; redis_exporter shows them as 0, and so do we,
+        // so that an empty Redis reads 0 keys rather than "No data".
+        if (sample.Config?.Databases is { } databases)
+        {
+            for (var i = 0; i < Math.Min(databases, MaxZeroDatabases); i++)
+            {
+                var key = "db" + i.ToString(CultureInfo.InvariantCulture);
+                if (!sample.Info.ContainsKey(key))
+                {
+                    _series.Set(_dbKeys, 0, key);
+                    _series.Set(_dbKeysExpiring, 0, key);
+                }
+            }
+        }
+
         foreach (var (key, value) in sample.Info)
         {
             if (key.StartsWith("db", StringComparison.Ordinal) && key.Length > 2 && key.AsSpan(2).IndexOfAnyExceptInRange('0', '9') < 0)

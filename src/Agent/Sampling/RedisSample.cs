@@ -3,7 +3,7 @@ using System.Globalization;
 namespace RedisAgent.Sampling;
 
 /// <summary>What <c>CONFIG GET</c> returned for the settings the agent reads; null fields were not returned.</summary>
-internal sealed record RedisConfigValues(long? MaxClients, long? MaxMemory, string? MaxMemoryPolicy, long? Timeout, string? Save, string? AppendFsync = null, string? UnixSocket = null, string? Bind = null, long? MinReplicasToWrite = null);
+internal sealed record RedisConfigValues(long? MaxClients, long? MaxMemory, string? MaxMemoryPolicy, long? Timeout, string? Save, string? AppendFsync = null, string? UnixSocket = null, string? Bind = null, long? MinReplicasToWrite = null, long? Databases = null);
 
 /// <summary>
 /// One sample of a node: every field of <c>INFO ALL</c>, and the settings <c>CONFIG GET</c> gave

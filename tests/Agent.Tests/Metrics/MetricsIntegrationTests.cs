@@ -47,6 +47,17 @@ public sealed class MetricsIntegrationTests
         Assert.Equal(1, metrics["redis_agent_supervisor_phase{phase=\"watching\"}"]);
         // Redis's own start-up lines came through the agent's log pipeline.
         Assert.True(metrics["redis_agent_log_lines_total{source=\"redis\"}"] >= 1);
+        // Issue 18: every configured database (16 by default) has its keys, 0 when INFO leaves it out as empty.
+        Assert.Equal(0, metrics["redis_db_keys{db=\"db15\"}"]);
+        Assert.Equal(0, metrics["redis_db_keys_expiring{db=\"db1\"}"]);
+        Assert.Equal(16, metrics.Keys.Count(k => k.StartsWith("redis_db_keys{", StringComparison.Ordinal)));
+        Assert.DoesNotContain(metrics.Keys, k => k.StartsWith("redis_db_keys{db=\"db16\"", StringComparison.Ordinal));
+
+        // The exporter's fork duration, in seconds.
+        await client.CommandAsync("BGSAVE");
+        var forked = await ScrapeUntilAsync(agent, m => m.GetValueOrDefault("redis_latest_fork_seconds") > 0, "a fork's duration");
+        Assert.True(forked["redis_latest_fork_seconds"] < 10, $"fork took {forked["redis_latest_fork_seconds"]} s");
+        Assert.DoesNotContain(forked.Keys, k => k.StartsWith("redis_latest_fork_usec", StringComparison.Ordinal));
     }
 
     [Fact]
