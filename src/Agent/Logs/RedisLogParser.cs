@@ -23,8 +23,6 @@ internal sealed class RedisLogParser(TimeZoneInfo redisTimeZone, int maxLength =
     private const int TimeLength = 24;
     private static readonly string[] Months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
-    // The zone's offset for the last local minute seen: log lines come in bursts within a minute,
-    // and offsets only change on minute boundaries.
     /// <summary>What a continuation line starts with: no Redis record starts so (its level comes first: <c>. - * #</c>).</summary>
     public const string ContinuationMark = "| ";
 
@@ -32,6 +30,9 @@ internal sealed class RedisLogParser(TimeZoneInfo redisTimeZone, int maxLength =
     public static readonly TimeSpan BackdatingTolerance = TimeSpan.FromHours(2);
 
     private DateTimeOffset? _lastRecord;
+
+    // The zone's offset for the last local minute seen: log lines come in bursts within a minute,
+    // and offsets only change on minute boundaries.
     private long _cachedMinute = long.MinValue;
     private TimeSpan _cachedOffset;
     private bool _cachedValid;

@@ -17,12 +17,15 @@ namespace RedisFailover.Trust;
 internal sealed partial class ServerTls
 {
     private static readonly TimeSpan LookEvery = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan VerdictLifetime = TimeSpan.FromMinutes(1);
+    private const int MaxVerdicts = 10_000;
 
     private readonly TlsOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger<ServerTls> _logger;
     private readonly TlsTrust? _clients;
     private readonly Lock _lock = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (string? Problem, DateTimeOffset Until)> _verdicts = new(StringComparer.Ordinal);
     private X509Certificate2? _certificate;
     private (DateTime, DateTime) _seen;
     private DateTimeOffset _lookedAt;
@@ -104,10 +107,43 @@ internal sealed partial class ServerTls
         return true;
     }
 
-    /// <summary>Why a client certificate is not to be believed (another CA, out of date); null when its chain reaches <c>Failover:Tls:ClientCaFile</c> and it is in date.</summary>
-    public string? ClientProblem(X509Certificate2 certificate) =>
+    /// <summary>
+    /// Why a client certificate is not to be believed (another CA, out of date); null when its chain
+    /// reaches <c>Failover:Tls:ClientCaFile</c> and it is in date. Asked at the handshake and again
+    /// by every call and every open stream once a second, so the verdict is kept per certificate
+    /// for a minute at most, and never past the certificate's own end.
+    /// </summary>
+    public string? ClientProblem(X509Certificate2 certificate)
+    {
+        if (_clients is null)
+        {
+            return "no client certificates are trusted (Failover:Tls:ClientCaFile is not set)";
+        }
+
+        var now = _time.GetUtcNow();
+        var key = certificate.GetCertHashString(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        if (_verdicts.TryGetValue(key, out var known) && now < known.Until)
+        {
+            return known.Problem;
+        }
+
         // The name is the caller's, not a host: only the chain and the dates matter here.
-        _clients is null ? "no client certificates are trusted (Failover:Tls:ClientCaFile is not set)" : _clients.Problem(certificate, SslPolicyErrors.None);
+        var problem = _clients.Problem(certificate, SslPolicyErrors.None);
+        var until = now + VerdictLifetime;
+        if (until > certificate.NotAfter.ToUniversalTime())
+        {
+            until = certificate.NotAfter.ToUniversalTime();
+        }
+
+        if (_verdicts.Count >= MaxVerdicts)
+        {
+            // A bound on what a flood of distinct certificates can make it hold.
+            _verdicts.Clear();
+        }
+
+        _verdicts[key] = (problem, until);
+        return problem;
+    }
 
     private static (DateTime, DateTime) Stamp(TlsOptions options) =>
         (File.GetLastWriteTimeUtc(options.CertFile!), File.GetLastWriteTimeUtc(options.KeyFile ?? options.CertFile!));
