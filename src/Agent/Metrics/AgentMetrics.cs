@@ -107,6 +107,19 @@ internal sealed partial class AgentMetrics
 
     public CollectorRegistry Registry { get; }
 
+    /// <summary>
+    /// The registry's text, then the families prometheus-net cannot carry (the latency summaries
+    /// Redis computes itself), left out while Redis is down like every other sampled series.
+    /// </summary>
+    public async Task ExportAsTextAsync(Stream stream, CancellationToken cancellationToken)
+    {
+        await Registry.CollectAndExportAsTextAsync(stream, cancellationToken).ConfigureAwait(false);
+        if (_samples.LastSucceeded && _samples.Last is { } sample && LatencySummaries.Render(sample) is { Length: > 0 } summaries)
+        {
+            await stream.WriteAsync(System.Text.Encoding.UTF8.GetBytes(summaries), cancellationToken).ConfigureAwait(false);
+        }
+    }
+
     /// <summary>The configured plan; null when none is (the limits are then Redis's own).</summary>
     public Plan? Plan { get; }
 

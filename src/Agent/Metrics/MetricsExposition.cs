@@ -60,7 +60,7 @@ internal sealed class MetricsExposition(AgentMetrics metrics, SampleBook samples
         var sample = samples.Last;
         var at = time.GetTimestamp();
         using var plain = new MemoryStream(64 * 1024);
-        await metrics.Registry.CollectAndExportAsTextAsync(plain, CancellationToken.None).ConfigureAwait(false);
+        await metrics.ExportAsTextAsync(plain, CancellationToken.None).ConfigureAwait(false);
         return new Rendering(plain.ToArray(), sample, at);
     }
 

@@ -41,9 +41,19 @@ internal sealed class RedisMetrics
     private readonly Gauge _planMemoryRatio;
     private readonly Gauge _planConnectionsRatio;
     private readonly Gauge _activeConnections;
+    private readonly Gauge _slaveInfo;
+    private readonly Gauge _slowlogLength;
+    private readonly Gauge _slowlogLastId;
+    private readonly Gauge _lastSlowDuration;
+    private readonly IMetricFactory _factory;
+    private readonly Dictionary<string, Gauge> _cluster = new(StringComparer.Ordinal);
+
+    /// <summary>The most CLUSTER INFO fields made into families: a bound for a server that sends thousands.</summary>
+    internal const int MaxClusterFields = 64;
 
     public RedisMetrics(IMetricFactory factory)
     {
+        _factory = factory;
         var quiet = new GaugeConfiguration { SuppressInitialValue = true };
         foreach (var map in RedisMetricMap.Fields)
         {
@@ -88,6 +98,10 @@ internal sealed class RedisMetrics
         _planConnectionsLimit = factory.CreateGauge("redis_plan_connections_limit", "Client connections the plan allows (maxclients without a plan)" + Sampled, quiet);
         _planMemoryRatio = factory.CreateGauge("redis_plan_memory_used_ratio", "used_memory / redis_plan_memory_limit_bytes (absent without a limit)" + Sampled, quiet);
         _planConnectionsRatio = factory.CreateGauge("redis_plan_connections_used_ratio", "redis_active_connections / redis_plan_connections_limit" + Sampled, quiet);
+        _slaveInfo = Labelled("redis_slave_info", "Information about this replica, always 1", "master_host", "master_port", "read_only");
+        _slowlogLength = factory.CreateGauge("redis_slowlog_length", "Entries in the slow log: SLOWLOG LEN" + Sampled, quiet);
+        _slowlogLastId = factory.CreateGauge("redis_slowlog_last_id", "Id of the newest slow log entry (0: none)" + Sampled, quiet);
+        _lastSlowDuration = factory.CreateGauge("redis_last_slow_execution_duration_seconds", "Duration of the newest slow log entry (0: none)" + Sampled, quiet);
         _activeConnections = factory.CreateGauge("redis_active_connections", "connected_clients less the agent's own sampling connection" + Sampled, quiet);
     }
 
@@ -130,6 +144,8 @@ internal sealed class RedisMetrics
         SetIf(_configTimeout, sample.Config?.Timeout);
         ApplyReplication(sample);
         ApplyComposites(sample);
+        ApplySlowlog(sample.Slowlog);
+        ApplyCluster(sample.Cluster);
         ApplyPlan(PlanUsage.Compute(plan, sample));
         _series.EndRound();
     }
@@ -172,6 +188,8 @@ internal sealed class RedisMetrics
             {
                 _series.Set(_slaveReplOffset, offset, master);
             }
+
+            _series.Set(_slaveInfo, 1, master[0], master[1], info.GetValueOrDefault("slave_read_only", ""));
         }
 
         for (var i = 0; info.TryGetValue("slave" + i.ToString(CultureInfo.InvariantCulture), out var text); i++)
@@ -239,6 +257,77 @@ internal sealed class RedisMetrics
                 SetIf(_errors, Number(InfoParser.ParseFields(value), "count"), key["errorstat_".Length..]);
             }
         }
+    }
+
+    private void ApplySlowlog(SlowlogValues? slowlog)
+    {
+        if (slowlog is not null)
+        {
+            _series.Set(_slowlogLength, slowlog.Length);
+            _series.Set(_slowlogLastId, slowlog.LastId);
+            _series.Set(_lastSlowDuration, slowlog.LastDuration.TotalSeconds);
+        }
+    }
+
+    /// <summary>
+    /// CLUSTER INFO as redis_exporter exports it: every <c>cluster_*</c> field a gauge of its own
+    /// name (<c>ok</c> 1, <c>fail</c> 0), the two message totals under the exporter's names.
+    /// </summary>
+    private void ApplyCluster(IReadOnlyDictionary<string, string>? cluster)
+    {
+        if (cluster is null)
+        {
+            return;
+        }
+
+        foreach (var (field, text) in cluster)
+        {
+            var value = text switch
+            {
+                "ok" => 1,
+                "fail" => 0,
+                _ => double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var number) && double.IsFinite(number) ? number : (double?)null,
+            };
+            if (value is null || ClusterName(field) is not { } name)
+            {
+                continue;
+            }
+
+            if (!_cluster.TryGetValue(name, out var gauge))
+            {
+                if (_cluster.Count >= MaxClusterFields)
+                {
+                    continue;
+                }
+
+                _cluster[name] = gauge = _factory.CreateGauge(name, $"CLUSTER INFO {field}{Sampled}", new GaugeConfiguration { SuppressInitialValue = true });
+            }
+
+            _series.Set(gauge, value.Value);
+        }
+    }
+
+    /// <summary>The family of a CLUSTER INFO field: redis_ and the field with anything but [a-zA-Z0-9_] made _, as the exporter names them; null for a field it leaves out.</summary>
+    internal static string? ClusterName(string field)
+    {
+        if (!field.StartsWith("cluster_", StringComparison.Ordinal) || field.Length > 100)
+        {
+            return null;
+        }
+
+        var name = field switch
+        {
+            "cluster_stats_messages_sent" => "cluster_messages_sent_total",
+            "cluster_stats_messages_received" => "cluster_messages_received_total",
+            _ => string.Create(field.Length, field, static (span, f) =>
+            {
+                for (var i = 0; i < f.Length; i++)
+                {
+                    span[i] = char.IsAsciiLetterOrDigit(f[i]) || f[i] == '_' ? f[i] : '_';
+                }
+            }),
+        };
+        return "redis_" + name;
     }
 
     private void ApplyPlan(PlanUsage usage)

@@ -5,11 +5,21 @@ namespace RedisAgent.Sampling;
 /// <summary>What <c>CONFIG GET</c> returned for the settings the agent reads; null fields were not returned.</summary>
 internal sealed record RedisConfigValues(long? MaxClients, long? MaxMemory, string? MaxMemoryPolicy, long? Timeout, string? Save, string? AppendFsync = null, string? UnixSocket = null, string? Bind = null, long? MinReplicasToWrite = null, long? Databases = null);
 
+/// <summary>What <c>SLOWLOG LEN</c> and <c>SLOWLOG GET 1</c> returned: 0 for an empty slow log, as the exporter has it.</summary>
+internal sealed record SlowlogValues(long Length, long LastId, TimeSpan LastDuration);
+
 /// <summary>
-/// One sample of a node: every field of <c>INFO ALL</c>, and the settings <c>CONFIG GET</c> gave
-/// (null when CONFIG is renamed or disabled on this server).
+/// One sample of a node: every field of <c>INFO ALL</c>, the settings <c>CONFIG GET</c> gave
+/// (null when CONFIG is renamed or disabled on this server), the slow log's head (null when
+/// SLOWLOG is unavailable) and, on a cluster-mode node, <c>CLUSTER INFO</c>'s fields.
 /// </summary>
-internal sealed record RedisSample(IReadOnlyDictionary<string, string> Info, RedisConfigValues? Config, DateTimeOffset At, TimeSpan Duration)
+internal sealed record RedisSample(
+    IReadOnlyDictionary<string, string> Info,
+    RedisConfigValues? Config,
+    DateTimeOffset At,
+    TimeSpan Duration,
+    SlowlogValues? Slowlog = null,
+    IReadOnlyDictionary<string, string>? Cluster = null)
 {
     /// <summary>CONFIG's maxclients when it could be read, else INFO's (Redis 7 and later), else null.</summary>
     public long? MaxClients => Config?.MaxClients ?? Long("maxclients");

@@ -28,6 +28,7 @@ internal sealed partial class RedisSampler(
 
     private readonly SamplingOptions _options = options.Value;
     private bool _configUnavailable;
+    private bool _slowlogUnavailable;
     private bool _wasFailing;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -102,6 +103,7 @@ internal sealed partial class RedisSampler(
         var started = time.GetTimestamp();
         var infoTask = server.InfoRawAsync("all");
         var configTasks = _configUnavailable ? null : ConfigKeys.Select(key => server.ConfigGetAsync(key)).ToArray();
+        var slowlogTask = _slowlogUnavailable ? null : SlowlogAsync(server);
         var raw = await infoTask.ConfigureAwait(false) ?? "";
         if (raw.Length > _options.MaxReplyBytes)
         {
@@ -142,7 +144,55 @@ internal sealed partial class RedisSampler(
             }
         }
 
-        return new RedisSample(info, config, at, time.GetElapsedTime(started));
+        var slowlog = slowlogTask is null ? null : await slowlogTask.ConfigureAwait(false);
+        var cluster = info.GetValueOrDefault("cluster_enabled") == "1" ? await ClusterInfoAsync(server).ConfigureAwait(false) : null;
+        return new RedisSample(info, config, at, time.GetElapsedTime(started), slowlog, cluster);
+    }
+
+    /// <summary>
+    /// <c>SLOWLOG LEN</c> and the newest entry's id and duration, as redis_exporter reads them;
+    /// null (and not asked again) when the server refuses SLOWLOG (renamed, or denied by its ACL).
+    /// </summary>
+    private async Task<SlowlogValues?> SlowlogAsync(IServer server)
+    {
+        var lengthTask = server.ExecuteAsync("SLOWLOG", "LEN");
+        var lastTask = server.SlowlogGetAsync(1);
+        try
+        {
+            // Both awaited together, so a refusal of one leaves no unobserved failure of the other.
+            await Task.WhenAll(lengthTask, lastTask).ConfigureAwait(false);
+            var length = (long)lengthTask.Result;
+            var last = lastTask.Result;
+            return last.Length == 0
+                ? new SlowlogValues(length, 0, TimeSpan.Zero)
+                : new SlowlogValues(length, last[0].UniqueId, last[0].Duration);
+        }
+        catch (RedisServerException ex)
+        {
+            _slowlogUnavailable = true;
+            Log.SlowlogUnavailable(logger, ex.Message);
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// <c>CLUSTER INFO</c>'s fields on a node with <c>cluster_enabled:1</c>, for redis_cluster_*;
+    /// null when the node refuses it (the rest of the sample stands). Asked through a one-line
+    /// script: the client library keeps CLUSTER for its own topology discovery, which the agent's
+    /// connection turns off (it would send CLUSTER NODES to a standalone node at every connect,
+    /// an error in its users' statistics, and connect to every peer of a cluster node).
+    /// </summary>
+    private async Task<IReadOnlyDictionary<string, string>?> ClusterInfoAsync(IServer server)
+    {
+        try
+        {
+            var text = (string?)await server.ExecuteAsync("EVAL", "return redis.call('CLUSTER','INFO')", "0").ConfigureAwait(false) ?? "";
+            return text.Length > _options.MaxReplyBytes ? null : InfoParser.Parse(text);
+        }
+        catch (RedisServerException)
+        {
+            return null;
+        }
     }
 
     private static long? Long(Dictionary<string, string> values, string key) =>
@@ -153,11 +203,14 @@ internal sealed partial class RedisSampler(
         [LoggerMessage(EventId = 1401, Level = LogLevel.Warning, Message = "CONFIG is unavailable on this server ({Reply}); carrying on with INFO only: persistence settings unknown, limits from INFO and the plan")]
         public static partial void ConfigUnavailable(ILogger logger, string reply);
 
-        [LoggerMessage(EventId = 1402, Level = LogLevel.Warning, Message = "Sampling INFO failed; metrics keep the last sample and redis_up is 0: {Message}")]
+        [LoggerMessage(EventId = 1402, Level = LogLevel.Warning, Message = "Sampling INFO failed; redis_up is 0 and the sampled series are left out until it works: {Message}")]
         public static partial void SamplingFailed(ILogger logger, string message);
 
         [LoggerMessage(EventId = 1405, Level = LogLevel.Warning, Message = "The INFO reply is {Length} bytes, over Sampling:MaxReplyBytes ({Limit}): not parsed, redis_up is 0; asking again in {Seconds} s")]
         public static partial void ReplyTooLarge(ILogger logger, int length, int limit, double seconds);
+
+        [LoggerMessage(EventId = 1406, Level = LogLevel.Warning, Message = "SLOWLOG is unavailable on this server ({Reply}); the slow log's metrics are left out")]
+        public static partial void SlowlogUnavailable(ILogger logger, string reply);
 
         [LoggerMessage(EventId = 1403, Level = LogLevel.Information, Message = "Sampling INFO works again")]
         public static partial void SamplingResumed(ILogger logger);

@@ -231,6 +231,40 @@ public sealed class MetricsIntegrationTests
         }
     }
 
+    [Fact]
+    public async Task A_cluster_mode_node_in_fail_state_exports_the_cluster_slow_log_and_latency_families()
+    {
+        // A cluster-enabled node with no slots assigned: cluster_state:fail, what the mixin's
+        // RedisClusterStateNotOk alert is written for. Every command goes to the slow log.
+        await using var agent = await AgentUnderTest.StartOwningRedisAsync(new Dictionary<string, string?>
+        {
+            ["Exec:Arguments:0"] = "--cluster-enabled", ["Exec:Arguments:1"] = "yes",
+            ["Exec:Arguments:2"] = "--slowlog-log-slower-than", ["Exec:Arguments:3"] = "0",
+        });
+        await using var client = await RespClient.ConnectAsync("127.0.0.1", agent.Port);
+        await client.CommandAsync("PING");
+
+        var metrics = await ScrapeUntilAsync(agent,
+            m => m.ContainsKey("redis_cluster_state") && m.GetValueOrDefault("redis_slowlog_length") > 0
+                && m.ContainsKey("redis_latency_percentiles_usec_count{cmd=\"ping\"}"),
+            "the cluster, slow log and latency families");
+
+        Assert.Equal(1, metrics["redis_cluster_enabled"]);
+        Assert.Equal(0, metrics["redis_cluster_state"]);
+        Assert.Equal(0, metrics["redis_cluster_slots_assigned"]);
+        Assert.Equal(0, metrics["redis_cluster_slots_fail"]);
+        Assert.Equal(0, metrics["redis_cluster_slots_pfail"]);
+        Assert.Equal(1, metrics["redis_cluster_known_nodes"]);
+        Assert.Contains("redis_cluster_messages_sent_total", metrics.Keys);
+        Assert.Contains("redis_cluster_current_epoch", metrics.Keys);
+        Assert.True(metrics["redis_slowlog_last_id"] >= 0);
+        Assert.True(metrics["redis_last_slow_execution_duration_seconds"] is >= 0 and < 10);
+        Assert.True(metrics["redis_latency_percentiles_usec_count{cmd=\"ping\"}"] >= 1);
+        Assert.True(metrics["redis_latency_percentiles_usec{cmd=\"ping\",quantile=\"99\"}"] >= 0);
+        var scrape = (await agent.GetAsync("/metrics")).Body;
+        Assert.Contains("# TYPE redis_latency_percentiles_usec summary", scrape, StringComparison.Ordinal);
+    }
+
     private static async Task<IReadOnlyDictionary<string, double>> ScrapeUntilAsync(
         AgentUnderTest agent, Func<IReadOnlyDictionary<string, double>, bool> condition, string what)
     {
