@@ -8,15 +8,16 @@ namespace RedisAgent.Logs;
 /// Redis line (a key name, a client's command echoed in a warning) can neither start a forged
 /// line in a file nor a forged frame on the wire. Control characters become visible escapes
 /// (<c>\n</c>, <c>\x1b</c>); invalid UTF-8 has already become U+FFFD when the bytes were decoded;
-/// an over-long line is cut, and says so.
+/// an over-long line is cut, and says how many of its bytes were.
 /// </summary>
 internal static class LineSanitizer
 {
     public const int DefaultMaxLength = 8192;
 
-    public static string Clean(string text, int maxLength = DefaultMaxLength)
+    /// <param name="droppedBytes">Bytes of the line already cut before it got here (<see cref="LineSplitter"/>'s cap): counted in the mark.</param>
+    public static string Clean(string text, int maxLength = DefaultMaxLength, long droppedBytes = 0)
     {
-        var needsWork = text.Length > maxLength;
+        var needsWork = text.Length > maxLength || droppedBytes > 0;
         foreach (var c in text)
         {
             if (IsUnsafe(c))
@@ -53,9 +54,11 @@ internal static class LineSanitizer
             };
         }
 
-        if (consumed < text.Length)
+        if (consumed < text.Length || droppedBytes > 0)
         {
-            clean.Append(CultureInfo.InvariantCulture, $" [truncated {text.Length - consumed} characters]");
+            // In bytes, as the line was written: what the cap here left out, and what came cut already.
+            var cut = Encoding.UTF8.GetByteCount(text.AsSpan(consumed)) + droppedBytes;
+            clean.Append(CultureInfo.InvariantCulture, $" [truncated {cut} bytes]");
         }
 
         return clean.ToString();

@@ -2,38 +2,44 @@ using System.Text;
 
 namespace RedisAgent.Logs;
 
+/// <summary>One line as split: its text, and the bytes of it the splitter did not keep (over its cap).</summary>
+internal readonly record struct SplitLine(string Text, long DroppedBytes = 0);
+
 /// <summary>
 /// Splits a byte stream into lines on '\n' only (a '\r' inside a line is content, and is escaped
 /// later; a "\r\n" ending loses its '\r'), decoding UTF-8 with replacement so invalid bytes
-/// become U+FFFD. A partial last line waits for its end. A line longer than the cap is cut
-/// there, so a stream that never sends '\n' cannot grow the buffer without bound.
+/// become U+FFFD. A partial last line waits for its end. A line longer than the cap keeps its
+/// first bytes (up to the cap, at a character boundary) and counts the rest until its '\n', so a
+/// stream that never sends '\n' cannot grow the buffer, and a long line stays one line that says
+/// how much of it was cut.
 /// </summary>
 internal sealed class LineSplitter(int maxLineBytes = 64 * 1024)
 {
     private static readonly UTF8Encoding Utf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: false);
     private readonly List<byte> _partial = [];
+    private long _dropped;
 
     /// <summary>True when bytes of an unfinished line are waiting.</summary>
-    public bool HasPartial => _partial.Count > 0;
+    public bool HasPartial => _partial.Count > 0 || _dropped > 0;
 
-    public IEnumerable<string> Feed(ReadOnlySpan<byte> bytes)
+    public List<SplitLine> Feed(ReadOnlySpan<byte> bytes)
     {
-        var lines = new List<string>();
+        var lines = new List<SplitLine>();
         while (!bytes.IsEmpty)
         {
             var newline = bytes.IndexOf((byte)'\n');
             var piece = newline < 0 ? bytes : bytes[..newline];
             var room = maxLineBytes - _partial.Count;
-            if (piece.Length >= room)
+            if (piece.Length > room)
             {
-                // Cut an endless line at the cap; the rest starts the next line.
                 _partial.AddRange(piece[..room]);
-                lines.Add(Take());
-                bytes = bytes[room..];
-                continue;
+                _dropped += piece.Length - room;
+            }
+            else
+            {
+                _partial.AddRange(piece);
             }
 
-            _partial.AddRange(piece);
             if (newline < 0)
             {
                 break;
@@ -47,18 +53,52 @@ internal sealed class LineSplitter(int maxLineBytes = 64 * 1024)
     }
 
     /// <summary>The unfinished line, if any (at end of stream, or when a file is rotated away).</summary>
-    public string? Flush() => _partial.Count > 0 ? Take() : null;
+    public SplitLine? Flush() => HasPartial ? Take() : (SplitLine?)null;
 
-    private string Take()
+    private SplitLine Take()
     {
         var count = _partial.Count;
-        if (count > 0 && _partial[count - 1] == (byte)'\r')
+        var dropped = _dropped;
+        if (dropped == 0 && count > 0 && _partial[count - 1] == (byte)'\r')
         {
             count--;
         }
 
-        var text = Utf8.GetString(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_partial)[..count]);
+        // A cut line ends at a character boundary: the bytes of a character the cap split count as dropped.
+        var kept = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_partial)[..count];
+        if (dropped > 0)
+        {
+            var end = kept.Length;
+            while (end > 0 && (kept[end - 1] & 0xC0) == 0x80)
+            {
+                end--;
+            }
+
+            if (end > 0 && kept[end - 1] >= 0xC0)
+            {
+                // A lead byte whose continuation bytes were partly cut.
+                var need = kept[end - 1] >= 0xF0 ? 4 : kept[end - 1] >= 0xE0 ? 3 : 2;
+                if (kept.Length - (end - 1) < need)
+                {
+                    end--;
+                }
+                else
+                {
+                    end = kept.Length;
+                }
+            }
+            else
+            {
+                end = kept.Length;
+            }
+
+            dropped += kept.Length - end;
+            kept = kept[..end];
+        }
+
+        var text = Utf8.GetString(kept);
         _partial.Clear();
-        return text;
+        _dropped = 0;
+        return new SplitLine(text, dropped);
     }
 }

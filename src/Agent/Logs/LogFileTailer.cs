@@ -146,11 +146,11 @@ internal sealed partial class LogFileTailer(
         }
     }
 
-    private void Emit(string? line)
+    private void Emit(SplitLine? line)
     {
-        if (line is { Length: > 0 })
+        if (line is { } split && (split.Text.Length > 0 || split.DroppedBytes > 0))
         {
-            _ = ingest.Ingest(line);
+            _ = ingest.Ingest(split.Text, split.DroppedBytes);
         }
     }
 

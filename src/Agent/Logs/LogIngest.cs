@@ -12,10 +12,10 @@ internal sealed class RedisLogIngest(LogBus bus, IOptions<LogOptions> options, T
 
     /// <summary>One raw line of Redis's, with every known secret masked (Redis quotes a bad masterauth in its own errors).</summary>
     /// <returns>The line as masked, for a caller that also logs it (so a line is masked once).</returns>
-    public string Ingest(string raw)
+    public string Ingest(string raw, long droppedBytes = 0)
     {
         var line = redactor.Redact(raw);
-        bus.Publish(_parser.Parse(line, time.GetUtcNow()));
+        bus.Publish(_parser.Parse(line, time.GetUtcNow(), droppedBytes));
         return line;
     }
 }

@@ -37,16 +37,16 @@ internal sealed class RedisLogParser(TimeZoneInfo redisTimeZone, int maxLength =
     private TimeSpan _cachedOffset;
     private bool _cachedValid;
 
-    public LogLine Parse(string raw, DateTimeOffset arrivedAt)
+    public LogLine Parse(string raw, DateTimeOffset arrivedAt, long droppedBytes = 0)
     {
         if (TryParse(raw, out var local, out var level, out var textStart) && ToUtc(local) is { } utc
             && (_lastRecord is not { } last || utc >= last - BackdatingTolerance) && utc <= arrivedAt + BackdatingTolerance)
         {
             _lastRecord = utc;
-            return new LogLine(utc, LogSource.Redis, level, LineSanitizer.Clean(raw[textStart..], maxLength));
+            return new LogLine(utc, LogSource.Redis, level, LineSanitizer.Clean(raw[textStart..], maxLength, droppedBytes));
         }
 
-        return new LogLine(_lastRecord ?? arrivedAt, LogSource.Redis, null, LineSanitizer.Clean(ContinuationMark + raw, maxLength));
+        return new LogLine(_lastRecord ?? arrivedAt, LogSource.Redis, null, LineSanitizer.Clean(ContinuationMark + raw, maxLength, droppedBytes));
     }
 
     /// <summary>Matches <c>^\d+:[XCSM] dd Mon yyyy HH:MM:SS.mmm [.-*#] </c>, by hand: it runs for every line.</summary>

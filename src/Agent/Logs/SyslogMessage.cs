@@ -129,13 +129,26 @@ internal static class SyslogMessage
             return bytes;
         }
 
+        // The message ends with a mark saying how many bytes were cut, as a line over
+        // Logs:MaxLineLength does: a receiver sees the cut rather than a silently shorter line.
+        var mark = "";
         var cut = maxBytes;
+        for (var i = 0; i < 2; i++)
+        {
+            mark = string.Create(CultureInfo.InvariantCulture, $" [truncated {bytes.Length - cut} bytes]");
+            cut = Math.Max(0, maxBytes - mark.Length);
+        }
+
         while (cut > 0 && (bytes[cut] & 0xC0) == 0x80)
         {
             cut--;
         }
 
-        return bytes[..cut];
+        mark = string.Create(CultureInfo.InvariantCulture, $" [truncated {bytes.Length - cut} bytes]");
+        var datagram = new byte[cut + mark.Length];
+        bytes.AsSpan(0, cut).CopyTo(datagram);
+        Encoding.ASCII.GetBytes(mark, datagram.AsSpan(cut));
+        return datagram;
     }
 
     /// <summary>

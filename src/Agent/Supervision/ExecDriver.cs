@@ -324,17 +324,19 @@ internal sealed partial class ExecDriver : IRestartDriver, IDisposable
         ForwardOutput(splitter.Flush());
     }
 
-    private void ForwardOutput(string? line)
+    private void ForwardOutput(Logs.SplitLine? split)
     {
-        if (string.IsNullOrEmpty(line))
+        if (split is not { } output || (output.Text.Length == 0 && output.DroppedBytes == 0))
         {
             return;
         }
 
+        var line = output.Text;
+
         try
         {
             // Redis quotes a bad masterauth or requirepass in its own errors: no secret leaves in a line.
-            Log.RedisOutput(_redisLogger, _logs?.Ingest(line) ?? _redactor.Redact(line));
+            Log.RedisOutput(_redisLogger, _logs?.Ingest(line, output.DroppedBytes) ?? _redactor.Redact(line));
         }
         catch (Exception ex)
         {

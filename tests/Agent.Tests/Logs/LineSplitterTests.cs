@@ -13,10 +13,10 @@ public sealed class LineSplitterTests
         var first = splitter.Feed("one\r\ntw"u8).ToList();
         var second = splitter.Feed("o with\ra carriage return\nthr"u8).ToList();
 
-        Assert.Equal(["one"], first);
-        Assert.Equal(["two with\ra carriage return"], second);
+        Assert.Equal(["one"], first.Select(l => l.Text));
+        Assert.Equal(["two with\ra carriage return"], second.Select(l => l.Text));
         Assert.True(splitter.HasPartial);
-        Assert.Equal("thr", splitter.Flush());
+        Assert.Equal("thr", splitter.Flush()!.Value.Text);
         Assert.Null(splitter.Flush());
     }
 
@@ -25,7 +25,7 @@ public sealed class LineSplitterTests
     {
         var lines = new LineSplitter().Feed([0x6f, 0x6b, 0xc3, 0x28, 0xff, (byte)'\n']).ToList();
 
-        Assert.Equal("ok\uFFFD(\uFFFD", Assert.Single(lines));
+        Assert.Equal("ok\uFFFD(\uFFFD", Assert.Single(lines).Text);
     }
 
     [Fact]
@@ -36,18 +36,34 @@ public sealed class LineSplitterTests
 
         var lines = splitter.Feed(bytes.AsSpan(0, 4)).Concat(splitter.Feed(bytes.AsSpan(4))).ToList();
 
-        Assert.Equal("café", Assert.Single(lines));
+        Assert.Equal("café", Assert.Single(lines).Text);
     }
 
     [Fact]
-    public void Feed_EndlessLine_IsCutAtTheCap()
+    public void Feed_LongLine_StaysOneLine_KeepsTheCap_AndCountsTheRest()
     {
         var splitter = new LineSplitter(maxLineBytes: 1000);
 
-        var lines = splitter.Feed(Encoding.ASCII.GetBytes(new string('x', 2500))).ToList();
+        // An endless line holds no more than the cap, whatever arrives.
+        Assert.Empty(splitter.Feed(Encoding.ASCII.GetBytes(new string('x', 2500))));
+        Assert.Empty(splitter.Feed(Encoding.ASCII.GetBytes(new string('y', 2500))));
+        var lines = splitter.Feed("z\nnext\n"u8);
 
         Assert.Equal(2, lines.Count);
-        Assert.All(lines, l => Assert.Equal(1000, l.Length));
-        Assert.Equal(500, splitter.Flush()!.Length);
+        Assert.Equal(new SplitLine(new string('x', 1000), 4001), lines[0]);
+        Assert.Equal(new SplitLine("next"), lines[1]);
+        Assert.Null(splitter.Flush());
+    }
+
+    [Fact]
+    public void Feed_CutInsideACharacter_DropsTheWholeCharacter()
+    {
+        var splitter = new LineSplitter(maxLineBytes: 4);
+
+        // "abé" is 4 bytes, then "€" (3 bytes) is cut after its first byte.
+        var line = Assert.Single(splitter.Feed(Encoding.UTF8.GetBytes("abé€xyz\n")));
+
+        Assert.Equal(new SplitLine("abé", 6), line);
+        Assert.Equal(new SplitLine("ab", 8), Assert.Single(new LineSplitter(maxLineBytes: 3).Feed(Encoding.UTF8.GetBytes("abé€xyz\n"))));
     }
 }

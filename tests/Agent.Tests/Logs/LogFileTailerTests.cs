@@ -65,6 +65,25 @@ public sealed class LogFileTailerTests
         Assert.Equal("2026-11-26T09:30:01Z redis[r]: * partial and its end", line.Format("r"));
     }
 
+    [Fact]
+    public async Task A_line_over_64_KiB_ships_as_one_line_that_says_how_many_bytes_were_cut()
+    {
+        using var scratch = new TempDirectory("tail");
+        var path = scratch.File("redis.log");
+        await using var agent = await StartTailingAsync(path);
+        var text = "long " + new string('x', 100_000);
+
+        await File.AppendAllTextAsync(path, $"1:M 26 Nov 2026 09:30:00.000 * {text}\n1:M 26 Nov 2026 09:30:01.000 * after it\n");
+        await WaitForLineAsync(agent, "after it");
+
+        var lines = agent.LogBus.History().Where(l => l.Source == RedisAgent.Logs.LogSource.Redis).ToList();
+        Assert.Equal(2, lines.Count);
+        var cut = lines[0].Text;
+        // The default Logs:MaxLineLength (8192 characters) kept; the rest of the 100,005 counted.
+        Assert.Equal($"{text[..8192]} [truncated {text.Length - 8192} bytes]", cut);
+        Assert.Equal("after it", lines[1].Text);
+    }
+
     private static Task<RedisServer> StartRedisAsync() => RedisServer.StartAsync(new RedisServerOptions
     {
         Daemonize = true,

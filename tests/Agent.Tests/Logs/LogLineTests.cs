@@ -118,7 +118,7 @@ public sealed class LogLineTests
         var clean = LineSanitizer.Clean(new string('a', 10_000), maxLength: 100);
 
         Assert.StartsWith(new string('a', 100), clean, StringComparison.Ordinal);
-        Assert.EndsWith("[truncated 9900 characters]", clean, StringComparison.Ordinal);
+        Assert.EndsWith("[truncated 9900 bytes]", clean, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -64,12 +64,20 @@ public sealed class SyslogMessageTests
     }
 
     [Fact]
-    public void Datagram_TooLong_IsCutOnACharacterBoundary()
+    public void Datagram_TooLong_IsCutOnACharacterBoundary_AndSaysHowManyBytesWereCut()
     {
-        var bytes = SyslogMessage.Datagram("ab" + new string('é', 1000), maxBytes: 481);
+        var message = "ab" + new string('é', 1000);
+        var bytes = SyslogMessage.Datagram(message, maxBytes: 481);
+        var text = Encoding.UTF8.GetString(bytes);
 
-        Assert.Equal(480, bytes.Length);
-        Assert.Equal("ab" + new string('é', 239), Encoding.UTF8.GetString(bytes));
+        Assert.True(bytes.Length <= 481, $"{bytes.Length} bytes");
+        var mark = System.Text.RegularExpressions.Regex.Match(text, @" \[truncated (\d+) bytes\]$");
+        Assert.True(mark.Success, text);
+        var kept = text[..mark.Index];
+        Assert.Equal(message[..kept.Length], kept);
+        Assert.Equal(Encoding.UTF8.GetByteCount(message) - Encoding.UTF8.GetByteCount(kept), int.Parse(mark.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture));
+        Assert.True(bytes.Length >= 481 - 1, "no more is cut than the mark needs (one byte for a split character)");
+        Assert.Equal("short", Encoding.UTF8.GetString(SyslogMessage.Datagram("short", 481)));
     }
 
     [Theory]
