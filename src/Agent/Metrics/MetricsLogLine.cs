@@ -22,6 +22,7 @@ internal sealed class MetricsLogLine(
     TimeProvider time) : BackgroundService
 {
     private RedisSample? _previous;
+    private (DiskCounters Counters, long At)? _previousDisk;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -42,7 +43,7 @@ internal sealed class MetricsLogLine(
                     continue;
                 }
 
-                var text = Format(bus.Resource, metrics.Plan, sample, _previous, LoadAverage.Read());
+                var text = Format(bus.Resource, metrics.Plan, sample, _previous, new HostReading(LoadAverage.Read(), HostStats.ReadMemory(), Iops(sample)));
                 bus.Publish(new LogLine(time.GetUtcNow(), LogSource.Metrics, null, text));
                 _previous = sample;
             }
@@ -53,11 +54,32 @@ internal sealed class MetricsLogLine(
     }
 
     /// <summary>
+    /// Reads and writes per second on the device under Redis's <c>dir</c> since the last line;
+    /// null for the first line, and when the device or the directory is unknown.
+    /// </summary>
+    private (double Read, double Write)? Iops(RedisSample sample)
+    {
+        var now = time.GetTimestamp();
+        var counters = sample.Config?.Dir is { } dir ? HostStats.ReadDisk(dir) : null;
+        var previous = _previousDisk;
+        _previousDisk = counters is { } c ? (c, now) : null;
+        if (counters is not { } current || previous is not var (before, at))
+        {
+            return null;
+        }
+
+        var seconds = time.GetElapsedTime(at, now).TotalSeconds;
+        return seconds <= 0 || current.Reads < before.Reads || current.Writes < before.Writes
+            ? null
+            : ((current.Reads - before.Reads) / seconds, (current.Writes - before.Writes) / seconds);
+    }
+
+    /// <summary>
     /// The line's text. <c>hit-rate</c> covers the lookups since <paramref name="previous"/> (since
     /// Redis started when there is none, or Redis restarted in between), and is left out when there
     /// were none; limits and percentages are left out when nothing limits the node.
     /// </summary>
-    internal static string Format(string resource, Plan? plan, RedisSample sample, RedisSample? previous, (double One, double Five, double Fifteen)? load)
+    internal static string Format(string resource, Plan? plan, RedisSample sample, RedisSample? previous, HostReading host)
     {
         var usage = PlanUsage.Compute(plan, sample);
         var line = new StringBuilder(256);
@@ -70,9 +92,20 @@ internal sealed class MetricsLogLine(
             line.Append(c, $" sample#connection-percentage-used={usage.ConnectionRatio:0.#####}");
         }
 
-        if (load is var (one, five, fifteen))
+        if (host.Load is var (one, five, fifteen))
         {
             line.Append(c, $" sample#load-avg-1m={one:0.###} sample#load-avg-5m={five:0.###} sample#load-avg-15m={fifteen:0.###}");
+        }
+
+        // Heroku's order: the disk's operations per second, then the host's memory in kB.
+        if (host.Iops is var (read, write))
+        {
+            line.Append(c, $" sample#read-iops={read:0.######} sample#write-iops={write:0.######}");
+        }
+
+        if (host.Memory is { } memory)
+        {
+            line.Append(c, $" sample#memory-total={memory.TotalKb}kB sample#memory-free={memory.FreeKb}kB sample#memory-cached={memory.CachedKb}kB");
         }
 
         line.Append(c, $" sample#memory-redis={usage.UsedMemory}bytes");
@@ -99,6 +132,9 @@ internal sealed class MetricsLogLine(
         return line.ToString();
     }
 }
+
+/// <summary>What the metrics line says of the host: its load, its memory, and its disk's operations per second (each null when unknown).</summary>
+internal readonly record struct HostReading((double One, double Five, double Fifteen)? Load, HostMemory? Memory = null, (double Read, double Write)? Iops = null);
 
 /// <summary>The host's load averages from <c>/proc/loadavg</c> (the agent runs beside its node).</summary>
 internal static class LoadAverage

@@ -3,7 +3,7 @@ using System.Globalization;
 namespace RedisAgent.Sampling;
 
 /// <summary>What <c>CONFIG GET</c> returned for the settings the agent reads; null fields were not returned.</summary>
-internal sealed record RedisConfigValues(long? MaxClients, long? MaxMemory, string? MaxMemoryPolicy, long? Timeout, string? Save, string? AppendFsync = null, string? UnixSocket = null, string? Bind = null, long? MinReplicasToWrite = null, long? Databases = null);
+internal sealed record RedisConfigValues(long? MaxClients, long? MaxMemory, string? MaxMemoryPolicy, long? Timeout, string? Save, string? AppendFsync = null, string? UnixSocket = null, string? Bind = null, long? MinReplicasToWrite = null, long? Databases = null, string? Dir = null);
 
 /// <summary>What <c>SLOWLOG LEN</c> and <c>SLOWLOG GET 1</c> returned: 0 for an empty slow log, as the exporter has it.</summary>
 internal sealed record SlowlogValues(long Length, long LastId, TimeSpan LastDuration);

@@ -24,7 +24,7 @@ internal sealed partial class RedisSampler(
     ILogger<RedisSampler> logger) : BackgroundService
 {
     /// <summary>The settings read with CONFIG GET, one pipelined request each (multi-key CONFIG GET needs Redis 7).</summary>
-    private static readonly string[] ConfigKeys = ["maxclients", "maxmemory", "maxmemory-policy", "timeout", "save", "appendfsync", "unixsocket", "bind", "min-replicas-to-write", "databases"];
+    private static readonly string[] ConfigKeys = ["maxclients", "maxmemory", "maxmemory-policy", "timeout", "save", "appendfsync", "unixsocket", "bind", "min-replicas-to-write", "databases", "dir"];
 
     private readonly SamplingOptions _options = options.Value;
     private bool _configUnavailable;
@@ -133,7 +133,8 @@ internal sealed partial class RedisSampler(
                     values.GetValueOrDefault("unixsocket"),
                     values.GetValueOrDefault("bind"),
                     Long(values, "min-replicas-to-write"),
-                    Long(values, "databases"));
+                    Long(values, "databases"),
+                    values.GetValueOrDefault("dir"));
             }
             catch (RedisServerException ex)
             {

@@ -167,8 +167,19 @@ public sealed class MetricsIntegrationTests
         Assert.Matches(
             @"^heroku-redis\[redis-metrics-42\]: source=REDIS addon=redis-metrics-42 sample#active-connections=\d+ sample#max-connections=20 " +
             @"sample#connection-percentage-used=[\d.]+ sample#load-avg-1m=[\d.]+ sample#load-avg-5m=[\d.]+ sample#load-avg-15m=[\d.]+ " +
+            @"(sample#read-iops=[\d.]+ sample#write-iops=[\d.]+ )?sample#memory-total=\d+kB sample#memory-free=\d+kB sample#memory-cached=\d+kB " +
             @"sample#memory-redis=\d+bytes sample#memory-max=26214400bytes sample#memory-percentage-used=[\d.]+ (sample#hit-rate=[\d.]+ )?sample#evicted-keys=0$",
             line.Format("redis-metrics-42")[21..]);
+        // From the second line on, the operations per second of the disk under Redis's dir (where
+        // that directory is on a block device, as the agent's state directory is on these machines).
+        await using var client = await RespClient.ConnectAsync("127.0.0.1", agent.Port);
+        var dir = (await client.CommandAsync("CONFIG", "GET", "dir")).Split('\n')[1];
+        if (RedisAgent.Metrics.HostStats.ReadDisk(dir) is not null)
+        {
+            await Poll.UntilAsync(() => agent.LogBus.History().Any(l => l.Source == LogSource.Metrics && l.Text.Contains(" sample#read-iops=", StringComparison.Ordinal)),
+                Deadline, () => "a metrics line with iops:\n" + string.Join('\n', agent.LogBus.History().Where(l => l.Source == LogSource.Metrics).Select(l => l.Text)));
+        }
+
         var tail = await agent.GetAsync("/logs?source=heroku-redis");
         Assert.Contains("heroku-redis[redis-metrics-42]: source=REDIS addon=redis-metrics-42 sample#active-connections=", tail.Body, StringComparison.Ordinal);
         Assert.DoesNotContain(" redis[redis-metrics-42]: source=REDIS", (await agent.GetAsync("/logs?source=redis")).Body, StringComparison.Ordinal);
