@@ -30,7 +30,11 @@ public sealed class PrometheusServer : IAsyncDisposable
     public string Output => string.Join('\n', _output);
 
     /// <summary>Starts Prometheus scraping <paramref name="targets"/> (host:port, loopback only) at <c>/metrics</c>.</summary>
-    public static async Task<PrometheusServer> StartAsync(IReadOnlyList<string> targets, TimeSpan scrapeInterval)
+    public static async Task<PrometheusServer> StartAsync(IReadOnlyList<string> targets, TimeSpan scrapeInterval) =>
+        await StartAsync(targets, scrapeInterval, rules: null).ConfigureAwait(false);
+
+    /// <summary>As above, with a rule file's text (YAML or JSON), evaluated at the scrape interval.</summary>
+    public static async Task<PrometheusServer> StartAsync(IReadOnlyList<string> targets, TimeSpan scrapeInterval, string? rules)
     {
         foreach (var target in targets)
         {
@@ -42,10 +46,19 @@ public sealed class PrometheusServer : IAsyncDisposable
 
         var server = new PrometheusServer(LoopbackPorts.Free());
         var interval = ((int)scrapeInterval.TotalMilliseconds).ToString(CultureInfo.InvariantCulture) + "ms";
+        var ruleFiles = "";
+        if (rules is not null)
+        {
+            await File.WriteAllTextAsync(server._directory.File("rules.yml"), rules).ConfigureAwait(false);
+            ruleFiles = $"rule_files: ['{server._directory.File("rules.yml")}']";
+        }
+
         await File.WriteAllTextAsync(server._directory.File("prometheus.yml"), $"""
             global:
               scrape_interval: {interval}
               scrape_timeout: {interval}
+              evaluation_interval: {interval}
+            {ruleFiles}
             scrape_configs:
               - job_name: redis-agent
                 static_configs:
@@ -85,10 +98,19 @@ public sealed class PrometheusServer : IAsyncDisposable
     {
         var uri = new Uri(Address, "api/v1/query?query=" + Uri.EscapeDataString(expression));
         using var document = JsonDocument.Parse(await _http.GetStringAsync(uri).ConfigureAwait(false));
-        var result = document.RootElement.GetProperty("data").GetProperty("result");
-        return result.GetArrayLength() == 0
+        var data = document.RootElement.GetProperty("data");
+        var result = data.GetProperty("result");
+        // A scalar ("1") is [time, "value"]; a vector is [{metric, value: [time, "value"]}...].
+        var scalar = data.GetProperty("resultType").GetString() == "scalar";
+        return !scalar && result.GetArrayLength() == 0
             ? null
-            : double.Parse(result[0].GetProperty("value")[1].GetString()!, NumberStyles.Float, CultureInfo.InvariantCulture);
+            : (scalar ? result[1] : result[0].GetProperty("value")[1]).GetString()! switch
+            {
+                "+Inf" => double.PositiveInfinity,
+                "-Inf" => double.NegativeInfinity,
+                "NaN" => double.NaN,
+                var number => double.Parse(number, NumberStyles.Float, CultureInfo.InvariantCulture),
+            };
     }
 
     /// <summary>The health of the scrape targets as Prometheus sees them ("up", "down", "unknown"), with the last error.</summary>

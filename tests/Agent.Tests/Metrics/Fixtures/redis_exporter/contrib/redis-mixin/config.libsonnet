@@ -1,0 +1,6 @@
+{
+  _config+:: {
+    redisConnectionsThreshold: '100',
+    redisExporterSelector: 'job="redis"',
+  },
+}

@@ -1,0 +1,5 @@
+{
+  grafanaDashboards+:: {
+    'redis-overview.json': (import 'redis-overview.json'),
+  },
+}

@@ -1,0 +1,4 @@
+(import 'alerts/redis.libsonnet') +
+(import 'rules/redis.libsonnet') +
+(import 'dashboards/redis.libsonnet') +
+(import 'config.libsonnet')
