@@ -77,12 +77,13 @@ public sealed class SyslogNgServer : IAsyncDisposable
         }
     }
 
-    public static async Task<SyslogNgServer> StartAsync(TestCertificates? tls = null)
+    /// <summary>Starts syslog-ng; with <paramref name="tls"/>, a TLS source too, serving its server certificate or <paramref name="serverCertificate"/>.</summary>
+    public static async Task<SyslogNgServer> StartAsync(TestCertificates? tls = null, (string CertFile, string KeyFile)? serverCertificate = null)
     {
         var server = new SyslogNgServer(LoopbackPorts.Free(), FreeUdpPort(), tls is null ? 0 : LoopbackPorts.Free());
         var tlsSource = tls is null ? "" : $$"""
                 syslog(ip("127.0.0.1") port({{server.TlsPort}}) transport("tls") max-connections(100)
-                       tls(key-file("{{tls.ServerKeyFile}}") cert-file("{{tls.ServerCertificateFile}}") peer-verify(optional-untrusted)));
+                       tls(key-file("{{serverCertificate?.KeyFile ?? tls.ServerKeyFile}}") cert-file("{{serverCertificate?.CertFile ?? tls.ServerCertificateFile}}") peer-verify(optional-untrusted)));
             """;
         // flags(syslog-protocol) is the syslog() source's own; keep-hostname so HOST is the sender's.
         await File.WriteAllTextAsync(server._directory.File("syslog-ng.conf"), $$"""

@@ -75,9 +75,24 @@ internal sealed partial class SyslogSink : BackgroundService
                 if (url.Scheme == "tls")
                 {
                     var tls = new System.Net.Security.SslStream(stream, leaveInnerStreamOpen: false);
-                    await tls.AuthenticateAsClientAsync(
-                        new System.Net.Security.SslClientAuthenticationOptions { TargetHost = url.Host, RemoteCertificateValidationCallback = _trust.Callback },
-                        stoppingToken).ConfigureAwait(false);
+                    // The check that failed, in words (expired, another CA, another name, not the
+                    // pinned one): SslStream only says "rejected by the callback".
+                    string? problem = null;
+                    try
+                    {
+                        await tls.AuthenticateAsClientAsync(
+                            new System.Net.Security.SslClientAuthenticationOptions
+                            {
+                                TargetHost = url.Host,
+                                RemoteCertificateValidationCallback = (_, certificate, _, errors) => (problem = _trust.Problem(certificate, errors)) is null,
+                            },
+                            stoppingToken).ConfigureAwait(false);
+                    }
+                    catch (System.Security.Authentication.AuthenticationException ex) when (problem is not null)
+                    {
+                        throw new System.Security.Authentication.AuthenticationException(problem, ex);
+                    }
+
                     stream = tls;
                 }
 
