@@ -39,6 +39,9 @@ public sealed class RsyslogServer : IAsyncDisposable
 
     public string OutputFile => _directory.File("received.log");
 
+    /// <summary>rsyslogd's process id (to freeze it with SIGSTOP, as an overloaded or hung drain).</summary>
+    public int ProcessId => _process!.Id;
+
     /// <summary>The lines received so far (each one a message, as rsyslog wrote it).</summary>
     public IReadOnlyList<string> Lines
     {

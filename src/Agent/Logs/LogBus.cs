@@ -45,7 +45,7 @@ internal sealed class LogBus(Microsoft.Extensions.Options.IOptions<LogOptions> l
                 // A departed tail's counts stay in its kind's totals, so the counters never go down.
                 var c = sink.Counters;
                 var r = _retired.GetValueOrDefault(sink.Kind) ?? new SinkCounters(0, 0, 0, 0);
-                _retired[sink.Kind] = new SinkCounters(r.Received + c.Received, r.Shipped + c.Shipped, r.Dropped + c.Dropped + c.Queued, 0);
+                _retired[sink.Kind] = new SinkCounters(r.Received + c.Received, r.Shipped + c.Shipped, r.Dropped + c.Dropped + c.Queued, 0, r.Unconfirmed + c.Unconfirmed);
             }
         }
     }
@@ -72,7 +72,7 @@ internal sealed class LogBus(Microsoft.Extensions.Options.IOptions<LogOptions> l
             {
                 var c = sink.Counters;
                 var (t, attached) = totals.GetValueOrDefault(sink.Kind, (new SinkCounters(0, 0, 0, 0), 0));
-                totals[sink.Kind] = (new SinkCounters(t.Received + c.Received, t.Shipped + c.Shipped, t.Dropped + c.Dropped, t.Queued + c.Queued), attached + 1);
+                totals[sink.Kind] = (new SinkCounters(t.Received + c.Received, t.Shipped + c.Shipped, t.Dropped + c.Dropped, t.Queued + c.Queued, t.Unconfirmed + c.Unconfirmed), attached + 1);
             }
 
             return totals;

@@ -2,8 +2,12 @@ using System.Globalization;
 
 namespace RedisAgent.Logs;
 
-/// <summary>A sink's counters at one instant: <c>Received == Shipped + Dropped + Queued</c>, always.</summary>
-internal sealed record SinkCounters(long Received, long Shipped, long Dropped, long Queued);
+/// <summary>
+/// A sink's counters at one instant: <c>Received == Shipped + Dropped + Queued</c>, always;
+/// <c>Unconfirmed</c> of the shipped ones went out on a connection that died before the drain was
+/// seen to read them.
+/// </summary>
+internal sealed record SinkCounters(long Received, long Shipped, long Dropped, long Queued, long Unconfirmed = 0);
 
 /// <summary>
 /// One sink's bounded, best-effort queue. Offering never blocks: when the sink is too slow the
@@ -24,6 +28,7 @@ internal sealed class SinkQueue
     private long _received;
     private long _shipped;
     private long _dropped;
+    private long _unconfirmed;
     private long _inFlight;
     private long _unreportedDrops;
     private DateTimeOffset? _dropsSince;
@@ -74,7 +79,7 @@ internal sealed class SinkQueue
         {
             lock (_lock)
             {
-                return new SinkCounters(_received, _shipped, _dropped, _lines.Count + _inFlight);
+                return new SinkCounters(_received, _shipped, _dropped, _lines.Count + _inFlight, Interlocked.Read(ref _unconfirmed));
             }
         }
     }
@@ -186,6 +191,12 @@ internal sealed class SinkQueue
             _lastProgress = _time.GetTimestamp();
         }
     }
+
+    /// <summary>Lines shipped on connections that then died before the drain was seen to read them (a subset of the shipped ones).</summary>
+    public long UnconfirmedLines => Interlocked.Read(ref _unconfirmed);
+
+    /// <summary><paramref name="count"/> lines shipped may not have reached their destination (see <see cref="TcpDelivery"/>).</summary>
+    public void Unconfirmed(int count) => Interlocked.Add(ref _unconfirmed, count);
 
     /// <summary>The line last taken could not be delivered and is given up.</summary>
     public void GaveUp(LogLine line)

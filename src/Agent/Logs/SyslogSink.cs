@@ -15,8 +15,9 @@ namespace RedisAgent.Logs;
 /// never anything that answers. Best-effort, like the router it imitates:
 /// it has a queue of its own (a stalled drain loses its oldest lines, nothing else waits), and
 /// it reconnects with capped, jittered backoff.
-/// <para>What a reconnect can cost: lines the kernel had accepted for a connection that then
-/// died may be lost (TCP gives no end-to-end receipt), and the batch being written when the
+/// <para>What a reconnect can cost: lines the drain's kernel had acknowledged but the drain had not
+/// read are lost when it dies (TCP gives no end-to-end receipt); the lines that may be among them
+/// are named in-line (<see cref="TcpDelivery"/>, event 1515). The batch being written when the
 /// connection failed (up to 64 KB of lines) is sent again on the next one, so the drain may see those twice.</para>
 /// </summary>
 internal sealed partial class SyslogSink : BackgroundService
@@ -63,10 +64,12 @@ internal sealed partial class SyslogSink : BackgroundService
     {
         byte[]? pending = null;
         var pendingLines = 0;
+        DateTimeOffset pendingFrom = default, pendingTo = default;
         var backoff = new Backoff(InitialBackoff, MaxBackoff);
         while (!stoppingToken.IsCancellationRequested)
         {
             using var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            var delivery = new TcpDelivery();
             try
             {
                 await socket.ConnectAsync(await EndPointAsync(url, stoppingToken).ConfigureAwait(false), stoppingToken).ConfigureAwait(false);
@@ -102,17 +105,24 @@ internal sealed partial class SyslogSink : BackgroundService
                 {
                     if (pending is null)
                     {
-                        (pending, pendingLines) = await NextBatchAsync(queue, stoppingToken).ConfigureAwait(false);
+                        (pending, pendingLines, pendingFrom, pendingTo) = await NextBatchAsync(queue, stoppingToken).ConfigureAwait(false);
                     }
 
+                    // What the drain read while this sink waited for lines.
+                    delivery.Observe(TcpSample.Read(socket));
                     await stream.WriteAsync(pending, stoppingToken).ConfigureAwait(false);
                     queue.Shipped(pendingLines);
+                    delivery.Wrote(TcpSample.Read(socket), pendingLines, pendingFrom, pendingTo);
                     pending = null;
                 }
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
                 return;
+            }
+            catch (Exception) when (ReportUnconfirmed(url, queue, delivery))
+            {
+                // Never taken: the filter reports what the dead connection may have lost, then the handlers below say why it died.
             }
             catch (SocketException ex)
             {
@@ -141,17 +151,35 @@ internal sealed partial class SyslogSink : BackgroundService
     }
 
     /// <summary>
+    /// A connection died: the lines written on it that the drain was not seen to read are said
+    /// in-line (event 1515, which reaches this drain first on its next connection) and counted;
+    /// false, so the exception goes on to the handler that says why the connection died.
+    /// </summary>
+    private bool ReportUnconfirmed(Uri url, SinkQueue queue, TcpDelivery delivery)
+    {
+        if (delivery.Unconfirmed() is var (lines, from, to))
+        {
+            queue.Unconfirmed(lines);
+            Log.Unconfirmed(_logger, url.Authority, lines, from.UtcDateTime, to.UtcDateTime);
+        }
+
+        return false;
+    }
+
+    /// <summary>
     /// Waits for one line, then takes whatever else is already queued, up to <see cref="MaxBatchBytes"/>,
     /// as one buffer of octet-counted frames: one write for many lines instead of one each.
     /// </summary>
-    private async Task<(byte[] Batch, int Lines)> NextBatchAsync(SinkQueue queue, CancellationToken stoppingToken)
+    private async Task<(byte[] Batch, int Lines, DateTimeOffset From, DateTimeOffset To)> NextBatchAsync(SinkQueue queue, CancellationToken stoppingToken)
     {
         var frames = new StringBuilder();
         var bytes = 0;
         var lines = 0;
         var (line, isLossMarker) = await queue.TakeAsync(stoppingToken).ConfigureAwait(false);
+        var from = line.Timestamp;
         while (true)
         {
+            var to = line.Timestamp;
             var message = SyslogMessage.Format(line, _facility, _hostname, _resource, _options.StructuredData);
             var length = Encoding.UTF8.GetByteCount(message);
             frames.Append(length).Append(' ').Append(message);
@@ -159,7 +187,7 @@ internal sealed partial class SyslogSink : BackgroundService
             lines += isLossMarker ? 0 : 1;
             if (bytes >= MaxBatchBytes || !queue.TryTake(out line, out isLossMarker))
             {
-                return (Encoding.UTF8.GetBytes(frames.ToString()), lines);
+                return (Encoding.UTF8.GetBytes(frames.ToString()), lines, from, to);
             }
         }
     }
@@ -239,6 +267,9 @@ internal sealed partial class SyslogSink : BackgroundService
 
         [LoggerMessage(EventId = 1502, Level = LogLevel.Warning, Message = "Syslog drain {Drain} unreachable or lost ({Error}); retrying in about {BackoffMs:0} ms")]
         public static partial void Disconnected(ILogger logger, string drain, string error, double backoffMs);
+
+        [LoggerMessage(EventId = 1515, Level = LogLevel.Warning, Message = "Syslog drain {Drain}: the connection died; up to {Lines} lines written to it, from {From:yyyy-MM-ddTHH:mm:ssZ} to {To:yyyy-MM-ddTHH:mm:ssZ}, may not have reached it (TCP confirms receipt by the drain's kernel, not by the drain: a drain that stopped reading loses what its buffer held)")]
+        public static partial void Unconfirmed(ILogger logger, string drain, int lines, DateTime from, DateTime to);
 
         [LoggerMessage(EventId = 1503, Level = LogLevel.Error, Message = "Syslog drain {Drain} is not trusted ({Error}): check Logs:Syslog:TlsCaFile or Logs:Syslog:TlsCertificateSha256; retrying in about {BackoffMs:0} ms")]
         public static partial void Untrusted(ILogger logger, string drain, string error, double backoffMs);

@@ -48,6 +48,7 @@ internal sealed partial class AgentMetrics
     private readonly Counter _restartsRefused;
     private readonly Counter _logLines;
     private readonly Counter _sinkLines;
+    private readonly Counter _sinkUnconfirmed;
     private readonly Gauge _sinkQueued;
     private readonly Gauge _sinks;
 
@@ -90,6 +91,8 @@ internal sealed partial class AgentMetrics
         _restartsRefused = factory.CreateCounter("redis_agent_restarts_refused_total", "Restarts refused (persistence guard, start limit)");
         _logLines = factory.CreateCounter("redis_agent_log_lines_total", "Log lines published, by source (redis, agent)", "source");
         _sinkLines = factory.CreateCounter("redis_agent_log_sink_lines_total", "Log lines per kind of sink (syslog, tail), by result (received, shipped, dropped)", "sink", "result");
+        _sinkUnconfirmed = factory.CreateCounter("redis_agent_log_sink_unconfirmed_lines_total",
+            "Shipped log lines whose connection died before the drain was seen to read them: they may not have reached it (event 1515)", "sink");
         _sinkQueued = factory.CreateGauge("redis_agent_log_sink_queued_lines", "Log lines waiting in the sinks' queues", "sink");
         _sinks = factory.CreateGauge("redis_agent_log_sinks", "Sinks attached (syslog drains, live tails)", "sink");
         factory.CreateGauge("redis_agent_info", "The agent's version, always 1", "version")
@@ -204,6 +207,7 @@ internal sealed partial class AgentMetrics
             _sinkLines.WithLabels(kind, "received").IncTo(counters.Received);
             _sinkLines.WithLabels(kind, "shipped").IncTo(counters.Shipped);
             _sinkLines.WithLabels(kind, "dropped").IncTo(counters.Dropped);
+            _sinkUnconfirmed.WithLabels(kind).IncTo(counters.Unconfirmed);
             _sinkQueued.WithLabels(kind).Set(counters.Queued);
             _sinks.WithLabels(kind).Set(attached);
         }
