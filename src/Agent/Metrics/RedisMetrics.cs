@@ -35,6 +35,7 @@ internal sealed class RedisMetrics
     private readonly Counter _commandsRejected;
     private readonly Counter _commandsFailed;
     private readonly Counter _errors;
+    private readonly Counter _ioThreadActiveTime;
     private readonly Gauge _planInfo;
     private readonly Gauge _planMemoryLimit;
     private readonly Gauge _planConnectionsLimit;
@@ -93,6 +94,7 @@ internal sealed class RedisMetrics
         _commandsRejected = LabelledCounter("redis_commands_rejected_calls_total", "Calls rejected before running, per command", "cmd");
         _commandsFailed = LabelledCounter("redis_commands_failed_calls_total", "Calls that failed while running, per command", "cmd");
         _errors = LabelledCounter("redis_errors_total", "Error replies per error prefix", "err");
+        _ioThreadActiveTime = LabelledCounter("redis_active_time_io_thread_seconds_total", "Active time of each I/O thread as INFO gives it (Redis 8: used_active_time_io_thread_N)", "thread");
         _planInfo = Labelled("redis_plan_info", "The plan this node's limits come from, always 1 (plan=\"none\": Redis's own maxmemory and maxclients)", "plan");
         _planMemoryLimit = factory.CreateGauge("redis_plan_memory_limit_bytes", "Memory the plan allows (maxmemory without a plan; absent when neither limits it)" + Sampled, quiet);
         _planConnectionsLimit = factory.CreateGauge("redis_plan_connections_limit", "Client connections the plan allows (maxclients without a plan)" + Sampled, quiet);
@@ -214,6 +216,8 @@ internal sealed class RedisMetrics
         }
     }
 
+    private const string IoThreadPrefix = "used_active_time_io_thread_";
+
     /// <summary>The most databases given a zero series each when empty: a bound on cardinality for a server configured with thousands.</summary>
     private const int MaxZeroDatabases = 256;
 
@@ -255,6 +259,13 @@ internal sealed class RedisMetrics
             else if (key.StartsWith("errorstat_", StringComparison.Ordinal))
             {
                 SetIf(_errors, Number(InfoParser.ParseFields(value), "count"), key["errorstat_".Length..]);
+            }
+            else if (key.StartsWith(IoThreadPrefix, StringComparison.Ordinal) && key.Length > IoThreadPrefix.Length && key.Length <= IoThreadPrefix.Length + 3
+                     && key.AsSpan(IoThreadPrefix.Length).IndexOfAnyExceptInRange('0', '9') < 0
+                     && double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var active))
+            {
+                // The exporter's name and unit (it takes INFO's figure as it is).
+                SetIf(_ioThreadActiveTime, active, key[IoThreadPrefix.Length..]);
             }
         }
     }

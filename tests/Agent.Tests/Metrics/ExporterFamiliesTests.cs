@@ -96,6 +96,19 @@ public sealed class ExporterFamiliesTests
     }
 
     [Fact]
+    public async Task Each_IO_threads_active_time_is_the_exporters_labelled_counter()
+    {
+        var metrics = await ExposeAsync(Sample(new Dictionary<string, string>
+        {
+            ["used_active_time_io_thread_0"] = "12.5", ["used_active_time_io_thread_1"] = "3", ["used_active_time_io_thread_x"] = "9",
+        }));
+
+        Assert.Equal(12.5, metrics["redis_active_time_io_thread_seconds_total{thread=\"0\"}"]);
+        Assert.Equal(3, metrics["redis_active_time_io_thread_seconds_total{thread=\"1\"}"]);
+        Assert.Equal(2, metrics.Keys.Count(k => k.StartsWith("redis_active_time_io_thread", StringComparison.Ordinal)));
+    }
+
+    [Fact]
     public void Latency_percentiles_are_the_exporters_summary()
     {
         var sample = Sample(new Dictionary<string, string>

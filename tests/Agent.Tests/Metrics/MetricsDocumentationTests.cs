@@ -24,7 +24,7 @@ public sealed class MetricsDocumentationTests
             ["role"] = "slave", ["master_host"] = "127.0.0.11", ["master_port"] = "6379", ["master_link_status"] = "up",
             ["master_last_io_seconds_ago"] = "1", ["master_sync_in_progress"] = "0", ["slave_repl_offset"] = "1",
             ["errorstat_ERR"] = "count=1", ["cmdstat_get"] = "calls=1,usec=1,usec_per_call=1.00,rejected_calls=0,failed_calls=0",
-            ["maxclients"] = "10000", ["slave_read_only"] = "1", ["cluster_enabled"] = "1",
+            ["maxclients"] = "10000", ["slave_read_only"] = "1", ["cluster_enabled"] = "1", ["used_active_time_io_thread_0"] = "1",
             ["latency_percentiles_usec_get"] = "p50=1.003,p99=1.003,p99.9=1.003",
         };
         var cluster = InfoParser.Parse(
@@ -44,6 +44,14 @@ public sealed class MetricsDocumentationTests
             .ToList();
 
         Assert.True(families.Count > 100, $"only {families.Count} families rendered");
+        // And the other way: every family docs/metrics.md names is one the agent serves (the
+        // README's old table listed names no exporter emits).
+        var documented = System.Text.RegularExpressions.Regex.Matches(readme, "`(redis_[a-z0-9_]+)")
+            .Select(m => m.Groups[1].Value)
+            .Where(n => n != "redis_exporter")
+            .Distinct()
+            .ToList();
+        Assert.All(documented, name => Assert.True(families.Contains(name), $"docs/metrics.md lists {name}, which the agent does not serve"));
         Assert.All(families, family => Assert.True(readme.Contains("`" + family, StringComparison.Ordinal) || readme.Contains(" " + family + ",", StringComparison.Ordinal) || readme.Contains(family + "`", StringComparison.Ordinal),
             $"docs/metrics.md does not list {family}"));
     }
