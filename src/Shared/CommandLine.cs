@@ -11,7 +11,7 @@ namespace RedisShared.Hosting;
 internal static class CommandLine
 {
     /// <summary>sysexits.h EX_USAGE.</summary>
-    public const int UsageExitCode = 64;
+    public const int UsageExitCode = ExitCodes.Usage;
 
     /// <summary>An exit code when the command line is handled here (help, version, a usage error); null to go on and run.</summary>
     /// <param name="sections">Each configuration section (or top-level key) and the type bound from it: an options class,

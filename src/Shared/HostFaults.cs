@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -39,5 +40,53 @@ internal static class HostFaults
         }
 
         return null;
+    }
+
+    /// <summary>
+    /// Runs a daemon's host as both programs do: SIGHUP ignored (and logged), the host's checks
+    /// before it starts, and exactly one line and a non-zero exit for whatever ends it badly:
+    /// <see cref="ExitCodes.Config"/> for a configuration fault (<paramref name="describeConfigurationError"/>
+    /// names the key), <see cref="ExitCodes.Software"/> for anything else, a loop that faulted
+    /// included. Never a stack trace, never a secret (<paramref name="redact"/>).
+    /// </summary>
+    public static async Task<int> RunAsync(
+        string program,
+        string loggerCategory,
+        Func<WebApplication> build,
+        Action<WebApplication> checkBeforeStart,
+        Func<Exception, string?> describeConfigurationError,
+        Func<string, string> redact,
+        TextWriter error)
+    {
+        ILogger? logger = null;
+        using var hangup = HangupSignal.Ignore(program, () => logger);
+        try
+        {
+            await using var host = build();
+            logger = host.Services.GetRequiredService<ILoggerFactory>().CreateLogger(loggerCategory);
+            // Validated before starting, so a bad key costs one clear line rather than the host's
+            // "failed to start" stack trace.
+            checkBeforeStart(host);
+            var loops = Loops(host.Services);
+            await host.RunAsync().ConfigureAwait(false);
+            if (Faulted(loops) is { Count: > 0 } faults)
+            {
+                await error.WriteLineAsync($"{program}: fatal: {redact(string.Join("; ", faults))}").ConfigureAwait(false);
+                return ExitCodes.Software;
+            }
+
+            return ExitCodes.Ok;
+        }
+        catch (Exception ex) when (describeConfigurationError(ex) is { } message)
+        {
+            await error.WriteLineAsync($"{program}: configuration error: {message}").ConfigureAwait(false);
+            return ExitCodes.Config;
+        }
+        catch (Exception ex)
+        {
+            // Never exit 0 on a failure (Restart=on-failure must see it), never a stack trace (it may quote a value).
+            await error.WriteLineAsync($"{program}: fatal: {redact(ex.GetType().Name + ": " + ex.Message)}").ConfigureAwait(false);
+            return ExitCodes.Software;
+        }
     }
 }

@@ -10,7 +10,7 @@ namespace RedisAgent.Cli;
 /// </summary>
 internal static class LogsCommand
 {
-    public const int UsageExitCode = 64;
+    public const int UsageExitCode = RedisShared.Hosting.ExitCodes.Usage;
     public const int UnavailableExitCode = 69;
 
     /// <summary>A tail the agent ended, or lost mid-stream.</summary>

@@ -15,10 +15,10 @@ namespace RedisAgent.Hosting;
 internal static class AgentHost
 {
     /// <summary>sysexits.h EX_CONFIG: systemd and operators read it as "fix the configuration, do not retry".</summary>
-    public const int ConfigurationErrorExitCode = 78;
+    public const int ConfigurationErrorExitCode = RedisShared.Hosting.ExitCodes.Config;
 
     /// <summary>sysexits.h EX_SOFTWARE: the agent failed for a reason other than its configuration; systemd restarts it.</summary>
-    public const int FatalExitCode = 70;
+    public const int FatalExitCode = RedisShared.Hosting.ExitCodes.Software;
 
     /// <summary>Where the agent's HTTP endpoints listen unless <c>Urls</c> says otherwise: loopback only.</summary>
     public const string DefaultUrls = "http://127.0.0.1:9379";
@@ -136,16 +136,12 @@ internal static class AgentHost
     public static int? Preflight(string[] args, TextWriter output, TextWriter error) =>
         RedisShared.Hosting.CommandLine.Preflight("redis-agent", args, ConfigurationSections, Usage, output, error);
 
-    public static async Task<int> RunAsync(string[] args)
-    {
-        ILogger? logger = null;
-        using var hangup = RedisShared.Hosting.HangupSignal.Ignore("redis-agent", () => logger);
-        try
+    public static Task<int> RunAsync(string[] args) => RedisShared.Hosting.HostFaults.RunAsync(
+        "redis-agent",
+        "RedisAgent.Hosting.AgentHost",
+        () => Build(CreateBuilder(args)),
+        host =>
         {
-            await using var host = Build(CreateBuilder(args));
-            logger = host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("RedisAgent.Hosting.AgentHost");
-            // Validate before starting, so a bad key costs one clear line rather than the host's
-            // "failed to start" stack trace.
             if (RedisShared.Hosting.HostFaults.UrlsProblem(host.Services.GetRequiredService<IConfiguration>()["Urls"], DefaultUrls) is { } urls)
             {
                 throw new AgentConfigurationException(urls);
@@ -156,30 +152,10 @@ internal static class AgentHost
             {
                 throw new AgentConfigurationException(access);
             }
-
-            var loops = RedisShared.Hosting.HostFaults.Loops(host.Services);
-            await host.RunAsync().ConfigureAwait(false);
-            if (RedisShared.Hosting.HostFaults.Faulted(loops) is { Count: > 0 } faults)
-            {
-                await Console.Error.WriteLineAsync("redis-agent: fatal: " + Connection.SecretRedactor.RedactAll(string.Join("; ", faults))).ConfigureAwait(false);
-                return FatalExitCode;
-            }
-
-            return 0;
-        }
-        catch (Exception ex) when (DescribeConfigurationError(ex) is { } message)
-        {
-            await Console.Error.WriteLineAsync($"redis-agent: configuration error: {message}").ConfigureAwait(false);
-            return ConfigurationErrorExitCode;
-        }
-        catch (Exception ex)
-        {
-            // Anything else that ends the agent is a failure, said in one line: never exit 0, never a
-            // stack trace in the journal (it may quote a value), never a secret.
-            await Console.Error.WriteLineAsync($"redis-agent: fatal: {Connection.SecretRedactor.RedactAll(ex.GetType().Name + ": " + ex.Message)}").ConfigureAwait(false);
-            return FatalExitCode;
-        }
-    }
+        },
+        DescribeConfigurationError,
+        Connection.SecretRedactor.RedactAll,
+        Console.Error);
 
     /// <summary>The message for a configuration fault, or null when the exception is something else.</summary>
     internal static string? DescribeConfigurationError(Exception exception) => exception switch

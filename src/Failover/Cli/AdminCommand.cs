@@ -16,9 +16,9 @@ internal static partial class AdminCommand
     public static readonly string[] Verbs = ["status", "info", "history", "timeout", "maxmemory", "switchover", "promote", "pause", "resume", "wait", "nodes"];
 
     /// <summary>sysexits.h EX_TEMPFAIL: <c>wait</c> ran out of time before the resource was Healthy.</summary>
-    public const int TimedOutExitCode = 75;
+    public const int TimedOutExitCode = RedisShared.Hosting.ExitCodes.TempFail;
 
-    public const int UsageExitCode = 64;
+    public const int UsageExitCode = RedisShared.Hosting.ExitCodes.Usage;
 
     /// <summary>sysexits.h EX_UNAVAILABLE: no coordinator answered.</summary>
     public const int UnavailableExitCode = 69;

@@ -16,7 +16,7 @@ namespace RedisFailover.Hosting;
 /// <summary>Builds and runs the coordinator; tests build it the same way.</summary>
 internal static partial class FailoverHost
 {
-    public const int ConfigurationErrorExitCode = 78;
+    public const int ConfigurationErrorExitCode = RedisShared.Hosting.ExitCodes.Config;
 
     /// <summary>An optional JSON configuration file (same keys as appsettings.json).</summary>
     public const string ConfigFileVariable = "REDIS_FAILOVER_CONFIG";
@@ -24,7 +24,7 @@ internal static partial class FailoverHost
     public const string DefaultUrls = "http://127.0.0.1:9380";
 
     /// <summary>sysexits.h EX_SOFTWARE: failed for a reason other than the configuration; systemd restarts it.</summary>
-    public const int FatalExitCode = 70;
+    public const int FatalExitCode = RedisShared.Hosting.ExitCodes.Software;
 
     /// <summary>The configuration sections (and top-level keys) a command-line override may name.</summary>
     public static readonly IReadOnlyDictionary<string, Type?> ConfigurationSections = new Dictionary<string, Type?>
@@ -252,39 +252,19 @@ internal static partial class FailoverHost
     public static int? Preflight(string[] args, TextWriter output, TextWriter error) =>
         RedisShared.Hosting.CommandLine.Preflight("redis-failover", args, ConfigurationSections, Usage, output, error);
 
-    public static async Task<int> RunAsync(string[] args)
-    {
-        Microsoft.Extensions.Logging.ILogger? logger = null;
-        using var hangup = RedisShared.Hosting.HangupSignal.Ignore("redis-failover", () => logger);
-        try
+    public static Task<int> RunAsync(string[] args) => RedisShared.Hosting.HostFaults.RunAsync(
+        "redis-failover",
+        "RedisFailover.Hosting.FailoverHost",
+        () => Build(CreateBuilder(args)),
+        host =>
         {
-            await using var host = Build(CreateBuilder(args));
-            logger = host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("RedisFailover.Hosting.FailoverHost");
             host.Services.GetService<IStartupValidator>()?.Validate();
             // Resolved now, so that what weakens the trust (a shared token, plain http off loopback) is said at start.
             host.Services.GetRequiredService<RedisFailover.Trust.Callers>().WarnAboutTransport(host.Services.GetRequiredService<IConfiguration>());
-            var loops = RedisShared.Hosting.HostFaults.Loops(host.Services);
-            await host.RunAsync().ConfigureAwait(false);
-            if (RedisShared.Hosting.HostFaults.Faulted(loops) is { Count: > 0 } faults)
-            {
-                await Console.Error.WriteLineAsync("redis-failover: fatal: " + string.Join("; ", faults)).ConfigureAwait(false);
-                return FatalExitCode;
-            }
-
-            return 0;
-        }
-        catch (Exception ex) when (DescribeConfigurationError(ex) is { } message)
-        {
-            await Console.Error.WriteLineAsync("redis-failover: configuration error: " + message).ConfigureAwait(false);
-            return ConfigurationErrorExitCode;
-        }
-        catch (Exception ex)
-        {
-            // Never exit 0 on a failure (Restart=on-failure must see it), never a stack trace.
-            await Console.Error.WriteLineAsync($"redis-failover: fatal: {ex.GetType().Name}: {ex.Message}").ConfigureAwait(false);
-            return FatalExitCode;
-        }
-    }
+        },
+        DescribeConfigurationError,
+        static text => text,
+        Console.Error);
 
     /// <summary>The message for a configuration (or store) fault, or null when the exception is something else.</summary>
     internal static string? DescribeConfigurationError(Exception exception) => exception switch

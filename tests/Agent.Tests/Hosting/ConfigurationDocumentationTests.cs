@@ -17,4 +17,17 @@ public sealed class ConfigurationDocumentationTests
         var missing = keys.Where(k => !page.Contains("`" + k, StringComparison.Ordinal)).ToList();
         Assert.True(missing.Count == 0, "docs/configuration.md does not name: " + string.Join(", ", missing));
     }
+
+    /// <summary>Both programs share one set of exit codes (src/Shared/ExitCodes.cs, compiled into each), each listed on the page with its number.</summary>
+    [Fact]
+    public void Every_exit_code_is_in_docs_configuration()
+    {
+        var page = File.ReadAllText(RepositoryFiles.Path("docs/configuration.md"));
+        var codes = typeof(RedisAgent.Hosting.AgentHost).Assembly.GetType("RedisShared.Hosting.ExitCodes")!
+            .GetFields(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Static)
+            .ToDictionary(f => f.Name, f => (int)f.GetRawConstantValue()!);
+
+        Assert.Equal(6, codes.Count);
+        Assert.All(codes, code => Assert.Contains($"| `{code.Value}` | `{code.Key}`", page, StringComparison.Ordinal));
+    }
 }
