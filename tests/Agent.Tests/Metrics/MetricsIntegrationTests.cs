@@ -243,6 +243,30 @@ public sealed class MetricsIntegrationTests
     }
 
     [Fact]
+    public async Task On_Redis_7_a_sample_costs_the_node_one_CONFIG_GET_not_one_per_setting()
+    {
+        await using var agent = await AgentUnderTest.StartOwningRedisAsync();
+        await using var client = await RespClient.ConnectAsync("127.0.0.1", agent.Port);
+        var before = await ScrapeUntilAsync(agent, m => m.GetValueOrDefault("redis_agent_samples_total{result=\"ok\"}") >= 2, "two samples");
+        var configCallsBefore = ConfigGets(await client.CommandAsync("INFO", "commandstats"));
+
+        var after = await ScrapeUntilAsync(agent,
+            m => m["redis_agent_samples_total{result=\"ok\"}"] >= before["redis_agent_samples_total{result=\"ok\"}"] + 5, "five more samples");
+        var configCalls = ConfigGets(await client.CommandAsync("INFO", "commandstats")) - configCallsBefore;
+        var samples = after["redis_agent_samples_total{result=\"ok\"}"] - before["redis_agent_samples_total{result=\"ok\"}"];
+
+        // One a sample (two of slack for a sample in flight at either end), where there were eleven.
+        Assert.InRange(configCalls, samples - 2, samples + 2);
+        // And the settings are still read: maxclients, maxmemory-policy, the databases.
+        Assert.True(after["redis_config_maxclients"] > 0);
+        Assert.Equal(16, after.Keys.Count(k => k.StartsWith("redis_db_keys{", StringComparison.Ordinal)));
+
+        static double ConfigGets(string commandStats) =>
+            commandStats.Split('\n').Select(l => l.Trim()).Where(l => l.StartsWith("cmdstat_config|get:", StringComparison.Ordinal))
+                .Select(l => double.Parse(l.Split(',')[0].Split('=')[1], CultureInfo.InvariantCulture)).SingleOrDefault();
+    }
+
+    [Fact]
     public async Task A_cluster_mode_node_in_fail_state_exports_the_cluster_slow_log_and_latency_families()
     {
         // A cluster-enabled node with no slots assigned: cluster_state:fail, what the mixin's
