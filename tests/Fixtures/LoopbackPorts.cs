@@ -12,6 +12,7 @@ namespace RedisAgent.Testing;
 public static class LoopbackPorts
 {
     private static readonly HashSet<int> Given = [];
+    private static readonly HashSet<int> GivenUdp = [];
 
     public static int Free(IPAddress? address = null)
     {
@@ -23,6 +24,24 @@ public static class LoopbackPorts
             lock (Given)
             {
                 if (Given.Add(port) || attempt >= 1000)
+                {
+                    return port;
+                }
+            }
+        }
+    }
+
+    /// <summary>A free UDP port on loopback (a syslog receiver's), given to one caller per test run like <see cref="Free"/>.</summary>
+    public static int FreeUdp()
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            using var socket = new Socket(SocketType.Dgram, ProtocolType.Udp);
+            socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            var port = ((IPEndPoint)socket.LocalEndPoint!).Port;
+            lock (GivenUdp)
+            {
+                if (GivenUdp.Add(port) || attempt >= 1000)
                 {
                     return port;
                 }

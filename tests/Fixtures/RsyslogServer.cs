@@ -64,7 +64,7 @@ public sealed class RsyslogServer : IAsyncDisposable
     /// <summary>Starts rsyslogd; with <paramref name="tls"/>, also a TLS input serving those certificates.</summary>
     public static async Task<RsyslogServer> StartAsync(TestCertificates? tls = null)
     {
-        var server = new RsyslogServer(LoopbackPorts.Free(), FreeUdpPort(), tls is null ? 0 : LoopbackPorts.Free());
+        var server = new RsyslogServer(LoopbackPorts.Free(), LoopbackPorts.FreeUdp(), tls is null ? 0 : LoopbackPorts.Free());
         var tlsConfig = tls is null ? "" : $$"""
             global(DefaultNetstreamDriverCAFile="{{tls.CaFile}}" DefaultNetstreamDriverCertFile="{{tls.ServerCertificateFile}}" DefaultNetstreamDriverKeyFile="{{tls.ServerKeyFile}}")
             input(type="imtcp" address="127.0.0.1" port="{{server.TlsPort}}" streamDriver.name="ossl" streamDriver.mode="1" streamDriver.authMode="anon")
@@ -123,12 +123,6 @@ public sealed class RsyslogServer : IAsyncDisposable
         _directory.Dispose();
     }
 
-    private static int FreeUdpPort()
-    {
-        using var socket = new Socket(SocketType.Dgram, ProtocolType.Udp);
-        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)socket.LocalEndPoint!).Port;
-    }
 
     private bool AcceptsTcp() => LoopbackPorts.Accepts(IPAddress.Loopback, TcpPort);
 

@@ -80,7 +80,7 @@ public sealed class SyslogNgServer : IAsyncDisposable
     /// <summary>Starts syslog-ng; with <paramref name="tls"/>, a TLS source too, serving its server certificate or <paramref name="serverCertificate"/>.</summary>
     public static async Task<SyslogNgServer> StartAsync(TestCertificates? tls = null, (string CertFile, string KeyFile)? serverCertificate = null)
     {
-        var server = new SyslogNgServer(LoopbackPorts.Free(), FreeUdpPort(), tls is null ? 0 : LoopbackPorts.Free());
+        var server = new SyslogNgServer(LoopbackPorts.Free(), LoopbackPorts.FreeUdp(), tls is null ? 0 : LoopbackPorts.Free());
         var tlsSource = tls is null ? "" : $$"""
                 syslog(ip("127.0.0.1") port({{server.TlsPort}}) transport("tls") max-connections(100)
                        tls(key-file("{{serverCertificate?.KeyFile ?? tls.ServerKeyFile}}") cert-file("{{serverCertificate?.CertFile ?? tls.ServerCertificateFile}}") peer-verify(optional-untrusted)));
@@ -154,12 +154,6 @@ public sealed class SyslogNgServer : IAsyncDisposable
         }
     }
 
-    private static int FreeUdpPort()
-    {
-        using var socket = new Socket(SocketType.Dgram, ProtocolType.Udp);
-        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)socket.LocalEndPoint!).Port;
-    }
 
     private void Keep(string? line)
     {
