@@ -29,6 +29,7 @@ internal sealed partial class RedisSampler(
     private readonly SamplingOptions _options = options.Value;
     private bool _configUnavailable;
     private bool _slowlogUnavailable;
+    private bool _clusterInfoUnavailable;
     private bool _wasFailing;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -139,7 +140,7 @@ internal sealed partial class RedisSampler(
         }
 
         var slowlog = slowlogTask is null ? null : await slowlogTask.ConfigureAwait(false);
-        var cluster = info.GetValueOrDefault("cluster_enabled") == "1" ? await ClusterInfoAsync(server).ConfigureAwait(false) : null;
+        var cluster = info.GetValueOrDefault("cluster_enabled") == "1" && !_clusterInfoUnavailable ? await ClusterInfoAsync(server).ConfigureAwait(false) : null;
         return new RedisSample(info, config, at, time.GetElapsedTime(started), slowlog, cluster);
     }
 
@@ -207,7 +208,9 @@ internal sealed partial class RedisSampler(
 
     /// <summary>
     /// <c>CLUSTER INFO</c>'s fields on a node with <c>cluster_enabled:1</c>, for redis_cluster_*;
-    /// null when the node refuses it (the rest of the sample stands). Asked through a one-line
+    /// null, and not asked again, when the node refuses it (scripting disabled or denied by the
+    /// agent's ACL: asking every second would fill the node's error statistics); the rest of the
+    /// sample stands. Asked through a one-line
     /// script: the client library keeps CLUSTER for its own topology discovery, which the agent's
     /// connection turns off (it would send CLUSTER NODES to a standalone node at every connect,
     /// an error in its users' statistics, and connect to every peer of a cluster node).
@@ -219,8 +222,10 @@ internal sealed partial class RedisSampler(
             var text = (string?)await server.ExecuteAsync("EVAL", "return redis.call('CLUSTER','INFO')", "0").ConfigureAwait(false) ?? "";
             return text.Length > _options.MaxReplyBytes ? null : InfoParser.Parse(text);
         }
-        catch (RedisServerException)
+        catch (RedisServerException ex)
         {
+            _clusterInfoUnavailable = true;
+            Log.ClusterInfoUnavailable(logger, ex.Message);
             return null;
         }
     }
@@ -241,6 +246,9 @@ internal sealed partial class RedisSampler(
 
         [LoggerMessage(EventId = 1406, Level = LogLevel.Warning, Message = "SLOWLOG is unavailable on this server ({Reply}); the slow log's metrics are left out")]
         public static partial void SlowlogUnavailable(ILogger logger, string reply);
+
+        [LoggerMessage(EventId = 1407, Level = LogLevel.Warning, Message = "CLUSTER INFO could not be read on this cluster-mode node ({Reply}); redis_cluster_* are left out")]
+        public static partial void ClusterInfoUnavailable(ILogger logger, string reply);
 
         [LoggerMessage(EventId = 1403, Level = LogLevel.Information, Message = "Sampling INFO works again")]
         public static partial void SamplingResumed(ILogger logger);

@@ -267,6 +267,27 @@ public sealed class MetricsIntegrationTests
     }
 
     [Fact]
+    public async Task A_cluster_node_that_refuses_the_script_is_asked_once_and_the_rest_is_served()
+    {
+        await using var agent = await AgentUnderTest.StartOwningRedisAsync(new Dictionary<string, string?>
+        {
+            ["Exec:Arguments:0"] = "--cluster-enabled", ["Exec:Arguments:1"] = "yes",
+            ["Exec:Arguments:2"] = "--rename-command", ["Exec:Arguments:3"] = "EVAL", ["Exec:Arguments:4"] = "",
+        });
+        await Poll.UntilAsync(() => agent.Logs.Contains(1407), Deadline, () => agent.Logs.Text);
+        var before = await ScrapeUntilAsync(agent, m => m.GetValueOrDefault("redis_agent_samples_total{result=\"ok\"}") >= 2, "samples");
+        var after = await ScrapeUntilAsync(agent,
+            m => m["redis_agent_samples_total{result=\"ok\"}"] >= before["redis_agent_samples_total{result=\"ok\"}"] + 3, "three more samples");
+
+        Assert.Equal(1, after["redis_cluster_enabled"]);
+        Assert.DoesNotContain("redis_cluster_state", after.Keys);
+        Assert.Equal(1, after["redis_up"]);
+        // Refused once, not once a sample: the node's error statistics are its users'.
+        Assert.Equal(after.GetValueOrDefault("redis_errors_total{err=\"ERR\"}"), before.GetValueOrDefault("redis_errors_total{err=\"ERR\"}"));
+        Assert.Single(agent.Logs.Text.Split('\n'), l => l.Contains("[1407]", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task A_cluster_mode_node_in_fail_state_exports_the_cluster_slow_log_and_latency_families()
     {
         // A cluster-enabled node with no slots assigned: cluster_state:fail, what the mixin's
