@@ -7,6 +7,10 @@ namespace RedisAgent.Supervision;
 /// Restarts Redis by running a command on the node's host over SSH (the node's <c>Ssh</c>
 /// settings, host key pinned), for an agent that does not sit on that host. A fresh connection
 /// per restart: restarts are rare, and a kept session is exactly what may have died with the process.
+/// The start arguments (the fence of a restart no coordinator has vouched for) reach the command as
+/// <c>$REDIS_AGENT_START_ARGS</c>, as the command driver's do: a command that starts redis-server
+/// with it (<c>redis-server /etc/redis/redis.conf $REDIS_AGENT_START_ARGS</c>) refuses writes from its
+/// first command.
 /// </summary>
 internal sealed partial class SshDriver(HostProbe host, string command, TimeSpan timeout, ILogger<SshDriver> logger) : IRestartDriver
 {
@@ -25,7 +29,7 @@ internal sealed partial class SshDriver(HostProbe host, string command, TimeSpan
         string output;
         try
         {
-            (exitStatus, output) = await host.RunAsync(command, timeout, cancellationToken).ConfigureAwait(false);
+            (exitStatus, output) = await host.RunAsync(CommandFor(command, cause), timeout, cancellationToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
@@ -44,6 +48,14 @@ internal sealed partial class SshDriver(HostProbe host, string command, TimeSpan
                 (tail.Length == 0 ? "it printed nothing" : "it printed: " + tail.ReplaceLineEndings(" | ")));
         }
     }
+
+    /// <summary>
+    /// The remote command: <c>$REDIS_AGENT_START_ARGS</c> exported (empty when there are none), then
+    /// <paramref name="command"/>, for the POSIX shell sshd runs it with. The arguments are the
+    /// agent's own words (never a user's), single-quoted all the same.
+    /// </summary>
+    internal static string CommandFor(string command, RestartCause cause) =>
+        $"export {CommandDriver.StartArgumentsVariable}='{string.Join(' ', cause.StartArguments ?? []).Replace("'", "'\\''", StringComparison.Ordinal)}'; {command}";
 
     private static partial class Log
     {

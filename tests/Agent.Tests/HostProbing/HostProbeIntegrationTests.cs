@@ -37,12 +37,15 @@ public sealed class HostProbeIntegrationTests(LoopbackHosts hosts) : IAsyncLifet
     public async Task RedisKilledOnAPeer_IsProcessDownThere_AndTheSshDriverBringsItBack()
     {
         await using var observer = await StartObserverAsync(_host2);
+        using var scratch = new TempDirectory("ssh-driver");
+        var startArguments = scratch.File("start-arguments");
         var remote = new Dictionary<string, string?>(_host2.SshSettings("Ssh", hosts.Keys.ClientKey))
         {
             ["Redis:Url"] = _host2.Redis.Url,
             ["Agent:NodeName"] = "host-2",
             ["Restart:Driver"] = "ssh",
-            ["Restart:SshCommand"] = _host2.Redis.DaemonCommand,
+            // The start arguments arrive in the remote shell (none here: no coordinator asked for a fence).
+            ["Restart:SshCommand"] = $"printf '[%s]' \"$REDIS_AGENT_START_ARGS\" > {startArguments}; {_host2.Redis.FenceableDaemonCommand}",
             // Slower to decide than the observer, so the observer surely sees the process down.
             ["Verdict:FailuresToDown"] = "8",
         };
@@ -60,6 +63,7 @@ public sealed class HostProbeIntegrationTests(LoopbackHosts hosts) : IAsyncLifet
         await agentForHost2.WaitForAsync(s => s.Restarts == 1 && s.Phase == SupervisorPhase.Watching, Deadline, "restarted over SSH");
         await observer.WaitForTargetAsync("host-2", t => t.Verdict == NodeVerdict.Healthy, Deadline, "peer healthy again");
         Assert.NotEqual(pid, await _host2.Redis.ProcessIdAsync());
+        Assert.Equal("[]", await File.ReadAllTextAsync(startArguments));
         Assert.Equal(RestartTrigger.ProbeFailures, agentForHost2.Snapshot.LastRestart!.Cause.Trigger);
         Assert.DoesNotContain(observer.Logs.Entries, e => e.Message.StartsWith("host-2 is HostUnreachable", StringComparison.Ordinal));
     }
