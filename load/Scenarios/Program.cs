@@ -4,6 +4,28 @@ using RedisAgent.Load.Scenarios;
 
 // redis-load: every load scenario, one after the other, one report (Markdown + JSON).
 //   load/run [--long] [--only scrape-storm,...] [--agents 5000] [--aot-binary PATH]
+if (args is ["sizing", .. var sizingArgs])
+{
+    // The 50,000-node model and simulation (issue 14): no servers, a few seconds.
+    var inputs = new SizingInputs();
+    for (var i = 0; i + 1 < sizingArgs.Length; i += 2)
+    {
+        var value = int.Parse(sizingArgs[i + 1], System.Globalization.CultureInfo.InvariantCulture);
+        inputs = sizingArgs[i] switch
+        {
+            "--nodes" => inputs with { Nodes = value },
+            "--agents-per-group" => inputs with { AgentsPerGroup = value },
+            "--days" => inputs with { Days = value },
+            "--seed" => inputs with { Seed = value },
+            "--max-journal-lines" => inputs with { MaxJournalLines = value },
+            _ => throw new ArgumentException($"sizing: unknown option {sizingArgs[i]} (--nodes, --agents-per-group, --days, --seed, --max-journal-lines)"),
+        };
+    }
+
+    Console.WriteLine(FleetSizing.Run(inputs).Markdown(inputs));
+    return 0;
+}
+
 Options options;
 try
 {
