@@ -222,5 +222,7 @@ internal sealed class AgentUnderTest : IAsyncDisposable
 
             _state.Dispose();
         }
+
+        Logs.ThrowIfUnexpected("the agent");
     }
 }

@@ -186,5 +186,6 @@ internal sealed class FailoverUnderTest : IAsyncDisposable
     {
         await StopAsync().ConfigureAwait(false);
         _store.Dispose();
+        Logs.ThrowIfUnexpected("the coordinator");
     }
 }
