@@ -11,7 +11,8 @@ namespace RedisAgent.Tests.Metrics;
 /// rule of the mixin (vendored under Fixtures/redis_exporter/contrib, MIT, compiled with a real
 /// jsonnet), evaluated by a real Prometheus scraping agents, returns data wherever the same
 /// expression returns data from a second Prometheus scraping a real redis_exporter on the same
-/// Redis servers: a standalone node with data, and a cluster-mode node in cluster_state:fail.
+/// Redis servers: a standalone node with data and a replica of it, and a cluster-mode node in
+/// cluster_state:fail.
 /// </summary>
 public sealed partial class ExporterContribTests
 {
@@ -34,10 +35,16 @@ public sealed partial class ExporterContribTests
         {
             ["Exec:Arguments:0"] = "--cluster-enabled", ["Exec:Arguments:1"] = "yes",
         });
+        // A replica of the standalone node, for the replication panels (connected replicas, the link's last I/O).
+        await using var replica = await AgentUnderTest.StartOwningRedisAsync(new Dictionary<string, string?>
+        {
+            ["Exec:Arguments:0"] = "--replicaof", ["Exec:Arguments:1"] = "127.0.0.1", ["Exec:Arguments:2"] = standalone.Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        });
         await using var exporterOfStandalone = await RedisExporterProcess.StartAsync(standalone.Port);
         await using var exporterOfCluster = await RedisExporterProcess.StartAsync(cluster.Port);
-        await using var agents = await PrometheusServer.StartAsync([standalone.HttpAddress.Authority, cluster.HttpAddress.Authority], Scrape, rules);
-        await using var exporters = await PrometheusServer.StartAsync([exporterOfStandalone.Target, exporterOfCluster.Target], Scrape, rules);
+        await using var exporterOfReplica = await RedisExporterProcess.StartAsync(replica.Port);
+        await using var agents = await PrometheusServer.StartAsync([standalone.HttpAddress.Authority, cluster.HttpAddress.Authority, replica.HttpAddress.Authority], Scrape, rules);
+        await using var exporters = await PrometheusServer.StartAsync([exporterOfStandalone.Target, exporterOfCluster.Target, exporterOfReplica.Target], Scrape, rules);
         await using (var client = await RespClient.ConnectAsync("127.0.0.1", standalone.Port))
         {
             for (var i = 0; i < 20; i++)
@@ -53,7 +60,8 @@ public sealed partial class ExporterContribTests
         // Both have scraped long enough for rates and the recording rule.
         foreach (var server in new[] { agents, exporters })
         {
-            await Poll.UntilAsync(async () => await server.QueryAsync("count(rate(redis_commands_processed_total[1m])) == 2") is not null
+            await Poll.UntilAsync(async () => await server.QueryAsync("count(rate(redis_commands_processed_total[1m])) == 3") is not null
+                    && await server.QueryAsync("redis_master_last_io_seconds_ago") is not null
                     && await server.QueryAsync("redis_memory_fragmentation_ratio") is not null,
                 Deadline, () => "no rates yet: " + server.TargetsAsync().Result);
         }
@@ -80,6 +88,8 @@ public sealed partial class ExporterContribTests
         // The mixin's cluster alert fires on the agent's figures (it never could before issue 18).
         Assert.Equal(0, await agents.QueryAsync("redis_cluster_state{job=\"redis-agent\"}"));
         Assert.Contains("redis_cluster_state{job=\"redis-agent\"} == 0", compared);
+        Assert.Contains(compared, e => e.Contains("redis_master_last_io_seconds_ago", StringComparison.Ordinal));
+        Assert.Contains(compared, e => e.Contains("redis_connected_slaves", StringComparison.Ordinal));
     }
 
     private static IEnumerable<string> DashboardExpressions(string file)
