@@ -68,30 +68,7 @@ internal sealed class LineSplitter(int maxLineBytes = 64 * 1024)
         var kept = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_partial)[..count];
         if (dropped > 0)
         {
-            var end = kept.Length;
-            while (end > 0 && (kept[end - 1] & 0xC0) == 0x80)
-            {
-                end--;
-            }
-
-            if (end > 0 && kept[end - 1] >= 0xC0)
-            {
-                // A lead byte whose continuation bytes were partly cut.
-                var need = kept[end - 1] >= 0xF0 ? 4 : kept[end - 1] >= 0xE0 ? 3 : 2;
-                if (kept.Length - (end - 1) < need)
-                {
-                    end--;
-                }
-                else
-                {
-                    end = kept.Length;
-                }
-            }
-            else
-            {
-                end = kept.Length;
-            }
-
+            var end = WholeCharacters(kept);
             dropped += kept.Length - end;
             kept = kept[..end];
         }
@@ -100,5 +77,23 @@ internal sealed class LineSplitter(int maxLineBytes = 64 * 1024)
         _partial.Clear();
         _dropped = 0;
         return new SplitLine(text, dropped);
+    }
+
+    /// <summary>The length of <paramref name="bytes"/> without a last character the cut left incomplete (its lead byte and what came of it).</summary>
+    private static int WholeCharacters(ReadOnlySpan<byte> bytes)
+    {
+        var lead = bytes.Length - 1;
+        while (lead >= 0 && (bytes[lead] & 0xC0) == 0x80)
+        {
+            lead--;
+        }
+
+        if (lead < 0 || bytes[lead] < 0xC0)
+        {
+            return bytes.Length;
+        }
+
+        var need = bytes[lead] >= 0xF0 ? 4 : bytes[lead] >= 0xE0 ? 3 : 2;
+        return bytes.Length - lead < need ? lead : bytes.Length;
     }
 }

@@ -192,9 +192,6 @@ internal sealed class SinkQueue
         }
     }
 
-    /// <summary>Lines shipped on connections that then died before the drain was seen to read them (a subset of the shipped ones).</summary>
-    public long UnconfirmedLines => Interlocked.Read(ref _unconfirmed);
-
     /// <summary><paramref name="count"/> lines shipped may not have reached their destination (see <see cref="TcpDelivery"/>).</summary>
     public void Unconfirmed(int count) => Interlocked.Add(ref _unconfirmed, count);
 

@@ -207,13 +207,13 @@ internal sealed partial class RedisSampler(
     }
 
     /// <summary>
-    /// <c>CLUSTER INFO</c>'s fields on a node with <c>cluster_enabled:1</c>, for redis_cluster_*;
-    /// null, and not asked again, when the node refuses it (scripting disabled or denied by the
-    /// agent's ACL: asking every second would fill the node's error statistics); the rest of the
-    /// sample stands. Asked through a one-line
-    /// script: the client library keeps CLUSTER for its own topology discovery, which the agent's
-    /// connection turns off (it would send CLUSTER NODES to a standalone node at every connect,
-    /// an error in its users' statistics, and connect to every peer of a cluster node).
+    /// <c>CLUSTER INFO</c>'s fields on a node with <c>cluster_enabled:1</c>, for redis_cluster_*.
+    /// Asked through a one-line script: the client library keeps CLUSTER for its own topology
+    /// discovery, which the agent's connection turns off (it would send CLUSTER NODES to a
+    /// standalone node at every connect, an error in its users' statistics, and connect to every
+    /// peer of a cluster node). Null, and not asked again, when the node refuses the script
+    /// (scripting renamed, or denied by the agent's ACL: asking every second would fill the node's
+    /// error statistics); the rest of the sample stands.
     /// </summary>
     private async Task<IReadOnlyDictionary<string, string>?> ClusterInfoAsync(IServer server)
     {
