@@ -7,19 +7,32 @@ using RedisAgent.Load.Scenarios;
 if (args is ["sizing", .. var sizingArgs])
 {
     // The 50,000-node model and simulation (issue 14): no servers, a few seconds.
+    const string SizingUsage = "usage: load/run sizing [--nodes N] [--agents-per-group N] [--days N] [--seed N] [--max-journal-lines N]";
     var inputs = new SizingInputs();
-    for (var i = 0; i + 1 < sizingArgs.Length; i += 2)
+    for (var i = 0; i < sizingArgs.Length; i += 2)
     {
-        var value = int.Parse(sizingArgs[i + 1], System.Globalization.CultureInfo.InvariantCulture);
-        inputs = sizingArgs[i] switch
+        if (i + 1 >= sizingArgs.Length || !int.TryParse(sizingArgs[i + 1], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var value) || value < 1)
+        {
+            await Console.Error.WriteLineAsync($"sizing: {sizingArgs[i]} needs a whole number of at least 1\n{SizingUsage}").ConfigureAwait(false);
+            return 64;
+        }
+
+        SizingInputs? next = sizingArgs[i] switch
         {
             "--nodes" => inputs with { Nodes = value },
             "--agents-per-group" => inputs with { AgentsPerGroup = value },
             "--days" => inputs with { Days = value },
             "--seed" => inputs with { Seed = value },
             "--max-journal-lines" => inputs with { MaxJournalLines = value },
-            _ => throw new ArgumentException($"sizing: unknown option {sizingArgs[i]} (--nodes, --agents-per-group, --days, --seed, --max-journal-lines)"),
+            _ => null,
         };
+        if (next is null)
+        {
+            await Console.Error.WriteLineAsync($"sizing: unknown option {sizingArgs[i]}\n{SizingUsage}").ConfigureAwait(false);
+            return 64;
+        }
+
+        inputs = next;
     }
 
     Console.WriteLine(FleetSizing.Run(inputs).Markdown(inputs));

@@ -267,6 +267,25 @@ public sealed class MetricsIntegrationTests
     }
 
     [Fact]
+    public async Task A_node_that_refuses_SLOWLOG_is_asked_once_and_the_rest_is_served()
+    {
+        await using var agent = await AgentUnderTest.StartOwningRedisAsync(new Dictionary<string, string?>
+        {
+            ["Exec:Arguments:0"] = "--rename-command", ["Exec:Arguments:1"] = "SLOWLOG", ["Exec:Arguments:2"] = "",
+        });
+        await Poll.UntilAsync(() => agent.Logs.Contains(1406), Deadline, () => agent.Logs.Text);
+        var before = await ScrapeUntilAsync(agent, m => m.GetValueOrDefault("redis_agent_samples_total{result=\"ok\"}") >= 2, "samples");
+        var after = await ScrapeUntilAsync(agent,
+            m => m["redis_agent_samples_total{result=\"ok\"}"] >= before["redis_agent_samples_total{result=\"ok\"}"] + 3, "three more samples");
+
+        Assert.Equal(1, after["redis_up"]);
+        Assert.DoesNotContain("redis_slowlog_length", after.Keys);
+        Assert.True(after["redis_config_maxclients"] > 0);
+        Assert.Equal(after.GetValueOrDefault("redis_errors_total{err=\"ERR\"}"), before.GetValueOrDefault("redis_errors_total{err=\"ERR\"}"));
+        Assert.Single(agent.Logs.Text.Split('\n'), l => l.Contains("[1406]", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task A_cluster_node_that_refuses_the_script_is_asked_once_and_the_rest_is_served()
     {
         await using var agent = await AgentUnderTest.StartOwningRedisAsync(new Dictionary<string, string?>
