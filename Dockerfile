@@ -38,6 +38,8 @@ ENV DOTNET_CLI_TELEMETRY_OPTOUT=1 \
 
 FROM runtime AS failover
 COPY --from=build /out/redis-failover /app/redis-failover
+# Its state (the store, the published URL files) lives under STATE_DIRECTORY: made here, owned by its user.
+RUN install -d -o 10001 -g 10001 -m 0750 /var/lib/redis-agent/failover
 # Outside the container's loopback, or nobody reaches it: so over TLS, with a credential per caller,
 # from mounted secrets (a container without them stops at once, naming the file it lacks).
 ENV Urls=https://+:9380 \
