@@ -15,6 +15,7 @@ namespace RedisAgent.Tests.Deploy;
 /// Every container runs on the host's network (the only one podman has here) bound to loopback, or
 /// on no network at all, and is removed by its test.
 /// </summary>
+[Collection(nameof(ContainerImageTests))]
 public sealed class ContainerImageTests(ContainerImageTests.Images images) : IClassFixture<ContainerImageTests.Images>, IDisposable
 {
     private const string Token = "container-test-token-0123456789";
@@ -256,3 +257,10 @@ public sealed class ContainerImageTests(ContainerImageTests.Images images) : ICl
         public Task DisposeAsync() => Task.CompletedTask;
     }
 }
+
+/// <summary>
+/// Run alone, after the other tests: building and starting containers takes both cores in bursts, and
+/// the timing bounds of the failover tests beside it are not written for that.
+/// </summary>
+[CollectionDefinition(nameof(ContainerImageTests), DisableParallelization = true)]
+public sealed class ContainerImagesCollection;
