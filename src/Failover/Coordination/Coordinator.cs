@@ -95,6 +95,7 @@ internal sealed partial class Coordinator : BackgroundService
                     }
                 }
 
+                WriteChangedRecords();
                 _publisher.RetryFiles();
                 LastTick = _time.GetUtcNow();
             }
@@ -103,6 +104,59 @@ internal sealed partial class Coordinator : BackgroundService
         {
         }
     }
+
+    /// <summary>
+    /// The records whose in-sync set changed in this tick, written together: <see cref="RecordBatch"/>
+    /// to a store write (one etcd transaction), not one write each. A fleet coming up changes every
+    /// resource's at once; written one by one under each resource's lock, they held the clock for
+    /// seconds. A batch refused is written resource by resource, as any held effect is.
+    /// </summary>
+    private void WriteChangedRecords()
+    {
+        List<(ResourceCoordinator Resource, ResourceRecord Record)>? changed = null;
+        foreach (var resource in _resources.Values)
+        {
+            if (resource.TakeDirtyRecord() is { } record)
+            {
+                (changed ??= []).Add((resource, record));
+            }
+        }
+
+        if (changed is null)
+        {
+            return;
+        }
+
+        foreach (var batch in changed.Chunk(RecordBatch))
+        {
+            try
+            {
+                _store.SaveAll([.. batch.Select(b => (b.Resource.Name, b.Record))]);
+                foreach (var (resource, record) in batch)
+                {
+                    resource.RecordWritten(record);
+                }
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                Log.BatchRefused(_logger, batch.Length, ex.Message);
+                foreach (var (resource, _) in batch)
+                {
+                    try
+                    {
+                        resource.RecordNotWritten();
+                    }
+                    catch (Exception failed)
+                    {
+                        Log.TickFailed(_logger, resource.Name, failed.GetType().Name, failed.Message);
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>Records to one store write: etcd allows 128 operations in a transaction, and each record takes two (its condition and its put).</summary>
+    internal const int RecordBatch = 40;
 
     /// <summary>Takes up every resource when leadership begins; lets every one go when it ends.</summary>
     private void FollowLeadership()
@@ -193,6 +247,9 @@ internal sealed partial class Coordinator : BackgroundService
     {
         [LoggerMessage(EventId = 2033, Level = LogLevel.Error, Message = "{Resource}: a tick failed and is skipped: {Type}: {Message}")]
         public static partial void TickFailed(ILogger logger, string resource, string type, string message);
+
+        [LoggerMessage(EventId = 2034, Level = LogLevel.Warning, Message = "A batch of {Count} records whose in-sync set changed was refused ({Error}): each is written on its own")]
+        public static partial void BatchRefused(ILogger logger, int count, string error);
 
         [LoggerMessage(EventId = 2065, Level = LogLevel.Warning, Message = "Let go of {Count} resources: {Why}; their agents' streams are cut so that they find the leader")]
         public static partial void LetGo(ILogger logger, int count, string why);

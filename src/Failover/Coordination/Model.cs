@@ -90,6 +90,13 @@ internal sealed record JournalLine(string Kind, string Text, long Term = 0, stri
 /// <summary>Write term and primary durably; nothing after it in the same list may run before it has.</summary>
 internal sealed record PersistTerm(long Term, string? Primary) : Effect;
 
+/// <summary>
+/// The in-sync set changed: write the record (term and primary unchanged) with the other resources'
+/// of the same tick, in as few store writes as the store allows. Never blocks a command: nothing
+/// that follows it depends on it being durable.
+/// </summary>
+internal sealed record PersistInSync : Effect;
+
 /// <summary>Tell applications where the primary is now.</summary>
 internal sealed record PublishPrimary(string Node, string Address, long Term) : Effect;
 

@@ -75,6 +75,9 @@ internal sealed partial class ResourceCoordinator
     private string _incident = "";
     private readonly List<Effect> _held = [];
     private long _durableTerm;
+
+    /// <summary>The in-sync set changed since the record was last written (<see cref="PersistInSync"/>): the coordinator's tick writes it.</summary>
+    private bool _recordDirty;
     private DateTimeOffset _lastStoreError;
 
     /// <summary>Held periodic commands beyond this many effects are not kept.</summary>
@@ -474,6 +477,10 @@ internal sealed partial class ResourceCoordinator
             case PersistTerm persist:
                 _store.Save(Name, Record(persist.Term, persist.Primary));
                 _durableTerm = Math.Max(_durableTerm, persist.Term);
+                _recordDirty = false;
+                break;
+            case PersistInSync:
+                _recordDirty = true;
                 break;
             case JournalLine line:
                 AppendJournal(new JournalRecord(_time.GetUtcNow(), line.Term > 0 ? line.Term : _machine.Term, line.Incident ?? _incident, line.Kind, line.Text));
@@ -580,6 +587,47 @@ internal sealed partial class ResourceCoordinator
     {
         _store.Save(Name, Record(_machine.Term, _machine.Primary));
         _durableTerm = Math.Max(_durableTerm, _machine.Term);
+        _recordDirty = false;
+    }
+
+    /// <summary>
+    /// The record to write in the coordinator's batch, when the in-sync set changed since the last
+    /// write; null otherwise, and while effects wait for the store (they go first, in order) or this
+    /// coordinator no longer leads.
+    /// </summary>
+    public ResourceRecord? TakeDirtyRecord()
+    {
+        lock (_lock)
+        {
+            if (!_recordDirty || _held.Count > 0 || !_leads())
+            {
+                return null;
+            }
+
+            _recordDirty = false;
+            return Record(_machine.Term, _machine.Primary);
+        }
+    }
+
+    /// <summary>The batch that carried <paramref name="record"/> was written.</summary>
+    public void RecordWritten(ResourceRecord record)
+    {
+        lock (_lock)
+        {
+            _durableTerm = Math.Max(_durableTerm, record.Term);
+        }
+    }
+
+    /// <summary>
+    /// The batch that carried this resource's record was refused (another resource's record had moved,
+    /// or the store failed): written on its own, as an effect, held and retried like any other.
+    /// </summary>
+    public void RecordNotWritten()
+    {
+        lock (_lock)
+        {
+            Execute([new PersistTerm(_machine.Term, _machine.Primary)]);
+        }
     }
 
     /// <summary>

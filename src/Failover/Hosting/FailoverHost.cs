@@ -153,7 +153,11 @@ internal static partial class FailoverHost
         // The store is chosen when the services are first resolved (the configuration is whole only
         // then: tests add theirs after CreateBuilder). etcd: several coordinators, one leading.
         services.TryAddSingleton(sp => new EtcdConnection(sp.GetRequiredService<IOptions<FailoverOptions>>().Value.Etcd));
-        services.TryAddSingleton<RedisFailover.Leadership.EtcdLeadership>();
+        // The leader key's renewals on connections of their own: never queued behind the store's writes.
+        services.TryAddSingleton(sp => new RedisFailover.Leadership.EtcdLeadership(
+            new EtcdConnection(sp.GetRequiredService<IOptions<FailoverOptions>>().Value.Etcd),
+            sp.GetRequiredService<IOptions<FailoverOptions>>(), sp.GetRequiredService<Microsoft.Extensions.Configuration.IConfiguration>(),
+            sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<RedisFailover.Leadership.EtcdLeadership>>()));
         services.TryAddSingleton<RedisFailover.Leadership.ILeadership>(sp => UsesEtcd(sp)
             ? sp.GetRequiredService<RedisFailover.Leadership.EtcdLeadership>()
             : new RedisFailover.Leadership.SoleLeadership());

@@ -54,6 +54,13 @@ internal sealed partial class EtcdLeadership : BackgroundService, ILeadership
             : (configuration["Urls"] ?? FailoverHost.DefaultUrls).Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).First();
     }
 
+    /// <summary>The connection is this leadership's own (the host gives it one): disposed with it.</summary>
+    public override void Dispose()
+    {
+        base.Dispose();
+        _etcd.Dispose();
+    }
+
     /// <summary>This coordinator's URL, as the leader key tells the others.</summary>
     public string Url => _url;
 

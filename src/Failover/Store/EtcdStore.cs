@@ -40,48 +40,73 @@ internal sealed class EtcdStore(EtcdConnection etcd, ILeadership leadership, IOp
         return kv is null ? ResourceRecord.Empty : Parse(resource, kv.Value.Span);
     }
 
-    public void Save(string resource, ResourceRecord record)
+    public void Save(string resource, ResourceRecord record) => SaveAll([(resource, record)]);
+
+    /// <summary>
+    /// The records in one transaction, conditioned on the leader key and on each record's revision:
+    /// all are written or none (a fleet's in-sync changes, 40 to a call, rather than one call each).
+    /// </summary>
+    public void SaveAll(IReadOnlyList<(string Resource, ResourceRecord Record)> records)
     {
-        long revision;
-        lock (_lock)
+        if (records.Count == 0)
         {
-            revision = _recordRevision.TryGetValue(resource, out var known) ? known : -1;
+            return;
         }
 
-        if (revision < 0)
-        {
-            // Never read by this leadership: read it first, so the write is conditioned on what is there.
-            Load(resource);
-            lock (_lock)
-            {
-                revision = _recordRevision[resource];
-            }
-        }
-
-        var key = Key(RecordKey(resource));
         var txn = Conditioned();
-        txn.Compare.Add(new Etcdserverpb.Compare
+        foreach (var (resource, record) in records)
         {
-            Key = key,
-            Target = Etcdserverpb.Compare.Types.CompareTarget.Mod,
-            Result = Etcdserverpb.Compare.Types.CompareResult.Equal,
-            ModRevision = revision,
-        });
-        txn.Success.Add(new Etcdserverpb.RequestOp { RequestPut = new Etcdserverpb.PutRequest { Key = key, Value = ByteString.CopyFrom(JsonSerializer.SerializeToUtf8Bytes(record, Json.ResourceRecord)) } });
+            var key = Key(RecordKey(resource));
+            txn.Compare.Add(new Etcdserverpb.Compare
+            {
+                Key = key,
+                Target = Etcdserverpb.Compare.Types.CompareTarget.Mod,
+                Result = Etcdserverpb.Compare.Types.CompareResult.Equal,
+                ModRevision = Revision(resource),
+            });
+            txn.Success.Add(new Etcdserverpb.RequestOp { RequestPut = new Etcdserverpb.PutRequest { Key = key, Value = ByteString.CopyFrom(JsonSerializer.SerializeToUtf8Bytes(record, Json.ResourceRecord)) } });
+        }
+
         var reply = Wait(etcd.TxnAsync(txn));
         if (!reply.Succeeded)
         {
             lock (_lock)
             {
-                _recordRevision.Remove(resource);
+                foreach (var (resource, _) in records)
+                {
+                    _recordRevision.Remove(resource);
+                }
             }
 
-            throw new NotLeaderException($"{etcd.Describe} refused the record of '{resource}' (term {record.Term}): this coordinator no longer leads, or another wrote the record since");
+            throw new NotLeaderException(records.Count == 1
+                ? $"{etcd.Describe} refused the record of '{records[0].Resource}' (term {records[0].Record.Term}): this coordinator no longer leads, or another wrote the record since"
+                : $"{etcd.Describe} refused {records.Count} records ('{records[0].Resource}'...): this coordinator no longer leads, or another wrote one of them since");
         }
 
         lock (_lock)
         {
-            _recordRevision[resource] = reply.Header.Revision;
+            foreach (var (resource, _) in records)
+            {
+                _recordRevision[resource] = reply.Header.Revision;
+            }
+        }
+    }
+
+    /// <summary>The record's revision as this leadership last read or wrote it; read first when it never did, so a write is conditioned on what is there.</summary>
+    private long Revision(string resource)
+    {
+        lock (_lock)
+        {
+            if (_recordRevision.TryGetValue(resource, out var known))
+            {
+                return known;
+            }
+        }
+
+        Load(resource);
+        lock (_lock)
+        {
+            return _recordRevision[resource];
         }
     }
 

@@ -17,6 +17,18 @@ internal interface ICoordinatorStore
 
     void Save(string resource, ResourceRecord record);
 
+    /// <summary>
+    /// Several resources' records at once, all or none where the store can (etcd: one transaction);
+    /// this store's default writes them one after the other. Throws like <see cref="Save"/>.
+    /// </summary>
+    void SaveAll(IReadOnlyList<(string Resource, ResourceRecord Record)> records)
+    {
+        foreach (var (resource, record) in records)
+        {
+            Save(resource, record);
+        }
+    }
+
     void Append(string resource, JournalRecord record);
 
     /// <summary>The journal, oldest first.</summary>
