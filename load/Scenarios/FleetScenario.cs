@@ -209,7 +209,9 @@ internal static class FleetScenario
                 {
                     return false;
                 }
-            }, TimeSpan.FromSeconds(120), () => "the last resource Healthy\n" + string.Join('\n', fleet._process.Output.Split('\n').TakeLast(30))).ConfigureAwait(false);
+            }, TimeSpan.FromSeconds(120), () => "the last resource Healthy\n" + string.Join('\n', fleet._process.Output.Split('\n')
+                // Without the 1,666 "primary is" lines of each take-up, which would hide why it took up again.
+                .Where(line => !line.Contains("[2020]", StringComparison.Ordinal)).TakeLast(30))).ConfigureAwait(false);
             context.Figure("fleet up (processes, streams, first reports)", $"{clock.Elapsed.TotalSeconds:0.0} s for {agents} agents over {fleet._channels.Count} connections");
         }
 

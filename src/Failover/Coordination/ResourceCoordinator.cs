@@ -78,6 +78,15 @@ internal sealed partial class ResourceCoordinator
 
     /// <summary>The in-sync set changed since the record was last written (<see cref="PersistInSync"/>): the coordinator's tick writes it.</summary>
     private bool _recordDirty;
+
+    /// <summary>A resource's writes in one group at most: within one etcd transaction (<see cref="EtcdStore.MaxGroupOperations"/>, two operations a write at most).</summary>
+    internal const int MaxGroupWrites = 50;
+
+    /// <summary>The store's group commit (etcd), or null: each write is then made where its effect is carried out.</summary>
+    private readonly IGroupCommitStore? _groupCommit;
+
+    /// <summary>A group of this resource's writes is being committed: every later effect waits behind it, in order.</summary>
+    private bool _writing;
     private DateTimeOffset _lastStoreError;
 
     /// <summary>Held periodic commands beyond this many effects are not kept.</summary>
@@ -99,6 +108,7 @@ internal sealed partial class ResourceCoordinator
         _leads = leads ?? (() => true);
         _machine = machine;
         _store = store;
+        _groupCommit = store as IGroupCommitStore;
         _publisher = publisher;
         _time = time;
         _logger = logger;
@@ -385,12 +395,12 @@ internal sealed partial class ResourceCoordinator
 
     private void Execute(IReadOnlyList<Effect> effects)
     {
-        if (_held.Count > 0)
+        if (_held.Count > 0 && !_writing)
         {
             RetryHeld();
         }
 
-        if (_held.Count > 0)
+        if (_held.Count > 0 || _writing)
         {
             // Behind what already waits for the store: effects are carried out in order or not at all.
             Hold(effects);
@@ -408,8 +418,33 @@ internal sealed partial class ResourceCoordinator
     /// </summary>
     private void Run(IReadOnlyList<Effect> effects)
     {
+        List<(Effect Held, StoreWrite Write)>? writes = null;
         for (var i = 0; i < effects.Count; i++)
         {
+            if (_groupCommit is not null)
+            {
+                // A store that commits in groups: the writes are gathered, and whatever must not run before
+                // they are durable (a command, a publication) waits for them, as it would for a failed store.
+                if (Gathered(effects[i]) is { } write)
+                {
+                    (writes ??= []).Add(write);
+                    if (writes.Count >= MaxGroupWrites)
+                    {
+                        // What waited through a long store outage can be more than one transaction holds: in turns.
+                        Submit(writes, effects.Skip(i + 1));
+                        return;
+                    }
+
+                    continue;
+                }
+
+                if (writes is not null && effects[i] is not (IncidentChange or Promoted or SwitchoverEnded))
+                {
+                    Submit(writes, effects.Skip(i));
+                    return;
+                }
+            }
+
             try
             {
                 CarryOut(effects[i]);
@@ -422,10 +457,103 @@ internal sealed partial class ResourceCoordinator
             }
         }
 
+        if (writes is not null)
+        {
+            Submit(writes, []);
+            return;
+        }
+
         if (StoreFailingSince is { } since)
         {
             Log.StoreRecovered(_logger, Name, (_time.GetUtcNow() - since).TotalSeconds, StoreFailures);
             StoreFailingSince = null;
+        }
+    }
+
+    /// <summary>
+    /// The write an effect makes, resolved now as <see cref="CarryOut"/> would make it (the time, the
+    /// term, the open incident), with the effect to hold again should the store refuse it; null for an
+    /// effect that writes nothing. An incident's change takes effect here, in order with the lines.
+    /// </summary>
+    private (Effect Held, StoreWrite Write)? Gathered(Effect effect)
+    {
+        switch (effect)
+        {
+            case PersistTerm persist:
+                return (persist, new StoreWrite(Record(persist.Term, persist.Primary), null));
+            case PersistInSync:
+                return (new PersistTerm(_machine.Term, _machine.Primary), new StoreWrite(Record(_machine.Term, _machine.Primary), null));
+            case JournalLine line:
+                return Line(new JournalRecord(_time.GetUtcNow(), line.Term > 0 ? line.Term : _machine.Term, line.Incident ?? _incident, line.Kind, line.Text));
+            case StampedJournal stamped:
+                return Line(new JournalRecord(stamped.At, stamped.Term > 0 ? stamped.Term : _machine.Term, stamped.Incident ?? _incident, stamped.Kind, stamped.Text));
+            case IncidentChange { ClosedOutcome: { } outcome }:
+                var closed = Line(new JournalRecord(_time.GetUtcNow(), _machine.Term, _incident, "closed", outcome));
+                _decisions?.Closed(Name, outcome, _time.GetUtcNow() - _incidentOpenedAt);
+                _incident = "";
+                return closed;
+            default:
+                return null;
+        }
+
+        static (Effect, StoreWrite) Line(JournalRecord record) =>
+            (new StampedJournal(record.At, record.Kind, record.Text, record.Term, record.Incident), new StoreWrite(null, record));
+    }
+
+    /// <summary>Hands <paramref name="writes"/> to the group commit; <paramref name="rest"/> waits for it.</summary>
+    private void Submit(List<(Effect Held, StoreWrite Write)> writes, IEnumerable<Effect> rest)
+    {
+        _writing = true;
+        Hold(rest);
+        _groupCommit!.WriteAsync(Name, [.. writes.Select(w => w.Write)])
+            .ContinueWith(done => Written(done, writes), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+    }
+
+    /// <summary>The group that carried this resource's writes is committed (what waited goes on) or refused (it all waits, the writes first, as for a failed store).</summary>
+    private void Written(Task done, List<(Effect Held, StoreWrite Write)> writes)
+    {
+        lock (_lock)
+        {
+            _writing = false;
+            if (done.IsCompletedSuccessfully)
+            {
+                foreach (var (_, write) in writes)
+                {
+                    if (write.Record is { } record)
+                    {
+                        _durableTerm = Math.Max(_durableTerm, record.Term);
+                    }
+                    else if (write.Line is { } line)
+                    {
+                        Logged(line);
+                    }
+                }
+
+                if (StoreFailingSince is { } since)
+                {
+                    Log.StoreRecovered(_logger, Name, (_time.GetUtcNow() - since).TotalSeconds, StoreFailures);
+                    StoreFailingSince = null;
+                }
+
+                if (_held.Count > 0)
+                {
+                    try
+                    {
+                        RetryHeld();
+                    }
+                    catch (Exception ex)
+                    {
+                        // Run on the commit's thread: a fault is reported, and the tick tries again.
+                        Log.ContinuationFailed(_logger, Name, ex.GetType().Name, ex.Message);
+                    }
+                }
+            }
+            else
+            {
+                var error = done.Exception?.GetBaseException() ?? new IOException("the write was cancelled");
+                StoreFailed(error is IOException or UnauthorizedAccessException ? error : new IOException(error.Message, error));
+                _held.InsertRange(0, writes.Select(w => w.Held));
+            }
         }
     }
 
@@ -566,6 +694,11 @@ internal sealed partial class ResourceCoordinator
     private void AppendJournal(JournalRecord record)
     {
         _store.Append(Name, record);
+        Logged(record);
+    }
+
+    private void Logged(JournalRecord record)
+    {
         Log.Journal(_logger, Name, record.Kind, record.Text);
         if (record.Kind == "recovered")
         {
@@ -599,7 +732,7 @@ internal sealed partial class ResourceCoordinator
     {
         lock (_lock)
         {
-            if (!_recordDirty || _held.Count > 0 || !_leads())
+            if (!_recordDirty || _held.Count > 0 || _writing || !_leads())
             {
                 return null;
             }
@@ -662,7 +795,7 @@ internal sealed partial class ResourceCoordinator
     {
         lock (_lock)
         {
-            if (_held.Count > 0)
+            if (_held.Count > 0 && !_writing)
             {
                 RetryHeld();
             }
@@ -722,9 +855,15 @@ internal sealed partial class ResourceCoordinator
     private void Journal(string kind, string text, long? term = null)
     {
         var stamped = new StampedJournal(_time.GetUtcNow(), kind, text, term ?? 0);
-        if (_held.Count > 0)
+        if (_held.Count > 0 || _writing)
         {
             _held.Add(stamped);
+            return;
+        }
+
+        if (_groupCommit is not null)
+        {
+            Run([stamped]);
             return;
         }
 
@@ -778,6 +917,9 @@ internal sealed partial class ResourceCoordinator
 
         [LoggerMessage(EventId = 2031, Level = LogLevel.Warning, Message = "{Resource}: the store takes writes again after {Seconds:0.0} s ({Failures} failed writes); what waited was carried out in order")]
         public static partial void StoreRecovered(ILogger logger, string resource, double seconds, long failures);
+
+        [LoggerMessage(EventId = 2033, Level = LogLevel.Error, Message = "{Resource}: what waited for the store failed once it was written, and is tried again at the next tick: {Type}: {Message}")]
+        public static partial void ContinuationFailed(ILogger logger, string resource, string type, string message);
 
         [LoggerMessage(EventId = 2010, Level = LogLevel.Information, Message = "{Resource} journal {Kind}: {Text}")]
         public static partial void Journal(ILogger logger, string resource, string kind, string text);

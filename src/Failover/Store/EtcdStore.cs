@@ -17,8 +17,17 @@ namespace RedisFailover.Store;
 /// record's on its revision being the one this leadership last read or wrote: two coordinators can
 /// never both write a decision, even one paused across the other's whole term.
 /// </summary>
-internal sealed class EtcdStore(EtcdConnection etcd, ILeadership leadership, IOptions<FailoverOptions> options, ILogger<EtcdStore> logger) : ICoordinatorStore
+internal sealed class EtcdStore(EtcdConnection etcd, ILeadership leadership, IOptions<FailoverOptions> options, ILogger<EtcdStore> logger) : ICoordinatorStore, IGroupCommitStore, IDisposable
 {
+    /// <summary>Operations in one group's transaction: etcd allows 128 (<c>--max-txn-ops</c>), and a few are kept for the leader's condition.</summary>
+    internal const int MaxGroupOperations = 120;
+
+    private readonly System.Threading.Channels.Channel<PendingWrites> _queue =
+        System.Threading.Channels.Channel.CreateUnbounded<PendingWrites>(new() { SingleReader = true });
+
+    private readonly Lock _writerLock = new();
+    private Task? _writer;
+
     private static readonly StoreJson Json = StoreJson.Default;
     private readonly string _prefix = options.Value.Etcd.Prefix;
     private readonly int _maxJournal = options.Value.Etcd.MaxJournalLines;
@@ -132,23 +141,205 @@ internal sealed class EtcdStore(EtcdConnection etcd, ILeadership leadership, IOp
             sequence = last is null ? 1 : long.Parse(last.Key.ToStringUtf8().AsSpan(last.Key.Length - 20), CultureInfo.InvariantCulture) + 1;
         }
 
+        // Taken under the lock, as the group commit takes its own: no two writes ever get one key (a
+        // sequence a refused write took is left unused, a gap the journal's reader does not mind).
+        lock (_lock)
+        {
+            sequence = _nextLine.TryGetValue(resource, out var next) ? next : sequence;
+            _nextLine[resource] = sequence + 1;
+        }
+
         var txn = Conditioned();
+        AddLine(txn, resource, sequence, record);
+        if (!Wait(etcd.TxnAsync(txn)).Succeeded)
+        {
+            throw new NotLeaderException($"{etcd.Describe} refused a journal line of '{resource}': this coordinator no longer leads");
+        }
+    }
+
+    private void AddLine(Etcdserverpb.TxnRequest txn, string resource, long sequence, JournalRecord record)
+    {
         txn.Success.Add(new Etcdserverpb.RequestOp { RequestPut = new Etcdserverpb.PutRequest { Key = Key(JournalKey(resource, sequence)), Value = ByteString.CopyFrom(JsonSerializer.SerializeToUtf8Bytes(record, Json.JournalRecord)) } });
         if (sequence > _maxJournal && sequence % 100 == 0)
         {
             // Compacted in the same transaction, a hundred lines at a time: the newest MaxJournalLines stay.
             txn.Success.Add(new Etcdserverpb.RequestOp { RequestDeleteRange = new Etcdserverpb.DeleteRangeRequest { Key = Key(JournalPrefix(resource)), RangeEnd = Key(JournalKey(resource, sequence - _maxJournal)) } });
         }
+    }
 
-        if (!Wait(etcd.TxnAsync(txn)).Succeeded)
+    /// <summary>
+    /// Queued for the group commit: one writer takes as many resources' writes as fit in a transaction
+    /// (<see cref="MaxGroupOperations"/>), commits them at once, conditioned on the leader key and on
+    /// each record's revision, and answers each. While a transaction is in flight the next group gathers.
+    /// </summary>
+    public Task WriteAsync(string resource, IReadOnlyList<StoreWrite> writes)
+    {
+        var pending = new PendingWrites(resource, writes, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+        lock (_writerLock)
         {
-            throw new NotLeaderException($"{etcd.Describe} refused a journal line of '{resource}': this coordinator no longer leads");
+            _writer ??= Task.Run(WriteLoopAsync);
         }
 
+        if (!_queue.Writer.TryWrite(pending))
+        {
+            pending.Done.TrySetException(new IOException($"{etcd.Describe}: the coordinator is stopping; nothing more is written"));
+        }
+
+        return pending.Done.Task;
+    }
+
+    private async Task WriteLoopAsync()
+    {
+        var group = new List<PendingWrites>();
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        while (await _queue.Reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            group.Clear();
+            names.Clear();
+            var operations = 0;
+            while (_queue.Reader.TryPeek(out var next)
+                   && (group.Count == 0 || (operations + next.Operations <= MaxGroupOperations && !names.Contains(next.Resource))))
+            {
+                _queue.Reader.TryRead(out _);
+                group.Add(next);
+                names.Add(next.Resource);
+                operations += next.Operations;
+            }
+
+            try
+            {
+                await CommitAsync(group).ConfigureAwait(false);
+                foreach (var pending in group)
+                {
+                    pending.Done.TrySetResult();
+                }
+            }
+            catch (Exception ex)
+            {
+                var error = ex as IOException ?? new IOException($"{etcd.Describe}: {ex.Message}", ex);
+                foreach (var pending in group)
+                {
+                    pending.Done.TrySetException(error);
+                }
+            }
+        }
+    }
+
+    /// <summary>Commits these resources' writes as one group, as the writer does with what it gathered (all or none).</summary>
+    internal Task CommitTogetherAsync(params (string Resource, IReadOnlyList<StoreWrite> Writes)[] group) =>
+        CommitAsync([.. group.Select(g => new PendingWrites(g.Resource, g.Writes, new TaskCompletionSource()))]);
+
+    private async Task CommitAsync(List<PendingWrites> group)
+    {
+        var txn = Conditioned();
+        foreach (var pending in group)
+        {
+            // A resource's last record is the one to keep (an earlier one in the same group is older).
+            if (pending.Writes.LastOrDefault(w => w.Record is not null).Record is { } record)
+            {
+                var key = Key(RecordKey(pending.Resource));
+                txn.Compare.Add(new Etcdserverpb.Compare
+                {
+                    Key = key,
+                    Target = Etcdserverpb.Compare.Types.CompareTarget.Mod,
+                    Result = Etcdserverpb.Compare.Types.CompareResult.Equal,
+                    ModRevision = await RevisionAsync(pending.Resource).ConfigureAwait(false),
+                });
+                txn.Success.Add(new Etcdserverpb.RequestOp { RequestPut = new Etcdserverpb.PutRequest { Key = key, Value = ByteString.CopyFrom(JsonSerializer.SerializeToUtf8Bytes(record, Json.ResourceRecord)) } });
+            }
+
+            foreach (var write in pending.Writes)
+            {
+                if (write.Line is { } line)
+                {
+                    AddLine(txn, pending.Resource, await ReserveLineAsync(pending.Resource).ConfigureAwait(false), line);
+                }
+            }
+        }
+
+        var reply = await etcd.TxnAsync(txn).ConfigureAwait(false);
+        var written = group.Where(p => p.Writes.Any(w => w.Record is not null)).Select(p => p.Resource).ToList();
         lock (_lock)
         {
-            _nextLine[resource] = sequence + 1;
+            foreach (var resource in written)
+            {
+                if (reply.Succeeded)
+                {
+                    _recordRevision[resource] = reply.Header.Revision;
+                }
+                else
+                {
+                    // Read again before the next write: one of them moved, or the leadership did.
+                    _recordRevision.Remove(resource);
+                }
+            }
         }
+
+        if (!reply.Succeeded)
+        {
+            throw new NotLeaderException($"{etcd.Describe} refused the writes of {group.Count} resources ('{group[0].Resource}'...): this coordinator no longer leads, or another wrote one of their records since");
+        }
+    }
+
+    /// <summary>The record's revision as this leadership last read or wrote it (read now when it never did).</summary>
+    private async Task<long> RevisionAsync(string resource)
+    {
+        lock (_lock)
+        {
+            if (_recordRevision.TryGetValue(resource, out var known))
+            {
+                return known;
+            }
+        }
+
+        var reply = await etcd.RangeAsync(new Etcdserverpb.RangeRequest { Key = Key(RecordKey(resource)) }).ConfigureAwait(false);
+        var revision = reply.Kvs.FirstOrDefault()?.ModRevision ?? 0;
+        lock (_lock)
+        {
+            _recordRevision[resource] = revision;
+        }
+
+        return revision;
+    }
+
+    /// <summary>The next journal sequence of <paramref name="resource"/>, taken (read from etcd first when this leadership never wrote one).</summary>
+    private async Task<long> ReserveLineAsync(string resource)
+    {
+        long first = -1;
+        lock (_lock)
+        {
+            if (_nextLine.TryGetValue(resource, out var next))
+            {
+                _nextLine[resource] = next + 1;
+                return next;
+            }
+        }
+
+        var last = (await etcd.RangeAsync(new Etcdserverpb.RangeRequest
+        {
+            Key = Key(JournalPrefix(resource)),
+            RangeEnd = Key(JournalEnd(resource)),
+            SortOrder = Etcdserverpb.RangeRequest.Types.SortOrder.Descend,
+            SortTarget = Etcdserverpb.RangeRequest.Types.SortTarget.Key,
+            Limit = 1,
+            KeysOnly = true,
+        }).ConfigureAwait(false)).Kvs.FirstOrDefault();
+        first = last is null ? 1 : long.Parse(last.Key.ToStringUtf8().AsSpan(last.Key.Length - 20), CultureInfo.InvariantCulture) + 1;
+        lock (_lock)
+        {
+            var sequence = _nextLine.TryGetValue(resource, out var taken) ? taken : first;
+            _nextLine[resource] = sequence + 1;
+            return sequence;
+        }
+    }
+
+    /// <summary>The writer stops taking groups; what is queued is refused (the coordinator is stopping).</summary>
+    public void Dispose() => _queue.Writer.TryComplete();
+
+    private sealed record PendingWrites(string Resource, IReadOnlyList<StoreWrite> Writes, TaskCompletionSource Done)
+    {
+        /// <summary>Operations in a transaction: a record's condition and put, a line's put and its possible compaction.</summary>
+        public int Operations { get; } = (Writes.Any(w => w.Record is not null) ? 2 : 0) + (Writes.Count(w => w.Line is not null) * 2);
     }
 
     public IReadOnlyList<JournalRecord> Journal(string resource)

@@ -35,5 +35,24 @@ internal interface ICoordinatorStore
     IReadOnlyList<JournalRecord> Journal(string resource);
 }
 
+/// <summary>One write of a resource's: its record, or a line of its journal.</summary>
+internal readonly record struct StoreWrite(ResourceRecord? Record, JournalRecord? Line);
+
+/// <summary>
+/// A store that commits the writes of many resources together (etcd: one transaction for what
+/// dozens of resources wrote in the same moments), rather than one round trip each under each
+/// resource's lock. A resource hands it its writes in order and waits, holding whatever must not
+/// happen before they are durable.
+/// </summary>
+internal interface IGroupCommitStore
+{
+    /// <summary>
+    /// Completes once <paramref name="writes"/> are durable, in order; faults with an
+    /// <see cref="IOException"/> (<see cref="NotLeaderException"/> when this coordinator no longer
+    /// leads) when none of them was written. A resource has one such call at a time.
+    /// </summary>
+    Task WriteAsync(string resource, IReadOnlyList<StoreWrite> writes);
+}
+
 /// <summary>The store refused a write because this coordinator no longer leads: another may be deciding already.</summary>
 internal sealed class NotLeaderException(string message) : IOException(message);

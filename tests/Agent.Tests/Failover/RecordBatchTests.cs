@@ -64,6 +64,55 @@ public sealed class RecordBatchTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Many_resources_writes_handed_over_at_once_are_committed_in_a_few_transactions_each_in_order()
+    {
+        var store = Store();
+        var names = Enumerable.Range(0, 60).Select(i => $"g{i:D2}").ToArray();
+        var at = new DateTimeOffset(2026, 12, 1, 12, 0, 0, TimeSpan.Zero);
+        var before = await RevisionAsync();
+
+        // What 60 resources' first reports ask at once: the record (term 1, the primary) and two journal lines each.
+        await Task.WhenAll(names.Select(name => store.WriteAsync(name,
+        [
+            new StoreWrite(Record(1, name + "n0"), null),
+            new StoreWrite(null, new JournalRecord(at, 1, "", "primary", $"{name}n0 is the primary")),
+            new StoreWrite(null, new JournalRecord(at.AddMilliseconds(1), 1, "", "publish", $"{name} published")),
+        ])));
+
+        var transactions = await RevisionAsync() - before;
+        Assert.True(transactions <= 12, $"60 resources' writes took {transactions} transactions");
+        foreach (var name in names)
+        {
+            Assert.Equal(name + "n0", store.Load(name).Primary);
+            Assert.Equal(["primary", "publish"], store.Journal(name).Select(r => r.Kind));
+        }
+
+        // Written on: the sequence goes on after what the group wrote, in one store or another.
+        store.Append("g00", new JournalRecord(at.AddSeconds(1), 1, "", "note", "after"));
+        Assert.Equal(["primary", "publish", "note"], Store().Journal("g00").Select(r => r.Kind));
+    }
+
+    [Fact]
+    public async Task A_group_with_one_moved_record_writes_nothing_and_every_resource_in_it_is_told()
+    {
+        var store = Store();
+        var at = new DateTimeOffset(2026, 12, 1, 12, 0, 0, TimeSpan.Zero);
+        store.SaveAll([("m0", Record(1, "a")), ("m1", Record(1, "b"))]);
+        // m1's record moved behind this leadership's back.
+        await _connection.TxnAsync(Put(Prefix + "/records/m1", System.Text.Json.JsonSerializer.Serialize(new { term = 5, primary = "x", paused = false })));
+
+        IReadOnlyList<StoreWrite> Promote(string name) => [new StoreWrite(Record(2, name), null), new StoreWrite(null, new JournalRecord(at, 2, "", "promote", name))];
+        await Assert.ThrowsAsync<NotLeaderException>(() => store.CommitTogetherAsync(("m0", Promote("m0")), ("m1", Promote("m1"))));
+
+        Assert.Equal(1, store.Load("m0").Term);
+        Assert.Empty(store.Journal("m0"));
+
+        // Read again, the next group is written.
+        await store.WriteAsync("m0", [new StoreWrite(Record(2, "m0"), null)]);
+        Assert.Equal(2, store.Load("m0").Term);
+    }
+
+    [Fact]
     public void A_store_without_transactions_writes_a_batch_one_record_after_the_other()
     {
         using var directory = new TempDirectory("batch-file");
