@@ -166,7 +166,7 @@ internal sealed class AgentUnderTest : IAsyncDisposable
         agent.Port = port;
         try
         {
-            await agent.WaitForAsync(s => s.Verdict == Probing.NodeVerdict.Healthy, TimeSpan.FromSeconds(20), "its own redis-server answers").ConfigureAwait(false);
+            await agent.WaitForAsync(s => s.Verdict == Node.NodeVerdict.Healthy, TimeSpan.FromSeconds(20), "its own redis-server answers").ConfigureAwait(false);
         }
         catch
         {

@@ -126,10 +126,10 @@ internal sealed partial class ReportBuilder(
     /// </summary>
     internal static FailoverRequest? Request(NodeSnapshot snapshot) => (snapshot.Phase, snapshot.Refusal) switch
     {
-        (Supervision.SupervisorPhase.GaveUp, _) => new FailoverRequest { Cause = FailoverCause.StartLimit, Reason = snapshot.NeedsFailover ?? "" },
-        (Supervision.SupervisorPhase.Refused, Supervision.GuardKind.OlderData) => new FailoverRequest { Cause = FailoverCause.OlderData, Reason = snapshot.NeedsFailover ?? "" },
-        (Supervision.SupervisorPhase.Refused, _) => new FailoverRequest { Cause = FailoverCause.NoPersistence, Reason = snapshot.NeedsFailover ?? "" },
-        (Supervision.SupervisorPhase.RestartPending or Supervision.SupervisorPhase.Starting or Supervision.SupervisorPhase.AwaitingLease, _) when snapshot.NeedsFailover is { } failed
+        (SupervisorPhase.GaveUp, _) => new FailoverRequest { Cause = FailoverCause.StartLimit, Reason = snapshot.NeedsFailover ?? "" },
+        (SupervisorPhase.Refused, GuardKind.OlderData) => new FailoverRequest { Cause = FailoverCause.OlderData, Reason = snapshot.NeedsFailover ?? "" },
+        (SupervisorPhase.Refused, _) => new FailoverRequest { Cause = FailoverCause.NoPersistence, Reason = snapshot.NeedsFailover ?? "" },
+        (SupervisorPhase.RestartPending or SupervisorPhase.Starting or SupervisorPhase.AwaitingLease, _) when snapshot.NeedsFailover is { } failed
             => new FailoverRequest { Cause = FailoverCause.StartFailed, Reason = failed },
         _ => null,
     };

@@ -34,7 +34,7 @@ internal sealed partial class LogFileTailer(
         var buffer = new byte[64 * 1024];
         // inotify (through FileSystemWatcher) wakes the loop the moment the file changes; the poll
         // interval stays as the fallback for what inotify misses (some network file systems).
-        var wakeup = new Probing.ProbeWakeup();
+        var wakeup = new Node.ProbeWakeup();
         using var watcher = Watch(path, wakeup);
         FileStream? stream = null;
         ulong inode = 0;
@@ -124,7 +124,7 @@ internal sealed partial class LogFileTailer(
 
     private static readonly TimeSpan RoomGrace = TimeSpan.FromSeconds(1);
 
-    private static FileSystemWatcher? Watch(string path, Probing.ProbeWakeup wakeup)
+    private static FileSystemWatcher? Watch(string path, Node.ProbeWakeup wakeup)
     {
         try
         {

@@ -4,6 +4,7 @@ using System.Net.Security;
 using System.Net.Sockets;
 using System.Text;
 using RedisAgent.Connection;
+using RedisAgent.Node;
 
 namespace RedisAgent.Probing;
 

@@ -1,4 +1,5 @@
 using RedisAgent.HostProbing;
+using RedisAgent.Node;
 
 namespace RedisAgent.Probing;
 

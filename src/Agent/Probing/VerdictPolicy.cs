@@ -1,3 +1,5 @@
+using RedisAgent.Node;
+
 namespace RedisAgent.Probing;
 
 /// <summary>

@@ -1,6 +1,7 @@
 using RedisAgent.HostProbing;
 using RedisFailover.Protos;
 using WireHostVerdict = RedisFailover.Protos.HostVerdict;
+using RedisAgent.Node;
 
 namespace RedisAgent.Probing;
 

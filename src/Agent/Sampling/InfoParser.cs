@@ -1,4 +1,5 @@
 using RedisFailover.Protos;
+using RedisAgent.Node;
 
 namespace RedisAgent.Sampling;
 

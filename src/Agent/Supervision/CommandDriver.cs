@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 using Microsoft.Extensions.Logging;
+using RedisAgent.Node;
 
 namespace RedisAgent.Supervision;
 

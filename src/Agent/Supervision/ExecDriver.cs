@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using RedisAgent.Connection;
 using RedisAgent.Hosting;
+using RedisAgent.Node;
 
 namespace RedisAgent.Supervision;
 

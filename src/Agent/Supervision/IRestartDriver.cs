@@ -1,3 +1,5 @@
+using RedisAgent.Node;
+
 namespace RedisAgent.Supervision;
 
 /// <summary>Brings a Redis process back. One per agent, chosen by <see cref="RestartOptions.Driver"/>.</summary>

@@ -1,4 +1,5 @@
 using RedisAgent.Sampling;
+using RedisAgent.Node;
 
 namespace RedisAgent.Supervision;
 
@@ -45,18 +46,6 @@ internal static class PersistenceGuard
             false => RestartVerdict.Allowed,
         };
     }
-}
-
-/// <summary>What the guard refuses for.</summary>
-internal enum GuardKind
-{
-    None,
-
-    /// <summary>No persistence: the node would come back empty.</summary>
-    NoPersistence,
-
-    /// <summary>The node would come back with data older than its replicas'.</summary>
-    OlderData,
 }
 
 /// <summary>The guard's answer: allowed, or refused with the kind and the reason.</summary>

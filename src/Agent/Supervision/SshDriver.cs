@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using RedisAgent.HostProbing;
+using RedisAgent.Node;
 
 namespace RedisAgent.Supervision;
 

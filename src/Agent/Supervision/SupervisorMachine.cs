@@ -1,5 +1,6 @@
 using RedisAgent.Probing;
 using RedisAgent.Sampling;
+using RedisAgent.Node;
 
 namespace RedisAgent.Supervision;
 

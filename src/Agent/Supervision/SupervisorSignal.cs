@@ -1,5 +1,6 @@
 using System.Threading.Channels;
 using RedisAgent.Probing;
+using RedisAgent.Node;
 
 namespace RedisAgent.Supervision;
 

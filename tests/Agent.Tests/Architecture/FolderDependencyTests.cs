@@ -29,6 +29,45 @@ public sealed class FolderDependencyTests
     }
 
     [Fact]
+    public void The_agents_folders_have_no_cycle()
+    {
+        var graph = Graph(typeof(RedisAgent.Hosting.AgentHost).Assembly, "RedisAgent.");
+        var state = new Dictionary<string, int>(StringComparer.Ordinal);
+        var path = new List<string>();
+
+        // Depth first: a folder met again while still on the path closes a cycle.
+        List<string>? Visit(string folder)
+        {
+            state[folder] = 1;
+            path.Add(folder);
+            foreach (var next in graph.GetValueOrDefault(folder)?.Keys ?? Enumerable.Empty<string>())
+            {
+                if (state.GetValueOrDefault(next) == 1)
+                {
+                    return [.. path[path.IndexOf(next)..], next];
+                }
+
+                if (state.GetValueOrDefault(next) == 0 && Visit(next) is { } cycle)
+                {
+                    return cycle;
+                }
+            }
+
+            path.RemoveAt(path.Count - 1);
+            state[folder] = 2;
+            return null;
+        }
+
+        foreach (var folder in graph.Keys.Order(StringComparer.Ordinal))
+        {
+            if (state.GetValueOrDefault(folder) == 0 && Visit(folder) is { } cycle)
+            {
+                Assert.Fail($"The folders import each other in a cycle: {string.Join(" -> ", cycle)} ({string.Join("; ", cycle.Zip(cycle.Skip(1)).Select(e => $"{e.First} -> {e.Second}: {string.Join(", ", graph[e.First][e.Second].Take(3))}"))})");
+            }
+        }
+    }
+
+    [Fact]
     public void Hosting_is_the_root_and_the_connection_a_leaf()
     {
         var graph = Graph(typeof(RedisAgent.Hosting.AgentHost).Assembly, "RedisAgent.");

@@ -37,7 +37,7 @@ public sealed class ReportBuilderTests : IDisposable
     [InlineData("Watching", null, null)]
     public void A_failover_is_asked_for_from_the_first_failed_restart(string phase, string? needs, FailoverCause? cause)
     {
-        var snapshot = new RedisAgent.Node.NodeStatus().Snapshot with { Phase = Enum.Parse<RedisAgent.Supervision.SupervisorPhase>(phase), NeedsFailover = needs };
+        var snapshot = new RedisAgent.Node.NodeStatus().Snapshot with { Phase = Enum.Parse<RedisAgent.Node.SupervisorPhase>(phase), NeedsFailover = needs };
 
         var request = ReportBuilder.Request(snapshot);
 

@@ -597,7 +597,7 @@ public sealed class FailoverIntegrationTests(LoopbackHosts hosts, Xunit.Abstract
         await WaitForStateAsync(s => s.Nodes.All(n => n.Connected), "host-3's agent back");
         using (Partition.Between(_hosts[2].Address, _hosts[0].Address))
         {
-            await _agents["host-3"].WaitForTargetAsync("host-1", t => t.LastPort?.Outcome == RedisAgent.Probing.PortProbeOutcome.ConnectTimeout,
+            await _agents["host-3"].WaitForTargetAsync("host-1", t => t.LastPort?.Outcome == RedisAgent.Node.PortProbeOutcome.ConnectTimeout,
                 TimeSpan.FromSeconds(10), "host-3 finds host-1's port silent");
             await HoldsAsync(() => Status().Term == 1 && Status().Primary == "host-1", 2 * Window + TimeSpan.FromSeconds(3), "no failover for a one-vantage partition");
         }

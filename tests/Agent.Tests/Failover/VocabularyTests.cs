@@ -2,6 +2,7 @@ using RedisAgent.Probing;
 using RedisFailover.Protos;
 using AgentHostVerdict = RedisAgent.HostProbing.HostVerdict;
 using HostVerdict = RedisFailover.Protos.HostVerdict;
+using RedisAgent.Node;
 
 namespace RedisAgent.Tests.Failover;
 

@@ -4,6 +4,7 @@ using RedisAgent.Probing;
 using RedisAgent.Supervision;
 using RedisAgent.Testing;
 using RedisAgent.Testing.Hosts;
+using RedisAgent.Node;
 
 namespace RedisAgent.Tests.HostProbing;
 

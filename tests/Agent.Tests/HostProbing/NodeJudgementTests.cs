@@ -1,5 +1,6 @@
 using RedisAgent.HostProbing;
 using RedisAgent.Probing;
+using RedisAgent.Node;
 
 namespace RedisAgent.Tests.HostProbing;
 

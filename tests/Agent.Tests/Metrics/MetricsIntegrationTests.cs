@@ -232,7 +232,7 @@ public sealed class MetricsIntegrationTests
         try
         {
             await ScrapeUntilAsync(agent, m => m.GetValueOrDefault("redis_up") == 1, "a first sample");
-            await agent.WaitForAsync(s => s.Verdict == RedisAgent.Probing.NodeVerdict.Healthy, Deadline, "the node judged healthy (the next probe is an hour away)");
+            await agent.WaitForAsync(s => s.Verdict == RedisAgent.Node.NodeVerdict.Healthy, Deadline, "the node judged healthy (the next probe is an hour away)");
             return agent;
         }
         catch

@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using RedisAgent.Probing;
+using RedisAgent.Node;
 
 namespace RedisAgent.Tests.Probing;
 

@@ -4,6 +4,7 @@ using System.Text;
 using RedisAgent.Connection;
 using RedisAgent.Probing;
 using RedisAgent.Testing;
+using RedisAgent.Node;
 
 namespace RedisAgent.Tests.Probing;
 

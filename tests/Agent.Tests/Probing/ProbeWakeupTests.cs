@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Time.Testing;
 using RedisAgent.Probing;
+using RedisAgent.Node;
 
 namespace RedisAgent.Tests.Probing;
 

@@ -3,6 +3,7 @@ using TlsTrust = agent::RedisShared.Security.TlsTrust;
 using RedisAgent.Connection;
 using RedisAgent.Probing;
 using RedisAgent.Testing;
+using RedisAgent.Node;
 
 namespace RedisAgent.Tests.Probing;
 

@@ -1,4 +1,5 @@
 using RedisAgent.Probing;
+using RedisAgent.Node;
 
 namespace RedisAgent.Tests.Probing;
 

@@ -13,6 +13,7 @@ using RedisAgent.Probing;
 using RedisAgent.Testing;
 using RedisFailover.Hosting;
 using RedisFailover.Protos;
+using RedisAgent.Node;
 
 namespace RedisAgent.Tests.Reliability;
 

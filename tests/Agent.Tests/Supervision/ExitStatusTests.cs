@@ -1,4 +1,5 @@
 using RedisAgent.Supervision;
+using RedisAgent.Node;
 
 namespace RedisAgent.Tests.Supervision;
 

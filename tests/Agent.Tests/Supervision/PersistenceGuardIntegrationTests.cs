@@ -2,6 +2,7 @@ using System.Globalization;
 using RedisAgent.Probing;
 using RedisAgent.Supervision;
 using RedisAgent.Testing;
+using RedisAgent.Node;
 
 namespace RedisAgent.Tests.Supervision;
 

@@ -1,6 +1,7 @@
 using RedisAgent.Sampling;
 using RedisAgent.Supervision;
 using RedisFailover.Protos;
+using RedisAgent.Node;
 
 namespace RedisAgent.Tests.Supervision;
 

@@ -1,6 +1,7 @@
 using RedisAgent.Probing;
 using RedisAgent.Supervision;
 using RedisAgent.Testing;
+using RedisAgent.Node;
 
 namespace RedisAgent.Tests.Supervision;
 

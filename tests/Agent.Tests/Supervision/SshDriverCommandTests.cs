@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using RedisAgent.Supervision;
+using RedisAgent.Node;
 
 namespace RedisAgent.Tests.Supervision;
 

@@ -3,6 +3,7 @@ using RedisAgent.Sampling;
 using RedisAgent.Supervision;
 using RedisFailover.Protos;
 using Effect = RedisAgent.Supervision.SupervisorEffect;
+using RedisAgent.Node;
 
 namespace RedisAgent.Tests.Supervision;
 

@@ -1,4 +1,4 @@
-namespace RedisAgent.Supervision;
+namespace RedisAgent.Node;
 
 /// <summary>What made the supervisor restart the node.</summary>
 internal enum RestartTrigger
@@ -36,5 +36,3 @@ internal sealed record RestartCause(RestartTrigger Trigger, string Detail, IRead
 /// <summary>A restart that was carried out.</summary>
 internal sealed record RestartRecord(DateTimeOffset At, RestartCause Cause, int Attempt, TimeSpan Delay);
 
-/// <summary>Thrown by a driver when a restart could not be carried out; the supervisor counts it as a failed start.</summary>
-internal sealed class RestartFailedException(string message, Exception? inner = null) : Exception(message, inner);

@@ -1,4 +1,4 @@
-namespace RedisAgent.Supervision;
+namespace RedisAgent.Node;
 
 /// <summary>Where the supervisor stands with its node.</summary>
 internal enum SupervisorPhase

@@ -1,4 +1,4 @@
-namespace RedisAgent.Probing;
+namespace RedisAgent.Node;
 
 /// <summary>What one port probe (TCP connect, optional AUTH, PING) saw.</summary>
 internal enum PortProbeOutcome

@@ -1,6 +1,6 @@
 using RedisFailover.Protos;
 
-namespace RedisAgent.Sampling;
+namespace RedisAgent.Node;
 
 /// <summary>What the agent last learnt about its node from INFO and CONFIG GET.</summary>
 /// <param name="Role">INFO replication's <c>role</c>.</param>

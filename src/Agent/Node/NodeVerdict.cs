@@ -1,4 +1,4 @@
-namespace RedisAgent.Probing;
+namespace RedisAgent.Node;
 
 /// <summary>The agent's settled view of its node, from consecutive port observations.</summary>
 internal enum NodeVerdict

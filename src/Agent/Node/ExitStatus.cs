@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace RedisAgent.Supervision;
+namespace RedisAgent.Node;
 
 /// <summary>How a process ended: an exit code, or the signal that killed it.</summary>
 internal sealed record ExitStatus(int? Code, int? Signal)
