@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using RedisAgent.Hosting;
 using RedisShared.Hosting;
+using RedisAgent.Connection;
 
 namespace RedisAgent.Coordination;
 
@@ -184,11 +185,22 @@ internal sealed class CoordinatorOptionsValidator : IValidateOptions<Coordinatio
 
 internal static class CoordinationRegistration
 {
-    /// <summary>The Coordinator section (the link to redis-failover), bound and validated at start.</summary>
-    public static IServiceCollection AddCoordinationOptions(this IServiceCollection services, IConfiguration configuration)
+    /// <summary>Coordination: the Coordinator section (validated at start), the term store, the restart lease the coordinator grants, the link to redis-failover (stream, commands, reports) and the isolation fence.</summary>
+    public static IServiceCollection AddCoordination(this IServiceCollection services, IConfiguration configuration)
     {
         // One Bind call per type, which the configuration binding generator sees.
         services.AddOptionsWithValidateOnStart<CoordinatorOptions, CoordinatorOptionsValidator>().Bind(configuration.GetSection(CoordinatorOptions.Section));
+        services.TryAddSingleton(sp => new TermStore(sp.GetRequiredService<IOptions<AgentOptions>>().Value.ResolveStateDirectory(),
+            sp.GetRequiredService<IOptions<CoordinatorOptions>>().Value.MaxTermJump));
+        services.TryAddSingleton(sp => new Supervision.RestartLease(
+            sp.GetRequiredService<TimeProvider>(),
+            required: !string.IsNullOrEmpty(sp.GetRequiredService<IOptions<CoordinatorOptions>>().Value.Url)));
+        services.TryAddSingleton<LinkState>();
+        services.TryAddSingleton<ReportBuilder>();
+        services.TryAddSingleton<CommandHandler>();
+        services.TryAddSingleton<CoordinatorLink>();
+        services.AddHostedService(sp => sp.GetRequiredService<CoordinatorLink>());
+        services.AddHostedService<IsolationFence>();
         return services;
     }
 }

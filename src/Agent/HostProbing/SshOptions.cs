@@ -115,11 +115,12 @@ internal sealed class SshOptionsValidator(IOptions<RedisOptions> redis) : IValid
 
 internal static class HostProbingRegistration
 {
-    /// <summary>The Ssh section (the agent's own host probe), bound and validated at start.</summary>
-    public static IServiceCollection AddHostProbingOptions(this IServiceCollection services, IConfiguration configuration)
+    /// <summary>Host probing: the Ssh section (the agent's own host probe, validated at start) and the factory of SSH probes.</summary>
+    public static IServiceCollection AddHostProbing(this IServiceCollection services, IConfiguration configuration)
     {
         // One Bind call per type, which the configuration binding generator sees.
         services.AddOptionsWithValidateOnStart<SshOptions, SshOptionsValidator>().Bind(configuration.GetSection(SshOptions.Section));
+        services.TryAddSingleton<HostProbeFactory>();
         return services;
     }
 }

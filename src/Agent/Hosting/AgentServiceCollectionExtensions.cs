@@ -50,18 +50,11 @@ internal static class AgentServiceCollectionExtensions
         services.AddOptionsWithValidateOnStart<AgentOptions, AgentOptionsValidator>().Bind(configuration.GetSection(AgentOptions.Section));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RedisOptions>, RedisOptionsValidator>());
 
-        // Each capability binds and validates its own sections.
-        services.AddProbingOptions(configuration)
-            .AddHostProbingOptions(configuration)
-            .AddPeersOptions(configuration)
-            .AddSamplingOptions(configuration)
-            .AddSupervisionOptions(configuration)
-            .AddLogsOptions(configuration)
-            .AddMetricsOptions(configuration)
-            .AddCoordinationOptions(configuration);
         services.AddOptions<HttpAccessOptions>().Bind(configuration.GetSection(HttpAccessOptions.Section));
         services.TryAddSingleton<HttpAccess>();
 
+        // The node's connection, composed here: its address and trust, the redactor of every secret
+        // the configuration holds, the client (named as Sampling says) and the commands that change the node.
         services.TryAddSingleton(sp => RedisEndpoint.Parse(sp.GetRequiredService<IOptions<RedisOptions>>().Value.Url!));
         services.TryAddSingleton(sp =>
         {
@@ -71,39 +64,23 @@ internal static class AgentServiceCollectionExtensions
         services.TryAddSingleton(CreateRedactor);
         services.TryAddSingleton(sp => new RedisConnection(sp.GetRequiredService<RedisEndpoint>(), sp.GetRequiredService<TlsTrust>(), sp.GetRequiredService<IOptions<SamplingOptions>>().Value.ClientName));
         services.TryAddSingleton<NodeControl>();
-        services.TryAddSingleton(sp => new TermStore(sp.GetRequiredService<IOptions<AgentOptions>>().Value.ResolveStateDirectory(),
-            sp.GetRequiredService<IOptions<CoordinatorOptions>>().Value.MaxTermJump));
-        services.TryAddSingleton<LinkState>();
-        services.TryAddSingleton<ReportBuilder>();
-        services.TryAddSingleton<CommandHandler>();
-        services.TryAddSingleton<CoordinatorLink>();
-        services.TryAddSingleton<NodeStatus>();
-        services.TryAddSingleton<ObservationBook>();
-        services.TryAddSingleton<Membership>();
-        services.TryAddSingleton<SampleBook>();
-        services.TryAddSingleton<AgentMetrics>();
-        services.TryAddSingleton<MetricsExposition>();
-        services.TryAddSingleton<LogBus>();
-        services.TryAddSingleton<RedisLogIngest>();
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<ILoggerProvider, LogBusLoggerProvider>());
-        services.TryAddSingleton<HostProbeFactory>();
+        // What crosses capabilities is composed here too: the probe targets (the node and its peers,
+        // with their SSH settings) and the restart driver (the ssh driver uses the local target).
         services.TryAddSingleton(CreateTargets);
-        services.TryAddSingleton<SupervisorInbox>();
-        services.TryAddSingleton(sp => new RestartLease(
-            sp.GetRequiredService<TimeProvider>(),
-            required: !string.IsNullOrEmpty(sp.GetRequiredService<IOptions<CoordinatorOptions>>().Value.Url)));
         services.TryAddSingleton(CreateDriver);
 
-        // Registration order is start order: the supervisor starts the exec driver's server before the loops watch it.
-        services.AddHostedService<Supervisor>();
-        services.AddHostedService<LocalNodeMonitor>();
-        services.AddHostedService<PeerMonitor>();
-        services.AddHostedService<RedisSampler>();
-        services.AddHostedService<SyslogSink>();
-        services.AddHostedService<LogFileTailer>();
-        services.AddHostedService<MetricsLogLine>();
-        services.AddHostedService(sp => sp.GetRequiredService<CoordinatorLink>());
-        services.AddHostedService<IsolationFence>();
+        // Each capability registers its own options (bound and validated at start), state and loops.
+        // The order is the loops' start order: the supervisor starts the exec driver's server before
+        // the loops watch it, and the watchdog starts last.
+        services.AddNode()
+            .AddHostProbing(configuration)
+            .AddSupervision(configuration)
+            .AddProbing(configuration)
+            .AddPeers(configuration)
+            .AddSampling(configuration)
+            .AddLogs(configuration)
+            .AddMetrics(configuration)
+            .AddCoordination(configuration);
         services.AddHostedService(CreateWatchdog);
 
         return services;

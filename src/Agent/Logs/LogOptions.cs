@@ -147,11 +147,16 @@ internal sealed class LogOptionsValidator : IValidateOptions<Logs.LogOptions>
 
 internal static class LogsRegistration
 {
-    /// <summary>The Logs section (its syslog drain too), bound and validated at start.</summary>
-    public static IServiceCollection AddLogsOptions(this IServiceCollection services, IConfiguration configuration)
+    /// <summary>Logs: the Logs section (its syslog drain too, validated at start), the bus every line goes through, Redis's lines and the agent's own on it, the drain and the log file's tailer.</summary>
+    public static IServiceCollection AddLogs(this IServiceCollection services, IConfiguration configuration)
     {
         // One Bind call per type, which the configuration binding generator sees.
         services.AddOptionsWithValidateOnStart<LogOptions, LogOptionsValidator>().Bind(configuration.GetSection(LogOptions.Section));
+        services.TryAddSingleton<LogBus>();
+        services.TryAddSingleton<RedisLogIngest>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.Extensions.Logging.ILoggerProvider, LogBusLoggerProvider>());
+        services.AddHostedService<SyslogSink>();
+        services.AddHostedService<LogFileTailer>();
         return services;
     }
 }

@@ -36,8 +36,8 @@ internal sealed class MetricsOptionsValidator : IValidateOptions<Metrics.Metrics
 
 internal static class MetricsRegistration
 {
-    /// <summary>The Metrics, Plan and Plans sections, bound and validated at start.</summary>
-    public static IServiceCollection AddMetricsOptions(this IServiceCollection services, IConfiguration configuration)
+    /// <summary>Metrics: the Metrics, Plan and Plans sections (validated at start), the registry, its exposition and the metrics log line.</summary>
+    public static IServiceCollection AddMetrics(this IServiceCollection services, IConfiguration configuration)
     {
         // One Bind call per type, which the configuration binding generator sees.
         services.AddOptionsWithValidateOnStart<MetricsOptions, MetricsOptionsValidator>().Bind(configuration.GetSection(MetricsOptions.Section));
@@ -55,6 +55,9 @@ internal static class MetricsRegistration
             })
             .ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<PlanOptions>, PlanOptionsValidator>());
+        services.TryAddSingleton<AgentMetrics>();
+        services.TryAddSingleton<MetricsExposition>();
+        services.AddHostedService<MetricsLogLine>();
         return services;
     }
 }

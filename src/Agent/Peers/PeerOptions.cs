@@ -62,8 +62,8 @@ internal sealed class PeersOptionsValidator(IOptions<HostProbing.SshOptions> ssh
 
 internal static class PeersRegistration
 {
-    /// <summary>The Peers list, bound one peer at a time and validated at start.</summary>
-    public static IServiceCollection AddPeersOptions(this IServiceCollection services, IConfiguration configuration)
+    /// <summary>Peers: the Peers list (bound one peer at a time, validated at start) and the loop that watches them.</summary>
+    public static IServiceCollection AddPeers(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddOptions<PeersOptions>()
             .Configure(options =>
@@ -78,6 +78,7 @@ internal static class PeersRegistration
             })
             .ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<PeersOptions>, PeersOptionsValidator>());
+        services.AddHostedService<PeerMonitor>();
         return services;
     }
 }

@@ -41,12 +41,13 @@ internal sealed class ProbeOptionsValidator : IValidateOptions<ProbeOptions>
 
 internal static class ProbingRegistration
 {
-    /// <summary>The Probe and Verdict sections, bound and validated at start.</summary>
-    public static IServiceCollection AddProbingOptions(this IServiceCollection services, IConfiguration configuration)
+    /// <summary>Probing: the Probe and Verdict sections (validated at start) and the loop that probes the local node.</summary>
+    public static IServiceCollection AddProbing(this IServiceCollection services, IConfiguration configuration)
     {
         // One Bind call per type, which the configuration binding generator sees.
         services.AddOptionsWithValidateOnStart<ProbeOptions, ProbeOptionsValidator>().Bind(configuration.GetSection(ProbeOptions.Section));
         services.AddOptionsWithValidateOnStart<VerdictOptions, VerdictOptionsValidator>().Bind(configuration.GetSection(VerdictOptions.Section));
+        services.AddHostedService<LocalNodeMonitor>();
         return services;
     }
 }

@@ -37,11 +37,13 @@ internal sealed class SamplingOptionsValidator : IValidateOptions<SamplingOption
 
 internal static class SamplingRegistration
 {
-    /// <summary>The Sampling section, bound and validated at start.</summary>
-    public static IServiceCollection AddSamplingOptions(this IServiceCollection services, IConfiguration configuration)
+    /// <summary>Sampling: the Sampling section (validated at start), the book of the last sample and the sampler.</summary>
+    public static IServiceCollection AddSampling(this IServiceCollection services, IConfiguration configuration)
     {
         // One Bind call per type, which the configuration binding generator sees.
         services.AddOptionsWithValidateOnStart<SamplingOptions, SamplingOptionsValidator>().Bind(configuration.GetSection(SamplingOptions.Section));
+        services.TryAddSingleton<SampleBook>();
+        services.AddHostedService<RedisSampler>();
         return services;
     }
 }

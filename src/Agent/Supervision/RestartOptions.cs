@@ -162,12 +162,14 @@ internal sealed partial class RestartOptionsValidator(IOptions<RedisOptions> red
 
 internal static class SupervisionRegistration
 {
-    /// <summary>The Restart and Exec sections, bound and validated at start (Restart against the node and the Exec settings).</summary>
-    public static IServiceCollection AddSupervisionOptions(this IServiceCollection services, IConfiguration configuration)
+    /// <summary>Supervision: the Restart and Exec sections (validated at start, Restart against the node and the Exec settings), the supervisor's inbox and the supervisor itself. Its driver is composed by the host (it may need the SSH target).</summary>
+    public static IServiceCollection AddSupervision(this IServiceCollection services, IConfiguration configuration)
     {
         // One Bind call per type, which the configuration binding generator sees.
         services.AddOptionsWithValidateOnStart<RestartOptions, RestartOptionsValidator>().Bind(configuration.GetSection(RestartOptions.Section));
         services.AddOptions<ExecOptions>().Bind(configuration.GetSection(ExecOptions.Section)).ValidateOnStart();
+        services.TryAddSingleton<SupervisorInbox>();
+        services.AddHostedService<Supervisor>();
         return services;
     }
 }
