@@ -102,53 +102,13 @@ internal sealed class EtcdStore(EtcdConnection etcd, ILeadership leadership, IOp
     }
 
     /// <summary>The record's revision as this leadership last read or wrote it; read first when it never did, so a write is conditioned on what is there.</summary>
-    private long Revision(string resource)
-    {
-        lock (_lock)
-        {
-            if (_recordRevision.TryGetValue(resource, out var known))
-            {
-                return known;
-            }
-        }
-
-        Load(resource);
-        lock (_lock)
-        {
-            return _recordRevision[resource];
-        }
-    }
+    private long Revision(string resource) => Wait(RevisionAsync(resource));
 
     public void Append(string resource, JournalRecord record)
     {
-        long sequence;
-        lock (_lock)
-        {
-            sequence = _nextLine.TryGetValue(resource, out var next) ? next : -1;
-        }
-
-        if (sequence < 0)
-        {
-            var last = Wait(etcd.RangeAsync(new Etcdserverpb.RangeRequest
-            {
-                Key = Key(JournalPrefix(resource)),
-                RangeEnd = Key(JournalEnd(resource)),
-                SortOrder = Etcdserverpb.RangeRequest.Types.SortOrder.Descend,
-                SortTarget = Etcdserverpb.RangeRequest.Types.SortTarget.Key,
-                Limit = 1,
-                KeysOnly = true,
-            })).Kvs.FirstOrDefault();
-            sequence = last is null ? 1 : long.Parse(last.Key.ToStringUtf8().AsSpan(last.Key.Length - 20), CultureInfo.InvariantCulture) + 1;
-        }
-
         // Taken under the lock, as the group commit takes its own: no two writes ever get one key (a
         // sequence a refused write took is left unused, a gap the journal's reader does not mind).
-        lock (_lock)
-        {
-            sequence = _nextLine.TryGetValue(resource, out var next) ? next : sequence;
-            _nextLine[resource] = sequence + 1;
-        }
-
+        var sequence = Wait(ReserveLineAsync(resource));
         var txn = Conditioned();
         AddLine(txn, resource, sequence, record);
         if (!Wait(etcd.TxnAsync(txn)).Succeeded)
@@ -305,7 +265,6 @@ internal sealed class EtcdStore(EtcdConnection etcd, ILeadership leadership, IOp
     /// <summary>The next journal sequence of <paramref name="resource"/>, taken (read from etcd first when this leadership never wrote one).</summary>
     private async Task<long> ReserveLineAsync(string resource)
     {
-        long first = -1;
         lock (_lock)
         {
             if (_nextLine.TryGetValue(resource, out var next))
@@ -324,7 +283,7 @@ internal sealed class EtcdStore(EtcdConnection etcd, ILeadership leadership, IOp
             Limit = 1,
             KeysOnly = true,
         }).ConfigureAwait(false)).Kvs.FirstOrDefault();
-        first = last is null ? 1 : long.Parse(last.Key.ToStringUtf8().AsSpan(last.Key.Length - 20), CultureInfo.InvariantCulture) + 1;
+        var first = last is null ? 1 : long.Parse(last.Key.ToStringUtf8().AsSpan(last.Key.Length - 20), CultureInfo.InvariantCulture) + 1;
         lock (_lock)
         {
             var sequence = _nextLine.TryGetValue(resource, out var taken) ? taken : first;
