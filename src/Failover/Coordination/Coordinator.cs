@@ -64,6 +64,8 @@ internal sealed partial class Coordinator : BackgroundService
         await base.StopAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            // Writes handed to the store's group commit are answered (and what waited on them carried out) before the store goes.
+            await Task.WhenAll(_resources.Values.Select(r => r.WritesDone)).WaitAsync(cancellationToken).ConfigureAwait(false);
             await _publisher.HooksFinishedAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException)

@@ -87,6 +87,21 @@ internal sealed partial class ResourceCoordinator
 
     /// <summary>A group of this resource's writes is being committed: every later effect waits behind it, in order.</summary>
     private bool _writing;
+
+    /// <summary>The last group's answer, carried out (<see cref="Written"/>): awaited when the coordinator stops.</summary>
+    private Task _written = Task.CompletedTask;
+
+    /// <summary>Completes once the writes handed to the group commit so far are answered and what waited on them is carried out.</summary>
+    public Task WritesDone
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _written;
+            }
+        }
+    }
     private DateTimeOffset _lastStoreError;
 
     /// <summary>Held periodic commands beyond this many effects are not kept.</summary>
@@ -505,7 +520,7 @@ internal sealed partial class ResourceCoordinator
     {
         _writing = true;
         Hold(rest);
-        _groupCommit!.WriteAsync(Name, [.. writes.Select(w => w.Write)])
+        _written = _groupCommit!.WriteAsync(Name, [.. writes.Select(w => w.Write)])
             .ContinueWith(done => Written(done, writes), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
     }
 

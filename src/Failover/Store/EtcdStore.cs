@@ -17,7 +17,7 @@ namespace RedisFailover.Store;
 /// record's on its revision being the one this leadership last read or wrote: two coordinators can
 /// never both write a decision, even one paused across the other's whole term.
 /// </summary>
-internal sealed class EtcdStore(EtcdConnection etcd, ILeadership leadership, IOptions<FailoverOptions> options, ILogger<EtcdStore> logger) : ICoordinatorStore, IGroupCommitStore, IDisposable
+internal sealed class EtcdStore(EtcdConnection etcd, ILeadership leadership, IOptions<FailoverOptions> options, ILogger<EtcdStore> logger) : ICoordinatorStore, IGroupCommitStore, IDisposable, IAsyncDisposable
 {
     /// <summary>Operations in one group's transaction: etcd allows 128 (<c>--max-txn-ops</c>), and a few are kept for the leader's condition.</summary>
     internal const int MaxGroupOperations = 120;
@@ -292,8 +292,31 @@ internal sealed class EtcdStore(EtcdConnection etcd, ILeadership leadership, IOp
         }
     }
 
-    /// <summary>The writer stops taking groups; what is queued is refused (the coordinator is stopping).</summary>
+    /// <summary>The writer takes no more writes; what is queued is still committed.</summary>
     public void Dispose() => _queue.Writer.TryComplete();
+
+    /// <summary>As <see cref="Dispose"/>, and waits (5 s at most) for the writer to commit what was queued.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        _queue.Writer.TryComplete();
+        Task? writer;
+        lock (_writerLock)
+        {
+            writer = _writer;
+        }
+
+        if (writer is not null)
+        {
+            try
+            {
+                await writer.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                // etcd does not answer: the writes still queued are left, as a killed coordinator's would be.
+            }
+        }
+    }
 
     private sealed record PendingWrites(string Resource, IReadOnlyList<StoreWrite> Writes, TaskCompletionSource Done)
     {
