@@ -503,9 +503,8 @@ internal sealed partial class ResourceCoordinator
             case StampedJournal stamped:
                 return Line(new JournalRecord(stamped.At, stamped.Term > 0 ? stamped.Term : _machine.Term, stamped.Incident ?? _incident, stamped.Kind, stamped.Text));
             case IncidentChange { ClosedOutcome: { } outcome }:
-                var closed = Line(new JournalRecord(_time.GetUtcNow(), _machine.Term, _incident, "closed", outcome));
-                _decisions?.Closed(Name, outcome, _time.GetUtcNow() - _incidentOpenedAt);
-                _incident = "";
+                var closed = Line(ClosingLine(outcome));
+                IncidentClosed(outcome);
                 return closed;
             default:
                 return null;
@@ -666,9 +665,8 @@ internal sealed partial class ResourceCoordinator
                 _decisions?.Opened(Name);
                 break;
             case IncidentChange { ClosedOutcome: { } outcome }:
-                AppendJournal(new JournalRecord(_time.GetUtcNow(), _machine.Term, _incident, "closed", outcome));
-                _incident = "";
-                _decisions?.Closed(Name, outcome, _time.GetUtcNow() - _incidentOpenedAt);
+                AppendJournal(ClosingLine(outcome));
+                IncidentClosed(outcome);
                 break;
             case Promoted promoted:
                 _decisions?.Promoted(Name, promoted.Reason);
@@ -679,6 +677,16 @@ internal sealed partial class ResourceCoordinator
             default:
                 throw new InvalidOperationException($"Unexpected effect {effect}.");
         }
+    }
+
+    /// <summary>The journal line that closes the open incident.</summary>
+    private JournalRecord ClosingLine(string outcome) => new(_time.GetUtcNow(), _machine.Term, _incident, "closed", outcome);
+
+    /// <summary>The open incident is closed: counted, and no longer the one new lines belong to.</summary>
+    private void IncidentClosed(string outcome)
+    {
+        _decisions?.Closed(Name, outcome, _time.GetUtcNow() - _incidentOpenedAt);
+        _incident = "";
     }
 
     /// <summary>No command leaves, and nothing is published, once this coordinator's leadership has ended (by its own clock).</summary>
