@@ -1,9 +1,36 @@
 using RedisAgent.Load;
+using RedisAgent.Load.Benchmarks;
 using RedisAgent.Load.Harness;
 using RedisAgent.Load.Scenarios;
 
-// redis-load: every load scenario, one after the other, one report (Markdown + JSON).
+// redis-load: every load scenario, one after the other, one report (Markdown + JSON); or one
+// benchmark by name; or the 50,000-node model.
 //   load/run [--long] [--only scrape-storm,...] [--agents 5000] [--aot-binary PATH]
+//   load/run restart-latency --kills 20          (load/run benchmarks lists them)
+//   load/run sizing [--nodes 50000]
+if (args is ["benchmarks"])
+{
+    foreach (var benchmark in Benchmarks.All)
+    {
+        Console.WriteLine($"{benchmark.Name,-22} {benchmark.Measures}");
+    }
+
+    return 0;
+}
+
+if (args is [var benchmarkName, .. var benchmarkArgs] && Benchmarks.Find(benchmarkName) is { } chosen)
+{
+    try
+    {
+        return await chosen.RunAsync(benchmarkArgs).ConfigureAwait(false);
+    }
+    catch (LoadUsageException ex)
+    {
+        await Console.Error.WriteLineAsync($"{chosen.Name}: {ex.Message}").ConfigureAwait(false);
+        return 64;
+    }
+}
+
 if (args is ["sizing", .. var sizingArgs])
 {
     // The 50,000-node model and simulation (issue 14): no servers, a few seconds.

@@ -102,7 +102,7 @@ internal sealed class HostProbe : IDisposable
                         // thread until SSH.NET's own timeout, long after this probe gave up on it. On a
                         // thread of its own, never the pool's: three such probes (the node's host and two
                         // peers) held the pool of a 2-core machine for about a second at a cut, and
-                        // delayed the self-fence by as much (measured with load/IsolatedWrites).
+                        // delayed the self-fence by as much (measured with load/run isolated-writes).
                         await Task.Factory.StartNew(() => ChannelProbe.OpenAndClose(client), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default)
                             .WaitAsync(_ssh.CommandTimeout, _time, cancellationToken).ConfigureAwait(false);
                     }

@@ -5,8 +5,14 @@ namespace RedisAgent.Load;
 /// <summary>What every load scenario reads from its command line, and where it writes results.</summary>
 internal sealed class LoadArguments(string[] args)
 {
-    public int Int(string name, int fallback) =>
-        int.Parse(Text(name, fallback.ToString(CultureInfo.InvariantCulture)), CultureInfo.InvariantCulture);
+    /// <summary>A whole number of at least 0, or a <see cref="LoadUsageException"/> naming the option and what it was given.</summary>
+    public int Int(string name, int fallback)
+    {
+        var text = Text(name, fallback.ToString(CultureInfo.InvariantCulture));
+        return int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var value)
+            ? value
+            : throw new LoadUsageException($"{name} needs a whole number, not '{text}'");
+    }
 
     public string Text(string name, string fallback)
     {
@@ -29,3 +35,6 @@ internal sealed class LoadArguments(string[] args)
         return directory?.FullName ?? Directory.GetCurrentDirectory();
     }
 }
+
+/// <summary>A benchmark's command line was wrong: the message names the option; redis-load exits 64.</summary>
+internal sealed class LoadUsageException(string message) : Exception(message);
