@@ -291,6 +291,7 @@ internal sealed class ResourceMachine
             UpdateStandbyState(now);
         }
 
+        RenewLeaseOnReport(view, report, now);
         return Take();
     }
 
@@ -885,18 +886,15 @@ internal sealed class ResourceMachine
             }
 
             var name = view.Spec.Name;
-            LeaseGrant wanted = name == Primary && State == ResourceState.Confirming
-                ? new LeaseGrant(false, TimeSpan.Zero, false, _confirmation?.Request is not null
-                    ? $"term {Term}: {name}'s agent asked for a failover, which is being confirmed"
-                    : $"term {Term}: {name}'s host is under confirmation")
-                : new LeaseGrant(true, _policy.LeaseTtl,
-                    FenceOnStart: Primary is not null && name != Primary && report.IsPrimary,
-                    NoStandby: name == Primary && NoStandbyPossible(now),
-                    NotPrimary: Primary is not null && name != Primary);
+            var wanted = WantedLease(name, report, now);
             var current = view.Lease;
+            // A held lease is renewed on its node's own report once due (RenewLeaseOnReport), so that a
+            // fleet's renewals are spread over the second its reports are: renewed here, by the clock, only
+            // when no report has come for half as long again. (Renewed here on time, every lease of a fleet
+            // that came up together was renewed on the same tick: 5,000 commands at once every other second.)
             var due = current is null || current.Granted != wanted.Granted || current.FenceOnStart != wanted.FenceOnStart
                 || current.NoStandby != wanted.NoStandby || current.NotPrimary != wanted.NotPrimary
-                || (wanted.Granted && now - view.LeaseAt >= _policy.LeaseRenewal);
+                || (wanted.Granted && now - view.LeaseAt >= _policy.LeaseRenewal * 1.5);
             if (!due)
             {
                 continue;
@@ -911,10 +909,40 @@ internal sealed class ResourceMachine
                 Journal("lease", $"restart lease of {name} granted again");
             }
 
-            Emit(new SendCommand(name, CommandKind.RestartLease, Term, Lease: wanted));
-            view.Lease = wanted;
-            view.LeaseAt = now;
+            SendLease(view, wanted, now);
         }
+    }
+
+    /// <summary>A held lease renewed on its node's report once it is due, unchanged; any change waits for the tick, as before.</summary>
+    private void RenewLeaseOnReport(NodeView view, NodeReport report, DateTimeOffset now)
+    {
+        if (!view.Connected || view.Lease is not { Granted: true } current || now - view.LeaseAt < _policy.LeaseRenewal)
+        {
+            return;
+        }
+
+        var wanted = WantedLease(view.Spec.Name, report, now);
+        if (wanted.Granted && current.FenceOnStart == wanted.FenceOnStart && current.NoStandby == wanted.NoStandby && current.NotPrimary == wanted.NotPrimary)
+        {
+            SendLease(view, wanted, now);
+        }
+    }
+
+    private LeaseGrant WantedLease(string name, NodeReport report, DateTimeOffset now) =>
+        name == Primary && State == ResourceState.Confirming
+            ? new LeaseGrant(false, TimeSpan.Zero, false, _confirmation?.Request is not null
+                ? $"term {Term}: {name}'s agent asked for a failover, which is being confirmed"
+                : $"term {Term}: {name}'s host is under confirmation")
+            : new LeaseGrant(true, _policy.LeaseTtl,
+                FenceOnStart: Primary is not null && name != Primary && report.IsPrimary,
+                NoStandby: name == Primary && NoStandbyPossible(now),
+                NotPrimary: Primary is not null && name != Primary);
+
+    private void SendLease(NodeView view, LeaseGrant lease, DateTimeOffset now)
+    {
+        Emit(new SendCommand(view.Spec.Name, CommandKind.RestartLease, Term, Lease: lease));
+        view.Lease = lease;
+        view.LeaseAt = now;
     }
 
     // ---- steady state ---------------------------------------------------------------------

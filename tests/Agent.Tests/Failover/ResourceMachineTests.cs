@@ -283,8 +283,19 @@ public sealed class ResourceMachineTests
         _effects.Clear();
         Do(m => m.Tick(T0.AddSeconds(1)));
         Assert.DoesNotContain(_effects, e => e is SendCommand { Kind: CommandKind.RestartLease });
+        // Due (a third of the lease, 1.67 s): renewed on the node's own report, so that the renewals of a
+        // fleet are spread as its reports are, never all on one tick.
         Do(m => m.Tick(T0.AddSeconds(1.7)));
-        Assert.Equal(3, _effects.Count(e => e is SendCommand { Kind: CommandKind.RestartLease, Lease.Granted: true }));
+        Assert.DoesNotContain(_effects, e => e is SendCommand { Kind: CommandKind.RestartLease });
+        Do(m => m.Reported("n2", Replica(offset: 5000), T0.AddSeconds(1.8)));
+        Assert.Single(_effects, e => e is SendCommand { Node: "n2", Kind: CommandKind.RestartLease, Lease: { Granted: true, Ttl.TotalSeconds: 5 } });
+        _effects.Clear();
+        // A node that has not reported since is renewed by the clock at half the lease (still in time).
+        Do(m => m.Tick(T0.AddSeconds(2.5)));
+        Assert.Equal(["n1", "n3"], _effects.OfType<SendCommand>().Where(e => e is { Kind: CommandKind.RestartLease, Lease.Granted: true }).Select(e => e.Node).Order(StringComparer.Ordinal));
+        _effects.Clear();
+        Do(m => m.Reported("n2", Replica(offset: 5000), T0.AddSeconds(2.6)));
+        Assert.DoesNotContain(_effects, e => e is SendCommand { Kind: CommandKind.RestartLease });
     }
 
     [Fact]
