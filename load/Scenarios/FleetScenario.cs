@@ -78,7 +78,9 @@ internal static class FleetScenario
         private readonly List<GrpcChannel> _channels = [];
         // Kestrel allows 100 streams a connection, which the agents' channels fill: the admin calls get their own.
         private GrpcChannel _admin = null!;
-        private readonly ConcurrentDictionary<long, TaskCompletionSource> _acks = new();
+        private readonly ConcurrentDictionary<long, PendingAck> _acks = new();
+        private readonly CancellationTokenSource _sweeping = new();
+        private Task _sweeper = Task.CompletedTask;
         private readonly TempDirectory _directory = new("load-fleet");
         private AgentProcess _process = null!;
         private long _commands;
@@ -136,13 +138,19 @@ internal static class FleetScenario
             var file = fleet._directory.File("fleet.json");
             await File.WriteAllTextAsync(file, JsonSerializer.Serialize(config)).ConfigureAwait(false);
             var port = LoopbackPorts.Free();
-            fleet._process = AgentProcess.StartBinary(Path.Combine(AppContext.BaseDirectory, "redis-failover"), new Dictionary<string, string>
+            var environment = new Dictionary<string, string>
             {
                 ["REDIS_FAILOVER_CONFIG"] = file,
                 ["Urls"] = $"http://127.0.0.1:{port}",
                 ["Logging__LogLevel__Default"] = "Warning",
                 ["Sentinel__Urls"] = "",
-            });
+            };
+            foreach (var (key, value) in CoordinatorRuntimeSettings())
+            {
+                environment[key] = value;
+            }
+
+            fleet._process = AgentProcess.StartBinary(Path.Combine(AppContext.BaseDirectory, "redis-failover"), environment);
             fleet.Coordinator = new Measured(fleet._process.ProcessId);
             try
             {
@@ -162,6 +170,7 @@ internal static class FleetScenario
             var fleet = this;
             var resources = agents / 3;
             var clock = Stopwatch.StartNew();
+            fleet._sweeper = Task.Run(fleet.SweepAsync);
             fleet._admin = GrpcChannel.ForAddress($"http://127.0.0.1:{port}");
             for (var c = 0; c < (agents + 99) / 100; c++)
             {
@@ -224,11 +233,29 @@ internal static class FleetScenario
 
         private async Task<bool> AckedAsync(SimulatedAgent agent, long sequence)
         {
-            var ack = _acks.GetOrAdd(sequence, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+            // No timer a report: 5,000 reports a second each holding a 5 s timer kept 25,000 of them
+            // alive, and the generator's collections (which stop its pacing too) grew with them. One
+            // sweep a quarter second fails what has waited 5 s.
+            var ack = _acks.GetOrAdd(sequence, _ => new PendingAck(Stopwatch.GetTimestamp()));
             agent.Send(new AgentMessage { Report = agent.Report(sequence, lostPrimary: false) });
-            var done = await Task.WhenAny(ack.Task, Task.Delay(TimeSpan.FromSeconds(5))).ConfigureAwait(false);
+            var acknowledged = await ack.Done.Task.ConfigureAwait(false);
             _acks.TryRemove(sequence, out _);
-            return done == ack.Task;
+            return acknowledged;
+        }
+
+        private async Task SweepAsync()
+        {
+            using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(250));
+            while (await timer.WaitForNextTickAsync(_sweeping.Token).ConfigureAwait(false))
+            {
+                foreach (var (_, pending) in _acks)
+                {
+                    if (Stopwatch.GetElapsedTime(pending.Sent) > TimeSpan.FromSeconds(5))
+                    {
+                        pending.Done.TrySetResult(false);
+                    }
+                }
+            }
         }
 
         /// <summary>Resource <paramref name="r"/>'s primary goes silent: its stream closes, its two peers report it unreachable until one is told to promote.</summary>
@@ -260,7 +287,7 @@ internal static class FleetScenario
         {
             if (_acks.TryGetValue(sequence, out var ack))
             {
-                ack.TrySetResult();
+                ack.Done.TrySetResult(true);
             }
         }
 
@@ -268,6 +295,9 @@ internal static class FleetScenario
 
         public async ValueTask DisposeAsync()
         {
+            await _sweeping.CancelAsync().ConfigureAwait(false);
+            await _sweeper.ContinueWith(_ => { }, TaskScheduler.Default).ConfigureAwait(false);
+            _sweeping.Dispose();
             await Task.WhenAll(_agents.Select(a => a.CloseAsync())).ConfigureAwait(false);
             foreach (var channel in _channels)
             {
@@ -285,10 +315,38 @@ internal static class FleetScenario
             _directory.Dispose();
         }
 
+        /// <summary>
+        /// Runtime settings for the coordinator alone: <c>COORDINATOR_DOTNET_GCgen0size=...</c> in this
+        /// process's environment reaches it as <c>DOTNET_GCgen0size</c> (this process's own
+        /// <c>DOTNET_*</c> reach it too, as any child's environment does).
+        /// </summary>
+        private static Dictionary<string, string> CoordinatorRuntimeSettings()
+        {
+            var settings = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (System.Collections.DictionaryEntry entry in Environment.GetEnvironmentVariables())
+            {
+                var key = (string)entry.Key;
+                if (key.StartsWith("COORDINATOR_DOTNET_", StringComparison.Ordinal))
+                {
+                    settings[key["COORDINATOR_".Length..]] = (string)entry.Value!;
+                }
+            }
+
+            return settings;
+        }
+
         public static Metadata Headers() => new() { { "authorization", "Bearer " + Token } };
 
         // Never dialled (the agents are simulated), and loopback all the same.
         public static string Address(int r, int k) => $"127.{1 + (r / 250)}.{r % 250}.{k + 1}:6379";
+    }
+
+    /// <summary>A report sent and not yet acknowledged: when it was sent, and true once acknowledged, false after 5 s.</summary>
+    private sealed class PendingAck(long sent)
+    {
+        public long Sent { get; } = sent;
+
+        public TaskCompletionSource<bool> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
     /// <summary>One agent as the coordinator sees it: a stream, reports, and answers to every command.</summary>
@@ -299,6 +357,8 @@ internal static class FleetScenario
         private Task _pump = Task.CompletedTask;
         private Task _reader = Task.CompletedTask;
         private long _offset = 1000;
+        private readonly string[] _targets = [.. Enumerable.Range(0, 3).Select(k => $"r{resource}n{k}")];
+        private readonly string _primaryAddress = Fleet.Address(resource, 0);
 
         public int Index => (resource * 3) + node;
 
@@ -348,21 +408,22 @@ internal static class FleetScenario
                 Role = node == 0 ? NodeRole.Primary : NodeRole.Replica,
                 ReplicationOffset = node == 0 ? offset : offset,
                 LinkUp = node != 0,
-                PrimaryAddress = node == 0 ? "" : Fleet.Address(resource, 0),
+                PrimaryAddress = node == 0 ? "" : _primaryAddress,
                 LocalVerdict = Verdict.Healthy,
                 Settings = new Settings(),
                 Sequence = sequence,
             };
+            var at = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow);
             for (var k = 0; k < 3; k++)
             {
-                var target = $"r{resource}n{k}";
+                var target = _targets[k];
                 var lost = lostPrimary && k == 0;
                 report.Observations.Add(new Observation
                 {
                     Target = target,
                     Verdict = lost ? Verdict.HostUnreachable : Verdict.Healthy,
                     HostVerdict = lost ? HostVerdict.Down : HostVerdict.Up,
-                    At = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow),
+                    At = at,
                     Port = lost ? PortOutcome.ConnectTimeout : PortOutcome.Pong,
                 });
             }

@@ -9,6 +9,8 @@ internal sealed class Measured(int pid)
 {
     private long _cpuMs = CpuMs(pid);
     private DateTimeOffset _since = DateTimeOffset.UtcNow;
+    private TimeSpan _paused = GC.GetTotalPauseDuration();
+    private int[] _collections = Collections();
 
     public int Pid { get; } = pid;
 
@@ -17,6 +19,8 @@ internal sealed class Measured(int pid)
     {
         _cpuMs = CpuMs(Pid);
         _since = DateTimeOffset.UtcNow;
+        _paused = GC.GetTotalPauseDuration();
+        _collections = Collections();
     }
 
     /// <summary>Writes CPU (% of one core since the last reset), RSS and peak RSS as figures of <paramref name="context"/>.</summary>
@@ -26,7 +30,16 @@ internal sealed class Measured(int pid)
         var cpu = (CpuMs(Pid) - _cpuMs) / 10.0 / seconds;
         context.Figure($"{who} CPU", string.Create(CultureInfo.InvariantCulture, $"{cpu:0.#}% of one core over {seconds:0.#} s"));
         context.Figure($"{who} RSS", string.Create(CultureInfo.InvariantCulture, $"{RssKb(Pid) / 1024.0:0.#} MB (peak {PeakRssKb(Pid) / 1024.0:0.#} MB)"));
+        if (Pid == Environment.ProcessId)
+        {
+            // This process's collections: a pause stops the pacing too, and is charged to every step due meanwhile.
+            var now = Collections();
+            context.Figure($"{who} GC", string.Create(CultureInfo.InvariantCulture,
+                $"{now[0] - _collections[0]} gen0, {now[1] - _collections[1]} gen1, {now[2] - _collections[2]} gen2 collections; {(GC.GetTotalPauseDuration() - _paused).TotalMilliseconds:0} ms paused"));
+        }
     }
+
+    private static int[] Collections() => [GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2)];
 }
 
 /// <summary>An agent process beside a redis-server, both started for one scenario.</summary>

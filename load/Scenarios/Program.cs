@@ -8,6 +8,11 @@ using RedisAgent.Load.Scenarios;
 //   load/run [--long] [--only scrape-storm,...] [--agents 5000] [--aot-binary PATH]
 //   load/run restart-latency --kills 20          (load/run benchmarks lists them)
 //   load/run sizing [--nodes 50000]
+// load/run gives this process (the load generator) a large first generation, so that it collects
+// rarely: every collection stops its pacing, and the steps due meanwhile are charged with the pause.
+// The servers it starts get the runtime's defaults, not this.
+Environment.SetEnvironmentVariable("DOTNET_GCgen0size", null);
+
 if (args is ["benchmarks"])
 {
     foreach (var benchmark in Benchmarks.All)
