@@ -31,7 +31,7 @@ public sealed class RedisEndpointTests
     }
 
     [Fact]
-    public void ToString_WithPassword_MasksIt()
+    public void To_string_with_password_masks_it()
     {
         var endpoint = RedisEndpoint.Parse("redis://alice:hunter2@127.0.0.1:6390");
 
@@ -40,7 +40,7 @@ public sealed class RedisEndpointTests
     }
 
     [Fact]
-    public void Redact_TextHoldingThePassword_MasksEveryOccurrence()
+    public void Redact_text_holding_the_password_masks_every_occurrence()
     {
         var redactor = new SecretRedactor(RedisEndpoint.Parse("redis://:hunter2@127.0.0.1:6390"));
 

@@ -14,7 +14,7 @@ public sealed class HostKeyTrustTests : IDisposable
     private static string Fingerprint(byte[] blob) => "SHA256:" + Convert.ToBase64String(SHA256.HashData(blob)).TrimEnd('=');
 
     [Fact]
-    public void Pinned_MatchingKey_IsTrusted()
+    public void Pinned_matching_key_is_trusted()
     {
         var trust = HostKeyTrust.Pinned(Fingerprint(Key));
 
@@ -22,7 +22,7 @@ public sealed class HostKeyTrustTests : IDisposable
     }
 
     [Fact]
-    public void Pinned_OtherKey_IsRefusedNamingBothFingerprints()
+    public void Pinned_other_key_is_refused_naming_both_fingerprints()
     {
         var trust = HostKeyTrust.Pinned(Fingerprint(Key));
 
@@ -35,11 +35,11 @@ public sealed class HostKeyTrustTests : IDisposable
     [InlineData("SHA256:tooshort")]
     [InlineData("MD5:aa:bb")]
     [InlineData("")]
-    public void Pinned_NotAFingerprint_IsAFormatError(string pin) =>
+    public void Pinned_not_a_fingerprint_is_a_format_error(string pin) =>
         Assert.Throws<FormatException>(() => HostKeyTrust.Pinned(pin));
 
     [Fact]
-    public void KnownHosts_PlainPortAndHashedEntries_AreFound()
+    public void Known_hosts_plain_port_and_hashed_entries_are_found()
     {
         var salt = RandomNumberGenerator.GetBytes(20);
         using var hmac = new HMACSHA1(salt);
@@ -58,7 +58,7 @@ public sealed class HostKeyTrustTests : IDisposable
     }
 
     [Fact]
-    public void KnownHosts_ChangedKey_IsRefusedAsChanged()
+    public void Known_hosts_changed_key_is_refused_as_changed()
     {
         var trust = KnownHosts($"127.0.0.11 ssh-ed25519 {Convert.ToBase64String(Key)}");
 
@@ -67,7 +67,7 @@ public sealed class HostKeyTrustTests : IDisposable
     }
 
     [Fact]
-    public void KnownHosts_UnknownHost_IsRefusedNotLearnt()
+    public void Known_hosts_unknown_host_is_refused_not_learnt()
     {
         var trust = KnownHosts($"127.0.0.11 ssh-ed25519 {Convert.ToBase64String(Key)}");
 
@@ -77,7 +77,7 @@ public sealed class HostKeyTrustTests : IDisposable
     }
 
     [Fact]
-    public void KnownHosts_RevokedKey_IsRefusedEvenIfAlsoListed()
+    public void Known_hosts_revoked_key_is_refused_even_if_also_listed()
     {
         var trust = KnownHosts(
             $"127.0.0.11 ssh-ed25519 {Convert.ToBase64String(Key)}",

@@ -35,7 +35,7 @@ public sealed class HostProbeIntegrationTests(LoopbackHosts hosts) : IAsyncLifet
     }
 
     [Fact]
-    public async Task RedisKilledOnAPeer_IsProcessDownThere_AndTheSshDriverBringsItBack()
+    public async Task Redis_killed_on_a_peer_is_process_down_there_and_the_SSH_driver_brings_it_back()
     {
         await using var observer = await StartObserverAsync(_host2);
         using var scratch = new TempDirectory("ssh-driver");
@@ -70,7 +70,7 @@ public sealed class HostProbeIntegrationTests(LoopbackHosts hosts) : IAsyncLifet
     }
 
     [Fact]
-    public async Task DroppedHost_IsHostUnreachable_AndHealthyAgainWhenTheRuleGoes()
+    public async Task Dropped_host_is_host_unreachable_and_healthy_again_when_the_rule_goes()
     {
         var settings = PeerSettings(_host2, _host3);
         // Host probes every 5 minutes: only the silent port waking the host loop can reach a verdict in time.
@@ -90,7 +90,7 @@ public sealed class HostProbeIntegrationTests(LoopbackHosts hosts) : IAsyncLifet
     }
 
     [Fact]
-    public async Task OwnNodesHostLost_IsNotRestarted_AndAsksForAFailover_ThenResumes()
+    public async Task Own_nodes_host_lost_is_not_restarted_and_asks_for_a_failover_then_resumes()
     {
         using var scratch = new TempDirectory("marker");
         var marker = scratch.File("restarted");
@@ -119,7 +119,7 @@ public sealed class HostProbeIntegrationTests(LoopbackHosts hosts) : IAsyncLifet
     }
 
     [Fact]
-    public async Task SshdStoppedButRedisAlive_IsNeverHostUnreachable()
+    public async Task Sshd_stopped_but_Redis_alive_is_never_host_unreachable()
     {
         await using var observer = await StartObserverAsync(_host2);
         await observer.WaitForTargetAsync("host-2", t => t.Verdict == NodeVerdict.Healthy && t.HostVerdict == HostVerdict.Up, Deadline, "peer healthy");
@@ -134,7 +134,7 @@ public sealed class HostProbeIntegrationTests(LoopbackHosts hosts) : IAsyncLifet
     }
 
     [Fact]
-    public async Task WrongHostKeyAndWrongUserKey_AreConfigurationErrors_NotHostVerdicts()
+    public async Task Wrong_host_key_and_wrong_user_key_are_configuration_errors_not_host_verdicts()
     {
         var settings = new Dictionary<string, string?>
         {
@@ -162,7 +162,7 @@ public sealed class HostProbeIntegrationTests(LoopbackHosts hosts) : IAsyncLifet
     }
 
     [Fact]
-    public async Task KnownHostsFile_PinsTheHost()
+    public async Task Known_hosts_file_pins_the_host()
     {
         using var scratch = new TempDirectory("known-hosts");
         var knownHosts = scratch.File("known_hosts");
@@ -179,7 +179,7 @@ public sealed class HostProbeIntegrationTests(LoopbackHosts hosts) : IAsyncLifet
     }
 
     [Fact]
-    public async Task DroppedPeer_DoesNotSlowTheLocalProbes()
+    public async Task Dropped_peer_does_not_slow_the_local_probes()
     {
         await using var observer = await StartObserverAsync(_host2);
         await observer.WaitForTargetAsync("host-2", t => t.Verdict == NodeVerdict.Healthy, Deadline, "peer healthy");

@@ -32,7 +32,7 @@ public sealed class NodeJudgementTests
     }
 
     [Fact]
-    public void TargetJudge_SilentPortThenSilentHost_IsHostUnreachableOnlyWhenTheHostVerdictSettles_NeverAProcessDownOnTheWay()
+    public void Target_judge_silent_port_then_silent_host_is_host_unreachable_only_when_the_host_verdict_settles_never_a_process_down_on_the_way()
     {
         var judge = new TargetJudge(new VerdictOptions { FailuresToDown = 3, SuccessesToUp = 1 }, hostProbed: true);
         var t = DateTimeOffset.UnixEpoch;
@@ -61,7 +61,7 @@ public sealed class NodeJudgementTests
     }
 
     [Fact]
-    public void TargetJudge_SilentPortOnAHostThatAnswersDuringTheSilence_IsAProcessDown()
+    public void Target_judge_silent_port_on_a_host_that_answers_during_the_silence_is_a_process_down()
     {
         // A port firewalled or a listen queue full: no connect, while sshd answers. The host is there.
         var judge = new TargetJudge(new VerdictOptions { FailuresToDown = 3, SuccessesToUp = 1 }, hostProbed: true);
@@ -81,7 +81,7 @@ public sealed class NodeJudgementTests
     }
 
     [Fact]
-    public void TargetJudge_HostAnsweringAgainBeforeTheNextPortProbe_IsNotAProcessDown()
+    public void Target_judge_host_answering_again_before_the_next_port_probe_is_not_a_process_down()
     {
         // A partition heals: SSH answers first, while the port's last probe is still the silent one from
         // during the partition. That is no evidence of a dead process, and a restart would hit a healthy Redis.
@@ -98,7 +98,7 @@ public sealed class NodeJudgementTests
     }
 
     [Fact]
-    public void TargetJudge_PortStillSilentAfterTheHostAnswersAgain_IsAProcessDown()
+    public void Target_judge_port_still_silent_after_the_host_answers_again_is_a_process_down()
     {
         var (judge, t) = CutOffForTwoSeconds();
 
@@ -132,7 +132,7 @@ public sealed class NodeJudgementTests
     }
 
     [Fact]
-    public void HostVerdictPolicy_OneTimeoutAmongAnswers_ChangesNothing()
+    public void Host_verdict_policy_one_timeout_among_answers_changes_nothing()
     {
         var policy = new HostVerdictPolicy(failuresToDown: 3, successesToUp: 1);
         policy.Observe(new HostProbeResult(HostProbeOutcome.Answered, DateTimeOffset.UnixEpoch, TimeSpan.Zero));

@@ -9,7 +9,7 @@ public sealed class ObservationBookTests
     private static readonly DateTimeOffset T0 = DateTimeOffset.UnixEpoch;
 
     [Fact]
-    public void Record_KeepsLastResultsCountsAndLatencySumsPerKind()
+    public void Record_keeps_last_results_counts_and_latency_sums_per_kind()
     {
         var book = new ObservationBook();
         book.Register("db-2", isLocal: false, "127.0.0.12:6379", "127.0.0.12:22");
@@ -55,7 +55,7 @@ public sealed class ObservationBookTests
     }
 
     [Fact]
-    public void Record_UnregisteredTarget_Throws() =>
+    public void Record_unregistered_target_throws() =>
         Assert.Throws<InvalidOperationException>(() =>
             new ObservationBook().RecordPort("ghost", new PortProbeResult(PortProbeOutcome.Pong, T0, TimeSpan.Zero), NodeVerdict.Healthy, null));
 }

@@ -97,7 +97,7 @@ public sealed class AgentProcessTests
     }
 
     [Fact]
-    public async Task HttpAddressInUse_StopsAtStartNamingUrls()
+    public async Task HTTP_address_in_use_stops_at_start_naming_URLs()
     {
         using var occupied = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
         occupied.Start();
@@ -117,7 +117,7 @@ public sealed class AgentProcessTests
     }
 
     [Fact]
-    public async Task ExecDriverForARemoteHost_IsRefusedAtStart()
+    public async Task Exec_driver_for_a_remote_host_is_refused_at_start()
     {
         await using var agent = AgentProcess.Start(new Dictionary<string, string>
         {
@@ -137,7 +137,7 @@ public sealed class AgentProcessTests
     /// a name that exists nowhere else.
     /// </summary>
     [Fact]
-    public async Task MissingRedisServer_IsInstalledWithAptGetWhenRoot()
+    public async Task Missing_Redis_server_is_installed_with_apt_get_when_root()
     {
         using var scratch = new TempDirectory("apt");
         var bin = Directory.CreateDirectory(scratch.File("bin")).FullName;
@@ -175,7 +175,7 @@ public sealed class AgentProcessTests
     /// newcomer's machine has it.
     /// </summary>
     [Fact]
-    public async Task EmbeddedDefault_RunsItsOwnRedisOn6379_RestartsIt_AndStopsItOnSigterm()
+    public async Task Embedded_default_runs_its_own_Redis_on_6379_restarts_it_and_stops_it_on_SIGTERM()
     {
         using var state = new TempDirectory("embedded");
         Assert.False(await Resp.PingsAsync("127.0.0.1", 6379), "something already serves 127.0.0.1:6379; the embedded default needs it free");

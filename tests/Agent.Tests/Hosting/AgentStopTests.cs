@@ -56,7 +56,7 @@ public sealed class AgentStopTests
     }
 
     [Fact]
-    public async Task Sighup_IsIgnoredAndSaidSo_TheAgentAndRedisRunOn()
+    public async Task SIGHUP_is_ignored_and_said_so_the_agent_and_Redis_run_on()
     {
         using var state = new TempDirectory("hup");
         var node = new Node(state.Path);
@@ -80,7 +80,7 @@ public sealed class AgentStopTests
     /// afresh: no crash loop on a taken port, no data lost.
     /// </summary>
     [Fact]
-    public async Task AfterSigkill_TheNextAgentStopsItsPredecessorsServerGracefully_AndStartsAfresh()
+    public async Task After_SIGKILL_the_next_agent_stops_its_predecessors_server_gracefully_and_starts_afresh()
     {
         using var state = new TempDirectory("orphan");
         var node = new Node(state.Path);
@@ -116,7 +116,7 @@ public sealed class AgentStopTests
 
     /// <summary>A server the pid file does not name (another program's, or a reused pid) is never touched: the agent refuses to start, as before.</summary>
     [Fact]
-    public async Task AForeignServerOnThePort_IsNeverStopped_TheAgentRefusesToStart()
+    public async Task A_foreign_server_on_the_port_is_never_stopped_the_agent_refuses_to_start()
     {
         using var state = new TempDirectory("foreign");
         await using var foreign = await RedisServer.StartAsync();
@@ -132,7 +132,7 @@ public sealed class AgentStopTests
 
     /// <summary>Redis echoes a malformed line of its configuration, password and all: the agent masks it before any line leaves.</summary>
     [Fact]
-    public async Task RedisOwnErrorLines_NeverShowAConfiguredPassword()
+    public async Task Redis_own_error_lines_never_show_a_configured_password()
     {
         using var state = new TempDirectory("secret");
         var port = LoopbackPorts.Free();

@@ -6,7 +6,7 @@ namespace RedisAgent.Tests.Logs;
 public sealed class LineSplitterTests
 {
     [Fact]
-    public void Feed_SplitsOnNewlineOnly_KeepsPartialLinesForLater()
+    public void Feed_splits_on_newline_only_keeps_partial_lines_for_later()
     {
         var splitter = new LineSplitter();
 
@@ -21,7 +21,7 @@ public sealed class LineSplitterTests
     }
 
     [Fact]
-    public void Feed_InvalidUtf8_BecomesReplacementCharacters()
+    public void Feed_invalid_UTF_8_becomes_replacement_characters()
     {
         var lines = new LineSplitter().Feed([0x6f, 0x6b, 0xc3, 0x28, 0xff, (byte)'\n']).ToList();
 
@@ -29,7 +29,7 @@ public sealed class LineSplitterTests
     }
 
     [Fact]
-    public void Feed_MultibyteCharacterSplitAcrossReads_IsDecodedWhole()
+    public void Feed_multibyte_character_split_across_reads_is_decoded_whole()
     {
         var splitter = new LineSplitter();
         var bytes = Encoding.UTF8.GetBytes("café\n");
@@ -40,7 +40,7 @@ public sealed class LineSplitterTests
     }
 
     [Fact]
-    public void Feed_LongLine_StaysOneLine_KeepsTheCap_AndCountsTheRest()
+    public void Feed_long_line_stays_one_line_keeps_the_cap_and_counts_the_rest()
     {
         var splitter = new LineSplitter(maxLineBytes: 1000);
 
@@ -56,7 +56,7 @@ public sealed class LineSplitterTests
     }
 
     [Fact]
-    public void Feed_CutInsideACharacter_DropsTheWholeCharacter()
+    public void Feed_cut_inside_a_character_drops_the_whole_character()
     {
         var splitter = new LineSplitter(maxLineBytes: 4);
 

@@ -25,7 +25,7 @@ public sealed class LiveTailTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task History_WithNumAndSource_IsTheLastLinesInTheRoutersFormat()
+    public async Task History_with_num_and_source_is_the_last_lines_in_the_routers_format()
     {
         var expected = _agent.LogBus.History().Where(l => l.Source == LogSource.Redis).TakeLast(3).Select(l => l.Format("tail-test")).ToList();
 
@@ -35,7 +35,7 @@ public sealed class LiveTailTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Tail_StreamsNewLinesAsTheyCome()
+    public async Task Tail_streams_new_lines_as_they_come()
     {
         using var response = await _http.GetAsync(new Uri(_agent.HttpAddress, "/logs?num=0&tail=true&source=agent"), HttpCompletionOption.ResponseHeadersRead);
         using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
@@ -88,7 +88,7 @@ public sealed class LiveTailTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Cli_PrintsExactlyTheLines()
+    public async Task CLI_prints_exactly_the_lines()
     {
         var expected = _agent.LogBus.History().Where(l => l.Source == LogSource.Redis).TakeLast(5).Select(l => l.Format("tail-test")).ToList();
 
@@ -99,7 +99,7 @@ public sealed class LiveTailTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Cli_Tail_KeepsPrinting()
+    public async Task CLI_tail_keeps_printing()
     {
         await using var cli = AgentProcess.Start(new Dictionary<string, string>(), "logs", "-t", "-n", "0", "--url", _agent.HttpAddress.ToString());
         await Poll.UntilAsync(() => _agent.LogBus.Sinks.Count >= 1, Deadline, () => "the CLI never subscribed: " + cli.Output);
@@ -114,7 +114,7 @@ public sealed class LiveTailTests : IAsyncLifetime
     [InlineData("--num", "lots", "--num needs a whole number, not 'lots'")]
     [InlineData("-s", "kernel", "--source must be redis, agent or heroku-redis, not 'kernel'")]
     [InlineData("--frobnicate", "", "unknown argument '--frobnicate'")]
-    public async Task Cli_BadArguments_SayWhatIsWrongAndExit64(string flag, string value, string expected)
+    public async Task CLI_bad_arguments_say_what_is_wrong_and_exit_64(string flag, string value, string expected)
     {
         string[] arguments = value.Length == 0 ? ["logs", flag] : ["logs", flag, value];
         await using var cli = AgentProcess.Start(new Dictionary<string, string>(), arguments);
@@ -141,7 +141,7 @@ public sealed class LiveTailTests : IAsyncLifetime
     /// a stack trace (issue 18: it crashed with exit 134).
     /// </summary>
     [Fact]
-    public async Task Cli_Tail_WhenTheAgentGoesAway_SaysSoInOneLineAndExits1()
+    public async Task CLI_tail_when_the_agent_goes_away_says_so_in_one_line_and_exits_1()
     {
         using var state = new TempDirectory("tail-gone");
         var url = $"http://127.0.0.1:{LoopbackPorts.Free()}";
@@ -177,7 +177,7 @@ public sealed class LiveTailTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Cli_NoAgentThere_SaysSoAndExit69()
+    public async Task CLI_no_agent_there_says_so_and_exit_69()
     {
         await using var cli = AgentProcess.Start(new Dictionary<string, string>(), "logs", "--url", $"http://127.0.0.1:{LoopbackPorts.Free()}");
 

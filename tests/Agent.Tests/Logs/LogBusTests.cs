@@ -10,7 +10,7 @@ public sealed class LogBusTests
     private readonly FakeTimeProvider _time = new(T0);
 
     [Fact]
-    public async Task WaitForRoom_SinkBehindButMoving_IsWaitedForUntilItMakesRoom()
+    public async Task Wait_for_room_sink_behind_but_moving_is_waited_for_until_it_makes_room()
     {
         var bus = new LogBus(Options.Create(new LogOptions()));
         var sink = new SinkQueue("slow", capacity: 10, _time);
@@ -39,7 +39,7 @@ public sealed class LogBusTests
     }
 
     [Fact]
-    public async Task WaitForRoom_StalledSink_IsNotWaitedFor()
+    public async Task Wait_for_room_stalled_sink_is_not_waited_for()
     {
         var bus = new LogBus(Options.Create(new LogOptions()));
         bus.Attach(new SinkQueue("stalled", capacity: 10, _time));
@@ -50,7 +50,7 @@ public sealed class LogBusTests
     }
 
     [Fact]
-    public async Task WaitForRoom_NeverLongerThanTheGrace()
+    public async Task Wait_for_room_never_longer_than_the_grace()
     {
         var bus = new LogBus(Options.Create(new LogOptions()));
         bus.Attach(new SinkQueue("slow", capacity: 10, _time));
@@ -68,7 +68,7 @@ public sealed class LogBusTests
     }
 
     [Fact]
-    public void Subscribe_HistoryAndSinkTogetherHoldEveryLineOnce()
+    public void Subscribe_history_and_sink_together_hold_every_line_once()
     {
         var bus = new LogBus(Options.Create(new LogOptions { HistoryLines = 5 }));
         Fill(bus, 3);
@@ -83,7 +83,7 @@ public sealed class LogBusTests
     }
 
     [Fact]
-    public async Task SinkTotals_KeepADepartedTailsCounts_AndCountItsUnreadLinesAsDropped()
+    public async Task Sink_totals_keep_a_departed_tails_counts_and_count_its_unread_lines_as_dropped()
     {
         var bus = new LogBus(Options.Create(new LogOptions()));
         var drain = new SinkQueue("syslog tcp://127.0.0.1:514", capacity: 100, _time);

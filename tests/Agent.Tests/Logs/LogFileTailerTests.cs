@@ -9,7 +9,7 @@ public sealed class LogFileTailerTests
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(20);
 
     [Fact]
-    public async Task RotationByRename_LosesNoLineAndRepeatsNone()
+    public async Task Rotation_by_rename_loses_no_line_and_repeats_none()
     {
         await using var redis = await StartRedisAsync();
         await using var agent = await StartTailingAsync(redis.LogFile);
@@ -28,7 +28,7 @@ public sealed class LogFileTailerTests
     }
 
     [Fact]
-    public async Task RotationByCopyTruncate_LosesNoLineAndRepeatsNone()
+    public async Task Rotation_by_copy_truncate_loses_no_line_and_repeats_none()
     {
         await using var redis = await StartRedisAsync();
         await using var agent = await StartTailingAsync(redis.LogFile);
@@ -49,7 +49,7 @@ public sealed class LogFileTailerTests
     }
 
     [Fact]
-    public async Task FileThatAppearsLater_IsFollowed_AndAPartialLineWaitsForItsEnd()
+    public async Task File_that_appears_later_is_followed_and_a_partial_line_waits_for_its_end()
     {
         using var scratch = new TempDirectory("tail");
         var path = scratch.File("redis.log");

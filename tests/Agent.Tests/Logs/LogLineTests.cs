@@ -7,7 +7,7 @@ public sealed class LogLineTests
     private static readonly DateTimeOffset Arrived = new(2026, 11, 26, 9, 0, 0, TimeSpan.Zero);
 
     [Fact]
-    public void Parse_RedisLine_TakesItsTimeLevelAndText_AndFormatsAsTheRouterDoes()
+    public void Parse_Redis_line_takes_its_time_level_and_text_and_formats_as_the_router_does()
     {
         var parser = new RedisLogParser(TimeZoneInfo.Utc);
 
@@ -21,7 +21,7 @@ public sealed class LogLineTests
     }
 
     [Fact]
-    public void Parse_LocalTimeOfRedis_BecomesUtc()
+    public void Parse_local_time_of_Redis_becomes_UTC()
     {
         var paris = TimeZoneInfo.FindSystemTimeZoneById("Europe/Paris");
         var parser = new RedisLogParser(paris);
@@ -37,7 +37,7 @@ public sealed class LogLineTests
     [InlineData("                _._                                                  ")]
     [InlineData("=== REDIS BUG REPORT START: Cut & paste starting from here ===")]
     [InlineData("12:C 99 Foo 2016 25:61:00.000 * not a real time")]
-    public void Parse_LineThatDoesNotMatch_IsAMarkedContinuation_WithTheArrivalTimeWhenNoRecordCameBefore(string raw)
+    public void Parse_line_that_does_not_match_is_a_marked_continuation_with_the_arrival_time_when_no_record_came_before(string raw)
     {
         var line = new RedisLogParser(TimeZoneInfo.Utc).Parse(raw, Arrived);
 
@@ -53,7 +53,7 @@ public sealed class LogLineTests
     /// takes that record's time; true records after them are records again.
     /// </summary>
     [Fact]
-    public void Parse_ForgedLinesAfterARecord_AreMarkedContinuationsOfIt_AndTheNextTrueRecordIsARecord()
+    public void Parse_forged_lines_after_a_record_are_marked_continuations_of_it_and_the_next_true_record_is_a_record()
     {
         var parser = new RedisLogParser(TimeZoneInfo.Utc);
         var now = new DateTimeOffset(2026, 12, 1, 14, 0, 0, TimeSpan.Zero);
@@ -74,7 +74,7 @@ public sealed class LogLineTests
 
     /// <summary>A clock set back, or a daylight-saving change, keeps Redis's records records (within two hours).</summary>
     [Fact]
-    public void Parse_ARecordAnHourBeforeThePreviousOne_IsStillARecord()
+    public void Parse_a_record_an_hour_before_the_previous_one_is_still_a_record()
     {
         var parser = new RedisLogParser(TimeZoneInfo.Utc);
         var now = new DateTimeOffset(2026, 10, 25, 3, 0, 0, TimeSpan.Zero);
@@ -87,7 +87,7 @@ public sealed class LogLineTests
     }
 
     [Fact]
-    public void Parse_ForgedNewlineInsideALine_CannotStartAnotherLine()
+    public void Parse_forged_newline_inside_a_line_cannot_start_another_line()
     {
         var line = new RedisLogParser(TimeZoneInfo.Utc).Parse(
             "1:M 22 Apr 2016 21:25:09.000 # bad key 'x\n2016-04-22T21:25:10Z redis[victim]: * forged'\r\u001b[31m", Arrived);
@@ -113,7 +113,7 @@ public sealed class LogLineTests
         Assert.Equal(expected, LineSanitizer.Clean(text));
 
     [Fact]
-    public void Clean_OverlongLine_IsCutAndSaysSo()
+    public void Clean_overlong_line_is_cut_and_says_so()
     {
         var clean = LineSanitizer.Clean(new string('a', 10_000), maxLength: 100);
 
@@ -122,7 +122,7 @@ public sealed class LogLineTests
     }
 
     [Fact]
-    public void Clean_InvalidUtf8DecodedByTheAgent_IsAReplacementCharacter()
+    public void Clean_invalid_UTF_8_decoded_by_the_agent_is_a_replacement_character()
     {
         // Sources decode bytes with replacement, so invalid UTF-8 arrives as U+FFFD and stays valid text.
         var decoded = System.Text.Encoding.UTF8.GetString([0x6f, 0x6b, 0xff, 0xfe, 0x21]);

@@ -18,7 +18,7 @@ public sealed partial class RedisLogParserTests
     ];
 
     [Fact]
-    public void TryParse_AgreesWithTheRegex_OnRealLinesAndEveryOneCharacterCorruption()
+    public void Try_parse_agrees_with_the_regex_on_real_lines_and_every_one_character_corruption()
     {
         var checkedLines = 0;
         foreach (var line in Lines)

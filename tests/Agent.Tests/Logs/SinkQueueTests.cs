@@ -9,7 +9,7 @@ public sealed class SinkQueueTests
     private readonly FakeTimeProvider _time = new(T0.AddMinutes(5));
 
     [Fact]
-    public async Task Take_InOrder_AndCountersAddUp()
+    public async Task Take_in_order_and_counters_add_up()
     {
         var queue = new SinkQueue("test", capacity: 10, _time);
         for (var i = 0; i < 3; i++)
@@ -26,7 +26,7 @@ public sealed class SinkQueueTests
     }
 
     [Fact]
-    public async Task Offer_WhenFull_DropsTheOldest_AndTheReaderIsToldInLine()
+    public async Task Offer_when_full_drops_the_oldest_and_the_reader_is_told_in_line()
     {
         var queue = new SinkQueue("test", capacity: 3, _time);
         for (var i = 0; i < 10; i++)
@@ -54,7 +54,7 @@ public sealed class SinkQueueTests
     }
 
     [Fact]
-    public async Task GaveUp_CountsTheLineAsDropped()
+    public async Task Gave_up_counts_the_line_as_dropped()
     {
         var queue = new SinkQueue("test", capacity: 3, _time);
         queue.Offer(Line(0));
@@ -66,7 +66,7 @@ public sealed class SinkQueueTests
     }
 
     [Fact]
-    public async Task ConcurrentOffersAndTakes_NeverBreakTheInvariant()
+    public async Task Concurrent_offers_and_takes_never_break_the_invariant()
     {
         var queue = new SinkQueue("test", capacity: 50, _time);
         using var stop = new CancellationTokenSource();

@@ -14,7 +14,7 @@ public sealed class StalledDrainTests
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(60);
 
     [Fact]
-    public async Task StalledDrain_DropsItsOwnOldestLines_CountsThemExactly_SaysSoInLine_AndDelaysNothingElse()
+    public async Task Stalled_drain_drops_its_own_oldest_lines_counts_them_exactly_says_so_in_line_and_delays_nothing_else()
     {
         using var drain = new TcpListener(IPAddress.Loopback, 0);
         drain.Server.ReceiveBufferSize = 4096;

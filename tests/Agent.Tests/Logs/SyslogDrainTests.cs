@@ -18,7 +18,7 @@ public sealed partial class SyslogDrainTests : IAsyncLifetime
     [InlineData("tcp", null)]
     [InlineData("udp", null)]
     [InlineData("tcp", "[origin@32473 software=\"redis-agent\"]")]
-    public async Task RedisLines_ArriveAtRsyslogExactlyAsTheAgentFormatsThem(string transport, string? structuredData)
+    public async Task Redis_lines_arrive_at_rsyslog_exactly_as_the_agent_formats_them(string transport, string? structuredData)
     {
         await using var agent = await AgentUnderTest.StartOwningRedisAsync(new Dictionary<string, string?>
         {
@@ -44,7 +44,7 @@ public sealed partial class SyslogDrainTests : IAsyncLifetime
     [Theory]
     [InlineData("tcp")]
     [InlineData("udp")]
-    public async Task RedisLogFile_ExactLinesAtRsyslog_AtTheLiveTail_AndThroughTheCli(string transport)
+    public async Task Redis_log_file_exact_lines_at_rsyslog_at_the_live_tail_and_through_the_CLI(string transport)
     {
         await using var redis = await RedisServer.StartAsync(new RedisServerOptions { Daemonize = true, Arguments = ["--enable-debug-command", "yes"] });
         await using var agent = await AgentUnderTest.StartAsync(new Dictionary<string, string?>
@@ -85,7 +85,7 @@ public sealed partial class SyslogDrainTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task DrainRestarted_TheSinkReconnectsAndLinesFlowAgain()
+    public async Task Drain_restarted_the_sink_reconnects_and_lines_flow_again()
     {
         await using var agent = await AgentUnderTest.StartOwningRedisAsync(new Dictionary<string, string?>
         {
@@ -112,7 +112,7 @@ public sealed partial class SyslogDrainTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task HostileLogMessage_CannotForgeALineAtTheDrain()
+    public async Task Hostile_log_message_cannot_forge_a_line_at_the_drain()
     {
         await using var agent = await AgentUnderTest.StartOwningRedisAsync(new Dictionary<string, string?>
         {
@@ -135,7 +135,7 @@ public sealed partial class SyslogDrainTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task AgentEvents_GoIntoTheSameStreamAsAgentLines()
+    public async Task Agent_events_go_into_the_same_stream_as_agent_lines()
     {
         await using var agent = await AgentUnderTest.StartOwningRedisAsync(new Dictionary<string, string?>
         {

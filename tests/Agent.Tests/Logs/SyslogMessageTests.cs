@@ -9,7 +9,7 @@ public sealed class SyslogMessageTests
         "The server is now ready to accept connections on port 7889");
 
     [Fact]
-    public void Format_IsRfc5424_WithTheResourceAsProcId()
+    public void Format_is_RFC_5424_with_the_resource_as_proc_ID()
     {
         var message = SyslogMessage.Format(Ready, facility: 16, hostname: "db-1", resource: "redis-clear-69157");
 
@@ -48,7 +48,7 @@ public sealed class SyslogMessageTests
     }
 
     [Fact]
-    public void Format_HeaderFieldsWithSpacesOrControls_CannotShiftTheFields()
+    public void Format_header_fields_with_spaces_or_controls_cannot_shift_the_fields()
     {
         var message = SyslogMessage.Format(Ready, 16, "db 1\n", "my resource");
 
@@ -56,7 +56,7 @@ public sealed class SyslogMessageTests
     }
 
     [Fact]
-    public void OctetCounted_CountsBytesNotCharacters()
+    public void Octet_counted_counts_bytes_not_characters()
     {
         var frame = Encoding.UTF8.GetString(SyslogMessage.OctetCounted("é!"));
 
@@ -64,7 +64,7 @@ public sealed class SyslogMessageTests
     }
 
     [Fact]
-    public void Datagram_TooLong_IsCutOnACharacterBoundary_AndSaysHowManyBytesWereCut()
+    public void Datagram_too_long_is_cut_on_a_character_boundary_and_says_how_many_bytes_were_cut()
     {
         var message = "ab" + new string('é', 1000);
         var bytes = SyslogMessage.Datagram(message, maxBytes: 481);
@@ -91,7 +91,7 @@ public sealed class SyslogMessageTests
         Assert.Equal(expected, SyslogMessage.ParseFacility(text));
 
     [Fact]
-    public void Format_WithStructuredData_PutsItBetweenMsgIdAndMessage()
+    public void Format_with_structured_data_puts_it_between_msg_ID_and_message()
     {
         var message = SyslogMessage.Format(Ready, 16, "db-1", "r", "[origin@32473 software=\"redis-agent\"]");
 

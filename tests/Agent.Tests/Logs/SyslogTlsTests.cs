@@ -20,7 +20,7 @@ public sealed class SyslogTlsTests : IAsyncLifetime
     [Theory]
     [InlineData("ca")]
     [InlineData("pin")]
-    public async Task TrustedDrain_ReceivesTheLinesOverTls(string trust)
+    public async Task Trusted_drain_receives_the_lines_over_TLS(string trust)
     {
         await using var agent = await AgentUnderTest.StartOwningRedisAsync(new Dictionary<string, string?>
         {
@@ -35,7 +35,7 @@ public sealed class SyslogTlsTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task UntrustedDrain_GetsNothing_AndTheAgentSaysWhy()
+    public async Task Untrusted_drain_gets_nothing_and_the_agent_says_why()
     {
         await using var agent = await AgentUnderTest.StartOwningRedisAsync(new Dictionary<string, string?>
         {

@@ -18,7 +18,7 @@ public sealed class PortProbeTests
     private static readonly TimeSpan Patient = TimeSpan.FromSeconds(5);
 
     [Fact]
-    public async Task Probe_RealRedis_IsPong()
+    public async Task Probe_real_Redis_is_pong()
     {
         await using var redis = await RedisServer.StartAsync();
 
@@ -29,7 +29,7 @@ public sealed class PortProbeTests
     }
 
     [Fact]
-    public async Task Probe_RealRedisWithPassword_AuthenticatesAndIsPong()
+    public async Task Probe_real_Redis_with_password_authenticates_and_is_pong()
     {
         await using var redis = await RedisServer.StartAsync(new RedisServerOptions { Password = "c0rrect horse" });
 
@@ -39,7 +39,7 @@ public sealed class PortProbeTests
     }
 
     [Fact]
-    public async Task Probe_ClosedPort_IsRefused()
+    public async Task Probe_closed_port_is_refused()
     {
         var port = LoopbackPorts.Free();
 
@@ -47,7 +47,7 @@ public sealed class PortProbeTests
     }
 
     [Fact]
-    public async Task Probe_PeerThatNeverAnswers_IsHungAfterTheTimeout()
+    public async Task Probe_peer_that_never_answers_is_hung_after_the_timeout()
     {
         await using var peer = ScriptedPeer.Start(async (_, _, token) => await Task.Delay(System.Threading.Timeout.Infinite, token));
 
@@ -59,7 +59,7 @@ public sealed class PortProbeTests
     }
 
     [Fact]
-    public async Task Probe_PeerThatClosesAtOnce_IsReset()
+    public async Task Probe_peer_that_closes_at_once_is_reset()
     {
         await using var peer = ScriptedPeer.Start((socket, _, _) =>
         {
@@ -71,7 +71,7 @@ public sealed class PortProbeTests
     }
 
     [Fact]
-    public async Task Probe_LoadingServer_IsBusy()
+    public async Task Probe_loading_server_is_busy()
     {
         await using var peer = ScriptedPeer.Reply("-LOADING Redis is loading the dataset in memory\r\n");
 
@@ -82,7 +82,7 @@ public sealed class PortProbeTests
     }
 
     [Fact]
-    public async Task Probe_WithUserAndPassword_SendsAuthThenPing()
+    public async Task Probe_with_user_and_password_sends_auth_then_ping()
     {
         await using var peer = ScriptedPeer.Reply("+OK\r\n+PONG\r\n");
 
@@ -93,7 +93,7 @@ public sealed class PortProbeTests
     }
 
     [Fact]
-    public async Task Probe_AuthRejected_IsAuthFailedAndDetailHoldsNoSecret()
+    public async Task Probe_auth_rejected_is_auth_failed_and_detail_holds_no_secret()
     {
         await using var peer = ScriptedPeer.Reply("-WRONGPASS invalid username-password pair or user is disabled.\r\n-NOAUTH Authentication required.\r\n");
 
@@ -104,7 +104,7 @@ public sealed class PortProbeTests
     }
 
     [Fact]
-    public async Task Probe_EndlessReplyLine_IsCappedNotBuffered()
+    public async Task Probe_endless_reply_line_is_capped_not_buffered()
     {
         await using var peer = ScriptedPeer.Reply("+" + new string('x', 100_000));
 

@@ -7,7 +7,7 @@ namespace RedisAgent.Tests.Probing;
 public sealed class ProbeWakeupTests
 {
     [Fact]
-    public async Task WaitAsync_Woken_ReturnsBeforeTheTimeout()
+    public async Task Wait_async_woken_returns_before_the_timeout()
     {
         var time = new FakeTimeProvider();
         var wakeup = new ProbeWakeup();
@@ -20,7 +20,7 @@ public sealed class ProbeWakeupTests
     }
 
     [Fact]
-    public async Task WaitAsync_NotWoken_ReturnsAtTheTimeoutAndKeepsNoStaleWake()
+    public async Task Wait_async_not_woken_returns_at_the_timeout_and_keeps_no_stale_wake()
     {
         var time = new FakeTimeProvider();
         var wakeup = new ProbeWakeup();
@@ -37,7 +37,7 @@ public sealed class ProbeWakeupTests
     }
 
     [Fact]
-    public async Task Wake_BeforeTheWait_IsKeptForIt()
+    public async Task Wake_before_the_wait_is_kept_for_it()
     {
         var wakeup = new ProbeWakeup();
         wakeup.Wake();

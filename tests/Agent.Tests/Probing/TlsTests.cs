@@ -22,15 +22,15 @@ public sealed class TlsTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Probe_TrustedThroughTheCaFile_IsPong() =>
+    public async Task Probe_trusted_through_the_CA_file_is_pong() =>
         Assert.Equal(PortProbeOutcome.Pong, (await Probe(TlsTrust.Create(_certificates.CaFile, null))).Outcome);
 
     [Fact]
-    public async Task Probe_PinnedFingerprint_IsPong() =>
+    public async Task Probe_pinned_fingerprint_is_pong() =>
         Assert.Equal(PortProbeOutcome.Pong, (await Probe(TlsTrust.Create(null, _certificates.ServerSha256))).Outcome);
 
     [Fact]
-    public async Task Probe_UntrustedCertificate_IsTlsRejectedNotDown()
+    public async Task Probe_untrusted_certificate_is_TLS_rejected_not_down()
     {
         var result = await Probe(TlsTrust.System);
 
@@ -39,11 +39,11 @@ public sealed class TlsTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Probe_WrongPin_IsTlsRejected() =>
+    public async Task Probe_wrong_pin_is_TLS_rejected() =>
         Assert.Equal(PortProbeOutcome.TlsRejected, (await Probe(TlsTrust.Create(null, new string('a', 64)))).Outcome);
 
     [Fact]
-    public async Task Agent_RedissWithCaFile_IsHealthyAndSamplesInfo()
+    public async Task Agent_rediss_with_CA_file_is_healthy_and_samples_info()
     {
         await using var agent = await AgentUnderTest.StartAsync(new Dictionary<string, string?>
         {
@@ -56,7 +56,7 @@ public sealed class TlsTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Agent_RedissUntrusted_IsMisconfiguredAndNeverRestarts()
+    public async Task Agent_rediss_untrusted_is_misconfigured_and_never_restarts()
     {
         using var scratch = new TempDirectory("marker");
         var marker = scratch.File("restarted");

@@ -10,7 +10,7 @@ public sealed class VerdictPolicyTests
     private TimeSpan _elapsed;
 
     [Fact]
-    public void Observe_TwoPongs_IsHealthy()
+    public void Observe_two_pongs_is_healthy()
     {
         var policy = new VerdictPolicy(_options);
 
@@ -22,7 +22,7 @@ public sealed class VerdictPolicyTests
     }
 
     [Fact]
-    public void Observe_OneRefusedAmongPongs_ChangesNothing()
+    public void Observe_one_refused_among_pongs_changes_nothing()
     {
         var policy = Healthy();
 
@@ -54,7 +54,7 @@ public sealed class VerdictPolicyTests
     }
 
     [Fact]
-    public void Observe_MixedFailures_CountTogether()
+    public void Observe_mixed_failures_count_together()
     {
         var policy = Healthy();
 
@@ -66,7 +66,7 @@ public sealed class VerdictPolicyTests
     }
 
     [Fact]
-    public void Observe_HungShorterThanThreshold_IsNotHung()
+    public void Observe_hung_shorter_than_threshold_is_not_hung()
     {
         var policy = Healthy();
 
@@ -81,7 +81,7 @@ public sealed class VerdictPolicyTests
     }
 
     [Fact]
-    public void Observe_HungBeyondThreshold_IsHung()
+    public void Observe_hung_beyond_threshold_is_hung()
     {
         var policy = Healthy();
         VerdictChange? change = null;
@@ -95,7 +95,7 @@ public sealed class VerdictPolicyTests
     }
 
     [Fact]
-    public void Observe_HungThenRefused_RestartsTheHangClock()
+    public void Observe_hung_then_refused_restarts_the_hang_clock()
     {
         var policy = Healthy();
         policy.Observe(Next(PortProbeOutcome.Hung, TimeSpan.FromSeconds(1)));
@@ -107,7 +107,7 @@ public sealed class VerdictPolicyTests
     }
 
     [Fact]
-    public void Observe_BusyReplies_AreBusyNeverDown()
+    public void Observe_busy_replies_are_busy_never_down()
     {
         var policy = Healthy();
 
@@ -122,7 +122,7 @@ public sealed class VerdictPolicyTests
     }
 
     [Fact]
-    public void Observe_AuthFailures_AreMisconfigured()
+    public void Observe_auth_failures_are_misconfigured()
     {
         var policy = new VerdictPolicy(_options);
 
@@ -133,7 +133,7 @@ public sealed class VerdictPolicyTests
     }
 
     [Fact]
-    public void Observe_DownThenOnePong_StaysDownUntilSecondPong()
+    public void Observe_down_then_one_pong_stays_down_until_second_pong()
     {
         var policy = Healthy();
         for (var i = 0; i < 3; i++)

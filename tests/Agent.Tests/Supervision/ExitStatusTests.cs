@@ -16,6 +16,6 @@ public sealed class ExitStatusTests
         Assert.Equal(expected, ExitStatus.FromProcessExitCode(code).ToString());
 
     [Fact]
-    public void SystemdCommand_NamesTheUnit() =>
+    public void Systemd_command_names_the_unit() =>
         Assert.Equal("systemctl restart redis-server@main.service", CommandDriver.SystemdCommand("redis-server@main.service"));
 }

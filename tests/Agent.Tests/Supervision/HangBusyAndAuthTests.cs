@@ -11,7 +11,7 @@ public sealed class HangBusyAndAuthTests
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(20);
 
     [Fact]
-    public async Task ExecDriver_SigStop_IsHungAfterTheThresholdThenKilledAndRestarted()
+    public async Task Exec_driver_sig_stop_is_hung_after_the_threshold_then_killed_and_restarted()
     {
         await using var agent = await AgentUnderTest.StartOwningRedisAsync(new Dictionary<string, string?> { ["Verdict:HangThreshold"] = "00:00:01" });
         var port = agent.Port;
@@ -29,7 +29,7 @@ public sealed class HangBusyAndAuthTests
     }
 
     [Fact]
-    public async Task DebugSleepShorterThanTheHangThreshold_IsNotRestarted()
+    public async Task Debug_sleep_shorter_than_the_hang_threshold_is_not_restarted()
     {
         await using var agent = await AgentUnderTest.StartOwningRedisAsync(new Dictionary<string, string?>
         {
@@ -51,7 +51,7 @@ public sealed class HangBusyAndAuthTests
     }
 
     [Fact]
-    public async Task BusyScript_IsBusyAndNeverRestartedEvenPastTheHangThreshold()
+    public async Task Busy_script_is_busy_and_never_restarted_even_past_the_hang_threshold()
     {
         await using var agent = await AgentUnderTest.StartOwningRedisAsync(new Dictionary<string, string?>
         {
@@ -78,7 +78,7 @@ public sealed class HangBusyAndAuthTests
     }
 
     [Fact]
-    public async Task WrongPassword_IsMisconfiguredNeverRestartedAndNoPasswordIsLogged()
+    public async Task Wrong_password_is_misconfigured_never_restarted_and_no_password_is_logged()
     {
         const string right = "right-Horse-7d1e";
         const string wrong = "wrong-Staple-42ab";

@@ -12,7 +12,7 @@ public sealed class PersistenceGuardIntegrationTests
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(20);
 
     [Fact]
-    public async Task PrimaryWithReplicaAndNoPersistence_IsNotRestartedAndAsksForAFailover()
+    public async Task Primary_with_replica_and_no_persistence_is_not_restarted_and_asks_for_a_failover()
     {
         var (agent, replica) = await PrimaryWithReplicaAsync("--save", "", "--appendonly", "no");
         await using (agent)
@@ -33,7 +33,7 @@ public sealed class PersistenceGuardIntegrationTests
     [Theory]
     [InlineData("RDB snapshots only", "--save", "900 1", "--appendonly", "no")]
     [InlineData("appendfsync no", "--save", "", "--appendonly", "yes", "--appendfsync", "no")]
-    public async Task PrimaryWithReplicaAndDataThatMayBeOlderThanItsReplicas_IsNotRestartedAndAsksForAFailover(string why, params string[] persistence)
+    public async Task Primary_with_replica_and_data_that_may_be_older_than_its_replicas_is_not_restarted_and_asks_for_a_failover(string why, params string[] persistence)
     {
         var (agent, replica) = await PrimaryWithReplicaAsync(persistence);
         await using (agent)
@@ -50,7 +50,7 @@ public sealed class PersistenceGuardIntegrationTests
     }
 
     [Fact]
-    public async Task PrimaryWithReplicaAndAppendOnly_IsRestarted()
+    public async Task Primary_with_replica_and_append_only_is_restarted()
     {
         var (agent, replica) = await PrimaryWithReplicaAsync("--save", "", "--appendonly", "yes");
         await using (agent)

@@ -10,7 +10,7 @@ public sealed class PersistenceGuardTests
     private static readonly DateTimeOffset At = DateTimeOffset.UnixEpoch;
 
     [Fact]
-    public void Check_NoFactsYet_Allows() => Assert.True(PersistenceGuard.Check(null).IsAllowed);
+    public void Check_no_facts_yet_allows() => Assert.True(PersistenceGuard.Check(null).IsAllowed);
 
     [Theory]
     [InlineData(NodeRole.Replica, 0, false, "")]
@@ -26,7 +26,7 @@ public sealed class PersistenceGuardTests
     [InlineData(false, "3600 1 300 100", null, "RDB snapshots only")]
     [InlineData(false, "900 1", "everysec", "RDB snapshots only")]
     [InlineData(true, "", "no", "appendfsync no")]
-    public void Check_PrimaryWithReplicasAndDataThatMayBeOlderThanTheirs_RefusesAsOlderData(bool aof, string save, string? fsync, string why)
+    public void Check_primary_with_replicas_and_data_that_may_be_older_than_theirs_refuses_as_older_data(bool aof, string save, string? fsync, string why)
     {
         var verdict = PersistenceGuard.Check(new NodeFacts(NodeRole.Primary, 1, aof, save, 1, At, fsync));
 
@@ -38,7 +38,7 @@ public sealed class PersistenceGuardTests
     [Theory]
     [InlineData("")]
     [InlineData("  ")]
-    public void Check_PrimaryWithReplicasAndNoPersistence_Refuses(string save)
+    public void Check_primary_with_replicas_and_no_persistence_refuses(string save)
     {
         var verdict = PersistenceGuard.Check(new NodeFacts(NodeRole.Primary, 2, false, save, 1, At));
 
@@ -49,7 +49,7 @@ public sealed class PersistenceGuardTests
     }
 
     [Fact]
-    public void Check_PersistenceUnknown_AllowsWithANote()
+    public void Check_persistence_unknown_allows_with_a_note()
     {
         var verdict = PersistenceGuard.Check(new NodeFacts(NodeRole.Primary, 1, false, null, 1, At));
 

@@ -11,7 +11,7 @@ public sealed class RestartDriverTests
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(20);
 
     [Fact]
-    public async Task ExecDriver_KillNine_RestartsAtOnceAndKeepsThePasswordOutOfTheLogs()
+    public async Task Exec_driver_kill_nine_restarts_at_once_and_keeps_the_password_out_of_the_logs()
     {
         const string password = "pw-Exec-9f3b7c";
         await using var agent = await AgentUnderTest.StartOwningRedisAsync(password: password);
@@ -33,7 +33,7 @@ public sealed class RestartDriverTests
     }
 
     [Fact]
-    public async Task CommandDriver_KillNine_RunsTheCommandAndTheServerComesBack()
+    public async Task Command_driver_kill_nine_runs_the_command_and_the_server_comes_back()
     {
         await using var redis = await RedisServer.StartAsync(new RedisServerOptions { Daemonize = true });
         await using var agent = await AgentUnderTest.StartAsync(new Dictionary<string, string?>
@@ -55,7 +55,7 @@ public sealed class RestartDriverTests
     }
 
     [Fact]
-    public async Task CommandDriver_CommandFails_IsCountedAndRetriedUntilTheStartLimit()
+    public async Task Command_driver_command_fails_is_counted_and_retried_until_the_start_limit()
     {
         await using var redis = await RedisServer.StartAsync(new RedisServerOptions { Daemonize = true });
         await using var agent = await AgentUnderTest.StartAsync(new Dictionary<string, string?>
@@ -77,7 +77,7 @@ public sealed class RestartDriverTests
     }
 
     [Fact]
-    public async Task ExecDriver_ServerThatCannotStart_StopsAtTheStartLimitAndAsksForAFailover()
+    public async Task Exec_driver_server_that_cannot_start_stops_at_the_start_limit_and_asks_for_a_failover()
     {
         await using var agent = await AgentUnderTest.StartAsync(new Dictionary<string, string?>
         {
@@ -101,7 +101,7 @@ public sealed class RestartDriverTests
     }
 
     [Fact]
-    public async Task ExecDriver_PortAlreadyServed_RefusesToStartASecondServer()
+    public async Task Exec_driver_port_already_served_refuses_to_start_a_second_server()
     {
         await using var redis = await RedisServer.StartAsync();
 

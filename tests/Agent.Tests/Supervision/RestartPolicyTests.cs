@@ -16,7 +16,7 @@ public sealed class RestartPolicyTests
     };
 
     [Fact]
-    public void NextDelay_FirstFailure_IsImmediate()
+    public void Next_delay_first_failure_is_immediate()
     {
         var policy = new RestartPolicy(_options);
 
@@ -26,7 +26,7 @@ public sealed class RestartPolicyTests
     }
 
     [Fact]
-    public void NextDelay_ConsecutiveRestarts_DoubleWithinJitterBoundsUpToTheCap()
+    public void Next_delay_consecutive_restarts_double_within_jitter_bounds_up_to_the_cap()
     {
         var policy = new RestartPolicy(_options);
         var expectedCeilings = new[] { 0, 200, 400, 800, 1600, 2000, 2000 };
@@ -41,7 +41,7 @@ public sealed class RestartPolicyTests
     }
 
     [Fact]
-    public void OnFailure_AfterAStablePeriod_ResetsTheBackoff()
+    public void On_failure_after_a_stable_period_resets_the_backoff()
     {
         var policy = new RestartPolicy(_options);
         policy.RecordRestart(T0);
@@ -55,7 +55,7 @@ public sealed class RestartPolicyTests
     }
 
     [Fact]
-    public void OnFailure_HealthyForLessThanTheStablePeriod_KeepsTheBackoff()
+    public void On_failure_healthy_for_less_than_the_stable_period_keeps_the_backoff()
     {
         var policy = new RestartPolicy(_options);
         policy.RecordRestart(T0);
@@ -68,7 +68,7 @@ public sealed class RestartPolicyTests
     }
 
     [Fact]
-    public void IsLimitReached_AfterBurstWithinInterval_IsTrue()
+    public void Is_limit_reached_after_burst_within_interval_is_true()
     {
         var policy = new RestartPolicy(_options);
         for (var i = 0; i < 4; i++)
@@ -82,7 +82,7 @@ public sealed class RestartPolicyTests
     }
 
     [Fact]
-    public void IsLimitReached_OldRestartsLeaveTheWindow()
+    public void Is_limit_reached_old_restarts_leave_the_window()
     {
         var policy = new RestartPolicy(_options);
         for (var i = 0; i < 5; i++)

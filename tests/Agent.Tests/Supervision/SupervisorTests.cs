@@ -47,7 +47,7 @@ public sealed class SupervisorTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task NodeThatNeverAnswersAfterARestart_IsRestartedAgainAfterTheStartTimeoutWithBackoff()
+    public async Task Node_that_never_answers_after_a_restart_is_restarted_again_after_the_start_timeout_with_backoff()
     {
         Probe(PortProbeOutcome.Pong, NodeVerdict.Healthy);
         Probe(PortProbeOutcome.Refused, NodeVerdict.ProcessDown, changedFrom: NodeVerdict.Healthy);
@@ -66,7 +66,7 @@ public sealed class SupervisorTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task NodeBackBeforeTheBackoffEnds_CancelsThePendingRestart()
+    public async Task Node_back_before_the_backoff_ends_cancels_the_pending_restart()
     {
         Probe(PortProbeOutcome.Pong, NodeVerdict.Healthy);
         Probe(PortProbeOutcome.Refused, NodeVerdict.ProcessDown, changedFrom: NodeVerdict.Healthy);
@@ -84,7 +84,7 @@ public sealed class SupervisorTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task DriverThatThrows_CountsAsAFailedRestartAndTheLimitStillHolds()
+    public async Task Driver_that_throws_counts_as_a_failed_restart_and_the_limit_still_holds()
     {
         _driver.Failure = new IOException("disk full");
         Probe(PortProbeOutcome.Pong, NodeVerdict.Healthy);
@@ -104,7 +104,7 @@ public sealed class SupervisorTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task WithoutARestartLease_ARestartWaitsForTheGrant()
+    public async Task Without_a_restart_lease_a_restart_waits_for_the_grant()
     {
         _lease.End("term 2: n1's host is under confirmation");
         Probe(PortProbeOutcome.Pong, NodeVerdict.Healthy);
@@ -123,7 +123,7 @@ public sealed class SupervisorTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task ARestartHeldByTheCoordinator_GoesAheadFencedTheMomentTheCoordinatorIsLost()
+    public async Task A_restart_held_by_the_coordinator_goes_ahead_fenced_the_moment_the_coordinator_is_lost()
     {
         _lease.End("term 2: n1's host is under confirmation");
         Probe(PortProbeOutcome.Pong, NodeVerdict.Healthy);
@@ -139,7 +139,7 @@ public sealed class SupervisorTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task ALeaseThatRunsOutDuringTheBackoff_RestartsAloneAtTheBackoffsEnd()
+    public async Task A_lease_that_runs_out_during_the_backoff_restarts_alone_at_the_backoffs_end()
     {
         Probe(PortProbeOutcome.Pong, NodeVerdict.Healthy);
         Probe(PortProbeOutcome.Refused, NodeVerdict.ProcessDown, changedFrom: NodeVerdict.Healthy);
