@@ -13,9 +13,15 @@ namespace RedisShared.Hosting;
 /// </summary>
 internal static class HostFaults
 {
-    /// <summary>Keeps the host's stack-trace records out of the log; its ordinary lifetime lines stay.</summary>
+    /// <summary>
+    /// Keeps the host's stack-trace records out of the log; its ordinary lifetime lines (another
+    /// category) stay. All of them: a start that fails after a loop was started cancels that loop, and
+    /// when the loop's task had not begun yet (a loaded machine) the host logs it, at Critical, as a loop
+    /// that threw and stopped the host, with a stack trace. A loop that really fails is said by
+    /// <see cref="RunAsync"/>, in one line, with a non-zero exit.
+    /// </summary>
     public static void QuietHostErrors(ILoggingBuilder logging) =>
-        logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
+        logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.None);
 
     /// <summary>The host's loops, taken before it runs (running it disposes its services).</summary>
     public static IReadOnlyList<BackgroundService> Loops(IServiceProvider services) =>

@@ -12,6 +12,12 @@ internal static class Quoted
 {
     public static string Printable(string value, int max = 80)
     {
+        if (value.Length <= max && !value.AsSpan().ContainsAnyInRange('\u0000', '\u001f') && !value.AsSpan().ContainsAnyInRange('\u007f', '\u009f'))
+        {
+            // Already printable (nearly always): the same string, nothing copied.
+            return value;
+        }
+
         var text = new StringBuilder();
         foreach (var c in value.Length > max ? value.AsSpan(0, max) : value.AsSpan())
         {
