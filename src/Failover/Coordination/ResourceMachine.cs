@@ -892,8 +892,7 @@ internal sealed class ResourceMachine
             // fleet's renewals are spread over the second its reports are: renewed here, by the clock, only
             // when no report has come for half as long again. (Renewed here on time, every lease of a fleet
             // that came up together was renewed on the same tick: 5,000 commands at once every other second.)
-            var due = current is null || current.Granted != wanted.Granted || current.FenceOnStart != wanted.FenceOnStart
-                || current.NoStandby != wanted.NoStandby || current.NotPrimary != wanted.NotPrimary
+            var due = current is null || !SameGrant(current, wanted)
                 || (wanted.Granted && now - view.LeaseAt >= _policy.LeaseRenewal * 1.5);
             if (!due)
             {
@@ -922,11 +921,16 @@ internal sealed class ResourceMachine
         }
 
         var wanted = WantedLease(view.Spec.Name, report, now);
-        if (wanted.Granted && current.FenceOnStart == wanted.FenceOnStart && current.NoStandby == wanted.NoStandby && current.NotPrimary == wanted.NotPrimary)
+        if (SameGrant(current, wanted))
         {
             SendLease(view, wanted, now);
         }
     }
+
+    /// <summary>The same grant and the same conditions (its reason and time to live aside): a renewal, not a change.</summary>
+    private static bool SameGrant(LeaseGrant current, LeaseGrant wanted) =>
+        current.Granted == wanted.Granted && current.FenceOnStart == wanted.FenceOnStart
+        && current.NoStandby == wanted.NoStandby && current.NotPrimary == wanted.NotPrimary;
 
     private LeaseGrant WantedLease(string name, NodeReport report, DateTimeOffset now) =>
         name == Primary && State == ResourceState.Confirming
