@@ -36,24 +36,42 @@ internal sealed partial class IsolationFence(
         }
 
         var started = time.GetUtcNow();
-        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(100), time);
         try
         {
-            while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
+            while (!stoppingToken.IsCancellationRequested)
             {
                 var alone = Alone(started);
+                if (alone < after)
+                {
+                    // Nothing can fence before the rest of the time has passed: every sign of anyone
+                    // only puts that moment later. A stream that closes ends the wait early (the
+                    // coordinator's last word no longer counts), and the wait is never longer than
+                    // LongestWait, so that anything else that changes who is seen is looked at soon.
+                    await link.Lost.WaitAsync(Max(Min(after - alone, LongestWait), TimeSpan.FromMilliseconds(1)), time, stoppingToken).ConfigureAwait(false);
+                    continue;
+                }
+
                 // Not when the coordinator's last word was that no standby is in sync: nobody could
                 // be promoted in this primary's place, so a fence would cost its writes and save none.
-                if (alone >= after && !control.Fenced && reports.Role == NodeRole.Primary && !lease.NoStandby)
+                if (!control.Fenced && reports.Role == NodeRole.Primary && !lease.NoStandby)
                 {
                     await FenceAsync(alone).ConfigureAwait(false);
                 }
+
+                // Cut off: looked at again shortly, for a role, a lease or a fence that changed.
+                await Task.Delay(CutOffRecheck, time, stoppingToken).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
         }
     }
+
+    /// <summary>The longest the fence sleeps while someone was seen recently (it wakes at the moment it could be due, or at a closed stream, before that).</summary>
+    internal static readonly TimeSpan LongestWait = TimeSpan.FromSeconds(1);
+
+    /// <summary>How often a node already cut off is looked at again (its role, its lease, whether it is fenced).</summary>
+    internal static readonly TimeSpan CutOffRecheck = TimeSpan.FromMilliseconds(100);
 
     private async Task FenceAsync(TimeSpan alone)
     {
@@ -98,6 +116,8 @@ internal sealed partial class IsolationFence(
     }
 
     private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
+
+    private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
 
     private static partial class Log
     {

@@ -13,8 +13,19 @@ internal sealed class LinkState
     public bool Connected
     {
         get => _connected;
-        set => _connected = value;
+        set
+        {
+            var was = _connected;
+            _connected = value;
+            if (was && !value)
+            {
+                Lost.Wake();
+            }
+        }
     }
+
+    /// <summary>Woken when an open stream closes, so that a loop sleeping on the coordinator's last word looks again at once.</summary>
+    public Node.ProbeWakeup Lost { get; } = new();
 
     /// <summary>When the coordinator was last heard from (a welcome or a command), as a <see cref="TimeProvider"/> timestamp; 0: never.</summary>
     public long LastHeard => Interlocked.Read(ref _lastHeard);
