@@ -1,5 +1,4 @@
 using System.Globalization;
-using Grpc.Net.Client;
 using RedisAgent.Testing;
 using RedisAgent.Testing.Hosts;
 using RedisAgent.Tests.HostProbing;
@@ -13,79 +12,29 @@ namespace RedisAgent.Tests.Failover;
 /// and a coordinator with a 5 s window. host-1 is the primary, host-2 and host-3 replicate it.
 /// </summary>
 [Collection(LoopbackHostsCollection.Name)]
-public sealed class FailoverIntegrationTests(LoopbackHosts hosts, Xunit.Abstractions.ITestOutputHelper output) : IAsyncLifetime
+public sealed class FailoverIntegrationTests(LoopbackHosts hosts, Xunit.Abstractions.ITestOutputHelper output) : ThreeHostResource(hosts)
 {
     private static readonly TimeSpan Window = TimeSpan.FromSeconds(5);
-    private readonly List<TestHost> _hosts = [];
-    private readonly Dictionary<string, AgentUnderTest> _agents = new(StringComparer.Ordinal);
-    private FailoverUnderTest _coordinator = null!;
-    private GrpcChannel _channel = null!;
-
-    public async Task InitializeAsync()
-    {
-        for (var i = 1; i <= 3; i++)
-        {
-            _hosts.Add(await hosts.StartAsync(i, alsoLoopback: true));
-        }
-
-        foreach (var replica in _hosts.Skip(1))
-        {
-            await Resp.CommandAsync(replica.Address, replica.Redis.Port, "REPLICAOF", _hosts[0].Address, Port(_hosts[0]));
-        }
-
-        foreach (var replica in _hosts.Skip(1))
-        {
-            await Poll.UntilAsync(async () => (await InfoAsync(replica))["master_link_status"] == "up", TimeSpan.FromSeconds(20), () => $"{replica.Name} syncs from host-1");
-        }
-
-        _coordinator = await FailoverUnderTest.StartAsync("cache", [.. _hosts.Select(h => (h.Name, $"{h.Address}:{h.Redis.Port}"))]);
-        _channel = GrpcChannel.ForAddress(_coordinator.Url);
-        foreach (var host in _hosts)
-        {
-            _agents[host.Name] = await StartAgentAsync(host);
-        }
-
-        await WaitForStateAsync(s => s.State == RedisFailover.Protos.ResourceState.Healthy && s.Primary == "host-1" && s.Nodes.All(n => n.Connected), "all three agents connected, host-1 primary");
-    }
-
-    public async Task DisposeAsync()
-    {
-        foreach (var agent in _agents.Values)
-        {
-            await agent.DisposeAsync();
-        }
-
-        _channel?.Dispose();
-        if (_coordinator is not null)
-        {
-            await _coordinator.DisposeAsync();
-        }
-
-        foreach (var host in _hosts)
-        {
-            await host.DisposeAsync();
-        }
-    }
 
     [Fact]
     public async Task An_unauthenticated_caller_is_refused()
     {
-        var admin = new Admin.AdminClient(_channel);
+        var admin = new Admin.AdminClient(Channel);
 
         var refused = await Assert.ThrowsAsync<Grpc.Core.RpcException>(async () => await admin.GetStatusAsync(new ResourceRequest { Resource = "cache" }));
         Assert.Equal(Grpc.Core.StatusCode.Unauthenticated, refused.StatusCode);
         var wrong = await Assert.ThrowsAsync<Grpc.Core.RpcException>(async () =>
             await admin.GetStatusAsync(new ResourceRequest { Resource = "cache" }, new Grpc.Core.Metadata { { "authorization", "Bearer wrong" } }));
         Assert.Equal(Grpc.Core.StatusCode.Unauthenticated, wrong.StatusCode);
-        var unknown = await Assert.ThrowsAsync<Grpc.Core.RpcException>(async () => await admin.GetStatusAsync(new ResourceRequest { Resource = "nope" }, _coordinator.Headers));
+        var unknown = await Assert.ThrowsAsync<Grpc.Core.RpcException>(async () => await admin.GetStatusAsync(new ResourceRequest { Resource = "nope" }, Coordinator.Headers));
         Assert.Equal(Grpc.Core.StatusCode.NotFound, unknown.StatusCode);
         var badPolicy = await Assert.ThrowsAsync<Grpc.Core.RpcException>(async () =>
-            await admin.SetSettingsAsync(new SetSettingsRequest { Resource = "cache", Settings = new Settings { MaxmemoryPolicy = "delete-everything" } }, _coordinator.Headers));
+            await admin.SetSettingsAsync(new SetSettingsRequest { Resource = "cache", Settings = new Settings { MaxmemoryPolicy = "delete-everything" } }, Coordinator.Headers));
         Assert.Equal(Grpc.Core.StatusCode.InvalidArgument, badPolicy.StatusCode);
 
         // An agent of a node the resource does not have is refused at registration; the coordinator carries on.
-        var link = new AgentLink.AgentLinkClient(_channel);
-        using var call = link.Connect(_coordinator.Headers);
+        var link = new AgentLink.AgentLinkClient(Channel);
+        using var call = link.Connect(Coordinator.Headers);
         await call.RequestStream.WriteAsync(new AgentMessage { Registration = new Registration { Resource = "cache", Node = "host-9" } });
         var stranger = await Assert.ThrowsAsync<Grpc.Core.RpcException>(async () => await call.ResponseStream.MoveNext(CancellationToken.None));
         Assert.Equal(Grpc.Core.StatusCode.NotFound, stranger.StatusCode);
@@ -95,10 +44,10 @@ public sealed class FailoverIntegrationTests(LoopbackHosts hosts, Xunit.Abstract
     [Fact]
     public async Task A_lost_primary_host_is_failed_over_once_with_its_settings_and_a_rebuilt_standby_and_the_old_primary_returns_as_a_replica()
     {
-        var admin = new Admin.AdminClient(_channel);
-        await admin.SetSettingsAsync(new SetSettingsRequest { Resource = "cache", Settings = new Settings { TimeoutSeconds = 300, MaxmemoryPolicy = "allkeys-lru" } }, _coordinator.Headers);
-        await Poll.UntilAsync(async () => (await ConfigAsync(_hosts[1], "timeout")) == "300" && (await ConfigAsync(_hosts[1], "maxmemory-policy")) == "allkeys-lru",
-            TimeSpan.FromSeconds(10), () => "the settings reach host-2 while it is a replica\n" + _coordinator.Describe());
+        var admin = new Admin.AdminClient(Channel);
+        await admin.SetSettingsAsync(new SetSettingsRequest { Resource = "cache", Settings = new Settings { TimeoutSeconds = 300, MaxmemoryPolicy = "allkeys-lru" } }, Coordinator.Headers);
+        await Poll.UntilAsync(async () => (await ConfigAsync(Hosts[1], "timeout")) == "300" && (await ConfigAsync(Hosts[1], "maxmemory-policy")) == "allkeys-lru",
+            TimeSpan.FromSeconds(10), () => "the settings reach host-2 while it is a replica\n" + Coordinator.Describe());
 
         // A writer runs throughout: every acknowledged write is remembered.
         using var stopWriting = new CancellationTokenSource();
@@ -109,34 +58,34 @@ public sealed class FailoverIntegrationTests(LoopbackHosts hosts, Xunit.Abstract
 
         // host-1 is lost: its address DROPped both ways, its agent stopped.
         var lost = DateTimeOffset.UtcNow;
-        using (Partition.Isolate(_hosts[0].Address))
+        using (Partition.Isolate(Hosts[0].Address))
         {
             await StopAgentAsync("host-1");
 
             var status = await WaitForStateAsync(s => s.Primary != "host-1" && s.Term == 2, "a new primary", TimeSpan.FromSeconds(40));
-            var promoted = _hosts.Single(h => h.Name == status.Primary);
+            var promoted = Hosts.Single(h => h.Name == status.Primary);
             // Writes go to the new primary within the window plus a few seconds of detection and confirmation.
             await Poll.UntilAsync(async () => await Resp.CommandAsync(promoted.Address, promoted.Redis.Port, "SET", "after", "failover") == "OK",
                 TimeSpan.FromSeconds(10), () => "the new primary takes writes");
             var writable = DateTimeOffset.UtcNow - lost;
             output.WriteLine($"writes back on {promoted.Name} {writable.TotalSeconds:0.0} s after the loss (window {Window.TotalSeconds} s)");
             // The window is the only wait (SSH silence is gathered during it): window + 1.5 s in a quiet run; generous here.
-            Assert.True(writable < Window + TimeSpan.FromSeconds(4), $"writes were back {writable.TotalSeconds:0.0} s after the loss\n{_coordinator.Describe()}");
+            Assert.True(writable < Window + TimeSpan.FromSeconds(4), $"writes were back {writable.TotalSeconds:0.0} s after the loss\n{Coordinator.Describe()}");
             Assert.Equal("300", await ConfigAsync(promoted, "timeout"));
             Assert.Equal("allkeys-lru", await ConfigAsync(promoted, "maxmemory-policy"));
             // Published once the coordinator has the promote's result, which can come a moment after the node takes writes.
             var published = $"REDIS_URL=redis://{promoted.Address}:{promoted.Redis.Port}\n";
-            await Poll.UntilAsync(async () => await File.ReadAllTextAsync(_coordinator.UrlFile) == published,
-                TimeSpan.FromSeconds(5), () => $"the URL file names {promoted.Name}: {File.ReadAllText(_coordinator.UrlFile)}\n{_coordinator.Describe()}");
+            await Poll.UntilAsync(async () => await File.ReadAllTextAsync(Coordinator.UrlFile) == published,
+                TimeSpan.FromSeconds(5), () => $"the URL file names {promoted.Name}: {File.ReadAllText(Coordinator.UrlFile)}\n{Coordinator.Describe()}");
 
             // The other replica is rebuilt from the new primary; only then is failover allowed again.
-            var spare = _hosts.Single(h => h.Name != "host-1" && h.Name != promoted.Name);
+            var spare = Hosts.Single(h => h.Name != "host-1" && h.Name != promoted.Name);
             await WaitForStateAsync(s => s.State == RedisFailover.Protos.ResourceState.Healthy, "the spare in sync with the new primary", TimeSpan.FromSeconds(30));
             var spareInfo = await InfoAsync(spare);
             Assert.Equal((promoted.Address, Port(promoted), "up"), (spareInfo["master_host"], spareInfo["master_port"], spareInfo["master_link_status"]));
-            var journal = _coordinator.Store.Journal("cache").ToList();
+            var journal = Coordinator.Store.Journal("cache").ToList();
             Assert.Single(journal, r => r.Kind == "promote");
-            Assert.True(journal.FindLastIndex(r => r.Kind == "in-sync") > journal.FindIndex(r => r.Kind == "promote"), _coordinator.Describe());
+            Assert.True(journal.FindLastIndex(r => r.Kind == "in-sync") > journal.FindIndex(r => r.Kind == "promote"), Coordinator.Describe());
             Assert.Contains(journal, r => r.Kind == "loss");
 
             // Acknowledged writes that did not survive the failover, against the journal's estimate.
@@ -154,25 +103,25 @@ public sealed class FailoverIntegrationTests(LoopbackHosts hosts, Xunit.Abstract
         }
 
         // host-1 comes back (its partition lifted, its agent started again) still believing it is a primary.
-        _agents["host-1"] = await StartAgentAsync(_hosts[0]);
-        var primary = _hosts.Single(h => h.Name == _coordinator.Coordinator.Resources.Single().Read(m => m.Primary));
-        await Poll.UntilAsync(async () => (await InfoAsync(_hosts[0])) is var info && info["role"] == "slave" && info["master_host"] == primary.Address,
-            TimeSpan.FromSeconds(20), () => "host-1 demoted to a replica of the new primary\n" + _coordinator.Describe());
-        var write = await Resp.CommandAsync(_hosts[0].Address, _hosts[0].Redis.Port, "SET", "on-the-old-primary", "x");
+        Agents["host-1"] = await StartAgentAsync(Hosts[0]);
+        var primary = Hosts.Single(h => h.Name == Coordinator.Coordinator.Resources.Single().Read(m => m.Primary));
+        await Poll.UntilAsync(async () => (await InfoAsync(Hosts[0])) is var info && info["role"] == "slave" && info["master_host"] == primary.Address,
+            TimeSpan.FromSeconds(20), () => "host-1 demoted to a replica of the new primary\n" + Coordinator.Describe());
+        var write = await Resp.CommandAsync(Hosts[0].Address, Hosts[0].Redis.Port, "SET", "on-the-old-primary", "x");
         Assert.StartsWith("-READONLY", write, StringComparison.Ordinal);
-        var final = _coordinator.Store.Journal("cache").ToList();
+        var final = Coordinator.Store.Journal("cache").ToList();
         var promotion = Assert.Single(final, r => r.Kind == "promote");
         // Beside the estimate, the loss measured from host-1's own offset when it returned, in the same incident.
         var measuredLoss = Assert.Single(final, r => r.Kind == "loss" && r.Text.StartsWith("measured loss", StringComparison.Ordinal));
         Assert.Equal(promotion.Incident, measuredLoss.Incident);
         output.WriteLine(measuredLoss.Text);
-        output.WriteLine(_coordinator.Describe());
+        output.WriteLine(Coordinator.Describe());
     }
 
     [Fact]
     public async Task A_killed_primary_process_is_restarted_by_its_agent_and_never_failed_over()
     {
-        var primary = _hosts[0];
+        var primary = Hosts[0];
         // A primary with replicas must come back with everything they hold, or its agent rightly
         // refuses to restart it (the persistence guard): an AOF is on. The restart command starts the
         // server with its original arguments (no AOF), so the key also goes into a snapshot it loads.
@@ -184,14 +133,14 @@ public sealed class FailoverIntegrationTests(LoopbackHosts hosts, Xunit.Abstract
         Signals.Send(pid, Signals.SigKill);
 
         await Poll.UntilAsync(async () => await PidAsync(primary) is { } now && now != pid, TimeSpan.FromSeconds(15),
-            () => "host-1's redis-server restarted by its agent\n" + Agents());
+            () => "host-1's redis-server restarted by its agent\n" + DescribeAgents());
         await HoldsAsync(() => Status().Term == 1 && Status().Primary == "host-1", Window + TimeSpan.FromSeconds(3), "no failover for a process death");
         // A peer's probe may time out while the machine is busy and open a suspicion; what a process
         // death must never do is fail over: every suspicion is refuted, none confirmed, nothing promoted.
-        var journal = _coordinator.Store.Journal("cache").ToList();
+        var journal = Coordinator.Store.Journal("cache").ToList();
         Assert.DoesNotContain(journal, r => r.Kind is "promote" or "confirmed");
         Assert.All(journal.Where(r => r.Kind == "suspect"), s => Assert.Contains(journal, r => r.Kind == "refuted" && r.Incident == s.Incident));
-        Assert.True(_agents["host-1"].Snapshot.Restarts >= 1);
+        Assert.True(Agents["host-1"].Snapshot.Restarts >= 1);
         Assert.Equal("across the restart", await Resp.CommandAsync(primary.Address, primary.Redis.Port, "GET", "kept"));
     }
 
@@ -208,18 +157,18 @@ public sealed class FailoverIntegrationTests(LoopbackHosts hosts, Xunit.Abstract
     public async Task With_no_coordinator_every_killed_redis_is_restarted_and_the_restarted_primary_takes_writes_again_when_one_returns()
     {
         var outage = TimeSpan.FromSeconds(double.Parse(Environment.GetEnvironmentVariable("COORDINATOR_OUTAGE_SECONDS") ?? "12", CultureInfo.InvariantCulture));
-        var (primary, replica) = (_hosts[0], _hosts[1]);
+        var (primary, replica) = (Hosts[0], Hosts[1]);
         // The restart command starts the server with its original arguments (no AOF): the key goes into the snapshot it loads.
         await Resp.CommandAsync(primary.Address, primary.Redis.Port, "SET", "before", "the outage");
         await SnapshottedPrimaryWithLeaseAsync();
         var rounds = 0;
         var writesBack = TimeSpan.Zero;
 
-        await _coordinator.RestartAsync(whileDown: async () =>
+        await Coordinator.RestartAsync(whileDown: async () =>
         {
             var down = System.Diagnostics.Stopwatch.StartNew();
             // Past the lease: from here on no restart has any coordinator's word.
-            await Poll.UntilAsync(() => _agents["host-1"].Lease.Alone && _agents["host-2"].Lease.Alone, Window, () => "the leases run out\n" + Agents());
+            await Poll.UntilAsync(() => Agents["host-1"].Lease.Alone && Agents["host-2"].Lease.Alone, Window, () => "the leases run out\n" + DescribeAgents());
             var lastKill = System.Diagnostics.Stopwatch.StartNew();
             while (down.Elapsed < outage && rounds < 200)
             {
@@ -236,28 +185,28 @@ public sealed class FailoverIntegrationTests(LoopbackHosts hosts, Xunit.Abstract
                 await KilledAndRestartedAsync(primary);
                 // At once, before any probe of the agent's can have seen it back: fenced from its first command.
                 var write = await Resp.CommandAsync(primary.Address, primary.Redis.Port, "SET", "during", "the outage");
-                Assert.True(write.StartsWith("-NOREPLICAS", StringComparison.Ordinal), $"round {rounds}: host-1 restarted without a coordinator answered a write with {write}\n{Agents()}");
+                Assert.True(write.StartsWith("-NOREPLICAS", StringComparison.Ordinal), $"round {rounds}: host-1 restarted without a coordinator answered a write with {write}\n{DescribeAgents()}");
                 Assert.Equal("the outage", await Resp.CommandAsync(primary.Address, primary.Redis.Port, "GET", "before"));
-                Assert.False(await WritesWithinAsync(primary, TimeSpan.FromMilliseconds(300)), $"round {rounds}: host-1 restarted without a coordinator took a write\n{Agents()}");
+                Assert.False(await WritesWithinAsync(primary, TimeSpan.FromMilliseconds(300)), $"round {rounds}: host-1 restarted without a coordinator took a write\n{DescribeAgents()}");
                 Assert.Equal("master", (await InfoAsync(primary))["role"]);
 
                 await KilledAndRestartedAsync(replica);
                 await Poll.UntilAsync(async () => await InfoAsync(replica) is { } info && info["role"] == "slave" && info["master_port"] == Port(primary) && info["master_link_status"] == "up",
-                    TimeSpan.FromSeconds(15), () => $"round {rounds}: host-2 restarted without a coordinator replicates from host-1 again\n{Agents()}");
+                    TimeSpan.FromSeconds(15), () => $"round {rounds}: host-2 restarted without a coordinator replicates from host-1 again\n{DescribeAgents()}");
             }
         });
 
         var back = System.Diagnostics.Stopwatch.StartNew();
-        await Poll.UntilAsync(() => WritesWithinAsync(primary, TimeSpan.FromMilliseconds(200)), TimeSpan.FromSeconds(15), () => "host-1 takes writes once the coordinator is back\n" + Agents());
+        await Poll.UntilAsync(() => WritesWithinAsync(primary, TimeSpan.FromMilliseconds(200)), TimeSpan.FromSeconds(15), () => "host-1 takes writes once the coordinator is back\n" + DescribeAgents());
         writesBack = back.Elapsed;
         output.WriteLine($"{rounds} rounds of kills over {outage.TotalSeconds:0} s without a coordinator; host-1 took writes {writesBack.TotalSeconds:0.00} s after the coordinator was back");
         // Generous for a loaded machine: seen 0.4 to 1.1 s here.
         Assert.True(writesBack < TimeSpan.FromSeconds(5), $"writes came back after {writesBack.TotalSeconds:0.0} s");
         await WaitForStateAsync(s => s.State == RedisFailover.Protos.ResourceState.Healthy && s.Term == 1 && s.Primary == "host-1", "host-1 still the primary of term 1");
-        Assert.True(_agents["host-1"].Snapshot.Restarts >= rounds && _agents["host-2"].Snapshot.Restarts >= rounds);
-        Assert.Contains(_agents["host-1"].Logs.Entries, e => e.EventId == 1117 && e.Message.Contains("refusing writes", StringComparison.Ordinal));
-        Assert.Contains(_agents["host-2"].Logs.Entries, e => e.EventId == 1118);
-        Assert.DoesNotContain(_coordinator.Store.Journal("cache"), r => r.Kind is "promote" or "confirmed");
+        Assert.True(Agents["host-1"].Snapshot.Restarts >= rounds && Agents["host-2"].Snapshot.Restarts >= rounds);
+        Assert.Contains(Agents["host-1"].Logs.Entries, e => e.EventId == 1117 && e.Message.Contains("refusing writes", StringComparison.Ordinal));
+        Assert.Contains(Agents["host-2"].Logs.Entries, e => e.EventId == 1118);
+        Assert.DoesNotContain(Coordinator.Store.Journal("cache"), r => r.Kind is "promote" or "confirmed");
         // The fence lifted puts the node's own setting back.
         Assert.Equal("0", await ConfigAsync(primary, "min-replicas-to-write"));
     }
@@ -268,7 +217,7 @@ public sealed class FailoverIntegrationTests(LoopbackHosts hosts, Xunit.Abstract
         var pid = (await PidAsync(host))!.Value;
         Signals.Send(pid, Signals.SigKill);
         await Poll.UntilAsync(async () => await PidAsync(host) is { } now && now != pid, TimeSpan.FromSeconds(15),
-            () => $"{host.Name}'s redis-server (pid {pid}) restarted by its agent\n{Agents()}");
+            () => $"{host.Name}'s redis-server (pid {pid}) restarted by its agent\n{DescribeAgents()}");
     }
 
     /// <summary>True when a SET is acknowledged within <paramref name="timeout"/> (a fenced node holds it: false).</summary>
@@ -295,28 +244,28 @@ public sealed class FailoverIntegrationTests(LoopbackHosts hosts, Xunit.Abstract
     [Fact]
     public async Task A_coordinator_whose_store_was_lost_takes_the_agents_term_and_restarts_go_on()
     {
-        var primary = _hosts[0];
+        var primary = Hosts[0];
         await SnapshottedPrimaryWithLeaseAsync();
 
-        await _coordinator.RestartAsync(whileDown: async () =>
+        await Coordinator.RestartAsync(whileDown: async () =>
         {
-            foreach (var file in Directory.GetFiles(_coordinator.StoreDirectory, "cache.*"))
+            foreach (var file in Directory.GetFiles(Coordinator.StoreDirectory, "cache.*"))
             {
                 File.Delete(file);
             }
 
-            await Poll.UntilAsync(() => _agents["host-1"].Lease.Alone, Window, () => "host-1's lease runs out\n" + Agents());
+            await Poll.UntilAsync(() => Agents["host-1"].Lease.Alone, Window, () => "host-1's lease runs out\n" + DescribeAgents());
             await KilledAndRestartedAsync(primary);
         });
 
         // Restarted fenced while no coordinator answered: the one that returns, with no record, takes the
         // agents' term, and lifts the fence of the primary they report.
         await WaitForStateAsync(s => s.State == RedisFailover.Protos.ResourceState.Healthy && s.Term == 1 && s.Primary == "host-1", "host-1 the primary of term 1 again");
-        await Poll.UntilAsync(() => WritesWithinAsync(primary, TimeSpan.FromMilliseconds(200)), TimeSpan.FromSeconds(15), () => "host-1 takes writes under the recovered term\n" + Agents());
-        Assert.Contains(_coordinator.Store.Journal("cache"), r => r.Kind == "recovered" && r.Text.Contains("term 1 taken from", StringComparison.Ordinal));
-        Assert.Contains(_coordinator.Logs.Entries, e => e.EventId == 2032);
-        Assert.Equal(1, _coordinator.Store.Load("cache").Term);
-        Assert.DoesNotContain(_agents.Values.SelectMany(a => a.Logs.Entries), e => e.EventId == 1604);
+        await Poll.UntilAsync(() => WritesWithinAsync(primary, TimeSpan.FromMilliseconds(200)), TimeSpan.FromSeconds(15), () => "host-1 takes writes under the recovered term\n" + DescribeAgents());
+        Assert.Contains(Coordinator.Store.Journal("cache"), r => r.Kind == "recovered" && r.Text.Contains("term 1 taken from", StringComparison.Ordinal));
+        Assert.Contains(Coordinator.Logs.Entries, e => e.EventId == 2032);
+        Assert.Equal(1, Coordinator.Store.Load("cache").Term);
+        Assert.DoesNotContain(Agents.Values.SelectMany(a => a.Logs.Entries), e => e.EventId == 1604);
     }
 
     /// <summary>
@@ -328,10 +277,10 @@ public sealed class FailoverIntegrationTests(LoopbackHosts hosts, Xunit.Abstract
     [Fact]
     public async Task An_rdb_only_primary_killed_is_failed_over_not_restarted_from_its_older_snapshot_and_no_acknowledged_write_is_lost()
     {
-        var primary = _hosts[0];
+        var primary = Hosts[0];
         await Resp.CommandAsync(primary.Address, primary.Redis.Port, "CONFIG", "SET", "save", "900 1");
         await Resp.CommandAsync(primary.Address, primary.Redis.Port, "SAVE");
-        await _agents["host-1"].WaitForAsync(s => s.Facts is { DiskMayBeBehind: true, ConnectedReplicas: 2 }, TimeSpan.FromSeconds(10), "the agent sees RDB only, two replicas");
+        await Agents["host-1"].WaitForAsync(s => s.Facts is { DiskMayBeBehind: true, ConnectedReplicas: 2 }, TimeSpan.FromSeconds(10), "the agent sees RDB only, two replicas");
         await using (var client = await RespClient.ConnectAsync(primary.Address, primary.Redis.Port))
         {
             for (var i = 0; i < 202; i++)
@@ -349,14 +298,14 @@ public sealed class FailoverIntegrationTests(LoopbackHosts hosts, Xunit.Abstract
         var status = await WaitForStateAsync(s => s.Term == 2 && s.Primary != "host-1", "failed over after host-1's agent refused to restart it");
         var failedOver = killed.Elapsed;
         output.WriteLine($"failed over {failedOver.TotalMilliseconds:0} ms after the kill");
-        var promoted = _hosts.Single(h => h.Name == status.Primary);
+        var promoted = Hosts.Single(h => h.Name == status.Primary);
         Assert.Equal("202", await Resp.CommandAsync(promoted.Address, promoted.Redis.Port, "DBSIZE"));
-        var journal = _coordinator.Store.Journal("cache").ToList();
+        var journal = Coordinator.Store.Journal("cache").ToList();
         Assert.Contains(journal, r => r.Kind == "requested" && r.Text.Contains("older than", StringComparison.Ordinal));
         Assert.DoesNotContain(journal, r => r.Kind == "suspect");
         // The host is alive and its agent asks: no host-loss window is waited for.
-        Assert.True(failedOver < Window, $"the failover took {failedOver}, not less than the {Window} window\n{_coordinator.Describe()}");
-        Assert.Contains(_agents["host-1"].Logs.Entries, e => e.EventId == 1106);
+        Assert.True(failedOver < Window, $"the failover took {failedOver}, not less than the {Window} window\n{Coordinator.Describe()}");
+        Assert.Contains(Agents["host-1"].Logs.Entries, e => e.EventId == 1106);
 
         // Rebuilt: restarted as the deposed primary (fenced), made a replica of the new one, in sync.
         await WaitForStateAsync(s => s.Nodes.Single(n => n.Node == "host-1") is { Connected: true, Role: RedisFailover.Protos.NodeRole.Replica, LinkUp: true }
@@ -368,19 +317,19 @@ public sealed class FailoverIntegrationTests(LoopbackHosts hosts, Xunit.Abstract
     [Fact]
     public async Task A_primary_that_cannot_be_restarted_is_failed_over_from_its_first_failed_restart()
     {
-        var primary = _hosts[0];
+        var primary = Hosts[0];
         await RestartPrimaryAgentWithAofAsync(new() { ["Restart:Command"] = "exec /nonexistent/bin/redis-server --port " + Port(primary) });
 
         Signals.Send((await PidAsync(primary))!.Value, Signals.SigKill);
 
         var killed = DateTimeOffset.UtcNow;
         await FailedOverOnceItCannotStartAsync("its binary is missing");
-        Assert.Contains(_coordinator.Store.Journal("cache"), r => r.Kind == "confirmed" && r.Text.Contains("after its agent asked", StringComparison.Ordinal));
+        Assert.Contains(Coordinator.Store.Journal("cache"), r => r.Kind == "confirmed" && r.Text.Contains("after its agent asked", StringComparison.Ordinal));
         // Asked at the first failed restart, not at the start limit (5 restarts): the ask the coordinator
         // acted on says a restart failed. (When exec fails at once, the five restarts take milliseconds and
         // the limit can be logged before the first ask is journalled, so the times are not compared; the
         // promotion follows the confirmation's round, which a loaded machine can delay further.)
-        var journal = _coordinator.Store.Journal("cache");
+        var journal = Coordinator.Store.Journal("cache");
         var asked = journal.First(r => r.Kind == "requested");
         Assert.Contains("a restart failed", asked.Text, StringComparison.Ordinal);
         Assert.DoesNotContain("start limit", asked.Text, StringComparison.Ordinal);
@@ -392,7 +341,7 @@ public sealed class FailoverIntegrationTests(LoopbackHosts hosts, Xunit.Abstract
     [Fact]
     public async Task A_primary_whose_aof_is_corrupt_is_failed_over_once_a_restart_fails()
     {
-        var primary = _hosts[0];
+        var primary = Hosts[0];
         await RestartPrimaryAgentWithAofAsync(new()
         {
             // Started again with its AOF, which is what it would load; each start that does not answer fails after 1 s.
@@ -418,7 +367,7 @@ public sealed class FailoverIntegrationTests(LoopbackHosts hosts, Xunit.Abstract
     [Fact]
     public async Task A_primary_whose_port_is_taken_is_failed_over_once_a_restart_fails()
     {
-        var primary = _hosts[0];
+        var primary = Hosts[0];
         await RestartPrimaryAgentWithAofAsync(new() { ["Restart:StartTimeout"] = "00:00:01" });
 
         Signals.Send((await PidAsync(primary))!.Value, Signals.SigKill);
@@ -432,22 +381,22 @@ public sealed class FailoverIntegrationTests(LoopbackHosts hosts, Xunit.Abstract
     [Fact]
     public async Task Without_a_standby_in_sync_an_rdb_only_primary_is_restarted_as_the_only_way_back()
     {
-        var primary = _hosts[0];
+        var primary = Hosts[0];
         await Resp.CommandAsync(primary.Address, primary.Redis.Port, "CONFIG", "SET", "save", "900 1");
         await Resp.CommandAsync(primary.Address, primary.Redis.Port, "SET", "kept", "in the snapshot");
         await Resp.CommandAsync(primary.Address, primary.Redis.Port, "SAVE");
-        await _agents["host-1"].WaitForAsync(s => s.Facts is { DiskMayBeBehind: true, ConnectedReplicas: 2 }, TimeSpan.FromSeconds(10), "the agent sees RDB only, two replicas");
+        await Agents["host-1"].WaitForAsync(s => s.Facts is { DiskMayBeBehind: true, ConnectedReplicas: 2 }, TimeSpan.FromSeconds(10), "the agent sees RDB only, two replicas");
         await StopAgentAsync("host-2");
         await StopAgentAsync("host-3");
         await WaitForStateAsync(s => s.State == RedisFailover.Protos.ResourceState.Degraded, "no standby in sync (their agents are gone)");
-        await Poll.UntilAsync(() => _agents["host-1"].Lease is { IsHeld: true, NoStandby: true }, TimeSpan.FromSeconds(10), () => "host-1's lease says no standby\n" + Agents());
+        await Poll.UntilAsync(() => Agents["host-1"].Lease is { IsHeld: true, NoStandby: true }, TimeSpan.FromSeconds(10), () => "host-1's lease says no standby\n" + DescribeAgents());
         var pid = (await PidAsync(primary))!.Value;
 
         Signals.Send(pid, Signals.SigKill);
 
-        await Poll.UntilAsync(async () => await PidAsync(primary) is { } now && now != pid, TimeSpan.FromSeconds(15), () => "host-1 restarted\n" + Agents());
+        await Poll.UntilAsync(async () => await PidAsync(primary) is { } now && now != pid, TimeSpan.FromSeconds(15), () => "host-1 restarted\n" + DescribeAgents());
         Assert.Equal("in the snapshot", await Resp.CommandAsync(primary.Address, primary.Redis.Port, "GET", "kept"));
-        Assert.Contains(_agents["host-1"].Logs.Entries, e => e.EventId == 1110 && e.Message.Contains("no standby in sync", StringComparison.Ordinal));
+        Assert.Contains(Agents["host-1"].Logs.Entries, e => e.EventId == 1110 && e.Message.Contains("no standby in sync", StringComparison.Ordinal));
         Assert.Equal(1, Status().Term);
         Assert.Equal("host-1", Status().Primary);
     }
@@ -456,37 +405,33 @@ public sealed class FailoverIntegrationTests(LoopbackHosts hosts, Xunit.Abstract
     [Fact]
     public async Task At_a_one_second_window_a_lost_host_is_failed_over_by_its_first_incident()
     {
-        await _coordinator.DisposeAsync();
-        _coordinator = await FailoverUnderTest.StartAsync("cache", [.. _hosts.Select(h => (h.Name, $"{h.Address}:{h.Redis.Port}"))],
-            new Dictionary<string, string?> { ["Failover:Window"] = "00:00:01", ["Failover:RoundInterval"] = "00:00:00.250" });
-        _channel.Dispose();
-        _channel = GrpcChannel.ForAddress(_coordinator.Url);
-        foreach (var name in _agents.Keys.ToList())
+        await ReplaceCoordinatorAsync(new Dictionary<string, string?> { ["Failover:Window"] = "00:00:01", ["Failover:RoundInterval"] = "00:00:00.250" });
+        foreach (var name in Agents.Keys.ToList())
         {
             await StopAgentAsync(name);
-            _agents[name] = await StartAgentAsync(_hosts.Single(h => h.Name == name));
+            Agents[name] = await StartAgentAsync(Hosts.Single(h => h.Name == name));
         }
 
         await WaitForStateAsync(s => s.State == RedisFailover.Protos.ResourceState.Healthy && s.Primary == "host-1" && s.Nodes.All(n => n.Connected), "all three agents on the 1 s coordinator");
         var cutting = DateTimeOffset.UtcNow;
-        using (Partition.Isolate(_hosts[0].Address))
+        using (Partition.Isolate(Hosts[0].Address))
         {
             // The cut is whole once the rules are in (iptables takes a while here): measured from then.
             var lost = DateTimeOffset.UtcNow;
             output.WriteLine($"iptables took {(lost - cutting).TotalSeconds:0.00} s");
             // Writes are watched from the cut on, beside the agent's stop: a slow stop on a loaded machine is not failover time.
-            var writesBack = WritableAgainAsync(_hosts.Skip(1).ToList(), TimeSpan.FromSeconds(20));
+            var writesBack = WritableAgainAsync(Hosts.Skip(1).ToList(), TimeSpan.FromSeconds(20));
             await StopAgentAsync("host-1");
             var status = await WaitForStateAsync(s => s.Primary != "host-1", "a new primary", TimeSpan.FromSeconds(20));
-            var promoted = _hosts.Single(h => h.Name == status.Primary);
+            var promoted = Hosts.Single(h => h.Name == status.Primary);
             var (first, at) = await writesBack;
             Assert.Equal(promoted.Name, first.Name);
             var writable = at - lost;
             output.WriteLine($"writes back on {promoted.Name} {writable.TotalSeconds:0.00} s after the loss (window 1 s), cut at {lost:HH:mm:ss.fff}");
-            output.WriteLine(_coordinator.Describe());
-            var journal = _coordinator.Store.Journal("cache").ToList();
+            output.WriteLine(Coordinator.Describe());
+            var journal = Coordinator.Store.Journal("cache").ToList();
             Assert.DoesNotContain(journal, r => r.Kind == "closed" && r.Text == "not confirmed");
-            Assert.True(writable < TimeSpan.FromSeconds(4.5), $"writes were back {writable.TotalSeconds:0.0} s after the loss\n{_coordinator.Describe()}");
+            Assert.True(writable < TimeSpan.FromSeconds(4.5), $"writes were back {writable.TotalSeconds:0.0} s after the loss\n{Coordinator.Describe()}");
         }
     }
 
@@ -494,29 +439,29 @@ public sealed class FailoverIntegrationTests(LoopbackHosts hosts, Xunit.Abstract
     public async Task A_second_loss_before_the_new_standby_is_in_sync_is_not_failed_over_and_the_journal_says_why()
     {
         // host-3 cannot sync from anyone: its redis-server is stopped (and its agent does not restart it).
-        await _agents["host-3"].DisposeAsync();
-        _agents["host-3"] = await StartAgentAsync(_hosts[2], restarts: false);
-        var stopped = int.Parse((await InfoServerAsync(_hosts[2]))["process_id"], CultureInfo.InvariantCulture);
+        await Agents["host-3"].DisposeAsync();
+        Agents["host-3"] = await StartAgentAsync(Hosts[2], restarts: false);
+        var stopped = int.Parse((await InfoServerAsync(Hosts[2]))["process_id"], CultureInfo.InvariantCulture);
         Signals.Send(stopped, Signals.SigStop);
         try
         {
-            using (Partition.Isolate(_hosts[0].Address))
+            using (Partition.Isolate(Hosts[0].Address))
             {
                 await StopAgentAsync("host-1");
                 await WaitForStateAsync(s => s.Primary == "host-2" && s.Term == 2 && s.State == RedisFailover.Protos.ResourceState.Rebuilding, "host-2 promoted, host-3 not in sync", TimeSpan.FromSeconds(40));
 
-                using (Partition.Isolate(_hosts[1].Address))
+                using (Partition.Isolate(Hosts[1].Address))
                 {
                     await StopAgentAsync("host-2");
-                    await Poll.UntilAsync(() => _coordinator.Store.Journal("cache").Any(r => r.Kind == "blocked"), TimeSpan.FromSeconds(30),
-                        () => "the second loss journalled as blocked\n" + Agents() + "\n" + _coordinator.Describe());
+                    await Poll.UntilAsync(() => Coordinator.Store.Journal("cache").Any(r => r.Kind == "blocked"), TimeSpan.FromSeconds(30),
+                        () => "the second loss journalled as blocked\n" + DescribeAgents() + "\n" + Coordinator.Describe());
                     await HoldsAsync(() => Status().Term == 2 && Status().Primary == "host-2", Window + TimeSpan.FromSeconds(3), "no second failover");
                 }
             }
 
-            var blocked = _coordinator.Store.Journal("cache").Last(r => r.Kind == "blocked");
+            var blocked = Coordinator.Store.Journal("cache").Last(r => r.Kind == "blocked");
             Assert.Contains("not in sync", blocked.Text, StringComparison.Ordinal);
-            Assert.Single(_coordinator.Store.Journal("cache"), r => r.Kind == "promote");
+            Assert.Single(Coordinator.Store.Journal("cache"), r => r.Kind == "promote");
         }
         finally
         {
@@ -527,65 +472,56 @@ public sealed class FailoverIntegrationTests(LoopbackHosts hosts, Xunit.Abstract
     [Fact]
     public async Task A_coordinator_restarted_while_confirming_and_after_promoting_promotes_once_and_terms_only_grow()
     {
-        using (Partition.Isolate(_hosts[0].Address))
+        using (Partition.Isolate(Hosts[0].Address))
         {
             await StopAgentAsync("host-1");
-            await Poll.UntilAsync(() => _coordinator.Store.Journal("cache").Any(r => r.Kind == "suspect"), TimeSpan.FromSeconds(30),
-                () => "a confirmation under way\n" + _coordinator.Describe());
+            await Poll.UntilAsync(() => Coordinator.Store.Journal("cache").Any(r => r.Kind == "suspect"), TimeSpan.FromSeconds(30),
+                () => "a confirmation under way\n" + Coordinator.Describe());
 
-            await _coordinator.RestartAsync();
+            await Coordinator.RestartAsync();
             await WaitForStateAsync(s => s.Term == 2 && s.Primary != "host-1", "a failover after the restart", TimeSpan.FromSeconds(40));
 
-            await _coordinator.RestartAsync();
+            await Coordinator.RestartAsync();
             await WaitForStateAsync(s => s.State == RedisFailover.Protos.ResourceState.Healthy && s.Nodes.Count(n => n.Connected) == 2, "the agents back after the second restart", TimeSpan.FromSeconds(30));
             await HoldsAsync(() => Status().Term == 2, TimeSpan.FromSeconds(3), "the term stays");
         }
 
-        var journal = _coordinator.Store.Journal("cache");
+        var journal = Coordinator.Store.Journal("cache");
         Assert.Single(journal, r => r.Kind == "promote");
-        Assert.True(journal.Zip(journal.Skip(1)).All(p => p.Second.Term >= p.First.Term), "terms only grow:\n" + _coordinator.Describe());
+        Assert.True(journal.Zip(journal.Skip(1)).All(p => p.Second.Term >= p.First.Term), "terms only grow:\n" + Coordinator.Describe());
     }
 
     [Fact]
     public async Task A_loss_shorter_than_the_window_is_refuted_and_never_failed_over()
     {
         // host-1 (and its agent, which keeps running) is cut off until a confirmation has begun, then comes back.
-        using (Partition.Isolate(_hosts[0].Address))
+        using (Partition.Isolate(Hosts[0].Address))
         {
-            await Poll.UntilAsync(() => _coordinator.Store.Journal("cache").Any(r => r.Kind == "suspect"), TimeSpan.FromSeconds(30),
-                () => "a confirmation under way\n" + Agents() + "\n" + _coordinator.Describe());
+            await Poll.UntilAsync(() => Coordinator.Store.Journal("cache").Any(r => r.Kind == "suspect"), TimeSpan.FromSeconds(30),
+                () => "a confirmation under way\n" + DescribeAgents() + "\n" + Coordinator.Describe());
         }
 
-        await Poll.UntilAsync(() => _coordinator.Store.Journal("cache").Any(r => r.Kind == "closed" && r.Text is "refuted" or "not confirmed"),
-            Window + TimeSpan.FromSeconds(10), () => "the confirmation refuted once host-1 answers\n" + _coordinator.Describe());
+        await Poll.UntilAsync(() => Coordinator.Store.Journal("cache").Any(r => r.Kind == "closed" && r.Text is "refuted" or "not confirmed"),
+            Window + TimeSpan.FromSeconds(10), () => "the confirmation refuted once host-1 answers\n" + Coordinator.Describe());
         await HoldsAsync(() => Status().Term == 1 && Status().Primary == "host-1", Window + TimeSpan.FromSeconds(3), "no failover for a short loss");
-        Assert.DoesNotContain(_coordinator.Store.Journal("cache"), r => r.Kind == "promote");
+        Assert.DoesNotContain(Coordinator.Store.Journal("cache"), r => r.Kind == "promote");
 
         // What an operator sees of it.
-        var status = await CliAsync("status", "-r", "cache");
+        var status = await CliOutputAsync("status", "-r", "cache");
         Assert.Contains("cache: Healthy, term 1, primary host-1", status, StringComparison.Ordinal);
         Assert.Contains("host-3", status, StringComparison.Ordinal);
-        var history = await CliAsync("history", "-r", "cache");
+        var history = await CliOutputAsync("history", "-r", "cache");
         Assert.Contains("suspect", history, StringComparison.Ordinal);
         Assert.Matches("(refuted|not confirmed)", history);
         Assert.Contains("zone-", history, StringComparison.Ordinal);
     }
 
-    private async Task<string> CliAsync(params string[] arguments)
+    /// <summary>Runs the CLI, asserts it succeeded and returns what it printed.</summary>
+    private async Task<string> CliOutputAsync(params string[] arguments)
     {
-        var start = new System.Diagnostics.ProcessStartInfo(Binaries.Path("redis-failover"), [.. arguments, "--url", _coordinator.Url])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        start.Environment["FAILOVER_TOKEN"] = FailoverUnderTest.Token;
-        using var process = System.Diagnostics.Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
-        Assert.True(process.ExitCode == 0, await stderr);
-        return await stdout;
+        var (code, stdout, stderr) = await CliAsync(arguments);
+        Assert.True(code == 0, stderr);
+        return stdout;
     }
 
     [Fact]
@@ -594,16 +530,16 @@ public sealed class FailoverIntegrationTests(LoopbackHosts hosts, Xunit.Abstract
         // host-3's agent probes from host-3's address, and host-3 can no longer reach host-1;
         // host-2 still can. One silent vantage is not a quorum, and host-2's answers end it.
         await StopAgentAsync("host-3");
-        _agents["host-3"] = await StartAgentAsync(_hosts[2], extra: new Dictionary<string, string?> { ["Agent:SourceAddress"] = _hosts[2].Address });
+        Agents["host-3"] = await StartAgentAsync(Hosts[2], extra: new Dictionary<string, string?> { ["Agent:SourceAddress"] = Hosts[2].Address });
         await WaitForStateAsync(s => s.Nodes.All(n => n.Connected), "host-3's agent back");
-        using (Partition.Between(_hosts[2].Address, _hosts[0].Address))
+        using (Partition.Between(Hosts[2].Address, Hosts[0].Address))
         {
-            await _agents["host-3"].WaitForTargetAsync("host-1", t => t.LastPort?.Outcome == RedisAgent.Node.PortProbeOutcome.ConnectTimeout,
+            await Agents["host-3"].WaitForTargetAsync("host-1", t => t.LastPort?.Outcome == RedisAgent.Node.PortProbeOutcome.ConnectTimeout,
                 TimeSpan.FromSeconds(10), "host-3 finds host-1's port silent");
             await HoldsAsync(() => Status().Term == 1 && Status().Primary == "host-1", 2 * Window + TimeSpan.FromSeconds(3), "no failover for a one-vantage partition");
         }
 
-        Assert.DoesNotContain(_coordinator.Store.Journal("cache"), r => r.Kind == "promote");
+        Assert.DoesNotContain(Coordinator.Store.Journal("cache"), r => r.Kind == "promote");
     }
 
     [Fact]
@@ -613,7 +549,7 @@ public sealed class FailoverIntegrationTests(LoopbackHosts hosts, Xunit.Abstract
         var clock = System.Diagnostics.Stopwatch.StartNew();
         while (clock.Elapsed < 3 * Window)
         {
-            using (Partition.Isolate(_hosts[0].Address))
+            using (Partition.Isolate(Hosts[0].Address))
             {
                 await Task.Delay(TimeSpan.FromSeconds(1));
             }
@@ -623,13 +559,13 @@ public sealed class FailoverIntegrationTests(LoopbackHosts hosts, Xunit.Abstract
         }
 
         await HoldsAsync(() => Status().Term == 1 && Status().Primary == "host-1", Window, "no failover after the flapping");
-        Assert.DoesNotContain(_coordinator.Store.Journal("cache"), r => r.Kind == "promote");
+        Assert.DoesNotContain(Coordinator.Store.Journal("cache"), r => r.Kind == "promote");
     }
 
     /// <summary>A writer that follows the primary the coordinator publishes in its REDIS_URL file.</summary>
     private FollowingWriter WriteUntilStoppedAsync(CancellationToken stop) => new FollowingWriter(async () =>
     {
-        var address = (await File.ReadAllTextAsync(_coordinator.UrlFile, stop)).Trim()["REDIS_URL=redis://".Length..];
+        var address = (await File.ReadAllTextAsync(Coordinator.UrlFile, stop)).Trim()["REDIS_URL=redis://".Length..];
         var colon = address.LastIndexOf(':');
         return (address[..colon], int.Parse(address[(colon + 1)..], CultureInfo.InvariantCulture));
     }, TimeSpan.FromSeconds(1), TimeSpan.Zero).Start(stop);
@@ -640,9 +576,9 @@ public sealed class FailoverIntegrationTests(LoopbackHosts hosts, Xunit.Abstract
         // host-1's agent reaches its Redis, as the fault harness had it, on host-1's own address, which
         // the partition cuts too; and everything else from that address. Its Redis also binds 127.0.0.1:
         // the self-fence goes that way as well, which no partition cuts.
-        var primary = _hosts[0];
+        var primary = Hosts[0];
         await StopAgentAsync("host-1");
-        _agents["host-1"] = await StartAgentAsync(primary, extra: new Dictionary<string, string?>
+        Agents["host-1"] = await StartAgentAsync(primary, extra: new Dictionary<string, string?>
         {
             ["Agent:SourceAddress"] = primary.Address,
             // Well inside the window: the agent notices the coordinator gone within ~2 s (HTTP/2 pings), then waits this long.
@@ -690,20 +626,20 @@ public sealed class FailoverIntegrationTests(LoopbackHosts hosts, Xunit.Abstract
         using (Partition.Isolate(primary.Address))
         {
             cut = DateTimeOffset.UtcNow;
-            await Poll.UntilAsync(() => _agents["host-1"].Logs.Contains(1608), TimeSpan.FromSeconds(20), () => $"host-1's agent fences its primary (its last sample's settings: {_agents["host-1"].Samples.Last?.Config})\n" + Agents());
-            var fence = _agents["host-1"].Logs.Entries.First(e => e.EventId == 1608);
+            await Poll.UntilAsync(() => Agents["host-1"].Logs.Contains(1608), TimeSpan.FromSeconds(20), () => $"host-1's agent fences its primary (its last sample's settings: {Agents["host-1"].Samples.Last?.Config})\n" + DescribeAgents());
+            var fence = Agents["host-1"].Logs.Entries.First(e => e.EventId == 1608);
             Assert.Contains("own decision", fence.Message, StringComparison.Ordinal);
             Assert.Contains($"127.0.0.1:{Port(primary)}", fence.Message, StringComparison.Ordinal);
             var fencedAt = fence.At;
             var status = await WaitForStateAsync(s => s.Term == 2 && s.Primary != "host-1", "a new primary", TimeSpan.FromSeconds(40));
-            promotedAt = _coordinator.Store.Journal("cache").Single(r => r.Kind == "promote").At;
+            promotedAt = Coordinator.Store.Journal("cache").Single(r => r.Kind == "promote").At;
             output.WriteLine($"fenced {(fencedAt - cut).TotalSeconds:0.00} s after the cut, {(promotedAt - fencedAt).TotalSeconds:0.0} s before {status.Primary} was promoted");
             Assert.True(fencedAt < promotedAt, $"fenced at {fencedAt:HH:mm:ss.fff}, after the promotion at {promotedAt:HH:mm:ss.fff}");
         }
 
         // Healed: host-1 becomes a replica of the new primary; the writes it held back get READONLY.
-        await Poll.UntilAsync(async () => (await InfoAsync(primary))["role"] == "slave", TimeSpan.FromSeconds(30), () => "host-1 demoted\n" + _coordinator.Describe());
-        Assert.Contains(_coordinator.Store.Journal("cache"), r => r.Kind == "self-fence" && r.Text.Contains("own agent's decision", StringComparison.Ordinal));
+        await Poll.UntilAsync(async () => (await InfoAsync(primary))["role"] == "slave", TimeSpan.FromSeconds(30), () => "host-1 demoted\n" + Coordinator.Describe());
+        Assert.Contains(Coordinator.Store.Journal("cache"), r => r.Kind == "self-fence" && r.Text.Contains("own agent's decision", StringComparison.Ordinal));
         await stopWriting.CancelAsync();
         await writer;
         lock (acknowledged)
@@ -720,20 +656,20 @@ public sealed class FailoverIntegrationTests(LoopbackHosts hosts, Xunit.Abstract
     private async Task RestartPrimaryAgentWithAofAsync(Dictionary<string, string?> extra)
     {
         await StopAgentAsync("host-1");
-        _agents["host-1"] = await StartAgentAsync(_hosts[0], extra: extra);
+        Agents["host-1"] = await StartAgentAsync(Hosts[0], extra: extra);
         await WaitForStateAsync(s => s.State == RedisFailover.Protos.ResourceState.Healthy && s.Nodes.All(n => n.Connected), "host-1's agent back");
-        await AppendOnlyAsync(_hosts[0]);
-        await Poll.UntilAsync(() => _agents["host-1"].Lease.IsHeld, TimeSpan.FromSeconds(10), () => "host-1 holds a restart lease\n" + Agents());
+        await AppendOnlyAsync(Hosts[0]);
+        await Poll.UntilAsync(() => Agents["host-1"].Lease.IsHeld, TimeSpan.FromSeconds(10), () => "host-1 holds a restart lease\n" + DescribeAgents());
     }
 
     /// <summary>Waits for the failover host-1's agent asks for once a restart failed; the new primary, once it takes writes.</summary>
     private async Task<TestHost> FailedOverOnceItCannotStartAsync(string why)
     {
         var status = await WaitForStateAsync(s => s.Term == 2 && s.Primary != "host-1", $"failed over once host-1's agent found it cannot start ({why})", TimeSpan.FromSeconds(60));
-        Assert.Contains(_coordinator.Store.Journal("cache"), r => r.Kind == "requested" && r.Text.Contains("a restart failed", StringComparison.Ordinal));
-        var promoted = _hosts.Single(h => h.Name == status.Primary);
+        Assert.Contains(Coordinator.Store.Journal("cache"), r => r.Kind == "requested" && r.Text.Contains("a restart failed", StringComparison.Ordinal));
+        var promoted = Hosts.Single(h => h.Name == status.Primary);
         await Poll.UntilAsync(async () => await Resp.CommandAsync(promoted.Address, promoted.Redis.Port, "SET", "after", "the failover") == "OK",
-            TimeSpan.FromSeconds(10), () => $"{promoted.Name} takes writes as the new primary\n{Agents()}");
+            TimeSpan.FromSeconds(10), () => $"{promoted.Name} takes writes as the new primary\n{DescribeAgents()}");
         return promoted;
     }
 
@@ -741,16 +677,16 @@ public sealed class FailoverIntegrationTests(LoopbackHosts hosts, Xunit.Abstract
     private async Task AppendOnlyAsync(TestHost host)
     {
         await Resp.CommandAsync(host.Address, host.Redis.Port, "CONFIG", "SET", "appendonly", "yes");
-        await _agents[host.Name].WaitForAsync(s => s.Facts is { HasPersistence: true, DiskMayBeBehind: false }, TimeSpan.FromSeconds(10), "the agent sees the AOF on");
+        await Agents[host.Name].WaitForAsync(s => s.Facts is { HasPersistence: true, DiskMayBeBehind: false }, TimeSpan.FromSeconds(10), "the agent sees the AOF on");
     }
 
     /// <summary>host-1 persists (so its agent may restart it) and holds a restart lease; its redis-server's pid.</summary>
     private async Task<int> SnapshottedPrimaryWithLeaseAsync()
     {
-        var primary = _hosts[0];
+        var primary = Hosts[0];
         await AppendOnlyAsync(primary);
         await Resp.CommandAsync(primary.Address, primary.Redis.Port, "SAVE");
-        await Poll.UntilAsync(() => _agents["host-1"].Lease.IsHeld, TimeSpan.FromSeconds(10), () => "host-1 holds a restart lease\n" + Agents());
+        await Poll.UntilAsync(() => Agents["host-1"].Lease.IsHeld, TimeSpan.FromSeconds(10), () => "host-1 holds a restart lease\n" + DescribeAgents());
         return (await PidAsync(primary))!.Value;
     }
 
@@ -781,21 +717,13 @@ public sealed class FailoverIntegrationTests(LoopbackHosts hosts, Xunit.Abstract
         return (found!, DateTimeOffset.UtcNow);
     }
 
-    private async Task StopAgentAsync(string name)
-    {
-        await _agents[name].DisposeAsync();
-        _agents.Remove(name);
-    }
-
-    private ResourceStatus Status() => new Admin.AdminClient(_channel).GetStatus(new ResourceRequest { Resource = "cache" }, _coordinator.Headers);
-
     /// <summary>Asserts that <paramref name="condition"/> holds throughout <paramref name="duration"/> (checked every 50 ms).</summary>
     private async Task HoldsAsync(Func<bool> condition, TimeSpan duration, string what)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
         while (clock.Elapsed < duration)
         {
-            Assert.True(condition(), $"{what}: broken after {clock.Elapsed.TotalSeconds:0.0} s\n{_coordinator.Describe()}");
+            Assert.True(condition(), $"{what}: broken after {clock.Elapsed.TotalSeconds:0.0} s\n{Coordinator.Describe()}");
             await Task.Delay(50);
         }
     }
@@ -817,44 +745,6 @@ public sealed class FailoverIntegrationTests(LoopbackHosts hosts, Xunit.Abstract
             return null;
         }
     }
-
-    private async Task<AgentUnderTest> StartAgentAsync(TestHost host, bool restarts = true, Dictionary<string, string?>? extra = null)
-    {
-        var settings = _coordinator.AgentSettings(host, _hosts, hosts.Keys.ClientKey, "cache", restarts);
-        foreach (var (key, value) in extra ?? [])
-        {
-            settings[key] = value;
-        }
-
-        return await AgentUnderTest.StartAsync(settings);
-    }
-
-    private async Task<ResourceStatus> WaitForStateAsync(Func<ResourceStatus, bool> condition, string what, TimeSpan? timeout = null)
-    {
-        var admin = new Admin.AdminClient(_channel);
-        ResourceStatus? last = null;
-        string? error = null;
-        await Poll.UntilAsync(
-            async () =>
-            {
-                try
-                {
-                    return condition(last = await admin.GetStatusAsync(new ResourceRequest { Resource = "cache" }, _coordinator.Headers));
-                }
-                catch (Grpc.Core.RpcException ex) when (ex.StatusCode is Grpc.Core.StatusCode.Unavailable or Grpc.Core.StatusCode.Internal)
-                {
-                    // A coordinator the test just restarted closes the channel's old connection (GOAWAY): the next call goes to the new one.
-                    error = ex.Status.Detail;
-                    return false;
-                }
-            },
-            timeout ?? TimeSpan.FromSeconds(30), () => $"{what}\nStatus: {last}\nLast call error: {error ?? "none"}\n{Agents()}\n{_coordinator.Describe()}");
-        return last!;
-    }
-
-    private string Agents() => string.Join('\n', _agents.Select(a =>
-        $"agent {a.Key}: " + string.Join("; ", a.Value.Book.Targets.Values.Select(t => $"{t.Name}: {AgentUnderTest.Describe(t)}")) + "\n" +
-        string.Join('\n', a.Value.Logs.Entries.Where(e => e.Level >= Microsoft.Extensions.Logging.LogLevel.Information).TakeLast(15).Select(e => $"  {e.At:HH:mm:ss.fff} [{e.EventId}] {e.Message}"))));
 
     private static string Port(TestHost host) => host.Redis.Port.ToString(CultureInfo.InvariantCulture);
 

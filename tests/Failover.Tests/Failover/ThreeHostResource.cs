@@ -32,32 +32,43 @@ public abstract class ThreeHostResource(LoopbackHosts hosts) : IAsyncLifetime
     {
     }
 
+    /// <summary>Starts host <paramref name="index"/> (1-3).</summary>
+    private protected virtual Task<TestHost> StartHostAsync(int index) => hosts.StartAsync(index, alsoLoopback: true);
+
+    /// <summary>The operator's own setup before the coordinator starts: <paramref name="replica"/> replicates <paramref name="primary"/>.</summary>
+    private protected virtual async Task JoinReplicaAsync(TestHost replica, TestHost primary) =>
+        await Resp.CommandAsync(replica.Address, replica.Redis.Port, "REPLICAOF", primary.Address, primary.Redis.Port.ToString(CultureInfo.InvariantCulture));
+
+    /// <summary>The test's channel to the coordinator's Admin API.</summary>
+    private protected virtual GrpcChannel CreateChannel(string url) => GrpcChannel.ForAddress(url);
+
+    /// <summary>What the test's status reads carry to be let in.</summary>
+    private protected virtual Grpc.Core.Metadata ReadHeaders => Coordinator.Headers;
+
     public async Task InitializeAsync()
     {
         for (var i = 1; i <= 3; i++)
         {
-            Hosts.Add(await hosts.StartAsync(i, alsoLoopback: true));
+            Hosts.Add(await StartHostAsync(i));
         }
 
         foreach (var replica in Hosts.Skip(1))
         {
-            await Resp.CommandAsync(replica.Address, replica.Redis.Port, "REPLICAOF", Hosts[0].Address, Hosts[0].Redis.Port.ToString(CultureInfo.InvariantCulture));
+            await JoinReplicaAsync(replica, Hosts[0]);
         }
 
         Coordinator = await FailoverUnderTest.StartAsync("cache", [.. Hosts.Select(h => (h.Name, $"{h.Address}:{h.Redis.Port}"))], CoordinatorSettings());
-        Channel = GrpcChannel.ForAddress(Coordinator.Url);
+        Channel = CreateChannel(Coordinator.Url);
         foreach (var host in Hosts)
         {
-            var settings = Coordinator.AgentSettings(host, Hosts, hosts.Keys.ClientKey, "cache");
-            ConfigureAgent(host, settings);
-            Agents[host.Name] = await AgentUnderTest.StartAsync(settings);
+            Agents[host.Name] = await StartAgentAsync(host);
         }
 
         await Poll.UntilAsync(() => Status() is { State: ResourceState.Healthy, Primary: "host-1" } status && status.Nodes.All(n => n.Connected) && Coordinator.Coordinator["cache"]!.Machine.InSyncNodes.Count() == 2,
             TimeSpan.FromSeconds(30), () => Coordinator.Describe());
     }
 
-    public async Task DisposeAsync()
+    public virtual async Task DisposeAsync()
     {
         foreach (var agent in Agents.Values)
         {
@@ -74,6 +85,57 @@ public abstract class ThreeHostResource(LoopbackHosts hosts) : IAsyncLifetime
         {
             await host.DisposeAsync();
         }
+    }
+
+    /// <summary>Starts <paramref name="host"/>'s agent (with a restart driver unless <paramref name="restarts"/> is false), its settings changed by <see cref="ConfigureAgent"/> and then <paramref name="extra"/>.</summary>
+    private protected async Task<AgentUnderTest> StartAgentAsync(TestHost host, bool restarts = true, Dictionary<string, string?>? extra = null)
+    {
+        var settings = Coordinator.AgentSettings(host, Hosts, hosts.Keys.ClientKey, "cache", restarts);
+        ConfigureAgent(host, settings);
+        foreach (var (key, value) in extra ?? [])
+        {
+            settings[key] = value;
+        }
+
+        return await AgentUnderTest.StartAsync(settings);
+    }
+
+    /// <summary>Polls the coordinator's status until <paramref name="condition"/> holds (30 s unless <paramref name="timeout"/>), and returns it.</summary>
+    private protected async Task<ResourceStatus> WaitForStateAsync(Func<ResourceStatus, bool> condition, string what, TimeSpan? timeout = null)
+    {
+        var admin = new Admin.AdminClient(Channel);
+        ResourceStatus? last = null;
+        string? error = null;
+        await Poll.UntilAsync(
+            async () =>
+            {
+                try
+                {
+                    return condition(last = await admin.GetStatusAsync(new ResourceRequest { Resource = "cache" }, ReadHeaders));
+                }
+                catch (Grpc.Core.RpcException ex) when (ex.StatusCode is Grpc.Core.StatusCode.Unavailable or Grpc.Core.StatusCode.Internal)
+                {
+                    // A coordinator the test just restarted closes the channel's old connection (GOAWAY): the next call goes to the new one.
+                    error = ex.Status.Detail;
+                    return false;
+                }
+            },
+            timeout ?? TimeSpan.FromSeconds(30), () => $"{what}\nStatus: {last}\nLast call error: {error ?? "none"}\n{DescribeAgents()}\n{Coordinator.Describe()}");
+        return last!;
+    }
+
+    /// <summary>What each running agent sees of each target, and its last log lines: for a failure's message.</summary>
+    private protected string DescribeAgents() => string.Join('\n', Agents.Select(a =>
+        $"agent {a.Key}: " + string.Join("; ", a.Value.Book.Targets.Values.Select(t => $"{t.Name}: {AgentUnderTest.Describe(t)}")) + "\n" +
+        string.Join('\n', a.Value.Logs.Entries.Where(e => e.Level >= Microsoft.Extensions.Logging.LogLevel.Information).TakeLast(15).Select(e => $"  {e.At:HH:mm:ss.fff} [{e.EventId}] {e.Message}"))));
+
+    /// <summary>Stops the coordinator and starts another, with a new store and <paramref name="settings"/> besides the resource; the agents are the test's to restart.</summary>
+    private protected async Task ReplaceCoordinatorAsync(Dictionary<string, string?> settings)
+    {
+        await Coordinator.DisposeAsync();
+        Coordinator = await FailoverUnderTest.StartAsync("cache", [.. Hosts.Select(h => (h.Name, $"{h.Address}:{h.Redis.Port}"))], settings);
+        Channel.Dispose();
+        Channel = CreateChannel(Coordinator.Url);
     }
 
     /// <summary>Stops a host's agent, as a host loss does.</summary>
@@ -117,5 +179,5 @@ public abstract class ThreeHostResource(LoopbackHosts hosts) : IAsyncLifetime
         return (process.ExitCode, await stdout, await stderr);
     }
 
-    private protected ResourceStatus Status() => new Admin.AdminClient(Channel).GetStatus(new ResourceRequest { Resource = "cache" }, Coordinator.Headers);
+    private protected ResourceStatus Status() => new Admin.AdminClient(Channel).GetStatus(new ResourceRequest { Resource = "cache" }, ReadHeaders);
 }

@@ -18,45 +18,36 @@ namespace RedisAgent.Tests.Trust;
 /// gives it the resource's password as masterauth).
 /// </summary>
 [Collection(LoopbackHostsCollection.Name)]
-public sealed class SecureFailoverTests(LoopbackHosts hosts, Xunit.Abstractions.ITestOutputHelper output) : IAsyncLifetime
+public sealed class SecureFailoverTests(LoopbackHosts hosts, Xunit.Abstractions.ITestOutputHelper output) : RedisAgent.Tests.Failover.ThreeHostResource(hosts)
 {
     /// <summary>Characters a URL must escape, so that the published URL is checked for them.</summary>
     private const string Password = "pa:ss/w@rd%0123456789";
 
     private const string ReadToken = "reader-token-0123456789";
 
-    private readonly List<TestHost> _hosts = [];
-    private readonly Dictionary<string, AgentUnderTest> _agents = new(StringComparer.Ordinal);
     private readonly TestCertificates _certificates = new(System.Net.IPAddress.Parse("127.0.0.11"), System.Net.IPAddress.Parse("127.0.0.12"), System.Net.IPAddress.Parse("127.0.0.13"));
     private readonly TempDirectory _files = new("secure");
-    private FailoverUnderTest _coordinator = null!;
-    private GrpcChannel _channel = null!;
 
-    public async Task InitializeAsync()
+    private protected override Task<TestHost> StartHostAsync(int index) => Machines.StartAsync(index, alsoLoopback: true, password: Password, tls: _certificates);
+
+    /// <summary>
+    /// The operator's own setup, as a redis.conf would have it: the replicas log in to host-1.
+    /// host-1 itself has no masterauth: only its agent can give it one, when it is made a replica.
+    /// </summary>
+    private protected override async Task JoinReplicaAsync(TestHost replica, TestHost primary)
     {
-        for (var i = 1; i <= 3; i++)
-        {
-            _hosts.Add(await hosts.StartAsync(i, alsoLoopback: true, password: Password, tls: _certificates));
-        }
+        await CommandAsync(replica, "CONFIG", "SET", "masterauth", Password);
+        await CommandAsync(replica, "REPLICAOF", primary.Address, primary.Redis.Port.ToString(CultureInfo.InvariantCulture));
+    }
 
-        // The operator's own setup, as a redis.conf would have it: the replicas log in to host-1.
-        // host-1 itself has no masterauth: only its agent can give it one, when it is made a replica.
-        foreach (var replica in _hosts.Skip(1))
-        {
-            await CommandAsync(replica, "CONFIG", "SET", "masterauth", Password);
-            await CommandAsync(replica, "REPLICAOF", _hosts[0].Address, _hosts[0].Redis.Port.ToString(CultureInfo.InvariantCulture));
-        }
-
-        foreach (var replica in _hosts.Skip(1))
-        {
-            await Poll.UntilAsync(async () => (await InfoAsync(replica))["master_link_status"] == "up", TimeSpan.FromSeconds(20), () => $"{replica.Name} syncs from host-1");
-        }
-
+    /// <summary>No shared token: agents by client certificate, the test as a reader by its own token; Redis with a password and TLS only.</summary>
+    private protected override Dictionary<string, string?> CoordinatorSettings()
+    {
         File.WriteAllText(_files.File("password"), Password + "\n");
-        var credentials = string.Join('\n', _hosts.Select(h => $"agent cache/{h.Name} certificate"))
+        var credentials = string.Join('\n', Hosts.Select(h => $"agent cache/{h.Name} certificate"))
             + $"\nread app sha256:{Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(ReadToken)))}\n";
         File.WriteAllText(_files.File("credentials"), credentials);
-        _coordinator = await FailoverUnderTest.StartAsync("cache", [.. _hosts.Select(h => (h.Name, $"{h.Address}:{h.Redis.Port}"))], new Dictionary<string, string?>
+        return new Dictionary<string, string?>
         {
             ["Failover:Token"] = null,
             ["Failover:CredentialsFile"] = _files.File("credentials"),
@@ -65,37 +56,33 @@ public sealed class SecureFailoverTests(LoopbackHosts hosts, Xunit.Abstractions.
             ["Failover:Tls:ClientCaFile"] = _certificates.CaFile,
             ["Resources:0:PasswordFile"] = _files.File("password"),
             ["Resources:0:Tls"] = "true",
-        });
+        };
+    }
+
+    private protected override GrpcChannel CreateChannel(string url)
+    {
         var trust = agent::RedisShared.Security.TlsTrust.Create(_certificates.CaFile, null);
         var handler = new SocketsHttpHandler();
         handler.SslOptions.RemoteCertificateValidationCallback = (_, certificate, _, errors) => trust.Validate(certificate, errors);
-        _channel = GrpcChannel.ForAddress(_coordinator.Url, new GrpcChannelOptions { HttpHandler = handler });
-        foreach (var host in _hosts)
-        {
-            _agents[host.Name] = await StartAgentAsync(host);
-        }
-
-        await WaitForStateAsync(s => s.State == ResourceState.Healthy && s.Primary == "host-1" && s.Nodes.All(n => n.Connected), "all three agents connected over mTLS, host-1 primary");
+        return GrpcChannel.ForAddress(url, new GrpcChannelOptions { HttpHandler = handler });
     }
 
-    public async Task DisposeAsync()
+    private protected override Metadata ReadHeaders { get; } = new() { { "authorization", "Bearer " + ReadToken } };
+
+    /// <summary>Each agent joins over mTLS with a certificate of its own node, and trusts Redis's and the coordinator's CA.</summary>
+    private protected override void ConfigureAgent(TestHost host, Dictionary<string, string?> settings)
     {
-        foreach (var agent in _agents.Values)
-        {
-            await agent.DisposeAsync();
-        }
+        var certificate = _certificates.IssueClient($"cache/{host.Name}");
+        settings["Coordinator:Token"] = null;
+        settings["Redis:TlsCaFile"] = _certificates.CaFile;
+        settings["Coordinator:TlsCaFile"] = _certificates.CaFile;
+        settings["Coordinator:CertFile"] = certificate.CertFile;
+        settings["Coordinator:KeyFile"] = certificate.KeyFile;
+    }
 
-        _channel?.Dispose();
-        if (_coordinator is not null)
-        {
-            await _coordinator.DisposeAsync();
-        }
-
-        foreach (var host in _hosts)
-        {
-            await host.DisposeAsync();
-        }
-
+    public override async Task DisposeAsync()
+    {
+        await base.DisposeAsync();
         _files.Dispose();
         _certificates.Dispose();
     }
@@ -104,33 +91,33 @@ public sealed class SecureFailoverTests(LoopbackHosts hosts, Xunit.Abstractions.
     public async Task A_writer_on_the_published_url_keeps_writing_through_a_host_loss_and_the_old_primary_replicates_again()
     {
         var published = PublishedUrl();
-        Assert.Equal($"rediss://:{Uri.EscapeDataString(Password)}@{_hosts[0].Address}:{_hosts[0].Redis.Port}", published);
-        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead, File.GetUnixFileMode(_coordinator.UrlFile));
+        Assert.Equal($"rediss://:{Uri.EscapeDataString(Password)}@{Hosts[0].Address}:{Hosts[0].Redis.Port}", published);
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead, File.GetUnixFileMode(Coordinator.UrlFile));
 
         using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(90));
         var acknowledged = new System.Collections.Concurrent.ConcurrentDictionary<string, int>(StringComparer.Ordinal);
         var writer = WriteAsync(acknowledged, stop.Token);
-        await Poll.UntilAsync(() => acknowledged.GetValueOrDefault(_hosts[0].Address) >= 5, TimeSpan.FromSeconds(10), () => "the writer writes to host-1");
+        await Poll.UntilAsync(() => acknowledged.GetValueOrDefault(Hosts[0].Address) >= 5, TimeSpan.FromSeconds(10), () => "the writer writes to host-1");
 
         ResourceStatus status;
-        using (Partition.Isolate(_hosts[0].Address))
+        using (Partition.Isolate(Hosts[0].Address))
         {
-            await _agents["host-1"].DisposeAsync();
-            _agents.Remove("host-1");
+            await Agents["host-1"].DisposeAsync();
+            Agents.Remove("host-1");
             status = await WaitForStateAsync(s => s.Primary != "host-1" && s.Primary.Length > 0, "a new primary", TimeSpan.FromSeconds(30));
-            var promoted = _hosts.Single(h => h.Name == status.Primary);
+            var promoted = Hosts.Single(h => h.Name == status.Primary);
             await Poll.UntilAsync(() => acknowledged.GetValueOrDefault(promoted.Address) >= 5, TimeSpan.FromSeconds(20),
-                () => $"the writer, following the URL file, writes to {promoted.Name}: {string.Join(", ", acknowledged)}\n{_coordinator.Describe()}");
+                () => $"the writer, following the URL file, writes to {promoted.Name}: {string.Join(", ", acknowledged)}\n{Coordinator.Describe()}");
         }
 
         // Healed: host-1's agent is back; the coordinator makes host-1 a replica, and it must log in to its new primary.
-        var primary = _hosts.Single(h => h.Name == status.Primary);
-        _agents["host-1"] = await StartAgentAsync(_hosts[0]);
+        var primary = Hosts.Single(h => h.Name == status.Primary);
+        Agents["host-1"] = await StartAgentAsync(Hosts[0]);
         await Poll.UntilAsync(async () =>
         {
-            var info = await InfoAsync(_hosts[0]);
+            var info = await InfoAsync(Hosts[0]);
             return info["role"] == "slave" && info["master_host"] == primary.Address && info["master_link_status"] == "up";
-        }, TimeSpan.FromSeconds(30), () => $"host-1 replicates from {primary.Name}\n{_coordinator.Describe()}");
+        }, TimeSpan.FromSeconds(30), () => $"host-1 replicates from {primary.Name}\n{Coordinator.Describe()}");
 
         await stop.CancelAsync();
         await writer;
@@ -138,8 +125,8 @@ public sealed class SecureFailoverTests(LoopbackHosts hosts, Xunit.Abstractions.
         Assert.Equal($"rediss://:{Uri.EscapeDataString(Password)}@{primary.Address}:{primary.Redis.Port}", PublishedUrl());
 
         // The password is in the URL file, and nowhere in what either program logs.
-        Assert.DoesNotContain(Password, _coordinator.Logs.Text, StringComparison.Ordinal);
-        foreach (var agent in _agents.Values)
+        Assert.DoesNotContain(Password, Coordinator.Logs.Text, StringComparison.Ordinal);
+        foreach (var agent in Agents.Values)
         {
             Assert.DoesNotContain(Password, agent.Logs.Text, StringComparison.Ordinal);
         }
@@ -148,7 +135,7 @@ public sealed class SecureFailoverTests(LoopbackHosts hosts, Xunit.Abstractions.
     [Fact]
     public async Task A_reader_watching_the_primary_gets_the_url_with_its_credentials()
     {
-        using var call = new Admin.AdminClient(_channel).WatchPrimary(new ResourceRequest { Resource = "cache" }, new Metadata { { "authorization", "Bearer " + ReadToken } });
+        using var call = new Admin.AdminClient(Channel).WatchPrimary(new ResourceRequest { Resource = "cache" }, new Metadata { { "authorization", "Bearer " + ReadToken } });
 
         Assert.True(await call.ResponseStream.MoveNext());
         Assert.Equal(PublishedUrl(), call.ResponseStream.Current.Url);
@@ -181,33 +168,9 @@ public sealed class SecureFailoverTests(LoopbackHosts hosts, Xunit.Abstractions.
 
     private string PublishedUrl()
     {
-        var line = File.ReadAllText(_coordinator.UrlFile).Trim();
+        var line = File.ReadAllText(Coordinator.UrlFile).Trim();
         Assert.StartsWith("REDIS_URL=", line, StringComparison.Ordinal);
         return line["REDIS_URL=".Length..];
-    }
-
-    private async Task<AgentUnderTest> StartAgentAsync(TestHost host)
-    {
-        var settings = _coordinator.AgentSettings(host, _hosts, hosts.Keys.ClientKey, "cache");
-        var certificate = _certificates.IssueClient($"cache/{host.Name}");
-        settings["Coordinator:Token"] = null;
-        settings["Redis:TlsCaFile"] = _certificates.CaFile;
-        settings["Coordinator:TlsCaFile"] = _certificates.CaFile;
-        settings["Coordinator:CertFile"] = certificate.CertFile;
-        settings["Coordinator:KeyFile"] = certificate.KeyFile;
-        return await AgentUnderTest.StartAsync(settings);
-    }
-
-    private async Task<ResourceStatus> WaitForStateAsync(Func<ResourceStatus, bool> condition, string what, TimeSpan? timeout = null)
-    {
-        var admin = new Admin.AdminClient(_channel);
-        ResourceStatus? last = null;
-        await Poll.UntilAsync(async () =>
-        {
-            last = await admin.GetStatusAsync(new ResourceRequest { Resource = "cache" }, new Metadata { { "authorization", "Bearer " + ReadToken } });
-            return condition(last);
-        }, timeout ?? TimeSpan.FromSeconds(20), () => $"{what}; last: {last}\n{_coordinator.Describe()}");
-        return last!;
     }
 
     private static async Task<string> CommandAsync(TestHost host, params string[] command)
