@@ -193,23 +193,7 @@ internal static class ClientPathsBenchmark
                     await haproxy.DisposeAsync();
                 }
 
-                foreach (var agent in agents.Values)
-                {
-                    await agent.DisposeAsync();
-                }
-
-                if (coordinator is not null)
-                {
-                    await coordinator.DisposeAsync();
-                }
-
-                await RedisSentinels.StopAsync(sentinels);
-
-                Partition.SweepLeftovers();
-                foreach (var host in hosts)
-                {
-                    await host.DisposeAsync();
-                }
+                await BenchmarkTeardown.StopAsync(agents.Values, coordinator, sentinels, hosts);
             }
 
             // StackExchange.Redis as an application configures it for Sentinel: the sentinels and the service name.

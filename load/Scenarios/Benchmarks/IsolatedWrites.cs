@@ -157,22 +157,7 @@ internal static class IsolatedWritesBenchmark
             }
             finally
             {
-                foreach (var agent in agents)
-                {
-                    await agent.DisposeAsync();
-                }
-
-                if (coordinator is not null)
-                {
-                    await coordinator.DisposeAsync();
-                }
-
-                await RedisSentinels.StopAsync(sentinels);
-                Partition.SweepLeftovers();
-                foreach (var host in hosts)
-                {
-                    await host.DisposeAsync();
-                }
+                await BenchmarkTeardown.StopAsync(agents, coordinator, sentinels, hosts);
             }
         }
 

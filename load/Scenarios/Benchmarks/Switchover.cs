@@ -180,21 +180,7 @@ internal static class SwitchoverBenchmark
             }
             finally
             {
-                foreach (var agent in agents)
-                {
-                    await agent.DisposeAsync();
-                }
-
-                if (coordinator is not null)
-                {
-                    await coordinator.DisposeAsync();
-                }
-
-                await RedisSentinels.StopAsync(sentinels);
-                foreach (var host in hosts)
-                {
-                    await host.DisposeAsync();
-                }
+                await BenchmarkTeardown.StopAsync(agents, coordinator, sentinels, hosts);
             }
         }
 
