@@ -13,7 +13,7 @@ namespace RedisAgent.Load.Benchmarks.LogThroughput;
 // receiver (octet-counted) by the agent, then by rsyslog (imfile -> omfwd), same file size, same
 // receiver. Then the agent's memory with a drain that never reads.
 //
-//   load/run log-throughput [--lines 200000] [--out load/results]
+//   load/run log-throughput [--lines 200000] [--agent-binary path, e.g. a NativeAOT build] [--out load/results]
 internal static class LogThroughputBenchmark
 {
     public const string Name = "log-throughput";
@@ -24,7 +24,7 @@ internal static class LogThroughputBenchmark
         var lines = arguments.Int("--lines", 200_000);
         var queue = arguments.Int("--queue", 10_000);
         var work = Directory.CreateTempSubdirectory("log-firehose-").FullName;
-        var agentBinary = Path.Combine(AppContext.BaseDirectory, "redis-agent");
+        var agentBinary = arguments.Text("--agent-binary", Path.Combine(AppContext.BaseDirectory, "redis-agent"));
         var results = new List<Result>();
         try
         {
