@@ -31,10 +31,10 @@ internal static class FleetScenario
                 var n = context.NextInvocation();
                 return await fleet.ReportAsync(n).ConfigureAwait(false) ? Response.Ok() : Response.Fail("no ReportAck within 5 s");
             })
-            .WithDescription($"redis-failover with {options.Agents} simulated agents ({options.Agents / 3} resources of three nodes, window {window.TotalSeconds:0} s, rounds of 1 s, restart leases renewed every {window.TotalSeconds / 6:0.#} s), their streams multiplexed 100 to an HTTP/2 connection. Each step is one agent's report; the rate is one report per agent per second. Latency: the report sent until the coordinator's ReportAck (sent once the report is applied to the resource's state machine).")
+            .WithDescription($"redis-failover ({options.FailoverBinary ?? "this build's, JIT"}) with {options.Agents} simulated agents ({options.Agents / 3} resources of three nodes, window {window.TotalSeconds:0} s, rounds of 1 s, restart leases renewed every {window.TotalSeconds / 6:0.#} s), their streams multiplexed 100 to an HTTP/2 connection. Each step is one agent's report; the rate is one report per agent per second. Latency: the report sent until the coordinator's ReportAck (sent once the report is applied to the resource's state machine).")
             .WithInit(async context =>
             {
-                var fleet = await Fleet.StartAsync(options.Agents, window, context, options.FleetStore == "etcd").ConfigureAwait(false);
+                var fleet = await Fleet.StartAsync(options.Agents, window, context, options.FleetStore == "etcd", options.FailoverBinary).ConfigureAwait(false);
                 context.Items["fleet"] = fleet;
                 // Resource 1's primary lost with no load running: the decision time to compare with.
                 var atRest = await fleet.LosePrimaryAsync(1).ConfigureAwait(false);
@@ -113,7 +113,7 @@ internal static class FleetScenario
             return json.RootElement[0].GetProperty("Status").GetProperty("header").GetProperty("revision").GetInt64();
         }
 
-        public static async Task<Fleet> StartAsync(int agents, TimeSpan window, ScenarioContext context, bool etcd = false)
+        public static async Task<Fleet> StartAsync(int agents, TimeSpan window, ScenarioContext context, bool etcd = false, string? binary = null)
         {
             var fleet = new Fleet();
             var resources = agents / 3;
@@ -150,7 +150,7 @@ internal static class FleetScenario
                 environment[key] = value;
             }
 
-            fleet._process = AgentProcess.StartBinary(Path.Combine(AppContext.BaseDirectory, "redis-failover"), environment);
+            fleet._process = AgentProcess.StartBinary(binary ?? Path.Combine(AppContext.BaseDirectory, "redis-failover"), environment);
             fleet.Coordinator = new Measured(fleet._process.ProcessId);
             try
             {

@@ -3,10 +3,10 @@ using System.Globalization;
 namespace RedisAgent.Load.Scenarios;
 
 /// <summary>redis-load's command line.</summary>
-internal sealed record Options(TimeSpan Duration, bool Long, int Agents, string AgentBinary, string? AotBinary, IReadOnlySet<string>? Only, string Out, TimeSpan FleetWindow, string FleetStore = "file")
+internal sealed record Options(TimeSpan Duration, bool Long, int Agents, string AgentBinary, string? AotBinary, IReadOnlySet<string>? Only, string Out, TimeSpan FleetWindow, string FleetStore = "file", string? FailoverBinary = null)
 {
     public const string Usage = """
-        usage: redis-load [--long] [--duration SECONDS] [--agents N] [--only a,b] [--aot-binary PATH] [--out DIR]
+        usage: redis-load [--long] [--duration SECONDS] [--agents N] [--only a,b] [--aot-binary PATH] [--failover-binary PATH] [--out DIR]
           (default)        every scenario, 10 s each at a constant rate: a few minutes in all
           --long           60 s each, ramps instead of constant rates
           --agents N       simulated agents for coordinator-fleet (default 5000)
@@ -14,6 +14,9 @@ internal sealed record Options(TimeSpan Duration, bool Long, int Agents, string 
           --fleet-store S  coordinator-fleet's store: file (default) or etcd (a 3-member etcd on loopback aliases)
           --only a,b       only these scenarios: scrape-storm, log-firehose, coordinator-fleet, redis-overhead, agent-at-rest
           --aot-binary P   also measure a NativeAOT build of redis-agent at rest (agent-at-rest-aot)
+          --failover-binary P
+                           the redis-failover coordinator-fleet runs (default: this build's, JIT); a
+                           NativeAOT build measures what ships (scripts/publish-aot)
           --out DIR        where the Markdown and JSON reports go (default load/results)
         """;
 
@@ -31,6 +34,7 @@ internal sealed record Options(TimeSpan Duration, bool Long, int Agents, string 
         var output = defaultOut;
         int? window = null;
         var store = "file";
+        string? failover = null;
         for (var i = 0; i < args.Length; i++)
         {
             string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value\n{Usage}");
@@ -51,6 +55,14 @@ internal sealed record Options(TimeSpan Duration, bool Long, int Agents, string 
                 case "--aot-binary":
                     aot = Path.GetFullPath(Value());
                     break;
+                case "--failover-binary":
+                    failover = Path.GetFullPath(Value());
+                    if (!File.Exists(failover))
+                    {
+                        throw new ArgumentException($"--failover-binary: no file at {failover}\n{Usage}");
+                    }
+
+                    break;
                 case "--fleet-window":
                     window = int.Parse(Value(), NumberStyles.None, CultureInfo.InvariantCulture);
                     break;
@@ -70,6 +82,6 @@ internal sealed record Options(TimeSpan Duration, bool Long, int Agents, string 
             }
         }
 
-        return new Options(duration ?? TimeSpan.FromSeconds(longRun ? 60 : 10), longRun, agents, Path.Combine(AppContext.BaseDirectory, "redis-agent"), aot, only, output, TimeSpan.FromSeconds(window ?? (longRun ? 120 : 10)), store);
+        return new Options(duration ?? TimeSpan.FromSeconds(longRun ? 60 : 10), longRun, agents, Path.Combine(AppContext.BaseDirectory, "redis-agent"), aot, only, output, TimeSpan.FromSeconds(window ?? (longRun ? 120 : 10)), store, failover);
     }
 }
