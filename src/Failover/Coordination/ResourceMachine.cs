@@ -886,18 +886,22 @@ internal sealed class ResourceMachine
             }
 
             var name = view.Spec.Name;
-            var wanted = WantedLease(name, report, now);
+            var terms = WantedTerms(name, report, now);
             var current = view.Lease;
             // A held lease is renewed on its node's own report once due (RenewLeaseOnReport), so that a
             // fleet's renewals are spread over the second its reports are: renewed here, by the clock, only
             // when no report has come for half as long again. (Renewed here on time, every lease of a fleet
             // that came up together was renewed on the same tick: 5,000 commands at once every other second.)
-            var due = current is null || !SameGrant(current, wanted)
-                || (wanted.Granted && now - view.LeaseAt >= _policy.LeaseRenewal * 1.5);
+            // Decided on the terms alone: a grant is made only when one is sent (this runs for every node of
+            // every resource ten times a second).
+            var due = current is null || !terms.Same(current)
+                || (terms.Granted && now - view.LeaseAt >= _policy.LeaseRenewal * 1.5);
             if (!due)
             {
                 continue;
             }
+
+            var wanted = WantedLease(name, terms);
 
             if (current is { Granted: true } && !wanted.Granted)
             {
@@ -920,27 +924,37 @@ internal sealed class ResourceMachine
             return;
         }
 
-        var wanted = WantedLease(view.Spec.Name, report, now);
-        if (SameGrant(current, wanted))
+        var terms = WantedTerms(view.Spec.Name, report, now);
+        if (terms.Same(current))
         {
-            SendLease(view, wanted, now);
+            SendLease(view, WantedLease(view.Spec.Name, terms), now);
         }
     }
 
-    /// <summary>The same grant and the same conditions (its reason and time to live aside): a renewal, not a change.</summary>
-    private static bool SameGrant(LeaseGrant current, LeaseGrant wanted) =>
-        current.Granted == wanted.Granted && current.FenceOnStart == wanted.FenceOnStart
-        && current.NoStandby == wanted.NoStandby && current.NotPrimary == wanted.NotPrimary;
+    /// <summary>
+    /// What a node's lease should say: granted or not, and on which conditions. Two leases with the same
+    /// terms (their reason and time to live aside) are a renewal, not a change.
+    /// </summary>
+    private readonly record struct LeaseTerms(bool Granted, bool FenceOnStart, bool NoStandby, bool NotPrimary)
+    {
+        public bool Same(LeaseGrant lease) =>
+            lease.Granted == Granted && lease.FenceOnStart == FenceOnStart && lease.NoStandby == NoStandby && lease.NotPrimary == NotPrimary;
+    }
 
-    private LeaseGrant WantedLease(string name, NodeReport report, DateTimeOffset now) =>
+    private LeaseTerms WantedTerms(string name, NodeReport report, DateTimeOffset now) =>
         name == Primary && State == ResourceState.Confirming
-            ? new LeaseGrant(false, TimeSpan.Zero, false, _confirmation?.Request is not null
-                ? $"term {Term}: {name}'s agent asked for a failover, which is being confirmed"
-                : $"term {Term}: {name}'s host is under confirmation")
-            : new LeaseGrant(true, _policy.LeaseTtl,
+            ? new LeaseTerms(Granted: false, FenceOnStart: false, NoStandby: false, NotPrimary: false)
+            : new LeaseTerms(Granted: true,
                 FenceOnStart: Primary is not null && name != Primary && report.IsPrimary,
                 NoStandby: name == Primary && NoStandbyPossible(now),
                 NotPrimary: Primary is not null && name != Primary);
+
+    private LeaseGrant WantedLease(string name, LeaseTerms terms) =>
+        terms.Granted
+            ? new LeaseGrant(true, _policy.LeaseTtl, terms.FenceOnStart, NoStandby: terms.NoStandby, NotPrimary: terms.NotPrimary)
+            : new LeaseGrant(false, TimeSpan.Zero, false, _confirmation?.Request is not null
+                ? $"term {Term}: {name}'s agent asked for a failover, which is being confirmed"
+                : $"term {Term}: {name}'s host is under confirmation");
 
     private void SendLease(NodeView view, LeaseGrant lease, DateTimeOffset now)
     {
@@ -1010,11 +1024,11 @@ internal sealed class ResourceMachine
             return;
         }
 
-        var inSync = _nodes.Values.Where(v => IsStandby(v, now)).Select(v => v.Spec.Name).ToList();
-        if (inSync.Count > 0)
+        if (AnyStandby(now))
         {
             if (State != ResourceState.Healthy)
             {
+                var inSync = _nodes.Values.Where(v => IsStandby(v, now)).Select(v => v.Spec.Name);
                 Journal("in-sync", $"standby {string.Join(", ", inSync)} in sync with {Primary}: failover allowed again");
             }
 
@@ -1036,8 +1050,32 @@ internal sealed class ResourceMachine
     /// report before its agent could say so, and restarting it from an older snapshot then would lose
     /// exactly the writes that replica holds.
     /// </summary>
-    private bool NoStandbyPossible(DateTimeOffset now) => !_nodes.Values.Any(v => IsStandby(v, now)
-        || (v.Spec.Name != Primary && v.Connected && v.LastInSyncAt is { } at && now - at <= _policy.Window));
+    private bool NoStandbyPossible(DateTimeOffset now)
+    {
+        foreach (var v in _nodes.Values)
+        {
+            if (IsStandby(v, now) || (v.Spec.Name != Primary && v.Connected && v.LastInSyncAt is { } at && now - at <= _policy.Window))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>True when a connected replica could be promoted now (<see cref="IsStandby"/>). A loop, as it runs on every report and tick.</summary>
+    private bool AnyStandby(DateTimeOffset now)
+    {
+        foreach (var v in _nodes.Values)
+        {
+            if (IsStandby(v, now))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
 
     /// <summary>
     /// A connected replica a failover could promote: in sync now, or in sync when the primary's Redis
@@ -1091,8 +1129,20 @@ internal sealed class ResourceMachine
         (Settings.TimeoutSeconds is null || Settings.TimeoutSeconds == reported.TimeoutSeconds)
         && (Settings.MaxMemoryPolicy is null || string.Equals(Settings.MaxMemoryPolicy, reported.MaxMemoryPolicy, StringComparison.OrdinalIgnoreCase));
 
-    private static TargetSeen? SaysSilent(NodeReport report, string target) =>
-        report.Observations.FirstOrDefault(o => o.Target == target && Silent(o.Verdict, o.Port));
+    private static TargetSeen? SaysSilent(NodeReport report, string target)
+    {
+        // A loop rather than FirstOrDefault: it runs on every replica's report.
+        for (var i = 0; i < report.Observations.Count; i++)
+        {
+            var o = report.Observations[i];
+            if (o.Target == target && Silent(o.Verdict, o.Port))
+            {
+                return o;
+            }
+        }
+
+        return null;
+    }
 
     private static string Describe(TargetSeen seen) =>
         seen.Verdict.SaysHostGone() ? nameof(Verdict.HostUnreachable) : $"silent ({seen.Verdict}, port {seen.Port}, SSH {seen.HostVerdict})";
