@@ -143,6 +143,15 @@ internal sealed partial class ResourceCoordinator
         }
     }
 
+    /// <summary>Like <see cref="Step(Func{ResourceMachine, DateTimeOffset, IReadOnlyList{Effect}})"/>, with its input passed rather than captured: for a step on every report, where a closure a report adds up.</summary>
+    public void Step<TInput>(TInput input, Func<ResourceMachine, TInput, DateTimeOffset, IReadOnlyList<Effect>> step)
+    {
+        lock (_lock)
+        {
+            Execute(step(_machine, input, _time.GetUtcNow()));
+        }
+    }
+
     /// <summary>Like <see cref="Step"/>, for steps that can be refused (an operator's request); returns the refusal.</summary>
     public string? Request(Func<ResourceMachine, DateTimeOffset, (IReadOnlyList<Effect> Effects, string? Refusal)> step)
     {

@@ -101,7 +101,7 @@ internal sealed partial class AgentLinkService(Coordinator coordinator, RefusalL
                         // not change with the node's previous one.)
                         message.ClearBody();
                         Log.Reported(logger, registration.Resource, session.Node, report.Role, report.ReplicationOffset, report.LocalVerdict);
-                        resource.Step((machine, now) => machine.Reported(session.Node, report, now));
+                        resource.Step((session.Node, Report: report), static (machine, input, now) => machine.Reported(input.Node, input.Report, now));
                         if (report.Plan is { } plan && history.Enabled && resource.Read(m => m.Primary) == session.Node)
                         {
                             history.Record(resource.Name, session.Node, plan);
