@@ -32,10 +32,12 @@ internal sealed partial class LogFileTailer(
 
         var path = Path.GetFullPath(_options.File);
         var buffer = new byte[64 * 1024];
-        // inotify (through FileSystemWatcher) wakes the loop the moment the file changes; the poll
-        // interval stays as the fallback for what inotify misses (some network file systems).
+        // inotify (through FileSystemWatcher) wakes the loop the moment the file changes; while it
+        // watches, a check every FileWatchedPollInterval is the fallback for what it misses (another
+        // host's writes on NFS); while it cannot (no directory yet, no inotify instances left, or its
+        // watch failed), the loop checks every FilePollInterval, and watches again once the file opens.
         var wakeup = new Node.ProbeWakeup();
-        using var watcher = Watch(path, wakeup);
+        var watch = new FileWatch(path, wakeup, _options, logger);
         FileStream? stream = null;
         ulong inode = 0;
         var splitter = new LineSplitter();
@@ -49,6 +51,7 @@ internal sealed partial class LogFileTailer(
                     if (stream is null && TryOpen(path, out stream, out inode))
                     {
                         Log.Following(logger, path);
+                        watch.EnsureWatching();
                         if (first && !_options.FileFromStart)
                         {
                             // At agent start, the past is not news: follow from the end, as tail -F does.
@@ -91,7 +94,13 @@ internal sealed partial class LogFileTailer(
                     }
                 }
 
-                await wakeup.WaitAsync(_options.FilePollInterval, time, stoppingToken).ConfigureAwait(false);
+                if (watch.Failed)
+                {
+                    // Once per error, not on every check: where inotify cannot watch at all, polling carries on alone.
+                    watch.EnsureWatching();
+                }
+
+                await wakeup.WaitAsync(watch.Watching ? _options.FileWatchedPollInterval : _options.FilePollInterval, time, stoppingToken).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -99,6 +108,7 @@ internal sealed partial class LogFileTailer(
         }
         finally
         {
+            watch.Dispose();
             if (stream is not null)
             {
                 await stream.DisposeAsync().ConfigureAwait(false);
@@ -124,26 +134,71 @@ internal sealed partial class LogFileTailer(
 
     private static readonly TimeSpan RoomGrace = TimeSpan.FromSeconds(1);
 
-    private static FileSystemWatcher? Watch(string path, Node.ProbeWakeup wakeup)
+    /// <summary>The inotify watch of the file's directory, made again when it could not be made or failed.</summary>
+    private sealed class FileWatch : IDisposable
     {
-        try
+        private readonly string _path;
+        private readonly Node.ProbeWakeup _wakeup;
+        private readonly LogOptions _options;
+        private readonly ILogger _logger;
+        private FileSystemWatcher? _watcher;
+        private volatile bool _failed;
+
+        public FileWatch(string path, Node.ProbeWakeup wakeup, LogOptions options, ILogger logger)
         {
-            var watcher = new FileSystemWatcher(Path.GetDirectoryName(path)!, Path.GetFileName(path))
+            _path = path;
+            _wakeup = wakeup;
+            _options = options;
+            _logger = logger;
+            EnsureWatching();
+        }
+
+        /// <summary>True while inotify watches the file, so that a change wakes the loop at once.</summary>
+        public bool Watching => _watcher is not null && !_failed;
+
+        /// <summary>True once the watch reported an error (its queue overflowed, or it broke): made again by the next <see cref="EnsureWatching"/>.</summary>
+        public bool Failed => _failed;
+
+        /// <summary>Watches the file's directory if nothing does (the directory has appeared since, or the last watch failed).</summary>
+        public void EnsureWatching()
+        {
+            if (Watching)
             {
-                NotifyFilter = NotifyFilters.FileName | NotifyFilters.Size | NotifyFilters.LastWrite,
-            };
-            watcher.Changed += (_, _) => wakeup.Wake();
-            watcher.Created += (_, _) => wakeup.Wake();
-            watcher.Renamed += (_, _) => wakeup.Wake();
-            watcher.Deleted += (_, _) => wakeup.Wake();
-            watcher.EnableRaisingEvents = true;
-            return watcher;
+                return;
+            }
+
+            _watcher?.Dispose();
+            _watcher = null;
+            _failed = false;
+            try
+            {
+                var watcher = new FileSystemWatcher(Path.GetDirectoryName(_path)!, Path.GetFileName(_path))
+                {
+                    NotifyFilter = NotifyFilters.FileName | NotifyFilters.Size | NotifyFilters.LastWrite,
+                };
+                watcher.Changed += (_, _) => _wakeup.Wake();
+                watcher.Created += (_, _) => _wakeup.Wake();
+                watcher.Renamed += (_, _) => _wakeup.Wake();
+                watcher.Deleted += (_, _) => _wakeup.Wake();
+                // An overflowed or broken watch may have lost events: poll often until the file opens again.
+                watcher.Error += (_, e) =>
+                {
+                    _failed = true;
+                    Log.NotWatched(_logger, _path, e.GetException().Message, _options.FilePollInterval.TotalMilliseconds);
+                    _wakeup.Wake();
+                };
+                watcher.EnableRaisingEvents = true;
+                _watcher = watcher;
+                Log.Watched(_logger, _path, _options.FileWatchedPollInterval.TotalSeconds);
+            }
+            catch (Exception ex) when (ex is ArgumentException or IOException or PlatformNotSupportedException)
+            {
+                // No directory yet, or no inotify instances left: polling alone still works.
+                Log.NotWatched(_logger, _path, ex.Message, _options.FilePollInterval.TotalMilliseconds);
+            }
         }
-        catch (Exception ex) when (ex is ArgumentException or IOException or PlatformNotSupportedException)
-        {
-            // No directory yet, or no inotify instances left: polling alone still works.
-            return null;
-        }
+
+        public void Dispose() => _watcher?.Dispose();
     }
 
     private void Emit(SplitLine? line)
@@ -203,6 +258,12 @@ internal sealed partial class LogFileTailer(
 
         [LoggerMessage(EventId = 1513, Level = LogLevel.Information, Message = "Redis's log file {Path} was truncated; reading it from the start")]
         public static partial void Truncated(ILogger logger, string path);
+
+        [LoggerMessage(EventId = 1516, Level = LogLevel.Information, Message = "inotify watches Redis's log file {Path}: a change is read at once, and the file is checked every {Seconds} s besides")]
+        public static partial void Watched(ILogger logger, string path, double seconds);
+
+        [LoggerMessage(EventId = 1517, Level = LogLevel.Warning, Message = "inotify cannot watch Redis's log file {Path} ({Reason}): it is checked every {Milliseconds} ms instead, and watched again once it opens")]
+        public static partial void NotWatched(ILogger logger, string path, string reason, double milliseconds);
 
         [LoggerMessage(EventId = 1514, Level = LogLevel.Warning, Message = "Reading Redis's log file {Path} failed: {Message}")]
         public static partial void ReadFailed(ILogger logger, string path, string message);

@@ -84,19 +84,56 @@ public sealed class LogFileTailerTests
         Assert.Equal("after it", lines[1].Text);
     }
 
+    [Fact]
+    public async Task While_inotify_watches_the_file_a_line_arrives_at_once_not_at_the_next_check()
+    {
+        await using var redis = await StartRedisAsync();
+        // The fallback check an hour away: only inotify can bring these lines within the deadline.
+        await using var agent = await StartTailingAsync(redis.LogFile, watchedPoll: "01:00:00");
+        await WaitForLineAsync(agent, "Ready to accept connections");
+
+        await LogAsync(redis, "watched", 3);
+        await WaitForLineAsync(agent, "watched-3");
+        File.Move(redis.LogFile, redis.LogFile + ".1");
+        await LogAsync(redis, "rotated", 3);
+        await WaitForLineAsync(agent, "rotated-3");
+        Assert.Equal([.. Numbered("watched", 3), .. Numbered("rotated", 3)], DebugLines(agent));
+    }
+
+    [Fact]
+    public async Task A_directory_that_appears_later_is_polled_until_its_file_opens_then_watched()
+    {
+        using var scratch = new TempDirectory("tail");
+        var directory = Path.Combine(scratch.Path, "later");
+        var path = Path.Combine(directory, "redis.log");
+        await using var agent = await StartTailingAsync(path, watchedPoll: "01:00:00");
+
+        // No directory to watch: found by polling (every 50 ms here).
+        await Poll.UntilAsync(() => agent.Logs.Contains(1517), Deadline, () => "no warning that inotify cannot watch:\n" + agent.Logs.Text);
+        Assert.DoesNotContain(agent.Logs.Entries, e => e.EventId == 1516);
+        Directory.CreateDirectory(directory);
+        await File.AppendAllTextAsync(path, "1:M 26 Nov 2026 09:30:00.000 * found by polling\n");
+        await WaitForLineAsync(agent, "found by polling");
+        Assert.Contains(agent.Logs.Entries, e => e.EventId == 1516);
+        // Watched from the moment it opened: the next check is an hour away, inotify brings this one.
+        await File.AppendAllTextAsync(path, "1:M 26 Nov 2026 09:30:01.000 * brought by inotify\n");
+        await WaitForLineAsync(agent, "brought by inotify");
+    }
+
     private static Task<RedisServer> StartRedisAsync() => RedisServer.StartAsync(new RedisServerOptions
     {
         Daemonize = true,
         Arguments = ["--enable-debug-command", "yes"],
     });
 
-    private static Task<AgentUnderTest> StartTailingAsync(string logFile) => AgentUnderTest.StartAsync(new Dictionary<string, string?>
+    private static Task<AgentUnderTest> StartTailingAsync(string logFile, string watchedPoll = "00:00:02") => AgentUnderTest.StartAsync(new Dictionary<string, string?>
     {
         ["Redis:Url"] = $"redis://127.0.0.1:{LoopbackPorts.Free()}",
         ["Restart:Driver"] = "none",
         ["Logs:File"] = logFile,
         ["Logs:FileFromStart"] = "true",
         ["Logs:FilePollInterval"] = "00:00:00.050",
+        ["Logs:FileWatchedPollInterval"] = watchedPoll,
         ["Logs:RedisTimeZone"] = "Etc/UTC",
     });
 
