@@ -41,6 +41,7 @@ internal static class FleetScenario
                 context.Figure("failover decision, no load (resource 1)", $"{atRest.TotalSeconds:0.00} s (window {window.TotalSeconds:0} s + the last round)");
                 fleet.Coordinator.Reset();
                 fleet.Generator.Reset();
+                context.Items["coordinator-gc"] = await fleet.CollectionsAsync().ConfigureAwait(false);
                 context.Items["etcd-revision"] = await fleet.EtcdRevisionAsync().ConfigureAwait(false) ?? -1;
                 context.Items["etcd-clock"] = Stopwatch.StartNew();
                 // Resource 0's primary lost halfway through the load.
@@ -56,6 +57,13 @@ internal static class FleetScenario
             {
                 var fleet = context.Get<Fleet>("fleet");
                 fleet.Coordinator.Report(context, "redis-failover");
+                var gcBefore = context.Get<CoordinatorCollections>("coordinator-gc");
+                var gcAfter = await fleet.CollectionsAsync().ConfigureAwait(false);
+                var gcSeconds = gcAfter.At - gcBefore.At;
+                var gen0 = gcAfter.Gen0 - gcBefore.Gen0;
+                var paused = (gcAfter.PauseSeconds - gcBefore.PauseSeconds) * 1000;
+                context.Figure("redis-failover GC (its /metrics)", string.Create(CultureInfo.InvariantCulture,
+                    $"{gen0:0} gen0, {gcAfter.Gen1 - gcBefore.Gen1:0} gen1, {gcAfter.Gen2 - gcBefore.Gen2:0} gen2 collections; {paused:0} ms paused ({(gen0 > 0 ? paused / gen0 : 0):0} ms a collection); {(gcAfter.Allocated - gcBefore.Allocated) / gcSeconds / 1_048_576:0.0} MB allocated a second over {gcSeconds:0} s"));
                 fleet.Generator.Report(context, "load generator (this process: the simulated agents and the harness)");
                 var underLoad = await context.Get<Task<TimeSpan>>("under-load").ConfigureAwait(false);
                 context.Figure("failover decision, under the load (resource 0)", $"{underLoad.TotalSeconds:0.00} s");
@@ -72,6 +80,9 @@ internal static class FleetScenario
             .WithClean(context => context.DisposeItemsAsync("fleet"));
     }
 
+    /// <summary>The coordinator's GC figures at one moment (<see cref="At"/>: seconds on this process's clock).</summary>
+    private sealed record CoordinatorCollections(double At, double Gen0, double Gen1, double Gen2, double PauseSeconds, double Allocated);
+
     private sealed class Fleet : IAsyncDisposable
     {
         private readonly List<SimulatedAgent> _agents = [];
@@ -84,6 +95,7 @@ internal static class FleetScenario
         private readonly TempDirectory _directory = new("load-fleet");
         private AgentProcess _process = null!;
         private long _commands;
+        private readonly string _metricsUrl = $"http://127.0.0.1:{LoopbackPorts.Free()}";
 
         public Measured Coordinator { get; private set; } = null!;
 
@@ -96,6 +108,27 @@ internal static class FleetScenario
         private int Resources => _agents.Count / 3;
 
         private EtcdCluster? _etcd;
+
+        /// <summary>The coordinator's collections, paused time and allocated bytes so far, from its /metrics.</summary>
+        public async Task<CoordinatorCollections> CollectionsAsync()
+        {
+            using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+            var text = await http.GetStringAsync(new Uri(_metricsUrl + "/metrics")).ConfigureAwait(false);
+            double Value(string series)
+            {
+                var line = text.Split('\n').FirstOrDefault(l => l.StartsWith(series + " ", StringComparison.Ordinal))
+                    ?? throw new InvalidOperationException($"the coordinator's /metrics has no {series}");
+                return double.Parse(line[(series.Length + 1)..], CultureInfo.InvariantCulture);
+            }
+
+            return new CoordinatorCollections(
+                Stopwatch.GetElapsedTime(0).TotalSeconds,
+                Value("dotnet_collection_count_total{generation=\"0\"}"),
+                Value("dotnet_collection_count_total{generation=\"1\"}"),
+                Value("dotnet_collection_count_total{generation=\"2\"}"),
+                Value("dotnet_gc_pause_seconds_total"),
+                Value("dotnet_gc_allocated_bytes_total"));
+        }
 
         /// <summary>etcd's revision now (every write raises it by one); null with the file store.</summary>
         public async Task<long?> EtcdRevisionAsync()
@@ -144,6 +177,8 @@ internal static class FleetScenario
                 ["Urls"] = $"http://127.0.0.1:{port}",
                 ["Logging__LogLevel__Default"] = "Warning",
                 ["Sentinel__Urls"] = "",
+                // Its collections, paused time and allocations are read from here before and after the load.
+                ["Failover__MetricsUrl"] = fleet._metricsUrl,
             };
             foreach (var (key, value) in CoordinatorRuntimeSettings())
             {

@@ -33,6 +33,8 @@ internal sealed class CoordinatorMetrics
     private readonly Gauge _against;
     private readonly Gauge _quorum;
     private readonly Gauge _confirming;
+    private readonly Counter _gcPause;
+    private readonly Counter _allocated;
 
     /// <param name="registry">Shared with <see cref="Decisions"/>, which counts decisions as they are made.</param>
     public CoordinatorMetrics(Coordinator coordinator, PrimaryPublisher publisher, RefusalLog refusals, CollectorRegistry registry, TimeProvider time)
@@ -59,6 +61,12 @@ internal sealed class CoordinatorMetrics
         _nodes = factory.CreateGauge("redis_failover_nodes", "Nodes the resource has (agents_connected below it: agents missing)", "resource");
         _paused = factory.CreateGauge("redis_failover_paused", "1 while automatic failover of the resource is paused", "resource");
         _leading = factory.CreateGauge("redis_failover_leading", "1 while this coordinator leads (with the file store, always)");
+        // The process's own footprint, as the agent serves it (process_*, dotnet_collection_count_total,
+        // dotnet_total_memory_bytes), and what a report's allocations cost: each collection pauses every
+        // agent's stream (docs/benchmarks.md, the fleet's tail).
+        Prometheus.DotNetStats.Register(Registry);
+        _gcPause = factory.CreateCounter("dotnet_gc_pause_seconds_total", "Time the process was paused by garbage collections (GC.GetTotalPauseDuration)");
+        _allocated = factory.CreateCounter("dotnet_gc_allocated_bytes_total", "Bytes the process allocated on the managed heap (GC.GetTotalAllocatedBytes)");
         Registry.AddBeforeCollectCallback(Update);
     }
 
@@ -95,6 +103,8 @@ internal sealed class CoordinatorMetrics
         }
 
         _leading.Set(_coordinator.Leadership.Leads ? 1 : 0);
+        _gcPause.IncTo(GC.GetTotalPauseDuration().TotalSeconds);
+        _allocated.IncTo(GC.GetTotalAllocatedBytes());
         _urlFilesPending.Set(_publisher.PendingFiles);
         _refused.IncTo(_refusals.Total);
     }

@@ -41,6 +41,13 @@ public sealed class CoordinatorMetricsTests : IAsyncLifetime
         Assert.Contains("redis_failover_agents_connected{resource=\"cache\"} 0", metrics, StringComparison.Ordinal);
         Assert.Contains("redis_failover_paused{resource=\"cache\"} 0", metrics, StringComparison.Ordinal);
         Assert.Contains("\nredis_failover_leading 1\n", metrics, StringComparison.Ordinal);
+        // The process's own footprint and collections, as the agent serves its own.
+        foreach (var family in new[] { "process_cpu_seconds_total", "process_working_set_bytes", "dotnet_collection_count_total", "dotnet_gc_pause_seconds_total", "dotnet_gc_allocated_bytes_total" })
+        {
+            Assert.Contains($"\n# TYPE {family} ", metrics, StringComparison.Ordinal);
+        }
+
+        Assert.Matches(@"\ndotnet_gc_allocated_bytes_total [1-9][0-9]*(\.[0-9]+)?(e\+[0-9]+)?\n", metrics);
 
         var blocker = Directory.CreateDirectory(Path.Combine(_coordinator.StoreDirectory, "cache.state.json.tmp"));
         var admin = new Admin.AdminClient(_channel);
