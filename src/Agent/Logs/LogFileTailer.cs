@@ -34,8 +34,9 @@ internal sealed partial class LogFileTailer(
         var buffer = new byte[64 * 1024];
         // inotify (through FileSystemWatcher) wakes the loop the moment the file changes; while it
         // watches, a check every FileWatchedPollInterval is the fallback for what it misses (another
-        // host's writes on NFS); while it cannot (no directory yet, no inotify instances left, or its
-        // watch failed), the loop checks every FilePollInterval, and watches again once the file opens.
+        // host's writes on NFS); while it cannot (no directory yet, no inotify instances left), the loop
+        // checks every FilePollInterval and watches again once the file opens; a watch that reports an
+        // error (its queue overflowed) is made again at the next check.
         var wakeup = new Node.ProbeWakeup();
         var watch = new FileWatch(path, wakeup, _options, logger);
         FileStream? stream = null;
@@ -180,7 +181,7 @@ internal sealed partial class LogFileTailer(
                 watcher.Created += (_, _) => _wakeup.Wake();
                 watcher.Renamed += (_, _) => _wakeup.Wake();
                 watcher.Deleted += (_, _) => _wakeup.Wake();
-                // An overflowed or broken watch may have lost events: poll often until the file opens again.
+                // An overflowed or broken watch may have lost events: the loop reads at once, and watches again.
                 watcher.Error += (_, e) =>
                 {
                     _failed = true;
@@ -262,7 +263,7 @@ internal sealed partial class LogFileTailer(
         [LoggerMessage(EventId = 1516, Level = LogLevel.Information, Message = "inotify watches Redis's log file {Path}: a change is read at once, and the file is checked every {Seconds} s besides")]
         public static partial void Watched(ILogger logger, string path, double seconds);
 
-        [LoggerMessage(EventId = 1517, Level = LogLevel.Warning, Message = "inotify cannot watch Redis's log file {Path} ({Reason}): it is checked every {Milliseconds} ms instead, and watched again once it opens")]
+        [LoggerMessage(EventId = 1517, Level = LogLevel.Warning, Message = "inotify cannot watch Redis's log file {Path} ({Reason}): it is checked every {Milliseconds} ms until it can")]
         public static partial void NotWatched(ILogger logger, string path, string reason, double milliseconds);
 
         [LoggerMessage(EventId = 1514, Level = LogLevel.Warning, Message = "Reading Redis's log file {Path} failed: {Message}")]
