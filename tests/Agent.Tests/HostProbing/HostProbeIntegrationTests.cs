@@ -108,7 +108,8 @@ public sealed class HostProbeIntegrationTests(LoopbackHosts hosts) : IAsyncLifet
         {
             await agent.WaitForAsync(s => s.Phase == SupervisorPhase.HostUnreachable, Deadline, "host lost");
             Assert.Contains("host unreachable", agent.Snapshot.NeedsFailover, StringComparison.Ordinal);
-            Assert.Contains(agent.Logs.Entries, e => e.EventId == 1112);
+            // The phase is published before the critical line is written: waited for, not assumed.
+            await Poll.UntilAsync(() => agent.Logs.Contains(1112), Deadline, () => "no 'NOT restarting' (1112):\n" + agent.Logs.Text);
         }
 
         await agent.WaitForAsync(s => s.Phase == SupervisorPhase.Watching && s.Verdict == NodeVerdict.Healthy, Deadline, "back");
