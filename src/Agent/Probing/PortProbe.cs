@@ -36,12 +36,19 @@ internal sealed class PortProbe
         _request = BuildRequest(endpoint);
     }
 
+    /// <summary>One probe, within the probe's timeout from now.</summary>
     public async Task<PortProbeResult> ProbeAsync(CancellationToken cancellationToken)
+    {
+        using var deadline = new CancellationTokenSource(_timeout, _time);
+        return await ProbeAsync(deadline.Token, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>One probe, given up (Hung or ConnectTimeout) when <paramref name="deadline"/> is cancelled: the probe loop's own, made when it began the probe with the probe's timeout.</summary>
+    public async Task<PortProbeResult> ProbeAsync(CancellationToken deadline, CancellationToken cancellationToken)
     {
         var at = _time.GetUtcNow();
         var started = _time.GetTimestamp();
-        using var deadline = new CancellationTokenSource(_timeout, _time);
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline);
         var connected = false;
 
         PortProbeResult Result(PortProbeOutcome outcome, string? detail) =>

@@ -56,7 +56,7 @@ internal sealed partial class TargetMonitor : IDisposable
     public Task RunAsync(CancellationToken stoppingToken)
     {
         Log.Watching(_logger, _target.Name, _target.Endpoint.ToString(), _target.Ssh is { } ssh ? $"{ssh.User}@{ssh.Address} ({HostProbing.HostProbe.Describe(ssh)})" : "not probed", _options.Interval.TotalMilliseconds);
-        var portLoop = ProbeLoop.RunAsync($"{_target.Name} port", ProbePortAsync, _options.Interval, _options.RetryInterval, _time, _logger, stoppingToken);
+        var portLoop = ProbeLoop.RunAsync($"{_target.Name} port", ProbePortAsync, _options.Interval, _options.RetryInterval, _time, _logger, stoppingToken, timeout: _options.Timeout);
         // The host loop runs at its own, slower pace (each probe costs the host a process), and is
         // woken the moment the port goes silent, which is when its answer matters.
         var hostLoop = _hostProbe is null
@@ -67,9 +67,9 @@ internal sealed partial class TargetMonitor : IDisposable
 
     public void Dispose() => _hostProbe?.Dispose();
 
-    private async Task<bool> ProbePortAsync(CancellationToken cancellationToken)
+    private async Task<bool> ProbePortAsync(CancellationToken deadline, CancellationToken cancellationToken)
     {
-        var result = await _portProbe.ProbeAsync(cancellationToken).ConfigureAwait(false);
+        var result = await _portProbe.ProbeAsync(deadline, cancellationToken).ConfigureAwait(false);
         if (result.Outcome is PortProbeOutcome.ConnectTimeout or PortProbeOutcome.Failed)
         {
             _hostWakeup.Wake();
@@ -86,7 +86,8 @@ internal sealed partial class TargetMonitor : IDisposable
         return Judge.PortSettled;
     }
 
-    private async Task<bool> ProbeHostAsync(CancellationToken cancellationToken)
+    /// <summary>One SSH probe; it keeps its own time (Ssh:ConnectTimeout, Ssh:CommandTimeout), so the loop gives it no deadline.</summary>
+    private async Task<bool> ProbeHostAsync(CancellationToken deadline, CancellationToken cancellationToken)
     {
         _book.HostProbeStarting(_target.Name, _time.GetUtcNow());
         var result = await _hostProbe!.ProbeAsync(cancellationToken).ConfigureAwait(false);
