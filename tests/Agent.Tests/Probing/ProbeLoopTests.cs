@@ -23,12 +23,12 @@ public sealed class ProbeLoopTests
         using var stop = new CancellationTokenSource();
         var loop = ProbeLoop.RunAsync("test", (_, _) => Started(starts, time), Second, TimeSpan.FromMilliseconds(200), time, NullLogger.Instance, stop.Token, timeout: Second);
 
-        Assert.Equal(TimeSpan.Zero, await starts.Reader.ReadAsync().AsTask().WaitAsync(Patience));
+        Assert.Equal(TimeSpan.Zero, await Next(starts));
         time.Fake.Advance(Second - TimeSpan.FromMilliseconds(1));
         Assert.False(starts.Reader.TryRead(out _));
 
         time.Fake.Advance(TimeSpan.FromMilliseconds(1));
-        Assert.Equal(Second, await starts.Reader.ReadAsync().AsTask().WaitAsync(Patience));
+        Assert.Equal(Second, await Next(starts));
         // The second probe's deadline is the second timer: the wait in between made none of its own.
         Assert.Equal(2, time.Timers);
 
@@ -67,16 +67,16 @@ public sealed class ProbeLoopTests
             stop.Token,
             timeout: timeout);
 
-        Assert.Equal(TimeSpan.Zero, await starts.Reader.ReadAsync().AsTask().WaitAsync(Patience));
+        Assert.Equal(TimeSpan.Zero, await Next(starts));
         time.Fake.Advance(timeout);
-        Assert.Equal(timeout, await givenUp.Reader.ReadAsync().AsTask().WaitAsync(Patience));
+        Assert.Equal(timeout, await Next(givenUp));
         // The deadline, then the wait for the rest of the interval: its own timer this time.
         await Until(() => time.Timers == 2);
 
         time.Fake.Advance(Second - timeout - TimeSpan.FromMilliseconds(1));
         Assert.False(starts.Reader.TryRead(out _));
         time.Fake.Advance(TimeSpan.FromMilliseconds(1));
-        Assert.Equal(Second, await starts.Reader.ReadAsync().AsTask().WaitAsync(Patience));
+        Assert.Equal(Second, await Next(starts));
 
         await stop.CancelAsync();
         await loop.WaitAsync(Patience);
@@ -89,13 +89,15 @@ public sealed class ProbeLoopTests
         var starts = Channel.CreateUnbounded<TimeSpan>();
         using var stop = new CancellationTokenSource();
         var loop = ProbeLoop.RunAsync("test", (_, _) => Started(starts, time), Second, TimeSpan.FromMilliseconds(200), time, NullLogger.Instance, stop.Token, timeout: Second);
-        await starts.Reader.ReadAsync().AsTask().WaitAsync(Patience);
+        await Next(starts);
 
         await stop.CancelAsync();
 
         await loop.WaitAsync(Patience);
         Assert.False(starts.Reader.TryRead(out _));
     }
+
+    private static Task<TimeSpan> Next(Channel<TimeSpan> channel) => channel.Reader.ReadAsync().AsTask().WaitAsync(Patience);
 
     private static async Task Until(Func<bool> condition)
     {
