@@ -1,7 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 
 namespace RedisAgent.Load;
 
@@ -52,12 +50,8 @@ internal static class LoadProcesses
 
     public static long PeakRssKb(int pid) => StatusKb(pid, "VmHWM:");
 
-    public static int FreePort()
-    {
-        using var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
-        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)socket.LocalEndPoint!).Port;
-    }
+    /// <summary>A free loopback port for a server told its port up front: the tests' (below the kernel's ephemeral range, one per caller).</summary>
+    public static int FreePort() => RedisAgent.Testing.LoopbackPorts.Free();
 
     private static long StatusKb(int pid, string field) =>
         long.Parse(File.ReadAllLines($"/proc/{pid}/status").First(l => l.StartsWith(field, StringComparison.Ordinal))[field.Length..].Trim().Split(' ')[0], CultureInfo.InvariantCulture);
