@@ -16,7 +16,9 @@ namespace RedisAgent.Testing;
 /// use" five times and the supervisor gave up). Below the range only a caller of this class hands
 /// a port out, and each port is given to one caller per test run, so two tests running side by
 /// side never start servers on the same port either. Each test process starts at a random place
-/// in the range, and a port is checked free by binding it before it is given.
+/// in the range, and a port is checked free by binding it before it is given. A port a server
+/// derives from its own (a Redis Cluster node's bus port is its port + 10,000 by default) is not
+/// reserved: such a server is given that port explicitly (<c>--cluster-port</c>).
 /// </remarks>
 public static class LoopbackPorts
 {

@@ -34,6 +34,7 @@ public sealed partial class ExporterContribTests
         await using var cluster = await AgentUnderTest.StartOwningRedisAsync(new Dictionary<string, string?>
         {
             ["Exec:Arguments:0"] = "--cluster-enabled", ["Exec:Arguments:1"] = "yes",
+            ["Exec:Arguments:2"] = "--cluster-port", ["Exec:Arguments:3"] = LoopbackPorts.Free().ToString(System.Globalization.CultureInfo.InvariantCulture),
         });
         // A replica of the standalone node, for the replication panels (connected replicas, the link's last I/O).
         await using var replica = await AgentUnderTest.StartOwningRedisAsync(new Dictionary<string, string?>

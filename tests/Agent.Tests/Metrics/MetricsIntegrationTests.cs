@@ -292,6 +292,7 @@ public sealed class MetricsIntegrationTests
         {
             ["Exec:Arguments:0"] = "--cluster-enabled", ["Exec:Arguments:1"] = "yes",
             ["Exec:Arguments:2"] = "--rename-command", ["Exec:Arguments:3"] = "EVAL", ["Exec:Arguments:4"] = "",
+            ["Exec:Arguments:5"] = "--cluster-port", ["Exec:Arguments:6"] = ClusterBusPort(),
         });
         await Poll.UntilAsync(() => agent.Logs.Contains(1407), Deadline, () => agent.Logs.Text);
         var before = await ScrapeUntilAsync(agent, m => m.GetValueOrDefault("redis_agent_samples_total{result=\"ok\"}") >= 2, "samples");
@@ -315,6 +316,7 @@ public sealed class MetricsIntegrationTests
         {
             ["Exec:Arguments:0"] = "--cluster-enabled", ["Exec:Arguments:1"] = "yes",
             ["Exec:Arguments:2"] = "--slowlog-log-slower-than", ["Exec:Arguments:3"] = "0",
+            ["Exec:Arguments:4"] = "--cluster-port", ["Exec:Arguments:5"] = ClusterBusPort(),
         });
         await using var client = await RespClient.ConnectAsync("127.0.0.1", agent.Port);
         await client.CommandAsync("PING");
@@ -339,6 +341,9 @@ public sealed class MetricsIntegrationTests
         var scrape = (await agent.GetAsync("/metrics")).Body;
         Assert.Contains("# TYPE redis_latency_percentiles_usec summary", scrape, StringComparison.Ordinal);
     }
+
+    /// <summary>A cluster node's bus port, given like its own: by default Redis takes its port + 10,000, which nothing reserved.</summary>
+    private static string ClusterBusPort() => LoopbackPorts.Free().ToString(CultureInfo.InvariantCulture);
 
     private static async Task<IReadOnlyDictionary<string, double>> ScrapeUntilAsync(
         AgentUnderTest agent, Func<IReadOnlyDictionary<string, double>, bool> condition, string what)
