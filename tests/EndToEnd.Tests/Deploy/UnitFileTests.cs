@@ -3,9 +3,9 @@ using System.Diagnostics;
 namespace RedisAgent.Tests.Deploy;
 
 /// <summary>
-/// deploy/systemd: no systemd runs here, so the units are checked for the keys that matter, and
-/// by <c>systemd-analyze verify</c>, which parses them as systemd would and names any key or value
-/// it does not accept.
+/// deploy/systemd: the units are checked for the keys that matter, and by <c>systemd-analyze
+/// verify</c>, which parses them as systemd would and names any key or value it does not accept;
+/// <see cref="SystemdUnitTests"/> runs the agent's under a real systemd.
 /// </summary>
 public sealed class UnitFileTests
 {
@@ -55,8 +55,9 @@ public sealed class UnitFileTests
         var unit = RepositoryFiles.Unit("deploy/systemd/redis-agent.service");
         string Service(string key) => unit.Single(e => e.Section == "Service" && e.Key == key).Value;
 
-        // SIGTERM to the agent only; it stops redis-server with SIGTERM and waits Exec:StopTimeout (30 s).
-        Assert.Equal("mixed", Service("KillMode"));
+        // Signals to the agent only: it stops redis-server with SIGTERM and waits Exec:StopTimeout (30 s),
+        // and an agent that dies leaves Redis serving (SystemdUnitTests: mixed SIGKILLs it, unsaved).
+        Assert.Equal("process", Service("KillMode"));
         // Longer than the agent's own shutdown (StopTimeout + the margin), or systemd's SIGKILL could cut Redis's save.
         var stopTimeout = new RedisAgent.Supervision.ExecOptions().StopTimeout + RedisAgent.Hosting.AgentHost.ShutdownMargin;
         Assert.True(int.Parse(Service("TimeoutStopSec"), System.Globalization.CultureInfo.InvariantCulture) > stopTimeout.TotalSeconds);

@@ -1,0 +1,205 @@
+using System.Globalization;
+using RedisAgent.Testing;
+
+namespace RedisAgent.Tests.Deploy;
+
+/// <summary>
+/// deploy/systemd/redis-agent.service under a real systemd: a Debian container with systemd as PID 1
+/// and Debian's redis-server (scripts/systemd-image), the unit and the shipped NativeAOT agent mounted
+/// into it and installed as the unit's head says. Each container has no network but its own loopback,
+/// so Debian's 6379 and the agent's 9379 are its own; each test removes its container.
+/// </summary>
+[Collection(nameof(ContainerImageTests))]
+public sealed class SystemdUnitTests(SystemdUnitTests.Image image) : IClassFixture<SystemdUnitTests.Image>, IAsyncLifetime
+{
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(60);
+    private readonly TempDirectory _directory = new("systemd");
+    private readonly List<string> _containers = [];
+
+    [Fact]
+    public async Task The_unit_starts_the_agent_sandboxed_restarts_a_killed_redis_and_lets_it_save_on_stop()
+    {
+        var name = await BootAsync();
+        // Type=notify: `enable --now` returns once the agent said READY=1 (a unit that never does times out and fails).
+        await InstallAsync(name);
+        Assert.Equal("active running", await ExecOkAsync(name, "systemctl show -P ActiveState redis-agent; systemctl show -P SubState redis-agent", joined: true));
+        var agent = await MainPidAsync(name);
+        var first = await RedisPidAsync(name);
+        Assert.True(first > 0, await JournalAsync(name));
+        // Both run as the unit's user, Redis as the agent's child.
+        Assert.Equal($"redis redis {agent}", await ExecOkAsync(name, $"echo $(ps -o user= -p {agent}) $(ps -o user=,ppid= -p {first})"));
+        await Poll.UntilAsync(async () => (await ExecAsync(name, "curl -sf http://127.0.0.1:9379/readyz")).Code == 0, Deadline, () => JournalAsync(name).Result);
+
+        await ExecOkAsync(name, $"kill -9 {first}");
+        await Poll.UntilAsync(async () => await RedisPidAsync(name) is var pid && pid > 0 && pid != first, Deadline, () => JournalAsync(name).Result);
+        Assert.Equal(agent, await MainPidAsync(name));
+        Assert.Equal("0", await ExecOkAsync(name, "systemctl show -P NRestarts redis-agent"));
+
+        await ExecOkAsync(name, "redis-cli SET written before-stop");
+        await ExecOkAsync(name, "systemctl stop redis-agent");
+        Assert.Equal(1, (await ExecAsync(name, "pidof redis-server")).Code);
+        Assert.Contains("DB saved on disk", await ExecOkAsync(name, "cat /var/log/redis/redis-server.log"), StringComparison.Ordinal);
+        await ExecOkAsync(name, "systemctl start redis-agent");
+        await Poll.UntilAsync(async () => (await ExecAsync(name, "redis-cli GET written")).Output.Trim() == "before-stop", Deadline, () => JournalAsync(name).Result);
+    }
+
+    [Fact]
+    public async Task An_agent_killed_with_SIGKILL_leaves_redis_serving_and_the_next_agent_stops_it_with_a_save()
+    {
+        var name = await BootAsync();
+        await InstallAsync(name);
+        var agent = await MainPidAsync(name);
+        var first = await RedisPidAsync(name);
+        // Not saved by any save point in the seconds this test takes (Debian's: an hour for one change).
+        await ExecOkAsync(name, "redis-cli SET written before-the-crash");
+
+        await ExecOkAsync(name, $"kill -9 {agent}");
+
+        // systemd restarts the agent (Restart=on-failure, 2 s later); Redis was left alone meanwhile.
+        await Poll.UntilAsync(async () => await ExecAsync(name, "systemctl show -P NRestarts redis-agent; systemctl show -P ActiveState redis-agent") is { Output: var o } && o.Split('\n', StringSplitOptions.RemoveEmptyEntries) is ["1", "active"],
+            Deadline, () => JournalAsync(name).Result);
+        await Poll.UntilAsync(async () => await RedisPidAsync(name) is var pid && pid > 0 && pid != first, Deadline, () => JournalAsync(name).Result);
+        var journal = await JournalAsync(name);
+        // The new agent found the old server by its pid file and stopped it with SIGTERM, which saved.
+        Assert.Contains($"The earlier redis-server pid {first} stopped", journal, StringComparison.Ordinal);
+        Assert.DoesNotContain($"Killing process {first} (redis-server) with signal SIGKILL", journal, StringComparison.Ordinal);
+        Assert.Equal("before-the-crash", (await ExecOkAsync(name, "redis-cli GET written")).Trim());
+    }
+
+    [Fact]
+    public async Task A_hung_agent_is_killed_by_the_watchdog_and_restarted_while_redis_keeps_its_data()
+    {
+        var name = await BootAsync();
+        // The shipped 30 s, shortened for the test: a drop-in, as an operator would.
+        await ExecOkAsync(name, "mkdir -p /etc/systemd/system/redis-agent.service.d && printf '[Service]\\nWatchdogSec=3\\n' > /etc/systemd/system/redis-agent.service.d/watchdog.conf");
+        await InstallAsync(name);
+        var agent = await MainPidAsync(name);
+        await ExecOkAsync(name, "redis-cli SET written before-the-hang");
+
+        // Stopped, the agent pings no more: systemd's watchdog fires and sends SIGABRT (with a SIGCONT,
+        // so that a stopped process takes it; sent here too, in case it is gone by then).
+        await ExecOkAsync(name, $"kill -STOP {agent}");
+        await Poll.UntilAsync(async () => (await JournalAsync(name)).Contains("Watchdog timeout", StringComparison.Ordinal), Deadline, () => JournalAsync(name).Result);
+        await ExecAsync(name, $"kill -CONT {agent}");
+
+        await Poll.UntilAsync(async () => await MainPidAsync(name) is var pid && pid > 0 && pid != agent && await ExecAsync(name, "systemctl is-active redis-agent") is { Code: 0 },
+            Deadline, () => JournalAsync(name).Result);
+        Assert.Equal("1", await ExecOkAsync(name, "systemctl show -P NRestarts redis-agent"));
+        await Poll.UntilAsync(async () => (await ExecAsync(name, "redis-cli GET written")).Output.Trim() == "before-the-hang", Deadline, () => JournalAsync(name).Result);
+    }
+
+    [Fact]
+    public async Task A_configuration_error_exits_78_names_the_key_in_the_journal_and_is_not_retried()
+    {
+        var name = await BootAsync(extraSettings: "Restart__Driver=magic\n");
+
+        var (code, _) = await ExecAsync(name, "systemctl disable --now redis-server && systemctl start redis-agent");
+
+        Assert.NotEqual(0, code);
+        // RestartPreventExitStatus=78: failed for good, not waiting to be started again (SubState auto-restart).
+        Assert.Equal("failed failed 78 0", await ExecOkAsync(name,
+            "for p in ActiveState SubState ExecMainStatus NRestarts; do systemctl show -P $p redis-agent; done", joined: true));
+        Assert.Contains("Restart:Driver", await JournalAsync(name), StringComparison.Ordinal);
+    }
+
+    /// <summary>Starts a container with systemd as PID 1, the agent, its unit and its configuration mounted; returns once systemd is up.</summary>
+    private async Task<string> BootAsync(string extraSettings = "")
+    {
+        // deploy/config/redis-agent.env as shipped, but for Debian's Redis, which has no password.
+        var settings = (await File.ReadAllTextAsync(RepositoryFiles.Path("deploy/config/redis-agent.env")))
+            .Replace("REDIS_URL=redis://:change-me@127.0.0.1:6379", "REDIS_URL=redis://127.0.0.1:6379", StringComparison.Ordinal);
+        Assert.Contains("REDIS_URL=redis://127.0.0.1:6379", settings, StringComparison.Ordinal);
+        var configuration = Directory.CreateDirectory(Path.Combine(_directory.Path, "etc-" + _containers.Count.ToString(CultureInfo.InvariantCulture))).FullName;
+        var file = Path.Combine(configuration, "redis-agent.env");
+        await File.WriteAllTextAsync(file, settings + extraSettings);
+        File.SetUnixFileMode(file, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+
+        var name = "redis-agent-systemd-" + Guid.NewGuid().ToString("N")[..12];
+        _containers.Add(name);
+        var (code, output) = await Podman.RunAsync(TimeSpan.FromSeconds(60), "run", "-d", "--name", name, "--network", "none", "--systemd=always",
+            "-v", $"{image.AgentDirectory}:/opt/redis-agent:ro",
+            "-v", $"{RepositoryFiles.Path("deploy/systemd/redis-agent.service")}:/etc/systemd/system/redis-agent.service:ro",
+            "-v", $"{configuration}:/etc/redis-agent:ro",
+            Image.Name);
+        Assert.True(code == 0, $"podman run: exit {code}: {output}");
+        await Poll.UntilAsync(async () => (await ExecAsync(name, "systemctl is-system-running")).Output.Trim() is "running" or "degraded",
+            Deadline, () => ExecAsync(name, "systemctl --failed --no-pager").Result.Output);
+        return name;
+    }
+
+    /// <summary>The unit's own install steps: Debian's redis-server.service off, the agent's unit on.</summary>
+    private static async Task InstallAsync(string name)
+    {
+        var (code, output) = await ExecAsync(name, "systemctl disable --now redis-server && systemctl enable --now redis-agent");
+        Assert.True(code == 0, $"install: exit {code}: {output}\n{await JournalAsync(name)}");
+    }
+
+    private static Task<(int Code, string Output)> ExecAsync(string container, string script) =>
+        Podman.RunAsync(TimeSpan.FromSeconds(60), "exec", container, "/bin/bash", "-c", script);
+
+    /// <summary>Runs <paramref name="script"/>, which must succeed; its output, trimmed (its lines joined by spaces when <paramref name="joined"/>).</summary>
+    private static async Task<string> ExecOkAsync(string container, string script, bool joined = false)
+    {
+        var (code, output) = await ExecAsync(container, script);
+        Assert.True(code == 0, $"{script}: exit {code}: {output}");
+        return joined ? string.Join(' ', output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)) : output.Trim();
+    }
+
+    private static async Task<string> JournalAsync(string container) =>
+        (await ExecAsync(container, "journalctl --no-pager -u redis-agent")).Output;
+
+    private static async Task<int> MainPidAsync(string container) =>
+        int.Parse(await ExecOkAsync(container, "systemctl show -P MainPID redis-agent"), CultureInfo.InvariantCulture);
+
+    /// <summary>The process id of the redis-server answering on 6379, or 0.</summary>
+    private static async Task<int> RedisPidAsync(string container)
+    {
+        var (code, output) = await ExecAsync(container, "redis-cli info server | sed -n 's/^process_id:\\([0-9]*\\).*/\\1/p'");
+        return code == 0 && int.TryParse(output.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var pid) ? pid : 0;
+    }
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
+    {
+        foreach (var container in _containers)
+        {
+            await Podman.RunAsync(TimeSpan.FromSeconds(60), "rm", "-f", "-t", "0", container);
+        }
+
+        _directory.Dispose();
+    }
+
+    /// <summary>The image (made once, kept) and the shipped agent: the tests' published binaries, else the agent image's own.</summary>
+    public sealed class Image : IAsyncLifetime
+    {
+        public const string Name = "localhost/redis-agent-base/systemd:bookworm";
+
+        private TempDirectory? _extracted;
+
+        public string AgentDirectory { get; private set; } = "";
+
+        public async Task InitializeAsync()
+        {
+            var (code, output) = await Commands.RunAsync(RepositoryFiles.Path("scripts/systemd-image"), TimeSpan.FromMinutes(15));
+            Assert.True(code == 0, $"scripts/systemd-image failed (exit {code}):\n{output}");
+            if (Binaries.PublishedDirectory is { } published)
+            {
+                AgentDirectory = Path.Combine(published, "redis-agent");
+                return;
+            }
+
+            // The JIT build beside the tests needs a .NET runtime the image has not: take the images' own binary.
+            _extracted = new TempDirectory("systemd-agent");
+            (code, output) = await Commands.RunAsync(RepositoryFiles.Path("scripts/container-images"), TimeSpan.FromMinutes(20), "--extract", _extracted.Path);
+            Assert.True(code == 0, $"scripts/container-images --extract failed (exit {code}):\n{output}");
+            AgentDirectory = Path.Combine(_extracted.Path, "redis-agent");
+        }
+
+        public Task DisposeAsync()
+        {
+            _extracted?.Dispose();
+            return Task.CompletedTask;
+        }
+    }
+}
