@@ -24,8 +24,16 @@ internal sealed partial class CommandDriver(string name, string command, TimeSpa
     public static CommandDriver Systemd(string unit, TimeSpan timeout, TimeProvider time, ILogger<CommandDriver> logger) =>
         new("systemd", SystemdCommand(unit), timeout, time, logger);
 
-    /// <summary>The systemd preset's command line; the unit name is validated at start, so no quoting is needed.</summary>
-    public static string SystemdCommand(string unit) => $"systemctl restart {unit}";
+    /// <summary>
+    /// The systemd preset's command line; the unit name is validated at start, so no quoting is needed.
+    /// A unit takes no arguments from <c>systemctl restart</c>, so this start's (the start fence, or
+    /// none) go into the manager's environment first, where a unit whose <c>ExecStart=</c> names
+    /// <c>$REDIS_AGENT_START_ARGS</c> reads them (deploy/systemd/redis-server.service.d/redis-agent.conf).
+    /// The restart goes ahead even if that is refused (its exit status is the command's): the agent
+    /// then fences the node once it answers, as for any unit that ignores the variable.
+    /// </summary>
+    public static string SystemdCommand(string unit) =>
+        $"systemctl set-environment \"{StartArgumentsVariable}=${StartArgumentsVariable}\"; systemctl restart {unit}";
 
     public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 

@@ -16,6 +16,7 @@ public sealed class ExitStatusTests
         Assert.Equal(expected, ExitStatus.FromProcessExitCode(code).ToString());
 
     [Fact]
-    public void Systemd_command_names_the_unit() =>
-        Assert.Equal("systemctl restart redis-server@main.service", CommandDriver.SystemdCommand("redis-server@main.service"));
+    public void Systemd_command_hands_the_start_arguments_to_the_manager_then_restarts_the_unit() =>
+        Assert.Equal("systemctl set-environment \"REDIS_AGENT_START_ARGS=$REDIS_AGENT_START_ARGS\"; systemctl restart redis-server@main.service",
+            CommandDriver.SystemdCommand("redis-server@main.service"));
 }

@@ -89,6 +89,31 @@ public sealed class SystemdUnitTests(SystemdUnitTests.Image image) : IClassFixtu
     }
 
     [Fact]
+    public async Task The_systemd_driver_restarts_debians_unit_fenced_from_its_first_command_when_no_coordinator_answers()
+    {
+        // The agent as the unit's head says for this driver (root: drop User= and Group=), Debian's
+        // redis-server.service kept, with the shipped drop-in; a coordinator that never answers.
+        var name = await BootAsync(extraSettings: "Restart__Driver=systemd\nRestart__SystemdUnit=redis-server\n" +
+            "Coordinator__Url=http://127.0.0.1:9\nCoordinator__Token=systemd-test-token-0123456789\nCoordinator__Resource=cache\n");
+        await ExecOkAsync(name, "mkdir -p /etc/systemd/system/redis-agent.service.d /etc/systemd/system/redis-server.service.d" +
+            " && printf '[Service]\\nUser=\\nGroup=\\n' > /etc/systemd/system/redis-agent.service.d/root.conf" +
+            " && cp /opt/redis-server.service.d/redis-agent.conf /etc/systemd/system/redis-server.service.d/ && systemctl daemon-reload && systemctl restart redis-server");
+        await ExecOkAsync(name, "systemctl enable --now redis-agent");
+        Assert.Equal("root", await ExecOkAsync(name, "ps -o user= -p $(systemctl show -P MainPID redis-agent)"));
+        var first = int.Parse(await ExecOkAsync(name, "systemctl show -P MainPID redis-server"), CultureInfo.InvariantCulture);
+        await Poll.UntilAsync(async () => (await JournalAsync(name)).Contains("is Healthy", StringComparison.Ordinal), Deadline, () => JournalAsync(name).Result);
+        await ExecOkAsync(name, $"kill -9 {first}");
+
+        await Poll.UntilAsync(async () => await ExecAsync(name, "systemctl show -P MainPID redis-server") is { Output: var o } && int.TryParse(o.Trim(), CultureInfo.InvariantCulture, out var pid) && pid > 0 && pid != first
+            && (await ExecAsync(name, "redis-cli PING")).Output.Trim() == "PONG", Deadline, () => JournalAsync(name).Result);
+        // Started by the agent with systemctl (Debian's Restart=always is off), with the start fence as its arguments.
+        Assert.Contains("Restarted redis with the systemd driver", await JournalAsync(name), StringComparison.Ordinal);
+        Assert.Equal("min-replicas-to-write 2147483647", await ExecOkAsync(name, "redis-cli CONFIG GET min-replicas-to-write", joined: true));
+        Assert.StartsWith("NOREPLICAS", await ExecOkAsync(name, "redis-cli SET written after-the-kill"), StringComparison.Ordinal);
+        Assert.Equal("0", await ExecOkAsync(name, "redis-cli DBSIZE"));
+    }
+
+    [Fact]
     public async Task A_configuration_error_exits_78_names_the_key_in_the_journal_and_is_not_retried()
     {
         var name = await BootAsync(extraSettings: "Restart__Driver=magic\n");
@@ -120,6 +145,7 @@ public sealed class SystemdUnitTests(SystemdUnitTests.Image image) : IClassFixtu
             "-v", $"{image.AgentDirectory}:/opt/redis-agent:ro",
             "-v", $"{RepositoryFiles.Path("deploy/systemd/redis-agent.service")}:/etc/systemd/system/redis-agent.service:ro",
             "-v", $"{configuration}:/etc/redis-agent:ro",
+            "-v", $"{RepositoryFiles.Path("deploy/systemd/redis-server.service.d")}:/opt/redis-server.service.d:ro",
             Image.Name);
         Assert.True(code == 0, $"podman run: exit {code}: {output}");
         await Poll.UntilAsync(async () => (await ExecAsync(name, "systemctl is-system-running")).Output.Trim() is "running" or "degraded",
