@@ -4,9 +4,9 @@ using RedisAgent.Testing;
 namespace RedisAgent.Tests.Deploy;
 
 /// <summary>
-/// deploy/systemd/redis-agent.service under a real systemd: a Debian container with systemd as PID 1
-/// and Debian's redis-server (scripts/systemd-image), the unit and the shipped NativeAOT agent mounted
-/// into it and installed as the unit's head says. Each container has no network but its own loopback,
+/// deploy/systemd's units under a real systemd: a Debian container with systemd as PID 1 and Debian's
+/// redis-server (scripts/systemd-image), a unit and the shipped NativeAOT program mounted into it and
+/// installed as the unit's head says. Each container has no network but its own loopback,
 /// so Debian's 6379 and the agent's 9379 are its own; each test removes its container.
 /// </summary>
 [Collection(nameof(ContainerImageTests))]
@@ -127,8 +127,50 @@ public sealed class SystemdUnitTests(SystemdUnitTests.Image image) : IClassFixtu
         Assert.Contains("Restart:Driver", await JournalAsync(name), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task The_coordinators_unit_runs_it_sandboxed_as_its_own_user_and_a_configuration_error_is_not_retried()
+    {
+        // deploy/config/redis-failover.env as shipped, with the files it names: a certificate for its
+        // API, the example credentials (no secret in them) and the resource's password.
+        using var certificates = new TestCertificates();
+        var files = Directory.CreateDirectory(Path.Combine(_directory.Path, "failover")).FullName;
+        File.Copy(RepositoryFiles.Path("deploy/config/redis-failover.env"), Path.Combine(files, "redis-failover.env"));
+        File.Copy(RepositoryFiles.Path("deploy/config/credentials.example"), Path.Combine(files, "credentials"));
+        File.Copy(certificates.ServerCertificateFile, Path.Combine(files, "coordinator.crt"));
+        File.Copy(certificates.ServerKeyFile, Path.Combine(files, "coordinator.key"));
+        File.Copy(certificates.CaFile, Path.Combine(files, "ca.pem"));
+        await File.WriteAllTextAsync(Path.Combine(files, "cache.password"), "systemd-test-password");
+        var name = await BootAsync(mounts: ["-v", $"{image.FailoverDirectory}:/opt/redis-failover:ro",
+            "-v", $"{RepositoryFiles.Path("deploy/systemd/redis-failover.service")}:/etc/systemd/system/redis-failover.service:ro",
+            "-v", $"{files}:/opt/failover-files:ro"]);
+
+        // The unit's head, step by step (its files owned by the user it creates, mode 0600).
+        await ExecOkAsync(name, "useradd --system --home /var/lib/redis-failover --shell /usr/sbin/nologin redis-failover" +
+            " && cd /opt/failover-files && install -D -m 0600 -o redis-failover redis-failover.env /etc/redis-failover/redis-failover.env" +
+            " && install -D -m 0644 credentials /etc/redis-failover/credentials" +
+            " && install -D -m 0600 -o redis-failover coordinator.crt /etc/redis-failover/tls/coordinator.crt" +
+            " && install -D -m 0600 -o redis-failover coordinator.key /etc/redis-failover/tls/coordinator.key" +
+            " && install -D -m 0600 -o redis-failover cache.password /etc/redis-failover/cache.password");
+        var (code, output) = await ExecAsync(name, "systemctl enable --now redis-failover");
+        Assert.True(code == 0, $"enable --now: exit {code}: {output}\n{await JournalAsync(name, "redis-failover")}");
+
+        Assert.Equal("active running", await ExecOkAsync(name, "systemctl show -P ActiveState redis-failover; systemctl show -P SubState redis-failover", joined: true));
+        Assert.Equal("redis-failover", await ExecOkAsync(name, "stat -c %U /proc/$(systemctl show -P MainPID redis-failover)"));
+        // Its metrics on loopback, its API over TLS with the certificate it was given.
+        Assert.Contains("process_", await ExecOkAsync(name, "curl -sf http://127.0.0.1:9381/metrics"), StringComparison.Ordinal);
+        Assert.NotEqual("000", await ExecOkAsync(name, "curl -s -o /dev/null -w '%{http_code}' --cacert /opt/failover-files/ca.pem https://127.0.0.1:9380/"));
+        await ExecOkAsync(name, "systemctl stop redis-failover");
+
+        // A bad value: exit 78, the key named in the journal, not started again.
+        await ExecOkAsync(name, "sed -i 's/^Failover__Window=.*/Failover__Window=banana/' /etc/redis-failover/redis-failover.env");
+        Assert.NotEqual(0, (await ExecAsync(name, "systemctl start redis-failover")).Code);
+        Assert.Equal("failed failed 78", await ExecOkAsync(name,
+            "for p in ActiveState SubState ExecMainStatus; do systemctl show -P $p redis-failover; done", joined: true));
+        Assert.Contains("Failover:Window", await JournalAsync(name, "redis-failover"), StringComparison.Ordinal);
+    }
+
     /// <summary>Starts a container with systemd as PID 1, the agent, its unit and its configuration mounted; returns once systemd is up.</summary>
-    private async Task<string> BootAsync(string extraSettings = "")
+    private async Task<string> BootAsync(string extraSettings = "", string[]? mounts = null)
     {
         // deploy/config/redis-agent.env as shipped, but for Debian's Redis, which has no password.
         var settings = (await File.ReadAllTextAsync(RepositoryFiles.Path("deploy/config/redis-agent.env")))
@@ -141,12 +183,14 @@ public sealed class SystemdUnitTests(SystemdUnitTests.Image image) : IClassFixtu
 
         var name = "redis-agent-systemd-" + Guid.NewGuid().ToString("N")[..12];
         _containers.Add(name);
-        var (code, output) = await Podman.RunAsync(TimeSpan.FromSeconds(60), "run", "-d", "--name", name, "--network", "none", "--systemd=always",
+        string[] arguments = ["run", "-d", "--name", name, "--network", "none", "--systemd=always",
             "-v", $"{image.AgentDirectory}:/opt/redis-agent:ro",
             "-v", $"{RepositoryFiles.Path("deploy/systemd/redis-agent.service")}:/etc/systemd/system/redis-agent.service:ro",
             "-v", $"{configuration}:/etc/redis-agent:ro",
             "-v", $"{RepositoryFiles.Path("deploy/systemd/redis-server.service.d")}:/opt/redis-server.service.d:ro",
-            Image.Name);
+            .. mounts ?? [],
+            Image.Name];
+        var (code, output) = await Podman.RunAsync(TimeSpan.FromSeconds(60), arguments);
         Assert.True(code == 0, $"podman run: exit {code}: {output}");
         await Poll.UntilAsync(async () => (await ExecAsync(name, "systemctl is-system-running")).Output.Trim() is "running" or "degraded",
             Deadline, () => ExecAsync(name, "systemctl --failed --no-pager").Result.Output);
@@ -171,8 +215,8 @@ public sealed class SystemdUnitTests(SystemdUnitTests.Image image) : IClassFixtu
         return joined ? string.Join(' ', output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)) : output.Trim();
     }
 
-    private static async Task<string> JournalAsync(string container) =>
-        (await ExecAsync(container, "journalctl --no-pager -u redis-agent")).Output;
+    private static async Task<string> JournalAsync(string container, string unit = "redis-agent") =>
+        (await ExecAsync(container, $"journalctl --no-pager -u {unit}")).Output;
 
     private static async Task<int> MainPidAsync(string container) =>
         int.Parse(await ExecOkAsync(container, "systemctl show -P MainPID redis-agent"), CultureInfo.InvariantCulture);
@@ -205,6 +249,8 @@ public sealed class SystemdUnitTests(SystemdUnitTests.Image image) : IClassFixtu
 
         public string AgentDirectory { get; private set; } = "";
 
+        public string FailoverDirectory { get; private set; } = "";
+
         public async Task InitializeAsync()
         {
             var (code, output) = await Commands.RunAsync(RepositoryFiles.Path("scripts/systemd-image"), TimeSpan.FromMinutes(15));
@@ -212,6 +258,7 @@ public sealed class SystemdUnitTests(SystemdUnitTests.Image image) : IClassFixtu
             if (Binaries.PublishedDirectory is { } published)
             {
                 AgentDirectory = Path.Combine(published, "redis-agent");
+                FailoverDirectory = Path.Combine(published, "redis-failover");
                 return;
             }
 
@@ -220,6 +267,7 @@ public sealed class SystemdUnitTests(SystemdUnitTests.Image image) : IClassFixtu
             (code, output) = await Commands.RunAsync(RepositoryFiles.Path("scripts/container-images"), TimeSpan.FromMinutes(20), "--extract", _extracted.Path);
             Assert.True(code == 0, $"scripts/container-images --extract failed (exit {code}):\n{output}");
             AgentDirectory = Path.Combine(_extracted.Path, "redis-agent");
+            FailoverDirectory = Path.Combine(_extracted.Path, "redis-failover");
         }
 
         public Task DisposeAsync()
