@@ -1028,8 +1028,24 @@ internal sealed class ResourceMachine
         {
             if (State != ResourceState.Healthy)
             {
-                var inSync = _nodes.Values.Where(v => IsStandby(v, now)).Select(v => v.Spec.Name);
-                Journal("in-sync", $"standby {string.Join(", ", inSync)} in sync with {Primary}: failover allowed again");
+                // A replica counted by what it held when the primary's Redis went down (its link dropped
+                // with it) is said to be that, not "in sync": a primary restarted since may be taking
+                // writes it has not got, until its agent judges it up and the replica resyncs.
+                var standbys = _nodes.Values.Where(v => IsStandby(v, now)).Select(v => v.Spec.Name).ToList();
+                var live = standbys.Where(IsInSync).ToList();
+                var held = standbys.Except(live).ToList();
+                var parts = new List<string>();
+                if (live.Count > 0)
+                {
+                    parts.Add($"standby {string.Join(", ", live)} in sync with {Primary}");
+                }
+
+                if (held.Count > 0)
+                {
+                    parts.Add($"standby {string.Join(", ", held)} {(held.Count == 1 ? "holds" : "hold")} what {Primary} had when its Redis went down");
+                }
+
+                Journal("in-sync", $"{string.Join("; ", parts)}: failover allowed again");
             }
 
             State = ResourceState.Healthy;

@@ -473,6 +473,33 @@ public sealed class ResourceMachineTests
     }
 
     [Fact]
+    public void A_standby_counted_by_what_it_held_when_the_primarys_Redis_died_is_journalled_as_that_not_as_in_sync()
+    {
+        // The primary's process dies: its replicas' links drop a report before its agent says so.
+        var t = T0.AddMilliseconds(300);
+        Do(m => m.Reported("n2", Replica(5000) with { LinkUp = false }, t));
+        Do(m => m.Reported("n3", Replica(4900) with { LinkUp = false }, t));
+        Do(m => m.Tick(t));
+        Assert.Equal(ResourceState.Degraded, _machine.State);
+        _effects.Clear();
+
+        Do(m => m.Reported("n1", Primary(5000) with { LocalVerdict = Verdict.ProcessDown }, t.AddMilliseconds(200)));
+        Do(m => m.Tick(t.AddMilliseconds(200)));
+
+        Assert.Equal(ResourceState.Healthy, _machine.State);
+        var line = Assert.Single(_effects.OfType<JournalLine>(), e => e.Kind == "in-sync");
+        Assert.Equal("standby n2, n3 hold what n1 had when its Redis went down: failover allowed again", line.Text);
+
+        // Linked again and caught up: in sync, said so.
+        Do(m => m.Reported("n1", Primary(5000), t.AddSeconds(1)));
+        Do(m => m.Tick(t.AddSeconds(1)));
+        Assert.Equal(ResourceState.Degraded, _machine.State);
+        Do(m => m.Reported("n2", Replica(5000), t.AddSeconds(2)));
+        Do(m => m.Tick(t.AddSeconds(2)));
+        Assert.Equal("standby n2 in sync with n1: failover allowed again", _effects.OfType<JournalLine>().Last(e => e.Kind == "in-sync").Text);
+    }
+
+    [Fact]
     public void A_restart_that_takes_longer_than_the_window_to_prove_hopeless_is_still_failed_over()
     {
         // The process died at T0; restarts that time out take 40 s (four windows) to reach the start limit.
