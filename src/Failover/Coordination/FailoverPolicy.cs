@@ -21,6 +21,22 @@ internal sealed record FailoverPolicy(TimeSpan Window, TimeSpan RoundInterval, i
     /// </summary>
     public TimeSpan HostSilence => Window / 2 < TimeSpan.FromSeconds(5) ? Window / 2 : TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// How long a round waits, short of its quorum, for a connected vantage that has not yet seen the
+    /// primary since the window opened: its probe under way when the host went silent must time out
+    /// and be reported first. An agent's defaults make that at most a probe's interval, its timeout
+    /// and a report's interval, a second each. Only a round that could still reach its quorum waits.
+    /// </summary>
+    public static TimeSpan EvidenceWait { get; } = TimeSpan.FromSeconds(3);
+
+    /// <summary>
+    /// How long past the window a confirmation goes on while the port is silent to a quorum but too
+    /// few vantages have found the host gone over SSH: another window, and never less than
+    /// <see cref="EvidenceWait"/>, so that at a short window a vantage whose first silent probe came
+    /// late still has its SSH silence counted.
+    /// </summary>
+    public TimeSpan HostEvidenceWait => Window > EvidenceWait ? Window : EvidenceWait;
+
     /// <summary>How often a held lease is renewed: three times per time-to-live, so one lost renewal costs nothing.</summary>
     public TimeSpan LeaseRenewal => LeaseTtl / 3;
 }

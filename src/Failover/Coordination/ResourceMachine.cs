@@ -316,7 +316,7 @@ internal sealed class ResourceMachine
                     RequestedAnswer(confirmation, vantage, verdict, port, now);
                 }
             }
-            else
+            else if (!stale || Silent(verdict, port))
             {
                 confirmation.Answers[vantage] = new ProbeAnswer(verdict, port, hostSilentSince, now);
                 // Only what was seen since the window opened can end it: an answer from before the host went silent proves nothing.
@@ -325,6 +325,9 @@ internal sealed class ResourceMachine
                     Refute($"{vantage} reached {target} ({verdict})", now);
                 }
             }
+
+            // A stale answer that does not find the primary silent neither ends the confirmation nor counts
+            // against it: the vantage has not answered yet, and its next observation will (AwaitingEvidence).
         }
 
         return Take();
@@ -359,7 +362,7 @@ internal sealed class ResourceMachine
             // its answers do, rather than at the round's end.
             Confirmed(open, now);
         }
-        else if (_confirmation is { } confirmation && now - confirmation.RoundStart >= _policy.RoundInterval)
+        else if (_confirmation is { } confirmation && now - confirmation.RoundStart >= _policy.RoundInterval && !AwaitingEvidence(confirmation, now))
         {
             if (!CloseRound(confirmation, now))
             {
@@ -373,7 +376,7 @@ internal sealed class ResourceMachine
             {
                 Confirmed(confirmation, now);
             }
-            else if (elapsed >= 2 * _policy.Window)
+            else if (elapsed >= _policy.Window + _policy.HostEvidenceWait)
             {
                 // The port stayed silent but the host kept answering over SSH (or was never judged lost): not a lost host.
                 Journal("round", $"after {elapsed.TotalSeconds:0.#} s only {hostUnreachable} of quorum {quorum} see {Primary}'s host unreachable over SSH too");
@@ -390,6 +393,55 @@ internal sealed class ResourceMachine
     }
 
     private int Quorum() => _policy.QuorumOf(_nodes.Values.Count(v => v.Spec.Name != Primary));
+
+    /// <summary>
+    /// True while a round short of its quorum waits for connected vantages that have not answered with
+    /// anything seen since the window opened, and whose answers could still make the quorum, for at most
+    /// <see cref="FailoverPolicy.EvidenceWait"/> from the round's start. At a short window a vantage's
+    /// probe under way when the host went silent (connected just before, then no reply) is older than
+    /// the window, and its first silent probe is reported up to a probe's interval and timeout later:
+    /// that is no evidence against the loss, only evidence not yet in.
+    /// </summary>
+    private bool AwaitingEvidence(Confirmation confirmation, DateTimeOffset now)
+    {
+        if (now - confirmation.RoundStart >= FailoverPolicy.EvidenceWait)
+        {
+            return false;
+        }
+
+        int silent = 0, pending = 0;
+        foreach (var view in _nodes.Values)
+        {
+            if (view.Spec.Name == Primary || !view.Connected)
+            {
+                continue;
+            }
+
+            if (!confirmation.Answers.TryGetValue(view.Spec.Name, out var answer))
+            {
+                pending++;
+            }
+            else if (Silent(answer.Verdict, answer.Port))
+            {
+                silent++;
+            }
+        }
+
+        var quorum = Quorum();
+        if (pending == 0 || silent >= quorum || silent + pending < quorum)
+        {
+            return false;
+        }
+
+        if (!confirmation.WaitJournalled)
+        {
+            confirmation.WaitJournalled = true;
+            Journal("round", string.Create(CultureInfo.InvariantCulture,
+                $"round {confirmation.Round}: {silent} of quorum {quorum} find {Primary} silent so far; waiting up to {FailoverPolicy.EvidenceWait.TotalSeconds:0.#} s for {pending} vantage(s) not yet heard from since the window opened"));
+        }
+
+        return true;
+    }
 
     /// <summary>
     /// True when the answer says the host itself is gone: the vantage's settled HostUnreachable, or a
@@ -703,6 +755,7 @@ internal sealed class ResourceMachine
     {
         confirmation.Round++;
         confirmation.RoundStart = now;
+        confirmation.WaitJournalled = false;
         confirmation.Answers.Clear();
         foreach (var vantage in Vantages())
         {
@@ -1293,6 +1346,9 @@ internal sealed class Confirmation(DateTimeOffset windowStart)
     public DateTimeOffset RoundStart { get; set; } = windowStart;
 
     public int Round { get; set; }
+
+    /// <summary>Set once this round's wait for vantages not yet heard from is journalled.</summary>
+    public bool WaitJournalled { get; set; }
 
     /// <summary>Set when the primary's own agent asked for this failover: only its port being down is confirmed.</summary>
     public FailoverAsk? Request { get; init; }

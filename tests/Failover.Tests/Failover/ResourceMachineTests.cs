@@ -622,6 +622,80 @@ public sealed class ResourceMachineTests
         Assert.DoesNotContain(effects, e => e is SendCommand { Kind: CommandKind.Promote });
     }
 
+    [Fact]
+    public void At_a_one_second_window_a_vantage_whose_last_probe_predates_the_window_is_waited_for_not_counted_against_the_loss()
+    {
+        // What CI saw once: n2's probe connected 34 ms before n3's silent one began, then got no reply
+        // (Hung, a live host's answer, but older than the window); its first silent probe is reported
+        // a second after n3's. The first round must neither count the stale answer against the loss nor close without n2.
+        var machine = ShortWindow(out var effects);
+        Seen silentPort = (at, ssh) => new TargetSeen("n1", Verdict.Healthy, HostVerdict.Up, at, PortOutcome.ConnectTimeout, ssh);
+        var suspected = T0.AddMilliseconds(1000);
+        effects.AddRange(machine.Reported("n3", Replica(4900, silentPort(T0, suspected)), suspected));
+        Assert.Equal(ResourceState.Confirming, machine.State);
+        effects.AddRange(machine.ProbeAnswered("n3", silentPort(T0, suspected), suspected.AddMilliseconds(5)));
+        effects.AddRange(machine.ProbeAnswered("n2", new TargetSeen("n1", Verdict.Hung, HostVerdict.Up, T0.AddMilliseconds(-34), PortOutcome.Hung), suspected.AddMilliseconds(5)));
+        Assert.Contains(effects, e => e is JournalLine { Kind: "probe" } line && line.Text.Contains("34 ms before the window opened: not evidence", StringComparison.Ordinal));
+
+        var n2Silent = T0.AddMilliseconds(1970);
+        for (var ms = 1100; ms <= 4000; ms += 100)
+        {
+            var now = T0.AddMilliseconds(ms);
+            if (ms % 1000 == 0)
+            {
+                effects.AddRange(machine.Reported("n3", Replica(4900, silentPort(now.AddSeconds(-1), suspected)), now));
+            }
+
+            if (ms is 2000 or 3000 or 4000)
+            {
+                effects.AddRange(machine.Reported("n2", Replica(5000, silentPort(n2Silent.AddSeconds(ms / 1000 - 2), n2Silent)), now));
+            }
+
+            effects.AddRange(machine.Tick(now));
+        }
+
+        Assert.Equal("n2", machine.Primary);
+        Assert.DoesNotContain(effects, e => e is JournalLine { Kind: "closed" } line && line.Text.Contains("not confirmed", StringComparison.Ordinal));
+        Assert.Contains(effects, e => e is JournalLine { Kind: "round" } line && line.Text.Contains("waiting up to 3 s for 1 vantage(s) not yet heard from", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void A_vantage_never_heard_from_since_the_window_opened_is_waited_for_three_seconds_then_the_confirmation_closes()
+    {
+        var machine = ShortWindow(out var effects);
+        Seen silentPort = (at, ssh) => new TargetSeen("n1", Verdict.Healthy, HostVerdict.Up, at, PortOutcome.ConnectTimeout, ssh);
+        var suspected = T0.AddMilliseconds(1000);
+        effects.AddRange(machine.Reported("n3", Replica(4900, silentPort(T0, T0)), suspected));
+        effects.AddRange(machine.ProbeAnswered("n3", silentPort(T0, T0), suspected));
+        effects.AddRange(machine.ProbeAnswered("n2", new TargetSeen("n1", Verdict.Hung, HostVerdict.Up, T0.AddMilliseconds(-34), PortOutcome.Hung), suspected));
+
+        // Still waiting just short of 3 s after the round began; closed once they have passed.
+        effects.AddRange(machine.Tick(suspected.AddMilliseconds(2900)));
+        Assert.Equal(ResourceState.Confirming, machine.State);
+        effects.AddRange(machine.Tick(suspected.AddMilliseconds(3000)));
+
+        Assert.Equal(ResourceState.Healthy, machine.State);
+        Assert.Equal("n1", machine.Primary);
+        Assert.Contains(effects, e => e is JournalLine { Kind: "round" } line && line.Text.Contains("only 1 of quorum 2", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void A_round_whose_quorum_is_out_of_reach_closes_at_its_time_without_waiting()
+    {
+        // n2's agent is not connected: n3 alone is one of a quorum of two, and there is nobody to wait for.
+        var machine = ShortWindow(out var effects);
+        Seen silentPort = (at, ssh) => new TargetSeen("n1", Verdict.Healthy, HostVerdict.Up, at, PortOutcome.ConnectTimeout, ssh);
+        effects.AddRange(machine.Disconnected("n2", T0));
+        var suspected = T0.AddMilliseconds(1000);
+        effects.AddRange(machine.Reported("n3", Replica(4900, silentPort(T0, T0)), suspected));
+        effects.AddRange(machine.ProbeAnswered("n3", silentPort(T0, T0), suspected));
+        effects.AddRange(machine.Tick(suspected.AddMilliseconds(500)));
+
+        Assert.Equal(ResourceState.Healthy, machine.State);
+        Assert.Contains(effects, e => e is JournalLine { Kind: "round" } line && line.Text.Contains("only 1 of quorum 2", StringComparison.Ordinal));
+        Assert.DoesNotContain(effects, e => e is JournalLine { Kind: "round" } line && line.Text.Contains("waiting", StringComparison.Ordinal));
+    }
+
     private delegate TargetSeen Seen(DateTimeOffset at, DateTimeOffset? sshSilentSince);
 
     /// <summary>The resource of these tests at a 1 s window in rounds of 0.5 s (SSH silence needed: 0.5 s).</summary>
