@@ -628,13 +628,8 @@ public sealed class ResourceMachineTests
         // What CI saw once: n2's probe connected 34 ms before n3's silent one began, then got no reply
         // (Hung, a live host's answer, but older than the window); its first silent probe is reported
         // a second after n3's. The first round must neither count the stale answer against the loss nor close without n2.
-        var machine = ShortWindow(out var effects);
-        Seen silentPort = (at, ssh) => new TargetSeen("n1", Verdict.Healthy, HostVerdict.Up, at, PortOutcome.ConnectTimeout, ssh);
-        var suspected = T0.AddMilliseconds(1000);
-        effects.AddRange(machine.Reported("n3", Replica(4900, silentPort(T0, suspected)), suspected));
-        Assert.Equal(ResourceState.Confirming, machine.State);
-        effects.AddRange(machine.ProbeAnswered("n3", silentPort(T0, suspected), suspected.AddMilliseconds(5)));
-        effects.AddRange(machine.ProbeAnswered("n2", new TargetSeen("n1", Verdict.Hung, HostVerdict.Up, T0.AddMilliseconds(-34), PortOutcome.Hung), suspected.AddMilliseconds(5)));
+        var machine = SuspectedBesideAStaleHungAnswer(out var effects, out var suspected);
+        Seen silentPort = SilentPort;
         Assert.Contains(effects, e => e is JournalLine { Kind: "probe" } line && line.Text.Contains("34 ms before the window opened: not evidence", StringComparison.Ordinal));
 
         var n2Silent = T0.AddMilliseconds(1970);
@@ -662,12 +657,7 @@ public sealed class ResourceMachineTests
     [Fact]
     public void A_vantage_never_heard_from_since_the_window_opened_is_waited_for_three_seconds_then_the_confirmation_closes()
     {
-        var machine = ShortWindow(out var effects);
-        Seen silentPort = (at, ssh) => new TargetSeen("n1", Verdict.Healthy, HostVerdict.Up, at, PortOutcome.ConnectTimeout, ssh);
-        var suspected = T0.AddMilliseconds(1000);
-        effects.AddRange(machine.Reported("n3", Replica(4900, silentPort(T0, T0)), suspected));
-        effects.AddRange(machine.ProbeAnswered("n3", silentPort(T0, T0), suspected));
-        effects.AddRange(machine.ProbeAnswered("n2", new TargetSeen("n1", Verdict.Hung, HostVerdict.Up, T0.AddMilliseconds(-34), PortOutcome.Hung), suspected));
+        var machine = SuspectedBesideAStaleHungAnswer(out var effects, out var suspected);
 
         // Still waiting just short of 3 s after the round began; closed once they have passed.
         effects.AddRange(machine.Tick(suspected.AddMilliseconds(2900)));
@@ -677,6 +667,25 @@ public sealed class ResourceMachineTests
         Assert.Equal(ResourceState.Healthy, machine.State);
         Assert.Equal("n1", machine.Primary);
         Assert.Contains(effects, e => e is JournalLine { Kind: "round" } line && line.Text.Contains("only 1 of quorum 2", StringComparison.Ordinal));
+    }
+
+    private static TargetSeen SilentPort(DateTimeOffset at, DateTimeOffset? sshSilentSince) =>
+        new("n1", Verdict.Healthy, HostVerdict.Up, at, PortOutcome.ConnectTimeout, sshSilentSince);
+
+    /// <summary>
+    /// At the short window: n3's port probe that began at T0 went silent and is reported a second
+    /// later (the suspicion); asked, n3 answers so and n2 with its latest probe, which connected 34 ms
+    /// before T0 and then got no reply (Hung: a live host's answer, but older than the window).
+    /// </summary>
+    private static ResourceMachine SuspectedBesideAStaleHungAnswer(out List<Effect> effects, out DateTimeOffset suspected)
+    {
+        var machine = ShortWindow(out effects);
+        suspected = T0.AddMilliseconds(1000);
+        effects.AddRange(machine.Reported("n3", Replica(4900, SilentPort(T0, suspected)), suspected));
+        Assert.Equal(ResourceState.Confirming, machine.State);
+        effects.AddRange(machine.ProbeAnswered("n3", SilentPort(T0, suspected), suspected.AddMilliseconds(5)));
+        effects.AddRange(machine.ProbeAnswered("n2", new TargetSeen("n1", Verdict.Hung, HostVerdict.Up, T0.AddMilliseconds(-34), PortOutcome.Hung), suspected.AddMilliseconds(5)));
+        return machine;
     }
 
     [Fact]
