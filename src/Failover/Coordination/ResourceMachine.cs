@@ -318,6 +318,8 @@ internal sealed class ResourceMachine
             }
             else if (!stale || Silent(verdict, port))
             {
+                // A stale answer that does not find the primary silent is not recorded: it neither ends the
+                // confirmation nor counts against it, and the round waits for the vantage's next (AwaitingEvidence).
                 confirmation.Answers[vantage] = new ProbeAnswer(verdict, port, hostSilentSince, now);
                 // Only what was seen since the window opened can end it: an answer from before the host went silent proves nothing.
                 if (!stale && Reachable(verdict, port))
@@ -325,9 +327,6 @@ internal sealed class ResourceMachine
                     Refute($"{vantage} reached {target} ({verdict})", now);
                 }
             }
-
-            // A stale answer that does not find the primary silent neither ends the confirmation nor counts
-            // against it: the vantage has not answered yet, and its next observation will (AwaitingEvidence).
         }
 
         return Take();
@@ -410,14 +409,9 @@ internal sealed class ResourceMachine
         }
 
         int silent = 0, pending = 0;
-        foreach (var view in _nodes.Values)
+        foreach (var vantage in Vantages())
         {
-            if (view.Spec.Name == Primary || !view.Connected)
-            {
-                continue;
-            }
-
-            if (!confirmation.Answers.TryGetValue(view.Spec.Name, out var answer))
+            if (!confirmation.Answers.TryGetValue(vantage, out var answer))
             {
                 pending++;
             }

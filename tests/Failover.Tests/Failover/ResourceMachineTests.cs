@@ -456,10 +456,7 @@ public sealed class ResourceMachineTests
     public void Replicas_whose_link_dropped_with_their_primarys_process_still_count_as_standbys()
     {
         // The primary's process dies: its replicas say so (link down) a report before its agent does.
-        var t = T0.AddMilliseconds(300);
-        Do(m => m.Reported("n2", Replica(5000) with { LinkUp = false }, t));
-        Do(m => m.Reported("n3", Replica(4900) with { LinkUp = false }, t));
-        Do(m => m.Tick(t));
+        var t = LinksDropWithThePrimarysProcess();
 
         // Nothing tells n1's agent that nothing can replace it: it must not restart from older data.
         Assert.DoesNotContain(_effects, e => e is SendCommand { Node: "n1", Kind: CommandKind.RestartLease, Lease.NoStandby: true });
@@ -476,10 +473,7 @@ public sealed class ResourceMachineTests
     public void A_standby_counted_by_what_it_held_when_the_primarys_Redis_died_is_journalled_as_that_not_as_in_sync()
     {
         // The primary's process dies: its replicas' links drop a report before its agent says so.
-        var t = T0.AddMilliseconds(300);
-        Do(m => m.Reported("n2", Replica(5000) with { LinkUp = false }, t));
-        Do(m => m.Reported("n3", Replica(4900) with { LinkUp = false }, t));
-        Do(m => m.Tick(t));
+        var t = LinksDropWithThePrimarysProcess();
         Assert.Equal(ResourceState.Degraded, _machine.State);
         _effects.Clear();
 
@@ -770,6 +764,16 @@ public sealed class ResourceMachineTests
     }
 
     private void Suspect(DateTimeOffset at) => Do(m => m.Reported("n2", Replica(5000, Saw("n1", Verdict.HostUnreachable, at)), at));
+
+    /// <summary>0.3 s in, both replicas report their link to n1 down, and the clock ticks; returns that moment.</summary>
+    private DateTimeOffset LinksDropWithThePrimarysProcess()
+    {
+        var t = T0.AddMilliseconds(300);
+        Do(m => m.Reported("n2", Replica(5000) with { LinkUp = false }, t));
+        Do(m => m.Reported("n3", Replica(4900) with { LinkUp = false }, t));
+        Do(m => m.Tick(t));
+        return t;
+    }
 
     private void Do(Func<ResourceMachine, IReadOnlyList<Effect>> step) => _effects.AddRange(step(_machine));
 
