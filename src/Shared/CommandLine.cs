@@ -1,4 +1,7 @@
 using System.Reflection;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Configuration.CommandLine;
+using Microsoft.Extensions.Configuration.EnvironmentVariables;
 
 namespace RedisShared.Hosting;
 
@@ -67,10 +70,70 @@ internal static class CommandLine
         return null;
     }
 
+    /// <summary>
+    /// The keys of the merged configuration (the environment, appsettings.json, a configuration
+    /// file) that lie in a section the program reads but name nothing there, as one line for a
+    /// configuration error; null when there is none. Without it a typo (<c>Probe__Intervall</c>,
+    /// <c>Coordinator__Ur1</c>) is ignored in silence and the daemon runs on the default, which for
+    /// a coordinator's address means never joining one. Keys outside the program's sections (the
+    /// rest of a process's environment) and in free sections (<c>Logging</c>) are not looked at; a
+    /// key given an empty value sets nothing and is let be. Values are never quoted.
+    /// </summary>
+    public static string? UnknownKeys(IConfiguration configuration, IReadOnlyDictionary<string, Type?> sections)
+    {
+        var unknown = new SortedSet<string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var (key, value) in configuration.AsEnumerable())
+        {
+            if (string.IsNullOrEmpty(value))
+            {
+                continue;
+            }
+
+            var path = key.Split(':');
+            var section = sections.FirstOrDefault(s => string.Equals(s.Key, path[0], StringComparison.OrdinalIgnoreCase));
+            if (section.Key is not null && section.Value is { } type && !Names(type, path.AsSpan(1), anyListKey: true))
+            {
+                unknown.Add($"{Quoted.Printable(key, 80)} (given by {Source(configuration, key)})");
+            }
+        }
+
+        return unknown.Count == 0
+            ? null
+            : $"{(unknown.Count == 1 ? "this key is" : "these keys are")} not a setting: {string.Join("; ", unknown)}. A mistyped name would be ignored and its default used; docs/configuration.md lists every key.";
+    }
+
+    /// <summary>Where a key of the merged configuration came from: the last source that has it.</summary>
+    private static string Source(IConfiguration configuration, string key)
+    {
+        if (configuration is IConfigurationRoot root)
+        {
+            foreach (var provider in root.Providers.Reverse())
+            {
+                if (provider.TryGet(key, out _))
+                {
+                    return provider switch
+                    {
+                        EnvironmentVariablesConfigurationProvider => $"the environment, {Quoted.Printable(key.Replace(":", "__", StringComparison.Ordinal), 80)}",
+                        FileConfigurationProvider file => $"the file '{Quoted.Printable(FilePath(file.Source), 200)}'",
+                        CommandLineConfigurationProvider => "the command line",
+                        _ => "the configuration",
+                    };
+                }
+            }
+        }
+
+        return "the configuration";
+    }
+
+    /// <summary>A configuration file's whole path (a source made for an absolute path keeps only its name, under a provider for its folder).</summary>
+    private static string FilePath(FileConfigurationSource source) =>
+        source.Path is { } path && source.FileProvider?.GetFileInfo(path).PhysicalPath is { } physical ? physical : source.Path ?? "?";
+
     /// <summary>True when <paramref name="path"/> names a value inside <paramref name="type"/> (properties, list indexes, map keys).</summary>
     [System.Diagnostics.CodeAnalysis.UnconditionalSuppressMessage("Trimming", "IL2070", Justification = "Each program roots its options types' public properties with DynamicDependency on its Preflight; an AOT test checks that keys are still recognised.")]
     [System.Diagnostics.CodeAnalysis.UnconditionalSuppressMessage("Trimming", "IL2075", Justification = "As above, for the element types of lists and maps.")]
-    private static bool Names(Type type, ReadOnlySpan<string> path)
+    /// <param name="anyListKey">Whether a list's item may have any name: the binder adds every child of a list, named or not; the command line asks for an index all the same.</param>
+    private static bool Names(Type type, ReadOnlySpan<string> path, bool anyListKey = false)
     {
         var leaf = Nullable.GetUnderlyingType(type) ?? type;
         if (leaf.IsPrimitive || leaf.IsEnum || leaf == typeof(string) || leaf == typeof(TimeSpan) || leaf == typeof(decimal))
@@ -86,19 +149,19 @@ internal static class CommandLine
 
         if (leaf.IsGenericType && leaf.GetGenericTypeDefinition() == typeof(List<>))
         {
-            return int.TryParse(path[0], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out _)
-                && Names(leaf.GetGenericArguments()[0], path[1..]);
+            return (anyListKey || int.TryParse(path[0], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out _))
+                && Names(leaf.GetGenericArguments()[0], path[1..], anyListKey);
         }
 
         if (leaf.IsGenericType && leaf.GetGenericTypeDefinition() == typeof(Dictionary<,>))
         {
-            return Names(leaf.GetGenericArguments()[1], path[1..]);
+            return Names(leaf.GetGenericArguments()[1], path[1..], anyListKey);
         }
 
         var name = path[0];
         var property = leaf.GetProperties(BindingFlags.Public | BindingFlags.Instance)
             .FirstOrDefault(p => string.Equals(p.Name, name, StringComparison.OrdinalIgnoreCase) && (p.CanWrite || p.PropertyType.IsGenericType));
-        return property is not null && Names(property.PropertyType, path[1..]);
+        return property is not null && Names(property.PropertyType, path[1..], anyListKey);
     }
 
     public static string Version =>

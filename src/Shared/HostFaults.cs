@@ -55,10 +55,12 @@ internal static class HostFaults
     /// names the key), <see cref="ExitCodes.Software"/> for anything else, a loop that faulted
     /// included. Never a stack trace, never a secret (<paramref name="redact"/>).
     /// </summary>
+    /// <param name="sections">The program's configuration sections (as <see cref="CommandLine.Preflight"/> takes them): a key in one of them that names no setting is a configuration error.</param>
     public static async Task<int> RunAsync(
         string program,
         string loggerCategory,
         Func<WebApplication> build,
+        IReadOnlyDictionary<string, Type?> sections,
         Action<WebApplication> checkBeforeStart,
         Func<Exception, string?> describeConfigurationError,
         Func<string, string> redact,
@@ -72,6 +74,12 @@ internal static class HostFaults
             logger = host.Services.GetRequiredService<ILoggerFactory>().CreateLogger(loggerCategory);
             // Validated before starting, so a bad key costs one clear line rather than the host's
             // "failed to start" stack trace.
+            if (CommandLine.UnknownKeys(host.Configuration, sections) is { } unknown)
+            {
+                await error.WriteLineAsync($"{program}: configuration error: {unknown}").ConfigureAwait(false);
+                return ExitCodes.Config;
+            }
+
             checkBeforeStart(host);
             var loops = Loops(host.Services);
             await host.RunAsync().ConfigureAwait(false);

@@ -136,10 +136,15 @@ internal static class AgentHost
     public static int? Preflight(string[] args, TextWriter output, TextWriter error) =>
         RedisShared.Hosting.CommandLine.Preflight("redis-agent", args, ConfigurationSections, Usage, output, error);
 
+    /// <summary>The configuration's keys that lie in one of <see cref="ConfigurationSections"/> and name no setting, as a configuration error's text; null when none.</summary>
+    internal static string? UnknownKeys(Microsoft.Extensions.Configuration.IConfiguration configuration) =>
+        RedisShared.Hosting.CommandLine.UnknownKeys(configuration, ConfigurationSections);
+
     public static Task<int> RunAsync(string[] args) => RedisShared.Hosting.HostFaults.RunAsync(
         "redis-agent",
         "RedisAgent.Hosting.AgentHost",
         () => Build(CreateBuilder(args)),
+        ConfigurationSections,
         host =>
         {
             if (RedisShared.Hosting.HostFaults.UrlsProblem(host.Services.GetRequiredService<IConfiguration>()["Urls"], DefaultUrls) is { } urls)

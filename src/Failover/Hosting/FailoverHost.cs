@@ -256,10 +256,15 @@ internal static partial class FailoverHost
     public static int? Preflight(string[] args, TextWriter output, TextWriter error) =>
         RedisShared.Hosting.CommandLine.Preflight("redis-failover", args, ConfigurationSections, Usage, output, error);
 
+    /// <summary>The configuration's keys that lie in one of <see cref="ConfigurationSections"/> and name no setting, as a configuration error's text; null when none.</summary>
+    internal static string? UnknownKeys(Microsoft.Extensions.Configuration.IConfiguration configuration) =>
+        RedisShared.Hosting.CommandLine.UnknownKeys(configuration, ConfigurationSections);
+
     public static Task<int> RunAsync(string[] args) => RedisShared.Hosting.HostFaults.RunAsync(
         "redis-failover",
         "RedisFailover.Hosting.FailoverHost",
         () => Build(CreateBuilder(args)),
+        ConfigurationSections,
         host =>
         {
             host.Services.GetService<IStartupValidator>()?.Validate();

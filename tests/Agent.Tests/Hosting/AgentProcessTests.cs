@@ -33,6 +33,9 @@ public sealed class AgentProcessTests
     [InlineData("Logs__Resource", "my cache ü", "Logs:Resource must be a resource name as Heroku writes them")]
     [InlineData("Logs__Syslog__StructuredData", "[tok@1 v=\"a]b\"]", "Logs:Syslog:StructuredData must be RFC 5424 SD-ELEMENTs")]
     [InlineData("Exec__Path", "/nonexistent/redis-server", "Exec:Path '/nonexistent/redis-server' was not found")]
+    [InlineData("Probe__Intervall", "00:00:05", "this key is not a setting: Probe:Intervall (given by the environment, Probe__Intervall)")]
+    [InlineData("Coordinator__Adress", "http://127.0.0.1:9380", "this key is not a setting: Coordinator:Adress (given by the environment, Coordinator__Adress)")]
+    [InlineData("Peers__0__Ssh__Adress", "127.0.0.2", "Peers:0:Ssh:Adress (given by the environment, Peers__0__Ssh__Adress)")]
     public async Task BadConfiguration_StopsAtStartNamingTheKey(string key, string value, string expected)
     {
         using var state = new TempDirectory("config");

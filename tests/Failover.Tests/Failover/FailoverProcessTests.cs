@@ -93,6 +93,26 @@ public sealed class FailoverProcessTests(Xunit.Abstractions.ITestOutputHelper ou
         Assert.Empty(Directory.GetFiles(store.Path));
     }
 
+    /// <summary>A mistyped key, in the environment or in the configuration file, is an error naming it and where it came from, not a default used in silence.</summary>
+    [Fact]
+    public async Task A_key_that_is_no_setting_stops_the_coordinator_naming_the_key_and_its_source()
+    {
+        using var store = new RedisAgent.Testing.TempDirectory("failover-keys");
+        var file = Path.Combine(store.Path, "failover.json");
+        await File.WriteAllTextAsync(file, """{ "Failover": { "Windw": "00:00:05" } }""");
+        var environment = Configuration(store.Path);
+        environment["Resources__0__Nodes__1__Adress"] = "127.0.0.1:6381";
+        environment[RedisFailover.Hosting.FailoverHost.ConfigFileVariable] = file;
+
+        var (code, stderr, stdout) = await RunAsync(environment);
+
+        Assert.True(code == RedisFailover.Hosting.FailoverHost.ConfigurationErrorExitCode, $"exit {code}\n{stderr}\n{stdout}");
+        Assert.Contains($"Failover:Windw (given by the file '{file}')", stderr, StringComparison.Ordinal);
+        Assert.Contains("Resources:0:Nodes:1:Adress (given by the environment, Resources__0__Nodes__1__Adress)", stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("Now listening", stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("00:00:05", stderr, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task The_CLI_refuses_a_token_on_its_command_line()
     {

@@ -1,0 +1,97 @@
+using Microsoft.Extensions.Configuration;
+using RedisAgent.Hosting;
+using RedisAgent.Testing;
+using RedisFailover.Hosting;
+using RedisAgent.Tests.Reliability;
+
+namespace RedisAgent.Tests.Hosting;
+
+/// <summary>
+/// The merged configuration's keys against the settings the programs have: a key in one of their
+/// sections that names nothing is refused (a typo would otherwise be ignored and its default used);
+/// the rest of the configuration is let be.
+/// </summary>
+public sealed class ConfigurationKeyTests
+{
+    [Fact]
+    public void Real_keys_of_every_shape_pass()
+    {
+        var configuration = Configuration(new()
+        {
+            ["REDIS_URL"] = "redis://127.0.0.1:6379",
+            ["Probe:Interval"] = "00:00:02",
+            ["probe:retryinterval"] = "00:00:01",
+            ["Logs:Syslog:Url"] = "tcp://127.0.0.1:514",
+            ["Exec:Arguments:0"] = "--port",
+            // The binder adds every child of a list, named or not.
+            ["Peers:db2:Name"] = "db2",
+            ["Peers:0:Ssh:Host"] = "127.0.0.2",
+            ["Plans:big:Memory"] = "1073741824",
+            ["Logging:LogLevel:Anything.At.All"] = "Debug",
+            ["Kestrel:Limits:MaxConcurrentConnections"] = "10",
+            // Not the agent's: the rest of a process's environment.
+            ["PATH"] = "/usr/bin",
+            ["SOMETHING:ELSE"] = "1",
+            // Empty: sets nothing.
+            ["Probe:Intervall"] = "",
+        });
+
+        Assert.Null(AgentHost.UnknownKeys(configuration));
+    }
+
+    [Fact]
+    public void Every_documented_key_passes()
+    {
+        var agent = Configuration(OptionKeys.All(typeof(AgentHost).Assembly).ToDictionary(k => k.Key, _ => (string?)"1"));
+        var failover = Configuration(OptionKeys.All(typeof(FailoverHost).Assembly).ToDictionary(k => k.Key, _ => (string?)"1"));
+
+        Assert.Null(AgentHost.UnknownKeys(agent));
+        Assert.Null(FailoverHost.UnknownKeys(failover));
+    }
+
+    [Fact]
+    public void A_mistyped_key_is_named_with_its_file_and_no_value()
+    {
+        using var directory = new TempDirectory("config-keys");
+        var file = Path.Combine(directory.Path, "agent.json");
+        File.WriteAllText(file, """{ "Coordinator": { "Ur1": "http://127.0.0.1:9380", "Token": "s3cret-token-value" }, "Sampling": { "Interval": "00:00:05" } }""");
+        var configuration = new ConfigurationBuilder().AddJsonFile(file).Build();
+
+        var problem = AgentHost.UnknownKeys(configuration);
+
+        Assert.NotNull(problem);
+        Assert.Contains($"Coordinator:Ur1 (given by the file '{file}')", problem, StringComparison.Ordinal);
+        Assert.DoesNotContain("Sampling", problem, StringComparison.Ordinal);
+        Assert.DoesNotContain("Token", problem, StringComparison.Ordinal);
+        Assert.DoesNotContain("9380", problem, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Every_unknown_key_is_named_once_and_a_value_given_to_a_section_is_one()
+    {
+        var configuration = Configuration(new()
+        {
+            ["Probe:Intervall"] = "5",
+            ["Plans:big:Memoryy"] = "1",
+            ["Peers:0:Ssh:Adress"] = "127.0.0.2",
+            // A value for a whole section binds nothing.
+            ["Probe"] = "5",
+            ["Resources:0:Name"] = "cache",
+        });
+
+        var problem = AgentHost.UnknownKeys(configuration);
+
+        Assert.NotNull(problem);
+        Assert.StartsWith("these keys are not a setting: ", problem, StringComparison.Ordinal);
+        foreach (var key in new[] { "Probe:Intervall", "Plans:big:Memoryy", "Peers:0:Ssh:Adress", "Probe (" })
+        {
+            Assert.Contains(key, problem, StringComparison.Ordinal);
+        }
+
+        // The coordinator's sections are not the agent's.
+        Assert.DoesNotContain("Resources", problem, StringComparison.Ordinal);
+    }
+
+    private static IConfigurationRoot Configuration(Dictionary<string, string?> values) =>
+        new ConfigurationBuilder().AddInMemoryCollection(values).Build();
+}
