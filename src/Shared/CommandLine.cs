@@ -130,9 +130,9 @@ internal static class CommandLine
         source.Path is { } path && source.FileProvider?.GetFileInfo(path).PhysicalPath is { } physical ? physical : source.Path ?? "?";
 
     /// <summary>True when <paramref name="path"/> names a value inside <paramref name="type"/> (properties, list indexes, map keys).</summary>
+    /// <param name="anyListKey">Whether a list's item may have any name: the binder adds every child of a list, named or not; the command line asks for an index all the same.</param>
     [System.Diagnostics.CodeAnalysis.UnconditionalSuppressMessage("Trimming", "IL2070", Justification = "Each program roots its options types' public properties with DynamicDependency on its Preflight; an AOT test checks that keys are still recognised.")]
     [System.Diagnostics.CodeAnalysis.UnconditionalSuppressMessage("Trimming", "IL2075", Justification = "As above, for the element types of lists and maps.")]
-    /// <param name="anyListKey">Whether a list's item may have any name: the binder adds every child of a list, named or not; the command line asks for an index all the same.</param>
     private static bool Names(Type type, ReadOnlySpan<string> path, bool anyListKey = false)
     {
         var leaf = Nullable.GetUnderlyingType(type) ?? type;
