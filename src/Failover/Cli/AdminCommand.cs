@@ -58,8 +58,22 @@ internal static partial class AdminCommand
             return UsageExitCode;
         }
 
+        // An option named without its value is the caller's mistake, not a request for its default
+        // (a trailing "--url" would otherwise ask the default coordinator).
+        if (ValueOptions.FirstOrDefault(name => Array.IndexOf(args, name) is var at && at >= 0 && (at + 1 >= args.Length || args[at + 1].StartsWith("--", StringComparison.Ordinal))) is { } bare)
+        {
+            await Console.Error.WriteLineAsync($"redis-failover: {bare} needs a value\n" + usage).ConfigureAwait(false);
+            return UsageExitCode;
+        }
+
         var resource = Option("-r", "--resource");
         var url = Option("--url") ?? "http://127.0.0.1:9380";
+        if (UrlProblem(url) is { } badUrl)
+        {
+            await Console.Error.WriteLineAsync("redis-failover: " + badUrl).ConfigureAwait(false);
+            return UsageExitCode;
+        }
+
         var tokenFile = Option("--token-file");
         string? token;
         try
@@ -76,7 +90,10 @@ internal static partial class AdminCommand
         var keyFile = Option("--key-file") ?? Environment.GetEnvironmentVariable("FAILOVER_KEY_FILE");
         if (resource is null || (token is not { Length: > 0 } && certFile is null))
         {
-            await Console.Error.WriteLineAsync(usage).ConfigureAwait(false);
+            var missing = resource is null
+                ? $"{args[0]} needs -r RESOURCE"
+                : $"no credentials: set $FAILOVER_TOKEN, or give --token-file FILE{(tokenFile is null ? "" : " (it is empty)")}, or --cert-file PEM --key-file PEM";
+            await Console.Error.WriteLineAsync($"redis-failover: {missing}\n" + usage).ConfigureAwait(false);
             return UsageExitCode;
         }
 
@@ -208,6 +225,20 @@ internal static partial class AdminCommand
 
     /// <summary>What a verb was given, and what is wrong with it (named) when it cannot be sent.</summary>
     internal sealed record VerbArguments(long? Seconds = null, string? Policy = null, string? Node = null, string? Confirm = null, int Timeout = 600, long CatchUpMs = 0, string? Problem = null, string? Address = null, string? Zone = null, bool Force = false);
+
+    /// <summary>Every option of the verbs that takes a value.</summary>
+    internal static readonly string[] ValueOptions =
+        ["-r", "--resource", "--url", "--token-file", "--ca-file", "--cert-file", "--key-file", "--seconds", "--policy", "--confirm", "--to", "--catch-up-ms", "--timeout", "--node", "--address", "--zone"];
+
+    /// <summary>Why <paramref name="url"/> cannot name a coordinator (an http:// or https:// address with a host); null when it can.</summary>
+    internal static string? UrlProblem(string url) =>
+        !Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https") || uri.Host.Length == 0
+            ? $"--url '{RedisShared.Hosting.Quoted.Printable(url)}' is not a coordinator's address (http://host:port or https://host:port)"
+            : uri.UserInfo.Length > 0
+                ? "--url must not hold a user or password (the token comes from $FAILOVER_TOKEN or --token-file)"
+                : uri.AbsolutePath != "/" || uri.Query.Length > 0 || uri.Fragment.Length > 0
+                    ? $"--url '{RedisShared.Hosting.Quoted.Printable(url)}' has a path: a coordinator's address is http://host:port or https://host:port"
+                    : null;
 
     internal static VerbArguments Arguments(string[] args, Func<string[], string?> option)
     {

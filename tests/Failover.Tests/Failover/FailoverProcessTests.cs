@@ -113,6 +113,35 @@ public sealed class FailoverProcessTests(Xunit.Abstractions.ITestOutputHelper ou
         Assert.DoesNotContain("00:00:05", stderr, StringComparison.Ordinal);
     }
 
+    /// <summary>A bad --url, an option without its value, no resource or no credentials: one line naming it, exit 64, nothing sent (it was a stack trace and exit 134 for a bad --url, the default address for a value left out).</summary>
+    [Theory]
+    [InlineData("status -r cache --url garbage", "--url 'garbage' is not a coordinator's address")]
+    [InlineData("status -r cache --url ftp://127.0.0.1:9380", "--url 'ftp://127.0.0.1:9380' is not a coordinator's address")]
+    [InlineData("status -r cache --url http://admin:Sekr1t-pass@127.0.0.1:9380", "--url must not hold a user or password")]
+    [InlineData("status -r cache --url http://127.0.0.1:9380/admin", "--url 'http://127.0.0.1:9380/admin' has a path")]
+    [InlineData("status -r cache --url", "--url needs a value")]
+    [InlineData("status -r --json", "-r needs a value")]
+    [InlineData("timeout -r cache --seconds", "--seconds needs a value")]
+    [InlineData("status --url http://127.0.0.1:9380", "status needs -r RESOURCE")]
+    public async Task The_CLI_names_what_is_wrong_with_its_arguments(string arguments, string expected)
+    {
+        var (code, stderr, stdout) = await RunAsync(new() { ["FAILOVER_TOKEN"] = "a-token-of-enough-length" }, arguments.Split(' '));
+
+        Assert.True(code == RedisFailover.Cli.AdminCommand.UsageExitCode, $"exit {code}\n{stderr}\n{stdout}");
+        Assert.StartsWith("redis-failover: " + expected, stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("Sekr1t-pass", stderr + stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task The_CLI_without_credentials_says_where_they_come_from()
+    {
+        var (code, stderr, _) = await RunAsync(new() { ["FAILOVER_TOKEN"] = "" }, "status", "-r", "cache");
+
+        Assert.Equal(RedisFailover.Cli.AdminCommand.UsageExitCode, code);
+        Assert.StartsWith("redis-failover: no credentials: set $FAILOVER_TOKEN, or give --token-file FILE", stderr, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task The_CLI_refuses_a_token_on_its_command_line()
     {
