@@ -31,9 +31,9 @@ internal static class HealthCommand
             }
         }
 
-        if (!Uri.TryCreate(url, UriKind.Absolute, out var baseUri) || baseUri.Scheme is not ("http" or "https"))
+        if (LogsCommand.UrlProblem(url, out var baseUri) is { } problem)
         {
-            await error.WriteLineAsync($"redis-agent health: --url must be an http:// address, not '{url}'").ConfigureAwait(false);
+            await error.WriteLineAsync($"redis-agent health: {problem}").ConfigureAwait(false);
             return LogsCommand.UsageExitCode;
         }
 

@@ -178,14 +178,32 @@ internal static class LogsCommand
             }
         }
 
-        if (!Uri.TryCreate(url, UriKind.Absolute, out var baseUri) || baseUri.Scheme is not ("http" or "https"))
+        if (UrlProblem(url, out var baseUri) is { } urlProblem)
         {
-            problem = $"--url must be an http:// address, not '{url}'";
+            problem = urlProblem;
             return false;
         }
 
         var query = $"/logs?num={num.ToString(CultureInfo.InvariantCulture)}" + (tail ? "&tail=true" : "") + (source is null ? "" : $"&source={source}");
         request = new Uri(baseUri, query);
         return true;
+    }
+
+    /// <summary>Why <paramref name="url"/> cannot name an agent (an http:// or https:// address, with no user or password in it, which an error line would then show); null when it can.</summary>
+    internal static string? UrlProblem(string? url, out Uri baseUri)
+    {
+        baseUri = null!;
+        if (!Uri.TryCreate(url, UriKind.Absolute, out var parsed) || parsed.Scheme is not ("http" or "https"))
+        {
+            return $"--url must be an http:// address, not '{RedisShared.Hosting.Quoted.Printable(url ?? "")}'";
+        }
+
+        if (parsed.UserInfo.Length > 0)
+        {
+            return "--url must not hold a user or password";
+        }
+
+        baseUri = parsed;
+        return null;
     }
 }
