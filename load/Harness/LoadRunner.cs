@@ -37,6 +37,7 @@ public sealed class LoadRunner
     public async Task<RunReport> RunAsync(Action<string>? progress = null, CancellationToken cancellationToken = default)
     {
         var started = DateTimeOffset.UtcNow;
+        var handOff = HandOff.Measure();
         var reports = new List<ScenarioReport>();
         foreach (var scenario in _scenarios)
         {
@@ -46,7 +47,7 @@ public sealed class LoadRunner
             reports.Add(report);
         }
 
-        var run = new RunReport(_title, started, DateTimeOffset.UtcNow, MachineDescription.Current(), reports);
+        var run = new RunReport(_title, started, DateTimeOffset.UtcNow, MachineDescription.Current(handOff), reports);
         run.Files = ReportWriter.Write(run, _folder);
         return run;
     }

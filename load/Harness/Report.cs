@@ -27,14 +27,19 @@ public sealed record ScenarioReport(
         $"{Name}: {Ok} ok, {Failed} failed, {Dropped} dropped, {OkPerSecond:0.#}/s, p50 {Latency.P50Ms:0.###} ms, p99 {Latency.P99Ms:0.###} ms, max {Latency.MaxMs:0.###} ms{(Error is null ? "" : "; ERROR " + Error)}");
 }
 
-public sealed record MachineDescription(int Cores, string Os, string Runtime, string Cpu)
+/// <param name="HandOffMicroseconds">
+/// What one thread waking another costs on this machine (<see cref="HandOff.Measure"/>), measured as
+/// the run starts. An idle agent's CPU is mostly such wake-ups, so its figure compares across
+/// machines only beside this one (docs/benchmarks.md: the agent at rest).
+/// </param>
+public sealed record MachineDescription(int Cores, string Os, string Runtime, string Cpu, double HandOffMicroseconds = 0)
 {
-    public static MachineDescription Current()
+    public static MachineDescription Current(double handOffMicroseconds = 0)
     {
         var cpu = File.Exists("/proc/cpuinfo")
             ? File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? "?"
             : "?";
-        return new(Environment.ProcessorCount, System.Runtime.InteropServices.RuntimeInformation.OSDescription, System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription, cpu);
+        return new(Environment.ProcessorCount, System.Runtime.InteropServices.RuntimeInformation.OSDescription, System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription, cpu, handOffMicroseconds);
     }
 }
 
@@ -64,7 +69,7 @@ public static class ReportWriter
         var text = new StringBuilder();
         text.AppendLine(CultureInfo.InvariantCulture, $"# {report.Title}");
         text.AppendLine();
-        text.AppendLine(CultureInfo.InvariantCulture, $"{report.Started:yyyy-MM-dd HH:mm} UTC, {(report.Finished - report.Started).TotalMinutes:0.#} min; {report.Machine.Cores} cores ({report.Machine.Cpu}), {report.Machine.Os}, {report.Machine.Runtime}.");
+        text.AppendLine(CultureInfo.InvariantCulture, $"{report.Started:yyyy-MM-dd HH:mm} UTC, {(report.Finished - report.Started).TotalMinutes:0.#} min; {report.Machine.Cores} cores ({report.Machine.Cpu}), {report.Machine.Os}, {report.Machine.Runtime}{(report.Machine.HandOffMicroseconds > 0 ? string.Create(CultureInfo.InvariantCulture, $"; a thread waking another costs {report.Machine.HandOffMicroseconds:0.#} µs here") : "")}.");
         foreach (var s in report.Scenarios)
         {
             text.AppendLine();

@@ -61,5 +61,16 @@ public sealed class HarnessTests
         Assert.Contains("## delay", markdown, StringComparison.Ordinal);
         Assert.Contains("inject 200/s for 1 s; 2 copies for 0 s", markdown, StringComparison.Ordinal);
         Assert.Contains("\"okPerSecond\"", await File.ReadAllTextAsync(report.Files[1]), StringComparison.Ordinal);
+        // The machine's wake-up cost heads the report, so that two runs' CPU figures can be read side by side.
+        Assert.InRange(report.Machine.HandOffMicroseconds, 0.01, 10_000);
+        Assert.Contains("a thread waking another costs ", markdown, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_hand_off_is_measured_in_microseconds_and_bounded_in_count()
+    {
+        var few = HandOff.Measure(roundTrips: 10);
+        Assert.InRange(few, 0.01, 10_000);
+        Assert.Throws<ArgumentOutOfRangeException>(() => HandOff.Measure(roundTrips: 0));
     }
 }
