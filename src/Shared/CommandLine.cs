@@ -113,7 +113,7 @@ internal static class CommandLine
                 {
                     return provider switch
                     {
-                        EnvironmentVariablesConfigurationProvider => $"the environment, {Quoted.Printable(key.Replace(":", "__", StringComparison.Ordinal), 80)}",
+                        EnvironmentVariablesConfigurationProvider => $"the environment, {Quoted.Printable(EnvironmentVariable(key), 80)}",
                         FileConfigurationProvider file => $"the file '{Quoted.Printable(FilePath(file.Source), 200)}'",
                         CommandLineConfigurationProvider => "the command line",
                         _ => "the configuration",
@@ -123,6 +123,29 @@ internal static class CommandLine
         }
 
         return "the configuration";
+    }
+
+    /// <summary>
+    /// The variable that gave <paramref name="key"/>: the key's own form (<c>Probe__Intervall</c>), or
+    /// the same with a prefix the host also reads (<c>DOTNET_</c>, <c>ASPNETCORE_</c>), the shortest
+    /// name first, as the unprefixed one is read last and wins; the operator then finds the name
+    /// they set, not one they must guess the prefix of.
+    /// </summary>
+    private static string EnvironmentVariable(string key)
+    {
+        var name = key.Replace(":", "__", StringComparison.Ordinal);
+        string? found = null;
+        foreach (var variable in Environment.GetEnvironmentVariables().Keys.OfType<string>())
+        {
+            if (variable.EndsWith(name, StringComparison.OrdinalIgnoreCase)
+                && (variable.Length == name.Length || variable[variable.Length - name.Length - 1] == '_')
+                && (found is null || variable.Length < found.Length))
+            {
+                found = variable;
+            }
+        }
+
+        return found ?? name;
     }
 
     /// <summary>A configuration file's whole path (a source made for an absolute path keeps only its name, under a provider for its folder).</summary>
