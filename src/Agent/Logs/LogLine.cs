@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text;
 
 namespace RedisAgent.Logs;
 
@@ -32,6 +33,38 @@ internal sealed record LogLine(DateTimeOffset Timestamp, LogSource Source, char?
     /// </summary>
     public string Format(string resource) =>
         string.Create(CultureInfo.InvariantCulture, $"{Timestamp.UtcDateTime:yyyy-MM-ddTHH:mm:ss}Z {SourceName}[{resource}]: {Message}");
+
+    /// <summary>
+    /// <see cref="Format"/> and a newline, as UTF-8: what a live tail sends. Made once, by the first tail
+    /// to send the line, and shared by every other (256 tails formatting each line for themselves spent
+    /// a core and most of it in the collector, and delayed the agent's own probes).
+    /// </summary>
+    public ReadOnlyMemory<byte> TailBytes(string resource)
+    {
+        if (Volatile.Read(ref _tail) is { } made && string.Equals(made.Resource, resource, StringComparison.Ordinal))
+        {
+            return made.Bytes;
+        }
+
+        var bytes = Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture, $"{Timestamp.UtcDateTime:yyyy-MM-ddTHH:mm:ss}Z {SourceName}[{resource}]: {Message}\n"));
+        Volatile.Write(ref _tail, new TailText(resource, bytes));
+        return bytes;
+    }
+
+    /// <summary>Equal when every part of the line is: the tail's formatted copy is not a part.</summary>
+    public bool Equals(LogLine? other) =>
+        other is not null
+        && Timestamp == other.Timestamp
+        && Source == other.Source
+        && Level == other.Level
+        && string.Equals(Text, other.Text, StringComparison.Ordinal)
+        && Severity == other.Severity;
+
+    public override int GetHashCode() => HashCode.Combine(Timestamp, Source, Level, Text, Severity);
+
+    private TailText? _tail;
+
+    private sealed record TailText(string Resource, byte[] Bytes);
 
     /// <summary>The part after the tag: the level character, when there is one, then the text.</summary>
     public string Message => Level is { } level ? $"{level} {Text}" : Text;

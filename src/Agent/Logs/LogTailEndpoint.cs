@@ -1,5 +1,5 @@
+using System.Buffers;
 using System.Globalization;
-using System.Text;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -16,6 +16,9 @@ namespace RedisAgent.Logs;
 /// </summary>
 internal static class LogTailEndpoint
 {
+    /// <summary>The most a tail writes before it flushes, when it has that much queued.</summary>
+    private const int MaxBatchBytes = 64 * 1024;
+
     public static IEndpointRouteBuilder MapLogTail(this IEndpointRouteBuilder endpoints)
     {
         endpoints.MapGet("/logs", HandleAsync);
@@ -61,15 +64,14 @@ internal static class LogTailEndpoint
         var stop = ended.Token;
         try
         {
-            var text = new StringBuilder();
+            var body = context.Response.BodyWriter;
             // The last num lines of the source asked for, as heroku logs -n N -s redis gives them.
             foreach (var line in past.Where(l => source is null || l.Source == source).TakeLast(num))
             {
-                text.Append(line.Format(bus.Resource)).Append('\n');
+                body.Write(line.TailBytes(bus.Resource).Span);
             }
 
-            await context.Response.WriteAsync(text.ToString(), stop).ConfigureAwait(false);
-            await context.Response.Body.FlushAsync(stop).ConfigureAwait(false);
+            await body.FlushAsync(stop).ConfigureAwait(false);
             if (subscription is null)
             {
                 return;
@@ -77,16 +79,40 @@ internal static class LogTailEndpoint
 
             while (!stop.IsCancellationRequested)
             {
+                // Everything already queued goes in one write (up to a bound), so a tail that falls
+                // behind catches up in a few large writes rather than a flush a line.
                 var (line, isLossMarker) = await subscription.TakeAsync(stop).ConfigureAwait(false);
-                if (isLossMarker || source is null || line.Source == source)
+                var taken = 0;
+                var written = 0;
+                while (true)
                 {
-                    await context.Response.WriteAsync(line.Format(bus.Resource) + "\n", stop).ConfigureAwait(false);
-                    await context.Response.Body.FlushAsync(stop).ConfigureAwait(false);
+                    if (isLossMarker || source is null || line.Source == source)
+                    {
+                        var bytes = line.TailBytes(bus.Resource);
+                        body.Write(bytes.Span);
+                        written += bytes.Length;
+                    }
+
+                    if (!isLossMarker)
+                    {
+                        taken++;
+                    }
+
+                    if (written >= MaxBatchBytes || !subscription.TryTake(out line, out isLossMarker))
+                    {
+                        break;
+                    }
                 }
 
-                if (!isLossMarker)
+                var flushed = await body.FlushAsync(stop).ConfigureAwait(false);
+                if (taken > 0)
                 {
-                    subscription.Shipped();
+                    subscription.Shipped(taken);
+                }
+
+                if (flushed.IsCompleted || flushed.IsCanceled)
+                {
+                    break;
                 }
             }
         }

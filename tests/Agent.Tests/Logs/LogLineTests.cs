@@ -20,6 +20,24 @@ public sealed class LogLineTests
             line.Format("redis-clear-69157"));
     }
 
+    /// <summary>Every live tail sends the same bytes of a line: made once, by the first, in UTF-8.</summary>
+    [Fact]
+    public void Tail_bytes_are_the_routers_line_and_a_newline_made_once_for_every_tail()
+    {
+        var line = new LogLine(Arrived, LogSource.Redis, '#', "réplica en retard");
+        var twin = new LogLine(Arrived, LogSource.Redis, '#', "réplica en retard");
+
+        var first = line.TailBytes("cache");
+
+        Assert.Equal("2026-11-26T09:00:00Z redis[cache]: # réplica en retard\n", System.Text.Encoding.UTF8.GetString(first.Span));
+        Assert.True(first.Span == line.TailBytes("cache").Span, "a second tail formats the line again");
+        Assert.Equal(line.Format("other") + "\n", System.Text.Encoding.UTF8.GetString(line.TailBytes("other").Span));
+        // The copy made for tails is not part of the line: a line is equal to its twin that no tail sent.
+        Assert.Equal(twin, line);
+        Assert.Equal(twin.GetHashCode(), line.GetHashCode());
+        Assert.NotEqual(twin with { Severity = 2 }, line);
+    }
+
     [Fact]
     public void Parse_local_time_of_Redis_becomes_UTC()
     {

@@ -65,11 +65,11 @@ public sealed partial class TailStormTests
             var fast = after.Within50Ms - before.Within50Ms;
             var bounded = after.Within500Ms - before.Within500Ms;
             // The target is a p99 under 50 ms (docs/reliability.md). A shared 2-core machine cannot hold a
-            // test to it (5 to 10 of 10 probes made it here), so the test asks what must never fail: no
-            // probe near its timeout (Probe:Timeout, 1 s), where a healthy node could be judged down; so
-            // none over half of it (one of ten once took 250-500 ms on a loaded CI machine). The count
-            // under 50 ms is in the message of any failure.
-            Assert.True(bounded == probes, $"{probes - bounded} of {probes} probes took over 500 ms, half the probe's timeout, under 2,000 stalled tails ({fast} under 50 ms)");
+            // test to every probe, so the test asks for eight of ten, and for none near the probe's timeout
+            // (Probe:Timeout, 1 s), where a healthy node could be judged down: none over half of it. When
+            // each tail formatted each line for itself, 1 to 7 of 10 made 50 ms and one took over 500 ms
+            // at times (the collector and 256 tails' formatting before the probe's turn); now 10 of 10.
+            Assert.True(bounded == probes && fast >= probes - 2, $"{probes - fast} of {probes} probes took over 50 ms and {probes - bounded} over 500 ms, half the probe's timeout, under 2,000 stalled tails");
             var rss = ResidentMegabytes(agent.ProcessId);
             Assert.True(rss < 600, $"the agent holds {rss} MB with 256 stalled tails (their queues share the lines they hold)");
             Assert.DoesNotContain("ProcessDown", agent.Output, StringComparison.Ordinal);
