@@ -66,6 +66,8 @@ internal static class HostFaults
         Func<string, string> redact,
         TextWriter error)
     {
+        // Before anything opens a descriptor: a NativeAOT binary starts at the soft limit (1024 under systemd).
+        DescriptorLimit.Raise();
         ILogger? logger = null;
         using var hangup = HangupSignal.Ignore(program, () => logger);
         try

@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -12,7 +13,7 @@ using RedisAgent.Node;
 namespace RedisAgent.Hosting;
 
 /// <summary>Builds and runs the agent's host; tests build it the same way.</summary>
-internal static class AgentHost
+internal static partial class AgentHost
 {
     /// <summary>sysexits.h EX_CONFIG: systemd and operators read it as "fix the configuration, do not retry".</summary>
     public const int ConfigurationErrorExitCode = RedisShared.Hosting.ExitCodes.Config;
@@ -83,6 +84,7 @@ internal static class AgentHost
         builder.Configuration.Sources.Insert(0, defaults);
         RedisShared.Hosting.SystemdIntegration.AddSystemdNotify(builder.Services);
         RedisShared.Hosting.HostFaults.QuietHostErrors(builder.Logging);
+        builder.Logging.AddFilter(Metrics.RefusedConnections.KestrelCategory, LogLevel.Error);
         builder.Logging.AddSimpleConsole(options =>
         {
             options.SingleLine = true;
@@ -94,6 +96,28 @@ internal static class AgentHost
         builder.Services.Configure<Microsoft.Extensions.Logging.Console.ConsoleLoggerOptions>(options =>
             options.QueueFullMode = Microsoft.Extensions.Logging.Console.ConsoleLoggerQueueFullMode.DropWrite);
         builder.Services.AddRedisAgent(builder.Configuration);
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            // Connections past Http:MaxConnections are closed as they come, and the bound stays below the
+            // open-file limit: a thousand idle connections once took every descriptor, and the agent could
+            // no longer open its probe of Redis (nor answer /healthz) until they went.
+            var http = kestrel.ApplicationServices.GetRequiredService<IOptions<HttpAccessOptions>>().Value;
+            if (!http.LimitsValid)
+            {
+                // Kestrel's options are read before the start's checks, which refuse these values (78), naming the key.
+                return;
+            }
+
+            var limit = RedisShared.Hosting.DescriptorLimit.Current();
+            var bound = RedisShared.Hosting.DescriptorLimit.Share(http.MaxConnections, 0, limit);
+            kestrel.Limits.MaxConcurrentConnections = bound;
+            kestrel.Limits.KeepAliveTimeout = http.IdleTimeout;
+            kestrel.Limits.RequestHeadersTimeout = http.IdleTimeout;
+            if (bound < http.MaxConnections)
+            {
+                Log.ConnectionsBounded(kestrel.ApplicationServices.GetRequiredService<ILoggerFactory>().CreateLogger("RedisAgent.Hosting"), http.MaxConnections, bound, limit!.Value, RedisShared.Hosting.DescriptorLimit.Reserved);
+            }
+        });
         // The host's shutdown must outlast Redis's final save: the exec driver waits Exec:StopTimeout
         // after SIGTERM, and every other service gets a margin on top (the default 30 s would cut a
         // 30 s save short, and a SIGKILL then loses what was not saved).
@@ -187,5 +211,11 @@ internal static class AgentHost
         return match.Success && match.Groups[1].Value == typeof(Supervision.RestartDriverKind).FullName
             ? " Valid values: " + string.Join(", ", Enum.GetNames<Supervision.RestartDriverKind>().Select(n => n.ToLowerInvariant())) + "."
             : "";
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 1040, Level = LogLevel.Warning, Message = "Http:MaxConnections is {Wanted}, but the process may open only {Limit} files (LimitNOFILE, ulimit -n): the HTTP endpoints hold at most {Bound} connections, keeping {Reserved} descriptors for Redis's pipes, probes and drains")]
+        public static partial void ConnectionsBounded(ILogger logger, int wanted, int bound, long limit, int reserved);
     }
 }

@@ -52,6 +52,8 @@ internal static class AgentServiceCollectionExtensions
 
         services.AddOptions<HttpAccessOptions>().Bind(configuration.GetSection(HttpAccessOptions.Section));
         services.TryAddSingleton<HttpAccess>();
+        services.TryAddSingleton<Metrics.RefusedConnections>();
+        services.AddHostedService(sp => sp.GetRequiredService<Metrics.RefusedConnections>());
 
         // The node's connection, composed here: its address and trust, the redactor of every secret
         // the configuration holds, the client (named as Sampling says) and the commands that change the node.

@@ -24,11 +24,37 @@ internal sealed class HttpAccessOptions
     public bool Anonymous { get; set; }
 
     /// <summary>
+    /// The most connections the HTTP endpoints hold open at once (scrapers, health checks, up to
+    /// <c>Logs:MaxTails</c> tails); one more is closed as it comes. Bounded below the process's
+    /// open-file limit, so that idle connections can never take the descriptors the agent's probes
+    /// and Redis's pipes need.
+    /// </summary>
+    public int MaxConnections { get; set; } = 1000;
+
+    /// <summary>How long a connection may take to send a request's headers, and stay idle between requests, before it is closed.</summary>
+    public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>Whether <see cref="MaxConnections"/> and <see cref="IdleTimeout"/> are values Kestrel can take.</summary>
+    internal bool LimitsValid => MaxConnections is >= 1 and <= 1_000_000 && IdleTimeoutValid;
+
+    private bool IdleTimeoutValid => IdleTimeout >= TimeSpan.FromSeconds(1) && IdleTimeout <= TimeSpan.FromHours(1);
+
+    /// <summary>
     /// Why the agent must not start: <c>Urls</c> binds beyond loopback with neither a token nor the
     /// opt-out, or the token file cannot be read; null when all is well.
     /// </summary>
     public string? Problem(IConfiguration configuration)
     {
+        if (MaxConnections is < 1 or > 1_000_000)
+        {
+            return $"Http:MaxConnections must be 1 to 1000000 (got {MaxConnections}).";
+        }
+
+        if (!IdleTimeoutValid)
+        {
+            return $"Http:IdleTimeout must be 1 s to 1 h (got {IdleTimeout}).";
+        }
+
         if (TokenFile is { Length: > 0 } file)
         {
             try

@@ -51,6 +51,8 @@ internal sealed partial class AgentMetrics
     private readonly Counter _sinkUnconfirmed;
     private readonly Gauge _sinkQueued;
     private readonly Gauge _sinks;
+    private readonly Counter _httpRefused;
+    private readonly RefusedConnections? _refused;
 
     public AgentMetrics(
         SampleBook samples,
@@ -59,8 +61,10 @@ internal sealed partial class AgentMetrics
         LogBus logs,
         IOptions<PlanOptions> plan,
         TimeProvider time,
-        ILogger<AgentMetrics> logger)
+        ILogger<AgentMetrics> logger,
+        RefusedConnections? refused = null)
     {
+        _refused = refused;
         _samples = samples;
         _status = status;
         _observations = observations;
@@ -95,6 +99,7 @@ internal sealed partial class AgentMetrics
             "Shipped log lines whose connection died before the drain was seen to read them: they may not have reached it (event 1515)", "sink");
         _sinkQueued = factory.CreateGauge("redis_agent_log_sink_queued_lines", "Log lines waiting in the sinks' queues", "sink");
         _sinks = factory.CreateGauge("redis_agent_log_sinks", "Sinks attached (syslog drains, live tails)", "sink");
+        _httpRefused = factory.CreateCounter("redis_agent_http_connections_refused_total", "HTTP connections closed as they came because Http:MaxConnections were open (event 1041)");
         factory.CreateGauge("redis_agent_info", "The agent's version, always 1", "version")
             .WithLabels(typeof(AgentMetrics).Assembly.GetName().Version?.ToString() ?? "unknown").Set(1);
         Prometheus.DotNetStats.Register(Registry);
@@ -129,6 +134,11 @@ internal sealed partial class AgentMetrics
     /// <summary>Brings every series up to date; called before each collection, possibly by concurrent scrapes.</summary>
     public void Refresh()
     {
+        if (_refused is not null)
+        {
+            _httpRefused.IncTo(_refused.Total);
+        }
+
         var sample = _samples.Last;
         if (!_samples.LastSucceeded && sample is not null)
         {

@@ -116,9 +116,20 @@ internal static partial class FailoverHost
             // and what was sent to it and not answered is journalled and sent again when it is back.
             kestrel.Limits.Http2.KeepAlivePingDelay = TimeSpan.FromSeconds(1);
             kestrel.Limits.Http2.KeepAlivePingTimeout = TimeSpan.FromSeconds(1);
-            // A bound on what callers can hold open (Kestrel's own default is none); each connection
-            // keeps its default of 100 streams.
-            kestrel.Limits.MaxConcurrentConnections = 10_000;
+            // A bound on what callers can hold open (Kestrel's own default is none), shared with the
+            // Sentinel endpoint's below the open-file limit, so that connections can never take every
+            // descriptor (etcd's, the store's files, the agents' next connections).
+            var sentinel = kestrel.ApplicationServices.GetRequiredService<IOptions<RedisFailover.Sentinel.SentinelOptions>>().Value;
+            var callers = kestrel.ApplicationServices.GetRequiredService<IOptions<FailoverOptions>>().Value.MaxConnections;
+            var limit = RedisShared.Hosting.DescriptorLimit.Current();
+            kestrel.Limits.MaxConcurrentConnections = sentinel.CallerConnectionsUnder(limit, callers);
+            if (kestrel.Limits.MaxConcurrentConnections < callers
+                || (sentinel.Endpoints().Count > 0 && sentinel.MaxConnectionsUnder(limit, callers) < sentinel.MaxConnections))
+            {
+                Log.ConnectionsBounded(kestrel.ApplicationServices.GetRequiredService<ILoggerFactory>().CreateLogger("RedisFailover.Hosting"),
+                    limit!.Value, kestrel.Limits.MaxConcurrentConnections.Value, callers, sentinel.MaxConnectionsUnder(limit, callers), sentinel.MaxConnections, RedisShared.Hosting.DescriptorLimit.Reserved);
+            }
+
             // https:// endpoints: the certificate from Failover:Tls (read again when renewed), and
             // client certificates when Failover:Tls:ClientCaFile names their CA.
             kestrel.ConfigureHttpsDefaults(https =>
@@ -370,6 +381,12 @@ internal static partial class FailoverHost
 
     [GeneratedRegex(@"^[^\s:]+:\d{1,5}$")]
     internal static partial Regex HostPort();
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 2092, Level = LogLevel.Warning, Message = "The process may open only {Limit} files (LimitNOFILE, ulimit -n): the gRPC endpoints hold at most {Callers} connections (Failover:MaxConnections {WantedCallers}) and the Sentinel endpoint {Clients} (Sentinel:MaxConnections {WantedClients}), keeping {Reserved} descriptors for etcd, the store and the journal")]
+        public static partial void ConnectionsBounded(ILogger logger, long limit, long callers, int wantedCallers, int clients, int wantedClients, int reserved);
+    }
 }
 
 /// <summary>The configuration file named by REDIS_FAILOVER_CONFIG cannot be read.</summary>

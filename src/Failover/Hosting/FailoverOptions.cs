@@ -10,6 +10,13 @@ internal sealed class FailoverOptions
 {
     public const string Section = "Failover";
 
+    /// <summary>
+    /// The most connections the gRPC endpoints (agents, the CLI, other callers) hold open at once; one
+    /// more is closed as it comes. Each carries up to 100 agents' streams. Held, with
+    /// <c>Sentinel:MaxConnections</c>, below the open-file limit.
+    /// </summary>
+    public int MaxConnections { get; set; } = 10_000;
+
     /// <summary>The confirmation window: the primary's host must be unreachable from a quorum for this long.</summary>
     public TimeSpan Window { get; set; } = TimeSpan.FromMinutes(2);
 
@@ -204,6 +211,11 @@ internal sealed class FailoverOptionsValidator : IValidateOptions<FailoverOption
         if (options.RoundInterval > MaxDuration)
         {
             errors.Add($"Failover:RoundInterval must be at most {MaxDuration.TotalDays:0} days (got {options.RoundInterval}).");
+        }
+
+        if (options.MaxConnections is < 1 or > 1_000_000)
+        {
+            errors.Add($"Failover:MaxConnections must be 1 to 1000000 (got {options.MaxConnections}).");
         }
 
         if (options.MaxSyncLagBytes < 0)

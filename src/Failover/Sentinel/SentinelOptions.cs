@@ -42,6 +42,16 @@ internal sealed class SentinelOptions
     /// <summary>Clients connected at once, at most; one more is told so and closed.</summary>
     public int MaxConnections { get; set; } = 10_000;
 
+    /// <summary>
+    /// What the endpoint holds at most under the open-file limit <paramref name="limit"/>, beside the
+    /// gRPC endpoints' <paramref name="callers"/> (<c>Failover:MaxConnections</c>): <see cref="MaxConnections"/>,
+    /// or its share when the limit cannot hold both.
+    /// </summary>
+    public int MaxConnectionsUnder(long? limit, int callers) => RedisShared.Hosting.DescriptorLimit.Share(MaxConnections, callers, limit);
+
+    /// <summary>What the gRPC endpoints hold at most under the open-file limit, beside this endpoint (when it listens).</summary>
+    public int CallerConnectionsUnder(long? limit, int callers) => RedisShared.Hosting.DescriptorLimit.Share(callers, Endpoints().Count > 0 ? MaxConnections : 0, limit);
+
     /// <summary>Every address to listen on, and whether it speaks TLS there.</summary>
     public IReadOnlyList<(IPEndPoint Endpoint, bool Tls)> Endpoints() =>
         [.. Split(Urls).Select(p => (Parse(p), false)), .. Split(TlsUrls).Select(p => (Parse(p), true))];

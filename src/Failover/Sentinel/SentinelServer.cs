@@ -33,6 +33,7 @@ internal sealed partial class SentinelServer(
     ILogger<SentinelServer> logger) : BackgroundService
 {
     private readonly SentinelOptions _options = options.Value;
+    private readonly int _maxConnections = options.Value.MaxConnectionsUnder(RedisShared.Hosting.DescriptorLimit.Current(), failover.Value.MaxConnections);
     private readonly ConcurrentDictionary<Client, byte> _clients = new();
     private readonly string _myId = Convert.ToHexStringLower(SHA1.HashData(Encoding.UTF8.GetBytes(
         "redis-failover sentinel " + (options.Value.Urls ?? "") + " " + FailoverHost.StoreDirectory(failover.Value))));
@@ -138,7 +139,7 @@ internal sealed partial class SentinelServer(
                 continue;
             }
 
-            if (Volatile.Read(ref _open) >= _options.MaxConnections)
+            if (Volatile.Read(ref _open) >= _maxConnections)
             {
                 // Redis's own answer to one client too many, then the door.
                 using (socket)

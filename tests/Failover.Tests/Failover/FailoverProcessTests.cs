@@ -26,6 +26,7 @@ public sealed class FailoverProcessTests(Xunit.Abstractions.ITestOutputHelper ou
     [InlineData("Resources__0__Timeout=abc", "Resources:0:Timeout")]
     [InlineData("Resources__0__MaxmemoryPolicy=bogus", "Resources:0:MaxmemoryPolicy 'bogus' is not one of noeviction")]
     [InlineData("Resources__0__UrlFile=/nonexistent/dir/cache.env", "Resources:0:UrlFile '/nonexistent/dir/cache.env' cannot be written: its directory '/nonexistent/dir' does not exist")]
+    [InlineData("Failover__MaxConnections=0", "Failover:MaxConnections must be 1 to 1000000 (got 0)")]
     [InlineData("Resources__0__UrlFileMode=999", "Resources:0:UrlFileMode '999' must be an octal file mode")]
     [InlineData("Resources__0__UrlFileGroup=no-such-group-here", "Resources:0:UrlFileGroup 'no-such-group-here' is not a group")]
     [InlineData("Failover__DashboardUrl=http://192.0.2.10:9382", "Failover:DashboardUrl 'http://192.0.2.10:9382' is plain http:// on an address other than loopback")]
@@ -152,6 +153,41 @@ public sealed class FailoverProcessTests(Xunit.Abstractions.ITestOutputHelper ou
         Assert.DoesNotContain("a-token-of-enough-length", stderr, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// A NativeAOT binary starts at the soft open-file limit (1024 under systemd; .NET's JIT runtime
+    /// raises it, NativeAOT does not): the coordinator raises it to the hard limit itself, and when even
+    /// that cannot hold its listeners' connections it holds fewer, and says so.
+    /// </summary>
+    [Fact]
+    public async Task The_open_file_limit_is_raised_to_the_hard_limit_and_the_connections_held_below_it()
+    {
+        using var store = new RedisAgent.Testing.TempDirectory("failover-nofile");
+        var environment = Configuration(store.Path);
+        environment["Sentinel__Urls"] = $"127.0.0.1:{LoopbackPorts.Free()}";
+        await using var coordinator = AgentProcess.StartBinary("prlimit", environment, "--nofile=400:4096", Binary);
+        await coordinator.WaitForOutputAsync("Application started", TimeSpan.FromSeconds(30));
+
+        var line = File.ReadLines($"/proc/{coordinator.ProcessId}/limits").First(l => l.StartsWith("Max open files", StringComparison.Ordinal));
+        Assert.Equal(["4096", "4096"], line["Max open files".Length..].Split(' ', StringSplitOptions.RemoveEmptyEntries).Take(2));
+        // 4,096 less 256 kept, shared in proportion between 10,000 callers and 10,000 Sentinel clients.
+        Assert.Contains("the gRPC endpoints hold at most 1920 connections (Failover:MaxConnections 10000) and the Sentinel endpoint 1920 (Sentinel:MaxConnections 10000)", coordinator.Output, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(null, 10_000, 10_000, 10_000, 10_000)]
+    [InlineData(65_536L, 10_000, 10_000, 10_000, 10_000)]
+    [InlineData(1_024L, 10_000, 10_000, 384, 384)]
+    [InlineData(1_024L, 1_000, 10_000, 69, 698)]
+    [InlineData(20_000L, 1_000, 10_001, 1_000, 10_001)]
+    [InlineData(100L, 10_000, 10_000, 1, 1)]
+    public void Listeners_share_what_the_open_file_limit_holds_in_proportion_to_what_each_asks(long? limit, int callers, int clients, int expectedCallers, int expectedClients)
+    {
+        var sentinel = new RedisFailover.Sentinel.SentinelOptions { Urls = "127.0.0.1:26379", MaxConnections = clients };
+
+        Assert.Equal(expectedCallers, sentinel.CallerConnectionsUnder(limit, callers));
+        Assert.Equal(expectedClients, sentinel.MaxConnectionsUnder(limit, callers));
+    }
+
     [Fact]
     public async Task Sighup_is_ignored_and_said_so()
     {
@@ -257,6 +293,8 @@ public sealed class FailoverProcessTests(Xunit.Abstractions.ITestOutputHelper ou
         var port = LoopbackPorts.Free();
         environment["Sentinel__Urls"] = $"127.0.0.1:{port}";
         environment["Sentinel__MaxConnections"] = (Idle + 1).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        // Beside the gRPC endpoints' connections, below the open-file limit (20,000 on some test machines).
+        environment["Failover__MaxConnections"] = "1000";
         await using var coordinator = AgentProcess.StartBinary(Binary, environment);
         await Poll.UntilAsync(() => Resp.PingsAsync("127.0.0.1", port), TimeSpan.FromSeconds(30), () => coordinator.Output);
 

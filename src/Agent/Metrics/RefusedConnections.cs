@@ -1,0 +1,76 @@
+using System.Diagnostics.Metrics;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace RedisAgent.Metrics;
+
+/// <summary>
+/// Counts the HTTP connections Kestrel closes as they come because <c>Http:MaxConnections</c> are
+/// open (its <c>kestrel.rejected_connections</c> instrument), for <c>/metrics</c>, and says so in the
+/// log once a minute at most: Kestrel's own warning, one line per connection refused, would let a
+/// flood of connections flood the journal too (its category is kept to errors).
+/// </summary>
+internal sealed partial class RefusedConnections(TimeProvider time, ILogger<RefusedConnections> logger) : IHostedService, IDisposable
+{
+    /// <summary>Kestrel's category for the per-connection line this replaces.</summary>
+    public const string KestrelCategory = "Microsoft.AspNetCore.Server.Kestrel.Connections";
+
+    private static readonly TimeSpan Quiet = TimeSpan.FromMinutes(1);
+
+    private readonly Lock _lock = new();
+    private MeterListener? _listener;
+    private long _total;
+    private long _unreported;
+    private long? _reportedAt;
+
+    /// <summary>Connections refused since the agent started.</summary>
+    public long Total => Interlocked.Read(ref _total);
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        _listener = new MeterListener
+        {
+            InstrumentPublished = (instrument, listener) =>
+            {
+                if (instrument is { Name: "kestrel.rejected_connections", Meter.Name: "Microsoft.AspNetCore.Server.Kestrel" })
+                {
+                    listener.EnableMeasurementEvents(instrument);
+                }
+            },
+        };
+        _listener.SetMeasurementEventCallback<long>((_, value, _, _) => Refused(value));
+        _listener.Start();
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public void Dispose() => _listener?.Dispose();
+
+    internal void Refused(long count)
+    {
+        Interlocked.Add(ref _total, count);
+        long report;
+        lock (_lock)
+        {
+            _unreported += count;
+            var now = time.GetTimestamp();
+            if (_reportedAt is { } at && time.GetElapsedTime(at, now) < Quiet)
+            {
+                return;
+            }
+
+            report = _unreported;
+            _unreported = 0;
+            _reportedAt = now;
+        }
+
+        Log.Refusing(logger, report);
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 1041, Level = LogLevel.Warning, Message = "{Count} HTTP connection(s) refused since the last such line (at most one a minute): the most the endpoints hold open are open (Http:MaxConnections, or fewer under the open-file limit: event 1040); the agent's probes and Redis are not affected")]
+        public static partial void Refusing(ILogger logger, long count);
+    }
+}
