@@ -25,6 +25,8 @@ public sealed partial class TailStormTests
             ["Urls"] = url,
             ["Agent__StateDirectory"] = state.Path,
             ["Exec__InstallIfMissing"] = "false",
+            // Every tail asked for is a connection: room for all 2,000 (the default holds 1,000; ConnectionFloodTests tries that bound).
+            ["Http__MaxConnections"] = "2100",
             // DEBUG LOG writes a line of our choosing to Redis's log (its stdout, which the agent reads).
             ["Exec__Arguments__0"] = "--enable-debug-command",
             ["Exec__Arguments__1"] = "yes",
