@@ -84,7 +84,7 @@ internal static partial class AgentHost
         builder.Configuration.Sources.Insert(0, defaults);
         RedisShared.Hosting.SystemdIntegration.AddSystemdNotify(builder.Services);
         RedisShared.Hosting.HostFaults.QuietHostErrors(builder.Logging);
-        builder.Logging.AddFilter(Metrics.RefusedConnections.KestrelCategory, LogLevel.Error);
+        builder.Logging.AddFilter(RedisShared.Hosting.KestrelRejections.Category, LogLevel.Error);
         builder.Logging.AddSimpleConsole(options =>
         {
             options.SingleLine = true;

@@ -1,4 +1,3 @@
-using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
@@ -12,13 +11,10 @@ namespace RedisAgent.Metrics;
 /// </summary>
 internal sealed partial class RefusedConnections(TimeProvider time, ILogger<RefusedConnections> logger) : IHostedService, IDisposable
 {
-    /// <summary>Kestrel's category for the per-connection line this replaces.</summary>
-    public const string KestrelCategory = "Microsoft.AspNetCore.Server.Kestrel.Connections";
-
     private static readonly TimeSpan Quiet = TimeSpan.FromMinutes(1);
 
     private readonly Lock _lock = new();
-    private MeterListener? _listener;
+    private IDisposable? _listener;
     private long _total;
     private long _unreported;
     private long? _reportedAt;
@@ -28,18 +24,7 @@ internal sealed partial class RefusedConnections(TimeProvider time, ILogger<Refu
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        _listener = new MeterListener
-        {
-            InstrumentPublished = (instrument, listener) =>
-            {
-                if (instrument is { Name: "kestrel.rejected_connections", Meter.Name: "Microsoft.AspNetCore.Server.Kestrel" })
-                {
-                    listener.EnableMeasurementEvents(instrument);
-                }
-            },
-        };
-        _listener.SetMeasurementEventCallback<long>((_, value, _, _) => Refused(value));
-        _listener.Start();
+        _listener = RedisShared.Hosting.KestrelRejections.Listen(Refused);
         return Task.CompletedTask;
     }
 

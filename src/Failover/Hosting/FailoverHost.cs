@@ -98,6 +98,7 @@ internal static partial class FailoverHost
         // in any output both are copied to): no line per HTTP request or gRPC call, and no stack
         // trace per malformed message; a handler's own failure is logged in one line by FaultInterceptor.
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        builder.Logging.AddFilter(RedisShared.Hosting.KestrelRejections.Category, LogLevel.Error);
         builder.Logging.AddFilter("Grpc", LogLevel.Warning);
         builder.Logging.AddFilter("Grpc.AspNetCore.Server.ServerCallHandler", LogLevel.Critical);
         builder.Logging.AddSimpleConsole(o =>
@@ -201,6 +202,7 @@ internal static partial class FailoverHost
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RedisFailover.Sentinel.SentinelOptions>, RedisFailover.Sentinel.SentinelOptionsValidator>());
         services.AddHostedService<RedisFailover.Sentinel.SentinelServer>();
         services.AddSingleton<RefusalLog>();
+        services.AddHostedService<ConnectionRefusals>();
         services.TryAddSingleton(_ => Prometheus.Metrics.NewCustomRegistry());
         services.TryAddSingleton<Decisions>();
         services.TryAddSingleton<RedisFailover.Dashboard.PlanHistory>();

@@ -173,6 +173,62 @@ public sealed class FailoverProcessTests(Xunit.Abstractions.ITestOutputHelper ou
         Assert.Contains("the gRPC endpoints hold at most 1920 connections (Failover:MaxConnections 10000) and the Sentinel endpoint 1920 (Sentinel:MaxConnections 10000)", coordinator.Output, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// Connections past Failover:MaxConnections are closed as they come, counted with the refused calls
+    /// and said once a minute (event 2006), never a line each (Kestrel's own warning is kept out).
+    /// </summary>
+    [Fact]
+    public async Task Connections_past_the_bound_are_refused_counted_and_said_once()
+    {
+        using var store = new RedisAgent.Testing.TempDirectory("failover-maxconn");
+        var environment = Configuration(store.Path);
+        var port = LoopbackPorts.Free();
+        var metrics = $"http://127.0.0.1:{LoopbackPorts.Free()}";
+        environment["Urls"] = $"http://127.0.0.1:{port}";
+        environment["Failover__MetricsUrl"] = metrics;
+        environment["Failover__MaxConnections"] = "5";
+        await using var coordinator = AgentProcess.StartBinary(Binary, environment);
+        await coordinator.WaitForOutputAsync("Application started", TimeSpan.FromSeconds(30));
+
+        var flood = new List<System.Net.Sockets.Socket>();
+        try
+        {
+            for (var i = 0; i < 25; i++)
+            {
+                var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+                flood.Add(socket);
+                await socket.ConnectAsync("127.0.0.1", port);
+            }
+
+            await coordinator.WaitForOutputAsync("Refused a call from a new connection", TimeSpan.FromSeconds(30));
+        }
+        finally
+        {
+            flood.ForEach(s => s.Dispose());
+        }
+
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        var text = "";
+        await Poll.UntilAsync(
+            async () =>
+            {
+                try
+                {
+                    text = await http.GetStringAsync($"{metrics}/metrics");
+                    return System.Text.RegularExpressions.Regex.Match(text, @"^redis_failover_refused_calls_total (\d+)", System.Text.RegularExpressions.RegexOptions.Multiline) is { Success: true } m
+                        && long.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) >= 20;
+                }
+                catch (HttpRequestException)
+                {
+                    return false;
+                }
+            },
+            TimeSpan.FromSeconds(30),
+            () => $"at least 20 refusals were not counted:\n{text}\n{coordinator.Output}");
+        Assert.Equal(1, System.Text.RegularExpressions.Regex.Count(coordinator.Output, "Refused a call from a new connection"));
+        Assert.DoesNotContain("rejected because the maximum number of concurrent connections", coordinator.Output, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData(null, 10_000, 10_000, 10_000, 10_000)]
     [InlineData(65_536L, 10_000, 10_000, 10_000, 10_000)]
