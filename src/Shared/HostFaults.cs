@@ -14,6 +14,13 @@ namespace RedisShared.Hosting;
 internal static class HostFaults
 {
     /// <summary>
+    /// The host's own argument that stops it watching its JSON files for changes: both programs read
+    /// their configuration only at start (a restart applies a change; SIGHUP says so), and each watch
+    /// is an inotify instance, of which a user has 128 on a default Linux (the test suites ran out).
+    /// </summary>
+    public const string NoReload = "--hostBuilder:reloadConfigOnChange=false";
+
+    /// <summary>
     /// Keeps the host's stack-trace records out of the log; its ordinary lifetime lines (another
     /// category) stay. All of them: a start that fails after a loop was started cancels that loop, and
     /// when the loop's task had not begun yet (a loaded machine) the host logs it, at Critical, as a loop

@@ -72,7 +72,7 @@ internal static partial class AgentHost
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions
         {
-            Args = args,
+            Args = [.. args, RedisShared.Hosting.HostFaults.NoReload],
             ApplicationName = "redis-agent",
             // appsettings.json ships beside the binary; the working directory is wherever systemd or a shell left it.
             ContentRootPath = AppContext.BaseDirectory,

@@ -50,7 +50,7 @@ internal static class AgentServiceCollectionExtensions
         services.AddOptionsWithValidateOnStart<AgentOptions, AgentOptionsValidator>().Bind(configuration.GetSection(AgentOptions.Section));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RedisOptions>, RedisOptionsValidator>());
 
-        services.AddOptions<HttpAccessOptions>().Bind(configuration.GetSection(HttpAccessOptions.Section));
+        services.AddOptionsWithValidateOnStart<HttpAccessOptions, HttpAccessOptionsValidator>().Bind(configuration.GetSection(HttpAccessOptions.Section));
         services.TryAddSingleton<HttpAccess>();
         services.TryAddSingleton<Metrics.RefusedConnections>();
         services.AddHostedService(sp => sp.GetRequiredService<Metrics.RefusedConnections>());

@@ -37,7 +37,7 @@ internal sealed class HttpAccessOptions
     /// <summary>Whether <see cref="MaxConnections"/> and <see cref="IdleTimeout"/> are values Kestrel can take.</summary>
     internal bool LimitsValid => MaxConnections is >= 1 and <= 1_000_000 && IdleTimeoutValid;
 
-    private bool IdleTimeoutValid => IdleTimeout >= TimeSpan.FromSeconds(1) && IdleTimeout <= TimeSpan.FromHours(1);
+    internal bool IdleTimeoutValid => IdleTimeout >= TimeSpan.FromSeconds(1) && IdleTimeout <= TimeSpan.FromHours(1);
 
     /// <summary>
     /// Why the agent must not start: <c>Urls</c> binds beyond loopback with neither a token nor the
@@ -45,16 +45,6 @@ internal sealed class HttpAccessOptions
     /// </summary>
     public string? Problem(IConfiguration configuration)
     {
-        if (MaxConnections is < 1 or > 1_000_000)
-        {
-            return $"Http:MaxConnections must be 1 to 1000000 (got {MaxConnections}).";
-        }
-
-        if (!IdleTimeoutValid)
-        {
-            return $"Http:IdleTimeout must be 1 s to 1 h (got {IdleTimeout}).";
-        }
-
         if (TokenFile is { Length: > 0 } file)
         {
             try
@@ -75,6 +65,18 @@ internal sealed class HttpAccessOptions
         return RedisShared.Hosting.Loopback.BeyondLoopback(configuration["Urls"] ?? AgentHost.DefaultUrls).FirstOrDefault() is { } url
             ? $"Urls: '{url}' is reachable beyond this machine, and /logs (Redis's own lines, which can hold keys and client addresses) and /metrics would be open to anyone there. Set Http:TokenFile (a file holding a bearer token of at least 16 characters), or Http:Anonymous=true to serve them to anyone."
             : null;
+    }
+}
+
+/// <summary>The limits' ranges, checked at start (each message names its key).</summary>
+internal sealed class HttpAccessOptionsValidator : IValidateOptions<HttpAccessOptions>
+{
+    public ValidateOptionsResult Validate(string? name, HttpAccessOptions options)
+    {
+        var errors = new RedisShared.Hosting.ConfigErrors();
+        errors.Require(options.MaxConnections is >= 1 and <= 1_000_000, $"{HttpAccessOptions.Section}:{nameof(HttpAccessOptions.MaxConnections)} must be 1 to 1000000 (got {options.MaxConnections}).");
+        errors.Require(options.IdleTimeoutValid, $"{HttpAccessOptions.Section}:{nameof(HttpAccessOptions.IdleTimeout)} must be 1 s to 1 h (got {options.IdleTimeout}).");
+        return errors.Result();
     }
 }
 

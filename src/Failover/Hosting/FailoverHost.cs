@@ -64,7 +64,7 @@ internal static partial class FailoverHost
 
     public static WebApplicationBuilder CreateBuilder(string[] args)
     {
-        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ApplicationName = "redis-failover", ContentRootPath = AppContext.BaseDirectory });
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = [.. args, RedisShared.Hosting.HostFaults.NoReload], ApplicationName = "redis-failover", ContentRootPath = AppContext.BaseDirectory });
         builder.Configuration.Sources.Insert(0, new Microsoft.Extensions.Configuration.Memory.MemoryConfigurationSource
         {
             InitialData = new Dictionary<string, string?> { ["Urls"] = DefaultUrls, ["Sentinel:Urls"] = RedisFailover.Sentinel.SentinelOptions.DefaultUrls },

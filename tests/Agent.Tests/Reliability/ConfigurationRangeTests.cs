@@ -21,6 +21,8 @@ public sealed class ConfigurationRangeTests
     public void An_agent_duration_past_a_timers_range_is_refused_naming_the_key(string key)
     {
         var builder = AgentHost.CreateBuilder([$"--{key}=60.00:00:00", "--Agent:StateDirectory=" + Path.GetTempPath()]);
+        // Its configuration watches the JSON files (an inotify instance, 128 a user): a build that throws never disposes it.
+        using var configuration = builder.Configuration;
         // Some options are read while the host is built (the log bus is a logger provider): either step may refuse.
         var error = Assert.ThrowsAny<Exception>(() =>
         {
@@ -42,6 +44,8 @@ public sealed class ConfigurationRangeTests
             "--Resources:0:Name=cache", "--Resources:0:Nodes:0:Name=a", "--Resources:0:Nodes:0:Address=127.0.0.1:6379",
             "--Resources:0:Nodes:1:Name=b", "--Resources:0:Nodes:1:Address=127.0.0.1:6380",
         ]);
+        // Its configuration watches the JSON files (an inotify instance, 128 a user): a build that throws never disposes it.
+        using var configuration = builder.Configuration;
         var error = Assert.ThrowsAny<Exception>(() =>
         {
             using var host = RedisFailover.Hosting.FailoverHost.Build(builder);

@@ -43,6 +43,8 @@ public sealed class FuzzTests
             foreach (var value in BadValues.OrderBy(_ => random.Next()).Take(3))
             {
                 var builder = AgentHost.CreateBuilder([$"--REDIS_URL=redis://:{Secret}@127.0.0.1:1", "--Agent:StateDirectory=" + Path.GetTempPath(), $"--{key}={value}"]);
+                // Its configuration watches the JSON files (an inotify instance, 128 a user): a build that throws never disposes it.
+                using var configuration = builder.Configuration;
                 Check(key, value, () =>
                 {
                     using var host = AgentHost.Build(builder);
@@ -70,6 +72,8 @@ public sealed class FuzzTests
                     "--Resources:0:Name=cache", "--Resources:0:Nodes:0:Name=a", "--Resources:0:Nodes:0:Address=127.0.0.1:6379",
                     "--Resources:0:Nodes:1:Name=b", "--Resources:0:Nodes:1:Address=127.0.0.1:6380", $"--{key}={value}",
                 ]);
+                // Its configuration watches the JSON files (an inotify instance, 128 a user): a build that throws never disposes it.
+                using var configuration = builder.Configuration;
                 Check(key, value, () =>
                 {
                     using var host = FailoverHost.Build(builder);
