@@ -17,20 +17,13 @@ internal static partial class DescriptorLimit
 
     private const int RlimitNofile = 7;
 
-    /// <summary>Raises the soft limit to the hard limit; the soft limit in force after (null where it cannot be read).</summary>
-    public static long? Raise()
+    /// <summary>Raises the soft limit to the hard limit (where it can be read and set).</summary>
+    public static void Raise()
     {
-        if (!OperatingSystem.IsLinux() || GetRLimit(RlimitNofile, out var limit) != 0)
+        if (OperatingSystem.IsLinux() && GetRLimit(RlimitNofile, out var limit) == 0 && limit.Current < limit.Maximum)
         {
-            return null;
+            _ = SetRLimit(RlimitNofile, new RLimit { Current = limit.Maximum, Maximum = limit.Maximum });
         }
-
-        if (limit.Current < limit.Maximum && SetRLimit(RlimitNofile, new RLimit { Current = limit.Maximum, Maximum = limit.Maximum }) == 0)
-        {
-            limit.Current = limit.Maximum;
-        }
-
-        return Clamp(limit.Current);
     }
 
     /// <summary>The soft limit in force (null where it cannot be read).</summary>

@@ -35,7 +35,9 @@ internal sealed class HttpAccessOptions
     public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromSeconds(15);
 
     /// <summary>Whether <see cref="MaxConnections"/> and <see cref="IdleTimeout"/> are values Kestrel can take.</summary>
-    internal bool LimitsValid => MaxConnections is >= 1 and <= 1_000_000 && IdleTimeoutValid;
+    internal bool LimitsValid => MaxConnectionsValid && IdleTimeoutValid;
+
+    internal bool MaxConnectionsValid => MaxConnections is >= 1 and <= 1_000_000;
 
     internal bool IdleTimeoutValid => IdleTimeout >= TimeSpan.FromSeconds(1) && IdleTimeout <= TimeSpan.FromHours(1);
 
@@ -74,7 +76,7 @@ internal sealed class HttpAccessOptionsValidator : IValidateOptions<HttpAccessOp
     public ValidateOptionsResult Validate(string? name, HttpAccessOptions options)
     {
         var errors = new RedisShared.Hosting.ConfigErrors();
-        errors.Require(options.MaxConnections is >= 1 and <= 1_000_000, $"{HttpAccessOptions.Section}:{nameof(HttpAccessOptions.MaxConnections)} must be 1 to 1000000 (got {options.MaxConnections}).");
+        errors.Require(options.MaxConnectionsValid, $"{HttpAccessOptions.Section}:{nameof(HttpAccessOptions.MaxConnections)} must be 1 to 1000000 (got {options.MaxConnections}).");
         errors.Require(options.IdleTimeoutValid, $"{HttpAccessOptions.Section}:{nameof(HttpAccessOptions.IdleTimeout)} must be 1 s to 1 h (got {options.IdleTimeout}).");
         return errors.Result();
     }

@@ -46,7 +46,7 @@ internal sealed record LogLine(DateTimeOffset Timestamp, LogSource Source, char?
             return made.Bytes;
         }
 
-        var bytes = Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture, $"{Timestamp.UtcDateTime:yyyy-MM-ddTHH:mm:ss}Z {SourceName}[{resource}]: {Message}\n"));
+        var bytes = Encoding.UTF8.GetBytes(Format(resource) + "\n");
         Volatile.Write(ref _tail, new TailText(resource, bytes));
         return bytes;
     }

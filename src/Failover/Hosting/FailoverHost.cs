@@ -123,12 +123,13 @@ internal static partial class FailoverHost
             var sentinel = kestrel.ApplicationServices.GetRequiredService<IOptions<RedisFailover.Sentinel.SentinelOptions>>().Value;
             var callers = kestrel.ApplicationServices.GetRequiredService<IOptions<FailoverOptions>>().Value.MaxConnections;
             var limit = RedisShared.Hosting.DescriptorLimit.Current();
-            kestrel.Limits.MaxConcurrentConnections = sentinel.CallerConnectionsUnder(limit, callers);
-            if (kestrel.Limits.MaxConcurrentConnections < callers
-                || (sentinel.Endpoints().Count > 0 && sentinel.MaxConnectionsUnder(limit, callers) < sentinel.MaxConnections))
+            var callersHeld = sentinel.CallerConnectionsUnder(limit, callers);
+            var clientsHeld = sentinel.MaxConnectionsUnder(limit, callers);
+            kestrel.Limits.MaxConcurrentConnections = callersHeld;
+            if (callersHeld < callers || (sentinel.Endpoints().Count > 0 && clientsHeld < sentinel.MaxConnections))
             {
                 Log.ConnectionsBounded(kestrel.ApplicationServices.GetRequiredService<ILoggerFactory>().CreateLogger("RedisFailover.Hosting"),
-                    limit!.Value, kestrel.Limits.MaxConcurrentConnections.Value, callers, sentinel.MaxConnectionsUnder(limit, callers), sentinel.MaxConnections, RedisShared.Hosting.DescriptorLimit.Reserved);
+                    limit!.Value, callersHeld, callers, clientsHeld, sentinel.MaxConnections, RedisShared.Hosting.DescriptorLimit.Reserved);
             }
 
             // https:// endpoints: the certificate from Failover:Tls (read again when renewed), and
