@@ -150,10 +150,11 @@ internal static partial class FailoverHost
         services.TryAddSingleton(TimeProvider.System);
         services.AddOptions<FailoverOptions>().Bind(builder.Configuration.GetSection(FailoverOptions.Section)).ValidateOnStart();
         // One Bind per resource: binding a list whole silently drops an item with a bad value
-        // (Resources:0:Timeout=abc would leave "no resource", naming the wrong key).
+        // (Resources:0:Timeout=abc would leave "no resource", naming the wrong key). Bound from a tree
+        // read once: the root's sections cost a scan of every key each (a fleet's start went quadratic).
         services.AddOptions<ResourcesOptions>().Configure(o =>
         {
-            foreach (var section in builder.Configuration.GetSection(ResourcesOptions.Section).GetChildren())
+            foreach (var section in ConfigurationTree.Read(builder.Configuration, ResourcesOptions.Section).GetChildren())
             {
                 var resource = new ResourceOptions();
                 section.Bind(resource);

@@ -1,3 +1,4 @@
+extern alias agent;
 using Microsoft.Extensions.Configuration;
 using RedisAgent.Hosting;
 using RedisAgent.Testing;
@@ -90,6 +91,34 @@ public sealed class ConfigurationKeyTests
 
         // The coordinator's sections are not the agent's.
         Assert.DoesNotContain("Resources", problem, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// The keys are read from each source at once (the merged configuration's own walk scans every key
+    /// for each section, the square of a fleet's keys): the same keys as that walk, from every kind of
+    /// source, a chained one included, each once whatever its case or however many sources give it.
+    /// </summary>
+    [Fact]
+    public void The_keys_read_from_each_source_are_those_of_the_merged_configuration()
+    {
+        using var directory = new TempDirectory("config-keys-read");
+        var file = Path.Combine(directory.Path, "coordinator.json");
+        File.WriteAllText(file, """{ "Failover": { "Window": "00:00:10", "Empty": {} }, "Resources": [ { "Name": "a", "Nodes": [ { "Name": "x" } ] } ] }""");
+        var chained = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["Urls"] = "http://127.0.0.1:1", ["resources:0:name"] = "b" }).Build();
+        var configuration = new ConfigurationBuilder()
+            .AddJsonFile(file)
+            .AddConfiguration(chained)
+            .AddInMemoryCollection(new Dictionary<string, string?> { ["Resources:10:Name"] = "c", ["Resources:2"] = "whole", ["Cleared"] = null })
+            .AddCommandLine(["--Failover:Quorum=2"])
+            .Build();
+
+        var walked = configuration.AsEnumerable().Where(p => p.Value is not null).Select(p => p.Key).ToHashSet(StringComparer.OrdinalIgnoreCase);
+        var read = agent::RedisShared.Hosting.CommandLine.Keys(configuration).Where(k => configuration[k] is not null).ToList();
+
+        Assert.Equal(walked.Count, read.Count);
+        Assert.True(walked.SetEquals(read), $"walked: {string.Join(", ", walked.Order())}; read: {string.Join(", ", read.Order())}");
+        Assert.Contains("Failover:Quorum", read);
+        Assert.Contains("Urls", read);
     }
 
     private static IConfigurationRoot Configuration(Dictionary<string, string?> values) =>
