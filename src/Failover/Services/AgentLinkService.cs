@@ -185,9 +185,16 @@ internal sealed partial class AgentLinkService(Coordinator coordinator, RefusalL
         return new RpcException(new Status(code, safe));
     }
 
+    /// <summary>
+    /// Writes what is queued for the agent until its queue is completed (the stream's end always
+    /// completes it: <see cref="ResourceCoordinator.Detach"/>, a replacing stream, a cut). The wait
+    /// takes no token: a channel then reuses one waiter for every wait, where a cancellable wait
+    /// makes a waiter and a registration each time, once a second a stream (each acknowledgement),
+    /// alive at every collection and copied by it, 5,000 of each for a fleet.
+    /// </summary>
     private static async Task WriteAsync(AgentSession session, IServerStreamWriter<CoordinatorMessage> stream, CancellationToken cancellationToken)
     {
-        await foreach (var message in session.Outbound.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+        await foreach (var message in session.Outbound.Reader.ReadAllAsync(CancellationToken.None).ConfigureAwait(false))
         {
             await stream.WriteAsync(message, cancellationToken).ConfigureAwait(false);
         }
