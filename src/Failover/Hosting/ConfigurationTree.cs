@@ -6,9 +6,9 @@ namespace RedisFailover.Hosting;
 /// <summary>
 /// One section of the merged configuration, read once into a tree: what the binder reads of a
 /// large list (a fleet's <c>Resources</c>) in time linear in its keys. The configuration root
-/// answers every section's <c>GetChildren()</c> by scanning every key of every source, and binding
-/// 1,666 resources one by one asked it about 10,000 times: 13 s of a core before the coordinator
-/// would start, 44 s for twice the fleet. The values are the merged ones (the last source wins),
+/// answers every section's <c>GetChildren()</c> by scanning every key of every source, so binding
+/// the resources one by one grew with the square of the fleet: 3,332 resources took 20.8 s of a
+/// core before the coordinator would start (NativeAOT), 11.2 s with the JIT. The values are the merged ones (the last source wins),
 /// the paths the full keys, so a binder's error names the key as before. A snapshot: read-only,
 /// never reloaded (the programs read their configuration once, at start).
 /// </summary>
