@@ -18,10 +18,12 @@ internal sealed class ConfigurationTree : IConfigurationSection
     private readonly Dictionary<string, ConfigurationTree> _children = new(StringComparer.OrdinalIgnoreCase);
     private IConfigurationSection[]? _ordered;
 
+    private readonly string? _value;
+
     private ConfigurationTree(string path, string? value)
     {
         Path = path;
-        Value = value;
+        _value = value;
     }
 
     /// <summary>The section at <paramref name="section"/> of <paramref name="configuration"/>, whole.</summary>
@@ -67,7 +69,11 @@ internal sealed class ConfigurationTree : IConfigurationSection
 
     public string Path { get; }
 
-    public string? Value { get; set; }
+    public string? Value
+    {
+        get => _value;
+        set => throw new NotSupportedException("a configuration snapshot is read-only");
+    }
 
     public string? this[string key]
     {
