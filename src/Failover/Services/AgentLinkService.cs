@@ -6,7 +6,7 @@ using RedisFailover.Protos;
 namespace RedisFailover.Services;
 
 /// <summary>The agents' stream: registration, then reports and results up, commands down.</summary>
-internal sealed partial class AgentLinkService(Coordinator coordinator, RefusalLog refusals, AuthInterceptor auth, TimeProvider time, Microsoft.Extensions.Options.IOptions<RedisFailover.Hosting.FailoverOptions> options, RedisFailover.Dashboard.PlanHistory history, Microsoft.Extensions.Hosting.IHostApplicationLifetime lifetime, ILogger<AgentLinkService> logger) : AgentLink.AgentLinkBase
+internal sealed partial class AgentLinkService(Coordinator coordinator, RefusalLog refusals, AuthInterceptor auth, TimeProvider time, Microsoft.Extensions.Options.IOptions<RedisFailover.Hosting.FailoverOptions> options, RedisFailover.Dashboard.PlanHistory history, Microsoft.Extensions.Hosting.IHostApplicationLifetime lifetime, Microsoft.Extensions.Options.IOptions<Grpc.AspNetCore.Server.GrpcServiceOptions> grpcOptions, ILogger<AgentLinkService> logger) : AgentLink.AgentLinkBase
 {
     public override async Task Connect(IAsyncStreamReader<AgentMessage> requestStream, IServerStreamWriter<CoordinatorMessage> responseStream, ServerCallContext context)
     {
@@ -64,77 +64,55 @@ internal sealed partial class AgentLinkService(Coordinator coordinator, RefusalL
         // host's shutdown timeout for streams that never end by themselves; the agents redial (another
         // coordinator, with etcd, or this one once restarted) and keep restarting dead processes meanwhile.
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, session.Replaced.Token, lifetime.ApplicationStopping);
-        var writer = WriteAsync(session, responseStream, stop.Token);
+        // The writer has its own token: cancelling a write resets the whole call (gRPC's writer does),
+        // which would lose the status the call ends with (a refusal, "not the leader") if an
+        // acknowledgement were being written at that moment.
+        using var writing = new CancellationTokenSource();
+        var writer = WriteAsync(session, responseStream, writing.Token);
         try
         {
-            var checkedAt = time.GetUtcNow();
-            NodeReport? previous = null;
-            while (await requestStream.MoveNext(stop.Token).ConfigureAwait(false))
+            var stream = new AgentStream(registration, session, resource, context, time.GetUtcNow());
+            // From here on the stream is read in this one loop, from the request body, not with gRPC's
+            // reader: see AgentFrames for why. Whatever follows the registration is still in the body.
+            var http = context.GetHttpContext();
+            var body = http.Request.BodyReader;
+            var frames = new AgentFrames(grpcOptions.Value.MaxReceiveMessageSize ?? int.MaxValue, http.Request.Headers["grpc-encoding"].FirstOrDefault(), grpcOptions.Value.CompressionProviders);
+            while (true)
             {
-                var message = requestStream.Current;
-                if (time.GetUtcNow() - checkedAt >= TimeSpan.FromSeconds(1))
+                var read = await body.ReadAsync(stop.Token).ConfigureAwait(false);
+                var buffer = read.Buffer;
+                try
                 {
-                    // Revocation reaches open streams too, within about a second.
-                    checkedAt = time.GetUtcNow();
-                    if (auth.Revoked(context) is { } revoked)
+                    while (frames.TryRead(ref buffer, out var message))
                     {
-                        throw Refuse(context, StatusCode.Unauthenticated, $"{registration.Node}'s credential is no longer valid: {revoked}");
+                        Handle(stream, message);
+                    }
+
+                    if (read.IsCanceled)
+                    {
+                        throw new OperationCanceledException("the read of the agent's stream was cancelled");
+                    }
+
+                    if (read.IsCompleted)
+                    {
+                        if (!buffer.IsEmpty)
+                        {
+                            throw Refuse(context, StatusCode.Internal, $"{registration.Node}'s stream ended inside a message");
+                        }
+
+                        break;
                     }
                 }
-
-                switch (message.BodyCase)
+                finally
                 {
-                    case AgentMessage.BodyOneofCase.Report:
-                        if (WireLimits.ReportProblem(message.Report) is { } bad)
-                        {
-                            // A report the machine could misread (a negative offset "in sync", a term past any real one) ends the stream.
-                            throw Refuse(context, StatusCode.InvalidArgument, $"{registration.Node}'s report refused: {bad}");
-                        }
-
-                        var report = ToReport(message.Report, previous);
-                        var sequence = message.Report.Sequence;
-                        previous = report;
-                        // The reader holds its current message until the next one arrives, a second later:
-                        // long enough for the report's whole object graph to outlive a collection and be
-                        // copied into an older generation, 5,000 times a second for a fleet. It is read;
-                        // let it go now. (What the machine keeps is the NodeReport, which shares what did
-                        // not change with the node's previous one.)
-                        message.ClearBody();
-                        Log.Reported(logger, registration.Resource, session.Node, report.Role, report.ReplicationOffset, report.LocalVerdict);
-                        resource.Step((session.Node, Report: report), static (machine, input, now) => machine.Reported(input.Node, input.Report, now));
-                        if (report.Plan is { } plan && history.Enabled && resource.Read(m => m.Primary) == session.Node)
-                        {
-                            history.Record(resource.Name, session.Node, plan);
-                        }
-
-                        if (sequence != 0)
-                        {
-                            session.Post(new CoordinatorMessage { ReportAck = new ReportAck { Sequence = sequence } });
-                        }
-
-                        break;
-                    case AgentMessage.BodyOneofCase.Result:
-                        if (message.Result.CalculateSize() > WireLimits.MaxResultBytes)
-                        {
-                            throw Refuse(context, StatusCode.InvalidArgument, $"{registration.Node}'s command result is larger than {WireLimits.MaxResultBytes} bytes");
-                        }
-
-                        if (message.Result.Observation is { } answered && WireLimits.ObservationProblem(answered) is { } wrong)
-                        {
-                            throw Refuse(context, StatusCode.InvalidArgument, $"{registration.Node}'s command result refused: {wrong}");
-                        }
-
-                        resource.Answered(session.Node, message.Result);
-                        break;
-                    default:
-                        Log.Ignored(logger, registration.Resource, session.Node, message.BodyCase.ToString());
-                        break;
+                    body.AdvanceTo(buffer.Start, buffer.End);
                 }
             }
         }
-        catch (Exception ex) when (ex is IOException or OperationCanceledException || ex is RpcException { StatusCode: not (StatusCode.InvalidArgument or StatusCode.Unauthenticated) })
+        catch (Exception ex) when (ex is IOException or OperationCanceledException || ex is RpcException { StatusCode: StatusCode.Cancelled })
         {
-            // The agent went away (or was cut off): the session ends below.
+            // The agent went away (or was cut off): the session ends below. A refusal (a bad message) is
+            // not caught: it ends the call with its status.
         }
         finally
         {
@@ -146,6 +124,10 @@ internal sealed partial class AgentLinkService(Coordinator coordinator, RefusalL
             resource.Detach(session);
             await stop.CancelAsync().ConfigureAwait(false);
             session.Replaced.Dispose();
+            // The queue is complete now: the writer ends once it has sent what is queued. Only a peer
+            // that does not read (or whose connection is gone) keeps it longer; its write is then
+            // cancelled, and the call reset.
+            writing.CancelAfter(WriterGrace);
             try
             {
                 await writer.ConfigureAwait(false);
@@ -161,6 +143,85 @@ internal sealed partial class AgentLinkService(Coordinator coordinator, RefusalL
             throw NotLeader(coordinator.Leadership);
         }
     }
+
+    /// <summary>What the coordinator keeps of one agent's stream while it reads it.</summary>
+    private sealed class AgentStream(Registration registration, AgentSession session, ResourceCoordinator resource, ServerCallContext context, DateTimeOffset checkedAt)
+    {
+        public Registration Registration { get; } = registration;
+
+        public AgentSession Session { get; } = session;
+
+        public ResourceCoordinator Resource { get; } = resource;
+
+        public ServerCallContext Context { get; } = context;
+
+        /// <summary>When the caller's credential was last checked for revocation.</summary>
+        public DateTimeOffset CheckedAt { get; set; } = checkedAt;
+
+        /// <summary>The node's last report, whose unchanged parts the next one shares.</summary>
+        public NodeReport? Previous { get; set; }
+    }
+
+    /// <summary>One message of an agent's stream after its registration: a report, a command's result.</summary>
+    private void Handle(AgentStream stream, AgentMessage message)
+    {
+        var (registration, session, resource, context) = (stream.Registration, stream.Session, stream.Resource, stream.Context);
+        if (time.GetUtcNow() - stream.CheckedAt >= TimeSpan.FromSeconds(1))
+        {
+            // Revocation reaches open streams too, within about a second.
+            stream.CheckedAt = time.GetUtcNow();
+            if (auth.Revoked(context) is { } revoked)
+            {
+                throw Refuse(context, StatusCode.Unauthenticated, $"{registration.Node}'s credential is no longer valid: {revoked}");
+            }
+        }
+
+        switch (message.BodyCase)
+        {
+            case AgentMessage.BodyOneofCase.Report:
+                if (WireLimits.ReportProblem(message.Report) is { } bad)
+                {
+                    // A report the machine could misread (a negative offset "in sync", a term past any real one) ends the stream.
+                    throw Refuse(context, StatusCode.InvalidArgument, $"{registration.Node}'s report refused: {bad}");
+                }
+
+                var report = ToReport(message.Report, stream.Previous);
+                var sequence = message.Report.Sequence;
+                stream.Previous = report;
+                Log.Reported(logger, registration.Resource, session.Node, report.Role, report.ReplicationOffset, report.LocalVerdict);
+                resource.Step((session.Node, Report: report), static (machine, input, now) => machine.Reported(input.Node, input.Report, now));
+                if (report.Plan is { } plan && history.Enabled && resource.Read(m => m.Primary) == session.Node)
+                {
+                    history.Record(resource.Name, session.Node, plan);
+                }
+
+                if (sequence != 0)
+                {
+                    session.Post(new CoordinatorMessage { ReportAck = new ReportAck { Sequence = sequence } });
+                }
+
+                break;
+            case AgentMessage.BodyOneofCase.Result:
+                if (message.Result.CalculateSize() > WireLimits.MaxResultBytes)
+                {
+                    throw Refuse(context, StatusCode.InvalidArgument, $"{registration.Node}'s command result is larger than {WireLimits.MaxResultBytes} bytes");
+                }
+
+                if (message.Result.Observation is { } answered && WireLimits.ObservationProblem(answered) is { } wrong)
+                {
+                    throw Refuse(context, StatusCode.InvalidArgument, $"{registration.Node}'s command result refused: {wrong}");
+                }
+
+                resource.Answered(session.Node, message.Result);
+                break;
+            default:
+                Log.Ignored(logger, registration.Resource, session.Node, message.BodyCase.ToString());
+                break;
+        }
+    }
+
+    /// <summary>How long a stream's writer may take to send what was queued when its stream ends.</summary>
+    private static readonly TimeSpan WriterGrace = TimeSpan.FromSeconds(1);
 
     /// <summary>The trailer that names the leading coordinator's URL, for a caller sent away by a follower.</summary>
     public const string LeaderTrailer = "leader-url";

@@ -1,3 +1,4 @@
+using Google.Protobuf;
 using Grpc.Core;
 using Grpc.Net.Client;
 using RedisAgent.Testing;
@@ -159,6 +160,135 @@ public sealed class AgentLinkHardeningTests : IAsyncLifetime
 
         await Poll.UntilAsync(() => _coordinator.Logs.Contains(2005), TimeSpan.FromSeconds(30), () => $"the stream is cut after {sent} reports\n{_coordinator.Logs.Text}");
         Assert.Contains(_coordinator.Logs.Entries, e => e.EventId == 2005 && e.Message.Contains("were not read", StringComparison.Ordinal));
+    }
+
+    /// <summary>
+    /// After its registration an agent's stream is read by the coordinator itself (AgentFrames), not by
+    /// gRPC's reader: what a gRPC server refuses, it refuses with the same status, and a bad message ends
+    /// only its own stream.
+    /// </summary>
+    [Theory]
+    [InlineData("garbage", StatusCode.InvalidArgument, "is not an agent's message")]
+    [InlineData("too large", StatusCode.ResourceExhausted, "exceeds the maximum configured message size")]
+    public async Task A_bad_message_after_the_registration_ends_that_stream_with_its_status_and_no_fault(string kind, StatusCode code, string expected)
+    {
+        using var call = RawCall(_channel);
+        await call.RequestStream.WriteAsync(new AgentMessage { Registration = new Registration { Resource = "cache", Node = "n2", RoleName = "slave" } }.ToByteArray());
+        await call.RequestStream.WriteAsync(new AgentMessage { Report = new Report { Role = NodeRole.Replica, Sequence = 1 } }.ToByteArray());
+        var bad = kind == "garbage" ? [0x12, 0xff, 0xff, 0xff, 0xff, 0x0f] : new AgentMessage { Report = new Report { RedisVersion = new string('v', 300 * 1024) } }.ToByteArray();
+        try
+        {
+            await call.RequestStream.WriteAsync(bad);
+        }
+        catch (RpcException)
+        {
+            // The coordinator may have ended the call before the write finished; its status comes with the response.
+        }
+
+        var acknowledged = new List<long>();
+        var error = await Assert.ThrowsAsync<RpcException>(async () =>
+        {
+            while (await call.ResponseStream.MoveNext())
+            {
+                if (call.ResponseStream.Current.ReportAck is { } ack)
+                {
+                    acknowledged.Add(ack.Sequence);
+                }
+            }
+        });
+
+        Assert.True(code == error.StatusCode, $"{error.StatusCode} {error.Status.Detail}\n{_coordinator.Logs.Text}");
+        Assert.Contains(expected, error.Status.Detail, StringComparison.Ordinal);
+        Assert.Equal([1L], acknowledged);
+        // Refused, not a fault of the coordinator's (which would be logged as event 2007 and answered Internal).
+        Assert.DoesNotContain(_coordinator.Logs.Entries, e => e.EventId == 2007);
+
+        // The coordinator goes on: the same node registers again and is heard.
+        using var again = new AgentLink.AgentLinkClient(_channel).Connect(_coordinator.Headers);
+        await again.RequestStream.WriteAsync(new AgentMessage { Registration = new Registration { Resource = "cache", Node = "n2", RoleName = "slave" } });
+        await again.RequestStream.WriteAsync(new AgentMessage { Report = new Report { Role = NodeRole.Replica, Sequence = 2 } });
+        Assert.True(await NextAckAsync(again.ResponseStream) == 2);
+    }
+
+    /// <summary>An agent that compresses its messages (a gRPC client may) is read as one that does not.</summary>
+    [Fact]
+    public async Task A_stream_compressed_with_gzip_is_read_and_acknowledged()
+    {
+        using var channel = GrpcChannel.ForAddress(_coordinator.Url, new GrpcChannelOptions
+        {
+            CompressionProviders = [new Grpc.Net.Compression.GzipCompressionProvider(System.IO.Compression.CompressionLevel.Fastest)],
+        });
+        var headers = new Metadata { { "grpc-internal-encoding-request", "gzip" } };
+        foreach (var entry in _coordinator.Headers)
+        {
+            headers.Add(entry);
+        }
+
+        using var call = new AgentLink.AgentLinkClient(channel).Connect(headers);
+        await call.RequestStream.WriteAsync(new AgentMessage { Registration = new Registration { Resource = "cache", Node = "n2", RoleName = "slave" } });
+        for (var sequence = 1; sequence <= 3; sequence++)
+        {
+            // Repetitive enough that gzip makes it smaller, so it is sent compressed.
+            await call.RequestStream.WriteAsync(new AgentMessage { Report = new Report { Role = NodeRole.Replica, ReplicationOffset = 700 + sequence, Sequence = sequence, Persistence = new string('a', 2000) } });
+            Assert.Equal(sequence, await NextAckAsync(call.ResponseStream));
+        }
+
+        var n2 = _coordinator.Coordinator["cache"]!.Machine.Nodes.Single(n => n.Spec.Name == "n2");
+        Assert.Equal(703, n2.Report?.ReplicationOffset);
+    }
+
+    /// <summary>A body that ends partway through a message is refused, not taken for a clean end.</summary>
+    [Fact]
+    public async Task A_stream_that_ends_inside_a_message_is_refused()
+    {
+        static byte[] Frame(IMessage message)
+        {
+            var payload = message.ToByteArray();
+            var frame = new byte[5 + payload.Length];
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(frame.AsSpan(1), (uint)payload.Length);
+            payload.CopyTo(frame, 5);
+            return frame;
+        }
+
+        var registration = Frame(new AgentMessage { Registration = new Registration { Resource = "cache", Node = "n2", RoleName = "slave" } });
+        var report = Frame(new AgentMessage { Report = new Report { Role = NodeRole.Replica, Sequence = 1 } });
+        using var http = new HttpClient();
+        using var request = new HttpRequestMessage(HttpMethod.Post, _coordinator.Url + "/redisfailover.v1.AgentLink/Connect")
+        {
+            Version = System.Net.HttpVersion.Version20,
+            VersionPolicy = HttpVersionPolicy.RequestVersionExact,
+            Content = new ByteArrayContent([.. registration, .. report[..7]]),
+        };
+        request.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/grpc");
+        request.Headers.TE.Add(new System.Net.Http.Headers.TransferCodingWithQualityHeaderValue("trailers"));
+        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", FailoverUnderTest.Token);
+
+        using var response = await http.SendAsync(request);
+        await response.Content.ReadAsByteArrayAsync();
+
+        Assert.Equal("13", response.TrailingHeaders.GetValues("grpc-status").Single());
+        Assert.Contains("ended inside a message", Uri.UnescapeDataString(response.TrailingHeaders.GetValues("grpc-message").Single()), StringComparison.Ordinal);
+    }
+
+    private static AsyncDuplexStreamingCall<byte[], CoordinatorMessage> RawCall(GrpcChannel channel)
+    {
+        var method = new Method<byte[], CoordinatorMessage>(MethodType.DuplexStreaming, "redisfailover.v1.AgentLink", "Connect",
+            Marshallers.Create<byte[]>(bytes => bytes, bytes => bytes), Marshallers.Create<CoordinatorMessage>(m => m.ToByteArray(), CoordinatorMessage.Parser.ParseFrom));
+        return channel.CreateCallInvoker().AsyncDuplexStreamingCall(method, null, new CallOptions(new Metadata { { "authorization", "Bearer " + FailoverUnderTest.Token } }));
+    }
+
+    private static async Task<long> NextAckAsync(IAsyncStreamReader<CoordinatorMessage> responses)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        while (await responses.MoveNext(timeout.Token))
+        {
+            if (responses.Current.ReportAck is { } ack)
+            {
+                return ack.Sequence;
+            }
+        }
+
+        throw new InvalidOperationException("the stream ended before an acknowledgement");
     }
 
     [Fact]
