@@ -66,6 +66,7 @@ public sealed class LoadRunner
                 await RunSimulationAsync(scenario, scenario.Simulations[0] with { During = scenario.WarmUp }, context, new StepStats(), cancellationToken).ConfigureAwait(false);
             }
 
+            await scenario.AfterWarmUp(context).ConfigureAwait(false);
             clock.Restart();
             foreach (var simulation in scenario.Simulations)
             {

@@ -97,6 +97,9 @@ public sealed class Scenario
 
     public Func<ScenarioContext, Task> Init { get; private set; } = _ => Task.CompletedTask;
 
+    /// <summary>Runs after the warm-up (or right after <see cref="Init"/> when there is none), before the measured load: where a scenario starts its own measurements.</summary>
+    public Func<ScenarioContext, Task> AfterWarmUp { get; private set; } = _ => Task.CompletedTask;
+
     /// <summary>Runs after the simulations (while the system under load is still up), e.g. to read its CPU.</summary>
     public Func<ScenarioContext, Task> AfterRun { get; private set; } = _ => Task.CompletedTask;
 
@@ -116,6 +119,12 @@ public sealed class Scenario
     public Scenario WithInit(Func<ScenarioContext, Task> init)
     {
         Init = init;
+        return this;
+    }
+
+    public Scenario WithAfterWarmUp(Func<ScenarioContext, Task> afterWarmUp)
+    {
+        AfterWarmUp = afterWarmUp;
         return this;
     }
 

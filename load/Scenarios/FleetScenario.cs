@@ -31,7 +31,7 @@ internal static class FleetScenario
                 var n = context.NextInvocation();
                 return await fleet.ReportAsync(n).ConfigureAwait(false) ? Response.Ok() : Response.Fail("no ReportAck within 5 s");
             })
-            .WithDescription($"redis-failover ({options.FailoverBinary ?? "this build's, JIT"}) with {options.Agents} simulated agents ({options.Agents / 3} resources of three nodes, window {window.TotalSeconds:0} s, rounds of 1 s, restart leases renewed every {window.TotalSeconds / 6:0.#} s), their streams multiplexed 100 to an HTTP/2 connection. Each step is one agent's report; the rate is one report per agent per second. Latency: the report sent until the coordinator's ReportAck (sent once the report is applied to the resource's state machine).")
+            .WithDescription($"redis-failover ({options.FailoverBinary ?? "this build's, JIT"}) with {options.Agents} simulated agents ({options.Agents / 3} resources of three nodes, window {window.TotalSeconds:0} s, rounds of 1 s, restart leases renewed every {window.TotalSeconds / 6:0.#} s), their streams multiplexed 100 to an HTTP/2 connection. Each step is one agent's report; the rate is one report per agent per second. Latency: the report sent until the coordinator's ReportAck (sent once the report is applied to the resource's state machine).{(options.FleetWarmUp > TimeSpan.Zero ? $" The load ran {options.FleetWarmUp.TotalSeconds:0} s before the measured part (a warm-up, not counted)." : "")}")
             .WithInit(async context =>
             {
                 var fleet = await Fleet.StartAsync(options.Agents, window, context, options.FleetStore == "etcd", options.FailoverBinary).ConfigureAwait(false);
@@ -39,6 +39,12 @@ internal static class FleetScenario
                 // Resource 1's primary lost with no load running: the decision time to compare with.
                 var atRest = await fleet.LosePrimaryAsync(1).ConfigureAwait(false);
                 context.Figure("failover decision, no load (resource 1)", $"{atRest.TotalSeconds:0.00} s (window {window.TotalSeconds:0} s + the last round)");
+            })
+            .WithWarmUpDuration(options.FleetWarmUp)
+            .WithAfterWarmUp(async context =>
+            {
+                // What is measured starts here, after the warm-up if there is one.
+                var fleet = context.Get<Fleet>("fleet");
                 fleet.Coordinator.Reset();
                 fleet.Generator.Reset();
                 context.Items["coordinator-gc"] = await fleet.CollectionsAsync().ConfigureAwait(false);

@@ -3,7 +3,7 @@ using System.Globalization;
 namespace RedisAgent.Load.Scenarios;
 
 /// <summary>redis-load's command line.</summary>
-internal sealed record Options(TimeSpan Duration, bool Long, int Agents, string AgentBinary, string? AotBinary, IReadOnlySet<string>? Only, string Out, TimeSpan FleetWindow, string FleetStore = "file", string? FailoverBinary = null)
+internal sealed record Options(TimeSpan Duration, bool Long, int Agents, string AgentBinary, string? AotBinary, IReadOnlySet<string>? Only, string Out, TimeSpan FleetWindow, string FleetStore = "file", string? FailoverBinary = null, TimeSpan FleetWarmUp = default)
 {
     public const string Usage = """
         usage: redis-load [--long] [--duration SECONDS] [--agents N] [--only a,b] [--aot-binary PATH] [--failover-binary PATH] [--out DIR]
@@ -12,6 +12,8 @@ internal sealed record Options(TimeSpan Duration, bool Long, int Agents, string 
           --agents N       simulated agents for coordinator-fleet (default 5000)
           --fleet-window S coordinator-fleet's confirmation window (default 10; --long: 120, Heroku's)
           --fleet-store S  coordinator-fleet's store: file (default) or etcd (a 3-member etcd on loopback aliases)
+          --fleet-warm-up S
+                           coordinator-fleet's load for S seconds before the measured part (default 0)
           --only a,b       only these scenarios: scrape-storm, log-firehose, coordinator-fleet, redis-overhead, agent-at-rest
           --aot-binary P   also measure a NativeAOT build of redis-agent at rest (agent-at-rest-aot)
           --failover-binary P
@@ -35,6 +37,7 @@ internal sealed record Options(TimeSpan Duration, bool Long, int Agents, string 
         int? window = null;
         var store = "file";
         string? failover = null;
+        var warmUp = 0;
         for (var i = 0; i < args.Length; i++)
         {
             string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value\n{Usage}");
@@ -74,6 +77,9 @@ internal sealed record Options(TimeSpan Duration, bool Long, int Agents, string 
                     }
 
                     break;
+                case "--fleet-warm-up":
+                    warmUp = int.Parse(Value(), NumberStyles.None, CultureInfo.InvariantCulture);
+                    break;
                 case "--out":
                     output = Value();
                     break;
@@ -82,6 +88,6 @@ internal sealed record Options(TimeSpan Duration, bool Long, int Agents, string 
             }
         }
 
-        return new Options(duration ?? TimeSpan.FromSeconds(longRun ? 60 : 10), longRun, agents, Path.Combine(AppContext.BaseDirectory, "redis-agent"), aot, only, output, TimeSpan.FromSeconds(window ?? (longRun ? 120 : 10)), store, failover);
+        return new Options(duration ?? TimeSpan.FromSeconds(longRun ? 60 : 10), longRun, agents, Path.Combine(AppContext.BaseDirectory, "redis-agent"), aot, only, output, TimeSpan.FromSeconds(window ?? (longRun ? 120 : 10)), store, failover, TimeSpan.FromSeconds(warmUp));
     }
 }
