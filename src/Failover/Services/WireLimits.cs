@@ -75,8 +75,11 @@ internal static class WireLimits
         }
 
         problem ??= Stamp("self_fenced_at", report.SelfFencedAt);
-        foreach (var observation in report.Observations)
+        // By index: a RepeatedField's enumerator is an object (an iterator), one a report.
+        var observations = report.Observations;
+        for (var i = 0; i < observations.Count; i++)
         {
+            var observation = observations[i];
             problem ??= ObservationProblem(observation)
                 ?? Identifier("observation target", observation.Target)
                 ?? Identifier("observation verdict_name", observation.VerdictName)
@@ -112,7 +115,16 @@ internal static class WireLimits
             return string.Create(CultureInfo.InvariantCulture, $"{field} is {value.Length} characters long, more than {MaxIdentifierLength}");
         }
 
-        return value.Any(char.IsControl) ? $"{field} holds a control character" : null;
+        // A loop, not value.Any(char.IsControl): that makes an enumerator each time, 13 a report.
+        foreach (var c in value)
+        {
+            if (char.IsControl(c))
+            {
+                return $"{field} holds a control character";
+            }
+        }
+
+        return null;
     }
 
     private static string? Term(string field, long term) =>

@@ -59,6 +59,44 @@ public sealed class MachineAllocationTests
         Assert.True(reportBytes / 3_000.0 < 300, $"a healthy report allocated {reportBytes / 3_000.0:0.#} bytes on average");
     }
 
+    /// <summary>Every report is checked before the machine reads it (WireLimits): a report that passes costs nothing (a RepeatedField's enumerator is an object; it was one a report).</summary>
+    [Fact]
+    public void Checking_a_valid_report_allocates_nothing()
+    {
+        var report = new Report
+        {
+            Role = NodeRole.Replica, ReplicationOffset = 1234, LinkUp = true, PrimaryAddress = "127.0.0.11:6379", TermSeen = 3, LocalVerdict = Verdict.Healthy, Sequence = 9,
+            Settings = new Settings { TimeoutSeconds = 300, MaxmemoryPolicy = "allkeys-lru" },
+            SelfFencedAt = Google.Protobuf.WellKnownTypes.Timestamp.FromDateTimeOffset(T0),
+        };
+        foreach (var target in Nodes)
+        {
+            report.Observations.Add(new Observation { Target = target, Verdict = Verdict.Healthy, HostVerdict = HostVerdict.Up, Port = PortOutcome.Pong, At = Google.Protobuf.WellKnownTypes.Timestamp.FromDateTimeOffset(T0) });
+        }
+
+        Assert.Null(RedisFailover.Services.WireLimits.ReportProblem(report));
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < 1000; i++)
+        {
+            Assert.Null(RedisFailover.Services.WireLimits.ReportProblem(report));
+        }
+
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.True(allocated == 0, $"1,000 checks of a valid report allocated {allocated} bytes");
+    }
+
+    /// <summary>The loop that replaced LINQ still finds a control character wherever it is.</summary>
+    [Theory]
+    [InlineData("\n127.0.0.11:6379")]
+    [InlineData("127.0.0.11:6379\u0000")]
+    [InlineData("127.0.0\u0085.11:6379")]
+    public void A_control_character_in_an_identifier_is_still_refused(string address)
+    {
+        var report = new Report { Role = NodeRole.Replica, PrimaryAddress = address };
+
+        Assert.Equal("primary_address holds a control character", RedisFailover.Services.WireLimits.ReportProblem(report));
+    }
+
     private static NodeReport Report(string node, long offset, DateTimeOffset at)
     {
         TargetSeen[] seen = [.. Nodes.Where(n => n != node).Select(n => new TargetSeen(n, Verdict.Healthy, HostVerdict.Up, at, PortOutcome.Pong))];
