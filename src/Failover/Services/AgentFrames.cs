@@ -15,9 +15,10 @@ namespace RedisFailover.Services;
 /// The coordinator reads an agent's stream itself, after the registration, rather than through
 /// gRPC's reader. gRPC's reader starts two asynchronous operations for every message, each an
 /// object that waits for the next message, a second later for an agent: alive at any collection,
-/// so copied by it, 10,000 of them for a fleet of 5,000 agents, and what set the length of the
-/// coordinator's pauses (docs/benchmarks.md). The stream's own loop waits in one operation for its
-/// whole life. This class only parses; the loop is <see cref="AgentLinkService"/>'s.
+/// so copied by it, 10,000 of them for a fleet of 5,000 agents. Without them a collection under
+/// that fleet promotes 2.2-2.7 MB instead of 2.9-3.0, and the coordinator allocates 8% less
+/// (docs/benchmarks.md). The stream's own loop waits in one operation for its whole life. This
+/// class only parses; the loop is <see cref="AgentLinkService"/>'s.
 /// </remarks>
 internal sealed class AgentFrames(int maxMessageBytes, string? encoding, IEnumerable<ICompressionProvider> providers)
 {
