@@ -160,6 +160,11 @@ internal sealed partial class AgentLinkService(Coordinator coordinator, RefusalL
 
         /// <summary>The node's last report, whose unchanged parts the next one shares.</summary>
         public NodeReport? Previous { get; set; }
+
+        /// <summary>Messages ignored since the last time that was said (event 2003).</summary>
+        public long Ignored { get; set; }
+
+        public DateTimeOffset? IgnoredSaidAt { get; set; }
     }
 
     /// <summary>One message of an agent's stream after its registration: a report, a command's result.</summary>
@@ -215,7 +220,18 @@ internal sealed partial class AgentLinkService(Coordinator coordinator, RefusalL
                 resource.Answered(session.Node, message.Result);
                 break;
             default:
-                Log.Ignored(logger, registration.Resource, session.Node, message.BodyCase.ToString());
+                // A kind this coordinator does not know (a newer agent's), an empty message, a second
+                // registration: ignored, and said at most once a minute a stream, with a count, so that
+                // a flood of them cannot flood the log.
+                stream.Ignored++;
+                var now = time.GetUtcNow();
+                if (stream.IgnoredSaidAt is not { } said || now - said >= RefusalLog.Interval)
+                {
+                    Log.Ignored(logger, registration.Resource, session.Node, message.BodyCase.ToString(), stream.Ignored);
+                    stream.IgnoredSaidAt = now;
+                    stream.Ignored = 0;
+                }
+
                 break;
         }
     }
@@ -332,7 +348,7 @@ internal sealed partial class AgentLinkService(Coordinator coordinator, RefusalL
         [LoggerMessage(EventId = 2005, Level = LogLevel.Warning, Message = "{Resource}: {Node}'s stream cut: {Reason}")]
         public static partial void Cut(ILogger logger, string resource, string node, string reason);
 
-        [LoggerMessage(EventId = 2003, Level = LogLevel.Warning, Message = "{Resource}: {Node} sent an unexpected {Body}; ignored")]
-        public static partial void Ignored(ILogger logger, string resource, string node, string body);
+        [LoggerMessage(EventId = 2003, Level = LogLevel.Warning, Message = "{Resource}: {Node} sent an unexpected {Body}; ignored ({Count} ignored on this stream since the last such line; one a minute at most)")]
+        public static partial void Ignored(ILogger logger, string resource, string node, string body, long count);
     }
 }

@@ -210,6 +210,36 @@ public sealed class AgentLinkHardeningTests : IAsyncLifetime
         Assert.True(await NextAckAsync(again.ResponseStream) == 2);
     }
 
+    /// <summary>
+    /// A message of a kind the coordinator does not know (a newer agent's), an empty one or a second
+    /// registration is ignored, not refused; a flood of them costs one log line a minute, not one each.
+    /// </summary>
+    [Fact]
+    public async Task A_flood_of_messages_it_does_not_know_is_ignored_and_said_once()
+    {
+        using var call = RawCall(_channel);
+        await call.RequestStream.WriteAsync(new AgentMessage { Registration = new Registration { Resource = "cache", Node = "n2", RoleName = "slave" } }.ToByteArray());
+        for (var i = 0; i < 500; i++)
+        {
+            await call.RequestStream.WriteAsync([]);
+            await call.RequestStream.WriteAsync(new AgentMessage { Registration = new Registration { Resource = "cache", Node = "n2" } }.ToByteArray());
+        }
+
+        await call.RequestStream.WriteAsync(new AgentMessage { Report = new Report { Role = NodeRole.Replica, Sequence = 7 } }.ToByteArray());
+
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        long acknowledged = 0;
+        while (acknowledged == 0 && await call.ResponseStream.MoveNext(timeout.Token))
+        {
+            acknowledged = call.ResponseStream.Current.ReportAck?.Sequence ?? 0;
+        }
+
+        Assert.Equal(7, acknowledged);
+        var said = _coordinator.Logs.Entries.Where(e => e.EventId == 2003).ToList();
+        Assert.True(said.Count == 1, $"{said.Count} lines for 1,000 ignored messages\n{_coordinator.Logs.Text}");
+        Assert.Contains("sent an unexpected None; ignored (1 ignored", said[0].Message, StringComparison.Ordinal);
+    }
+
     /// <summary>An agent that compresses its messages (a gRPC client may) is read as one that does not.</summary>
     [Fact]
     public async Task A_stream_compressed_with_gzip_is_read_and_acknowledged()
