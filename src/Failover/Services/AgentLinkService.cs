@@ -109,10 +109,11 @@ internal sealed partial class AgentLinkService(Coordinator coordinator, RefusalL
                 }
             }
         }
-        catch (Exception ex) when (ex is IOException or OperationCanceledException || ex is RpcException { StatusCode: StatusCode.Cancelled })
+        catch (Exception ex) when (ex is IOException or OperationCanceledException)
         {
             // The agent went away (or was cut off): the session ends below. A refusal (a bad message) is
-            // not caught: it ends the call with its status.
+            // not caught: it ends the call with its status. (Only gRPC's reader, no longer used past the
+            // registration, threw an RpcException for a lost connection.)
         }
         finally
         {
