@@ -74,7 +74,7 @@ internal static class WireLimits
             return $"failover_request.reason is longer than {MaxTextLength} characters";
         }
 
-        problem ??= Stamp("self_fenced_at", report.SelfFencedAt);
+        problem ??= Stamp("self_fenced_at", report.SelfFencedAt) ?? Stamp("plan_usage sampled_at", report.PlanUsage?.SampledAt);
         // By index: a RepeatedField's enumerator is an object (an iterator), one a report.
         var observations = report.Observations;
         for (var i = 0; i < observations.Count; i++)

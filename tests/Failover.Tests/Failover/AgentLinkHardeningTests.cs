@@ -82,6 +82,7 @@ public sealed class AgentLinkHardeningTests : IAsyncLifetime
     [InlineData("observation at")]
     [InlineData("observation host_silent_since")]
     [InlineData("self_fenced_at")]
+    [InlineData("plan_usage sampled_at")]
     public async Task A_report_with_a_timestamp_out_of_range_ends_the_stream_naming_the_field(string field)
     {
         var bad = new Google.Protobuf.WellKnownTypes.Timestamp { Seconds = long.MaxValue };
@@ -94,6 +95,9 @@ public sealed class AgentLinkHardeningTests : IAsyncLifetime
                 break;
             case "observation host_silent_since":
                 seen.HostSilentSince = bad;
+                break;
+            case "plan_usage sampled_at":
+                report.PlanUsage = new PlanUsage { Plan = "premium-0", SampledAt = bad };
                 break;
             default:
                 report.SelfFencedAt = bad;
