@@ -36,6 +36,23 @@ internal sealed class AgentFrames(int maxMessageBytes, string? encoding, IEnumer
     public bool TryRead(ref ReadOnlySequence<byte> buffer, out AgentMessage message)
     {
         message = null!;
+        if (!TryReadBytes(ref buffer, out var bytes))
+        {
+            return false;
+        }
+
+        message = Parse(bytes);
+        return true;
+    }
+
+    /// <summary>
+    /// Takes one whole message's bytes (inflated, if it came compressed) from the front of
+    /// <paramref name="buffer"/>, as <see cref="TryRead(ref ReadOnlySequence{byte}, out AgentMessage)"/>
+    /// does, without parsing them: they are <paramref name="buffer"/>'s own until it is advanced.
+    /// </summary>
+    public bool TryReadBytes(ref ReadOnlySequence<byte> buffer, out ReadOnlySequence<byte> message)
+    {
+        message = default;
         if (buffer.Length < HeaderBytes)
         {
             return false;
@@ -61,17 +78,22 @@ internal sealed class AgentFrames(int maxMessageBytes, string? encoding, IEnumer
         }
 
         var payload = buffer.Slice(HeaderBytes, length);
+        message = compressed ? new ReadOnlySequence<byte>(Decompress(payload)) : payload;
+        buffer = buffer.Slice(HeaderBytes + length);
+        return true;
+    }
+
+    /// <summary>A message's bytes as an agent's message; refused (InvalidArgument) when they are not one.</summary>
+    public static AgentMessage Parse(in ReadOnlySequence<byte> message)
+    {
         try
         {
-            message = compressed ? AgentMessage.Parser.ParseFrom(Decompress(payload)) : AgentMessage.Parser.ParseFrom(payload);
+            return AgentMessage.Parser.ParseFrom(message);
         }
         catch (InvalidProtocolBufferException)
         {
-            throw new RpcException(new Status(StatusCode.InvalidArgument, $"a message of {length} bytes is not an agent's message"));
+            throw new RpcException(new Status(StatusCode.InvalidArgument, $"a message of {message.Length} bytes is not an agent's message"));
         }
-
-        buffer = buffer.Slice(HeaderBytes + length);
-        return true;
     }
 
     /// <summary>A compressed message, inflated no further than the limit (gRPC's reader inflates without one).</summary>

@@ -83,9 +83,19 @@ internal sealed partial class AgentLinkService(Coordinator coordinator, RefusalL
                 var buffer = read.Buffer;
                 try
                 {
-                    while (frames.TryRead(ref buffer, out var message))
+                    while (frames.TryReadBytes(ref buffer, out var message))
                     {
-                        Handle(stream, message);
+                        // A report in an agent's shape is read straight into the machine's record;
+                        // anything else (a command's result, a report to refuse) through protobuf's parser.
+                        CheckRevocation(stream);
+                        if (ReportReader.TryRead(message, stream.Previous, out var report, out var sequence))
+                        {
+                            Apply(stream, report, sequence);
+                        }
+                        else
+                        {
+                            Handle(stream, AgentFrames.Parse(message));
+                        }
                     }
 
                     if (read.IsCanceled)
@@ -172,16 +182,6 @@ internal sealed partial class AgentLinkService(Coordinator coordinator, RefusalL
     private void Handle(AgentStream stream, AgentMessage message)
     {
         var (registration, session, resource, context) = (stream.Registration, stream.Session, stream.Resource, stream.Context);
-        if (time.GetUtcNow() - stream.CheckedAt >= TimeSpan.FromSeconds(1))
-        {
-            // Revocation reaches open streams too, within about a second.
-            stream.CheckedAt = time.GetUtcNow();
-            if (auth.Revoked(context) is { } revoked)
-            {
-                throw Refuse(context, StatusCode.Unauthenticated, $"{registration.Node}'s credential is no longer valid: {revoked}");
-            }
-        }
-
         switch (message.BodyCase)
         {
             case AgentMessage.BodyOneofCase.Report:
@@ -191,21 +191,7 @@ internal sealed partial class AgentLinkService(Coordinator coordinator, RefusalL
                     throw Refuse(context, StatusCode.InvalidArgument, $"{registration.Node}'s report refused: {bad}");
                 }
 
-                var report = ToReport(message.Report, stream.Previous);
-                var sequence = message.Report.Sequence;
-                stream.Previous = report;
-                Log.Reported(logger, registration.Resource, session.Node, report.Role, report.ReplicationOffset, report.LocalVerdict);
-                resource.Step((session.Node, Report: report), static (machine, input, now) => machine.Reported(input.Node, input.Report, now));
-                if (report.Plan is { } plan && history.Enabled && resource.Read(m => m.Primary) == session.Node)
-                {
-                    history.Record(resource.Name, session.Node, plan);
-                }
-
-                if (sequence != 0)
-                {
-                    session.Post(new CoordinatorMessage { ReportAck = new ReportAck { Sequence = sequence } });
-                }
-
+                Apply(stream, ToReport(message.Report, stream.Previous), message.Report.Sequence);
                 break;
             case AgentMessage.BodyOneofCase.Result:
                 if (message.Result.CalculateSize() > WireLimits.MaxResultBytes)
@@ -234,6 +220,38 @@ internal sealed partial class AgentLinkService(Coordinator coordinator, RefusalL
                 }
 
                 break;
+        }
+    }
+
+    /// <summary>Revocation reaches open streams too, within about a second: checked at the first message a second.</summary>
+    private void CheckRevocation(AgentStream stream)
+    {
+        var now = time.GetUtcNow();
+        if (now - stream.CheckedAt >= TimeSpan.FromSeconds(1))
+        {
+            stream.CheckedAt = now;
+            if (auth.Revoked(stream.Context) is { } revoked)
+            {
+                throw Refuse(stream.Context, StatusCode.Unauthenticated, $"{stream.Registration.Node}'s credential is no longer valid: {revoked}");
+            }
+        }
+    }
+
+    /// <summary>A checked report, applied to the machine and acknowledged.</summary>
+    private void Apply(AgentStream stream, NodeReport report, long sequence)
+    {
+        var (registration, session, resource) = (stream.Registration, stream.Session, stream.Resource);
+        stream.Previous = report;
+        Log.Reported(logger, registration.Resource, session.Node, report.Role, report.ReplicationOffset, report.LocalVerdict);
+        resource.Step((session.Node, Report: report), static (machine, input, now) => machine.Reported(input.Node, input.Report, now));
+        if (report.Plan is { } plan && history.Enabled && resource.Read(m => m.Primary) == session.Node)
+        {
+            history.Record(resource.Name, session.Node, plan);
+        }
+
+        if (sequence != 0)
+        {
+            session.Post(new CoordinatorMessage { ReportAck = new ReportAck { Sequence = sequence } });
         }
     }
 
