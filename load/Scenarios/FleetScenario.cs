@@ -31,10 +31,10 @@ internal static class FleetScenario
                 var n = context.NextInvocation();
                 return await fleet.ReportAsync(n).ConfigureAwait(false) ? Response.Ok() : Response.Fail("no ReportAck within 5 s");
             })
-            .WithDescription($"redis-failover ({options.FailoverBinary ?? "this build's, JIT"}) with {options.Agents} simulated agents ({options.Agents / 3} resources of three nodes, window {window.TotalSeconds:0} s, rounds of 1 s, restart leases renewed every {window.TotalSeconds / 6:0.#} s), their streams multiplexed 100 to an HTTP/2 connection. Each step is one agent's report; the rate is one report per agent per second. Latency: the report sent until the coordinator's ReportAck (sent once the report is applied to the resource's state machine).{(options.FleetWarmUp > TimeSpan.Zero ? $" The load ran {options.FleetWarmUp.TotalSeconds:0} s before the measured part (a warm-up, not counted)." : "")}")
+            .WithDescription($"redis-failover ({options.FailoverBinary ?? "this build's, JIT"}) with {options.Agents} simulated agents ({options.Agents / 3} resources of three nodes, window {window.TotalSeconds:0} s, rounds of 1 s, restart leases renewed every {window.TotalSeconds / 6:0.#} s), their streams multiplexed 100 to an HTTP/2 connection. Each step is one agent's report; the rate is one report per agent per second. Latency: the report sent until the coordinator's ReportAck (sent once the report is applied to the resource's state machine). {(options.LeanReports ? "Reports lean: the enums and offsets only." : "Reports as a real agent's: every field, the previous release's names, version, persistence and plan use included.")}{(options.FleetWarmUp > TimeSpan.Zero ? $" The load ran {options.FleetWarmUp.TotalSeconds:0} s before the measured part (a warm-up, not counted)." : "")}")
             .WithInit(async context =>
             {
-                var fleet = await Fleet.StartAsync(options.Agents, window, context, options.FleetStore == "etcd", options.FailoverBinary).ConfigureAwait(false);
+                var fleet = await Fleet.StartAsync(options.Agents, window, context, options.FleetStore == "etcd", options.FailoverBinary, options.LeanReports).ConfigureAwait(false);
                 context.Items["fleet"] = fleet;
                 // Resource 1's primary lost with no load running: the decision time to compare with.
                 var atRest = await fleet.LosePrimaryAsync(1).ConfigureAwait(false);
@@ -105,6 +105,9 @@ internal static class FleetScenario
 
         public Measured Coordinator { get; private set; } = null!;
 
+        /// <summary>Reports with the enums and offsets only, not every field a real agent sends.</summary>
+        public bool LeanReports { get; private init; }
+
         public Measured Generator { get; } = new(Environment.ProcessId);
 
         public long Commands => Interlocked.Read(ref _commands);
@@ -152,9 +155,9 @@ internal static class FleetScenario
             return json.RootElement[0].GetProperty("Status").GetProperty("header").GetProperty("revision").GetInt64();
         }
 
-        public static async Task<Fleet> StartAsync(int agents, TimeSpan window, ScenarioContext context, bool etcd = false, string? binary = null)
+        public static async Task<Fleet> StartAsync(int agents, TimeSpan window, ScenarioContext context, bool etcd = false, string? binary = null, bool lean = false)
         {
-            var fleet = new Fleet();
+            var fleet = new Fleet { LeanReports = lean };
             var resources = agents / 3;
             fleet._etcd = etcd ? await EtcdCluster.StartClusterAsync().ConfigureAwait(false) : null;
             var config = new
@@ -444,10 +447,11 @@ internal static class FleetScenario
         public Report Report(long sequence, bool lostPrimary)
         {
             var offset = Interlocked.Add(ref _offset, 100);
+            var full = !fleet.LeanReports;
             var report = new Report
             {
                 Role = node == 0 ? NodeRole.Primary : NodeRole.Replica,
-                ReplicationOffset = node == 0 ? offset : offset,
+                ReplicationOffset = offset,
                 LinkUp = node != 0,
                 PrimaryAddress = node == 0 ? "" : _primaryAddress,
                 LocalVerdict = Verdict.Healthy,
@@ -455,18 +459,41 @@ internal static class FleetScenario
                 Sequence = sequence,
             };
             var at = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow);
+            if (full)
+            {
+                // What a real agent's ReportBuilder adds: the previous release's names, the settings
+                // it read, the server's version and persistence, and its plan use at its last sample.
+                report.RoleName = node == 0 ? "master" : "slave";
+                report.LocalVerdictName = "Healthy";
+                report.Settings = new Settings { TimeoutSeconds = 0, MaxmemoryPolicy = "noeviction" };
+                report.RedisVersion = "7.0.15";
+                report.Persistence = "AOF (appendfsync everysec)";
+                report.PlanUsage = new PlanUsage
+                {
+                    Plan = "premium-0", UsedMemoryBytes = (1 << 20) + (offset % 4096), MemoryLimitBytes = 50 << 20, ActiveConnections = 3, ConnectionLimit = 40, SampledAt = at,
+                };
+            }
+
             for (var k = 0; k < 3; k++)
             {
                 var target = _targets[k];
                 var lost = lostPrimary && k == 0;
-                report.Observations.Add(new Observation
+                var observation = new Observation
                 {
                     Target = target,
                     Verdict = lost ? Verdict.HostUnreachable : Verdict.Healthy,
                     HostVerdict = lost ? HostVerdict.Down : HostVerdict.Up,
                     At = at,
                     Port = lost ? PortOutcome.ConnectTimeout : PortOutcome.Pong,
-                });
+                };
+                if (full)
+                {
+                    observation.VerdictName = observation.Verdict.ToString();
+                    observation.HostVerdictName = observation.HostVerdict.ToString();
+                    observation.PortName = observation.Port.ToString();
+                }
+
+                report.Observations.Add(observation);
             }
 
             return report;

@@ -3,7 +3,7 @@ using System.Globalization;
 namespace RedisAgent.Load.Scenarios;
 
 /// <summary>redis-load's command line.</summary>
-internal sealed record Options(TimeSpan Duration, bool Long, int Agents, string AgentBinary, string? AotBinary, IReadOnlySet<string>? Only, string Out, TimeSpan FleetWindow, string FleetStore = "file", string? FailoverBinary = null, TimeSpan FleetWarmUp = default)
+internal sealed record Options(TimeSpan Duration, bool Long, int Agents, string AgentBinary, string? AotBinary, IReadOnlySet<string>? Only, string Out, TimeSpan FleetWindow, string FleetStore = "file", string? FailoverBinary = null, TimeSpan FleetWarmUp = default, bool LeanReports = false)
 {
     public const string Usage = """
         usage: redis-load [--long] [--duration SECONDS] [--agents N] [--only a,b] [--aot-binary PATH] [--failover-binary PATH] [--out DIR]
@@ -16,6 +16,9 @@ internal sealed record Options(TimeSpan Duration, bool Long, int Agents, string 
                            coordinator-fleet's load for S seconds before the measured part (default
                            20: the fleet's first collections, which promote 5,000 streams' state,
                            are kept out of a steady fleet's figures; 0 measures from the first report)
+          --fleet-report R coordinator-fleet's reports: agent (default; every field a real agent sends,
+                           the previous release's names, version, persistence and plan use included)
+                           or lean (the enums and offsets only, as every figure before 2026-12-03 has)
           --only a,b       only these scenarios: scrape-storm, log-firehose, coordinator-fleet, redis-overhead, agent-at-rest
           --aot-binary P   also measure a NativeAOT build of redis-agent at rest (agent-at-rest-aot)
           --failover-binary P
@@ -40,6 +43,7 @@ internal sealed record Options(TimeSpan Duration, bool Long, int Agents, string 
         var store = "file";
         string? failover = null;
         var warmUp = 20;
+        var lean = false;
         for (var i = 0; i < args.Length; i++)
         {
             string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value\n{Usage}");
@@ -82,6 +86,14 @@ internal sealed record Options(TimeSpan Duration, bool Long, int Agents, string 
                 case "--fleet-warm-up":
                     warmUp = int.Parse(Value(), NumberStyles.None, CultureInfo.InvariantCulture);
                     break;
+                case "--fleet-report":
+                    lean = Value() switch
+                    {
+                        "agent" => false,
+                        "lean" => true,
+                        _ => throw new ArgumentException($"--fleet-report is agent or lean\n{Usage}"),
+                    };
+                    break;
                 case "--out":
                     output = Value();
                     break;
@@ -90,6 +102,6 @@ internal sealed record Options(TimeSpan Duration, bool Long, int Agents, string 
             }
         }
 
-        return new Options(duration ?? TimeSpan.FromSeconds(longRun ? 60 : 10), longRun, agents, Path.Combine(AppContext.BaseDirectory, "redis-agent"), aot, only, output, TimeSpan.FromSeconds(window ?? (longRun ? 120 : 10)), store, failover, TimeSpan.FromSeconds(warmUp));
+        return new Options(duration ?? TimeSpan.FromSeconds(longRun ? 60 : 10), longRun, agents, Path.Combine(AppContext.BaseDirectory, "redis-agent"), aot, only, output, TimeSpan.FromSeconds(window ?? (longRun ? 120 : 10)), store, failover, TimeSpan.FromSeconds(warmUp), lean);
     }
 }
