@@ -104,6 +104,60 @@ internal static class CommandLine
     }
 
     /// <summary>
+    /// Environment variables that give one key of the program's sections under two names (differing
+    /// in case, or <c>:</c> for <c>__</c>) and two different values, as one line for a configuration
+    /// error; null when there are none. .NET reads the environment in an order that varies from one
+    /// start to the next, so which of the two values holds would vary too (a coordinator's token, a
+    /// window). The names are given, never the values. A prefix the host also reads (<c>DOTNET_</c>,
+    /// <c>ASPNETCORE_</c>) is a source of its own, with a fixed precedence, and is not compared with
+    /// the unprefixed name.
+    /// </summary>
+    public static string? AmbiguousVariables(System.Collections.IDictionary environment, IReadOnlyDictionary<string, Type?> sections)
+    {
+        var byName = new Dictionary<string, List<(string Name, string Value)>>(StringComparer.OrdinalIgnoreCase);
+        foreach (System.Collections.DictionaryEntry entry in environment)
+        {
+            if (entry.Key is not string name || entry.Value is not string value)
+            {
+                continue;
+            }
+
+            var normalised = name.Replace("__", ":", StringComparison.Ordinal);
+            var key = normalised;
+            foreach (var prefix in (ReadOnlySpan<string>)["DOTNET_", "ASPNETCORE_"])
+            {
+                if (key.StartsWith(prefix, StringComparison.OrdinalIgnoreCase))
+                {
+                    key = key[prefix.Length..];
+                    break;
+                }
+            }
+
+            var section = key.Split(':')[0];
+            if (!sections.Keys.Any(s => string.Equals(s, section, StringComparison.OrdinalIgnoreCase)))
+            {
+                continue;
+            }
+
+            if (!byName.TryGetValue(normalised, out var names))
+            {
+                byName[normalised] = names = [];
+            }
+
+            names.Add((name, value));
+        }
+
+        var problems = byName.Values
+            .Where(names => names.Count > 1 && names.Select(n => n.Value).Distinct(StringComparer.Ordinal).Count() > 1)
+            .Select(names => string.Join(" and ", names.Select(n => n.Name).Order(StringComparer.Ordinal).Select(n => $"'{Quoted.Printable(n, 80)}'")))
+            .Order(StringComparer.Ordinal)
+            .ToList();
+        return problems.Count == 0
+            ? null
+            : $"the environment gives one key under two names with different values: {string.Join("; ", problems)}. Which one is read varies from one start to the next; keep one.";
+    }
+
+    /// <summary>
     /// Every key some source of <paramref name="configuration"/> has (a value or null), each once, in
     /// time linear in their number. <c>AsEnumerable()</c> asks every source for the children of every
     /// section, and each answer scans all of that source's keys: for a coordinator of 1,666

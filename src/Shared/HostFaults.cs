@@ -79,6 +79,13 @@ internal static class HostFaults
         using var hangup = HangupSignal.Ignore(program, () => logger);
         try
         {
+            // Before the host reads them: which of two such variables it took would vary.
+            if (CommandLine.AmbiguousVariables(Environment.GetEnvironmentVariables(), sections) is { } ambiguous)
+            {
+                await error.WriteLineAsync($"{program}: configuration error: {ambiguous}").ConfigureAwait(false);
+                return ExitCodes.Config;
+            }
+
             await using var host = build();
             logger = host.Services.GetRequiredService<ILoggerFactory>().CreateLogger(loggerCategory);
             // Validated before starting, so a bad key costs one clear line rather than the host's

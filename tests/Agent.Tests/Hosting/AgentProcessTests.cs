@@ -39,6 +39,7 @@ public sealed class AgentProcessTests
     [InlineData("Coordinator__Adress", "http://127.0.0.1:9380", "this key is not a setting: Coordinator:Adress (given by the environment, Coordinator__Adress)")]
     [InlineData("Peers__0__Ssh__Adress", "127.0.0.2", "Peers:0:Ssh:Adress (given by the environment, Peers__0__Ssh__Adress)")]
     [InlineData("DOTNET_Probe__Intervall", "00:00:05", "this key is not a setting: Probe:Intervall (given by the environment, DOTNET_Probe__Intervall)")]
+    [InlineData("AGENT__STATEDIRECTORY", "/nonexistent/elsewhere", "two names with different values: 'AGENT__STATEDIRECTORY' and 'Agent__StateDirectory'")]
     public async Task BadConfiguration_StopsAtStartNamingTheKey(string key, string value, string expected)
     {
         using var state = new TempDirectory("config");

@@ -67,6 +67,38 @@ public sealed class ConfigurationKeyTests
         Assert.DoesNotContain("9380", problem, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// Two variables that name one key (case, or ':' for '__') with different values: .NET reads the
+    /// environment in an order that varies per process, so the value the program runs on would too.
+    /// </summary>
+    [Fact]
+    public void Two_variables_that_name_one_key_with_different_values_are_refused_by_name_only()
+    {
+        var environment = new System.Collections.Hashtable
+        {
+            ["Coordinator__Token"] = "first-secret-value",
+            ["COORDINATOR__TOKEN"] = "second-secret-value",
+            ["Probe:Interval"] = "00:00:02",
+            ["probe__interval"] = "00:00:05",
+            // The same value twice: whichever is read, the program runs alike.
+            ["Sampling__Interval"] = "00:00:01",
+            ["SAMPLING__INTERVAL"] = "00:00:01",
+            // A prefix the host reads is its own source, with a fixed precedence.
+            ["DOTNET_Logs__Url"] = "tcp://127.0.0.1:514",
+            ["Logs__Url"] = "tcp://127.0.0.1:515",
+            // Not the agent's.
+            ["Path"] = "/a",
+            ["PATH"] = "/b",
+        };
+
+        var problem = agent::RedisShared.Hosting.CommandLine.AmbiguousVariables(environment, AgentHost.ConfigurationSections);
+
+        Assert.Equal(
+            "the environment gives one key under two names with different values: 'COORDINATOR__TOKEN' and 'Coordinator__Token'; 'Probe:Interval' and 'probe__interval'. Which one is read varies from one start to the next; keep one.",
+            problem);
+        Assert.Null(agent::RedisShared.Hosting.CommandLine.AmbiguousVariables(new System.Collections.Hashtable { ["Coordinator__Token"] = "x", ["Probe__Interval"] = "00:00:02" }, AgentHost.ConfigurationSections));
+    }
+
     [Fact]
     public void Every_unknown_key_is_named_once_and_a_value_given_to_a_section_is_one()
     {

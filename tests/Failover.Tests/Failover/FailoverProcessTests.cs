@@ -34,6 +34,7 @@ public sealed class FailoverProcessTests(Xunit.Abstractions.ITestOutputHelper ou
     [InlineData("Failover__DashboardResolution=00:00:00.100", "Failover:DashboardResolution must be from 1 second to 10 minutes")]
     [InlineData("Sentinel__TlsUrls=127.0.0.1:26390", "Sentinel:TlsUrls serves the coordinator's certificate: set Failover:Tls:CertFile and Failover:Tls:KeyFile")]
     [InlineData("Sentinel__TlsUrls=db-1:26390", "Sentinel:TlsUrls 'db-1:26390' must be an IP address and a port")]
+    [InlineData("FAILOVER__TOKEN=another-token-of-enough-length", "two names with different values: 'FAILOVER__TOKEN' and 'Failover__Token'")]
     public async Task Bad_configuration_stops_it_with_exit_78_naming_the_key(string setting, string expected)
     {
         using var store = new RedisAgent.Testing.TempDirectory("failover-config");
