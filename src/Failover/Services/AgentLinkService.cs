@@ -85,9 +85,9 @@ internal sealed partial class AgentLinkService(Coordinator coordinator, RefusalL
                 {
                     while (frames.TryReadBytes(ref buffer, out var message))
                     {
+                        CheckRevocation(stream);
                         // A report in an agent's shape is read straight into the machine's record;
                         // anything else (a command's result, a report to refuse) through protobuf's parser.
-                        CheckRevocation(stream);
                         if (ReportReader.TryRead(message, stream.Previous, out var report, out var sequence))
                         {
                             Apply(stream, report, sequence);
