@@ -10,9 +10,16 @@ namespace RedisShared.Hosting;
 /// </summary>
 internal static class Quoted
 {
+    /// <summary>True when <paramref name="text"/> holds a control character (C0, DEL, C1: <see cref="char.IsControl(char)"/>), searched without an enumerator.</summary>
+    public static bool HasControl(ReadOnlySpan<char> text) =>
+        text.ContainsAnyInRange('\u0000', '\u001f') || text.ContainsAnyInRange('\u007f', '\u009f');
+
+    /// <summary>True when <see cref="Printable"/> returns <paramref name="text"/> as it is: no longer than <paramref name="max"/>, no control character.</summary>
+    public static bool IsPlain(ReadOnlySpan<char> text, int max) => text.Length <= max && !HasControl(text);
+
     public static string Printable(string value, int max = 80)
     {
-        if (value.Length <= max && !value.AsSpan().ContainsAnyInRange('\u0000', '\u001f') && !value.AsSpan().ContainsAnyInRange('\u007f', '\u009f'))
+        if (IsPlain(value, max))
         {
             // Already printable (nearly always): the same string, nothing copied.
             return value;

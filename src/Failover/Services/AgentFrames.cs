@@ -28,27 +28,11 @@ internal sealed class AgentFrames(int maxMessageBytes, string? encoding, IEnumer
     private static readonly Status TooLarge = new(StatusCode.ResourceExhausted, "Received message exceeds the maximum configured message size.");
 
     /// <summary>
-    /// Takes one whole message from the front of <paramref name="buffer"/>, if it holds one, and moves
-    /// <paramref name="buffer"/> past it. A message larger than the limit is refused from its header,
-    /// before its bytes are waited for; one that is not an agent's message, or compressed in a way this
-    /// coordinator does not know, is refused too.
-    /// </summary>
-    public bool TryRead(ref ReadOnlySequence<byte> buffer, out AgentMessage message)
-    {
-        message = null!;
-        if (!TryReadBytes(ref buffer, out var bytes))
-        {
-            return false;
-        }
-
-        message = Parse(bytes);
-        return true;
-    }
-
-    /// <summary>
     /// Takes one whole message's bytes (inflated, if it came compressed) from the front of
-    /// <paramref name="buffer"/>, as <see cref="TryRead(ref ReadOnlySequence{byte}, out AgentMessage)"/>
-    /// does, without parsing them: they are <paramref name="buffer"/>'s own until it is advanced.
+    /// <paramref name="buffer"/>, if it holds one, and moves <paramref name="buffer"/> past it; they
+    /// are <paramref name="buffer"/>'s own until it is advanced. A message larger than the limit is
+    /// refused from its header, before its bytes are waited for; one compressed in a way this
+    /// coordinator does not know is refused too. <see cref="Parse"/> reads them as a message.
     /// </summary>
     public bool TryReadBytes(ref ReadOnlySequence<byte> buffer, out ReadOnlySequence<byte> message)
     {

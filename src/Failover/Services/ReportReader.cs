@@ -355,7 +355,7 @@ internal static class ReportReader
 
         Span<char> chars = stackalloc char[slice.Length];
         var count = Utf8.GetChars(m.Slice(slice.Start, slice.Length), chars);
-        return count <= WireLimits.MaxIdentifierLength && !chars[..count].ContainsAnyInRange('\u0000', '\u001f') && !chars[..count].ContainsAnyInRange('\u007f', '\u009f');
+        return RedisShared.Hosting.Quoted.IsPlain(chars[..count], WireLimits.MaxIdentifierLength);
     }
 
     /// <summary>The record <see cref="AgentLinkService.ToReport"/> makes of the same report, sharing with <paramref name="previous"/> what equals it.</summary>
@@ -495,7 +495,7 @@ internal static class ReportReader
 
     /// <summary>True when <see cref="WireLimits.Printable"/> would return <paramref name="text"/> as it is.</summary>
     private static bool Plain(ReadOnlySpan<char> text, int printable) =>
-        printable == 0 || (text.Length <= printable && !text.ContainsAnyInRange('\u0000', '\u001f') && !text.ContainsAnyInRange('\u007f', '\u009f'));
+        printable == 0 || RedisShared.Hosting.Quoted.IsPlain(text, printable);
 
     /// <summary>Where a length-delimited field's bytes are in the message.</summary>
     private readonly record struct Slice(int Start, int Length);

@@ -211,3 +211,19 @@ public sealed class AgentFramesTests
         }
     }
 }
+
+/// <summary>A message taken and parsed, as the coordinator's stream loop does with the two.</summary>
+internal static class AgentFramesReading
+{
+    public static bool TryRead(this AgentFrames frames, ref ReadOnlySequence<byte> buffer, out AgentMessage message)
+    {
+        message = null!;
+        if (!frames.TryReadBytes(ref buffer, out var bytes))
+        {
+            return false;
+        }
+
+        message = AgentFrames.Parse(bytes);
+        return true;
+    }
+}
