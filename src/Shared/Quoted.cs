@@ -10,9 +10,23 @@ namespace RedisShared.Hosting;
 /// </summary>
 internal static class Quoted
 {
-    /// <summary>True when <paramref name="text"/> holds a control character (C0, DEL, C1: <see cref="char.IsControl(char)"/>), searched without an enumerator.</summary>
-    public static bool HasControl(ReadOnlySpan<char> text) =>
-        text.ContainsAnyInRange('\u0000', '\u001f') || text.ContainsAnyInRange('\u007f', '\u009f');
+    /// <summary>True when <paramref name="text"/> holds a control character (C0, DEL, C1: <see cref="char.IsControl(char)"/>).</summary>
+    /// <remarks>
+    /// A loop: it allocates nothing however the JIT has compiled it, where <c>ContainsAnyInRange</c>,
+    /// before the JIT optimises it, allocated about 190 bytes a call (13 a report's checks).
+    /// </remarks>
+    public static bool HasControl(ReadOnlySpan<char> text)
+    {
+        foreach (var c in text)
+        {
+            if (char.IsControl(c))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
 
     /// <summary>True when <see cref="Printable"/> returns <paramref name="text"/> as it is: no longer than <paramref name="max"/>, no control character.</summary>
     public static bool IsPlain(ReadOnlySpan<char> text, int max) => text.Length <= max && !HasControl(text);
