@@ -68,13 +68,20 @@ public sealed class LoadRunner
 
             await scenario.AfterWarmUp(context).ConfigureAwait(false);
             clock.Restart();
+            var machineBefore = MachineCpu.Now();
             foreach (var simulation in scenario.Simulations)
             {
                 await RunSimulationAsync(scenario, simulation, context, stats, cancellationToken).ConfigureAwait(false);
             }
 
             clock.Stop();
+            var machineAfter = MachineCpu.Now();
             await scenario.AfterRun(context).ConfigureAwait(false);
+            if (machineBefore is { } b && machineAfter is { } a)
+            {
+                // Last, after the scenario's own figures: the noise its figures were measured in.
+                context.Figure("the machine while measured (/proc/stat)", MachineCpu.Describe(b, a));
+            }
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {

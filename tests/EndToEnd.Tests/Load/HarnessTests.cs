@@ -64,6 +64,25 @@ public sealed class HarnessTests
         // The machine's wake-up cost heads the report, so that two runs' CPU figures can be read side by side.
         Assert.InRange(report.Machine.HandOffMicroseconds, 0.01, 10_000);
         Assert.Contains("a thread waking another costs ", markdown, StringComparison.Ordinal);
+        // And the steal of the machine while it was measured, after the scenario's own figures.
+        var machine = s.Figures[^1];
+        Assert.Equal("the machine while measured (/proc/stat)", machine.Key);
+        Assert.Matches(@"^stolen by the hypervisor \d+\.\d% of its CPU time \([\d.]+ s of [\d.]+ core-seconds\); busy \d+\.\d%, idle \d+\.\d%$", machine.Value);
+    }
+
+    [Fact]
+    public void The_machine_s_steal_is_read_from_proc_stat_s_first_line_as_a_share_of_its_CPU_time()
+    {
+        // user nice system idle iowait irq softirq steal guest guest_nice: guest is inside user already.
+        var before = MachineCpu.Parse("cpu  1000 10 200 5000 40 0 50 100 300 0");
+        var after = MachineCpu.Parse("cpu  1600 10 300 5300 40 0 50 300 400 0");
+        Assert.Equal(new MachineCpu(Busy: 1260, Idle: 5040, Steal: 100), before);
+        Assert.Equal("stolen by the hypervisor 16.7% of its CPU time (2 s of 12 core-seconds); busy 58.3%, idle 25.0%", MachineCpu.Describe(before!.Value, after!.Value));
+        Assert.Equal("no CPU time passed", MachineCpu.Describe(before.Value, before.Value));
+        Assert.Null(MachineCpu.Parse("cpu0 1 2 3 4 5 6 7 8"));
+        Assert.Null(MachineCpu.Parse("cpu  1 2 3 4 5 6 7"));
+        Assert.Null(MachineCpu.Parse("cpu  1 2 3 -4 5 6 7 8"));
+        Assert.Null(MachineCpu.Parse(""));
     }
 
     [Fact]
