@@ -111,6 +111,10 @@ internal static partial class AgentHost
             var limit = RedisShared.Hosting.DescriptorLimit.Current();
             var bound = RedisShared.Hosting.DescriptorLimit.Share(http.MaxConnections, 0, limit);
             kestrel.Limits.MaxConcurrentConnections = bound;
+            // And at most Http:MaxConnectionsPerClient of them from one client.
+            var refused = kestrel.ApplicationServices.GetRequiredService<Metrics.RefusedConnections>();
+            var clients = new RedisShared.Hosting.ClientConnections(http.MaxConnectionsPerClient, refused.RefusedFrom);
+            kestrel.ConfigureEndpointDefaults(listen => listen.Use(clients.Middleware));
             kestrel.Limits.KeepAliveTimeout = http.IdleTimeout;
             kestrel.Limits.RequestHeadersTimeout = http.IdleTimeout;
             if (bound < http.MaxConnections)

@@ -31,13 +31,22 @@ internal sealed class HttpAccessOptions
     /// </summary>
     public int MaxConnections { get; set; } = 1000;
 
+    /// <summary>
+    /// The most connections one client (an IPv4 address, an IPv6 /64) holds open at once; one more is
+    /// closed as it comes. So one address cannot take every connection of <see cref="MaxConnections"/>,
+    /// and with them the checks of those who route to the node by <c>/primary</c> and <c>/replica</c>.
+    /// </summary>
+    public int MaxConnectionsPerClient { get; set; } = 100;
+
     /// <summary>How long a connection may take to send a request's headers, and stay idle between requests, before it is closed.</summary>
     public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromSeconds(15);
 
     /// <summary>Whether <see cref="MaxConnections"/> and <see cref="IdleTimeout"/> are values Kestrel can take.</summary>
-    internal bool LimitsValid => MaxConnectionsValid && IdleTimeoutValid;
+    internal bool LimitsValid => MaxConnectionsValid && MaxConnectionsPerClientValid && IdleTimeoutValid;
 
     internal bool MaxConnectionsValid => MaxConnections is >= 1 and <= 1_000_000;
+
+    internal bool MaxConnectionsPerClientValid => MaxConnectionsPerClient is >= 1 and <= 1_000_000;
 
     internal bool IdleTimeoutValid => IdleTimeout >= TimeSpan.FromSeconds(1) && IdleTimeout <= TimeSpan.FromHours(1);
 
@@ -77,6 +86,7 @@ internal sealed class HttpAccessOptionsValidator : IValidateOptions<HttpAccessOp
     {
         var errors = new RedisShared.Hosting.ConfigErrors();
         errors.Require(options.MaxConnectionsValid, $"{HttpAccessOptions.Section}:{nameof(HttpAccessOptions.MaxConnections)} must be 1 to 1000000 (got {options.MaxConnections}).");
+        errors.Require(options.MaxConnectionsPerClientValid, $"{HttpAccessOptions.Section}:{nameof(HttpAccessOptions.MaxConnectionsPerClient)} must be 1 to 1000000 (got {options.MaxConnectionsPerClient}).");
         errors.Require(options.IdleTimeoutValid, $"{HttpAccessOptions.Section}:{nameof(HttpAccessOptions.IdleTimeout)} must be 1 s to 1 h (got {options.IdleTimeout}).");
         return errors.Result();
     }

@@ -99,7 +99,7 @@ internal sealed partial class AgentMetrics
             "Shipped log lines whose connection died before the drain was seen to read them: they may not have reached it (event 1515)", "sink");
         _sinkQueued = factory.CreateGauge("redis_agent_log_sink_queued_lines", "Log lines waiting in the sinks' queues", "sink");
         _sinks = factory.CreateGauge("redis_agent_log_sinks", "Sinks attached (syslog drains, live tails)", "sink");
-        _httpRefused = factory.CreateCounter("redis_agent_http_connections_refused_total", "HTTP connections closed as they came because Http:MaxConnections were open (event 1041)");
+        _httpRefused = factory.CreateCounter("redis_agent_http_connections_refused_total", "HTTP connections closed as they came because Http:MaxConnections were open (event 1041), or their client's Http:MaxConnectionsPerClient (event 1042)");
         factory.CreateGauge("redis_agent_info", "The agent's version, always 1", "version")
             .WithLabels(typeof(AgentMetrics).Assembly.GetName().Version?.ToString() ?? "unknown").Set(1);
         Prometheus.DotNetStats.Register(Registry);

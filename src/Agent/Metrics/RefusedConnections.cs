@@ -18,6 +18,8 @@ internal sealed partial class RefusedConnections(TimeProvider time, ILogger<Refu
     private long _total;
     private long _unreported;
     private long? _reportedAt;
+    private long _unreportedFromOne;
+    private long? _reportedFromOneAt;
 
     /// <summary>Connections refused since the agent started.</summary>
     public long Total => Interlocked.Read(ref _total);
@@ -31,6 +33,31 @@ internal sealed partial class RefusedConnections(TimeProvider time, ILogger<Refu
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     public void Dispose() => _listener?.Dispose();
+
+    /// <summary>
+    /// A connection closed as it came because its client held <c>Http:MaxConnectionsPerClient</c>
+    /// already: counted with the others, and said at most once a minute with the last such client.
+    /// </summary>
+    internal void RefusedFrom(System.Net.IPAddress client)
+    {
+        Interlocked.Increment(ref _total);
+        long report;
+        lock (_lock)
+        {
+            _unreportedFromOne++;
+            var now = time.GetTimestamp();
+            if (_reportedFromOneAt is { } at && time.GetElapsedTime(at, now) < Quiet)
+            {
+                return;
+            }
+
+            report = _unreportedFromOne;
+            _unreportedFromOne = 0;
+            _reportedFromOneAt = now;
+        }
+
+        Log.RefusingFromOne(logger, report, client.ToString());
+    }
 
     internal void Refused(long count)
     {
@@ -57,5 +84,8 @@ internal sealed partial class RefusedConnections(TimeProvider time, ILogger<Refu
     {
         [LoggerMessage(EventId = 1041, Level = LogLevel.Warning, Message = "{Count} HTTP connection(s) refused since the last such line (at most one a minute): the most the endpoints hold open are open (Http:MaxConnections, or fewer under the open-file limit: event 1040); the agent's probes and Redis are not affected")]
         public static partial void Refusing(ILogger logger, long count);
+
+        [LoggerMessage(EventId = 1042, Level = LogLevel.Warning, Message = "{Count} HTTP connection(s) refused since the last such line (at most one a minute) because their client held Http:MaxConnectionsPerClient open already, the last from {Client}; other clients are not affected")]
+        public static partial void RefusingFromOne(ILogger logger, long count, string client);
     }
 }

@@ -110,7 +110,16 @@ internal static partial class FailoverHost
         // gRPC without TLS on loopback needs HTTP/2 without the upgrade dance.
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
-            kestrel.ConfigureEndpointDefaults(listen => listen.Protocols = HttpProtocols.Http2);
+            // And at most Failover:MaxConnectionsPerClient of them from one client, closed before a byte is read.
+            var refusals = kestrel.ApplicationServices.GetRequiredService<RedisFailover.Services.RefusalLog>();
+            var perClient = kestrel.ApplicationServices.GetRequiredService<IOptions<FailoverOptions>>().Value.MaxConnectionsPerClient;
+            var clients = new RedisShared.Hosting.ClientConnections(Math.Max(1, perClient), client =>
+                refusals.Refused(client.ToString(), "closed as it came: this client holds the most connections one may (Failover:MaxConnectionsPerClient)"));
+            kestrel.ConfigureEndpointDefaults(listen =>
+            {
+                listen.Protocols = HttpProtocols.Http2;
+                listen.Use(clients.Middleware);
+            });
             // An agent whose connection went silent (a partition, not a close) is noticed within about
             // two seconds (an agent sends a report every second, so a second without a frame is
             // already news): its session ends, so status shows it not connected, it is no candidate,

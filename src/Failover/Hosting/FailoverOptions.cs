@@ -17,6 +17,13 @@ internal sealed class FailoverOptions
     /// </summary>
     public int MaxConnections { get; set; } = 10_000;
 
+    /// <summary>
+    /// The most of those connections one client (an IPv4 address, an IPv6 /64) holds open at once; one
+    /// more is closed as it comes (a refused call). So one address holding idle connections cannot take
+    /// every connection the agents need to reach their coordinator.
+    /// </summary>
+    public int MaxConnectionsPerClient { get; set; } = 1_000;
+
     /// <summary>The confirmation window: the primary's host must be unreachable from a quorum for this long.</summary>
     public TimeSpan Window { get; set; } = TimeSpan.FromMinutes(2);
 
@@ -216,6 +223,11 @@ internal sealed class FailoverOptionsValidator : IValidateOptions<FailoverOption
         if (options.MaxConnections is < 1 or > 1_000_000)
         {
             errors.Add($"Failover:MaxConnections must be 1 to 1000000 (got {options.MaxConnections}).");
+        }
+
+        if (options.MaxConnectionsPerClient is < 1 or > 1_000_000)
+        {
+            errors.Add($"Failover:MaxConnectionsPerClient must be 1 to 1000000 (got {options.MaxConnectionsPerClient}).");
         }
 
         if (options.MaxSyncLagBytes < 0)

@@ -29,6 +29,7 @@ public sealed class AgentProcessTests
     [InlineData("Redis__TlsCaFile", "/nonexistent/ca.pem", "Redis:TlsCaFile '/nonexistent/ca.pem' cannot be used")]
     [InlineData("Logs__Syslog__StructuredData", "not sd", "Logs:Syslog:StructuredData must be RFC 5424 SD-ELEMENTs")]
     [InlineData("Http__MaxConnections", "0", "Http:MaxConnections must be 1 to 1000000 (got 0)")]
+    [InlineData("Http__MaxConnectionsPerClient", "0", "Http:MaxConnectionsPerClient must be 1 to 1000000 (got 0)")]
     [InlineData("Http__IdleTimeout", "00:00:00", "Http:IdleTimeout must be 1 s to 1 h")]
     [InlineData("Logs__Syslog__Url", "http://127.0.0.1:514", "Logs:Syslog:Url 'http://127.0.0.1:514' must be tcp://host:port, tls://host:port or udp://host:port")]
     [InlineData("Logs__RedisTimeZone", "Mars/Olympus", "Logs:RedisTimeZone 'Mars/Olympus' is not a known time zone")]

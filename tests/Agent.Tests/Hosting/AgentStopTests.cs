@@ -165,6 +165,8 @@ public sealed class AgentStopTests
             ["Urls"] = HttpUrl,
             ["Agent__StateDirectory"] = state,
             ["Exec__InstallIfMissing"] = "false",
+            // Up to 200 tails, all from this process's one address (Http:MaxConnectionsPerClient is 100).
+            ["Http__MaxConnectionsPerClient"] = "1000",
         });
     }
 }

@@ -25,8 +25,9 @@ public sealed partial class TailStormTests
             ["Urls"] = url,
             ["Agent__StateDirectory"] = state.Path,
             ["Exec__InstallIfMissing"] = "false",
-            // Every tail asked for is a connection: room for all 2,000 (the default holds 1,000; ConnectionFloodTests tries that bound).
+            // Every tail asked for is a connection, all from one address: room for all 2,000 (the defaults hold 1,000, 100 a client; ConnectionFloodTests tries those bounds).
             ["Http__MaxConnections"] = "2100",
+            ["Http__MaxConnectionsPerClient"] = "2100",
             // DEBUG LOG writes a line of our choosing to Redis's log (its stdout, which the agent reads).
             ["Exec__Arguments__0"] = "--enable-debug-command",
             ["Exec__Arguments__1"] = "yes",

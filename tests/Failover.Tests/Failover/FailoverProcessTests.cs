@@ -27,6 +27,7 @@ public sealed class FailoverProcessTests(Xunit.Abstractions.ITestOutputHelper ou
     [InlineData("Resources__0__MaxmemoryPolicy=bogus", "Resources:0:MaxmemoryPolicy 'bogus' is not one of noeviction")]
     [InlineData("Resources__0__UrlFile=/nonexistent/dir/cache.env", "Resources:0:UrlFile '/nonexistent/dir/cache.env' cannot be written: its directory '/nonexistent/dir' does not exist")]
     [InlineData("Failover__MaxConnections=0", "Failover:MaxConnections must be 1 to 1000000 (got 0)")]
+    [InlineData("Failover__MaxConnectionsPerClient=0", "Failover:MaxConnectionsPerClient must be 1 to 1000000 (got 0)")]
     [InlineData("Resources__0__UrlFileMode=999", "Resources:0:UrlFileMode '999' must be an octal file mode")]
     [InlineData("Resources__0__UrlFileGroup=no-such-group-here", "Resources:0:UrlFileGroup 'no-such-group-here' is not a group")]
     [InlineData("Failover__DashboardUrl=http://192.0.2.10:9382", "Failover:DashboardUrl 'http://192.0.2.10:9382' is plain http:// on an address other than loopback")]
@@ -271,6 +272,80 @@ public sealed class FailoverProcessTests(Xunit.Abstractions.ITestOutputHelper ou
             () => $"at least 20 refusals were not counted:\n{text}\n{coordinator.Output}");
         Assert.Equal(1, System.Text.RegularExpressions.Regex.Count(coordinator.Output, "Refused a call from a new connection"));
         Assert.DoesNotContain("rejected because the maximum number of concurrent connections", coordinator.Output, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// One address holding idle connections takes at most Failover:MaxConnectionsPerClient of them; its
+    /// next are closed as they come (refused calls, said once a minute with the address), and another
+    /// client is still served though the flood is larger than Failover:MaxConnections. Before, the
+    /// flood took every connection, and the agents could not reach their coordinator until it went.
+    /// </summary>
+    [Fact]
+    public async Task One_client_holding_idle_connections_cannot_take_another_client_s_place()
+    {
+        using var store = new RedisAgent.Testing.TempDirectory("failover-perclient");
+        var environment = Configuration(store.Path);
+        var port = LoopbackPorts.Free();
+        var metricsPort = LoopbackPorts.Free();
+        environment["Urls"] = $"http://127.0.0.1:{port}";
+        environment["Failover__MetricsUrl"] = $"http://127.0.0.1:{metricsPort}";
+        environment["Failover__MaxConnections"] = "20";
+        environment["Failover__MaxConnectionsPerClient"] = "5";
+        await using var coordinator = AgentProcess.StartBinary(Binary, environment);
+        await coordinator.WaitForOutputAsync("Application started", TimeSpan.FromSeconds(30));
+
+        var flood = new List<System.Net.Sockets.Socket>();
+        try
+        {
+            for (var i = 0; i < 30; i++)
+            {
+                flood.Add(await ConnectFromAsync("127.0.0.2", port));
+            }
+
+            await coordinator.WaitForOutputAsync("Refused a call from 127.0.0.2: closed as it came: this client holds the most connections one may (Failover:MaxConnectionsPerClient)", TimeSpan.FromSeconds(30));
+            var closed = 0;
+            foreach (var socket in flood)
+            {
+                using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+                try
+                {
+                    closed += await socket.ReceiveAsync(new byte[64], System.Net.Sockets.SocketFlags.None, wait.Token) == 0 ? 1 : 0;
+                }
+                catch (OperationCanceledException)
+                {
+                    // Still open: one of the five it may hold (it waits for an HTTP/2 preface).
+                }
+                catch (System.Net.Sockets.SocketException)
+                {
+                    closed++;
+                }
+            }
+
+            Assert.Equal(25, closed);
+            // Another client is served while the five are held.
+            using var other = await ConnectFromAsync("127.0.0.3", metricsPort);
+            await other.SendAsync(System.Text.Encoding.ASCII.GetBytes($"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1:{metricsPort}\r\nConnection: close\r\n\r\n"), System.Net.Sockets.SocketFlags.None);
+            using var reader = new StreamReader(new System.Net.Sockets.NetworkStream(other));
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            var text = await reader.ReadToEndAsync(timeout.Token);
+            Assert.True(text.StartsWith("HTTP/1.1 200 OK", StringComparison.Ordinal), $"[{text}]\n{coordinator.Output}");
+            var refused = System.Text.RegularExpressions.Regex.Match(text, @"^redis_failover_refused_calls_total (\d+)", System.Text.RegularExpressions.RegexOptions.Multiline);
+            Assert.True(refused.Success && long.Parse(refused.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) >= 25, text);
+        }
+        finally
+        {
+            flood.ForEach(s => s.Dispose());
+        }
+
+        Assert.Equal(1, System.Text.RegularExpressions.Regex.Count(coordinator.Output, "Refused a call from 127.0.0.2"));
+    }
+
+    private static async Task<System.Net.Sockets.Socket> ConnectFromAsync(string source, int port)
+    {
+        var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+        socket.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Parse(source), 0));
+        await socket.ConnectAsync(System.Net.IPAddress.Loopback, port);
+        return socket;
     }
 
     [Theory]
