@@ -16,10 +16,8 @@ internal sealed partial class RefusedConnections(TimeProvider time, ILogger<Refu
     private readonly Lock _lock = new();
     private IDisposable? _listener;
     private long _total;
-    private long _unreported;
-    private long? _reportedAt;
-    private long _unreportedFromOne;
-    private long? _reportedFromOneAt;
+    private Unsaid _whole;
+    private Unsaid _fromOne;
 
     /// <summary>Connections refused since the agent started.</summary>
     public long Total => Interlocked.Read(ref _total);
@@ -41,43 +39,44 @@ internal sealed partial class RefusedConnections(TimeProvider time, ILogger<Refu
     internal void RefusedFrom(System.Net.IPAddress client)
     {
         Interlocked.Increment(ref _total);
-        long report;
-        lock (_lock)
+        if (Due(ref _fromOne, 1) is { } report)
         {
-            _unreportedFromOne++;
-            var now = time.GetTimestamp();
-            if (_reportedFromOneAt is { } at && time.GetElapsedTime(at, now) < Quiet)
-            {
-                return;
-            }
-
-            report = _unreportedFromOne;
-            _unreportedFromOne = 0;
-            _reportedFromOneAt = now;
+            Log.RefusingFromOne(logger, report, client.ToString());
         }
-
-        Log.RefusingFromOne(logger, report, client.ToString());
     }
 
     internal void Refused(long count)
     {
         Interlocked.Add(ref _total, count);
-        long report;
+        if (Due(ref _whole, count) is { } report)
+        {
+            Log.Refusing(logger, report);
+        }
+    }
+
+    /// <summary>Adds <paramref name="count"/> to what <paramref name="line"/> has not said; all of it, to say now, when its last was a minute ago or more.</summary>
+    private long? Due(ref Unsaid line, long count)
+    {
         lock (_lock)
         {
-            _unreported += count;
+            line.Count += count;
             var now = time.GetTimestamp();
-            if (_reportedAt is { } at && time.GetElapsedTime(at, now) < Quiet)
+            if (line.SaidAt is { } at && time.GetElapsedTime(at, now) < Quiet)
             {
-                return;
+                return null;
             }
 
-            report = _unreported;
-            _unreported = 0;
-            _reportedAt = now;
+            var report = line.Count;
+            line = new Unsaid { SaidAt = now };
+            return report;
         }
+    }
 
-        Log.Refusing(logger, report);
+    /// <summary>What one of the lines has counted since it was last said, and when that was.</summary>
+    private struct Unsaid
+    {
+        public long Count;
+        public long? SaidAt;
     }
 
     private static partial class Log
