@@ -110,7 +110,8 @@ internal static partial class FailoverHost
         // gRPC without TLS on loopback needs HTTP/2 without the upgrade dance.
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
-            // And at most Failover:MaxConnectionsPerClient of them from one client, closed before a byte is read.
+            // At most Failover:MaxConnectionsPerClient connections from one client (the bound in all is below),
+            // one more closed before a byte is read.
             var refusals = kestrel.ApplicationServices.GetRequiredService<RedisFailover.Services.RefusalLog>();
             var perClient = kestrel.ApplicationServices.GetRequiredService<IOptions<FailoverOptions>>().Value.MaxConnectionsPerClient;
             var clients = new RedisShared.Hosting.ClientConnections(Math.Max(1, perClient), client =>
