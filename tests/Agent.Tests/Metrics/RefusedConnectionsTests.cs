@@ -19,19 +19,19 @@ public sealed class RefusedConnectionsTests
 
         refused.Refused(3);
         refused.Refused(2);
-        refused.RefusedFrom(IPAddress.Parse("192.0.2.7"));
-        refused.RefusedFrom(IPAddress.Parse("192.0.2.8"));
+        refused.RefusedFrom(IPAddress.Parse("127.0.2.7"));
+        refused.RefusedFrom(IPAddress.Parse("127.0.2.8"));
         time.Advance(TimeSpan.FromSeconds(59));
         refused.Refused(1);
         Assert.Equal(["3 HTTP", "1 HTTP"], Said(logs));
-        Assert.Contains("the last from 192.0.2.7", logs.Entries.Single(e => e.EventId == 1042).Message, StringComparison.Ordinal);
+        Assert.Contains("the last from 127.0.2.7", logs.Entries.Single(e => e.EventId == 1042).Message, StringComparison.Ordinal);
 
         time.Advance(TimeSpan.FromSeconds(1));
         refused.Refused(4);
-        refused.RefusedFrom(IPAddress.Parse("192.0.2.9"));
+        refused.RefusedFrom(IPAddress.Parse("127.0.2.9"));
         // 2 + 1 + 4 not yet said by 1041; 1 + 1 by 1042, the last client named.
         Assert.Equal(["3 HTTP", "1 HTTP", "7 HTTP", "2 HTTP"], Said(logs));
-        Assert.Contains("the last from 192.0.2.9", logs.Entries.Last().Message, StringComparison.Ordinal);
+        Assert.Contains("the last from 127.0.2.9", logs.Entries.Last().Message, StringComparison.Ordinal);
         Assert.Equal(3 + 2 + 2 + 1 + 4 + 1, refused.Total);
     }
 
